@@ -1,0 +1,1 @@
+//! blockchain_no: to be written.

@@ -1,0 +1,1 @@
+//! envelope: to be written.

@@ -1,0 +1,1 @@
+//! leaf: to be written.

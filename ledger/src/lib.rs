@@ -1,0 +1,25 @@
+//! regledger: the pure core of a tamper-evident registration ledger.
+//!
+//! Everything a verifier needs and nothing it does not: RFC 9162 tree math
+//! over a minimal storage trait, C2SP signed notes, checkpoints,
+//! cosignatures, tiles and offline proofs, the signed entry envelope and
+//! leaf layout, the registry model with its rules, policy profiles and the
+//! working-day calendar. No I/O, no async, no database, no HTTP.
+#![forbid(unsafe_code)]
+
+pub mod hash;
+pub mod tree;
+pub mod tile;
+pub mod note;
+pub mod checkpoint;
+pub mod cosignature;
+pub mod tlog_proof;
+pub mod envelope;
+pub mod leaf;
+pub mod registry;
+pub mod profile;
+pub mod calendar;
+pub mod blockchain_no;
+pub mod bundle;
+
+pub use hash::{Hash, HashSuite};

@@ -1,0 +1,1 @@
+//! tlog_proof: to be written.

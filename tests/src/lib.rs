@@ -1,0 +1,1 @@
+//! End-to-end test helpers: start real binaries on loopback, in temp dirs.
