@@ -7,19 +7,19 @@
 //! working-day calendar. No I/O, no async, no database, no HTTP.
 #![forbid(unsafe_code)]
 
-pub mod hash;
-pub mod tree;
-pub mod tile;
-pub mod note;
-pub mod checkpoint;
-pub mod cosignature;
-pub mod tlog_proof;
-pub mod envelope;
-pub mod leaf;
-pub mod registry;
-pub mod profile;
-pub mod calendar;
 pub mod blockchain_no;
 pub mod bundle;
+pub mod calendar;
+pub mod checkpoint;
+pub mod cosignature;
+pub mod envelope;
+pub mod hash;
+pub mod leaf;
+pub mod note;
+pub mod profile;
+pub mod registry;
+pub mod tile;
+pub mod tlog_proof;
+pub mod tree;
 
 pub use hash::{Hash, HashSuite};
