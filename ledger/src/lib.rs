@@ -12,6 +12,7 @@ pub mod bundle;
 pub mod calendar;
 pub mod checkpoint;
 pub mod cosignature;
+pub mod descriptor;
 pub mod envelope;
 pub mod hash;
 pub mod leaf;

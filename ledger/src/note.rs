@@ -1,1 +1,624 @@
-//! note: to be written.
+//! C2SP signed notes (<https://c2sp.org/signed-note>) and their keys, with the
+//! semantics of Go's `golang.org/x/mod/sumdb/note`.
+//!
+//! A note is UTF-8 text ending in a newline, a blank line, and one or more
+//! signature lines `— <name> <base64(key id ‖ signature)>`. The text ends at
+//! the *last* blank line, so the text itself may contain blank lines.
+//! Key ids are the first four bytes of SHA-256(name ‖ "\n" ‖ type ‖ key).
+//!
+//! Ed25519 signatures are checked with `verify_strict` (see
+//! `docs/decisions.md` D7 and the CCTV vector test).
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+/// MAX_NOTE_BYTES bounds the size of a note this module parses.
+pub const MAX_NOTE_BYTES: usize = 1 << 20;
+
+/// MAX_SIGNATURES is the most signature lines a note may carry (Go's limit).
+pub const MAX_SIGNATURES: usize = 100;
+
+/// MAX_NAME_BYTES bounds key names.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// KeyType is the algorithm byte of a note key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// Ed25519 is a plain Ed25519 note signature (0x01).
+    Ed25519,
+    /// CosignatureV1 is a C2SP tlog-cosignature witness key (0x04): the
+    /// signature is an 8-byte timestamp followed by an Ed25519 signature
+    /// over the cosignature/v1 message.
+    CosignatureV1,
+}
+
+impl KeyType {
+    /// byte returns the algorithm byte.
+    pub fn byte(self) -> u8 {
+        match self {
+            KeyType::Ed25519 => 0x01,
+            KeyType::CosignatureV1 => 0x04,
+        }
+    }
+
+    /// from_byte returns the key type of an algorithm byte.
+    pub fn from_byte(b: u8) -> Option<KeyType> {
+        match b {
+            0x01 => Some(KeyType::Ed25519),
+            0x04 => Some(KeyType::CosignatureV1),
+            _ => None,
+        }
+    }
+
+    /// signature_len is the length of a signature (without key id).
+    pub fn signature_len(self) -> usize {
+        match self {
+            KeyType::Ed25519 => 64,
+            KeyType::CosignatureV1 => 72,
+        }
+    }
+}
+
+/// KeyError says why a key string was rejected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum KeyError {
+    /// Format: the string does not have the `name+id+key` shape.
+    #[error("malformed key: {0}")]
+    Format(&'static str),
+    /// Name: the key name is empty, has spaces or '+', or is too long.
+    #[error("invalid key name")]
+    Name,
+    /// Algorithm: the algorithm byte is not supported.
+    #[error("unsupported key algorithm 0x{0:02x}")]
+    Algorithm(u8),
+    /// IdMismatch: the key id does not match name and key.
+    #[error("key id does not match the key")]
+    IdMismatch,
+    /// BadPublicKey: the bytes are not a valid Ed25519 public key.
+    #[error("invalid Ed25519 public key")]
+    BadPublicKey,
+}
+
+/// NoteError says why a note was rejected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum NoteError {
+    /// Malformed: the note breaks the signed-note grammar or a limit.
+    #[error("malformed note: {0}")]
+    Malformed(&'static str),
+    /// InvalidSignature: a known key's signature does not verify.
+    #[error("invalid signature for key {name}+{key_id:08x}")]
+    InvalidSignature {
+        /// name is the key name.
+        name: String,
+        /// key_id is the key id.
+        key_id: u32,
+    },
+    /// NoVerifiedSignature: no signature is by a known key.
+    #[error("no verifiable signatures")]
+    NoVerifiedSignature,
+    /// InvalidSigner: a signer's name is not a valid key name.
+    #[error("invalid signer")]
+    InvalidSigner,
+}
+
+/// is_valid_name reports whether `name` may name a key: non-empty, no
+/// Unicode white space, no '+', and at most [`MAX_NAME_BYTES`].
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_BYTES
+        && !name.contains('+')
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// key_id returns the C2SP key id of a key: the first 4 bytes, big-endian,
+/// of SHA-256(name ‖ 0x0A ‖ type ‖ public key).
+pub fn key_id(name: &str, key_type: KeyType, public_key: &[u8; 32]) -> u32 {
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update(b"\n");
+    h.update([key_type.byte()]);
+    h.update(public_key);
+    let d = h.finalize();
+    u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+}
+
+fn parse_hex8(s: &str) -> Option<u32> {
+    if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(s, 16).ok()
+}
+
+/// Signer holds a private note key.
+#[derive(Clone)]
+pub struct Signer {
+    name: String,
+    key_id: u32,
+    key_type: KeyType,
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signer({}+{:08x})", self.name, self.key_id)
+    }
+}
+
+impl Signer {
+    /// from_skey parses `PRIVATE+KEY+<name>+<8 hex id>+<base64(type ‖ seed)>`.
+    pub fn from_skey(s: &str) -> Result<Signer, KeyError> {
+        let s = s.trim_end_matches(['\n', '\r']);
+        let rest = s
+            .strip_prefix("PRIVATE+KEY+")
+            .ok_or(KeyError::Format("missing PRIVATE+KEY+ prefix"))?;
+        let mut parts = rest.split('+');
+        let (name, id, key) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(n), Some(i), Some(k), None) => (n, i, k),
+            _ => return Err(KeyError::Format("want PRIVATE+KEY+name+id+key")),
+        };
+        if !is_valid_name(name) {
+            return Err(KeyError::Name);
+        }
+        let id = parse_hex8(id).ok_or(KeyError::Format("key id is not 8 hex digits"))?;
+        let raw = B64
+            .decode(key)
+            .map_err(|_| KeyError::Format("key is not base64"))?;
+        let (&alg, seed) = raw.split_first().ok_or(KeyError::Format("empty key"))?;
+        let key_type = KeyType::from_byte(alg).ok_or(KeyError::Algorithm(alg))?;
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| KeyError::Format("seed is not 32 bytes"))?;
+        let signer = Signer::generate(name, key_type, seed)?;
+        if signer.key_id != id {
+            return Err(KeyError::IdMismatch);
+        }
+        Ok(signer)
+    }
+
+    /// generate makes a signer from a 32-byte seed the caller drew from a
+    /// secure random source (the core does no I/O).
+    pub fn generate(name: &str, key_type: KeyType, seed: [u8; 32]) -> Result<Signer, KeyError> {
+        if !is_valid_name(name) {
+            return Err(KeyError::Name);
+        }
+        let key = SigningKey::from_bytes(&seed);
+        let id = key_id(name, key_type, key.verifying_key().as_bytes());
+        Ok(Signer {
+            name: name.to_string(),
+            key_id: id,
+            key_type,
+            key,
+        })
+    }
+
+    /// to_skey formats the private key text.
+    pub fn to_skey(&self) -> String {
+        let mut raw = vec![self.key_type.byte()];
+        raw.extend_from_slice(self.key.as_bytes());
+        format!(
+            "PRIVATE+KEY+{}+{:08x}+{}",
+            self.name,
+            self.key_id,
+            B64.encode(raw)
+        )
+    }
+
+    /// name returns the key name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// key_id returns the key id.
+    pub fn key_id(&self) -> u32 {
+        self.key_id
+    }
+
+    /// key_type returns the key's algorithm.
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    /// signing_key returns the Ed25519 key (for envelopes signed by the same key).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// verifier returns the matching public key.
+    pub fn verifier(&self) -> VerifierKey {
+        VerifierKey {
+            name: self.name.clone(),
+            key_id: self.key_id,
+            key_type: self.key_type,
+            public: self.key.verifying_key(),
+        }
+    }
+
+    /// sign returns the raw Ed25519 signature of `msg`.
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        self.key.sign(msg).to_bytes()
+    }
+}
+
+/// VerifierKey is a public note key: `<name>+<8 hex id>+<base64(type ‖ key)>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifierKey {
+    name: String,
+    key_id: u32,
+    key_type: KeyType,
+    public: VerifyingKey,
+}
+
+impl VerifierKey {
+    /// parse reads a verifier key string, checking the id against the key.
+    pub fn parse(vkey: &str) -> Result<VerifierKey, KeyError> {
+        let vkey = vkey.trim_end_matches(['\n', '\r']);
+        let mut parts = vkey.split('+');
+        let (name, id, key) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(n), Some(i), Some(k), None) => (n, i, k),
+            _ => return Err(KeyError::Format("want name+id+key")),
+        };
+        if !is_valid_name(name) {
+            return Err(KeyError::Name);
+        }
+        let id = parse_hex8(id).ok_or(KeyError::Format("key id is not 8 hex digits"))?;
+        let raw = B64
+            .decode(key)
+            .map_err(|_| KeyError::Format("key is not base64"))?;
+        let (&alg, pubkey) = raw.split_first().ok_or(KeyError::Format("empty key"))?;
+        let key_type = KeyType::from_byte(alg).ok_or(KeyError::Algorithm(alg))?;
+        let pubkey: [u8; 32] = pubkey
+            .try_into()
+            .map_err(|_| KeyError::Format("public key is not 32 bytes"))?;
+        if key_id(name, key_type, &pubkey) != id {
+            return Err(KeyError::IdMismatch);
+        }
+        let public = VerifyingKey::from_bytes(&pubkey).map_err(|_| KeyError::BadPublicKey)?;
+        Ok(VerifierKey {
+            name: name.to_string(),
+            key_id: id,
+            key_type,
+            public,
+        })
+    }
+
+    /// from_public_key builds a verifier key from its parts.
+    pub fn from_public_key(
+        name: &str,
+        key_type: KeyType,
+        public_key: &[u8; 32],
+    ) -> Result<VerifierKey, KeyError> {
+        if !is_valid_name(name) {
+            return Err(KeyError::Name);
+        }
+        let public = VerifyingKey::from_bytes(public_key).map_err(|_| KeyError::BadPublicKey)?;
+        Ok(VerifierKey {
+            name: name.to_string(),
+            key_id: key_id(name, key_type, public_key),
+            key_type,
+            public,
+        })
+    }
+
+    /// to_vkey formats the verifier key text.
+    pub fn to_vkey(&self) -> String {
+        let mut raw = vec![self.key_type.byte()];
+        raw.extend_from_slice(self.public.as_bytes());
+        format!("{}+{:08x}+{}", self.name, self.key_id, B64.encode(raw))
+    }
+
+    /// name returns the key name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// key_id returns the key id.
+    pub fn key_id(&self) -> u32 {
+        self.key_id
+    }
+
+    /// key_type returns the key's algorithm.
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    /// public_key returns the raw Ed25519 public key.
+    pub fn public_key(&self) -> &[u8; 32] {
+        self.public.as_bytes()
+    }
+
+    /// verify_ed25519 checks a raw Ed25519 signature with `verify_strict`.
+    pub fn verify_ed25519(&self, msg: &[u8], sig: &[u8]) -> bool {
+        verify_strict(&self.public, msg, sig)
+    }
+
+    /// verify_note_sig checks a note signature (without its key id) over
+    /// note text; for cosignature/v1 keys `sig` is timestamp ‖ signature and
+    /// the signed message is the cosignature/v1 message for `text`.
+    pub fn verify_note_sig(&self, text: &str, sig: &[u8]) -> bool {
+        match self.key_type {
+            KeyType::Ed25519 => self.verify_ed25519(text.as_bytes(), sig),
+            KeyType::CosignatureV1 => {
+                if sig.len() != 72 {
+                    return false;
+                }
+                let ts = u64::from_be_bytes(sig[..8].try_into().expect("8 bytes"));
+                let msg = crate::cosignature::cosignature_message(text, ts);
+                self.verify_ed25519(&msg, &sig[8..])
+            }
+        }
+    }
+}
+
+/// verify_strict checks an Ed25519 signature under the strict rule:
+/// canonical encodings, no small-order A or R (RFC 8032 plus
+/// ed25519-dalek's `verify_strict` checks).
+pub fn verify_strict(key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> bool {
+    let Ok(sig) = <[u8; 64]>::try_from(sig) else {
+        return false;
+    };
+    key.verify_strict(msg, &Signature::from_bytes(&sig)).is_ok()
+}
+
+/// NoteSignature is one signature line of a note.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoteSignature {
+    /// name is the signing key's name.
+    pub name: String,
+    /// key_id is the signing key's id.
+    pub key_id: u32,
+    /// sig is the signature without the key id.
+    pub sig: Vec<u8>,
+}
+
+impl NoteSignature {
+    /// to_line formats the signature line, with its trailing newline.
+    pub fn to_line(&self) -> String {
+        let mut raw = self.key_id.to_be_bytes().to_vec();
+        raw.extend_from_slice(&self.sig);
+        format!("— {} {}\n", self.name, B64.encode(raw))
+    }
+}
+
+/// Note is a parsed signed note whose signatures are not yet verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// text is the signed text, ending in a newline.
+    pub text: String,
+    /// sigs are the signature lines in order (identical lines collapsed).
+    pub sigs: Vec<NoteSignature>,
+}
+
+fn check_chars(msg: &str) -> Result<(), NoteError> {
+    if msg.chars().any(|c| c < ' ' && c != '\n') {
+        return Err(NoteError::Malformed("control character"));
+    }
+    Ok(())
+}
+
+impl Note {
+    /// parse splits a signed note into text and signature lines.
+    pub fn parse(msg: &[u8]) -> Result<Note, NoteError> {
+        if msg.len() > MAX_NOTE_BYTES {
+            return Err(NoteError::Malformed("note too large"));
+        }
+        let msg = std::str::from_utf8(msg).map_err(|_| NoteError::Malformed("not UTF-8"))?;
+        check_chars(msg)?;
+        let split = msg
+            .rfind("\n\n")
+            .ok_or(NoteError::Malformed("no blank line before signatures"))?;
+        let text = &msg[..split + 1];
+        let mut sigs_block = &msg[split + 2..];
+        if sigs_block.is_empty() || !sigs_block.ends_with('\n') {
+            return Err(NoteError::Malformed(
+                "signature block must end in a newline",
+            ));
+        }
+        let mut sigs: Vec<NoteSignature> = Vec::new();
+        let mut lines = 0usize;
+        while !sigs_block.is_empty() {
+            let i = sigs_block.find('\n').expect("block ends in newline");
+            let line = &sigs_block[..i];
+            sigs_block = &sigs_block[i + 1..];
+            let rest = line.strip_prefix("— ").ok_or(NoteError::Malformed(
+                "signature line must start with \"— \"",
+            ))?;
+            let (name, b64) = rest
+                .split_once(' ')
+                .ok_or(NoteError::Malformed("signature line has no signature"))?;
+            if !is_valid_name(name) || b64.is_empty() {
+                return Err(NoteError::Malformed("bad signature line"));
+            }
+            let raw = B64
+                .decode(b64)
+                .map_err(|_| NoteError::Malformed("signature is not base64"))?;
+            if raw.len() < 5 {
+                return Err(NoteError::Malformed("signature too short"));
+            }
+            lines += 1;
+            if lines > MAX_SIGNATURES {
+                return Err(NoteError::Malformed("more than 100 signatures"));
+            }
+            let sig = NoteSignature {
+                name: name.to_string(),
+                key_id: u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]),
+                sig: raw[4..].to_vec(),
+            };
+            if !sigs.contains(&sig) {
+                sigs.push(sig);
+            }
+        }
+        Ok(Note {
+            text: text.to_string(),
+            sigs,
+        })
+    }
+
+    /// to_text formats the note: text, blank line, signature lines.
+    pub fn to_text(&self) -> String {
+        let mut s = self.text.clone();
+        s.push('\n');
+        for sig in &self.sigs {
+            s.push_str(&sig.to_line());
+        }
+        s
+    }
+}
+
+/// check_text checks note text for signing: UTF-8 (given), ends in a
+/// newline, no control characters, within the size limit.
+pub fn check_text(text: &str) -> Result<(), NoteError> {
+    if text.is_empty() || !text.ends_with('\n') {
+        return Err(NoteError::Malformed("text must end in a newline"));
+    }
+    if text.len() > MAX_NOTE_BYTES {
+        return Err(NoteError::Malformed("note too large"));
+    }
+    check_chars(text)
+}
+
+/// sign_note signs `text` with Ed25519 signers (Go `note.Sign`).
+pub fn sign_note(text: &str, signers: &[&Signer]) -> Result<String, NoteError> {
+    check_text(text)?;
+    let mut out = text.to_string();
+    out.push('\n');
+    for s in signers {
+        if s.key_type() != KeyType::Ed25519 {
+            return Err(NoteError::InvalidSigner);
+        }
+        let sig = NoteSignature {
+            name: s.name().to_string(),
+            key_id: s.key_id(),
+            sig: s.sign(text.as_bytes()).to_vec(),
+        };
+        out.push_str(&sig.to_line());
+    }
+    Ok(out)
+}
+
+/// OpenedNote is a note with its signatures sorted into verified ones (by a
+/// known key) and unverified ones (by a key not given).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenedNote {
+    /// text is the signed text.
+    pub text: String,
+    /// verified are the signatures that verified with a known key.
+    pub verified: Vec<NoteSignature>,
+    /// unverified are the signatures by unknown keys.
+    pub unverified: Vec<NoteSignature>,
+}
+
+/// open_note parses a note and verifies its signatures against `known`
+/// (Go `note.Open`): a known key whose signature fails fails the note,
+/// unknown keys are kept as unverified, and at least one signature must
+/// verify.
+pub fn open_note(msg: &[u8], known: &[VerifierKey]) -> Result<OpenedNote, NoteError> {
+    let note = Note::parse(msg)?;
+    let mut verified: Vec<NoteSignature> = Vec::new();
+    let mut unverified = Vec::new();
+    for sig in note.sigs {
+        let Some(k) = known
+            .iter()
+            .find(|k| k.name() == sig.name && k.key_id() == sig.key_id)
+        else {
+            unverified.push(sig);
+            continue;
+        };
+        // One verified signature per key: further ones by the same key are dropped.
+        if verified
+            .iter()
+            .any(|v| v.name == sig.name && v.key_id == sig.key_id)
+        {
+            continue;
+        }
+        if !k.verify_note_sig(&note.text, &sig.sig) {
+            return Err(NoteError::InvalidSignature {
+                name: sig.name,
+                key_id: sig.key_id,
+            });
+        }
+        verified.push(sig);
+    }
+    if verified.is_empty() {
+        return Err(NoteError::NoVerifiedSignature);
+    }
+    Ok(OpenedNote {
+        text: note.text,
+        verified,
+        unverified,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_open_round_trip_and_tamper() {
+        let s = Signer::generate("example.com/log", KeyType::Ed25519, [7; 32]).unwrap();
+        let v = s.verifier();
+        assert_eq!(VerifierKey::parse(&v.to_vkey()).unwrap(), v);
+        assert_eq!(
+            Signer::from_skey(&s.to_skey()).unwrap().key_id(),
+            s.key_id()
+        );
+        let note = sign_note("hello\nworld\n", &[&s]).unwrap();
+        let o = open_note(note.as_bytes(), std::slice::from_ref(&v)).unwrap();
+        assert_eq!(o.text, "hello\nworld\n");
+        let bad = note.replacen("hello", "hellp", 1);
+        assert!(matches!(
+            open_note(bad.as_bytes(), &[v.clone()]),
+            Err(NoteError::InvalidSignature { .. })
+        ));
+        assert_eq!(
+            open_note(note.as_bytes(), &[]),
+            Err(NoteError::NoVerifiedSignature)
+        );
+    }
+
+    #[test]
+    fn hostile_notes_are_rejected() {
+        for m in [
+            &b""[..],
+            b"\n\n",
+            b"text\n\n",
+            b"text\n\n\xe2\x80\x94 a AAAA\n",
+            b"text\n\n- a AAAAAAAAAAAA\n",
+            b"text\n\n\xe2\x80\x94 a b c\n",
+            b"text\x00\n\n\xe2\x80\x94 a AAAAAAAAAAAA\n",
+            b"\xfftext\n\n\xe2\x80\x94 a AAAAAAAAAAAA\n",
+            b"text\n\n\xe2\x80\x94 a AAAAAAAAAAAA",
+            b"text\n\n\xe2\x80\x94 a+b AAAAAAAAAAAA\n",
+            b"text\n\n\xe2\x80\x94  AAAAAAAAAAAA\n",
+        ] {
+            assert!(Note::parse(m).is_err(), "{:?}", String::from_utf8_lossy(m));
+        }
+        let big = vec![b'a'; MAX_NOTE_BYTES + 1];
+        assert!(Note::parse(&big).is_err());
+    }
+
+    #[test]
+    fn hostile_keys_are_rejected() {
+        let s = Signer::generate("k", KeyType::Ed25519, [1; 32]).unwrap();
+        let vk = s.verifier().to_vkey();
+        for i in 0..vk.len() {
+            assert!(VerifierKey::parse(&vk[..i]).is_err(), "prefix {i}");
+        }
+        for bad in [
+            "",
+            "+",
+            "a+b+c+d",
+            "k+zzzzzzzz+AAAA",
+            "k k+00000000+AAAA",
+            &format!("{vk}+"),
+        ] {
+            assert!(VerifierKey::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Signer::from_skey(&vk).is_err());
+        assert!(Signer::generate("bad name", KeyType::Ed25519, [0; 32]).is_err());
+        assert!(
+            Signer::generate(&"x".repeat(MAX_NAME_BYTES + 1), KeyType::Ed25519, [0; 32]).is_err()
+        );
+    }
+}

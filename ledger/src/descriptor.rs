@@ -1,0 +1,158 @@
+//! Log descriptors: `log.json`, everything a verifier needs to trust a log and
+//! nothing secret (see CONTRACT.md, "Keys and log descriptors").
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::HashSuite;
+use crate::note::VerifierKey;
+
+/// MAX_DESCRIPTOR_BYTES bounds the size of a `log.json` a verifier will parse.
+pub const MAX_DESCRIPTOR_BYTES: usize = 64 * 1024;
+
+/// MAX_WITNESSES bounds the witness list of a descriptor (C2SP signed-note allows 100 signatures).
+pub const MAX_WITNESSES: usize = 99;
+
+/// DescriptorError says why a `log.json` was rejected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DescriptorError {
+    /// TooLarge: the file is over [`MAX_DESCRIPTOR_BYTES`].
+    #[error("log descriptor is larger than {MAX_DESCRIPTOR_BYTES} bytes")]
+    TooLarge,
+    /// Json: the file is not the JSON object CONTRACT.md describes.
+    #[error("log descriptor is not valid JSON of the expected shape: {0}")]
+    Json(String),
+    /// UnknownHash: the `hash` field names no supported suite.
+    #[error("unknown hash suite {0:?} (want \"sha256\" or \"blake3\")")]
+    UnknownHash(String),
+    /// BadLogKey: `log_vkey` does not parse as an Ed25519 note verifier key.
+    #[error("log_vkey is not a valid Ed25519 verifier key: {0}")]
+    BadLogKey(String),
+    /// BadWitnessKey: a witness key does not parse.
+    #[error("witness key {index} is not a valid verifier key: {reason}")]
+    BadWitnessKey {
+        /// index is the position in `witnesses`.
+        index: usize,
+        /// reason is the parser's message.
+        reason: String,
+    },
+    /// Quorum: the quorum is larger than the witness list.
+    #[error("quorum {quorum} is larger than the {witnesses} witnesses listed")]
+    Quorum {
+        /// quorum is the requested k.
+        quorum: usize,
+        /// witnesses is n.
+        witnesses: usize,
+    },
+    /// OriginMismatch: the log key's name is not the origin.
+    #[error("log_vkey name {key:?} differs from origin {origin:?}")]
+    OriginMismatch {
+        /// key is the key's name.
+        key: String,
+        /// origin is the descriptor's origin.
+        origin: String,
+    },
+    /// TooManyWitnesses: over [`MAX_WITNESSES`].
+    #[error("more than {MAX_WITNESSES} witnesses")]
+    TooManyWitnesses,
+}
+
+/// LogDescriptorJson is the wire form of `log.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogDescriptorJson {
+    /// origin is the checkpoint origin line of the log.
+    pub origin: String,
+    /// log_vkey is the log's C2SP verifier key.
+    pub log_vkey: String,
+    /// hash is the hash suite name.
+    pub hash: String,
+    /// witnesses are the cosigning witnesses' verifier keys.
+    #[serde(default)]
+    pub witnesses: Vec<String>,
+    /// quorum is how many witnesses must cosign a checkpoint.
+    #[serde(default)]
+    pub quorum: usize,
+    /// profile is the policy profile fixed in genesis.
+    pub profile: String,
+}
+
+/// LogDescriptor is a parsed and checked `log.json`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogDescriptor {
+    /// origin is the checkpoint origin line of the log.
+    pub origin: String,
+    /// log_key verifies the log's checkpoints.
+    pub log_key: VerifierKey,
+    /// suite is the log's hash suite.
+    pub suite: HashSuite,
+    /// witnesses verify cosignatures.
+    pub witnesses: Vec<VerifierKey>,
+    /// quorum is how many witnesses must cosign.
+    pub quorum: usize,
+    /// profile is the policy profile name.
+    pub profile: String,
+}
+
+impl LogDescriptor {
+    /// parse reads and checks a `log.json`.
+    pub fn parse(bytes: &[u8]) -> Result<LogDescriptor, DescriptorError> {
+        if bytes.len() > MAX_DESCRIPTOR_BYTES {
+            return Err(DescriptorError::TooLarge);
+        }
+        let j: LogDescriptorJson =
+            serde_json::from_slice(bytes).map_err(|e| DescriptorError::Json(e.to_string()))?;
+        LogDescriptor::from_json(&j)
+    }
+
+    /// from_json checks a decoded `log.json`.
+    pub fn from_json(j: &LogDescriptorJson) -> Result<LogDescriptor, DescriptorError> {
+        let suite = HashSuite::from_name(&j.hash)
+            .ok_or_else(|| DescriptorError::UnknownHash(j.hash.clone()))?;
+        let log_key = VerifierKey::parse(&j.log_vkey)
+            .map_err(|e| DescriptorError::BadLogKey(e.to_string()))?;
+        if log_key.name() != j.origin {
+            return Err(DescriptorError::OriginMismatch {
+                key: log_key.name().to_string(),
+                origin: j.origin.clone(),
+            });
+        }
+        if j.witnesses.len() > MAX_WITNESSES {
+            return Err(DescriptorError::TooManyWitnesses);
+        }
+        let mut witnesses = Vec::with_capacity(j.witnesses.len());
+        for (index, w) in j.witnesses.iter().enumerate() {
+            witnesses.push(
+                VerifierKey::parse(w).map_err(|e| DescriptorError::BadWitnessKey {
+                    index,
+                    reason: e.to_string(),
+                })?,
+            );
+        }
+        if j.quorum > witnesses.len() {
+            return Err(DescriptorError::Quorum {
+                quorum: j.quorum,
+                witnesses: witnesses.len(),
+            });
+        }
+        Ok(LogDescriptor {
+            origin: j.origin.clone(),
+            log_key,
+            suite,
+            witnesses,
+            quorum: j.quorum,
+            profile: j.profile.clone(),
+        })
+    }
+
+    /// to_json returns the wire form.
+    pub fn to_json(&self) -> LogDescriptorJson {
+        LogDescriptorJson {
+            origin: self.origin.clone(),
+            log_vkey: self.log_key.to_vkey(),
+            hash: self.suite.name().to_string(),
+            witnesses: self.witnesses.iter().map(|w| w.to_vkey()).collect(),
+            quorum: self.quorum,
+            profile: self.profile.clone(),
+        }
+    }
+}
