@@ -153,9 +153,10 @@ impl Signer {
         let rest = s
             .strip_prefix("PRIVATE+KEY+")
             .ok_or(KeyError::Format("missing PRIVATE+KEY+ prefix"))?;
-        let mut parts = rest.split('+');
-        let (name, id, key) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(n), Some(i), Some(k), None) => (n, i, k),
+        // Base64 may contain '+': split at the first two only (Go's chop).
+        let mut parts = rest.splitn(3, '+');
+        let (name, id, key) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(n), Some(i), Some(k)) => (n, i, k),
             _ => return Err(KeyError::Format("want PRIVATE+KEY+name+id+key")),
         };
         if !is_valid_name(name) {
@@ -254,9 +255,10 @@ impl VerifierKey {
     /// parse reads a verifier key string, checking the id against the key.
     pub fn parse(vkey: &str) -> Result<VerifierKey, KeyError> {
         let vkey = vkey.trim_end_matches(['\n', '\r']);
-        let mut parts = vkey.split('+');
-        let (name, id, key) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(n), Some(i), Some(k), None) => (n, i, k),
+        // Base64 may contain '+': split at the first two only (Go's chop).
+        let mut parts = vkey.splitn(3, '+');
+        let (name, id, key) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(n), Some(i), Some(k)) => (n, i, k),
             _ => return Err(KeyError::Format("want name+id+key")),
         };
         if !is_valid_name(name) {
