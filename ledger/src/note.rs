@@ -570,7 +570,7 @@ mod tests {
         assert_eq!(o.text, "hello\nworld\n");
         let bad = note.replacen("hello", "hellp", 1);
         assert!(matches!(
-            open_note(bad.as_bytes(), &[v.clone()]),
+            open_note(bad.as_bytes(), std::slice::from_ref(&v)),
             Err(NoteError::InvalidSignature { .. })
         ));
         assert_eq!(

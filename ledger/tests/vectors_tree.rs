@@ -320,3 +320,87 @@ fn ct_argon2020_real_proofs() {
     assert!(verify_consistency(s, old + 1, size, &cproof, &old_root, &root).is_err());
     assert!(verify_inclusion(s, idx, size, &leaf, &proof[..29], &root).is_err());
 }
+
+/// c2sp_path converts Go's `tile/8/L/…` (height 8) spelling to C2SP's.
+fn c2sp_path(go: &str) -> Option<String> {
+    let rest = go.strip_prefix("tile/8/")?;
+    Some(match rest.strip_prefix("data/") {
+        Some(r) => format!("tile/entries/{r}"),
+        None => format!("tile/{rest}"),
+    })
+}
+
+#[test]
+fn go_tlog_tiles() {
+    use regledger::tile::{hash_tiles_for_size, read_tile_data, Tile, TileKind};
+    use sha2::Digest;
+    let v = load("go_tlog_sha256.json");
+    let t = &v["tiles"];
+    let s = HashSuite::Sha256;
+    let mut tree = MemoryTree::new(s);
+    let mut checked = 0;
+    let mut sizes: Vec<u64> = t["tiles_by_size"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.parse().unwrap())
+        .collect();
+    sizes.sort();
+    for size in sizes {
+        while tree.size() < size {
+            let i = tree.size();
+            tree.append_data(format!("leaf {i}").as_bytes());
+        }
+        assert_eq!(
+            tree.root(),
+            h(&t["tree_hash_by_size_hex"][size.to_string()]),
+            "size {size}"
+        );
+        let ours = hash_tiles_for_size(0, size);
+        let listed = t["tiles_by_size"][size.to_string()].as_array().unwrap();
+        if size != 65537 {
+            assert_eq!(ours.len(), listed.len(), "tile count at {size}");
+        }
+        for x in listed {
+            let tile = Tile::parse(&c2sp_path(x["path"].as_str().unwrap()).unwrap()).unwrap();
+            assert_eq!(
+                tile.kind,
+                TileKind::Hash(x["level"].as_u64().unwrap() as u8)
+            );
+            assert_eq!(tile.n, x["n"].as_u64().unwrap());
+            assert_eq!(u64::from(tile.width), x["width"].as_u64().unwrap());
+            assert!(ours.contains(&tile), "{tile:?} at size {size}");
+            let data = read_tile_data(&tile, &tree).unwrap();
+            assert_eq!(data.len() as u64, x["tile_bytes_len"].as_u64().unwrap());
+            assert_eq!(
+                hex::encode(sha2::Sha256::digest(&data)),
+                x["tile_bytes_sha256"].as_str().unwrap()
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 16);
+    for list in ["tile_paths", "tile_paths_from_go_test"] {
+        for c in t[list].as_array().unwrap() {
+            let go = c["path"].as_str().unwrap();
+            if c["invalid"].as_bool() == Some(true) {
+                if let Some(p) = c2sp_path(go) {
+                    assert!(Tile::parse(&p).is_err(), "{p}");
+                }
+                continue;
+            }
+            if c["H"].as_u64() != Some(8) {
+                continue; // C2SP fixes the height at 8
+            }
+            let p = c2sp_path(go).unwrap();
+            let tile = Tile::parse(&p).unwrap();
+            assert_eq!(tile.path(), p);
+            assert_eq!(tile.n, c["N"].as_u64().unwrap());
+            assert_eq!(u64::from(tile.width), c["W"].as_u64().unwrap());
+            match c["L"].as_i64().unwrap() {
+                -1 => assert_eq!(tile.kind, TileKind::Entries),
+                l => assert_eq!(tile.kind, TileKind::Hash(l as u8)),
+            }
+        }
+    }
+}
