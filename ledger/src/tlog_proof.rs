@@ -69,12 +69,17 @@ impl TlogProof {
             Ok(line)
         };
         if next_line("missing header")? != HEADER {
-            return Err(TlogProofError::Malformed("first line is not c2sp.org/tlog-proof@v1"));
+            return Err(TlogProofError::Malformed(
+                "first line is not c2sp.org/tlog-proof@v1",
+            ));
         }
         let mut line = next_line("missing index line")?;
         let mut extra = None;
         if let Some(e) = line.strip_prefix("extra ") {
-            extra = Some(B64.decode(e).map_err(|_| TlogProofError::Malformed("extra is not base64"))?);
+            extra = Some(
+                B64.decode(e)
+                    .map_err(|_| TlogProofError::Malformed("extra is not base64"))?,
+            );
             line = next_line("missing index line")?;
         }
         let index = line
@@ -94,7 +99,9 @@ impl TlogProof {
                 .decode(l)
                 .ok()
                 .and_then(|b| Hash::from_slice(&b))
-                .ok_or(TlogProofError::Malformed("proof line is not base64 of 32 bytes"))?;
+                .ok_or(TlogProofError::Malformed(
+                    "proof line is not base64 of 32 bytes",
+                ))?;
             proof.push(h);
         }
         if rest.is_empty() {
@@ -187,11 +194,16 @@ mod tests {
             let mut b = bytes.to_vec();
             b[i] ^= 0x01;
             if let Ok(x) = TlogProof::parse(&b) {
-                if x.extra != q.extra && x.index == q.index && x.proof == q.proof && x.checkpoint == q.checkpoint {
+                if x.extra != q.extra
+                    && x.index == q.index
+                    && x.proof == q.proof
+                    && x.checkpoint == q.checkpoint
+                {
                     continue; // extra data is not authenticated, by design
                 }
                 assert!(
-                    verify_tlog_proof(&x, HashSuite::Sha256, &leaf, &log.verifier(), &[], 0).is_err(),
+                    verify_tlog_proof(&x, HashSuite::Sha256, &leaf, &log.verifier(), &[], 0)
+                        .is_err(),
                     "flip at byte {i} still verifies"
                 );
             }
@@ -212,7 +224,10 @@ mod tests {
             t.split("\n\n").next().unwrap().to_string(),
             format!("{HEADER}\nindex 1\n{}\n\ncp", "AAAA\n".repeat(3)),
             format!("{HEADER}\nindex 1\n{}\ncp", "A".repeat(44)),
-            format!("{HEADER}\nindex 1\n{}\n\ncp", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n".repeat(65)),
+            format!(
+                "{HEADER}\nindex 1\n{}\n\ncp",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n".repeat(65)
+            ),
         ] {
             assert!(TlogProof::parse(bad.as_bytes()).is_err(), "{bad:?}");
         }

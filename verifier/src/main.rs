@@ -1,1 +1,55 @@
-fn main() {}
+//! regledger-verify: offline checks a regulator runs on regledger (and any
+//! C2SP) logs. Exit codes: 0 verified, 1 verification failure (`FAIL:` on
+//! stderr), 2 usage or input error (`error:` on stderr).
+#![forbid(unsafe_code)]
+
+mod cmd_checkpoint;
+mod cmd_consistency;
+mod cmd_proof;
+mod input;
+mod outcome;
+
+use clap::{Parser, Subcommand};
+
+/// Offline verifier for regledger logs and any C2SP transparency log.
+///
+/// Exit status: 0 verified; 1 verification failed (reason on stderr after
+/// "FAIL:"); 2 usage or input error ("error:" on stderr).
+#[derive(Parser)]
+#[command(name = "regledger-verify", version, about, long_about = None)]
+struct Cli {
+    /// Print a machine-readable JSON result on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Verify a C2SP tlog-proof file: checkpoint signature, witness quorum, inclusion of the leaf.
+    Proof(cmd_proof::Args),
+    /// Verify two signed checkpoints and the consistency proof between them.
+    Consistency(cmd_consistency::Args),
+    /// Verify a signed checkpoint note and print its origin, size and root.
+    Checkpoint(cmd_checkpoint::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.cmd {
+        Cmd::Proof(a) => cmd_proof::run(a),
+        Cmd::Consistency(a) => cmd_consistency::run(a),
+        Cmd::Checkpoint(a) => cmd_checkpoint::run(a),
+    };
+    outcome.report(cli.json)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
