@@ -1,1 +1,451 @@
-//! calendar: to be written.
+//! Civil dates and the working-day calendar behind every "within N working
+//! days" deadline of the regulations.
+//!
+//! A working day is Monday–Friday, minus the national off days, plus the
+//! make-up working days (调休上班) of the State Council's annual notice
+//! (built in from `data/cn-holidays-2024-2026.json`), with regional overlays
+//! (e.g. Guangxi 壮族三月三) added only from `calendar-published` entries in
+//! the log. A year without a notice (or a region-year without its overlay)
+//! still counts Monday–Friday but marks the result *provisional*: never a
+//! silent guess. Month arithmetic follows 民法典 Art. 200–204.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Date is a proleptic Gregorian civil date (China Standard Time calendar day).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    /// year is the year, 1970..=9999.
+    pub year: i32,
+    /// month is 1..=12.
+    pub month: u8,
+    /// day is 1..=31.
+    pub day: u8,
+}
+
+/// is_leap reports whether `y` is a Gregorian leap year.
+pub fn is_leap(y: i32) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+/// days_in_month returns the number of days of month `m` of year `y`.
+pub fn days_in_month(y: i32, m: u8) -> u8 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(y) => 29,
+        _ => 28,
+    }
+}
+
+impl Date {
+    /// new returns the date if it exists and lies in 1970..=9999.
+    pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
+        if !(1970..=9999).contains(&year) || !(1..=12).contains(&month) {
+            return None;
+        }
+        if day == 0 || day > days_in_month(year, month) {
+            return None;
+        }
+        Some(Date { year, month, day })
+    }
+
+    /// parse reads exactly `YYYY-MM-DD`.
+    pub fn parse(s: &str) -> Option<Date> {
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+            let part = &s[r];
+            part.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| part.parse().ok())?
+        };
+        Date::new(
+            digits(0..4)? as i32,
+            digits(5..7)? as u8,
+            digits(8..10)? as u8,
+        )
+    }
+
+    /// days_since_epoch returns the number of days since 1970-01-01.
+    pub fn days_since_epoch(&self) -> i64 {
+        // Howard Hinnant's days_from_civil.
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// from_days_since_epoch is the inverse of [`Date::days_since_epoch`].
+    pub fn from_days_since_epoch(z: i64) -> Option<Date> {
+        let z = z + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+        let y = yoe + era * 400;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let y = if m <= 2 { y + 1 } else { y };
+        Date::new(i32::try_from(y).ok()?, m, d)
+    }
+
+    /// from_unix_ms returns the China Standard Time (UTC+8) date of a Unix time in milliseconds.
+    pub fn from_unix_ms(ms: u64) -> Option<Date> {
+        let secs = i64::try_from(ms / 1000).ok()? + 8 * 3600;
+        Date::from_days_since_epoch(secs.div_euclid(86_400))
+    }
+
+    /// weekday returns 1 (Monday) ..= 7 (Sunday).
+    pub fn weekday(&self) -> u8 {
+        // 1970-01-01 was a Thursday.
+        ((self.days_since_epoch() + 3).rem_euclid(7) + 1) as u8
+    }
+
+    /// add_days returns the date `n` days later (or earlier for negative n).
+    pub fn add_days(&self, n: i64) -> Option<Date> {
+        Date::from_days_since_epoch(self.days_since_epoch().checked_add(n)?)
+    }
+
+    /// add_months returns the end of a period of `months` months starting on
+    /// this date (民法典 Art. 200–204): the same day number in the last
+    /// month, or that month's last day when it has no such day.
+    pub fn add_months(&self, months: u32) -> Option<Date> {
+        let total = i64::from(self.year) * 12 + i64::from(self.month) - 1 + i64::from(months);
+        let y = i32::try_from(total.div_euclid(12)).ok()?;
+        let m = (total.rem_euclid(12) + 1) as u8;
+        let d = self.day.min(days_in_month(y, m));
+        Date::new(y, m, d)
+    }
+
+    /// days_until returns the number of days from this date to `other`.
+    pub fn days_until(&self, other: &Date) -> i64 {
+        other.days_since_epoch() - self.days_since_epoch()
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        let s = String::deserialize(d)?;
+        Date::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("invalid date {s:?} (want YYYY-MM-DD)"))
+        })
+    }
+}
+
+/// YearNotice is one year's official holiday arrangement (national or regional).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YearNotice {
+    /// notice names the official notice the data comes from.
+    pub notice: String,
+    /// off are inclusive ranges of days off.
+    pub off: Vec<(Date, Date)>,
+    /// makeup_workdays are weekend days that are working days.
+    pub makeup_workdays: Vec<Date>,
+}
+
+/// MAX_OFF_RANGES bounds the ranges of one notice.
+pub const MAX_OFF_RANGES: usize = 64;
+
+impl YearNotice {
+    /// validate checks that every date lies in `year` and ranges are ordered.
+    pub fn validate(&self, year: i32) -> Result<(), String> {
+        if self.off.len() > MAX_OFF_RANGES || self.makeup_workdays.len() > MAX_OFF_RANGES {
+            return Err("too many days in one notice".into());
+        }
+        for (a, b) in &self.off {
+            if a.year != year || b.year != year || a > b {
+                return Err(format!(
+                    "off range {a}..{b} is not inside {year} or is reversed"
+                ));
+            }
+        }
+        if let Some(d) = self.makeup_workdays.iter().find(|d| d.year != year) {
+            return Err(format!("make-up day {d} is not in {year}"));
+        }
+        Ok(())
+    }
+
+    fn is_off(&self, d: &Date) -> bool {
+        self.off.iter().any(|(a, b)| a <= d && d <= b)
+    }
+}
+
+/// Calendar holds the national notices and regional overlays in force.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Calendar {
+    national: BTreeMap<i32, YearNotice>,
+    regional: BTreeMap<(String, i32), YearNotice>,
+}
+
+#[derive(Deserialize)]
+struct BuiltinFile {
+    years: BTreeMap<String, serde_json::Value>,
+}
+
+/// BUILTIN_JSON is the shipped national holiday data (2024–2026).
+pub const BUILTIN_JSON: &str = include_str!("../data/cn-holidays-2024-2026.json");
+
+impl Calendar {
+    /// builtin returns the calendar of the shipped national notices.
+    pub fn builtin() -> Calendar {
+        // The shipped file has descriptive fields too; only `years` is read.
+        let f: BuiltinFile =
+            serde_json::from_str(BUILTIN_JSON).expect("shipped holiday data parses");
+        let mut c = Calendar::default();
+        for (y, n) in f.years {
+            let y: i32 = y.parse().expect("shipped year");
+            // A year whose notice is not yet published ("notice": null) stays unknown: provisional.
+            if n["notice"].is_null() {
+                continue;
+            }
+            let n: YearNotice = serde_json::from_value(n).expect("shipped notice parses");
+            n.validate(y).expect("shipped holiday data is consistent");
+            c.national.insert(y, n);
+        }
+        c
+    }
+
+    /// publish adds or replaces a year's notice, national (`region` None) or regional.
+    pub fn publish(
+        &mut self,
+        year: i32,
+        region: Option<&str>,
+        notice: YearNotice,
+    ) -> Result<(), String> {
+        notice.validate(year)?;
+        match region {
+            None => {
+                self.national.insert(year, notice);
+            }
+            Some(r) => {
+                self.regional.insert((r.to_string(), year), notice);
+            }
+        }
+        Ok(())
+    }
+
+    /// has_notice reports whether the year's national notice (and the
+    /// region's overlay, when a region is given) is known.
+    pub fn has_notice(&self, year: i32, region: Option<&str>) -> bool {
+        self.national.contains_key(&year)
+            && region.is_none_or(|r| self.regional.contains_key(&(r.to_string(), year)))
+    }
+
+    /// is_working_day returns whether `d` is a working day, and whether that
+    /// answer is provisional (no notice for its year).
+    pub fn is_working_day(&self, d: &Date, region: Option<&str>) -> (bool, bool) {
+        let provisional = !self.has_notice(d.year, region);
+        let mut working = d.weekday() <= 5;
+        if let Some(n) = self.national.get(&d.year) {
+            if n.is_off(d) {
+                working = false;
+            }
+            if n.makeup_workdays.contains(d) {
+                working = true;
+            }
+        }
+        if let Some(r) = region {
+            if let Some(n) = self.regional.get(&(r.to_string(), d.year)) {
+                if n.is_off(d) {
+                    working = false;
+                }
+                if n.makeup_workdays.contains(d) {
+                    working = true;
+                }
+            }
+        }
+        (working, provisional)
+    }
+
+    /// add_working_days returns the date that is `n` working days after
+    /// `from` (the day `from` itself not counted), and whether any day
+    /// counted lies in a year without a notice (provisional).
+    pub fn add_working_days(
+        &self,
+        from: Date,
+        n: u32,
+        region: Option<&str>,
+    ) -> Option<(Date, bool)> {
+        let mut d = from;
+        let mut left = n;
+        let mut provisional = false;
+        while left > 0 {
+            d = d.add_days(1)?;
+            let (w, p) = self.is_working_day(&d, region);
+            provisional |= p;
+            if w {
+                left -= 1;
+            }
+        }
+        Some((d, provisional))
+    }
+
+    /// working_days_between counts working days in (from, to] (0 if to ≤ from).
+    pub fn working_days_between(&self, from: Date, to: Date, region: Option<&str>) -> u32 {
+        let mut d = from;
+        let mut count = 0;
+        while d < to {
+            match d.add_days(1) {
+                Some(x) => d = x,
+                None => break,
+            }
+            if self.is_working_day(&d, region).0 {
+                count += 1;
+            }
+        }
+        count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Date {
+        Date::parse(s).unwrap()
+    }
+
+    #[test]
+    fn dates_parse_strictly_and_round_trip() {
+        for bad in [
+            "",
+            "2025-1-01",
+            "2025-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "1969-12-31",
+            "2024-02-30",
+            "２０２４-01-01",
+            "2024-01-01 ",
+        ] {
+            assert!(Date::parse(bad).is_none(), "{bad}");
+        }
+        assert_eq!(d("2024-02-29").to_string(), "2024-02-29");
+        for z in -1000..30000 {
+            if let Some(x) = Date::from_days_since_epoch(z) {
+                assert_eq!(x.days_since_epoch(), z);
+            }
+        }
+        assert_eq!(d("2026-11-23").weekday(), 1);
+        assert_eq!(Date::from_unix_ms(0), Some(d("1970-01-01")));
+        // 2024-01-01T16:00Z is already Jan 2 in Beijing.
+        assert_eq!(Date::from_unix_ms(1_704_124_800_000), Some(d("2024-01-02")));
+    }
+
+    #[test]
+    fn month_arithmetic_follows_civil_code() {
+        assert_eq!(d("2025-08-31").add_months(6), Some(d("2026-02-28")));
+        assert_eq!(d("2023-08-31").add_months(6), Some(d("2024-02-29")));
+        assert_eq!(d("2025-03-15").add_months(12), Some(d("2026-03-15")));
+        assert_eq!(d("2025-01-31").add_months(1), Some(d("2025-02-28")));
+    }
+
+    #[test]
+    fn every_listed_day_is_classified() {
+        let c = Calendar::builtin();
+        let f: serde_json::Value = serde_json::from_str(BUILTIN_JSON).unwrap();
+        for (y, n) in f["years"].as_object().unwrap() {
+            if n["notice"].is_null() {
+                continue;
+            }
+            for r in n["off"].as_array().unwrap() {
+                let (a, b) = (d(r[0].as_str().unwrap()), d(r[1].as_str().unwrap()));
+                let mut x = a;
+                while x <= b {
+                    assert_eq!(
+                        c.is_working_day(&x, None),
+                        (false, false),
+                        "{x} is off in {y}"
+                    );
+                    x = x.add_days(1).unwrap();
+                }
+            }
+            for m in n["makeup_workdays"].as_array().unwrap() {
+                let x = d(m.as_str().unwrap());
+                assert!(x.weekday() >= 6, "{x} is a weekend make-up day");
+                assert_eq!(
+                    c.is_working_day(&x, None),
+                    (true, false),
+                    "{x} is a make-up day"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn deadlines_cross_spring_festival_and_national_day() {
+        let c = Calendar::builtin();
+        // 2025 Spring Festival: off 01-28..02-04, make-up 01-26 (Sun) and 02-08 (Sat).
+        // 10 working days after Fri 2025-01-24: 01-26(1) 01-27(2) 02-05(3) 02-06(4) 02-07(5) 02-08(6) 02-10(7) 02-11(8) 02-12(9) 02-13(10).
+        assert_eq!(
+            c.add_working_days(d("2025-01-24"), 10, None),
+            Some((d("2025-02-13"), false))
+        );
+        // 2024 National Day: off 10-01..10-07, make-up 09-29 (Sun) and 10-12 (Sat).
+        // 5 working days after Fri 2024-09-27: 09-29(1) 09-30(2) 10-08(3) 10-09(4) 10-10(5).
+        assert_eq!(
+            c.add_working_days(d("2024-09-27"), 5, None),
+            Some((d("2024-10-10"), false))
+        );
+        // 20 working days after 2026-09-18 cross Mid-Autumn and National Day 2026.
+        let (due, p) = c.add_working_days(d("2026-09-18"), 20, None).unwrap();
+        assert!(!p);
+        assert_eq!(c.working_days_between(d("2026-09-18"), due, None), 20);
+        // No notice for 2027: Mon–Fri counting, marked provisional.
+        assert_eq!(
+            c.add_working_days(d("2027-03-01"), 5, None),
+            Some((d("2027-03-08"), true))
+        );
+        // A region without a published overlay is provisional too.
+        assert!(
+            c.add_working_days(d("2025-03-03"), 1, Some("guangxi"))
+                .unwrap()
+                .1
+        );
+    }
+
+    #[test]
+    fn regional_overlay_from_the_log() {
+        let mut c = Calendar::builtin();
+        // A hypothetical overlay, for the mechanism only.
+        let overlay = YearNotice {
+            notice: "test overlay".into(),
+            off: vec![(d("2025-03-31"), d("2025-04-01"))],
+            makeup_workdays: vec![],
+        };
+        c.publish(2025, Some("guangxi"), overlay).unwrap();
+        assert_eq!(
+            c.is_working_day(&d("2025-03-31"), Some("guangxi")),
+            (false, false)
+        );
+        assert_eq!(c.is_working_day(&d("2025-03-31"), None), (true, false));
+        let bad = YearNotice {
+            notice: "x".into(),
+            off: vec![(d("2026-01-02"), d("2026-01-01"))],
+            makeup_workdays: vec![],
+        };
+        assert!(c.publish(2026, None, bad).is_err());
+    }
+}
