@@ -1,1 +1,464 @@
-//! envelope: to be written.
+//! The signed entry envelope (DSSE-style): a payload type, the exact payload
+//! bytes, and signatures over the DSSE pre-authentication encoding (PAE).
+//!
+//! The bytes signed are the bytes stored and hashed; nothing is re-encoded.
+//! The JSON form is for the HTTP API; the binary form ([`Envelope::to_bytes`])
+//! is what a leaf carries. Layouts are in `schemas/FORMATS.md`.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// MAX_PAYLOAD bounds a payload so that any leaf fits a tile entry (u16 length).
+pub const MAX_PAYLOAD: usize = 60 * 1024;
+
+/// MAX_SIGNATURES bounds the signatures of one envelope.
+pub const MAX_SIGNATURES: usize = 8;
+
+/// MAX_TYPE_BYTES bounds the payload type.
+pub const MAX_TYPE_BYTES: usize = 128;
+
+/// MAX_KEY_ID_BYTES bounds a signature's key id.
+pub const MAX_KEY_ID_BYTES: usize = 128;
+
+/// PAYLOAD_TYPE_PREFIX starts every regledger payload type.
+pub const PAYLOAD_TYPE_PREFIX: &str = "application/vnd.regledger.";
+
+/// PAYLOAD_TYPE_SUFFIX ends every regledger payload type.
+pub const PAYLOAD_TYPE_SUFFIX: &str = "+json";
+
+/// ENVELOPE_VERSION is the first byte of the binary layout.
+pub const ENVELOPE_VERSION: u8 = 1;
+
+/// EnvelopeError says why an envelope was rejected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum EnvelopeError {
+    /// Malformed: the bytes or JSON break the layout or a limit.
+    #[error("malformed envelope: {0}")]
+    Malformed(String),
+    /// UnknownType: the payload type is not a regledger type.
+    #[error("unknown payload type {0:?}")]
+    UnknownType(String),
+    /// NoSignature: no signature by the given key id.
+    #[error("no signature by key {0:?}")]
+    NoSignature(String),
+    /// BadSignature: the signature does not verify.
+    #[error("signature by key {0:?} does not verify")]
+    BadSignature(String),
+}
+
+/// SigAlg tags a signature's algorithm so SM2 can be added later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SigAlg {
+    /// Ed25519 (tag 1), verified with verify_strict.
+    Ed25519,
+}
+
+impl SigAlg {
+    /// tag is the algorithm byte of the binary layout.
+    pub fn tag(self) -> u8 {
+        match self {
+            SigAlg::Ed25519 => 1,
+        }
+    }
+
+    /// name is the algorithm name of the JSON form.
+    pub fn name(self) -> &'static str {
+        match self {
+            SigAlg::Ed25519 => "ed25519",
+        }
+    }
+}
+
+/// EnvelopeSignature is one signature of an envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvelopeSignature {
+    /// alg is the signature algorithm.
+    pub alg: SigAlg,
+    /// key_id names the signing key (see [`participant_key_id`]).
+    pub key_id: String,
+    /// sig is the signature over the PAE.
+    pub sig: Vec<u8>,
+}
+
+/// Envelope is a signed payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// payload_type names the entry kind.
+    pub payload_type: String,
+    /// payload is the exact JSON bytes that were signed.
+    pub payload: Vec<u8>,
+    /// signatures are the signatures over the PAE.
+    pub signatures: Vec<EnvelopeSignature>,
+}
+
+/// participant_key_id returns the key id of a participant's key:
+/// `<participant id>/<first 8 hex digits of SHA-256(public key)>`.
+pub fn participant_key_id(participant_id: &str, public_key: &[u8; 32]) -> String {
+    let d = Sha256::digest(public_key);
+    format!("{participant_id}/{}", hex8(&d[..4]))
+}
+
+fn hex8(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// payload_type_for returns the payload type of an entry kind name.
+pub fn payload_type_for(kind: &str) -> String {
+    format!("{PAYLOAD_TYPE_PREFIX}{kind}{PAYLOAD_TYPE_SUFFIX}")
+}
+
+/// kind_name_of returns the kind name inside a regledger payload type.
+pub fn kind_name_of(payload_type: &str) -> Option<&str> {
+    payload_type
+        .strip_prefix(PAYLOAD_TYPE_PREFIX)?
+        .strip_suffix(PAYLOAD_TYPE_SUFFIX)
+}
+
+fn valid_text(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.bytes().all(|b| (0x21..0x7f).contains(&b))
+}
+
+impl Envelope {
+    /// pae returns the DSSE pre-authentication encoding:
+    /// `"DSSEv1" SP LEN(type) SP type SP LEN(payload) SP payload`.
+    pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+        let mut m = format!(
+            "DSSEv1 {} {} {} ",
+            payload_type.len(),
+            payload_type,
+            payload.len()
+        )
+        .into_bytes();
+        m.extend_from_slice(payload);
+        m
+    }
+
+    /// sign returns an envelope with one Ed25519 signature.
+    pub fn sign(payload_type: &str, payload: Vec<u8>, key_id: &str, key: &SigningKey) -> Envelope {
+        let sig = key
+            .sign(&Envelope::pae(payload_type, &payload))
+            .to_bytes()
+            .to_vec();
+        Envelope {
+            payload_type: payload_type.to_string(),
+            payload,
+            signatures: vec![EnvelopeSignature {
+                alg: SigAlg::Ed25519,
+                key_id: key_id.to_string(),
+                sig,
+            }],
+        }
+    }
+
+    /// check enforces the limits every envelope must meet.
+    pub fn check(&self) -> Result<(), EnvelopeError> {
+        let m = |s: &str| Err(EnvelopeError::Malformed(s.to_string()));
+        if !valid_text(&self.payload_type, MAX_TYPE_BYTES) {
+            return m("payload type must be 1..128 printable ASCII bytes");
+        }
+        if self.payload.len() > MAX_PAYLOAD {
+            return m("payload larger than 60 KiB");
+        }
+        if self.signatures.is_empty() || self.signatures.len() > MAX_SIGNATURES {
+            return m("an envelope carries 1 to 8 signatures");
+        }
+        for s in &self.signatures {
+            if !valid_text(&s.key_id, MAX_KEY_ID_BYTES) {
+                return m("key id must be 1..128 printable ASCII bytes");
+            }
+            if s.sig.len() != 64 {
+                return m("an Ed25519 signature is 64 bytes");
+            }
+        }
+        Ok(())
+    }
+
+    /// verify_signature checks the signature made by `key_id` with `public_key` (verify_strict).
+    pub fn verify_signature(
+        &self,
+        key_id: &str,
+        public_key: &[u8; 32],
+    ) -> Result<(), EnvelopeError> {
+        let s = self
+            .signatures
+            .iter()
+            .find(|s| s.key_id == key_id)
+            .ok_or_else(|| EnvelopeError::NoSignature(key_id.to_string()))?;
+        let bad = || EnvelopeError::BadSignature(key_id.to_string());
+        let vk = VerifyingKey::from_bytes(public_key).map_err(|_| bad())?;
+        if crate::note::verify_strict(
+            &vk,
+            &Envelope::pae(&self.payload_type, &self.payload),
+            &s.sig,
+        ) {
+            Ok(())
+        } else {
+            Err(bad())
+        }
+    }
+
+    /// kind_name returns the entry kind named by the payload type.
+    pub fn kind_name(&self) -> Result<&str, EnvelopeError> {
+        kind_name_of(&self.payload_type)
+            .ok_or_else(|| EnvelopeError::UnknownType(self.payload_type.clone()))
+    }
+
+    /// to_bytes returns the binary layout (schemas/FORMATS.md, "Envelope").
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(self.payload.len() + 128);
+        b.push(ENVELOPE_VERSION);
+        b.extend_from_slice(&(self.payload_type.len() as u16).to_be_bytes());
+        b.extend_from_slice(self.payload_type.as_bytes());
+        b.extend_from_slice(&(self.payload.len() as u32).to_be_bytes());
+        b.extend_from_slice(&self.payload);
+        b.push(self.signatures.len() as u8);
+        for s in &self.signatures {
+            b.push(s.alg.tag());
+            b.push(s.key_id.len() as u8);
+            b.extend_from_slice(s.key_id.as_bytes());
+            b.extend_from_slice(&(s.sig.len() as u16).to_be_bytes());
+            b.extend_from_slice(&s.sig);
+        }
+        b
+    }
+
+    /// from_bytes parses the binary layout strictly: limits, no trailing bytes.
+    pub fn from_bytes(b: &[u8]) -> Result<Envelope, EnvelopeError> {
+        let mut r = Reader { b, at: 0 };
+        if r.u8()? != ENVELOPE_VERSION {
+            return Err(EnvelopeError::Malformed("unknown envelope version".into()));
+        }
+        let tl = usize::from(r.u16()?);
+        let payload_type = String::from_utf8(r.take(tl)?.to_vec())
+            .map_err(|_| EnvelopeError::Malformed("payload type is not UTF-8".into()))?;
+        let pl = r.u32()? as usize;
+        if pl > MAX_PAYLOAD {
+            return Err(EnvelopeError::Malformed(
+                "payload larger than 60 KiB".into(),
+            ));
+        }
+        let payload = r.take(pl)?.to_vec();
+        let n = usize::from(r.u8()?);
+        let mut signatures = Vec::with_capacity(n.min(MAX_SIGNATURES));
+        for _ in 0..n {
+            let alg = match r.u8()? {
+                1 => SigAlg::Ed25519,
+                t => {
+                    return Err(EnvelopeError::Malformed(format!(
+                        "unknown signature algorithm {t}"
+                    )))
+                }
+            };
+            let kl = usize::from(r.u8()?);
+            let key_id = String::from_utf8(r.take(kl)?.to_vec())
+                .map_err(|_| EnvelopeError::Malformed("key id is not UTF-8".into()))?;
+            let sl = usize::from(r.u16()?);
+            let sig = r.take(sl)?.to_vec();
+            signatures.push(EnvelopeSignature { alg, key_id, sig });
+        }
+        if r.at != b.len() {
+            return Err(EnvelopeError::Malformed("trailing bytes".into()));
+        }
+        let e = Envelope {
+            payload_type,
+            payload,
+            signatures,
+        };
+        e.check()?;
+        Ok(e)
+    }
+
+    /// to_json returns the API form.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "payloadType": self.payload_type,
+            "payload": B64.encode(&self.payload),
+            "signatures": self.signatures.iter().map(|s| json!({
+                "keyid": s.key_id, "sig": B64.encode(&s.sig), "alg": s.alg.name()
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// from_json parses the API form strictly (no unknown fields).
+    pub fn from_json(v: &Value) -> Result<Envelope, EnvelopeError> {
+        let m = |s: &str| EnvelopeError::Malformed(s.to_string());
+        let o = v
+            .as_object()
+            .ok_or_else(|| m("envelope must be a JSON object"))?;
+        if o.keys()
+            .any(|k| !matches!(k.as_str(), "payloadType" | "payload" | "signatures"))
+        {
+            return Err(m("unknown field in envelope"));
+        }
+        let payload_type = o
+            .get("payloadType")
+            .and_then(Value::as_str)
+            .ok_or_else(|| m("payloadType must be a string"))?
+            .to_string();
+        let payload = o
+            .get("payload")
+            .and_then(Value::as_str)
+            .ok_or_else(|| m("payload must be a base64 string"))?;
+        if payload.len() > MAX_PAYLOAD * 4 / 3 + 4 {
+            return Err(m("payload larger than 60 KiB"));
+        }
+        let payload = B64
+            .decode(payload)
+            .map_err(|_| m("payload is not base64"))?;
+        let sigs = o
+            .get("signatures")
+            .and_then(Value::as_array)
+            .ok_or_else(|| m("signatures must be an array"))?;
+        if sigs.len() > MAX_SIGNATURES {
+            return Err(m("an envelope carries 1 to 8 signatures"));
+        }
+        let mut signatures = Vec::with_capacity(sigs.len());
+        for s in sigs {
+            let so = s
+                .as_object()
+                .ok_or_else(|| m("signature must be an object"))?;
+            if so
+                .keys()
+                .any(|k| !matches!(k.as_str(), "keyid" | "sig" | "alg"))
+            {
+                return Err(m("unknown field in signature"));
+            }
+            let alg = match so.get("alg").map(|a| a.as_str()) {
+                None | Some(Some("ed25519")) => SigAlg::Ed25519,
+                _ => return Err(m("unsupported signature algorithm")),
+            };
+            let key_id = so
+                .get("keyid")
+                .and_then(Value::as_str)
+                .ok_or_else(|| m("keyid must be a string"))?
+                .to_string();
+            let sig = so
+                .get("sig")
+                .and_then(Value::as_str)
+                .and_then(|x| B64.decode(x).ok())
+                .ok_or_else(|| m("sig must be base64"))?;
+            signatures.push(EnvelopeSignature { alg, key_id, sig });
+        }
+        let e = Envelope {
+            payload_type,
+            payload,
+            signatures,
+        };
+        e.check()?;
+        Ok(e)
+    }
+
+    /// digest returns SHA-256 of the binary form: the envelope's identity for replay detection.
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.to_bytes()).into()
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], EnvelopeError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len())
+            .ok_or_else(|| EnvelopeError::Malformed("truncated".into()))?;
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8, EnvelopeError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, EnvelopeError> {
+        Ok(u16::from_be_bytes(self.take(2)?.try_into().expect("2")))
+    }
+    fn u32(&mut self) -> Result<u32, EnvelopeError> {
+        Ok(u32::from_be_bytes(self.take(4)?.try_into().expect("4")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (Envelope, SigningKey, String) {
+        let k = SigningKey::from_bytes(&[8; 32]);
+        let id = participant_key_id("gx-authority", k.verifying_key().as_bytes());
+        let e = Envelope::sign(
+            &payload_type_for("resource-registered"),
+            br#"{"id":"r1"}"#.to_vec(),
+            &id,
+            &k,
+        );
+        (e, k, id)
+    }
+
+    #[test]
+    fn round_trips_and_verifies() {
+        let (e, k, id) = sample();
+        assert_eq!(Envelope::from_bytes(&e.to_bytes()).unwrap(), e);
+        assert_eq!(Envelope::from_json(&e.to_json()).unwrap(), e);
+        e.verify_signature(&id, k.verifying_key().as_bytes())
+            .unwrap();
+        assert_eq!(e.kind_name().unwrap(), "resource-registered");
+        assert_eq!(Envelope::pae("t", b"ab"), b"DSSEv1 1 t 2 ab".to_vec());
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let (e, k, id) = sample();
+        let pk = *k.verifying_key().as_bytes();
+        let mut t = e.clone();
+        t.payload_type = payload_type_for("resource-deregistered");
+        assert!(t.verify_signature(&id, &pk).is_err());
+        let mut t = e.clone();
+        t.payload[3] ^= 1;
+        assert!(t.verify_signature(&id, &pk).is_err());
+        let mut t = e.clone();
+        t.signatures[0].sig[10] ^= 1;
+        assert!(t.verify_signature(&id, &pk).is_err());
+        let mut t = e.clone();
+        t.signatures[0].key_id = "someone-else/00000000".into();
+        assert_eq!(
+            t.verify_signature(&id, &pk),
+            Err(EnvelopeError::NoSignature(id.clone()))
+        );
+        let other = SigningKey::from_bytes(&[9; 32]);
+        assert!(e
+            .verify_signature(&id, other.verifying_key().as_bytes())
+            .is_err());
+    }
+
+    #[test]
+    fn hostile_bytes_and_json_are_rejected() {
+        let (e, _, _) = sample();
+        let b = e.to_bytes();
+        for i in 0..b.len() {
+            assert!(Envelope::from_bytes(&b[..i]).is_err(), "prefix {i}");
+        }
+        assert!(Envelope::from_bytes(&[b.as_slice(), &[0]].concat()).is_err());
+        let mut v = b.clone();
+        v[0] = 2;
+        assert!(Envelope::from_bytes(&v).is_err());
+        for j in [
+            json!(null),
+            json!([]),
+            json!({"payloadType": "x", "payload": "!!", "signatures": []}),
+            json!({"payloadType": "x", "payload": "", "signatures": []}),
+            json!({"payloadType": "x", "payload": "", "signatures": [{"keyid": "k", "sig": "AA=="}]}),
+            json!({"payloadType": "x y", "payload": "", "signatures": [{"keyid": "k", "sig": B64.encode([0u8; 64])}]}),
+            json!({"payloadType": "x", "payload": "", "signatures": [{"keyid": "k", "sig": B64.encode([0u8; 64]), "alg": "sm2"}]}),
+            json!({"payloadType": "x", "payload": "", "extra": 1, "signatures": [{"keyid": "k", "sig": B64.encode([0u8; 64])}]}),
+            json!({"payloadType": "x", "payload": B64.encode(vec![0u8; MAX_PAYLOAD + 1]), "signatures": [{"keyid": "k", "sig": B64.encode([0u8; 64])}]}),
+        ] {
+            assert!(Envelope::from_json(&j).is_err(), "{j}");
+        }
+    }
+}
