@@ -1,0 +1,332 @@
+//! testkit builds valid, signed registry histories from fixed seeds, for
+//! tests, examples, benchmarks and end-to-end checks of the node and
+//! verifier. Keys here are public test keys: never use them in production.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::SigningKey;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::envelope::{participant_key_id, payload_type_for, Envelope};
+use crate::hash::HashSuite;
+use crate::leaf::Leaf;
+
+/// Party is a test participant with its signing key.
+#[derive(Clone, Debug)]
+pub struct Party {
+    /// id is the participant id.
+    pub id: String,
+    /// name is its name.
+    pub name: String,
+    /// role is its role.
+    pub role: Role,
+    /// key is its Ed25519 key.
+    pub key: SigningKey,
+}
+
+impl Party {
+    /// new makes a party whose key is derived from `seed`.
+    pub fn new(id: &str, name: &str, role: Role, seed: u8) -> Party {
+        Party {
+            id: id.into(),
+            name: name.into(),
+            role,
+            key: SigningKey::from_bytes(&[seed; 32]),
+        }
+    }
+
+    /// key_id returns the party's key id.
+    pub fn key_id(&self) -> String {
+        participant_key_id(&self.id, self.key.verifying_key().as_bytes())
+    }
+
+    /// public_key_b64 returns the base64 public key.
+    pub fn public_key_b64(&self) -> String {
+        B64.encode(self.key.verifying_key().as_bytes())
+    }
+
+    /// sign signs a payload of `kind` as this party.
+    pub fn sign(&self, kind: EntryKind, payload: &Value) -> Envelope {
+        Envelope::sign(
+            &payload_type_for(kind.name()),
+            serde_json::to_vec(payload).expect("json"),
+            &self.key_id(),
+            &self.key,
+        )
+    }
+
+    /// spec returns the participant-registered payload for this party.
+    pub fn spec(&self) -> Value {
+        json!({"id": self.id, "name": self.name, "role": self.role.name(), "public_keys": [self.public_key_b64()]})
+    }
+}
+
+/// Step is one entry of a history with the time the sequencer gives it.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// label says what the step does.
+    pub label: &'static str,
+    /// envelope is the signed entry.
+    pub envelope: Envelope,
+    /// time_ms is the integrated time to use.
+    pub time_ms: u64,
+}
+
+/// Testkit holds the parties of a test log.
+#[derive(Clone, Debug)]
+pub struct Testkit {
+    /// origin is the log origin.
+    pub origin: String,
+    /// authority is the root data authority (数据主管部门).
+    pub authority: Party,
+    /// agency is the implementing agency (实施机构).
+    pub agency: Party,
+    /// source is a data source unit (数源单位).
+    pub source: Party,
+    /// operator is the operator (运营机构).
+    pub operator: Party,
+    /// business is a business entity (经营主体).
+    pub business: Party,
+    /// venue is a trading venue (数据交易场所).
+    pub venue: Party,
+}
+
+/// BASE_MS is 2025-03-03 10:00 China Standard Time, a Monday.
+pub const BASE_MS: u64 = 1_740_967_200_000;
+
+/// DAY_MS is one day in milliseconds.
+pub const DAY_MS: u64 = 86_400_000;
+
+/// DOC is a BLAKE3 digest of a (fictional) document.
+pub const DOC: &str = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
+
+/// REGISTRATION_NO is the 登记号 of the lifecycle's product.
+pub const REGISTRATION_NO: &str = "GXDP-2025-000001";
+
+impl Testkit {
+    /// new returns the standard test parties for a log with `origin`.
+    pub fn new(origin: &str) -> Testkit {
+        Testkit {
+            origin: origin.into(),
+            authority: Party::new(
+                "gx-data-bureau",
+                "广西壮族自治区数据局",
+                Role::DataAuthority,
+                1,
+            ),
+            agency: Party::new(
+                "gx-implementing",
+                "广西数据实施中心",
+                Role::ImplementingAgency,
+                2,
+            ),
+            source: Party::new("gx-transport", "广西交通运输厅", Role::DataSourceUnit, 3),
+            operator: Party::new("gx-operator", "广西数字运营有限公司", Role::Operator, 4),
+            business: Party::new(
+                "nn-mobility",
+                "南宁出行科技有限公司",
+                Role::BusinessEntity,
+                5,
+            ),
+            venue: Party::new("bbw-exchange", "北部湾数据交易所", Role::TradingVenue, 6),
+        }
+    }
+
+    /// genesis returns the genesis entry.
+    pub fn genesis(&self, hash: HashSuite, profile: &str) -> Envelope {
+        self.authority.sign(
+            EntryKind::Genesis,
+            &json!({"origin": self.origin, "hash": hash.name(), "profile": profile, "authority": self.authority.spec()}),
+        )
+    }
+
+    /// register returns the authority's registration of `p`.
+    pub fn register(&self, p: &Party) -> Envelope {
+        self.authority
+            .sign(EntryKind::ParticipantRegistered, &p.spec())
+    }
+
+    /// setup returns genesis, every participant, a resource and the
+    /// agreements a product needs (operation agreement OA-1 and scene
+    /// authorization SA-1), all on 2025-03-03/04.
+    pub fn setup(&self, hash: HashSuite, profile: &str) -> Vec<Step> {
+        let t0 = BASE_MS;
+        let st = |label, envelope, time_ms| Step {
+            label,
+            envelope,
+            time_ms,
+        };
+        vec![
+            st("genesis", self.genesis(hash, profile), t0),
+            st("register implementing agency", self.register(&self.agency), t0 + 1),
+            st("register data source unit", self.register(&self.source), t0 + 2),
+            st("register operator", self.register(&self.operator), t0 + 3),
+            st("register business entity", self.register(&self.business), t0 + 4),
+            st("register trading venue", self.register(&self.venue), t0 + 5),
+            st(
+                "resource registered",
+                self.source.sign(
+                    EntryKind::ResourceRegistered,
+                    &json!({"id": "R-GX-TRANSPORT-001", "name": "公交实时到站数据", "holder": self.source.id, "catalog_id": "GX-CAT-0451",
+                            "grade": "二级", "open_attribute": "conditional", "format": "JSON API", "update_frequency": "实时", "scale": "约 2 亿条/年"}),
+                ),
+                t0 + 6,
+            ),
+            st(
+                "implementation plan filed",
+                self.agency.sign(
+                    EntryKind::AgreementFiled,
+                    &json!({"id": "PLAN-1", "agreement_type": "implementation-plan", "parties": [self.agency.id], "grantee": self.agency.id,
+                            "scope": ["R-GX-TRANSPORT-001"], "signed_on": "2025-02-28", "term_start": "2025-03-01", "term_end": "2028-02-27",
+                            "document_title": "公共数据授权运营实施方案", "document_blake3": DOC}),
+                ),
+                t0 + DAY_MS,
+            ),
+            st(
+                "operation agreement filed",
+                self.agency.sign(
+                    EntryKind::AgreementFiled,
+                    &json!({"id": "OA-1", "agreement_type": "operation-agreement", "parties": [self.agency.id, self.operator.id], "grantee": self.operator.id,
+                            "scope": ["R-GX-TRANSPORT-001"], "signed_on": "2025-02-28", "term_start": "2025-03-01", "term_end": "2028-02-27",
+                            "document_title": "公共数据资源授权运营协议", "document_blake3": DOC}),
+                ),
+                t0 + DAY_MS + 1,
+            ),
+            st(
+                "scene authorization filed",
+                self.operator.sign(
+                    EntryKind::AgreementFiled,
+                    &json!({"id": "SA-1", "agreement_type": "scene-authorization", "parties": [self.operator.id, self.business.id], "grantee": self.business.id,
+                            "parent": "OA-1", "scope": ["R-GX-TRANSPORT-001"], "scene": "公交出行规划", "signed_on": "2025-03-04",
+                            "term_start": "2025-03-05", "term_end": "2027-03-04", "document_title": "场景授权协议", "document_blake3": DOC}),
+                ),
+                t0 + DAY_MS + 2,
+            ),
+        ]
+    }
+
+    /// lifecycle returns the whole MISSION.md lifecycle: setup, a catalog
+    /// credential, product approval, a public notice, an objection and its
+    /// resolution, registration (certificate), operation events,
+    /// suspension, resumption and finally revocation (撤销登记).
+    pub fn lifecycle(&self, hash: HashSuite, profile: &str) -> Vec<Step> {
+        let mut v = self.setup(hash, profile);
+        let day = |d: u64| BASE_MS + d * DAY_MS;
+        let st = |label, envelope, time_ms| Step {
+            label,
+            envelope,
+            time_ms,
+        };
+        v.extend([
+            st(
+                "catalog credential issued",
+                self.operator.sign(
+                    EntryKind::CatalogCredentialIssued,
+                    &json!({"credential_no": "GX-CAT-AUTH-2025-0007", "agreement_id": "SA-1", "grantee_name": self.business.name,
+                            "scope": "公交实时到站数据（脱敏）", "valid_from": "2025-03-05", "valid_until": "2027-03-04",
+                            "issuer": self.operator.name, "issued_on": "2025-03-05"}),
+                ),
+                day(2),
+            ),
+            st(
+                "product approved",
+                self.operator.sign(
+                    EntryKind::ProductApproved,
+                    &json!({"product_id": "P-1", "product_name": "公交客流预测服务", "business_entity": self.business.id,
+                            "authorization": "SA-1", "applied_on": "2025-03-10", "approved_on": "2025-03-12", "uses_non_public_data": true}),
+                ),
+                day(9),
+            ),
+            st("public notice opened", self.operator.sign(EntryKind::PublicNoticeOpened, &json!({"product_id": "P-1", "opened_on": "2025-03-13"})), day(10)),
+            st(
+                "objection filed",
+                self.venue.sign(
+                    EntryKind::ObjectionFiled,
+                    &json!({"objection_id": "OBJ-1", "product_id": "P-1", "filed_on": "2025-03-14", "filer_name": "北部湾数据交易所（会员来函）", "grounds": "数据来源说明不完整"}),
+                ),
+                day(11),
+            ),
+            st(
+                "objection resolved",
+                self.operator.sign(
+                    EntryKind::ObjectionResolved,
+                    &json!({"objection_id": "OBJ-1", "resolved_on": "2025-03-19", "outcome": "dismissed", "reason": "补充来源说明后核实无误"}),
+                ),
+                day(16),
+            ),
+            st(
+                "product registered",
+                self.operator.sign(
+                    EntryKind::ProductRegistered,
+                    &json!({"product_id": "P-1", "registration_no": REGISTRATION_NO, "certificate_name": "数据产品登记证书",
+                            "product_name": "公交客流预测服务", "product_type": "数据服务", "business_entity": self.business.id,
+                            "business_entity_name": self.business.name, "update_cycle": "每日", "scenarios": ["公交出行规划", "运力调度"],
+                            "registered_on": "2025-03-24", "authorization": "SA-1"}),
+                ),
+                day(21),
+            ),
+            st(
+                "operation event",
+                self.business.sign(
+                    EntryKind::OperationEvent,
+                    &json!({"agreement_id": "SA-1", "product_id": "P-1", "action": "access", "occurred_at_ms": day(21) + 5, "actor": "svc-forecast",
+                            "records": 1200, "personal_data_commitments": [DOC]}),
+                ),
+                day(21) + 10,
+            ),
+            st("product suspended", self.authority.sign(EntryKind::ProductSuspended, &json!({"id": "P-1", "reason": "整改", "effective_on": "2025-04-01"})), day(29)),
+            st("product resumed", self.authority.sign(EntryKind::ProductResumed, &json!({"id": "P-1", "reason": "整改完成", "effective_on": "2025-04-08"})), day(36)),
+            st(
+                "registration revoked",
+                self.authority.sign(EntryKind::ProductRegistrationRevoked, &json!({"id": "P-1", "reason": "异议成立：撤销登记", "effective_on": "2025-04-15"})),
+                day(43),
+            ),
+        ]);
+        v
+    }
+}
+
+/// Replayed is a history replayed the way the node sequences it.
+#[derive(Clone, Debug)]
+pub struct Replayed {
+    /// state is the final registry state.
+    pub state: MemoryState,
+    /// leaves are the leaves in order.
+    pub leaves: Vec<Leaf>,
+    /// effects are each entry's effects.
+    pub effects: Vec<Effects>,
+}
+
+/// replay sequences `steps` into leaves (hash chain included) and applies
+/// them, stopping at the first violation (returned with its position).
+pub fn replay(
+    origin: &str,
+    suite: HashSuite,
+    steps: &[Step],
+) -> Result<Replayed, (usize, RuleViolation)> {
+    let mut state = MemoryState::default();
+    let mut leaves = Vec::new();
+    let mut effects = Vec::new();
+    let mut prev = crate::hash::Hash([0; 32]);
+    for (i, s) in steps.iter().enumerate() {
+        let leaf = Leaf::new(i as u64, s.time_ms, prev, s.envelope.clone());
+        let lh = leaf.hash(suite);
+        let ctx = EntryContext {
+            index: i as u64,
+            integrated_time_ms: s.time_ms,
+            leaf_hash: lh,
+            log_id: origin.into(),
+        };
+        let fx = apply(&state, &ctx, &s.envelope).map_err(|e| (i, e))?;
+        state.apply_effects(&fx);
+        effects.push(fx);
+        leaves.push(leaf);
+        prev = lh;
+    }
+    Ok(Replayed {
+        state,
+        leaves,
+        effects,
+    })
+}
