@@ -18,7 +18,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use kinds::*;
-pub use rules::apply;
+pub use rules::{apply, apply_preverified};
 
 use crate::calendar::{Date, YearNotice};
 use crate::hash::Hash;
