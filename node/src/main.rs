@@ -1,1 +1,323 @@
-fn main() {}
+//! regledger-node: the ledger node (sequencer, storage, HTTP API) and its
+//! reference client. Exit codes: 0 success, 1 refused by a rule or a
+//! failed check (`FAIL:` on stderr), 2 usage or input error (`error:`).
+#![forbid(unsafe_code)]
+
+mod client;
+mod http;
+mod logdir;
+mod metrics;
+mod publisher;
+mod sequencer;
+mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use regledger::note::{KeyType, Signer};
+use regledger::HashSuite;
+
+use crate::logdir::{InitOptions, Paths};
+
+/// regledger node: a tamper-evident registration ledger.
+#[derive(Parser)]
+#[command(name = "regledger-node", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a log: keys (mode 0600), genesis entry, log.json. Refuses to overwrite an existing log.
+    Init(InitArgs),
+    /// Run the node. With no log in --data it first initialises a development log.
+    Serve(ServeArgs),
+    /// Sign a payload as a participant and submit it; prints the receipt JSON.
+    Submit(client::SubmitArgs),
+    /// Generate a signer key file and print its verifier key and base64 public key.
+    Keygen(KeygenArgs),
+    /// Load generator: drive POST /v1/entries with many clients and report throughput and latency as JSON.
+    Bench(client::BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct InitArgs {
+    /// Data directory to create the log in.
+    #[arg(long, env = "REGLEDGER_DATA", default_value = "./regledger-data")]
+    data: PathBuf,
+    /// Checkpoint origin (also the log key's name), e.g. "ledger.example.gov.cn/gx".
+    #[arg(long)]
+    origin: Option<String>,
+    /// Hash suite: blake3 (default) or sha256 (readable by any C2SP client).
+    #[arg(long, default_value = "blake3")]
+    hash: String,
+    /// Policy profile fixed in genesis: xian, chengdu, shuozhou or guangxi.
+    #[arg(long, default_value = "guangxi")]
+    profile: String,
+    /// Use this log signer key file instead of generating one.
+    #[arg(long)]
+    log_key: Option<PathBuf>,
+    /// Use this authority signer key file (its key name is the authority's participant id).
+    #[arg(long)]
+    authority_key: Option<PathBuf>,
+    /// Display name of the root data authority.
+    #[arg(long, default_value = "数据主管部门 (root data authority)")]
+    authority_name: String,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Data directory.
+    #[arg(long, env = "REGLEDGER_DATA", default_value = "./regledger-data")]
+    data: PathBuf,
+    /// Listen address.
+    #[arg(long, env = "REGLEDGER_LISTEN", default_value = "127.0.0.1:8470")]
+    listen: SocketAddr,
+    /// Most entries per batch (one fsync per batch).
+    #[arg(long, env = "REGLEDGER_MAX_BATCH", default_value_t = 4096)]
+    max_batch: usize,
+    /// How long a batch waits to fill, in milliseconds.
+    #[arg(long, env = "REGLEDGER_BATCH_WAIT_MS", default_value_t = 2)]
+    batch_wait_ms: u64,
+    /// Submissions queued before the node answers 503 (backpressure).
+    #[arg(long, env = "REGLEDGER_QUEUE", default_value_t = 16384)]
+    queue: usize,
+    /// Checkpoint interval while entries arrive, in milliseconds.
+    #[arg(long, env = "REGLEDGER_CHECKPOINT_MS", default_value_t = 500)]
+    checkpoint_ms: u64,
+    /// Re-sign the checkpoint at least this often when idle, in seconds.
+    #[arg(long, env = "REGLEDGER_IDLE_RESIGN_S", default_value_t = 300)]
+    idle_resign_s: u64,
+}
+
+#[derive(clap::Args)]
+struct KeygenArgs {
+    /// Key name: the participant id (for participant keys) or the witness/log name.
+    #[arg(long)]
+    name: String,
+    /// Key type: ed25519 (participants, logs) or witness (cosignature/v1).
+    #[arg(long, default_value = "ed25519")]
+    r#type: String,
+    /// Where to write the private key (mode 0600; refuses to overwrite).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("REGLEDGER_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Init(a) => init(a),
+        Cmd::Serve(a) => serve(a),
+        Cmd::Submit(a) => client::submit(a),
+        Cmd::Keygen(a) => keygen(a),
+        Cmd::Bench(a) => client::bench(a),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Fail(m)) => {
+            eprintln!("FAIL: {m}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Failure is how a command ends unsuccessfully.
+pub enum Failure {
+    /// Fail: refused or failed check (exit 1).
+    Fail(String),
+    /// Usage: usage or input error (exit 2).
+    Usage(String),
+}
+
+fn init(a: InitArgs) -> Result<(), Failure> {
+    let suite = HashSuite::from_name(&a.hash)
+        .ok_or_else(|| Failure::Usage(format!("unknown hash {:?}", a.hash)))?;
+    let origin = a.origin.unwrap_or_else(dev_origin);
+    let paths = Paths { dir: a.data };
+    let d = logdir::init(
+        &paths,
+        &InitOptions {
+            origin,
+            suite,
+            profile: a.profile,
+            log_key: a.log_key,
+            authority_key: a.authority_key,
+            authority_name: a.authority_name,
+        },
+    )
+    .map_err(Failure::Usage)?;
+    print_created(&paths, &d);
+    Ok(())
+}
+
+fn dev_origin() -> String {
+    let s = logdir::random_seed();
+    format!("regledger.local/dev-{}", hex::encode(&s[..4]))
+}
+
+fn print_created(paths: &Paths, d: &regledger::descriptor::LogDescriptor) {
+    println!(
+        "created log {} ({}, profile {})",
+        d.origin, d.suite, d.profile
+    );
+    println!("  log.json:       {}", paths.descriptor().display());
+    println!("  log key:        {}", paths.log_key().display());
+    println!("  authority key:  {}", paths.authority_key().display());
+    println!("  database:       {}", paths.db().display());
+}
+
+fn keygen(a: KeygenArgs) -> Result<(), Failure> {
+    let t = match a.r#type.as_str() {
+        "ed25519" => KeyType::Ed25519,
+        "witness" => KeyType::CosignatureV1,
+        other => {
+            return Err(Failure::Usage(format!(
+                "unknown key type {other:?} (ed25519 or witness)"
+            )))
+        }
+    };
+    let s = Signer::generate(&a.name, t, logdir::random_seed())
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    logdir::write_secret(&a.out, &s.to_skey())
+        .map_err(|e| Failure::Usage(format!("{}: {e}", a.out.display())))?;
+    use base64::Engine;
+    println!(
+        "{}",
+        serde_json::json!({"vkey": s.verifier().to_vkey(), "public_key": base64::engine::general_purpose::STANDARD.encode(s.verifier().public_key()),
+                           "key_id": regledger::envelope::participant_key_id(s.name(), s.verifier().public_key()), "file": a.out})
+    );
+    Ok(())
+}
+
+fn serve(a: ServeArgs) -> Result<(), Failure> {
+    let paths = Paths {
+        dir: a.data.clone(),
+    };
+    if !paths.exists() {
+        let origin = dev_origin();
+        let d = logdir::init(
+            &paths,
+            &InitOptions {
+                origin,
+                suite: HashSuite::Blake3,
+                profile: "guangxi".into(),
+                log_key: None,
+                authority_key: None,
+                authority_name: "数据主管部门 (development)".into(),
+            },
+        )
+        .map_err(Failure::Usage)?;
+        println!(
+            "no log in {}: initialised a development log",
+            paths.dir.display()
+        );
+        print_created(&paths, &d);
+    }
+    let descriptor = logdir::load_descriptor(&paths).map_err(Failure::Usage)?;
+    let descriptor_json =
+        std::fs::read_to_string(paths.descriptor()).map_err(|e| Failure::Usage(e.to_string()))?;
+    let signer = logdir::read_signer(&paths.log_key()).map_err(Failure::Usage)?;
+    if signer.verifier() != descriptor.log_key {
+        return Err(Failure::Usage(
+            "keys/log.key does not match log_vkey in log.json".into(),
+        ));
+    }
+    let store = Arc::new(
+        store::Store::open(&paths.db())
+            .map_err(|e| Failure::Usage(format!("{}: {e}", paths.db().display())))?,
+    );
+    let metrics = Arc::new(metrics::Metrics::default());
+    let latest = Arc::new(RwLock::new(publisher::Published::default()));
+    let (notify, published) = tokio::sync::watch::channel(0u64);
+    let publisher = publisher::Publisher {
+        store: store.clone(),
+        suite: descriptor.suite,
+        origin: descriptor.origin.clone(),
+        signer,
+        tiles_dir: paths.tiles(),
+        latest: latest.clone(),
+        notify,
+        metrics: metrics.clone(),
+    };
+    publisher
+        .load()
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    // Reconcile at start: tiles and a checkpoint for everything committed.
+    publisher
+        .publish_once(false)
+        .map_err(|e| Failure::Usage(format!("cannot publish at start: {e}")))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(a.queue.max(1));
+    let seq_store = store.clone();
+    let seq_metrics = metrics.clone();
+    let (suite, origin) = (descriptor.suite, descriptor.origin.clone());
+    let cfg = sequencer::Config {
+        max_batch: a.max_batch.max(1),
+        max_wait: Duration::from_millis(a.batch_wait_ms),
+    };
+    let seq = std::thread::Builder::new()
+        .name("sequencer".into())
+        .spawn(move || sequencer::run(seq_store, suite, origin, cfg, rx, seq_metrics))
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let pub_stop = stop.clone();
+    let (interval, idle) = (
+        Duration::from_millis(a.checkpoint_ms.max(10)),
+        Duration::from_secs(a.idle_resign_s.max(1)),
+    );
+    let pubt = std::thread::Builder::new()
+        .name("publisher".into())
+        .spawn(move || publisher.run(interval, idle, pub_stop))
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let app = Arc::new(http::App {
+        store,
+        descriptor,
+        descriptor_json,
+        queue: tx,
+        latest,
+        published,
+        tiles_dir: paths.tiles(),
+        metrics,
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let listen = a.listen;
+    let result = rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("listen {listen}: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        println!("regledger-node listening on http://{addr}");
+        tracing::info!(%addr, origin = %app.descriptor.origin, "serving");
+        axum::serve(listener, http::router(app))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|e| e.to_string())
+    });
+    // Router (and queue sender) dropped with the runtime: the sequencer drains and exits.
+    drop(rt);
+    let _ = seq.join();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = pubt.join();
+    result.map_err(Failure::Usage)
+}

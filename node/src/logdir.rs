@@ -1,0 +1,170 @@
+//! The data directory: keys, log.json, the database, tiles; and `init`.
+//!
+//! Layout: `ledger.redb` (all durable state), `log.json` (the public log
+//! descriptor), `keys/log.key` and `keys/authority.key` (C2SP signer keys,
+//! mode 0600), `tiles/` (derived; rebuilt from the database when missing).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use rand_core::{OsRng, RngCore};
+use regledger::descriptor::{LogDescriptor, LogDescriptorJson};
+use regledger::envelope::{participant_key_id, payload_type_for, Envelope};
+use regledger::note::{KeyType, Signer};
+use regledger::HashSuite;
+use serde_json::json;
+
+use crate::store::Store;
+
+/// Paths names the files of a data directory.
+pub struct Paths {
+    /// dir is the data directory.
+    pub dir: PathBuf,
+}
+
+impl Paths {
+    /// db is the redb file.
+    pub fn db(&self) -> PathBuf {
+        self.dir.join("ledger.redb")
+    }
+    /// descriptor is log.json.
+    pub fn descriptor(&self) -> PathBuf {
+        self.dir.join("log.json")
+    }
+    /// log_key is the log's signer key.
+    pub fn log_key(&self) -> PathBuf {
+        self.dir.join("keys").join("log.key")
+    }
+    /// authority_key is the root authority's signer key.
+    pub fn authority_key(&self) -> PathBuf {
+        self.dir.join("keys").join("authority.key")
+    }
+    /// tiles is the tile directory.
+    pub fn tiles(&self) -> PathBuf {
+        self.dir.join("tiles")
+    }
+    /// exists reports whether a log was initialised here.
+    pub fn exists(&self) -> bool {
+        self.descriptor().exists() || self.db().exists()
+    }
+}
+
+/// random_seed draws 32 bytes from the OS.
+pub fn random_seed() -> [u8; 32] {
+    let mut s = [0u8; 32];
+    OsRng.fill_bytes(&mut s);
+    s
+}
+
+/// write_secret writes a key file readable by the owner only.
+pub fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(d) = path.parent() {
+        fs::create_dir_all(d)?;
+    }
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+}
+
+/// read_signer reads a C2SP signer key file.
+pub fn read_signer(path: &Path) -> Result<Signer, String> {
+    let t = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Signer::from_skey(t.trim()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// InitOptions are the choices of `init`.
+pub struct InitOptions {
+    /// origin is the log's origin (and log key name).
+    pub origin: String,
+    /// suite is the hash suite.
+    pub suite: HashSuite,
+    /// profile is the policy profile.
+    pub profile: String,
+    /// log_key is an existing log key file to use.
+    pub log_key: Option<PathBuf>,
+    /// authority_key is an existing authority key file to use (its name is the participant id).
+    pub authority_key: Option<PathBuf>,
+    /// authority_name is the authority's display name.
+    pub authority_name: String,
+}
+
+/// init creates a log in `paths.dir`: keys, genesis entry, log.json. It refuses to overwrite.
+pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
+    if paths.exists() {
+        return Err(format!(
+            "{} already holds a log; refusing to overwrite it",
+            paths.dir.display()
+        ));
+    }
+    if regledger::profile::profile(&o.profile).is_none() {
+        return Err(format!(
+            "unknown profile {:?} (xian, chengdu, shuozhou, guangxi)",
+            o.profile
+        ));
+    }
+    fs::create_dir_all(&paths.dir).map_err(|e| format!("{}: {e}", paths.dir.display()))?;
+    let log = match &o.log_key {
+        Some(p) => read_signer(p)?,
+        None => Signer::generate(&o.origin, KeyType::Ed25519, random_seed())
+            .map_err(|e| format!("origin {:?}: {e}", o.origin))?,
+    };
+    if log.name() != o.origin {
+        return Err(format!(
+            "log key name {:?} must equal the origin {:?}",
+            log.name(),
+            o.origin
+        ));
+    }
+    let authority = match &o.authority_key {
+        Some(p) => read_signer(p)?,
+        None => Signer::generate("data-authority", KeyType::Ed25519, random_seed())
+            .map_err(|e| e.to_string())?,
+    };
+    write_secret(&paths.log_key(), &log.to_skey())
+        .map_err(|e| format!("{}: {e}", paths.log_key().display()))?;
+    write_secret(&paths.authority_key(), &authority.to_skey())
+        .map_err(|e| format!("{}: {e}", paths.authority_key().display()))?;
+    let pk = *authority.verifier().public_key();
+    let genesis = json!({
+        "origin": o.origin, "hash": o.suite.name(), "profile": o.profile,
+        "authority": {"id": authority.name(), "name": o.authority_name, "role": "data-authority", "public_keys": [B64.encode(pk)]}
+    });
+    let env = Envelope::sign(
+        &payload_type_for("genesis"),
+        serde_json::to_vec(&genesis).expect("json"),
+        &participant_key_id(authority.name(), &pk),
+        authority.signing_key(),
+    );
+    let store = Store::open(&paths.db()).map_err(|e| e.to_string())?;
+    crate::sequencer::append_genesis(&store, o.suite, &o.origin, env)?;
+    let d = LogDescriptorJson {
+        origin: o.origin.clone(),
+        log_vkey: log.verifier().to_vkey(),
+        hash: o.suite.name().into(),
+        witnesses: vec![],
+        quorum: 0,
+        profile: o.profile.clone(),
+    };
+    let text = serde_json::to_string_pretty(&d).expect("json") + "\n";
+    crate::publisher::write_atomic(&paths.descriptor(), text.as_bytes())
+        .map_err(|e| e.to_string())?;
+    LogDescriptor::from_json(&d).map_err(|e| e.to_string())
+}
+
+/// load_descriptor reads log.json.
+pub fn load_descriptor(paths: &Paths) -> Result<LogDescriptor, String> {
+    let b = fs::read(paths.descriptor())
+        .map_err(|e| format!("{}: {e}", paths.descriptor().display()))?;
+    LogDescriptor::parse(&b).map_err(|e| format!("{}: {e}", paths.descriptor().display()))
+}

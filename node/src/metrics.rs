@@ -1,0 +1,143 @@
+//! Prometheus text metrics, kept as plain atomics (no global registry).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Metrics are the node's counters and gauges.
+#[derive(Default)]
+pub struct Metrics {
+    /// submissions counts POSTs that reached the sequencer queue.
+    pub submissions: AtomicU64,
+    /// accepted counts entries made durable.
+    pub accepted: AtomicU64,
+    /// rejected counts rejections by problem type.
+    pub rejected: Mutex<BTreeMap<String, u64>>,
+    /// batches counts committed batches.
+    pub batches: AtomicU64,
+    /// commit_us_sum and commit_count give the mean batch commit latency.
+    pub commit_us_sum: AtomicU64,
+    /// commit_count counts batch commits (committed or not).
+    pub commit_count: AtomicU64,
+    /// tree_size is the committed size.
+    pub tree_size: AtomicU64,
+    /// checkpoint_size is the latest published checkpoint's size.
+    pub checkpoint_size: AtomicU64,
+    /// storage_errors counts batches that could not be made durable.
+    pub storage_errors: AtomicU64,
+    /// overloaded counts 503 answers for a full queue.
+    pub overloaded: AtomicU64,
+    /// flags counts deadline findings recorded.
+    pub flags: AtomicU64,
+}
+
+impl Metrics {
+    /// reject counts one rejection of `code`.
+    pub fn reject(&self, code: &str) {
+        *self
+            .rejected
+            .lock()
+            .expect("metrics lock")
+            .entry(code.to_string())
+            .or_default() += 1;
+    }
+
+    /// observe_commit records one batch commit's latency.
+    pub fn observe_commit(&self, d: Duration) {
+        self.commit_us_sum
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        self.commit_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// render returns the Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let g = |s: &mut String, name: &str, help: &str, kind: &str, v: u64| {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        };
+        g(
+            &mut s,
+            "regledger_submissions_total",
+            "Submissions queued for sequencing.",
+            "counter",
+            self.submissions.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_entries_accepted_total",
+            "Entries made durable.",
+            "counter",
+            self.accepted.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_batches_total",
+            "Batches committed (one fsync each).",
+            "counter",
+            self.batches.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_commit_seconds_sum",
+            "Total batch commit time.",
+            "counter",
+            0,
+        );
+        s = s.replace(
+            "regledger_commit_seconds_sum 0",
+            &format!(
+                "regledger_commit_seconds_sum {:.6}",
+                self.commit_us_sum.load(Ordering::Relaxed) as f64 / 1e6
+            ),
+        );
+        g(
+            &mut s,
+            "regledger_commit_seconds_count",
+            "Batch commits.",
+            "counter",
+            self.commit_count.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_tree_size",
+            "Committed tree size.",
+            "gauge",
+            self.tree_size.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_checkpoint_size",
+            "Size of the latest published checkpoint.",
+            "gauge",
+            self.checkpoint_size.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_storage_errors_total",
+            "Batches that could not be made durable (nothing written).",
+            "counter",
+            self.storage_errors.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_overloaded_total",
+            "Submissions refused with 503 because the queue was full.",
+            "counter",
+            self.overloaded.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_deadline_flags_total",
+            "Deadline findings recorded.",
+            "counter",
+            self.flags.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(s, "# HELP regledger_rejections_total Rejected submissions by problem type.\n# TYPE regledger_rejections_total counter");
+        for (k, v) in self.rejected.lock().expect("metrics lock").iter() {
+            let _ = writeln!(s, "regledger_rejections_total{{type=\"{k}\"}} {v}");
+        }
+        s
+    }
+}

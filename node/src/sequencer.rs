@@ -1,0 +1,278 @@
+//! The sequencer: one thread that drains submissions into batches, applies
+//! the registry rules (entries earlier in the batch count), builds leaves
+//! with the hash chain, extends the tree, and commits the whole batch in one
+//! durable redb transaction. Submitters are answered only after the commit.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use redb::ReadableTable;
+use regledger::blockchain_no::BlockchainNo;
+use regledger::envelope::Envelope;
+use regledger::leaf::Leaf;
+use regledger::registry::{apply_preverified, EntryContext, EntryKind, RuleViolation};
+use regledger::tree::{stored_hash_count, stored_hashes_for_record};
+use regledger::HashSuite;
+use tokio::sync::oneshot;
+
+use crate::metrics::Metrics;
+use crate::store::{
+    head_of, Hashes, Head, State, Store, StoreError, DIGESTS, HASHES, LEAVES, META, M_LAST_HASH,
+    M_LAST_TIME, M_SIZE, STATE, SUBJECTS,
+};
+
+/// Receipt is what a submitter gets once its entry is durable.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Receipt {
+    /// index is the entry's position.
+    pub index: u64,
+    /// leaf_hash is its leaf hash (hex).
+    pub leaf_hash: String,
+    /// integrated_time_ms is when it was sequenced.
+    pub integrated_time_ms: u64,
+    /// kind is the entry kind.
+    pub kind: String,
+    /// blockchain_no is the 区块链编号 for product registrations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blockchain_no: Option<String>,
+}
+
+/// Rejection is why a submission was not appended.
+#[derive(Debug)]
+pub enum Rejection {
+    /// Rule: a registry rule refused it.
+    Rule(RuleViolation),
+    /// Replay: the same envelope is already in the log at that index.
+    Replay(u64),
+    /// Storage: the batch could not be made durable; nothing was written.
+    Storage(String),
+}
+
+/// Submission is one envelope waiting to be sequenced.
+pub struct Submission {
+    /// envelope is the signed entry.
+    pub envelope: Envelope,
+    /// preverified lists signatures already verified by the HTTP handler.
+    pub preverified: Vec<(String, [u8; 32])>,
+    /// reply answers the submitter.
+    pub reply: oneshot::Sender<Result<Receipt, Rejection>>,
+}
+
+/// Config tunes batching.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// max_batch is the most entries per commit.
+    pub max_batch: usize,
+    /// max_wait is how long a batch waits to fill after its first entry.
+    pub max_wait: Duration,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// run is the sequencer loop; it returns when every sender is dropped.
+pub fn run(
+    store: Arc<Store>,
+    suite: HashSuite,
+    origin: String,
+    cfg: Config,
+    rx: Receiver<Submission>,
+    metrics: Arc<Metrics>,
+) {
+    let mut head = match store.head() {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!("sequencer cannot read the head: {e}");
+            return;
+        }
+    };
+    metrics.tree_size.store(head.size, Ordering::Relaxed);
+    loop {
+        let first = match rx.recv() {
+            Ok(s) => s,
+            Err(_) => return,
+        };
+        let mut batch = vec![first];
+        let deadline = Instant::now() + cfg.max_wait;
+        while batch.len() < cfg.max_batch {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(s) => batch.push(s),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let t0 = Instant::now();
+        match commit_batch(&store, suite, &origin, &mut head, batch, &metrics) {
+            Ok(()) => {}
+            Err(e) => {
+                metrics.storage_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("batch not committed, nothing written: {e}");
+                // The transaction was dropped: reload the committed head.
+                if let Ok(h) = store.head() {
+                    head = h;
+                }
+            }
+        }
+        metrics.observe_commit(t0.elapsed());
+    }
+}
+
+type Reply = (oneshot::Sender<Result<Receipt, Rejection>>, Receipt);
+
+fn commit_batch(
+    store: &Store,
+    suite: HashSuite,
+    origin: &str,
+    head: &mut Head,
+    batch: Vec<Submission>,
+    metrics: &Metrics,
+) -> Result<(), StoreError> {
+    let mut accepted: Vec<Reply> = Vec::with_capacity(batch.len());
+    let mut next = *head;
+    let tx = match store.write() {
+        Ok(t) => t,
+        Err(e) => {
+            for s in batch {
+                let _ = s.reply.send(Err(Rejection::Storage(e.to_string())));
+            }
+            return Err(e);
+        }
+    };
+    let result = (|| -> Result<Vec<(oneshot::Sender<Result<Receipt, Rejection>>, Rejection)>, StoreError> {
+        let mut rejected = Vec::new();
+        let mut leaves = tx.open_table(LEAVES)?;
+        let mut hashes = tx.open_table(HASHES)?;
+        let mut state = tx.open_table(STATE)?;
+        let mut digests = tx.open_table(DIGESTS)?;
+        let mut subjects = tx.open_multimap_table(SUBJECTS)?;
+        let mut meta = tx.open_table(META)?;
+        debug_assert_eq!(head_of(&meta)?, *head);
+        for sub in batch {
+            let digest = sub.envelope.digest();
+            if let Some(i) = digests.get(digest)? {
+                rejected.push((sub.reply, Rejection::Replay(i.value())));
+                continue;
+            }
+            // Integrated times never go backwards, whatever the clock does.
+            let time = now_ms().max(next.last_time_ms + 1);
+            let leaf = Leaf::new(next.size, time, next.last_leaf_hash, sub.envelope);
+            let bytes = leaf.to_bytes();
+            let lh = suite.leaf_hash(&bytes);
+            let ctx = EntryContext { index: next.size, integrated_time_ms: time, leaf_hash: lh, log_id: origin.to_string() };
+            let fx = match apply_preverified(&State(&state), &ctx, &leaf.envelope, &sub.preverified) {
+                Ok(fx) => fx,
+                Err(v) => {
+                    rejected.push((sub.reply, Rejection::Rule(v)));
+                    continue;
+                }
+            };
+            let new_hashes = stored_hashes_for_record(suite, next.size, lh, &Hashes(&hashes)).map_err(|e| StoreError(e.to_string()))?;
+            let mut at = stored_hash_count(next.size);
+            for h in new_hashes {
+                hashes.insert(at, h.0)?;
+                at += 1;
+            }
+            leaves.insert(next.size, bytes.as_slice())?;
+            digests.insert(digest, next.size)?;
+            for (k, v) in &fx.writes {
+                let json = serde_json::to_vec(v).map_err(|e| StoreError(e.to_string()))?;
+                state.insert(k.to_string().as_str(), json.as_slice())?;
+            }
+            for s in &fx.subjects {
+                subjects.insert(s.as_str(), next.size)?;
+            }
+            let kind = fx.kind.map(|k| k.name().to_string()).unwrap_or_default();
+            let blockchain_no = (fx.kind == Some(EntryKind::ProductRegistered)).then(|| BlockchainNo::new(origin, next.size, &lh).to_string());
+            accepted.push((sub.reply, Receipt { index: next.size, leaf_hash: lh.to_hex(), integrated_time_ms: time, kind, blockchain_no }));
+            metrics.flags.fetch_add(fx.flags.len() as u64, Ordering::Relaxed);
+            next = Head { size: next.size + 1, last_leaf_hash: lh, last_time_ms: time };
+        }
+        meta.insert(M_SIZE, next.size.to_be_bytes().as_slice())?;
+        meta.insert(M_LAST_HASH, next.last_leaf_hash.0.as_slice())?;
+        meta.insert(M_LAST_TIME, next.last_time_ms.to_be_bytes().as_slice())?;
+        Ok(rejected)
+    })();
+    let rejected = match result {
+        Ok(r) => r,
+        Err(e) => {
+            drop(tx);
+            for (reply, _) in accepted {
+                let _ = reply.send(Err(Rejection::Storage(e.to_string())));
+            }
+            return Err(e);
+        }
+    };
+    // Rejections wrote nothing; answer them now.
+    for (reply, why) in rejected {
+        if let Rejection::Rule(v) = &why {
+            metrics.reject(v.code());
+        } else {
+            metrics.reject("replay");
+        }
+        let _ = reply.send(Err(why));
+    }
+    if accepted.is_empty() {
+        // Nothing to make durable.
+        drop(tx);
+        return Ok(());
+    }
+    if let Err(e) = tx.commit() {
+        for (reply, _) in accepted {
+            let _ = reply.send(Err(Rejection::Storage(e.to_string())));
+        }
+        return Err(e.into());
+    }
+    // Durable: now, and only now, answer the submitters.
+    metrics.batches.fetch_add(1, Ordering::Relaxed);
+    metrics
+        .accepted
+        .fetch_add(accepted.len() as u64, Ordering::Relaxed);
+    *head = next;
+    metrics.tree_size.store(next.size, Ordering::Relaxed);
+    for (reply, r) in accepted {
+        let _ = reply.send(Ok(r));
+    }
+    Ok(())
+}
+
+/// append_genesis commits entry 0 directly (used by `init`).
+pub fn append_genesis(
+    store: &Store,
+    suite: HashSuite,
+    origin: &str,
+    env: Envelope,
+) -> Result<Receipt, String> {
+    let head = store.head().map_err(|e| e.to_string())?;
+    if head.size != 0 {
+        return Err("log is not empty".into());
+    }
+    let (tx, rx) = oneshot::channel();
+    let mut h = head;
+    let metrics = Metrics::default();
+    commit_batch(
+        store,
+        suite,
+        origin,
+        &mut h,
+        vec![Submission {
+            envelope: env,
+            preverified: vec![],
+            reply: tx,
+        }],
+        &metrics,
+    )
+    .map_err(|e| e.to_string())?;
+    match rx.blocking_recv() {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(Rejection::Rule(v))) => Err(v.to_string()),
+        Ok(Err(other)) => Err(format!("{other:?}")),
+        Err(_) => Err("no reply".into()),
+    }
+}

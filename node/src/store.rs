@@ -1,0 +1,228 @@
+//! The node's durable state: one redb file holding leaves, stored Merkle
+//! hashes, registry state, indexes and checkpoints. Every write goes through
+//! one write transaction committed with `Durability::Immediate` (fsync).
+
+use std::path::Path;
+
+use redb::{
+    Database, Durability, MultimapTableDefinition, ReadOnlyTable, ReadTransaction,
+    ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
+use regledger::registry::{StateKey, StateObject, StateReader};
+use regledger::tree::{HashReader, TreeError};
+use regledger::Hash;
+
+/// LEAVES maps index → leaf bytes.
+pub const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
+/// HASHES maps stored-hash index → hash (Go tlog layout).
+pub const HASHES: TableDefinition<u64, [u8; 32]> = TableDefinition::new("hashes");
+/// STATE maps registry state key → JSON object.
+pub const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
+/// META holds the log's scalars (see the `M_*` keys).
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// DIGESTS maps envelope digest → index, to refuse replays.
+pub const DIGESTS: TableDefinition<[u8; 32], u64> = TableDefinition::new("digests");
+/// SUBJECTS maps a subject id → indexes of the entries concerning it.
+pub const SUBJECTS: MultimapTableDefinition<&str, u64> = MultimapTableDefinition::new("subjects");
+/// CHECKPOINTS maps size → the signed checkpoint note published for it.
+pub const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoints");
+
+/// M_SIZE is the committed tree size (u64 BE).
+pub const M_SIZE: &str = "size";
+/// M_LAST_HASH is the last leaf hash.
+pub const M_LAST_HASH: &str = "last_leaf_hash";
+/// M_LAST_TIME is the last integrated time (u64 BE ms).
+pub const M_LAST_TIME: &str = "last_time_ms";
+/// M_CHECKPOINT is the latest published checkpoint note.
+pub const M_CHECKPOINT: &str = "checkpoint";
+/// M_TILES_SIZE is the tree size the tile directory is complete for.
+pub const M_TILES_SIZE: &str = "tiles_size";
+
+/// StoreError is a storage failure.
+#[derive(Debug, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StoreError(pub String);
+
+macro_rules! from_err {
+    ($($t:ty),*) => {$(impl From<$t> for StoreError { fn from(e: $t) -> Self { StoreError(e.to_string()) } })*};
+}
+from_err!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError,
+    std::io::Error
+);
+
+/// Store is the open database.
+pub struct Store {
+    /// db is the redb database.
+    pub db: Database,
+}
+
+/// Head is the committed head of the log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Head {
+    /// size is the number of committed leaves.
+    pub size: u64,
+    /// last_leaf_hash is the hash of leaf size-1 (zeros when empty).
+    pub last_leaf_hash: Hash,
+    /// last_time_ms is the integrated time of leaf size-1.
+    pub last_time_ms: u64,
+}
+
+fn u64_of(b: &[u8]) -> u64 {
+    b.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+impl Store {
+    /// open opens (or creates) the database file and its tables.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Database::builder().set_cache_size(256 << 20).create(path)?;
+        let mut tx = db.begin_write()?;
+        tx.set_durability(Durability::Immediate)?;
+        {
+            tx.open_table(LEAVES)?;
+            tx.open_table(HASHES)?;
+            tx.open_table(STATE)?;
+            tx.open_table(META)?;
+            tx.open_table(DIGESTS)?;
+            tx.open_multimap_table(SUBJECTS)?;
+            tx.open_table(CHECKPOINTS)?;
+        }
+        tx.commit()?;
+        Ok(Store { db })
+    }
+
+    /// write begins a durable write transaction.
+    pub fn write(&self) -> Result<WriteTransaction, StoreError> {
+        let mut tx = self.db.begin_write()?;
+        tx.set_durability(Durability::Immediate)?;
+        Ok(tx)
+    }
+
+    /// read begins a read transaction (a consistent snapshot).
+    pub fn read(&self) -> Result<ReadTransaction, StoreError> {
+        Ok(self.db.begin_read()?)
+    }
+
+    /// head returns the committed head.
+    pub fn head(&self) -> Result<Head, StoreError> {
+        let r = self.read()?;
+        head_of(&r.open_table(META)?)
+    }
+}
+
+/// head_of reads the head from the META table.
+pub fn head_of(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Head, StoreError> {
+    let size = meta.get(M_SIZE)?.map(|v| u64_of(v.value())).unwrap_or(0);
+    let last_leaf_hash = meta
+        .get(M_LAST_HASH)?
+        .and_then(|v| Hash::from_slice(v.value()))
+        .unwrap_or_default();
+    let last_time_ms = meta
+        .get(M_LAST_TIME)?
+        .map(|v| u64_of(v.value()))
+        .unwrap_or(0);
+    Ok(Head {
+        size,
+        last_leaf_hash,
+        last_time_ms,
+    })
+}
+
+/// meta_str reads a string from META.
+pub fn meta_str(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(meta
+        .get(key)?
+        .map(|v| String::from_utf8_lossy(v.value()).into_owned()))
+}
+
+/// meta_u64 reads a u64 from META.
+pub fn meta_u64(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<u64, StoreError> {
+    Ok(meta.get(key)?.map(|v| u64_of(v.value())).unwrap_or(0))
+}
+
+/// Hashes reads stored hashes from any readable HASHES table.
+pub struct Hashes<'a, T: ReadableTable<u64, [u8; 32]>>(pub &'a T);
+
+impl<T: ReadableTable<u64, [u8; 32]>> HashReader for Hashes<'_, T> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
+        indexes
+            .iter()
+            .map(|&i| match self.0.get(i) {
+                Ok(Some(v)) => Ok(Hash(v.value())),
+                Ok(None) => Err(TreeError::MissingHash(i)),
+                Err(e) => Err(TreeError::Storage(e.to_string())),
+            })
+            .collect()
+    }
+}
+
+/// State reads registry objects from any readable STATE table.
+pub struct State<'a, T: ReadableTable<&'static str, &'static [u8]>>(pub &'a T);
+
+impl<T: ReadableTable<&'static str, &'static [u8]>> StateReader for State<'_, T> {
+    fn get(&self, key: &StateKey) -> Option<StateObject> {
+        let k = key.to_string();
+        let v = self.0.get(k.as_str()).ok()??;
+        serde_json::from_slice(v.value()).ok()
+    }
+}
+
+/// ReadView is a snapshot for the read API.
+pub struct ReadView {
+    /// leaves is the LEAVES table.
+    pub leaves: ReadOnlyTable<u64, &'static [u8]>,
+    /// hashes is the HASHES table.
+    pub hashes: ReadOnlyTable<u64, [u8; 32]>,
+    /// state is the STATE table.
+    pub state: ReadOnlyTable<&'static str, &'static [u8]>,
+    /// meta is the META table.
+    pub meta: ReadOnlyTable<&'static str, &'static [u8]>,
+    /// txn keeps the snapshot alive.
+    pub txn: ReadTransaction,
+}
+
+impl Store {
+    /// view opens a consistent snapshot of the main tables.
+    pub fn view(&self) -> Result<ReadView, StoreError> {
+        let txn = self.read()?;
+        Ok(ReadView {
+            leaves: txn.open_table(LEAVES)?,
+            hashes: txn.open_table(HASHES)?,
+            state: txn.open_table(STATE)?,
+            meta: txn.open_table(META)?,
+            txn,
+        })
+    }
+}
+
+impl ReadView {
+    /// leaf returns leaf bytes at index.
+    pub fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.leaves.get(index)?.map(|v| v.value().to_vec()))
+    }
+
+    /// subjects returns the indexes concerning `subject`, at most `limit`.
+    pub fn subjects(&self, subject: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
+        let t = self.txn.open_multimap_table(SUBJECTS)?;
+        let mut out = Vec::new();
+        for v in t.get(subject)? {
+            out.push(v?.value());
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
