@@ -152,7 +152,7 @@ async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     // Fresh participants for this run, so a node can be benched repeatedly.
-    let tag = hex::encode(crate::logdir::random_seed()[..4].to_vec());
+    let tag = hex::encode(&crate::logdir::random_seed()[..4]);
     let mk = |id: &str| {
         Signer::generate(
             &format!("bench-{id}-{tag}"),

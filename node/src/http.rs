@@ -36,9 +36,6 @@ use crate::store::{Hashes, State as StateView, Store};
 /// MAX_BODY_BYTES bounds a request body (an envelope of the largest payload fits).
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
 
-/// REQUEST_TIMEOUT bounds how long any request may take (slow clients included).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// WAIT_TIMEOUT bounds `?wait=checkpoint`.
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -95,7 +92,7 @@ fn json_ok(v: Value) -> Response {
 }
 
 /// router builds the API.
-pub fn router(app: Arc<App>) -> Router {
+pub fn router(app: Arc<App>, request_timeout: Duration) -> Router {
     Router::new()
         .route("/v1/entries", post(submit).get(entries_by_subject))
         .route("/v1/entries/{index}", get(entry))
@@ -130,7 +127,7 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+            request_timeout,
         ))
         .with_state(app)
 }
@@ -447,7 +444,7 @@ async fn bundle_for(
     app: &Arc<App>,
     no: &str,
 ) -> Result<regledger::bundle::CertificateBundle, Response> {
-    for _ in 0..2 {
+    for _ in 0..5 {
         let cp = app.latest.read().expect("lock").clone();
         let view = app.store.view().map_err(internal)?;
         let st = StateView(&view.state);

@@ -2,6 +2,8 @@
 //! reference client. Exit codes: 0 success, 1 refused by a rule or a
 //! failed check (`FAIL:` on stderr), 2 usage or input error (`error:`).
 #![forbid(unsafe_code)]
+// Handlers return axum `Response` as their error: it is what is sent, and boxing it buys nothing.
+#![allow(clippy::result_large_err)]
 
 mod client;
 mod http;
@@ -94,6 +96,9 @@ struct ServeArgs {
     /// Re-sign the checkpoint at least this often when idle, in seconds.
     #[arg(long, env = "REGLEDGER_IDLE_RESIGN_S", default_value_t = 300)]
     idle_resign_s: u64,
+    /// Longest time a request may take, body upload included (slow clients are cut off), in seconds.
+    #[arg(long, env = "REGLEDGER_REQUEST_TIMEOUT_S", default_value_t = 30)]
+    request_timeout_s: u64,
 }
 
 #[derive(clap::Args)]
@@ -300,6 +305,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         .build()
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let listen = a.listen;
+    let request_timeout = Duration::from_secs(a.request_timeout_s.max(1));
     let result = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -307,7 +313,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("regledger-node listening on http://{addr}");
         tracing::info!(%addr, origin = %app.descriptor.origin, "serving");
-        axum::serve(listener, http::router(app))
+        axum::serve(listener, http::router(app, request_timeout))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

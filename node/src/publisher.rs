@@ -78,15 +78,14 @@ impl Publisher {
         let size = meta_u64(&view.meta, M_SIZE)?;
         let tiles_size = meta_u64(&view.meta, M_TILES_SIZE)?;
         let current = self.latest.read().expect("lock").size;
-        if size == current && !force && !self.latest.read().expect("lock").note.is_empty() {
+        let has_note = !self.latest.read().expect("lock").note.is_empty();
+        let tiles_ok = self.tiles_complete(tiles_size);
+        if size == current && !force && has_note && tiles_ok {
             return Ok(false);
         }
         // Tiles first: a checkpoint is never served for data the tiles lack.
-        let from = if self.tiles_complete(tiles_size) {
-            tiles_size
-        } else {
-            0
-        };
+        // A missing tile directory is rebuilt from the database.
+        let from = if tiles_ok { tiles_size } else { 0 };
         self.write_tiles(&view, from, size)?;
         let root = tree_hash(self.suite, size, &Hashes(&view.hashes))
             .map_err(|e| StoreError(e.to_string()))?;

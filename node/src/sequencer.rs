@@ -125,6 +125,7 @@ pub fn run(
 }
 
 type Reply = (oneshot::Sender<Result<Receipt, Rejection>>, Receipt);
+type Refused = Vec<(oneshot::Sender<Result<Receipt, Rejection>>, Rejection)>;
 
 fn commit_batch(
     store: &Store,
@@ -145,7 +146,7 @@ fn commit_batch(
             return Err(e);
         }
     };
-    let result = (|| -> Result<Vec<(oneshot::Sender<Result<Receipt, Rejection>>, Rejection)>, StoreError> {
+    let result = (|| -> Result<Refused, StoreError> {
         let mut rejected = Vec::new();
         let mut leaves = tx.open_table(LEAVES)?;
         let mut hashes = tx.open_table(HASHES)?;
@@ -165,19 +166,24 @@ fn commit_batch(
             let leaf = Leaf::new(next.size, time, next.last_leaf_hash, sub.envelope);
             let bytes = leaf.to_bytes();
             let lh = suite.leaf_hash(&bytes);
-            let ctx = EntryContext { index: next.size, integrated_time_ms: time, leaf_hash: lh, log_id: origin.to_string() };
-            let fx = match apply_preverified(&State(&state), &ctx, &leaf.envelope, &sub.preverified) {
+            let ctx = EntryContext {
+                index: next.size,
+                integrated_time_ms: time,
+                leaf_hash: lh,
+                log_id: origin.to_string(),
+            };
+            let fx = match apply_preverified(&State(&state), &ctx, &leaf.envelope, &sub.preverified)
+            {
                 Ok(fx) => fx,
                 Err(v) => {
                     rejected.push((sub.reply, Rejection::Rule(v)));
                     continue;
                 }
             };
-            let new_hashes = stored_hashes_for_record(suite, next.size, lh, &Hashes(&hashes)).map_err(|e| StoreError(e.to_string()))?;
-            let mut at = stored_hash_count(next.size);
-            for h in new_hashes {
+            let new_hashes = stored_hashes_for_record(suite, next.size, lh, &Hashes(&hashes))
+                .map_err(|e| StoreError(e.to_string()))?;
+            for (at, h) in (stored_hash_count(next.size)..).zip(new_hashes) {
                 hashes.insert(at, h.0)?;
-                at += 1;
             }
             leaves.insert(next.size, bytes.as_slice())?;
             digests.insert(digest, next.size)?;
@@ -189,10 +195,26 @@ fn commit_batch(
                 subjects.insert(s.as_str(), next.size)?;
             }
             let kind = fx.kind.map(|k| k.name().to_string()).unwrap_or_default();
-            let blockchain_no = (fx.kind == Some(EntryKind::ProductRegistered)).then(|| BlockchainNo::new(origin, next.size, &lh).to_string());
-            accepted.push((sub.reply, Receipt { index: next.size, leaf_hash: lh.to_hex(), integrated_time_ms: time, kind, blockchain_no }));
-            metrics.flags.fetch_add(fx.flags.len() as u64, Ordering::Relaxed);
-            next = Head { size: next.size + 1, last_leaf_hash: lh, last_time_ms: time };
+            let blockchain_no = (fx.kind == Some(EntryKind::ProductRegistered))
+                .then(|| BlockchainNo::new(origin, next.size, &lh).to_string());
+            accepted.push((
+                sub.reply,
+                Receipt {
+                    index: next.size,
+                    leaf_hash: lh.to_hex(),
+                    integrated_time_ms: time,
+                    kind,
+                    blockchain_no,
+                },
+            ));
+            metrics
+                .flags
+                .fetch_add(fx.flags.len() as u64, Ordering::Relaxed);
+            next = Head {
+                size: next.size + 1,
+                last_leaf_hash: lh,
+                last_time_ms: time,
+            };
         }
         meta.insert(M_SIZE, next.size.to_be_bytes().as_slice())?;
         meta.insert(M_LAST_HASH, next.last_leaf_hash.0.as_slice())?;

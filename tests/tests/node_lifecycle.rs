@@ -1,0 +1,240 @@
+//! The node end to end on loopback: the whole MISSION.md lifecycle over
+//! HTTP, certificate bundles verified with the library, every rule refused
+//! with its problem type, hostile input, restart and tile rebuild.
+
+use regledger::bundle::{verify_bundle, CertificateBundle};
+use regledger::descriptor::LogDescriptor;
+use regledger::registry::testkit::{Testkit, REGISTRATION_NO};
+use regledger::registry::EntryKind;
+use regledger::HashSuite;
+use regledger_e2e::*;
+use serde_json::json;
+
+const ORIGIN: &str = "regledger.test/e2e";
+
+fn descriptor(url: &str) -> LogDescriptor {
+    let (_, t) = get_text(&format!("{url}/log.json")).unwrap();
+    LogDescriptor::parse(t.as_bytes()).unwrap()
+}
+
+fn bundle(url: &str) -> CertificateBundle {
+    serde_json::from_value(get_json(&format!(
+        "{url}/v1/certificates/{REGISTRATION_NO}"
+    )))
+    .unwrap()
+}
+
+#[test]
+fn lifecycle_certificate_and_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "sha256", &kit);
+    let node = Node::start(&data, &[]);
+    let d = descriptor(&node.url);
+    assert_eq!(d.suite, HashSuite::Sha256);
+    let steps = kit.lifecycle(HashSuite::Sha256, "guangxi");
+    for s in steps.iter().skip(1) {
+        let (code, body) = post(&node.url, &s.envelope);
+        assert_eq!(code, 200, "{}: {body}", s.label);
+        if s.label == "product registered" {
+            assert!(body["blockchain_no"].as_str().unwrap().starts_with("RL1-"));
+            let b = bundle(&node.url);
+            let v = verify_bundle(&b, &d).unwrap();
+            assert_eq!(v.status, "active");
+            assert_eq!(v.certificate.registration_no, REGISTRATION_NO);
+            assert_eq!(v.blockchain_no, body["blockchain_no"].as_str().unwrap());
+        }
+    }
+    // After 撤销登记 a fresh bundle says revoked, and still verifies.
+    let b = bundle(&node.url);
+    let v = verify_bundle(&b, &d).unwrap();
+    assert_eq!(v.status, "revoked");
+    // The tlog-proof form verifies with the library too (sha256 log: any C2SP verifier can).
+    let (c, text) = get_text(&format!(
+        "{}/v1/certificates/{REGISTRATION_NO}/tlog-proof",
+        node.url
+    ))
+    .unwrap();
+    assert_eq!(c, 200);
+    let p = regledger::tlog_proof::TlogProof::parse(text.as_bytes()).unwrap();
+    use base64::Engine;
+    let leaf = base64::engine::general_purpose::STANDARD
+        .decode(&b.entry.leaf)
+        .unwrap();
+    regledger::tlog_proof::verify_tlog_proof(
+        &p,
+        HashSuite::Sha256,
+        &HashSuite::Sha256.leaf_hash(&leaf),
+        &d.log_key,
+        &[],
+        0,
+    )
+    .unwrap();
+    // Registry queries and subject index.
+    let prod = get_json(&format!("{}/v1/products/P-1", node.url));
+    assert_eq!(prod["value"]["status"], "revoked");
+    let subj = get_json(&format!("{}/v1/entries?subject=P-1", node.url));
+    assert!(subj["indexes"].as_array().unwrap().len() >= 6);
+    // Entries by index carry the exact envelope that was signed.
+    let e = get_json(&format!("{}/v1/entries/1", node.url));
+    assert_eq!(e["envelope"], steps[1].envelope.to_json());
+    // OpenAPI lists every route the router serves.
+    let api = get_json(&format!("{}/openapi.json", node.url));
+    for p in [
+        "/v1/entries",
+        "/v1/entries/{index}",
+        "/v1/proof/inclusion",
+        "/v1/proof/consistency",
+        "/v1/certificates/{no}",
+        "/checkpoint",
+        "/tile/{path}",
+        "/log.json",
+        "/metrics",
+        "/healthz",
+    ] {
+        assert!(api["paths"].get(p).is_some(), "openapi lacks {p}");
+    }
+}
+
+#[test]
+fn rules_and_hostile_input_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+    let node = Node::start(&data, &["--request-timeout-s", "2"]);
+    let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
+    let upto = steps
+        .iter()
+        .position(|s| s.label == "product registered")
+        .unwrap();
+    for s in steps[1..=upto].iter() {
+        assert_eq!(post(&node.url, &s.envelope).0, 200, "{}", s.label);
+    }
+    let size = tree_size(&node.url);
+    let stranger = regledger::registry::testkit::Party::new(
+        "stranger",
+        "x",
+        regledger::registry::Role::Operator,
+        77,
+    );
+    let mut tampered = kit
+        .authority
+        .sign(EntryKind::ParticipantRegistered, &stranger.spec());
+    tampered.payload[3] ^= 1;
+    let cases: Vec<(&str, regledger::envelope::Envelope, u16)> = vec![
+        ("unknown-signer", stranger.sign(EntryKind::ProductSuspended, &json!({"id": "P-1", "reason": "x", "effective_on": "2025-04-01"})), 403),
+        ("role-not-allowed", kit.business.sign(EntryKind::ProductSuspended, &json!({"id": "P-1", "reason": "x", "effective_on": "2025-04-01"})), 403),
+        ("bad-signature", tampered, 403),
+        ("invalid-transition", kit.authority.sign(EntryKind::ProductResumed, &json!({"id": "P-1", "reason": "x", "effective_on": "2025-04-01"})), 409),
+        ("not-found", kit.authority.sign(EntryKind::ProductDeregistered, &json!({"id": "P-404", "reason": "x", "effective_on": "2025-04-01"})), 409),
+        ("duplicate-id", kit.authority.sign(EntryKind::ParticipantRegistered, &{
+            let mut s = kit.operator.spec();
+            s["name"] = json!("another name, same id");
+            s
+        }), 409),
+        ("malformed-payload", kit.authority.sign(EntryKind::ProductSuspended, &json!({"id": "P-1"})), 400),
+        ("replayed-envelope", steps[1].envelope.clone(), 409),
+        ("term-too-long", kit.agency.sign(EntryKind::AgreementFiled, &json!({"id": "OA-9", "agreement_type": "operation-agreement",
+            "parties": [kit.agency.id, kit.operator.id], "grantee": kit.operator.id, "scope": ["R-GX-TRANSPORT-001"], "signed_on": "2025-03-05",
+            "term_start": "2025-03-06", "term_end": "2031-03-05", "document_title": "x", "document_blake3": regledger::registry::testkit::DOC})), 409),
+    ];
+    for (want, env, status) in cases {
+        let (code, body) = post(&node.url, &env);
+        assert_eq!(
+            body["type"],
+            format!("https://regledger.dev/problems/{want}"),
+            "{want}: {body}"
+        );
+        assert_eq!(code, status, "{want}");
+    }
+    // Hostile bodies.
+    for (body, want) in [
+        (b"{not json".to_vec(), "malformed-json"),
+        (b"\xff\xfe".to_vec(), "malformed-json"),
+        (
+            json!({"payloadType": "x"}).to_string().into_bytes(),
+            "malformed-envelope",
+        ),
+        (
+            format!("{}{}", "[".repeat(200), "]".repeat(200)).into_bytes(),
+            "malformed-json",
+        ),
+    ] {
+        let (code, v) = post_raw(&node.url, "", body);
+        assert_eq!(code, 400);
+        assert_eq!(v["type"], format!("https://regledger.dev/problems/{want}"));
+    }
+    let (code, _) = post_raw(&node.url, "", vec![b' '; 200 * 1024]);
+    assert_eq!(code, 413, "oversized body");
+    // A slow client is cut off by the request timeout.
+    {
+        use std::io::{Read, Write};
+        let addr = node.url.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(b"POST /v1/entries HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{").unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap_or(0);
+        let head = String::from_utf8_lossy(&buf[..n]);
+        assert!(n == 0 || head.contains("408"), "slow client got {head:?}");
+    }
+    // Nothing was written by any of the above.
+    assert_eq!(tree_size(&node.url), size);
+    // Bad query parameters.
+    for q in [
+        "/v1/proof/inclusion?index=5&size=3",
+        "/v1/proof/inclusion?index=01&size=3",
+        "/v1/proof/consistency?old=0&new=3",
+        "/v1/entries/abc",
+        "/tile/0/01",
+    ] {
+        let (c, _) = get_text(&format!("{}{q}", node.url)).unwrap();
+        assert_eq!(c, 400, "{q}");
+    }
+    assert_eq!(
+        get_text(&format!("{}/v1/entries/999999", node.url))
+            .unwrap()
+            .0,
+        404
+    );
+    assert_eq!(
+        get_text(&format!("{}/v1/certificates/NOPE", node.url))
+            .unwrap()
+            .0,
+        404
+    );
+}
+
+#[test]
+fn restart_keeps_state_and_rebuilds_tiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "sha256", &kit);
+    let mut node = Node::start(&data, &[]);
+    for s in kit.setup(HashSuite::Sha256, "guangxi").iter().skip(1) {
+        assert_eq!(post(&node.url, &s.envelope).0, 200);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (_, cp1) = get_text(&format!("{}/checkpoint", node.url)).unwrap();
+    assert_eq!(cp1.lines().nth(1), Some("10"));
+    let (c, tile1) = get_text(&format!("{}/tile/entries/000.p/10", node.url)).unwrap();
+    assert_eq!(c, 200);
+    node.kill9();
+    std::fs::remove_dir_all(data.join("tiles")).unwrap();
+    node.restart();
+    let (c, tile2) = get_text(&format!("{}/tile/entries/000.p/10", node.url)).unwrap();
+    assert_eq!(c, 200);
+    assert_eq!(tile1, tile2);
+    let (_, cp2) = get_text(&format!("{}/checkpoint", node.url)).unwrap();
+    assert_eq!(cp1.lines().nth(1), cp2.lines().nth(1));
+    assert_eq!(cp1.lines().nth(2), cp2.lines().nth(2));
+    // State survived: the operator is still registered.
+    assert_eq!(
+        get_json(&format!("{}/v1/participants/gx-operator", node.url))["value"]["role"],
+        "operator"
+    );
+}
