@@ -131,6 +131,30 @@ fn parse_hex8(s: &str) -> Option<u32> {
     u32::from_str_radix(s, 16).ok()
 }
 
+/// split_key reads `<name>+<8 hex id>+<base64(type ‖ 32 key bytes)>`, the
+/// common tail of signer and verifier key text.
+fn split_key(s: &str) -> Result<(&str, u32, KeyType, [u8; 32]), KeyError> {
+    // Base64 may contain '+': split at the first two only (Go's chop).
+    let mut parts = s.splitn(3, '+');
+    let (name, id, key) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(n), Some(i), Some(k)) => (n, i, k),
+        _ => return Err(KeyError::Format("want name+id+key")),
+    };
+    if !is_valid_name(name) {
+        return Err(KeyError::Name);
+    }
+    let id = parse_hex8(id).ok_or(KeyError::Format("key id is not 8 hex digits"))?;
+    let raw = B64
+        .decode(key)
+        .map_err(|_| KeyError::Format("key is not base64"))?;
+    let (&alg, bytes) = raw.split_first().ok_or(KeyError::Format("empty key"))?;
+    let key_type = KeyType::from_byte(alg).ok_or(KeyError::Algorithm(alg))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| KeyError::Format("key is not 32 bytes"))?;
+    Ok((name, id, key_type, bytes))
+}
+
 /// Signer holds a private note key.
 #[derive(Clone)]
 pub struct Signer {
@@ -153,24 +177,7 @@ impl Signer {
         let rest = s
             .strip_prefix("PRIVATE+KEY+")
             .ok_or(KeyError::Format("missing PRIVATE+KEY+ prefix"))?;
-        // Base64 may contain '+': split at the first two only (Go's chop).
-        let mut parts = rest.splitn(3, '+');
-        let (name, id, key) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(n), Some(i), Some(k)) => (n, i, k),
-            _ => return Err(KeyError::Format("want PRIVATE+KEY+name+id+key")),
-        };
-        if !is_valid_name(name) {
-            return Err(KeyError::Name);
-        }
-        let id = parse_hex8(id).ok_or(KeyError::Format("key id is not 8 hex digits"))?;
-        let raw = B64
-            .decode(key)
-            .map_err(|_| KeyError::Format("key is not base64"))?;
-        let (&alg, seed) = raw.split_first().ok_or(KeyError::Format("empty key"))?;
-        let key_type = KeyType::from_byte(alg).ok_or(KeyError::Algorithm(alg))?;
-        let seed: [u8; 32] = seed
-            .try_into()
-            .map_err(|_| KeyError::Format("seed is not 32 bytes"))?;
+        let (name, id, key_type, seed) = split_key(rest)?;
         let signer = Signer::generate(name, key_type, seed)?;
         if signer.key_id != id {
             return Err(KeyError::IdMismatch);
@@ -255,24 +262,7 @@ impl VerifierKey {
     /// parse reads a verifier key string, checking the id against the key.
     pub fn parse(vkey: &str) -> Result<VerifierKey, KeyError> {
         let vkey = vkey.trim_end_matches(['\n', '\r']);
-        // Base64 may contain '+': split at the first two only (Go's chop).
-        let mut parts = vkey.splitn(3, '+');
-        let (name, id, key) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(n), Some(i), Some(k)) => (n, i, k),
-            _ => return Err(KeyError::Format("want name+id+key")),
-        };
-        if !is_valid_name(name) {
-            return Err(KeyError::Name);
-        }
-        let id = parse_hex8(id).ok_or(KeyError::Format("key id is not 8 hex digits"))?;
-        let raw = B64
-            .decode(key)
-            .map_err(|_| KeyError::Format("key is not base64"))?;
-        let (&alg, pubkey) = raw.split_first().ok_or(KeyError::Format("empty key"))?;
-        let key_type = KeyType::from_byte(alg).ok_or(KeyError::Algorithm(alg))?;
-        let pubkey: [u8; 32] = pubkey
-            .try_into()
-            .map_err(|_| KeyError::Format("public key is not 32 bytes"))?;
+        let (name, id, key_type, pubkey) = split_key(vkey)?;
         if key_id(name, key_type, &pubkey) != id {
             return Err(KeyError::IdMismatch);
         }
