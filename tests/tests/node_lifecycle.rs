@@ -71,6 +71,43 @@ fn lifecycle_certificate_and_revocation() {
         0,
     )
     .unwrap();
+    // The regulator's offline command on the same bundle: OK, then FAIL naming the tampered part.
+    let bf = dir.path().join("bundle.json");
+    let lf = dir.path().join("log.json");
+    std::fs::write(&bf, serde_json::to_vec(&b).unwrap()).unwrap();
+    std::fs::write(&lf, get_text(&format!("{}/log.json", node.url)).unwrap().1).unwrap();
+    let out = std::process::Command::new(bin("regledger-verify"))
+        .arg("cert")
+        .arg(&bf)
+        .arg("--log")
+        .arg(&lf)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("数据产品登记证书")
+            && stdout.contains("区块链编号")
+            && stdout.contains("revoked"),
+        "{stdout}"
+    );
+    let mut bad = b.clone();
+    bad.certificate.product_name.push('X');
+    std::fs::write(&bf, serde_json::to_vec(&bad).unwrap()).unwrap();
+    let out = std::process::Command::new(bin("regledger-verify"))
+        .arg("cert")
+        .arg(&bf)
+        .arg("--log")
+        .arg(&lf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("FAIL: certificate.product_name"));
     // Registry queries and subject index.
     let prod = get_json(&format!("{}/v1/products/P-1", node.url));
     assert_eq!(prod["value"]["status"], "revoked");

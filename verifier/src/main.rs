@@ -3,6 +3,7 @@
 //! stderr), 2 usage or input error (`error:` on stderr).
 #![forbid(unsafe_code)]
 
+mod cmd_cert;
 mod cmd_checkpoint;
 mod cmd_consistency;
 mod cmd_proof;
@@ -33,6 +34,8 @@ enum Cmd {
     Consistency(cmd_consistency::Args),
     /// Verify a signed checkpoint note and print its origin, size and root.
     Checkpoint(cmd_checkpoint::Args),
+    /// Verify a certificate bundle (数据产品登记证书) against log.json and print it.
+    Cert(cmd_cert::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +44,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Proof(a) => cmd_proof::run(a),
         Cmd::Consistency(a) => cmd_consistency::run(a),
         Cmd::Checkpoint(a) => cmd_checkpoint::run(a),
+        Cmd::Cert(a) => cmd_cert::run(a),
     };
     outcome.report(cli.json)
 }
