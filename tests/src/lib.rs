@@ -17,12 +17,31 @@ pub fn bin(name: &str) -> PathBuf {
         .and_then(|d| d.parent())
         .expect("target/<profile>");
     let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} not built: run `cargo test --workspace` (it builds every binary)",
-        p.display()
-    );
+    if !p.exists() {
+        // `cargo test -p regledger-e2e` alone does not build the other
+        // packages' binaries: build them once, into the same target dir.
+        build_binaries(dir);
+    }
+    assert!(p.exists(), "{} not built", p.display());
     p
+}
+
+fn build_binaries(profile_dir: &Path) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let target = profile_dir.parent().expect("target dir");
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "regledger-node", "-p", "regledger-verify"])
+            .arg("--target-dir")
+            .arg(target)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "cargo build of the binaries failed");
+    });
 }
 
 /// free_port returns a loopback port that was free a moment ago.
