@@ -92,6 +92,7 @@ pub fn run(a: &Args) -> Outcome {
             reason: format!("consistency proof {} -> {}: {e}", old.size, new.size),
             json: json!({"old_size": old.size, "new_size": new.size,
                          "old_root": old.root.to_hex(), "new_root": new.root.to_hex()}),
+            text: String::new(),
         },
     }
 }

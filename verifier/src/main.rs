@@ -3,12 +3,16 @@
 //! stderr), 2 usage or input error (`error:` on stderr).
 #![forbid(unsafe_code)]
 
+mod audit;
+mod cmd_audit;
 mod cmd_cert;
 mod cmd_checkpoint;
 mod cmd_consistency;
+mod cmd_deadline;
 mod cmd_proof;
 mod input;
 mod outcome;
+mod source;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +40,10 @@ enum Cmd {
     Checkpoint(cmd_checkpoint::Args),
     /// Verify a certificate bundle (数据产品登记证书) against log.json and print it.
     Cert(cmd_cert::Args),
+    /// Audit a whole log from its tiles: every entry, signature, rule, deadline and the root.
+    Audit(cmd_audit::Args),
+    /// Print the date N working days after a date on the official holiday calendar.
+    Deadline(cmd_deadline::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +53,8 @@ fn main() -> std::process::ExitCode {
         Cmd::Consistency(a) => cmd_consistency::run(a),
         Cmd::Checkpoint(a) => cmd_checkpoint::run(a),
         Cmd::Cert(a) => cmd_cert::run(a),
+        Cmd::Audit(a) => cmd_audit::run(a, cli.json),
+        Cmd::Deadline(a) => cmd_deadline::run(a),
     };
     outcome.report(cli.json)
 }

@@ -19,6 +19,8 @@ pub enum Outcome {
         reason: String,
         /// json carries any details for --json (with "ok": false added).
         json: Value,
+        /// text is a report printed on stdout without --json (may be empty).
+        text: String,
     },
     /// InputError: usage or input error (exit 2).
     InputError(String),
@@ -30,6 +32,7 @@ impl Outcome {
         Outcome::Failed {
             reason: reason.into(),
             json: json!({}),
+            text: String::new(),
         }
     }
 
@@ -50,7 +53,14 @@ impl Outcome {
                 }
                 ExitCode::from(0)
             }
-            Outcome::Failed { reason, mut json } => {
+            Outcome::Failed {
+                reason,
+                mut json,
+                text,
+            } => {
+                if !as_json {
+                    print!("{text}");
+                }
                 eprintln!("FAIL: {reason}");
                 if as_json {
                     json["ok"] = Value::Bool(false);

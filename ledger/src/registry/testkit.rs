@@ -330,3 +330,61 @@ pub fn replay(
         effects,
     })
 }
+
+/// chain sequences `steps` into leaves with the hash chain, applying no
+/// rules: for building logs a correct node would never have written.
+pub fn chain(suite: HashSuite, steps: &[Step]) -> Vec<Leaf> {
+    let mut prev = crate::hash::Hash([0; 32]);
+    let mut leaves = Vec::with_capacity(steps.len());
+    for (i, s) in steps.iter().enumerate() {
+        let leaf = Leaf::new(i as u64, s.time_ms, prev, s.envelope.clone());
+        prev = leaf.hash(suite);
+        leaves.push(leaf);
+    }
+    leaves
+}
+
+/// tile_files returns what a node publishes for these leaf bytes: every
+/// hash tile and entry bundle (C2SP tlog-tiles paths) and `checkpoint`,
+/// signed by `log_key` for `origin`.
+pub fn tile_files(
+    suite: HashSuite,
+    origin: &str,
+    log_key: &crate::note::Signer,
+    leaves: &[Vec<u8>],
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use crate::tile::{
+        encode_entry_bundle, entry_tiles_for_size, hash_tiles_for_size, read_tile_data, TILE_WIDTH,
+    };
+    let mut tree = crate::tree::MemoryTree::with_capacity(suite, leaves.len());
+    for l in leaves {
+        tree.append_data(l);
+    }
+    let n = leaves.len() as u64;
+    let mut files = std::collections::BTreeMap::new();
+    for t in hash_tiles_for_size(0, n) {
+        let data = read_tile_data(&t, tree.stored()).expect("tile within the tree");
+        files.insert(t.path(), data);
+    }
+    for t in entry_tiles_for_size(0, n) {
+        let start = (t.n * TILE_WIDTH) as usize;
+        let refs: Vec<&[u8]> = leaves[start..start + usize::from(t.width)]
+            .iter()
+            .map(|l| l.as_slice())
+            .collect();
+        files.insert(t.path(), encode_entry_bundle(&refs).expect("entries fit"));
+    }
+    let cp = crate::checkpoint::Checkpoint {
+        origin: origin.into(),
+        size: n,
+        root: tree.root(),
+        extensions: vec![],
+    };
+    files.insert(
+        "checkpoint".into(),
+        crate::checkpoint::sign_checkpoint(&cp, log_key)
+            .expect("sign")
+            .into_bytes(),
+    );
+    files
+}
