@@ -120,6 +120,12 @@ pub fn run(a: &Args, as_json: bool) -> Outcome {
     }
 }
 
+fn none(w: &mut String, empty: bool) {
+    if empty {
+        w.push_str("  （无 / none）\n");
+    }
+}
+
 fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref()
         .map(|x| x.to_string())
@@ -178,6 +184,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(w, "  {k}: {n}");
     }
     let _ = writeln!(w, "\n参与方 (participants):");
+    none(w, r.participants.is_empty());
     for p in &r.participants {
         let _ = writeln!(
             w,
@@ -193,6 +200,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     let _ = writeln!(w, "\n公共数据资源 (resources):");
+    none(w, r.resources.is_empty());
     for x in &r.resources {
         let _ = writeln!(
             w,
@@ -201,6 +209,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     let _ = writeln!(w, "\n备案协议 (agreements):");
+    none(w, r.agreements.is_empty());
     for a in &r.agreements {
         let _ = writeln!(
             w,
@@ -216,6 +225,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     let _ = writeln!(w, "\n数据产品 (products):");
+    none(w, r.products.is_empty());
     for p in &r.products {
         let _ = writeln!(
             w,
@@ -229,7 +239,16 @@ pub fn render(r: &Report) -> String {
             p.status_index
         );
     }
-    let _ = writeln!(w, "\n逾期 (deadlines missed): {}", r.deadlines_missed.len());
+    let _ = writeln!(
+        w,
+        "\n逾期及其他发现 (deadlines missed: {}; other findings: {}):",
+        r.deadlines_missed.len(),
+        r.other_findings.len()
+    );
+    none(
+        w,
+        r.deadlines_missed.is_empty() && r.other_findings.is_empty(),
+    );
     for d in r.deadlines_missed.iter().chain(&r.other_findings) {
         let _ = writeln!(
             w,
@@ -250,6 +269,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     let _ = writeln!(w, "\n日志留存 (operation-log retention):");
+    none(w, r.retention.is_empty());
     for x in &r.retention {
         let _ = writeln!(
             w,

@@ -1,0 +1,104 @@
+//! gen_log writes a large, valid, signed log as a node would publish it
+//! (tile directory + log.json), for benchmarking `regledger-verify audit`.
+//!
+//! The log is the testkit's setup (genesis, participants, a resource and
+//! agreements) followed by operation events (经营主体 operation records
+//! under scene authorization SA-1), each signed by the business entity.
+//!
+//!     cargo run --release -p regledger --example gen_log -- OUT_DIR ENTRIES [blake3|sha256]
+//!
+//! Keys are the testkit's public test keys and a fixed log key: never use
+//! the output as a real log.
+
+use std::path::Path;
+
+use regledger::descriptor::LogDescriptorJson;
+use regledger::leaf::Leaf;
+use regledger::note::{KeyType, Signer};
+use regledger::registry::testkit::{chain, tile_files, Testkit, BASE_MS, DAY_MS};
+use regledger::registry::EntryKind;
+use regledger::{Hash, HashSuite};
+use serde_json::json;
+
+const ORIGIN: &str = "bench.example/gen-log";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() < 2 {
+        eprintln!("usage: gen_log OUT_DIR ENTRIES [blake3|sha256]");
+        std::process::exit(2);
+    }
+    let out = Path::new(&args[0]);
+    let total: usize = args[1].parse().expect("ENTRIES is a number");
+    let suite = HashSuite::from_name(args.get(2).map(String::as_str).unwrap_or("blake3"))
+        .expect("hash is blake3 or sha256");
+
+    let kit = Testkit::new(ORIGIN);
+    let setup = kit.setup(suite, "guangxi");
+    assert!(total >= setup.len(), "at least {} entries", setup.len());
+    let mut leaves: Vec<Vec<u8>> = chain(suite, &setup).iter().map(Leaf::to_bytes).collect();
+    let mut prev = suite.leaf_hash(leaves.last().expect("setup"));
+    // Operation events start on 2025-03-06, within SA-1's term, one ms apart.
+    let t0 = BASE_MS + 3 * DAY_MS;
+    let n_ops = total - setup.len();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = n_ops.div_ceil(threads).max(1);
+    let envelopes: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..n_ops)
+            .step_by(chunk)
+            .map(|from| {
+                let kit = &kit;
+                s.spawn(move || {
+                    (from..(from + chunk).min(n_ops))
+                        .map(|k| {
+                            kit.business.sign(
+                                EntryKind::OperationEvent,
+                                &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": t0 + k as u64,
+                                        "actor": format!("svc-{}", k % 97), "records": k % 5000}),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .flat_map(|h| h.join().expect("signer"))
+            .collect()
+    });
+    for (k, env) in envelopes.into_iter().enumerate() {
+        let i = leaves.len() as u64;
+        let leaf = Leaf::new(i, t0 + k as u64 + 1, prev, env);
+        let b = leaf.to_bytes();
+        prev = suite.leaf_hash(&b);
+        leaves.push(b);
+    }
+    let _: Hash = prev;
+
+    let log_key = Signer::generate(ORIGIN, KeyType::Ed25519, [42; 32]).expect("key");
+    let files = tile_files(suite, ORIGIN, &log_key, &leaves);
+    let tiles = out.join("tiles");
+    for (path, data) in &files {
+        let p = tiles.join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, data).expect("write tile");
+    }
+    let d = LogDescriptorJson {
+        origin: ORIGIN.into(),
+        log_vkey: log_key.verifier().to_vkey(),
+        hash: suite.name().into(),
+        witnesses: vec![],
+        quorum: 0,
+        profile: "guangxi".into(),
+    };
+    std::fs::write(
+        out.join("log.json"),
+        serde_json::to_vec_pretty(&d).expect("json"),
+    )
+    .expect("write log.json");
+    eprintln!(
+        "wrote {} entries ({} files) to {}",
+        leaves.len(),
+        files.len(),
+        tiles.display()
+    );
+}
