@@ -200,6 +200,11 @@ impl Envelope {
         }
     }
 
+    /// signature returns the signature made by `key_id`, if any.
+    pub fn signature(&self, key_id: &str) -> Option<&EnvelopeSignature> {
+        self.signatures.iter().find(|s| s.key_id == key_id)
+    }
+
     /// kind_name returns the entry kind named by the payload type.
     pub fn kind_name(&self) -> Result<&str, EnvelopeError> {
         kind_name_of(&self.payload_type)
@@ -384,9 +389,110 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// verify_batch verifies many envelope signatures, each `(envelope, key
+/// id, public key)`, and returns the positions of those that fail.
+///
+/// When all are good this costs one multiscalar multiplication
+/// (ed25519-dalek `verify_batch`: the cofactorless equation with 128-bit
+/// weights derived from all inputs), about half the cost of checking each.
+/// When the batch fails, every item is checked with [`crate::note::verify_strict`]
+/// to name the failures. Small-order (weak) public keys always fail. A
+/// batch can accept a signature `verify_strict` refuses only if the key's
+/// holder deliberately malformed it (a non-canonical or small-order-twisted
+/// R); docs/decisions.md D9 explains why the audit accepts that trade.
+pub fn verify_batch(items: &[(&Envelope, &str, [u8; 32])]) -> Vec<usize> {
+    let mut msgs = Vec::with_capacity(items.len());
+    let mut sigs = Vec::with_capacity(items.len());
+    let mut keys = Vec::with_capacity(items.len());
+    let mut structurally_bad = false;
+    for (env, key_id, pk) in items {
+        let vk = VerifyingKey::from_bytes(pk).ok().filter(|k| !k.is_weak());
+        let sig = env
+            .signature(key_id)
+            .and_then(|s| <[u8; 64]>::try_from(s.sig.as_slice()).ok());
+        match (vk, sig) {
+            (Some(vk), Some(sig)) => {
+                msgs.push(Envelope::pae(&env.payload_type, &env.payload));
+                sigs.push(ed25519_dalek::Signature::from_bytes(&sig));
+                keys.push(vk);
+            }
+            _ => structurally_bad = true,
+        }
+    }
+    if !structurally_bad {
+        let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+        if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok() {
+            return Vec::new();
+        }
+    }
+    items
+        .iter()
+        .enumerate()
+        .filter(|(_, (env, key_id, pk))| {
+            VerifyingKey::from_bytes(pk).map_or(true, |k| k.is_weak())
+                || env.verify_signature(key_id, pk).is_err()
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verify_batch_names_exactly_the_bad_signatures() {
+        let keys: Vec<SigningKey> = (1..=12u8)
+            .map(|i| SigningKey::from_bytes(&[i; 32]))
+            .collect();
+        let envs: Vec<(Envelope, String, [u8; 32])> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let id = participant_key_id(&format!("p{i}"), k.verifying_key().as_bytes());
+                let e = Envelope::sign(
+                    &payload_type_for("operation-event"),
+                    format!("{{\"n\":{i}}}").into_bytes(),
+                    &id,
+                    k,
+                );
+                (e, id, k.verifying_key().to_bytes())
+            })
+            .collect();
+        let items = |v: &[(Envelope, String, [u8; 32])]| -> Vec<usize> {
+            let refs: Vec<(&Envelope, &str, [u8; 32])> =
+                v.iter().map(|(e, id, pk)| (e, id.as_str(), *pk)).collect();
+            verify_batch(&refs)
+        };
+        assert!(items(&envs).is_empty());
+        assert!(items(&[]).is_empty());
+        for bad in [0, 5, 11] {
+            // A flipped signature bit, a flipped payload bit, a wrong key.
+            let mut v = envs.clone();
+            v[bad].0.signatures[0].sig[3] ^= 1;
+            assert_eq!(items(&v), vec![bad]);
+            let mut v = envs.clone();
+            v[bad].0.payload[2] ^= 1;
+            assert_eq!(items(&v), vec![bad]);
+            let mut v = envs.clone();
+            v[bad].2 = keys[(bad + 1) % 12].verifying_key().to_bytes();
+            assert_eq!(items(&v), vec![bad]);
+        }
+        let mut v = envs.clone();
+        v[2].0.signatures[0].sig[40] ^= 0x80;
+        v[7].1 = "p7/00000000".into();
+        assert_eq!(items(&v), vec![2, 7]);
+        // The identity point is a weak (small-order) key: never accepted.
+        let mut v = envs.clone();
+        let mut ident = [0u8; 32];
+        ident[0] = 1;
+        v[4].2 = ident;
+        assert_eq!(items(&v), vec![4]);
+        // A truncated signature is refused, not a panic.
+        let mut v = envs;
+        v[9].0.signatures[0].sig.truncate(63);
+        assert_eq!(items(&v), vec![9]);
+    }
 
     fn sample() -> (Envelope, SigningKey, String) {
         let k = SigningKey::from_bytes(&[8; 32]);

@@ -28,6 +28,10 @@ pub struct Args {
     /// A checkpoint saved earlier: the log must extend it (same root at its size).
     #[arg(long)]
     pub trusted: Option<PathBuf>,
+    /// Verify each envelope signature alone with verify_strict (exactly the node's rule) instead
+    /// of in batches; about twice as slow. See docs/decisions.md D9.
+    #[arg(long)]
+    pub strict_signatures: bool,
     /// Judge retention on this date (YYYY-MM-DD; default: the day of the last entry, UTC+8).
     #[arg(long)]
     pub as_of: Option<String>,
@@ -90,6 +94,7 @@ pub fn run(a: &Args, as_json: bool) -> Outcome {
         log: &log,
         trusted,
         as_of,
+        strict_signatures: a.strict_signatures,
         progress: &progress,
     };
     let report = match audit::run(src.as_ref(), &opts) {

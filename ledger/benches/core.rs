@@ -1,0 +1,147 @@
+//! Criterion benchmarks of the core's hot paths: hashing, tree appends and
+//! proofs, envelope signature verification, leaf parsing and rule replay.
+//!
+//!     cargo bench -p regledger --bench core
+//!
+//! Results are recorded in docs/benchmarks.md with the machine they ran on.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use regledger::envelope::{participant_key_id, verify_batch, Envelope};
+use regledger::leaf::Leaf;
+use regledger::registry::testkit::{replay, Testkit, BASE_MS, DAY_MS};
+use regledger::registry::{apply, EntryContext, EntryKind};
+use regledger::tree::{verify_consistency, verify_inclusion, MemoryTree};
+use regledger::{Hash, HashSuite};
+use serde_json::json;
+use std::hint::black_box;
+
+fn hashing(c: &mut Criterion) {
+    let mut g = c.benchmark_group("leaf_hash_512B");
+    g.throughput(Throughput::Elements(1));
+    let data = vec![7u8; 512];
+    for suite in [HashSuite::Sha256, HashSuite::Blake3] {
+        g.bench_function(suite.name(), |b| {
+            b.iter(|| suite.leaf_hash(black_box(&data)))
+        });
+    }
+    g.finish();
+}
+
+fn tree(c: &mut Criterion) {
+    for suite in [HashSuite::Sha256, HashSuite::Blake3] {
+        let mut g = c.benchmark_group(format!("tree_{}", suite.name()));
+        g.throughput(Throughput::Elements(100_000));
+        g.sample_size(10);
+        g.bench_function("append_100k_leaf_hashes", |b| {
+            b.iter(|| {
+                let mut t = MemoryTree::with_capacity(suite, 100_000);
+                for i in 0u64..100_000 {
+                    let mut h = [0u8; 32];
+                    h[..8].copy_from_slice(&i.to_le_bytes());
+                    t.append(Hash(h));
+                }
+                black_box(t.root())
+            })
+        });
+        g.finish();
+        let mut t = MemoryTree::new(suite);
+        for i in 0u64..1_000_000 {
+            t.append_data(&i.to_le_bytes());
+        }
+        let size = t.size();
+        let root = t.root();
+        let mut g = c.benchmark_group(format!("proof_1M_{}", suite.name()));
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("prove_inclusion", |b| {
+            b.iter(|| t.prove_inclusion(size, black_box(123_457)).unwrap())
+        });
+        let p = t.prove_inclusion(size, 123_457).unwrap();
+        let leaf = t.leaf_hash(123_457).unwrap();
+        g.bench_function("verify_inclusion", |b| {
+            b.iter(|| verify_inclusion(suite, 123_457, size, &leaf, &p, &root).unwrap())
+        });
+        let old_root = t.root_at(654_321).unwrap();
+        let cp = t.prove_consistency(654_321, size).unwrap();
+        g.bench_function("prove_consistency", |b| {
+            b.iter(|| t.prove_consistency(black_box(654_321), size).unwrap())
+        });
+        g.bench_function("verify_consistency", |b| {
+            b.iter(|| verify_consistency(suite, 654_321, size, &cp, &old_root, &root).unwrap())
+        });
+        g.finish();
+    }
+}
+
+fn signatures(c: &mut Criterion) {
+    let kit = Testkit::new("bench.example/core");
+    let env = kit.business.sign(
+        EntryKind::OperationEvent,
+        &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": BASE_MS + 3 * DAY_MS, "actor": "svc-1", "records": 12}),
+    );
+    let pk = kit.business.key.verifying_key().to_bytes();
+    let key_id = participant_key_id(&kit.business.id, &pk);
+    let mut g = c.benchmark_group("envelope");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("verify_signature_strict", |b| {
+        b.iter(|| env.verify_signature(black_box(&key_id), &pk).unwrap())
+    });
+    let bytes = env.to_bytes();
+    g.bench_function("from_bytes", |b| {
+        b.iter(|| Envelope::from_bytes(black_box(&bytes)).unwrap())
+    });
+    let leaf = Leaf::new(12, BASE_MS + 3 * DAY_MS + 1, Hash([1; 32]), env.clone()).to_bytes();
+    g.bench_function("leaf_parse", |b| {
+        b.iter(|| Leaf::parse(black_box(&leaf)).unwrap())
+    });
+
+    // One operation event replayed against the state of the testkit's setup
+    // (signature already verified: the preverified path the node and audit use).
+    let setup = kit.setup(HashSuite::Blake3, "guangxi");
+    let st = replay("bench.example/core", HashSuite::Blake3, &setup)
+        .unwrap()
+        .state;
+    let ctx = EntryContext {
+        index: setup.len() as u64,
+        integrated_time_ms: BASE_MS + 3 * DAY_MS + 1,
+        leaf_hash: Hash([2; 32]),
+        log_id: "bench.example/core".into(),
+    };
+    g.bench_function("apply_operation_event_with_signature", |b| {
+        b.iter_batched(
+            || (),
+            |_| apply(&st, &ctx, black_box(&env)).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("apply_operation_event_preverified", |b| {
+        let pre = [(key_id.clone(), pk)];
+        b.iter(|| regledger::registry::apply_preverified(&st, &ctx, black_box(&env), &pre).unwrap())
+    });
+    g.finish();
+}
+
+fn batch(c: &mut Criterion) {
+    let kit = Testkit::new("bench.example/core");
+    let pk = kit.business.key.verifying_key().to_bytes();
+    let key_id = participant_key_id(&kit.business.id, &pk);
+    let many: Vec<Envelope> = (0..256u64)
+        .map(|k| {
+            kit.business.sign(
+                EntryKind::OperationEvent,
+                &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": BASE_MS + k, "actor": "svc-1", "records": k}),
+            )
+        })
+        .collect();
+    let items: Vec<(&Envelope, &str, [u8; 32])> =
+        many.iter().map(|e| (e, key_id.as_str(), pk)).collect();
+    let mut gb = c.benchmark_group("envelope_batch_256");
+    gb.throughput(Throughput::Elements(256));
+    gb.sample_size(20);
+    gb.bench_function("verify_batch", |b| {
+        b.iter(|| assert!(verify_batch(black_box(&items)).is_empty()))
+    });
+    gb.finish();
+}
+
+criterion_group!(benches, hashing, tree, signatures, batch);
+criterion_main!(benches);
