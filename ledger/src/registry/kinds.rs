@@ -10,6 +10,7 @@ use crate::calendar::Date;
 
 /// Role is a participant's role in the authorized-operation regime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// DataAuthority is 数据主管部门.
@@ -121,6 +122,7 @@ kinds! {
 
 /// ParticipantSpec describes a participant and its public keys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ParticipantSpec {
     /// id is the participant's stable identifier (e.g. its 统一社会信用代码 or a platform id).
@@ -138,6 +140,7 @@ pub struct ParticipantSpec {
 
 /// Genesis fixes the log's identity, hash suite, profile and root authority.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Genesis {
     /// origin is the log's checkpoint origin.
@@ -152,6 +155,7 @@ pub struct Genesis {
 
 /// ParticipantKeyRotated adds and retires keys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyRotation {
     /// id is the participant.
@@ -166,6 +170,7 @@ pub struct KeyRotation {
 
 /// IdReason names a subject and gives a reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IdReason {
     /// id is the subject.
@@ -176,6 +181,7 @@ pub struct IdReason {
 
 /// CalendarNotice publishes a year's national or regional holiday notice.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CalendarNotice {
     /// year is the calendar year.
@@ -194,6 +200,7 @@ pub struct CalendarNotice {
 
 /// OpenAttribute is a resource's open attribute (开放属性).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum OpenAttribute {
     /// Unconditional is 无条件开放.
@@ -206,6 +213,7 @@ pub enum OpenAttribute {
 
 /// Resource is a public data resource's registration fields.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Resource {
     /// id is the resource's registration id.
@@ -230,6 +238,7 @@ pub struct Resource {
 
 /// ResourceChange changes or corrects fields of a registered resource.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResourceChange {
     /// id is the resource.
@@ -258,6 +267,7 @@ pub struct ResourceChange {
 
 /// AgreementType is what is filed (备案).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum AgreementType {
     /// ImplementationPlan is 实施方案.
@@ -288,6 +298,7 @@ impl AgreementType {
 
 /// Agreement is a filing: parties, scope, dates, document digest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Agreement {
     /// id is the filing id.
@@ -320,6 +331,7 @@ pub struct Agreement {
 
 /// AgreementAmend amends a filing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgreementAmend {
     /// id is the filing.
@@ -337,6 +349,7 @@ pub struct AgreementAmend {
 
 /// AgreementRenewal extends a term.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgreementRenewal {
     /// id is the filing.
@@ -351,6 +364,7 @@ pub struct AgreementRenewal {
 
 /// StatusChange suspends, resumes, revokes or deregisters a subject.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
     /// id is the subject (agreement or product id).
@@ -363,6 +377,7 @@ pub struct StatusChange {
 
 /// TerminationReason says why an agreement ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum TerminationReason {
     /// Expiry: the term ended.
@@ -379,6 +394,7 @@ pub enum TerminationReason {
 
 /// Termination ends an agreement.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Termination {
     /// id is the filing.
@@ -393,6 +409,7 @@ pub struct Termination {
 
 /// CatalogCredential is the 目录授权电子凭证 (Guangxi Art. 10).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CatalogCredential {
     /// credential_no is 授权编号.
@@ -415,6 +432,7 @@ pub struct CatalogCredential {
 
 /// ProductApproval records 审核通过; it starts the registration clock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProductApproval {
     /// product_id is the product.
@@ -436,6 +454,7 @@ pub struct ProductApproval {
 
 /// PublicNotice opens a 公示.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PublicNotice {
     /// product_id is the product.
@@ -446,6 +465,7 @@ pub struct PublicNotice {
 
 /// ObjectionOutcome is how an objection was handled (Guangxi Art. 12(8)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ObjectionOutcome {
     /// Dismissed: not upheld.
@@ -460,6 +480,7 @@ pub enum ObjectionOutcome {
 
 /// Objection files an 异议.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Objection {
     /// objection_id is the objection.
@@ -479,6 +500,7 @@ pub struct Objection {
 
 /// ObjectionResolution resolves an 异议.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ObjectionResolution {
     /// objection_id is the objection.
@@ -493,6 +515,7 @@ pub struct ObjectionResolution {
 
 /// ProductRegistration is the 数据产品登记证书's content (Guangxi Art. 12(7)).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProductRegistration {
     /// product_id is the product.
@@ -521,6 +544,7 @@ pub struct ProductRegistration {
 
 /// ProductChange changes a registered product.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProductChange {
     /// id is the product.
@@ -542,6 +566,7 @@ pub struct ProductChange {
 
 /// DestructionAttestation attests data destruction (数据销毁).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DestructionAttestation {
     /// subject_id is the agreement or product whose data was destroyed.
@@ -556,6 +581,7 @@ pub struct DestructionAttestation {
 
 /// OperationAction is what an operation event did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum OperationAction {
     /// Access is a data access or API call (调用).
@@ -570,6 +596,7 @@ pub enum OperationAction {
 
 /// OperationEvent is one operation-log record (调用日志/操作日志).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OperationEvent {
     /// agreement_id is the authorization the act was done under.
@@ -588,4 +615,42 @@ pub struct OperationEvent {
     /// personal_data_commitments are hex BLAKE3(salt ‖ personal data) commitments, never the data.
     #[serde(default)]
     pub personal_data_commitments: Vec<String>,
+}
+
+#[cfg(feature = "schema")]
+impl EntryKind {
+    /// payload_schema returns the JSON Schema of this kind's payload, as
+    /// the rules parse it (unknown fields are refused).
+    pub fn payload_schema(self) -> schemars::Schema {
+        match self {
+            EntryKind::Genesis => schemars::schema_for!(Genesis),
+            EntryKind::ParticipantRegistered => schemars::schema_for!(ParticipantSpec),
+            EntryKind::ParticipantKeyRotated => schemars::schema_for!(KeyRotation),
+            EntryKind::ParticipantRevoked => schemars::schema_for!(IdReason),
+            EntryKind::CalendarPublished => schemars::schema_for!(CalendarNotice),
+            EntryKind::ResourceRegistered => schemars::schema_for!(Resource),
+            EntryKind::ResourceChanged => schemars::schema_for!(ResourceChange),
+            EntryKind::ResourceCorrected => schemars::schema_for!(ResourceChange),
+            EntryKind::ResourceDeregistered => schemars::schema_for!(IdReason),
+            EntryKind::AgreementFiled => schemars::schema_for!(Agreement),
+            EntryKind::AgreementAmended => schemars::schema_for!(AgreementAmend),
+            EntryKind::AgreementRenewed => schemars::schema_for!(AgreementRenewal),
+            EntryKind::AgreementSuspended => schemars::schema_for!(StatusChange),
+            EntryKind::AgreementResumed => schemars::schema_for!(StatusChange),
+            EntryKind::AgreementTerminated => schemars::schema_for!(Termination),
+            EntryKind::CatalogCredentialIssued => schemars::schema_for!(CatalogCredential),
+            EntryKind::ProductApproved => schemars::schema_for!(ProductApproval),
+            EntryKind::PublicNoticeOpened => schemars::schema_for!(PublicNotice),
+            EntryKind::ObjectionFiled => schemars::schema_for!(Objection),
+            EntryKind::ObjectionResolved => schemars::schema_for!(ObjectionResolution),
+            EntryKind::ProductRegistered => schemars::schema_for!(ProductRegistration),
+            EntryKind::ProductChanged => schemars::schema_for!(ProductChange),
+            EntryKind::ProductSuspended => schemars::schema_for!(StatusChange),
+            EntryKind::ProductResumed => schemars::schema_for!(StatusChange),
+            EntryKind::ProductRegistrationRevoked => schemars::schema_for!(StatusChange),
+            EntryKind::ProductDeregistered => schemars::schema_for!(StatusChange),
+            EntryKind::DataDestructionAttested => schemars::schema_for!(DestructionAttestation),
+            EntryKind::OperationEvent => schemars::schema_for!(OperationEvent),
+        }
+    }
 }
