@@ -256,3 +256,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_invariants_hold_on_the_lifecycle_and_catch_corruption() {
+    let kit = Testkit::new(ORIGIN);
+    let st = replay(
+        ORIGIN,
+        HashSuite::Blake3,
+        &kit.lifecycle(HashSuite::Blake3, "guangxi"),
+    )
+    .expect("lifecycle")
+    .state;
+    check(&st).unwrap();
+    let mut bad = st.clone();
+    if let Some(StateObject::Product(p)) = bad.0.get_mut(&StateKey::Product("P-1".into())) {
+        p.open_objections += 1;
+    }
+    assert!(check(&bad).unwrap_err().contains("open objections"));
+    let mut bad = st.clone();
+    bad.0
+        .retain(|k, _| !matches!(k, StateKey::RegistrationNo(_)));
+    assert!(check(&bad).unwrap_err().contains("registration no"));
+    let mut bad = st;
+    bad.0
+        .retain(|k, _| *k != StateKey::Participant(kit.business.id.clone()));
+    assert!(check(&bad).unwrap_err().contains("missing participant"));
+}
