@@ -275,3 +275,114 @@ fn restart_keeps_state_and_rebuilds_tiles() {
         "operator"
     );
 }
+
+#[test]
+fn concurrent_conflicting_registrations_exactly_one_wins_and_revoked_or_unknown_roles_are_refused()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+    let node = Node::start(&data, &[]);
+    let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
+    let upto = steps
+        .iter()
+        .position(|s| s.label == "objection resolved")
+        .unwrap();
+    for s in steps[1..=upto].iter() {
+        assert_eq!(post(&node.url, &s.envelope).0, 200, "{}", s.label);
+    }
+    // A second approved product with its public notice.
+    let p2 = kit.operator.sign(
+        EntryKind::ProductApproved,
+        &json!({"product_id": "P-2", "product_name": "公交准点率分析", "business_entity": kit.business.id,
+                "authorization": "SA-1", "applied_on": "2025-03-10", "approved_on": "2025-03-12", "uses_non_public_data": false}),
+    );
+    assert_eq!(post(&node.url, &p2).0, 200);
+    let n2 = kit.operator.sign(
+        EntryKind::PublicNoticeOpened,
+        &json!({"product_id": "P-2", "opened_on": "2025-03-13"}),
+    );
+    assert_eq!(post(&node.url, &n2).0, 200);
+    let size = tree_size(&node.url);
+
+    // Sixteen clients race to register one 登记号 for either product.
+    let no = "GXDP-2025-000777";
+    let envs: Vec<regledger::envelope::Envelope> = (0..16)
+        .map(|i| {
+            kit.operator.sign(
+                EntryKind::ProductRegistered,
+                &json!({"product_id": if i % 2 == 0 { "P-1" } else { "P-2" }, "registration_no": no,
+                        "certificate_name": "数据产品登记证书", "product_name": format!("产品 {i}"), "product_type": "数据服务",
+                        "business_entity": kit.business.id, "business_entity_name": kit.business.name, "update_cycle": "每日",
+                        "scenarios": ["公交出行规划"], "registered_on": "2025-03-24", "authorization": "SA-1"}),
+            )
+        })
+        .collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(envs.len()));
+    let handles: Vec<_> = envs
+        .into_iter()
+        .map(|env| {
+            let (url, barrier) = (node.url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                post(&url, &env)
+            })
+        })
+        .collect();
+    let results: Vec<(u16, serde_json::Value)> =
+        handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let winners: Vec<_> = results.iter().filter(|(c, _)| *c == 200).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for (c, body) in results.iter().filter(|(c, _)| *c != 200) {
+        assert_eq!(*c, 409, "{body}");
+        let t = body["type"].as_str().unwrap();
+        assert!(
+            t.ends_with("/duplicate-registration-no") || t.ends_with("/invalid-transition"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        tree_size(&node.url),
+        size + 1,
+        "exactly one entry was written"
+    );
+    let cert = get_json(&format!("{}/v1/certificates/{no}", node.url));
+    assert_eq!(cert["entry"]["index"], winners[0].1["index"]);
+
+    // A revoked participant's key no longer signs anything.
+    let revoke = kit.authority.sign(
+        EntryKind::ParticipantRevoked,
+        &json!({"id": kit.venue.id, "reason": "退出交易场所"}),
+    );
+    assert_eq!(post(&node.url, &revoke).0, 200);
+    let late = kit.venue.sign(
+        EntryKind::ObjectionFiled,
+        &json!({"objection_id": "OBJ-9", "product_id": "P-2", "filed_on": "2025-03-20", "filer_name": "x", "grounds": "y"}),
+    );
+    let (code, body) = post(&node.url, &late);
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(
+        body["type"],
+        "https://regledger.dev/problems/signer-revoked"
+    );
+    // An unknown role is a malformed payload.
+    let mut spec = regledger::registry::testkit::Party::new(
+        "wizard-co",
+        "x",
+        regledger::registry::Role::Operator,
+        99,
+    )
+    .spec();
+    spec["role"] = json!("wizard");
+    let (code, body) = post(
+        &node.url,
+        &kit.authority.sign(EntryKind::ParticipantRegistered, &spec),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(
+        body["type"],
+        "https://regledger.dev/problems/malformed-payload"
+    );
+    assert_eq!(tree_size(&node.url), size + 2);
+}
