@@ -82,6 +82,19 @@ fn internal(e: impl std::fmt::Display) -> Response {
     )
 }
 
+/// unavailable answers a storage failure on a read: 503, try again shortly.
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    let mut r = problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage-unavailable",
+        "Storage unavailable",
+        e.to_string(),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    r
+}
+
 fn json_ok(v: Value) -> Response {
     (
         StatusCode::OK,
@@ -317,15 +330,19 @@ async fn entry(State(app): State<Arc<App>>, Path(index): Path<String>) -> Respon
     };
     let view = match app.store.view() {
         Ok(v) => v,
-        Err(e) => return internal(e),
+        Err(e) => return unavailable(e),
     };
-    let Ok(Some(bytes)) = view.leaf(index) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "No such entry",
-            format!("no entry {index}"),
-        );
+    let bytes = match view.leaf(index) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "No such entry",
+                format!("no entry {index}"),
+            )
+        }
+        Err(e) => return unavailable(e),
     };
     let leaf = match Leaf::parse(&bytes) {
         Ok(l) => l,
@@ -429,7 +446,7 @@ async fn consistency(
     }
     let view = match app.store.view() {
         Ok(v) => v,
-        Err(e) => return internal(e),
+        Err(e) => return unavailable(e),
     };
     match prove_consistency(app.descriptor.suite, old, new, &Hashes(&view.hashes)) {
         Ok(p) => json_ok(
@@ -545,7 +562,7 @@ async fn object(
     };
     let view = match app.store.view() {
         Ok(v) => v,
-        Err(e) => return internal(e),
+        Err(e) => return unavailable(e),
     };
     match StateView(&view.state).get(&key) {
         Some(o) => json_ok(serde_json::to_value(o).expect("state json")),

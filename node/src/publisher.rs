@@ -176,7 +176,17 @@ impl Publisher {
             match self.publish_once(force) {
                 Ok(true) => last = Instant::now(),
                 Ok(false) => {}
-                Err(e) => tracing::error!("checkpoint not published: {e}"),
+                Err(e) => {
+                    tracing::error!("checkpoint not published: {e}");
+                    // A failed commit leaves redb's handle unusable: reopen it
+                    // (only then) so publishing resumes once space returns,
+                    // even if no new entry arrives to make the sequencer do it.
+                    if self.store.read().is_err() {
+                        if let Err(e) = self.store.reopen() {
+                            tracing::error!("database not reopened: {e}");
+                        }
+                    }
+                }
             }
             std::thread::sleep(interval);
         }

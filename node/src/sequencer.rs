@@ -109,14 +109,21 @@ pub fn run(
             }
         }
         let t0 = Instant::now();
+        if !store.is_open() {
+            reopen(&store, &mut head);
+        }
         match commit_batch(&store, suite, &origin, &mut head, batch, &metrics) {
             Ok(()) => {}
-            Err(e) => {
+            Err((e, waiting)) => {
                 metrics.storage_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("batch not committed, nothing written: {e}");
-                // The transaction was dropped: reload the committed head.
-                if let Ok(h) = store.head() {
-                    head = h;
+                tracing::error!("batch not committed, nothing acknowledged: {e}");
+                // After an I/O error redb refuses the handle: reopen it and
+                // continue from what is durable, as after a crash. Reopen
+                // before answering, so a client that reads after its 503
+                // finds the store serving again.
+                reopen(&store, &mut head);
+                for reply in waiting {
+                    let _ = reply.send(Err(Rejection::Storage(e.to_string())));
                 }
             }
         }
@@ -124,7 +131,19 @@ pub fn run(
     }
 }
 
-type Reply = (oneshot::Sender<Result<Receipt, Rejection>>, Receipt);
+/// reopen reopens the database and reloads the committed head from it.
+fn reopen(store: &Store, head: &mut Head) {
+    match store.reopen().and_then(|()| store.head()) {
+        Ok(h) => {
+            tracing::warn!("database reopened at size {}", h.size);
+            *head = h;
+        }
+        Err(e) => tracing::error!("database not reopened (will retry with the next batch): {e}"),
+    }
+}
+
+type ReplyTo = oneshot::Sender<Result<Receipt, Rejection>>;
+type Reply = (ReplyTo, Receipt);
 type Refused = Vec<(oneshot::Sender<Result<Receipt, Rejection>>, Rejection)>;
 
 fn commit_batch(
@@ -134,17 +153,12 @@ fn commit_batch(
     head: &mut Head,
     batch: Vec<Submission>,
     metrics: &Metrics,
-) -> Result<(), StoreError> {
+) -> Result<(), (StoreError, Vec<ReplyTo>)> {
     let mut accepted: Vec<Reply> = Vec::with_capacity(batch.len());
     let mut next = *head;
     let tx = match store.write() {
         Ok(t) => t,
-        Err(e) => {
-            for s in batch {
-                let _ = s.reply.send(Err(Rejection::Storage(e.to_string())));
-            }
-            return Err(e);
-        }
+        Err(e) => return Err((e, batch.into_iter().map(|s| s.reply).collect())),
     };
     let result = (|| -> Result<Refused, StoreError> {
         let mut rejected = Vec::new();
@@ -225,10 +239,7 @@ fn commit_batch(
         Ok(r) => r,
         Err(e) => {
             drop(tx);
-            for (reply, _) in accepted {
-                let _ = reply.send(Err(Rejection::Storage(e.to_string())));
-            }
-            return Err(e);
+            return Err((e, accepted.into_iter().map(|(r, _)| r).collect()));
         }
     };
     // Rejections wrote nothing; answer them now.
@@ -246,10 +257,7 @@ fn commit_batch(
         return Ok(());
     }
     if let Err(e) = tx.commit() {
-        for (reply, _) in accepted {
-            let _ = reply.send(Err(Rejection::Storage(e.to_string())));
-        }
-        return Err(e.into());
+        return Err((e.into(), accepted.into_iter().map(|(r, _)| r).collect()));
     }
     // Durable: now, and only now, answer the submitters.
     metrics.batches.fetch_add(1, Ordering::Relaxed);
@@ -290,7 +298,7 @@ pub fn append_genesis(
         }],
         &metrics,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|(e, _)| e.to_string())?;
     match rx.blocking_recv() {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(Rejection::Rule(v))) => Err(v.to_string()),

@@ -2,7 +2,8 @@
 //! hashes, registry state, indexes and checkpoints. Every write goes through
 //! one write transaction committed with `Durability::Immediate` (fsync).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use redb::{
     Database, Durability, MultimapTableDefinition, ReadOnlyTable, ReadTransaction,
@@ -57,10 +58,13 @@ from_err!(
     std::io::Error
 );
 
-/// Store is the open database.
+/// Store is the open database. After an I/O error redb refuses every
+/// further transaction on that handle (its page cache may no longer match
+/// the disk), so the store can be reopened in place: the durable state on
+/// disk is the truth, exactly as after a crash.
 pub struct Store {
-    /// db is the redb database.
-    pub db: Database,
+    path: PathBuf,
+    db: RwLock<Option<Arc<Database>>>,
 }
 
 /// Head is the committed head of the log.
@@ -82,6 +86,14 @@ impl Store {
     /// open opens (or creates) the database file and its tables.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = Database::builder().set_cache_size(256 << 20).create(path)?;
+        Self::create_tables(&db)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            db: RwLock::new(Some(Arc::new(db))),
+        })
+    }
+
+    fn create_tables(db: &Database) -> Result<(), StoreError> {
         let mut tx = db.begin_write()?;
         tx.set_durability(Durability::Immediate)?;
         {
@@ -94,19 +106,56 @@ impl Store {
             tx.open_table(CHECKPOINTS)?;
         }
         tx.commit()?;
-        Ok(Store { db })
+        Ok(())
+    }
+
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        self.db.read().expect("store lock").clone().ok_or_else(|| {
+            StoreError("the database is being reopened after a storage error".into())
+        })
     }
 
     /// write begins a durable write transaction.
     pub fn write(&self) -> Result<WriteTransaction, StoreError> {
-        let mut tx = self.db.begin_write()?;
+        let mut tx = self.db()?.begin_write()?;
         tx.set_durability(Durability::Immediate)?;
         Ok(tx)
     }
 
     /// read begins a read transaction (a consistent snapshot).
     pub fn read(&self) -> Result<ReadTransaction, StoreError> {
-        Ok(self.db.begin_read()?)
+        Ok(self.db()?.begin_read()?)
+    }
+
+    /// reopen closes the handle and opens the file again, recovering the
+    /// last durable commit. Transactions still open on the old handle keep
+    /// the file locked, so it retries for a few seconds; on failure the
+    /// store stays closed and the next call tries again.
+    pub fn reopen(&self) -> Result<(), StoreError> {
+        let mut g = self.db.write().expect("store lock");
+        g.take();
+        let mut last = StoreError("not reopened".into());
+        for _ in 0..50 {
+            match Database::builder()
+                .set_cache_size(256 << 20)
+                .create(&self.path)
+                .map_err(StoreError::from)
+                .and_then(|db| Self::create_tables(&db).map(|()| db))
+            {
+                Ok(db) => {
+                    *g = Some(Arc::new(db));
+                    return Ok(());
+                }
+                Err(e) => last = e,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(40));
+        }
+        Err(last)
+    }
+
+    /// is_open reports whether the database handle is usable.
+    pub fn is_open(&self) -> bool {
+        self.db.read().expect("store lock").is_some()
     }
 
     /// head returns the committed head.

@@ -134,7 +134,12 @@ fn spawn(data: &Path, port: u16, extra: &[String]) -> Child {
         .args(extra)
         .env("REGLEDGER_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // REGLEDGER_E2E_NODE_LOG=1 shows the node's own log when debugging a test.
+        .stderr(if std::env::var_os("REGLEDGER_E2E_NODE_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .expect("spawn regledger-node")
 }

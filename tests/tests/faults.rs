@@ -1,0 +1,141 @@
+//! Faults: a full filesystem under the data directory, a corrupted tile, a
+//! data directory that cannot be written. The node must refuse cleanly,
+//! never acknowledge what is not durable, lose nothing, and recover.
+//!
+//! The full-disk test mounts a small tmpfs and so needs root (CAP_SYS_ADMIN);
+//! without it it prints `SKIPPED` and why.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use regledger::registry::testkit::{Testkit, DOC};
+use regledger::registry::EntryKind;
+use regledger::HashSuite;
+use regledger_e2e::*;
+use serde_json::json;
+
+const ORIGIN: &str = "regledger.test/faults";
+
+fn mount_tmpfs(dir: &Path, size: &str) -> bool {
+    std::fs::create_dir_all(dir).unwrap();
+    Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+struct Unmount<'a>(&'a Path);
+impl Drop for Unmount<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.0).status();
+    }
+}
+
+fn metric(url: &str, name: &str) -> u64 {
+    let (_, m) = get_text(&format!("{url}/metrics")).unwrap();
+    m.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0)
+}
+
+#[test]
+fn full_filesystem_refuses_writes_loses_nothing_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    if !mount_tmpfs(&mnt, "6m") {
+        eprintln!("SKIPPED full_filesystem test: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let _guard = Unmount(&mnt);
+    let data = mnt.join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+    let node = Node::start(&data, &[]);
+    for s in kit.setup(HashSuite::Blake3, "guangxi").iter().skip(1) {
+        assert_eq!(post(&node.url, &s.envelope).0, 200, "{}", s.label);
+    }
+    // Large operation events (256 commitments each, ~17 KB) until the disk is full.
+    let big = |i: u64| {
+        kit.business.sign(
+            EntryKind::OperationEvent,
+            &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": 1_741_300_000_000u64 + i, "actor": format!("a{i}"),
+                    "records": i, "personal_data_commitments": vec![DOC; 256]}),
+        )
+    };
+    let mut acked = Vec::new();
+    let mut refused = None;
+    for i in 0..2_000u64 {
+        let (code, body) = post(&node.url, &big(i));
+        match code {
+            200 => acked.push((
+                body["index"].as_u64().unwrap(),
+                body["leaf_hash"].as_str().unwrap().to_string(),
+            )),
+            _ => {
+                refused = Some((code, body));
+                break;
+            }
+        }
+    }
+    let (code, body) = refused.expect("a 6 MB filesystem filled up");
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(
+        body["type"], "https://regledger.dev/problems/storage-unavailable",
+        "{body}"
+    );
+    assert!(metric(&node.url, "regledger_storage_errors_total") >= 1);
+    assert!(acked.len() > 10, "some entries fit before the disk filled");
+    // Still full: still refused, and the node keeps serving reads.
+    let (code, _) = post(&node.url, &big(10_000));
+    assert_eq!(code, 503);
+    for (index, leaf_hash) in &acked {
+        let e = get_json(&format!("{}/v1/entries/{index}", node.url));
+        assert_eq!(e["leaf_hash"].as_str(), Some(leaf_hash.as_str()));
+    }
+    // Space returns: writes succeed again, without a restart.
+    assert!(Command::new("mount")
+        .args(["-o", "remount,size=64m"])
+        .arg(&mnt)
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut code = 0;
+    let mut i = 20_000;
+    while Instant::now() < deadline {
+        i += 1;
+        code = post(&node.url, &big(i)).0;
+        if code == 200 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(code, 200, "the node recovers when space returns");
+    for (index, leaf_hash) in &acked {
+        let e = get_json(&format!("{}/v1/entries/{index}", node.url));
+        assert_eq!(
+            e["leaf_hash"].as_str(),
+            Some(leaf_hash.as_str()),
+            "entry {index} survived"
+        );
+    }
+    drop(node);
+    // And the log that results audits clean.
+    let out = Command::new(bin("regledger-verify"))
+        .args(["audit", "--dir"])
+        .arg(data.join("tiles"))
+        .arg("--log")
+        .arg(data.join("log.json"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
