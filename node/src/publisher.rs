@@ -152,9 +152,16 @@ impl Publisher {
         Ok(())
     }
 
-    /// load restores the latest published checkpoint from the database.
+    /// load restores the latest published checkpoint from the database and
+    /// rewrites the tiles at the right edge of the published tree (the ones
+    /// a crash or a torn write could have left behind) from the database.
+    /// Older tiles are immutable once full; the audit checks all of them.
     pub fn load(&self) -> Result<(), StoreError> {
         let view = self.store.view()?;
+        let tiles_size = meta_u64(&view.meta, M_TILES_SIZE)?;
+        if tiles_size > 0 && self.tiles_complete(tiles_size) {
+            self.write_tiles(&view, tiles_size - 1, tiles_size)?;
+        }
         if let Some(note) = meta_str(&view.meta, M_CHECKPOINT)? {
             let size = regledger::note::Note::parse(note.as_bytes())
                 .ok()

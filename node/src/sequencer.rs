@@ -76,6 +76,13 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// integrated_time is the time given to the next entry: the clock, but
+/// always after the previous entry, whatever the clock does (NTP steps back,
+/// a restored VM snapshot, a wrong RTC at boot).
+fn integrated_time(now_ms: u64, last_ms: u64) -> u64 {
+    now_ms.max(last_ms.saturating_add(1))
+}
+
 /// run is the sequencer loop; it returns when every sender is dropped.
 pub fn run(
     store: Arc<Store>,
@@ -175,8 +182,7 @@ fn commit_batch(
                 rejected.push((sub.reply, Rejection::Replay(i.value())));
                 continue;
             }
-            // Integrated times never go backwards, whatever the clock does.
-            let time = now_ms().max(next.last_time_ms + 1);
+            let time = integrated_time(now_ms(), next.last_time_ms);
             let leaf = Leaf::new(next.size, time, next.last_leaf_hash, sub.envelope);
             let bytes = leaf.to_bytes();
             let lh = suite.leaf_hash(&bytes);
@@ -304,5 +310,31 @@ pub fn append_genesis(
         Ok(Err(Rejection::Rule(v))) => Err(v.to_string()),
         Ok(Err(other)) => Err(format!("{other:?}")),
         Err(_) => Err("no reply".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::integrated_time;
+
+    #[test]
+    fn integrated_time_is_strictly_increasing_when_the_clock_goes_back() {
+        let mut last = 0;
+        // The clock jumps forward, stalls, then goes back an hour.
+        for now in [
+            1_000,
+            5_000,
+            5_000,
+            5_000,
+            4_000,
+            1_000,
+            3_600_000,
+            3_600_000 - 3_600_000 / 2,
+        ] {
+            let t = integrated_time(now, last);
+            // Strictly after the previous entry, and the clock itself when it allows.
+            assert!(t > last && (t == now || t == last + 1), "{now} {last} {t}");
+            last = t;
+        }
     }
 }
