@@ -20,7 +20,11 @@ fn both_ways(e: &Envelope) {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(e) = Envelope::from_bytes(data) {
-        assert_eq!(e.to_bytes(), data, "binary envelope encoding is not canonical");
+        assert_eq!(
+            e.to_bytes(),
+            data,
+            "binary envelope encoding is not canonical"
+        );
         both_ways(&e);
         // One byte fewer is always refused.
         assert!(Envelope::from_bytes(&data[..data.len() - 1]).is_err());

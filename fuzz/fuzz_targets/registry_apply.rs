@@ -93,7 +93,10 @@ fn check(state: &MemoryState, c: &EntryContext, env: &Envelope) -> bool {
     assert!(!fx.signer.is_empty());
     let mut bad = env.clone();
     bad.signatures[0].sig[7] ^= 0x10;
-    assert!(apply(state, c, &bad).is_err(), "a bad signature was accepted");
+    assert!(
+        apply(state, c, &bad).is_err(),
+        "a bad signature was accepted"
+    );
     let mut s = state.clone();
     s.apply_effects(&fx);
     true
@@ -112,7 +115,12 @@ fn edit(v: &mut Value, target: &mut usize, op: u8) {
             (_, Value::Bool(b)) => Value::Bool(!b),
             (4, Value::Array(a)) => Value::Array(a.iter().skip(1).cloned().collect()),
             (5, Value::Array(a)) => Value::Array(a.iter().chain(a.iter()).cloned().collect()),
-            (4, Value::Object(o)) => Value::Object(o.iter().skip(1).map(|(k, v)| (k.clone(), v.clone())).collect()),
+            (4, Value::Object(o)) => Value::Object(
+                o.iter()
+                    .skip(1)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
             (5, Value::Object(o)) => {
                 let mut o = o.clone();
                 o.insert("extra".into(), Value::Null);

@@ -24,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let text = p.to_text();
-    assert_eq!(text.as_bytes(), data, "tlog-proof encoding is not canonical");
+    assert_eq!(
+        text.as_bytes(),
+        data,
+        "tlog-proof encoding is not canonical"
+    );
     assert_eq!(TlogProof::parse(text.as_bytes()).unwrap(), p);
     let _ = verify_tlog_proof(&p, HashSuite::Sha256, &Hash([0; 32]), key(), &[], 0);
 });

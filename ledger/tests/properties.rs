@@ -10,7 +10,9 @@ use regledger::tile::{
     decode_entry_bundle, decode_hash_tile, encode_entry_bundle, hash_from_tile,
     hash_tiles_for_size, read_tile_data, TileError, TileKind,
 };
-use regledger::tree::{stored_hash_index, tree_hash, verify_consistency, verify_inclusion, MemoryTree};
+use regledger::tree::{
+    stored_hash_index, tree_hash, verify_consistency, verify_inclusion, MemoryTree,
+};
 use regledger::{Hash, HashSuite};
 
 fn suite() -> impl Strategy<Value = HashSuite> {
