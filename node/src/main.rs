@@ -294,7 +294,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         store,
         descriptor,
         descriptor_json,
-        queue: tx,
+        queue: Some(tx),
         latest,
         published,
         tiles_dir: paths.tiles(),
@@ -313,7 +313,10 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("regledger-node listening on http://{addr}");
         tracing::info!(%addr, origin = %app.descriptor.origin, "serving");
-        axum::serve(listener, http::router(app, request_timeout))
+        axum::serve(
+            listener,
+            http::router(app, request_timeout, axum::Router::new()),
+        )
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })
