@@ -412,3 +412,69 @@ pub fn sse_collect(
         out
     })
 }
+
+/// WebhookSink is a minimal HTTP receiver on loopback that records POST
+/// bodies; it answers 500 to the first `fail_first` requests (to exercise
+/// retries) and 200 afterwards.
+pub struct WebhookSink {
+    /// url is where it listens.
+    pub url: String,
+    /// bodies receives each accepted body.
+    pub bodies: std::sync::mpsc::Receiver<Value>,
+}
+
+impl WebhookSink {
+    /// start listens on a free loopback port.
+    pub fn start(fail_first: usize) -> WebhookSink {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", l.local_addr().unwrap());
+        let (tx, bodies) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut failed = 0usize;
+            for conn in l.incoming() {
+                let Ok(mut s) = conn else { continue };
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut len = 0usize;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let t = line.trim_end();
+                    if t.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = t.split_once(':') {
+                        if k.eq_ignore_ascii_case("content-length") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                }
+                let mut body = vec![0u8; len];
+                if r.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                let status = if failed < fail_first {
+                    failed += 1;
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                if status == "200 OK" {
+                    if let Ok(v) = serde_json::from_slice(&body) {
+                        if tx.send(v).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        WebhookSink { url, bodies }
+    }
+}

@@ -110,7 +110,14 @@ fn two_mirrors_follow_a_node_feed_changes_and_witness() {
         &dir.path().join("mirror-a"),
         &["--witness-key", wkey.to_str().unwrap()],
     );
-    let b = Mirror::start(&node.url, &log, &dir.path().join("mirror-b"), &[]);
+    // Mirror B also pushes every change to a venue system that fails twice first.
+    let sink = WebhookSink::start(2);
+    let mut b = Mirror::start(
+        &node.url,
+        &log,
+        &dir.path().join("mirror-b"),
+        &["--webhook", &sink.url],
+    );
 
     let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
     let (revoke, rest) = steps[1..].split_last().unwrap();
@@ -129,7 +136,13 @@ fn two_mirrors_follow_a_node_feed_changes_and_witness() {
     let (c, _, line) = add_checkpoint(&a.url, 0, &[], &cp1);
     assert_eq!(c, 200, "{line}");
     let cosigned = format!("{cp1}{line}");
-    let v = verify_checkpoint(cosigned.as_bytes(), &d.log_key, &[wvkey.clone()], 1).unwrap();
+    let v = verify_checkpoint(
+        cosigned.as_bytes(),
+        &d.log_key,
+        std::slice::from_ref(&wvkey),
+        1,
+    )
+    .unwrap();
     assert_eq!(v.witnesses.len(), 1);
     let (c, ct, body) = add_checkpoint(&a.url, 0, &[], &cp1);
     assert_eq!(
@@ -261,6 +274,36 @@ fn two_mirrors_follow_a_node_feed_changes_and_witness() {
     assert_eq!(c, 0, "{err}");
     assert_eq!(va["computed_root"], vn["computed_root"]);
     assert_eq!(va["entries_checked"], n2);
+
+    // The webhook got every change once, in order, despite the failures.
+    let mut hooks: Vec<Value> = Vec::new();
+    while hooks.last().is_none_or(|e| e["type"] != "product-revoked") {
+        hooks.push(
+            sink.bodies
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap(),
+        );
+    }
+    let ids: Vec<u64> = hooks.iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert!(ids.contains(&registered));
+    // After a SIGKILL the mirror resumes the webhook after the last delivered event.
+    b.kill9();
+    b.restart();
+    let suspend = kit.authority.sign(
+        EntryKind::AgreementSuspended,
+        &json!({"id": "SA-1", "reason": "监督检查", "effective_on": "2025-05-06"}),
+    );
+    post_all(&node.url, [suspend]);
+    let next = sink
+        .bodies
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(next["type"], "authorization-suspended", "{next}");
+    assert_eq!(
+        (next["id"].as_u64(), next["subject"].as_str()),
+        (Some(n2), Some("SA-1"))
+    );
 }
 
 #[test]
