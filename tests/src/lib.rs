@@ -478,3 +478,67 @@ impl WebhookSink {
         WebhookSink { url, bodies }
     }
 }
+
+/// StaticServer serves a directory over plain HTTP GET on loopback (like
+/// nginx or object storage in front of a tile directory): nothing
+/// regledger-specific.
+pub struct StaticServer {
+    /// url is its base URL.
+    pub url: String,
+}
+
+impl StaticServer {
+    /// start serves `dir` on a free loopback port until the test process ends.
+    pub fn start(dir: &Path) -> StaticServer {
+        use std::io::{BufRead, BufReader, Write};
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let dir = dir.to_path_buf();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut s) = conn else { continue };
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut first = String::new();
+                if r.read_line(&mut first).is_err() {
+                    continue;
+                }
+                let mut line = String::new();
+                while r.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                    line.clear();
+                }
+                let path = first.split_whitespace().nth(1).unwrap_or("/");
+                let rel = path.trim_start_matches('/');
+                let body = if rel.split('/').any(|c| c == ".." || c.is_empty()) {
+                    None
+                } else {
+                    std::fs::read(dir.join(rel)).ok()
+                };
+                let (status, body) = match body {
+                    Some(b) => ("200 OK", b),
+                    None => ("404 Not Found", Vec::new()),
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(&body);
+            }
+        });
+        StaticServer { url }
+    }
+}
+
+/// copy_dir copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}

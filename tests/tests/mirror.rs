@@ -458,3 +458,70 @@ fn a_forked_upstream_is_refused_with_evidence() {
             .root
     );
 }
+
+#[test]
+fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "sha256", &kit);
+    let log = data.join("log.json");
+    let node = Node::start(&data, &[]);
+    let steps = kit.lifecycle(HashSuite::Sha256, "guangxi");
+    post_steps(&node.url, &steps[1..]);
+    let n = tree_size(&node.url);
+    let cp = wait_for_checkpoint(&node.url, n);
+    // Only `checkpoint` and `tile/…` files behind a plain static server.
+    let served = dir.path().join("static");
+    copy_dir(&data.join("tiles"), &served);
+    let web = StaticServer::start(&served);
+    let m = Mirror::start(&web.url, &log, &dir.path().join("mirror"), &[]);
+    assert_eq!(wait_for_checkpoint(&m.url, n), cp);
+
+    // The log grows; the copy's newest level-0 hash tile is altered in its last hash.
+    post_all(&node.url, ops(&kit, 20, "t"));
+    let n2 = tree_size(&node.url);
+    let cp2 = wait_for_checkpoint(&node.url, n2);
+    let tampered = dir.path().join("static2");
+    copy_dir(&data.join("tiles"), &tampered);
+    let tile = tampered.join(format!("tile/0/000.p/{n2}"));
+    let mut t = std::fs::read(&tile).unwrap();
+    let last = t.len() - 1;
+    t[last] ^= 1;
+    std::fs::write(&tile, t).unwrap();
+    std::fs::remove_dir_all(&served).unwrap();
+    std::fs::rename(&tampered, &served).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while metric(&m.url, "regledger_mirror_split_view") != Some(1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tampered tile accepted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Nothing of size n2 was accepted: the last good state is still served.
+    assert_eq!(get_text(&format!("{}/checkpoint", m.url)).unwrap().1, cp);
+    assert_eq!(tree_size(&m.url), n);
+    let ev = std::fs::read_dir(m.data.join("evidence"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(std::fs::read_to_string(ev.join("checkpoint")).unwrap(), cp2);
+    let readme = std::fs::read_to_string(ev.join("README.txt")).unwrap();
+    assert!(readme.contains("hash tile tile/0/000.p/"), "{readme}");
+    // The regulator's audit of the evidence names the altered tile.
+    let (c, v, err) = verify_cmd(&[
+        "audit".as_ref(),
+        "--dir".as_ref(),
+        ev.as_os_str(),
+        "--log".as_ref(),
+        log.as_os_str(),
+        "--trusted".as_ref(),
+        ev.join("accepted.checkpoint").as_os_str(),
+    ]);
+    assert_eq!(c, 1, "{err}");
+    assert_eq!(v["failures"][0]["check"], "hash-tile", "{v}");
+    assert_eq!(v["trusted"]["consistent"], true);
+}
