@@ -178,6 +178,21 @@ fn two_mirrors_follow_a_node_feed_changes_and_witness() {
     assert_eq!(c, 405, "{body}");
     assert!(body["type"].as_str().unwrap().ends_with("read-only-mirror"));
 
+    // The mirror serves the same API description, which lists its own routes.
+    let api = get_json(&format!("{}/openapi.json", b.url));
+    for p in [
+        "/v1/events",
+        "/add-checkpoint",
+        "/checkpoint",
+        "/v1/certificates/{no}",
+    ] {
+        assert!(api["paths"].get(p).is_some(), "openapi lacks {p}");
+    }
+    assert_eq!(
+        get_text(&format!("{}/log.json", b.url)).unwrap().1,
+        std::fs::read_to_string(&log).unwrap()
+    );
+
     // The live feed on mirror B sees the revocation.
     let (tx, rx) = mpsc::channel();
     let feed_url = format!("{}/v1/events", b.url);
