@@ -267,6 +267,21 @@ impl Mirror {
             reason,
             note: note.to_vec(),
         };
+        // Everything is fetched before the write transaction opens: redb has
+        // one writer, and the witness and webhooks must not wait on the network.
+        let fetch = |t: &regledger::tile::Tile| {
+            f.get(&t.path())
+                .map_err(SyncError::Transient)?
+                .ok_or_else(|| SyncError::Transient(format!("{} not served yet", t.path())))
+        };
+        let bundles = entry_tiles_for_size(old, cp.size)
+            .into_iter()
+            .map(|t| Ok((t, fetch(&t)?)))
+            .collect::<Result<Vec<_>, SyncError>>()?;
+        let hash_tiles = hash_tiles_for_size(old, cp.size)
+            .into_iter()
+            .map(|t| Ok((t, fetch(&t)?)))
+            .collect::<Result<Vec<_>, SyncError>>()?;
         let tx = self.store.write()?;
         {
             let mut leaves = tx.open_table(LEAVES)?;
@@ -279,12 +294,8 @@ impl Mirror {
             if head.size != old {
                 return Err(SyncError::Storage("head moved during sync".into()));
             }
-            for t in entry_tiles_for_size(old, cp.size) {
-                let data = f
-                    .get(&t.path())
-                    .map_err(SyncError::Transient)?
-                    .ok_or_else(|| SyncError::Transient(format!("{} not served yet", t.path())))?;
-                let entries = decode_entry_bundle(&data, usize::from(t.width))
+            for (t, data) in &bundles {
+                let entries = decode_entry_bundle(data, usize::from(t.width))
                     .map_err(|e| split(format!("entry bundle {}: {e}", t.path())))?;
                 let first = t.n * TILE_WIDTH;
                 for (i, bytes) in (first..).zip(entries) {
@@ -349,14 +360,10 @@ impl Mirror {
                 )));
             }
             // The hash tiles others read from the upstream must be the ones this mirror computed.
-            for t in hash_tiles_for_size(old, cp.size) {
-                let want = read_tile_data(&t, &Hashes(&hashes))
+            for (t, got) in &hash_tiles {
+                let want = read_tile_data(t, &Hashes(&hashes))
                     .map_err(|e| SyncError::Storage(e.to_string()))?;
-                let got = f
-                    .get(&t.path())
-                    .map_err(SyncError::Transient)?
-                    .ok_or_else(|| SyncError::Transient(format!("{} not served yet", t.path())))?;
-                if got != want {
+                if *got != want {
                     return Err(split(format!(
                         "hash tile {} differs from the entries",
                         t.path()
@@ -425,7 +432,11 @@ impl Mirror {
         let dir = self.evidence_dir.join(now_ms().to_string());
         std::fs::create_dir_all(&dir)?;
         let accepted = self.latest.read().expect("lock").note.clone();
-        write_atomic(&dir.join("accepted.checkpoint"), accepted.as_bytes())?;
+        // Before the first accepted checkpoint there is nothing to compare
+        // with; the audit of the tiles alone then shows what was wrong.
+        if !accepted.is_empty() {
+            write_atomic(&dir.join("accepted.checkpoint"), accepted.as_bytes())?;
+        }
         write_atomic(&dir.join("checkpoint"), bad)?;
         // The whole contradicting tree (as far as the upstream serves it), so
         // that the directory is a tile directory a regulator can audit alone.
