@@ -429,15 +429,19 @@ impl Mirror {
 
     /// save_evidence writes both signed checkpoints and the contradicting tree's tiles to a new evidence directory.
     pub fn save_evidence(&self, f: &Fetcher, reason: &str, bad: &[u8]) -> std::io::Result<PathBuf> {
-        let dir = self.evidence_dir.join(now_ms().to_string());
-        std::fs::create_dir_all(&dir)?;
+        // Built under a hidden name and renamed when complete, so a directory
+        // named by its time is always whole evidence.
+        let name = now_ms().to_string();
+        let dir = self.evidence_dir.join(&name);
+        let tmp = self.evidence_dir.join(format!(".tmp-{name}"));
+        std::fs::create_dir_all(&tmp)?;
         let accepted = self.latest.read().expect("lock").note.clone();
         // Before the first accepted checkpoint there is nothing to compare
         // with; the audit of the tiles alone then shows what was wrong.
         if !accepted.is_empty() {
-            write_atomic(&dir.join("accepted.checkpoint"), accepted.as_bytes())?;
+            write_atomic(&tmp.join("accepted.checkpoint"), accepted.as_bytes())?;
         }
-        write_atomic(&dir.join("checkpoint"), bad)?;
+        write_atomic(&tmp.join("checkpoint"), bad)?;
         // The whole contradicting tree (as far as the upstream serves it), so
         // that the directory is a tile directory a regulator can audit alone.
         let mut saved = 0usize;
@@ -449,7 +453,7 @@ impl Mirror {
             for t in tiles.take(MAX_EVIDENCE_TILES) {
                 match f.get(&t.path()) {
                     Ok(Some(data)) => {
-                        write_atomic(&dir.join(t.path()), &data)?;
+                        write_atomic(&tmp.join(t.path()), &data)?;
                         saved += 1;
                     }
                     Ok(None) => missing.push(t.path()),
@@ -475,7 +479,9 @@ impl Mirror {
                 format!("not served: {}\n", missing.join(", "))
             },
         );
-        write_atomic(&dir.join("README.txt"), readme.as_bytes())?;
+        write_atomic(&tmp.join("README.txt"), readme.as_bytes())?;
+        std::fs::rename(&tmp, &dir)?;
+        std::fs::File::open(&self.evidence_dir)?.sync_all()?;
         Ok(dir)
     }
 

@@ -60,6 +60,26 @@ fn verify_cmd(args: &[&std::ffi::OsStr]) -> (i32, Value, String) {
     )
 }
 
+/// evidence waits until the mirror saved `k` complete evidence directories and returns them, oldest first.
+fn evidence(m: &Mirror, k: usize) -> Vec<std::path::PathBuf> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let mut evs: Vec<_> = std::fs::read_dir(m.data.join("evidence"))
+            .map(|r| {
+                r.map(|e| e.unwrap().path())
+                    .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if evs.len() >= k {
+            evs.sort();
+            return evs;
+        }
+        assert!(std::time::Instant::now() < deadline, "no evidence saved");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn witness_key(dir: &Path) -> (std::path::PathBuf, VerifierKey) {
     let f = dir.join("witness.key");
     let out = Command::new(bin("regledger-node"))
@@ -427,11 +447,7 @@ fn a_forked_upstream_is_refused_with_evidence() {
     assert_eq!(p["value"]["status"], "revoked");
 
     // The evidence: both signed checkpoints and the fork's tiles.
-    let ev_root = m.data.join("evidence");
-    let evs: Vec<_> = std::fs::read_dir(&ev_root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let evs = evidence(&m, 1);
     assert_eq!(evs.len(), 1, "{evs:?}");
     let ev = &evs[0];
     assert_eq!(
@@ -483,14 +499,16 @@ fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
     let log = data.join("log.json");
     let node = Node::start(&data, &[]);
     let steps = kit.lifecycle(HashSuite::Sha256, "guangxi");
-    post_steps(&node.url, &steps[1..]);
+    post_steps(&node.url, &steps[1..4]);
+    let cp0 = wait_for_checkpoint(&node.url, 4);
+    post_steps(&node.url, &steps[4..]);
     let n = tree_size(&node.url);
     let cp = wait_for_checkpoint(&node.url, n);
     // Only `checkpoint` and `tile/…` files behind a plain static server.
     let served = dir.path().join("static");
     copy_dir(&data.join("tiles"), &served);
     let web = StaticServer::start(&served);
-    let m = Mirror::start(&web.url, &log, &dir.path().join("mirror"), &[]);
+    let mut m = Mirror::start(&web.url, &log, &dir.path().join("mirror"), &[]);
     assert_eq!(wait_for_checkpoint(&m.url, n), cp);
 
     // The log grows; the copy's newest level-0 hash tile is altered in its last hash.
@@ -517,12 +535,7 @@ fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
     // Nothing of size n2 was accepted: the last good state is still served.
     assert_eq!(get_text(&format!("{}/checkpoint", m.url)).unwrap().1, cp);
     assert_eq!(tree_size(&m.url), n);
-    let ev = std::fs::read_dir(m.data.join("evidence"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let ev = evidence(&m, 1).remove(0);
     assert_eq!(std::fs::read_to_string(ev.join("checkpoint")).unwrap(), cp2);
     let readme = std::fs::read_to_string(ev.join("README.txt")).unwrap();
     assert!(readme.contains("hash tile tile/0/000.p/"), "{readme}");
@@ -539,4 +552,32 @@ fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
     assert_eq!(c, 1, "{err}");
     assert_eq!(v["failures"][0]["check"], "hash-tile", "{v}");
     assert_eq!(v["trusted"]["consistent"], true);
+
+    // Restarted, the mirror checks again; an upstream rolled back to an
+    // older checkpoint is a split view too, and the audit says rollback.
+    m.kill9();
+    std::fs::write(served.join("checkpoint"), &cp0).unwrap();
+    m.restart();
+    let evs = evidence(&m, 2);
+    let ev = &evs[1];
+    assert_eq!(metric(&m.url, "regledger_mirror_split_view"), Some(1));
+    assert_eq!(get_text(&format!("{}/checkpoint", m.url)).unwrap().1, cp);
+    let (c, v, err) = verify_cmd(&[
+        "audit".as_ref(),
+        "--dir".as_ref(),
+        ev.as_os_str(),
+        "--log".as_ref(),
+        log.as_os_str(),
+        "--trusted".as_ref(),
+        ev.join("accepted.checkpoint").as_os_str(),
+    ]);
+    assert_eq!(c, 1, "{err}");
+    assert!(
+        v["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "trusted-rollback"),
+        "{v}"
+    );
 }
