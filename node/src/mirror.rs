@@ -648,12 +648,19 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         println!("regledger-node mirror listening on http://{addr}");
         tracing::info!(%addr, origin = %app.descriptor.origin, "mirroring");
         let extra = crate::feed::routes(feed);
-        axum::serve(listener, crate::http::router(app, request_timeout, extra))
+        let server = axum::serve(listener, crate::http::router(app, request_timeout, extra))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| e.to_string())
+            });
+        // Event streams never end by themselves: give open requests a few
+        // seconds after Ctrl-C, then stop anyway.
+        tokio::select! {
+            r = server => r.map_err(|e| e.to_string()),
+            _ = async {
+                let _ = tokio::signal::ctrl_c().await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            } => Ok(()),
+        }
     });
     stop.store(true, Ordering::Relaxed);
     drop(rt);
