@@ -250,6 +250,7 @@ fn two_mirrors_follow_a_node_feed_changes_and_witness() {
     let mut bad = proof.clone();
     bad[0] = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
     assert_eq!(add_checkpoint(&a.url, n1, &bad, &cp2).0, 422);
+    assert_eq!(add_checkpoint(&a.url, n2 + 1, &[], &cp2).0, 400);
     let (c, _, line) = add_checkpoint(&a.url, n1, &proof, &cp2);
     assert_eq!(c, 200, "{line}");
     verify_checkpoint(format!("{cp2}{line}").as_bytes(), &d.log_key, &[wvkey], 1).unwrap();
