@@ -446,7 +446,7 @@ impl Mirror {
         // that the directory is a tile directory a regulator can audit alone.
         let mut saved = 0usize;
         let mut missing = Vec::new();
-        if let Some(size) = Checkpoint::parse_note(bad) {
+        if let Some(size) = note_size(bad) {
             let tiles = hash_tiles_for_size(0, size)
                 .into_iter()
                 .chain(entry_tiles_for_size(0, size));
@@ -531,16 +531,10 @@ impl Mirror {
     }
 }
 
-/// CheckpointNote adds parsing a size from note bytes.
-trait CheckpointNote {
-    fn parse_note(note: &[u8]) -> Option<u64>;
-}
-
-impl CheckpointNote for Checkpoint {
-    fn parse_note(note: &[u8]) -> Option<u64> {
-        let n = regledger::note::Note::parse(note).ok()?;
-        Checkpoint::parse(&n.text).ok().map(|c| c.size)
-    }
+/// note_size returns the size of a signed checkpoint note, if it parses.
+fn note_size(note: &[u8]) -> Option<u64> {
+    let n = regledger::note::Note::parse(note).ok()?;
+    Checkpoint::parse(&n.text).ok().map(|c| c.size)
 }
 
 /// check_data_dir binds a data directory to one log: it keeps a copy of
