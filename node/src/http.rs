@@ -50,8 +50,8 @@ pub struct App {
     pub descriptor: LogDescriptor,
     /// descriptor_json is log.json as served.
     pub descriptor_json: String,
-    /// queue feeds the sequencer.
-    pub queue: SyncSender<Submission>,
+    /// queue feeds the sequencer; `None` on a mirror, which never accepts submissions.
+    pub queue: Option<SyncSender<Submission>>,
     /// latest is the latest published checkpoint.
     pub latest: Arc<RwLock<Published>>,
     /// published notifies waiters of new checkpoints.
@@ -104,10 +104,16 @@ fn json_ok(v: Value) -> Response {
         .into_response()
 }
 
-/// router builds the API.
-pub fn router(app: Arc<App>, request_timeout: Duration) -> Router {
+/// router builds the API: the shared read side, `POST /v1/entries` when the
+/// app has a sequencer queue, and `extra` routes (a mirror's feed and witness).
+pub fn router(app: Arc<App>, request_timeout: Duration, extra: Router) -> Router {
+    let entries = if app.queue.is_some() {
+        post(submit).get(entries_by_subject)
+    } else {
+        post(read_only).get(entries_by_subject)
+    };
     Router::new()
-        .route("/v1/entries", post(submit).get(entries_by_subject))
+        .route("/v1/entries", entries)
         .route("/v1/entries/{index}", get(entry))
         .route("/v1/proof/inclusion", get(inclusion))
         .route("/v1/proof/consistency", get(consistency))
@@ -137,12 +143,26 @@ pub fn router(app: Arc<App>, request_timeout: Duration) -> Router {
                 "no such resource",
             )
         })
+        .with_state(app)
+        .merge(extra)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
         ))
-        .with_state(app)
+}
+
+/// read_only answers a submission sent to a mirror: it only follows its upstream.
+async fn read_only() -> Response {
+    let mut r = problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "read-only-mirror",
+        "This is a read-only mirror",
+        "submit entries to the upstream node; a mirror only follows it",
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET"));
+    r
 }
 
 fn rejection_response(r: Rejection) -> Response {
@@ -240,8 +260,11 @@ async fn submit(
             }
         }
     }
+    let Some(queue) = &app.queue else {
+        return read_only().await;
+    };
     let (tx, rx) = oneshot::channel();
-    match app.queue.try_send(Submission {
+    match queue.try_send(Submission {
         envelope: env,
         preverified: pre,
         reply: tx,

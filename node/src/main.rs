@@ -6,9 +6,11 @@
 #![allow(clippy::result_large_err)]
 
 mod client;
+mod feed;
 mod http;
 mod logdir;
 mod metrics;
+mod mirror;
 mod publisher;
 mod sequencer;
 mod store;
@@ -44,6 +46,8 @@ enum Cmd {
     Submit(client::SubmitArgs),
     /// Generate a signer key file and print its verifier key and base64 public key.
     Keygen(KeygenArgs),
+    /// Follow an upstream log as a verified mirror (and witness); serve its read API and change feed.
+    Mirror(mirror::MirrorArgs),
     /// Load generator: drive POST /v1/entries with many clients and report throughput and latency as JSON.
     Bench(client::BenchArgs),
 }
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
         Cmd::Submit(a) => client::submit(a),
         Cmd::Keygen(a) => keygen(a),
         Cmd::Bench(a) => client::bench(a),
+        Cmd::Mirror(a) => mirror::run_mirror(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -294,7 +299,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         store,
         descriptor,
         descriptor_json,
-        queue: tx,
+        queue: Some(tx),
         latest,
         published,
         tiles_dir: paths.tiles(),
@@ -313,12 +318,15 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("regledger-node listening on http://{addr}");
         tracing::info!(%addr, origin = %app.descriptor.origin, "serving");
-        axum::serve(listener, http::router(app, request_timeout))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| e.to_string())
+        axum::serve(
+            listener,
+            http::router(app, request_timeout, axum::Router::new()),
+        )
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
     });
     // Router (and queue sender) dropped with the runtime: the sequencer drains and exits.
     drop(rt);

@@ -31,6 +31,10 @@ pub struct Metrics {
     pub overloaded: AtomicU64,
     /// flags counts deadline findings recorded.
     pub flags: AtomicU64,
+    /// mirror_split_view is 1 once a mirror saw its upstream contradict an accepted checkpoint.
+    pub mirror_split_view: AtomicU64,
+    /// mirror_syncs counts checkpoints a mirror verified and committed.
+    pub mirror_syncs: AtomicU64,
 }
 
 impl Metrics {
@@ -57,6 +61,20 @@ impl Metrics {
         let g = |s: &mut String, name: &str, help: &str, kind: &str, v: u64| {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
         };
+        g(
+            &mut s,
+            "regledger_mirror_split_view",
+            "1 if this mirror saw its upstream contradict an accepted checkpoint (it stopped advancing).",
+            "gauge",
+            self.mirror_split_view.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_mirror_syncs_total",
+            "Upstream checkpoints this mirror verified and committed.",
+            "counter",
+            self.mirror_syncs.load(Ordering::Relaxed),
+        );
         g(
             &mut s,
             "regledger_submissions_total",

@@ -79,14 +79,14 @@ impl Publisher {
         let tiles_size = meta_u64(&view.meta, M_TILES_SIZE)?;
         let current = self.latest.read().expect("lock").size;
         let has_note = !self.latest.read().expect("lock").note.is_empty();
-        let tiles_ok = self.tiles_complete(tiles_size);
+        let tiles_ok = tiles_complete(&self.tiles_dir, tiles_size);
         if size == current && !force && has_note && tiles_ok {
             return Ok(false);
         }
         // Tiles first: a checkpoint is never served for data the tiles lack.
         // A missing tile directory is rebuilt from the database.
         let from = if tiles_ok { tiles_size } else { 0 };
-        self.write_tiles(&view, from, size)?;
+        write_tiles(&self.tiles_dir, &view, from, size)?;
         let root = tree_hash(self.suite, size, &Hashes(&view.hashes))
             .map_err(|e| StoreError(e.to_string()))?;
         drop(view);
@@ -112,46 +112,6 @@ impl Publisher {
         Ok(true)
     }
 
-    /// tiles_complete checks that the last entry bundle of `size` exists (a cheap reconcile at start).
-    fn tiles_complete(&self, size: u64) -> bool {
-        if size == 0 {
-            return true;
-        }
-        entry_tiles_for_size(size - 1, size)
-            .iter()
-            .all(|t| self.tiles_dir.join(t.path()).is_file())
-    }
-
-    fn write_tiles(
-        &self,
-        view: &crate::store::ReadView,
-        old: u64,
-        new: u64,
-    ) -> Result<(), StoreError> {
-        if new <= old {
-            return Ok(());
-        }
-        for t in hash_tiles_for_size(old, new) {
-            let data =
-                read_tile_data(&t, &Hashes(&view.hashes)).map_err(|e| StoreError(e.to_string()))?;
-            write_atomic(&self.tiles_dir.join(t.path()), &data)?;
-        }
-        for t in entry_tiles_for_size(old, new) {
-            let start = t.n * TILE_WIDTH;
-            let mut entries = Vec::with_capacity(usize::from(t.width));
-            for i in start..start + u64::from(t.width) {
-                let leaf = view
-                    .leaf(i)?
-                    .ok_or_else(|| StoreError(format!("leaf {i} missing")))?;
-                entries.push(leaf);
-            }
-            let refs: Vec<&[u8]> = entries.iter().map(|e| e.as_slice()).collect();
-            let data = encode_entry_bundle(&refs).map_err(|e| StoreError(e.to_string()))?;
-            write_atomic(&self.tiles_dir.join(t.path()), &data)?;
-        }
-        Ok(())
-    }
-
     /// load restores the latest published checkpoint from the database and
     /// rewrites the tiles at the right edge of the published tree (the ones
     /// a crash or a torn write could have left behind) from the database.
@@ -159,8 +119,8 @@ impl Publisher {
     pub fn load(&self) -> Result<(), StoreError> {
         let view = self.store.view()?;
         let tiles_size = meta_u64(&view.meta, M_TILES_SIZE)?;
-        if tiles_size > 0 && self.tiles_complete(tiles_size) {
-            self.write_tiles(&view, tiles_size - 1, tiles_size)?;
+        if tiles_size > 0 && tiles_complete(&self.tiles_dir, tiles_size) {
+            write_tiles(&self.tiles_dir, &view, tiles_size - 1, tiles_size)?;
         }
         if let Some(note) = meta_str(&view.meta, M_CHECKPOINT)? {
             let size = regledger::note::Note::parse(note.as_bytes())
@@ -204,4 +164,45 @@ impl Publisher {
 pub fn tile_file(tiles_dir: &Path, path: &str) -> Option<PathBuf> {
     let t = Tile::parse(path).ok()?;
     Some(tiles_dir.join(t.path()))
+}
+
+/// tiles_complete checks that the last entry bundle of `size` exists (a cheap reconcile at start).
+pub fn tiles_complete(tiles_dir: &Path, size: u64) -> bool {
+    if size == 0 {
+        return true;
+    }
+    entry_tiles_for_size(size - 1, size)
+        .iter()
+        .all(|t| tiles_dir.join(t.path()).is_file())
+}
+
+/// write_tiles writes the hash tiles and entry bundles that grow the tree from `old` to `new`, from the database.
+pub fn write_tiles(
+    tiles_dir: &Path,
+    view: &crate::store::ReadView,
+    old: u64,
+    new: u64,
+) -> Result<(), StoreError> {
+    if new <= old {
+        return Ok(());
+    }
+    for t in hash_tiles_for_size(old, new) {
+        let data =
+            read_tile_data(&t, &Hashes(&view.hashes)).map_err(|e| StoreError(e.to_string()))?;
+        write_atomic(&tiles_dir.join(t.path()), &data)?;
+    }
+    for t in entry_tiles_for_size(old, new) {
+        let start = t.n * TILE_WIDTH;
+        let mut entries = Vec::with_capacity(usize::from(t.width));
+        for i in start..start + u64::from(t.width) {
+            let leaf = view
+                .leaf(i)?
+                .ok_or_else(|| StoreError(format!("leaf {i} missing")))?;
+            entries.push(leaf);
+        }
+        let refs: Vec<&[u8]> = entries.iter().map(|e| e.as_slice()).collect();
+        let data = encode_entry_bundle(&refs).map_err(|e| StoreError(e.to_string()))?;
+        write_atomic(&tiles_dir.join(t.path()), &data)?;
+    }
+    Ok(())
 }

@@ -235,3 +235,315 @@ pub fn init_with_testkit(
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Mirror is a running `regledger-node mirror` process.
+pub struct Mirror {
+    /// child is the process.
+    pub child: Child,
+    /// url is its base URL.
+    pub url: String,
+    /// data is its data directory.
+    pub data: PathBuf,
+    /// upstream is the URL it follows.
+    pub upstream: String,
+    /// log is the log.json it trusts.
+    pub log: PathBuf,
+    port: u16,
+    extra: Vec<String>,
+}
+
+impl Mirror {
+    /// start runs `regledger-node mirror` following `upstream` and waits until it answers.
+    pub fn start(upstream: &str, log: &Path, data: &Path, extra: &[&str]) -> Mirror {
+        let port = free_port();
+        let mut m = Mirror {
+            child: Command::new("true").spawn().expect("spawn true"),
+            url: format!("http://127.0.0.1:{port}"),
+            data: data.to_path_buf(),
+            upstream: upstream.to_string(),
+            log: log.to_path_buf(),
+            port,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        let _ = m.child.wait();
+        m.restart();
+        m
+    }
+
+    /// restart starts the mirror again on the same port, data and upstream.
+    pub fn restart(&mut self) {
+        self.child = Command::new(bin("regledger-node"))
+            .arg("mirror")
+            .arg("--upstream")
+            .arg(&self.upstream)
+            .arg("--log")
+            .arg(&self.log)
+            .arg("--data")
+            .arg(&self.data)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .args(["--poll-ms", "50"])
+            .args(&self.extra)
+            .env("REGLEDGER_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn regledger-node mirror");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if get_text(&format!("{}/healthz", self.url))
+                .map(|(c, _)| c == 200)
+                .unwrap_or(false)
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("mirror on port {} did not come up", self.port);
+    }
+
+    /// kill9 kills the process with SIGKILL and reaps it.
+    pub fn kill9(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-9")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// checkpoint_size returns the size line of a checkpoint note, if it parses.
+pub fn checkpoint_size(note: &str) -> Option<u64> {
+    note.lines().nth(1).and_then(|l| l.parse().ok())
+}
+
+/// wait_for_checkpoint waits until `url` serves a checkpoint of `size` and returns it.
+pub fn wait_for_checkpoint(url: &str, size: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok((200, cp)) = get_text(&format!("{url}/checkpoint")) {
+            if checkpoint_size(&cp) == Some(size) {
+                return cp;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} never served a checkpoint of size {size}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// metric reads one unlabelled value from `/metrics`.
+pub fn metric(base: &str, name: &str) -> Option<u64> {
+    let (_, m) = get_text(&format!("{base}/metrics")).ok()?;
+    m.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// post_to POSTs a body to any path and returns status, content type and body text.
+pub fn post_to(url: &str, content_type: &str, body: Vec<u8>) -> (u16, String, String) {
+    rt().block_on(async {
+        let r = reqwest::Client::new()
+            .post(url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (s, ct, r.text().await.unwrap())
+    })
+}
+
+/// sse_collect reads Server-Sent Events from `url` (with `Last-Event-ID` if
+/// given) until `done` holds for the events so far or the deadline passes;
+/// `connected` is called once the response headers arrived. Each event is
+/// (id, type, data).
+pub fn sse_collect(
+    url: &str,
+    last_event_id: Option<u64>,
+    connected: impl FnOnce(),
+    done: impl Fn(&[(String, String, String)]) -> bool,
+) -> Vec<(String, String, String)> {
+    rt().block_on(async {
+        let mut req = reqwest::Client::new().get(url);
+        if let Some(i) = last_event_id {
+            req = req.header("last-event-id", i.to_string());
+        }
+        let mut r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        connected();
+        let mut buf = String::new();
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !done(&out) {
+            let chunk = tokio::time::timeout_at(deadline, r.chunk())
+                .await
+                .expect("events before the deadline")
+                .unwrap()
+                .expect("stream open");
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let block: String = buf.drain(..end + 2).collect();
+                let (mut id, mut ty, mut data) = (String::new(), String::new(), String::new());
+                for l in block.lines() {
+                    if let Some(v) = l.strip_prefix("id:") {
+                        id = v.trim().to_string();
+                    } else if let Some(v) = l.strip_prefix("event:") {
+                        ty = v.trim().to_string();
+                    } else if let Some(v) = l.strip_prefix("data:") {
+                        data.push_str(v.trim());
+                    }
+                }
+                if !ty.is_empty() {
+                    out.push((id, ty, data));
+                }
+            }
+        }
+        out
+    })
+}
+
+/// WebhookSink is a minimal HTTP receiver on loopback that records POST
+/// bodies; it answers 500 to the first `fail_first` requests (to exercise
+/// retries) and 200 afterwards.
+pub struct WebhookSink {
+    /// url is where it listens.
+    pub url: String,
+    /// bodies receives each accepted body.
+    pub bodies: std::sync::mpsc::Receiver<Value>,
+}
+
+impl WebhookSink {
+    /// start listens on a free loopback port.
+    pub fn start(fail_first: usize) -> WebhookSink {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", l.local_addr().unwrap());
+        let (tx, bodies) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut failed = 0usize;
+            for conn in l.incoming() {
+                let Ok(mut s) = conn else { continue };
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut len = 0usize;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let t = line.trim_end();
+                    if t.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = t.split_once(':') {
+                        if k.eq_ignore_ascii_case("content-length") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                }
+                let mut body = vec![0u8; len];
+                if r.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                let status = if failed < fail_first {
+                    failed += 1;
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                if status == "200 OK" {
+                    if let Ok(v) = serde_json::from_slice(&body) {
+                        if tx.send(v).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        WebhookSink { url, bodies }
+    }
+}
+
+/// StaticServer serves a directory over plain HTTP GET on loopback (like
+/// nginx or object storage in front of a tile directory): nothing
+/// regledger-specific.
+pub struct StaticServer {
+    /// url is its base URL.
+    pub url: String,
+}
+
+impl StaticServer {
+    /// start serves `dir` on a free loopback port until the test process ends.
+    pub fn start(dir: &Path) -> StaticServer {
+        use std::io::{BufRead, BufReader, Write};
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let dir = dir.to_path_buf();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut s) = conn else { continue };
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut first = String::new();
+                if r.read_line(&mut first).is_err() {
+                    continue;
+                }
+                let mut line = String::new();
+                while r.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                    line.clear();
+                }
+                let path = first.split_whitespace().nth(1).unwrap_or("/");
+                let rel = path.trim_start_matches('/');
+                let body = if rel.split('/').any(|c| c == ".." || c.is_empty()) {
+                    None
+                } else {
+                    std::fs::read(dir.join(rel)).ok()
+                };
+                let (status, body) = match body {
+                    Some(b) => ("200 OK", b),
+                    None => ("404 Not Found", Vec::new()),
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(&body);
+            }
+        });
+        StaticServer { url }
+    }
+}
+
+/// copy_dir copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}

@@ -1,0 +1,584 @@
+//! Verified mirrors on loopback: a node and two mirrors with a few hundred
+//! mixed entries, the change feed, the witness protocol, a mirror killed
+//! mid-sync, and an upstream that forks (a split view with evidence).
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::mpsc;
+
+use base64::Engine;
+use regledger::bundle::{verify_bundle, CertificateBundle};
+use regledger::checkpoint::{sign_checkpoint, verify_checkpoint, Checkpoint};
+use regledger::descriptor::LogDescriptor;
+use regledger::note::{KeyType, Note, Signer, VerifierKey};
+use regledger::registry::testkit::{Step, Testkit, BASE_MS, DAY_MS, REGISTRATION_NO};
+use regledger::registry::EntryKind;
+use regledger::HashSuite;
+use regledger_e2e::*;
+use serde_json::{json, Value};
+
+const ORIGIN: &str = "mirror.e2e.example/gx";
+
+/// ops returns `n` operation events by the business entity under SA-1, distinct by `salt`.
+fn ops(kit: &Testkit, n: usize, salt: &str) -> Vec<regledger::envelope::Envelope> {
+    let t0 = BASE_MS + 3 * DAY_MS;
+    (0..n)
+        .map(|k| {
+            kit.business.sign(
+                EntryKind::OperationEvent,
+                &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": t0 + k as u64,
+                        "actor": format!("svc-{salt}-{}", k % 7), "records": k}),
+            )
+        })
+        .collect()
+}
+
+fn post_all(url: &str, envs: impl IntoIterator<Item = regledger::envelope::Envelope>) {
+    for e in envs {
+        let (code, body) = post(url, &e);
+        assert_eq!(code, 200, "{body}");
+    }
+}
+
+fn post_steps(url: &str, steps: &[Step]) {
+    for s in steps {
+        let (code, body) = post(url, &s.envelope);
+        assert_eq!(code, 200, "{}: {body}", s.label);
+    }
+}
+
+fn verify_cmd(args: &[&std::ffi::OsStr]) -> (i32, Value, String) {
+    let out = Command::new(bin("regledger-verify"))
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// evidence waits until the mirror saved `k` complete evidence directories and returns them, oldest first.
+fn evidence(m: &Mirror, k: usize) -> Vec<std::path::PathBuf> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let mut evs: Vec<_> = std::fs::read_dir(m.data.join("evidence"))
+            .map(|r| {
+                r.map(|e| e.unwrap().path())
+                    .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if evs.len() >= k {
+            evs.sort();
+            return evs;
+        }
+        assert!(std::time::Instant::now() < deadline, "no evidence saved");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn witness_key(dir: &Path) -> (std::path::PathBuf, VerifierKey) {
+    let f = dir.join("witness.key");
+    let out = Command::new(bin("regledger-node"))
+        .args([
+            "keygen",
+            "--name",
+            "venue-witness.example",
+            "--type",
+            "witness",
+            "--out",
+        ])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (f, VerifierKey::parse(v["vkey"].as_str().unwrap()).unwrap())
+}
+
+fn add_checkpoint(url: &str, old: u64, proof: &[String], note: &str) -> (u16, String, String) {
+    let mut body = format!("old {old}\n");
+    for p in proof {
+        body.push_str(p);
+        body.push('\n');
+    }
+    body.push('\n');
+    body.push_str(note);
+    post_to(
+        &format!("{url}/add-checkpoint"),
+        "text/plain",
+        body.into_bytes(),
+    )
+}
+
+#[test]
+fn two_mirrors_follow_a_node_feed_changes_and_witness() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+    let log = data.join("log.json");
+    let d = LogDescriptor::parse(&std::fs::read(&log).unwrap()).unwrap();
+    let node = Node::start(&data, &[]);
+    let (wkey, wvkey) = witness_key(dir.path());
+    let a = Mirror::start(
+        &node.url,
+        &log,
+        &dir.path().join("mirror-a"),
+        &["--witness-key", wkey.to_str().unwrap()],
+    );
+    // Mirror B also pushes every change to a venue system that fails twice first.
+    let sink = WebhookSink::start(2);
+    let mut b = Mirror::start(
+        &node.url,
+        &log,
+        &dir.path().join("mirror-b"),
+        &["--webhook", &sink.url],
+    );
+
+    let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
+    let (revoke, rest) = steps[1..].split_last().unwrap();
+    assert_eq!(revoke.label, "registration revoked");
+    post_steps(&node.url, rest);
+    post_all(&node.url, ops(&kit, 300, "a"));
+    let n1 = tree_size(&node.url);
+    assert!(n1 > 300);
+    let cp1 = wait_for_checkpoint(&node.url, n1);
+    // Both mirrors serve the node's own signed checkpoint: same size, same root.
+    assert_eq!(wait_for_checkpoint(&a.url, n1), cp1);
+    assert_eq!(wait_for_checkpoint(&b.url, n1), cp1);
+    assert_eq!(metric(&a.url, "regledger_mirror_split_view"), Some(0));
+
+    // Witness: the mirror cosigns what it verified, once per size.
+    let (c, _, line) = add_checkpoint(&a.url, 0, &[], &cp1);
+    assert_eq!(c, 200, "{line}");
+    let cosigned = format!("{cp1}{line}");
+    let v = verify_checkpoint(
+        cosigned.as_bytes(),
+        &d.log_key,
+        std::slice::from_ref(&wvkey),
+        1,
+    )
+    .unwrap();
+    assert_eq!(v.witnesses.len(), 1);
+    let (c, ct, body) = add_checkpoint(&a.url, 0, &[], &cp1);
+    assert_eq!(
+        (c, ct.as_str(), body.as_str()),
+        (409, "text/x.tlog.size", &*format!("{n1}\n"))
+    );
+    let (c, _, body) = post_to(
+        &format!("{}/add-checkpoint", a.url),
+        "text/plain",
+        b"nonsense".to_vec(),
+    );
+    assert_eq!(c, 400, "{body}");
+    let forged = cp1.replacen(&format!("\n{n1}\n"), &format!("\n{}\n", n1 + 1), 1);
+    let (c, _, body) = add_checkpoint(&a.url, n1, &[], &forged);
+    assert_eq!(c, 403, "{body}");
+    let other = Signer::generate("other.example/log", KeyType::Ed25519, [9; 32]).unwrap();
+    let other_cp = sign_checkpoint(
+        &Checkpoint {
+            origin: "other.example/log".into(),
+            size: 1,
+            root: regledger::Hash([1; 32]),
+            extensions: vec![],
+        },
+        &other,
+    )
+    .unwrap();
+    let (c, _, body) = add_checkpoint(&a.url, 0, &[], &other_cp);
+    assert_eq!(c, 404, "{body}");
+    // The mirror (without a witness key) has no witness endpoint.
+    assert_eq!(add_checkpoint(&b.url, 0, &[], &cp1).0, 404);
+    // A submission to a mirror is refused with a problem: it only follows.
+    let (c, body) = post(&a.url, &revoke.envelope);
+    assert_eq!(c, 405, "{body}");
+    assert!(body["type"].as_str().unwrap().ends_with("read-only-mirror"));
+
+    // The mirror serves the same API description, which lists its own routes.
+    let api = get_json(&format!("{}/openapi.json", b.url));
+    for p in [
+        "/v1/events",
+        "/add-checkpoint",
+        "/checkpoint",
+        "/v1/certificates/{no}",
+    ] {
+        assert!(api["paths"].get(p).is_some(), "openapi lacks {p}");
+    }
+    assert_eq!(
+        get_text(&format!("{}/log.json", b.url)).unwrap().1,
+        std::fs::read_to_string(&log).unwrap()
+    );
+
+    // The live feed on mirror B sees the revocation.
+    let (tx, rx) = mpsc::channel();
+    let feed_url = format!("{}/v1/events", b.url);
+    let reader = std::thread::spawn(move || {
+        sse_collect(
+            &feed_url,
+            None,
+            move || tx.send(()).unwrap(),
+            |ev| ev.iter().any(|e| e.1 == "product-revoked"),
+        )
+    });
+    rx.recv().unwrap();
+    post_all(&node.url, [revoke.envelope.clone()]);
+    let n2 = n1 + 1;
+    let cp2 = wait_for_checkpoint(&node.url, n2);
+    let live = reader.join().unwrap();
+    assert_eq!(live.len(), 1, "{live:?}");
+    let e: Value = serde_json::from_str(&live[0].2).unwrap();
+    assert_eq!(live[0].0, n1.to_string());
+    assert_eq!(
+        (e["type"].as_str(), e["subject"].as_str()),
+        (Some("product-revoked"), Some("P-1"))
+    );
+    assert_eq!(e["index"], n1);
+    assert_eq!(wait_for_checkpoint(&a.url, n2), cp2);
+    assert_eq!(wait_for_checkpoint(&b.url, n2), cp2);
+
+    // Witness consistency: a bad proof is 422, the node's proof is cosigned.
+    let proof = get_json(&format!(
+        "{}/v1/proof/consistency?old={n1}&new={n2}",
+        node.url
+    ));
+    let proof: Vec<String> = serde_json::from_value(proof["consistency_proof"].clone()).unwrap();
+    assert!(!proof.is_empty());
+    let mut bad = proof.clone();
+    bad[0] = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
+    assert_eq!(add_checkpoint(&a.url, n1, &bad, &cp2).0, 422);
+    assert_eq!(add_checkpoint(&a.url, n2 + 1, &[], &cp2).0, 400);
+    let (c, _, line) = add_checkpoint(&a.url, n1, &proof, &cp2);
+    assert_eq!(c, 200, "{line}");
+    verify_checkpoint(format!("{cp2}{line}").as_bytes(), &d.log_key, &[wvkey], 1).unwrap();
+
+    // The revocation shows in both mirrors' certificate bundles, which verify.
+    for m in [&a, &b] {
+        let bundle: CertificateBundle = serde_json::from_value(get_json(&format!(
+            "{}/v1/certificates/{REGISTRATION_NO}",
+            m.url
+        )))
+        .unwrap();
+        assert_eq!(verify_bundle(&bundle, &d).unwrap().status, "revoked");
+        let p = get_json(&format!("{}/v1/products/P-1", m.url));
+        assert_eq!(p["value"]["status"], "revoked");
+    }
+    // Resume from the stored log: every change after the registration, in order.
+    let registered = get_json(&format!("{}/v1/entries?subject=P-1", b.url))["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .find(|&i| get_json(&format!("{}/v1/entries/{i}", b.url))["kind"] == "product-registered")
+        .unwrap();
+    let replay = sse_collect(
+        &format!("{}/v1/events", b.url),
+        Some(registered),
+        || {},
+        |ev| ev.iter().any(|e| e.1 == "product-revoked"),
+    );
+    let types: Vec<&str> = replay.iter().map(|e| e.1.as_str()).collect();
+    assert_eq!(
+        types,
+        ["product-suspended", "product-resumed", "product-revoked"]
+    );
+    assert!(replay
+        .iter()
+        .all(|e| e.0.parse::<u64>().unwrap() > registered));
+    let (c, _) = get_text(&format!("{}/v1/events?from=01", b.url)).unwrap();
+    assert_eq!(c, 400);
+
+    // A regulator's audit of the mirror over HTTP: the node's root and verdict.
+    let (c, va, err) = verify_cmd(&[
+        "audit".as_ref(),
+        "--url".as_ref(),
+        a.url.as_ref(),
+        "--log".as_ref(),
+        log.as_os_str(),
+    ]);
+    assert_eq!(c, 0, "{err}");
+    let (c, vn, err) = verify_cmd(&[
+        "audit".as_ref(),
+        "--dir".as_ref(),
+        data.join("tiles").as_os_str(),
+        "--log".as_ref(),
+        log.as_os_str(),
+    ]);
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(va["computed_root"], vn["computed_root"]);
+    assert_eq!(va["entries_checked"], n2);
+
+    // The webhook got every change once, in order, despite the failures.
+    let mut hooks: Vec<Value> = Vec::new();
+    while hooks.last().is_none_or(|e| e["type"] != "product-revoked") {
+        hooks.push(
+            sink.bodies
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap(),
+        );
+    }
+    let ids: Vec<u64> = hooks.iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert!(ids.contains(&registered));
+    // After a SIGKILL the mirror resumes the webhook after the last delivered event.
+    b.kill9();
+    b.restart();
+    let suspend = kit.authority.sign(
+        EntryKind::AgreementSuspended,
+        &json!({"id": "SA-1", "reason": "监督检查", "effective_on": "2025-05-06"}),
+    );
+    post_all(&node.url, [suspend]);
+    let next = sink
+        .bodies
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(next["type"], "authorization-suspended", "{next}");
+    assert_eq!(
+        (next["id"].as_u64(), next["subject"].as_str()),
+        (Some(n2), Some("SA-1"))
+    );
+}
+
+#[test]
+fn a_mirror_killed_mid_sync_resumes_to_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "sha256", &kit);
+    let log = data.join("log.json");
+    let node = Node::start(&data, &[]);
+    let steps = kit.lifecycle(HashSuite::Sha256, "guangxi");
+    post_steps(&node.url, &steps[1..]);
+    let mut m = Mirror::start(&node.url, &log, &dir.path().join("mirror"), &[]);
+    // Entries keep arriving in many checkpoints while the mirror is killed and restarted.
+    let envs = ops(&kit, 400, "k");
+    for (k, chunk) in envs.chunks(100).enumerate() {
+        post_all(&node.url, chunk.iter().cloned());
+        if k == 1 {
+            m.kill9();
+        }
+        if k == 2 {
+            m.restart();
+        }
+    }
+    m.kill9();
+    m.restart();
+    let n = tree_size(&node.url);
+    let cp = wait_for_checkpoint(&node.url, n);
+    assert_eq!(wait_for_checkpoint(&m.url, n), cp);
+    assert_eq!(tree_size(&m.url), n);
+    // Its own tile directory is a complete, valid copy of the log.
+    let (c, v, err) = verify_cmd(&[
+        "audit".as_ref(),
+        "--dir".as_ref(),
+        m.data.join("tiles").as_os_str(),
+        "--log".as_ref(),
+        log.as_os_str(),
+    ]);
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(v["entries_checked"], n);
+    assert_eq!(v["products"][0]["status"], "revoked");
+}
+
+#[test]
+fn a_forked_upstream_is_refused_with_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+    let log = data.join("log.json");
+    let node = Node::start(&data, &[]);
+    let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
+    post_steps(&node.url, &steps[1..]);
+    let n = tree_size(&node.url);
+    let cp = wait_for_checkpoint(&node.url, n);
+    let mut m = Mirror::start(&node.url, &log, &dir.path().join("mirror"), &[]);
+    assert_eq!(wait_for_checkpoint(&m.url, n), cp);
+
+    // The same log key, origin and authority, another history, and longer.
+    let data2 = dir.path().join("fork");
+    let out = Command::new(bin("regledger-node"))
+        .args(["init", "--data"])
+        .arg(&data2)
+        .args([
+            "--origin",
+            ORIGIN,
+            "--hash",
+            "blake3",
+            "--profile",
+            "guangxi",
+            "--log-key",
+        ])
+        .arg(data.join("keys/log.key"))
+        .arg("--authority-key")
+        .arg(data.with_extension("authority.key"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fork = Node::start(&data2, &[]);
+    post_steps(&fork.url, &kit.setup(HashSuite::Blake3, "guangxi")[1..]);
+    post_all(&fork.url, ops(&kit, n as usize, "fork"));
+    let fork_n = tree_size(&fork.url);
+    assert!(fork_n > n);
+    let fork_cp = wait_for_checkpoint(&fork.url, fork_n);
+
+    m.kill9();
+    m.upstream = fork.url.clone();
+    m.restart();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while metric(&m.url, "regledger_mirror_split_view") != Some(1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "split view not detected"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // It keeps serving the last verified state and does not advance.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(get_text(&format!("{}/checkpoint", m.url)).unwrap().1, cp);
+    assert_eq!(tree_size(&m.url), n);
+    let p = get_json(&format!("{}/v1/products/P-1", m.url));
+    assert_eq!(p["value"]["status"], "revoked");
+
+    // The evidence: both signed checkpoints and the fork's tiles.
+    let evs = evidence(&m, 1);
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    let ev = &evs[0];
+    assert_eq!(
+        std::fs::read_to_string(ev.join("accepted.checkpoint")).unwrap(),
+        cp
+    );
+    assert_eq!(
+        std::fs::read_to_string(ev.join("checkpoint")).unwrap(),
+        fork_cp
+    );
+    let readme = std::fs::read_to_string(ev.join("README.txt")).unwrap();
+    assert!(readme.contains("--trusted"), "{readme}");
+    let trusted = ev.join("accepted.checkpoint");
+    let (c, v, err) = verify_cmd(&[
+        "audit".as_ref(),
+        "--dir".as_ref(),
+        ev.as_os_str(),
+        "--log".as_ref(),
+        log.as_os_str(),
+        "--trusted".as_ref(),
+        trusted.as_os_str(),
+    ]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("fork"), "{err}");
+    assert_eq!(v["trusted"]["consistent"], false);
+    assert_eq!(v["checkpoint"]["size"], fork_n);
+    // Both checkpoints carry valid signatures by the one log key: the key signed two histories.
+    let d = LogDescriptor::parse(&std::fs::read(&log).unwrap()).unwrap();
+    for note in [&cp, &fork_cp] {
+        verify_checkpoint(note.as_bytes(), &d.log_key, &[], 0).unwrap();
+    }
+    assert_ne!(
+        Checkpoint::parse(&Note::parse(cp.as_bytes()).unwrap().text)
+            .unwrap()
+            .root,
+        verify_checkpoint(fork_cp.as_bytes(), &d.log_key, &[], 0)
+            .unwrap()
+            .checkpoint
+            .root
+    );
+}
+
+#[test]
+fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "sha256", &kit);
+    let log = data.join("log.json");
+    let node = Node::start(&data, &[]);
+    let steps = kit.lifecycle(HashSuite::Sha256, "guangxi");
+    post_steps(&node.url, &steps[1..4]);
+    let cp0 = wait_for_checkpoint(&node.url, 4);
+    post_steps(&node.url, &steps[4..]);
+    let n = tree_size(&node.url);
+    let cp = wait_for_checkpoint(&node.url, n);
+    // Only `checkpoint` and `tile/…` files behind a plain static server.
+    let served = dir.path().join("static");
+    copy_dir(&data.join("tiles"), &served);
+    let web = StaticServer::start(&served);
+    let mut m = Mirror::start(&web.url, &log, &dir.path().join("mirror"), &[]);
+    assert_eq!(wait_for_checkpoint(&m.url, n), cp);
+
+    // The log grows; the copy's newest level-0 hash tile is altered in its last hash.
+    post_all(&node.url, ops(&kit, 20, "t"));
+    let n2 = tree_size(&node.url);
+    let cp2 = wait_for_checkpoint(&node.url, n2);
+    let tampered = dir.path().join("static2");
+    copy_dir(&data.join("tiles"), &tampered);
+    let tile = tampered.join(format!("tile/0/000.p/{n2}"));
+    let mut t = std::fs::read(&tile).unwrap();
+    let last = t.len() - 1;
+    t[last] ^= 1;
+    std::fs::write(&tile, t).unwrap();
+    std::fs::remove_dir_all(&served).unwrap();
+    std::fs::rename(&tampered, &served).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while metric(&m.url, "regledger_mirror_split_view") != Some(1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tampered tile accepted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Nothing of size n2 was accepted: the last good state is still served.
+    assert_eq!(get_text(&format!("{}/checkpoint", m.url)).unwrap().1, cp);
+    assert_eq!(tree_size(&m.url), n);
+    let ev = evidence(&m, 1).remove(0);
+    assert_eq!(std::fs::read_to_string(ev.join("checkpoint")).unwrap(), cp2);
+    let readme = std::fs::read_to_string(ev.join("README.txt")).unwrap();
+    assert!(readme.contains("hash tile tile/0/000.p/"), "{readme}");
+    // The regulator's audit of the evidence names the altered tile.
+    let (c, v, err) = verify_cmd(&[
+        "audit".as_ref(),
+        "--dir".as_ref(),
+        ev.as_os_str(),
+        "--log".as_ref(),
+        log.as_os_str(),
+        "--trusted".as_ref(),
+        ev.join("accepted.checkpoint").as_os_str(),
+    ]);
+    assert_eq!(c, 1, "{err}");
+    assert_eq!(v["failures"][0]["check"], "hash-tile", "{v}");
+    assert_eq!(v["trusted"]["consistent"], true);
+
+    // Restarted, the mirror checks again; an upstream rolled back to an
+    // older checkpoint is a split view too, and the audit says rollback.
+    m.kill9();
+    std::fs::write(served.join("checkpoint"), &cp0).unwrap();
+    m.restart();
+    let evs = evidence(&m, 2);
+    let ev = &evs[1];
+    assert_eq!(metric(&m.url, "regledger_mirror_split_view"), Some(1));
+    assert_eq!(get_text(&format!("{}/checkpoint", m.url)).unwrap().1, cp);
+    let (c, v, err) = verify_cmd(&[
+        "audit".as_ref(),
+        "--dir".as_ref(),
+        ev.as_os_str(),
+        "--log".as_ref(),
+        log.as_os_str(),
+        "--trusted".as_ref(),
+        ev.join("accepted.checkpoint").as_os_str(),
+    ]);
+    assert_eq!(c, 1, "{err}");
+    assert!(
+        v["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "trusted-rollback"),
+        "{v}"
+    );
+}
