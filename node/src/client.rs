@@ -183,12 +183,17 @@ async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
             .map_err(|e| format!("setup entry refused: {e}"))?;
     }
     // Pre-sign every entry so the timed phase measures the node, not the client's signing.
-    let commitments = a.payload_bytes.saturating_sub(200) / 67;
     let t0 = now_ms();
+    let payload = |i: usize, n: usize| {
+        json!({"agreement_id": agreement, "action": "access", "occurred_at_ms": t0 - 1000, "actor": format!("svc-{i:08}"), "records": i,
+               "personal_data_commitments": vec![regledger::registry::testkit::DOC; n]})
+    };
+    // Pad with 67-byte commitments to the nearest of the requested payload size.
+    let base = payload(0, 0).to_string().len();
+    let commitments = (a.payload_bytes.saturating_sub(base) + 33) / 67;
     let envs: Vec<Envelope> = (0..a.entries)
         .map(|i| {
-            let p = json!({"agreement_id": agreement, "action": "access", "occurred_at_ms": t0 - 1000, "actor": format!("svc-{i}"), "records": i,
-                           "personal_data_commitments": vec![regledger::registry::testkit::DOC; commitments]});
+            let p = payload(i, commitments);
             sign_as(&operator, "operation-event", serde_json::to_vec(&p).expect("json"))
         })
         .collect();
