@@ -121,7 +121,7 @@ async fn post(c: &reqwest::Client, url: &str, env: &Envelope) -> Result<Value, S
         .json(&env.to_json())
         .send()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("POST {url}: {e:?}"))?;
     let ok = r.status().is_success();
     let v: Value = r.json().await.map_err(|e| e.to_string())?;
     if ok {
@@ -150,7 +150,7 @@ async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
     let c = reqwest::Client::builder()
         .pool_max_idle_per_host(a.clients.max(1))
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("HTTP client: {e:?}"))?;
     // Fresh participants for this run, so a node can be benched repeatedly.
     let tag = hex::encode(&crate::logdir::random_seed()[..4]);
     let mk = |id: &str| {
@@ -189,8 +189,8 @@ async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
                "personal_data_commitments": vec![regledger::registry::testkit::DOC; n]})
     };
     // Pad with 67-byte commitments to the nearest of the requested payload size.
-    let base = payload(0, 0).to_string().len();
-    let commitments = (a.payload_bytes.saturating_sub(base) + 33) / 67;
+    let unpadded = payload(0, 0).to_string().len();
+    let commitments = (a.payload_bytes.saturating_sub(unpadded) + 33) / 67;
     let envs: Vec<Envelope> = (0..a.entries)
         .map(|i| {
             let p = payload(i, commitments);
@@ -248,7 +248,7 @@ async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
             .get(format!("{base}/checkpoint"))
             .send()
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("GET checkpoint: {e:?}"))?
             .text()
             .await
             .map_err(|e| e.to_string())?;
@@ -267,7 +267,7 @@ async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
         .get(format!("{base}/metrics"))
         .send()
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("GET metrics: {e:?}"))?
         .text()
         .await
         .map_err(|e| e.to_string())?;
