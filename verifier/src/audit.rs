@@ -429,7 +429,7 @@ fn replay_entries(
     let mut state = MemoryState::default();
     let mut prev = Hash([0; 32]);
     let mut last_time = 0u64;
-    let mut ops_by_agreement: BTreeMap<String, u64> = BTreeMap::new();
+    let mut ops_by_agreement: std::collections::HashMap<String, u64> = Default::default();
     let mut complete = true;
 
     let workers = std::thread::available_parallelism()
@@ -614,7 +614,7 @@ fn replay_one(
     lh: Hash,
     leaf: Leaf,
     batch: &mut Vec<SigJob>,
-    ops: &mut BTreeMap<String, u64>,
+    ops: &mut std::collections::HashMap<String, u64>,
 ) {
     let env = leaf.envelope;
     // Genesis carries the key that signs it: apply checks it directly.
@@ -644,9 +644,14 @@ fn replay_one(
                 check_genesis(state, &fx, log, r);
             }
             if kind == "operation-event" {
-                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&env.payload) {
-                    if let Some(a) = v["agreement_id"].as_str() {
-                        *ops.entry(a.to_string()).or_default() += 1;
+                // Its subjects are its agreement (and product): the
+                // agreement rows pick their own ids out of this count.
+                for s in &fx.subjects {
+                    match ops.get_mut(s) {
+                        Some(n) => *n += 1,
+                        None => {
+                            ops.insert(s.clone(), 1);
+                        }
                     }
                 }
             }
@@ -761,7 +766,7 @@ fn compare_hash_tiles(
 fn summarise_state(
     state: &MemoryState,
     as_of: Option<Date>,
-    ops: &BTreeMap<String, u64>,
+    ops: &std::collections::HashMap<String, u64>,
     r: &mut Report,
 ) {
     r.as_of = as_of;
