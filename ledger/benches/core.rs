@@ -143,5 +143,25 @@ fn batch(c: &mut Criterion) {
     gb.finish();
 }
 
-criterion_group!(benches, hashing, tree, signatures, batch);
+fn notes(c: &mut Criterion) {
+    use regledger::checkpoint::{sign_checkpoint, verify_checkpoint, Checkpoint};
+    use regledger::note::{KeyType, Signer};
+    let log = Signer::generate("bench.example/log", KeyType::Ed25519, [9; 32]).unwrap();
+    let cp = Checkpoint {
+        origin: "bench.example/log".into(),
+        size: 1_000_000,
+        root: Hash([3; 32]),
+        extensions: vec![],
+    };
+    let note = sign_checkpoint(&cp, &log).unwrap();
+    let vk = log.verifier();
+    let mut g = c.benchmark_group("note");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("verify_checkpoint", |b| {
+        b.iter(|| verify_checkpoint(black_box(note.as_bytes()), &vk, &[], 0).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, hashing, tree, signatures, batch, notes);
 criterion_main!(benches);

@@ -194,7 +194,11 @@ async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
     let envs: Vec<Envelope> = (0..a.entries)
         .map(|i| {
             let p = payload(i, commitments);
-            sign_as(&operator, "operation-event", serde_json::to_vec(&p).expect("json"))
+            sign_as(
+                &operator,
+                "operation-event",
+                serde_json::to_vec(&p).expect("json"),
+            )
         })
         .collect();
     let payload_len = envs.first().map(|e| e.payload.len()).unwrap_or(0);
