@@ -386,3 +386,163 @@ fn concurrent_conflicting_registrations_exactly_one_wins_and_revoked_or_unknown_
     );
     assert_eq!(tree_size(&node.url), size + 2);
 }
+
+/// flip_b64 flips one bit of byte `at` inside a base64 value.
+fn flip_b64(s: &str, at: usize) -> String {
+    use base64::Engine;
+    let e = base64::engine::general_purpose::STANDARD;
+    let mut raw = e.decode(s).unwrap();
+    let i = at.min(raw.len() - 1);
+    raw[i] ^= 0x01;
+    e.encode(raw)
+}
+
+#[test]
+fn every_part_of_a_node_bundle_is_tamper_evident_to_the_regulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+    let node = Node::start(&data, &[]);
+    for s in kit.lifecycle(HashSuite::Blake3, "guangxi").iter().skip(1) {
+        assert_eq!(post(&node.url, &s.envelope).0, 200, "{}", s.label);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let good = bundle(&node.url);
+    let log = dir.path().join("log.json");
+    std::fs::write(&log, get_text(&format!("{}/log.json", node.url)).unwrap().1).unwrap();
+    let check = |name: &str, b: &CertificateBundle, want: &[&str]| {
+        let f = dir.path().join("b.json");
+        std::fs::write(&f, serde_json::to_vec(b).unwrap()).unwrap();
+        let out = std::process::Command::new(bin("regledger-verify"))
+            .arg("cert")
+            .arg(&f)
+            .arg("--log")
+            .arg(&log)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "tampered {name} verified: {err}"
+        );
+        assert!(
+            want.iter().any(|w| err.starts_with(&format!("FAIL: {w}"))),
+            "tampered {name}: {err} names none of {want:?}"
+        );
+    };
+    // The untouched bundle verifies.
+    let f = dir.path().join("good.json");
+    std::fs::write(&f, serde_json::to_vec(&good).unwrap()).unwrap();
+    let out = std::process::Command::new(bin("regledger-verify"))
+        .arg("cert")
+        .arg(&f)
+        .arg("--log")
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let m = |f: &dyn Fn(&mut CertificateBundle)| {
+        let mut b = good.clone();
+        f(&mut b);
+        b
+    };
+    check(
+        "product_name",
+        &m(&|b| b.certificate.product_name.push('X')),
+        &["certificate.product_name"],
+    );
+    check(
+        "registration_no",
+        &m(&|b| b.certificate.registration_no.push('1')),
+        &["certificate.registration_no", "blockchain_no"],
+    );
+    check(
+        "business_entity_name",
+        &m(&|b| b.certificate.business_entity_name.push('X')),
+        &["certificate.business_entity_name"],
+    );
+    check(
+        "scenarios",
+        &m(&|b| b.certificate.scenarios.push("x".into())),
+        &["certificate.scenarios"],
+    );
+    check(
+        "blockchain_no",
+        &m(&|b| b.blockchain_no.push('0')),
+        &["blockchain_no"],
+    );
+    let leaf_len = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(&good.entry.leaf)
+            .unwrap()
+            .len()
+    };
+    // Leaf header (index), payload, signature (last bytes), key id (before the signature).
+    for (what, at) in [
+        ("header", 3),
+        ("payload", 150),
+        ("signature", leaf_len - 5),
+        ("key id", leaf_len - 70),
+    ] {
+        check(
+            what,
+            &m(&|b| b.entry.leaf = flip_b64(&b.entry.leaf, at)),
+            &[
+                "entry.leaf",
+                "entry.index",
+                "entry.inclusion_proof",
+                "certificate",
+            ],
+        );
+    }
+    check(
+        "entry index",
+        &m(&|b| b.entry.index += 1),
+        &["entry.index", "entry.inclusion_proof", "blockchain_no"],
+    );
+    for i in 0..good.entry.inclusion_proof.len() {
+        check(
+            &format!("proof hash {i}"),
+            &m(&|b| b.entry.inclusion_proof[i] = flip_b64(&b.entry.inclusion_proof[i], 7)),
+            &["entry.inclusion_proof"],
+        );
+    }
+    check(
+        "previous leaf",
+        &m(&|b| b.previous.leaf = flip_b64(&b.previous.leaf, 60)),
+        &["previous"],
+    );
+    check(
+        "signer entries",
+        &m(&|b| b.signer_entries.clear()),
+        &["signer"],
+    );
+    check(
+        "status",
+        &m(&|b| b.status.state = "active".into()),
+        &["status"],
+    );
+    check(
+        "checkpoint text",
+        &m(&|b| b.checkpoint = b.checkpoint.replacen('\n', "x\n", 1)),
+        &["checkpoint"],
+    );
+    check(
+        "checkpoint signature",
+        &m(&|b| {
+            let mut n = regledger::note::Note::parse(b.checkpoint.as_bytes()).unwrap();
+            n.sigs[0].sig[3] ^= 1;
+            b.checkpoint = n.to_text();
+        }),
+        &["checkpoint"],
+    );
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# scale.sh — scale figures of a node holding N entries written through its API:
+# disk bytes per entry (database, tiles), restart time (process start until
+# /checkpoint answers; no log replay happens at start), and memory (peak RSS
+# while loading, RSS after restart).
+# Usage: bench/scale.sh [ENTRIES] [PAYLOAD_BYTES] [CLIENTS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ENTRIES=${1:-1000000}
+PAYLOAD=${2:-300}
+CLIENTS=${3:-64}
+cargo build --release -p regledger-node >/dev/null 2>&1
+BIN=target/release/regledger-node
+DATA=$(mktemp -d "$PWD/target/scale-data.XXXXXX")
+PORT=$(( 20000 + RANDOM % 20000 ))
+trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
+wait_up() { for _ in $(seq 2000); do curl -sf "http://127.0.0.1:$PORT/checkpoint" >/dev/null && return 0; sleep 0.005; done; return 1; }
+"$BIN" serve --data "$DATA/d" --listen "127.0.0.1:$PORT" >/dev/null 2>&1 & PID=$!
+wait_up
+"$BIN" bench --url "http://127.0.0.1:$PORT" --data "$DATA/d" --clients "$CLIENTS" --entries "$ENTRIES" --payload-bytes "$PAYLOAD" > "$DATA/bench.json"
+sleep 2   # let the last checkpoint and tiles land
+PEAK_KB=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
+kill -TERM $PID; wait $PID 2>/dev/null || true
+SIZE=$(curl -s "file://$DATA/d/tiles/checkpoint" | sed -n 2p)
+DB=$(stat -c %s "$DATA/d/ledger.redb")
+TILES=$(du -sb "$DATA/d/tiles" | cut -f1)
+T0=$(date +%s.%N)
+"$BIN" serve --data "$DATA/d" --listen "127.0.0.1:$PORT" >/dev/null 2>&1 & PID=$!
+wait_up
+T1=$(date +%s.%N)
+sleep 1
+RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
+python3 - "$DATA/bench.json" "$SIZE" "$DB" "$TILES" "$T0" "$T1" "$PEAK_KB" "$RSS_KB" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1]))
+size, db, tiles = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+print(json.dumps({
+    "entries_in_log": size, "payload_bytes": b["payload_bytes"], "throughput_per_s": b["throughput_per_s"],
+    "db_bytes": db, "tiles_bytes": tiles,
+    "db_bytes_per_entry": round(db / size, 1), "tiles_bytes_per_entry": round(tiles / size, 1),
+    "total_bytes_per_entry": round((db + tiles) / size, 1),
+    "restart_to_checkpoint_s": round(float(sys.argv[6]) - float(sys.argv[5]), 3),
+    "peak_rss_mb_while_loading": round(int(sys.argv[7]) / 1024, 1),
+    "rss_mb_after_restart": round(int(sys.argv[8]) / 1024, 1),
+}))
+PY
