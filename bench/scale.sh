@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scale.sh — scale figures of a node holding N entries written through its API:
 # disk bytes per entry (database, tiles), restart time (process start until
-# /checkpoint answers; no log replay happens at start), and memory (peak RSS
+# /checkpoint answers, after SIGTERM and after SIGKILL; no log replay happens
+# at start), and memory (peak RSS
 # while loading, RSS after restart).
 # Usage: bench/scale.sh [ENTRIES] [PAYLOAD_BYTES] [CLIENTS]
 set -euo pipefail
@@ -30,7 +31,13 @@ wait_up
 T1=$(date +%s.%N)
 sleep 1
 RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
-python3 - "$DATA/bench.json" "$SIZE" "$DB" "$TILES" "$T0" "$T1" "$PEAK_KB" "$RSS_KB" <<'PY'
+# And after a crash (SIGKILL): redb recovers its allocator state at open.
+kill -KILL $PID; wait $PID 2>/dev/null || true
+T2=$(date +%s.%N)
+"$BIN" serve --data "$DATA/d" --listen "127.0.0.1:$PORT" >/dev/null 2>&1 & PID=$!
+wait_up
+T3=$(date +%s.%N)
+python3 - "$DATA/bench.json" "$SIZE" "$DB" "$TILES" "$T0" "$T1" "$PEAK_KB" "$RSS_KB" "$T2" "$T3" <<'PY'
 import json, sys
 b = json.load(open(sys.argv[1]))
 size, db, tiles = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -39,7 +46,8 @@ print(json.dumps({
     "db_bytes": db, "tiles_bytes": tiles,
     "db_bytes_per_entry": round(db / size, 1), "tiles_bytes_per_entry": round(tiles / size, 1),
     "total_bytes_per_entry": round((db + tiles) / size, 1),
-    "restart_to_checkpoint_s": round(float(sys.argv[6]) - float(sys.argv[5]), 3),
+    "restart_after_sigterm_s": round(float(sys.argv[6]) - float(sys.argv[5]), 3),
+    "restart_after_sigkill_s": round(float(sys.argv[10]) - float(sys.argv[9]), 3),
     "peak_rss_mb_while_loading": round(int(sys.argv[7]) / 1024, 1),
     "rss_mb_after_restart": round(int(sys.argv[8]) / 1024, 1),
 }))

@@ -322,9 +322,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
             listener,
             http::router(app, request_timeout, axum::Router::new()),
         )
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| e.to_string())
     });
@@ -334,4 +332,23 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = pubt.join();
     result.map_err(Failure::Usage)
+}
+
+/// shutdown_signal resolves on SIGINT or SIGTERM (what systemd and
+/// container runtimes send), so the node drains, commits and closes its
+/// database cleanly; a clean close is what makes the next start fast.
+pub(crate) async fn shutdown_signal() {
+    let term = async {
+        #[cfg(unix)]
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
 }

@@ -643,15 +643,13 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         tracing::info!(%addr, origin = %app.descriptor.origin, "mirroring");
         let extra = crate::feed::routes(feed);
         let server = axum::serve(listener, crate::http::router(app, request_timeout, extra))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            });
+            .with_graceful_shutdown(crate::shutdown_signal());
         // Event streams never end by themselves: give open requests a few
-        // seconds after Ctrl-C, then stop anyway.
+        // seconds after SIGINT/SIGTERM, then stop anyway.
         tokio::select! {
             r = server => r.map_err(|e| e.to_string()),
             _ = async {
-                let _ = tokio::signal::ctrl_c().await;
+                crate::shutdown_signal().await;
                 tokio::time::sleep(Duration::from_secs(5)).await;
             } => Ok(()),
         }
