@@ -41,6 +41,9 @@ pub const WEBHOOK_PREFIX: &str = "webhook:";
 /// MAX_BACKOFF caps the retry delay of a webhook delivery.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// CatchUp verifies the mirror up to a presented checkpoint note.
+pub type CatchUp = Box<dyn Fn(&[u8]) + Send + Sync>;
+
 /// Feed is the state of the feed and witness handlers.
 pub struct Feed {
     /// app is the shared read side.
@@ -49,6 +52,10 @@ pub struct Feed {
     pub witness: Option<Signer>,
     /// wake asks the sync loop to poll the upstream now.
     pub wake: Mutex<std::sync::mpsc::Sender<()>>,
+    /// catch_up verifies the upstream's entries up to a checkpoint presented
+    /// to the witness (a log that waits for its witnesses' quorum before it
+    /// publishes would otherwise never show the mirror that checkpoint).
+    pub catch_up: Option<CatchUp>,
 }
 
 /// ChangeEvent is one registry change a venue reacts to.
@@ -358,6 +365,20 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
         Ok(v) => v.note.text,
         Err(e) => return witness_problem(StatusCode::FORBIDDEN, "bad-signature", e.to_string()),
     };
+    // Verify the entries first when the checkpoint is ahead of this mirror
+    // (outside the witness transaction: the sync commits its own).
+    if let Some(catch_up) = &feed.catch_up {
+        let behind = feed
+            .app
+            .store
+            .view()
+            .ok()
+            .and_then(|v| meta_u64(&v.meta, M_SIZE).ok())
+            .is_some_and(|n| n < cp.size);
+        if behind {
+            catch_up(&req.note);
+        }
+    }
     if req.old > cp.size {
         return witness_problem(
             StatusCode::BAD_REQUEST,

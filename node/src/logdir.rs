@@ -97,6 +97,10 @@ pub struct InitOptions {
     pub authority_key: Option<PathBuf>,
     /// authority_name is the authority's display name.
     pub authority_name: String,
+    /// witnesses are the witnesses' verifier keys (cosignature/v1) for log.json.
+    pub witnesses: Vec<String>,
+    /// quorum is how many of them must cosign a checkpoint.
+    pub quorum: usize,
 }
 
 /// init creates a log in `paths.dir`: keys, genesis entry, log.json. It refuses to overwrite.
@@ -105,6 +109,23 @@ pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
         return Err(format!(
             "{} already holds a log; refusing to overwrite it",
             paths.dir.display()
+        ));
+    }
+    // Witness keys and quorum are checked before anything is written.
+    for w in &o.witnesses {
+        let k = regledger::note::VerifierKey::parse(w)
+            .map_err(|e| format!("witness key {w:?}: {e}"))?;
+        if k.key_type() != KeyType::CosignatureV1 {
+            return Err(format!(
+                "witness key {w:?} is not a cosignature/v1 (witness) key"
+            ));
+        }
+    }
+    if o.quorum > o.witnesses.len() {
+        return Err(format!(
+            "quorum {} exceeds the {} witnesses given",
+            o.quorum,
+            o.witnesses.len()
         ));
     }
     if regledger::profile::profile(&o.profile).is_none() {
@@ -152,8 +173,8 @@ pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
         origin: o.origin.clone(),
         log_vkey: log.verifier().to_vkey(),
         hash: o.suite.name().into(),
-        witnesses: vec![],
-        quorum: 0,
+        witnesses: o.witnesses.clone(),
+        quorum: o.quorum,
         profile: o.profile.clone(),
     };
     let text = serde_json::to_string_pretty(&d).expect("json") + "\n";

@@ -14,6 +14,7 @@ mod mirror;
 mod publisher;
 mod sequencer;
 mod store;
+mod witnessing;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,6 +76,12 @@ struct InitArgs {
     /// Display name of the root data authority.
     #[arg(long, default_value = "数据主管部门 (root data authority)")]
     authority_name: String,
+    /// A witness's verifier key (cosignature/v1, see `keygen --type witness`); repeatable. Written to log.json.
+    #[arg(long)]
+    witness: Vec<String>,
+    /// How many witnesses must cosign each checkpoint (default: all of them).
+    #[arg(long)]
+    quorum: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -103,6 +110,15 @@ struct ServeArgs {
     /// Longest time a request may take, body upload included (slow clients are cut off), in seconds.
     #[arg(long, env = "REGLEDGER_REQUEST_TIMEOUT_S", default_value_t = 30)]
     request_timeout_s: u64,
+    /// A witness's base URL (C2SP tlog-witness add-checkpoint); repeatable. Its key must be in log.json.
+    #[arg(long)]
+    witness: Vec<String>,
+    /// How long to wait for the witnesses' cosignatures of each checkpoint.
+    #[arg(long, default_value_t = 2000)]
+    witness_timeout_ms: u64,
+    /// wait: publish a checkpoint only with log.json's quorum of cosignatures; best-effort: publish with what arrived.
+    #[arg(long, default_value = "wait")]
+    witness_policy: String,
 }
 
 #[derive(clap::Args)]
@@ -170,6 +186,8 @@ fn init(a: InitArgs) -> Result<(), Failure> {
             log_key: a.log_key,
             authority_key: a.authority_key,
             authority_name: a.authority_name,
+            quorum: a.quorum.unwrap_or(a.witness.len()),
+            witnesses: a.witness,
         },
     )
     .map_err(Failure::Usage)?;
@@ -231,6 +249,8 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
                 log_key: None,
                 authority_key: None,
                 authority_name: "数据主管部门 (development)".into(),
+                witnesses: vec![],
+                quorum: 0,
             },
         )
         .map_err(Failure::Usage)?;
@@ -265,6 +285,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         latest: latest.clone(),
         notify,
         metrics: metrics.clone(),
+        witnesses: witnesses(&a, &descriptor)?,
     };
     publisher
         .load()
@@ -351,4 +372,45 @@ pub(crate) async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
     }
+}
+
+/// witnesses builds the publisher's witness configuration from the serve flags and log.json.
+fn witnesses(
+    a: &ServeArgs,
+    d: &regledger::descriptor::LogDescriptor,
+) -> Result<Option<witnessing::Witnesses>, Failure> {
+    let wait = match a.witness_policy.as_str() {
+        "wait" => true,
+        "best-effort" => false,
+        other => {
+            return Err(Failure::Usage(format!(
+                "--witness-policy {other:?}: want wait or best-effort"
+            )))
+        }
+    };
+    if a.witness.is_empty() {
+        if d.quorum > 0 {
+            return Err(Failure::Usage(format!(
+                "log.json requires {} witness cosignature(s): give the witnesses with --witness URL",
+                d.quorum
+            )));
+        }
+        return Ok(None);
+    }
+    for u in &a.witness {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(Failure::Usage(format!(
+                "--witness {u:?}: want an http(s) URL"
+            )));
+        }
+    }
+    Ok(Some(witnessing::Witnesses {
+        urls: a.witness.clone(),
+        log_key: d.log_key.clone(),
+        keys: d.witnesses.clone(),
+        quorum: d.quorum,
+        timeout: Duration::from_millis(a.witness_timeout_ms.max(1)),
+        wait,
+        cosigned: Default::default(),
+    }))
 }

@@ -27,6 +27,8 @@ pub struct Metrics {
     pub checkpoint_size: AtomicU64,
     /// storage_errors counts batches that could not be made durable.
     pub storage_errors: AtomicU64,
+    /// unwitnessed counts checkpoints signed without the witness quorum.
+    pub unwitnessed: AtomicU64,
     /// overloaded counts 503 answers for a full queue.
     pub overloaded: AtomicU64,
     /// flags counts deadline findings recorded.
@@ -123,6 +125,13 @@ impl Metrics {
             "Committed tree size.",
             "gauge",
             self.tree_size.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_checkpoint_unwitnessed_total",
+            "Checkpoints that did not reach the witness quorum (not published under --witness-policy wait).",
+            "counter",
+            self.unwitnessed.load(Ordering::Relaxed),
         );
         g(
             &mut s,

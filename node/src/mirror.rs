@@ -96,6 +96,8 @@ pub struct Mirror {
     pub notify: watch::Sender<u64>,
     /// metrics are shared with the HTTP side.
     pub metrics: Arc<Metrics>,
+    /// sync_lock serialises syncs (the poll loop and witness catch-ups).
+    pub sync_lock: std::sync::Mutex<()>,
 }
 
 /// SyncError is why one sync round did not advance.
@@ -199,6 +201,16 @@ pub enum Progress {
     },
 }
 
+impl SyncError {
+    /// describe says what went wrong in one line.
+    fn describe(&self) -> String {
+        match self {
+            SyncError::Transient(e) | SyncError::Storage(e) => e.clone(),
+            SyncError::Split { reason, .. } => format!("split view: {reason}"),
+        }
+    }
+}
+
 impl Mirror {
     /// accepted returns the accepted checkpoint (size 0 and the empty root before the first).
     fn accepted(&self) -> Result<(u64, Hash), SyncError> {
@@ -215,10 +227,32 @@ impl Mirror {
             .get("checkpoint")
             .map_err(SyncError::Transient)?
             .ok_or_else(|| SyncError::Transient("upstream has no checkpoint".into()))?;
+        self.sync_to(f, note, true)
+    }
+
+    /// catch_up verifies and commits the entries up to a checkpoint presented
+    /// to this mirror's witness: signed by the log, not yet cosigned (that is
+    /// what is being asked). Failures are left to the witness's own checks
+    /// and to the poll loop, which records split views with evidence.
+    pub fn catch_up(&self, note: &[u8]) {
+        match Fetcher::new(&self.upstream) {
+            Ok(f) => {
+                if let Err(e) = self.sync_to(&f, note.to_vec(), false) {
+                    tracing::warn!("witness catch-up: {}", e.describe());
+                }
+            }
+            Err(e) => tracing::warn!("witness catch-up: {e}"),
+        }
+    }
+
+    /// sync_to verifies and commits `note` if it is new; `witnessed` requires log.json's quorum.
+    fn sync_to(&self, f: &Fetcher, note: Vec<u8>, witnessed: bool) -> Result<Progress, SyncError> {
+        let _serial = self.sync_lock.lock().expect("sync lock");
         let d = &self.descriptor;
+        let quorum = if witnessed { d.quorum } else { 0 };
         // A note the log key did not sign proves nothing about the log: it
         // is refused as noise, never as a split view.
-        let cp = verify_checkpoint(&note, &d.log_key, &d.witnesses, d.quorum)
+        let cp = verify_checkpoint(&note, &d.log_key, &d.witnesses, quorum)
             .map_err(|e| e.to_string())
             .and_then(|v| {
                 check_origin(&v.checkpoint, &d.origin).map_err(|e| e.to_string())?;
@@ -243,6 +277,10 @@ impl Mirror {
                     cp.root.to_hex(),
                     root.to_hex()
                 )));
+            }
+            // The same tree, now with the witnesses' cosignatures: serve that note.
+            if witnessed && self.latest.read().expect("lock").note.as_bytes() != note.as_slice() {
+                self.publish(size, size, &note)?;
             }
             return Ok(Progress::Unchanged);
         }
@@ -594,6 +632,7 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         latest: latest.clone(),
         notify,
         metrics: metrics.clone(),
+        sync_lock: std::sync::Mutex::new(()),
     });
     mirror
         .load()
@@ -622,6 +661,10 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         app: app.clone(),
         witness,
         wake: std::sync::Mutex::new(wake_tx),
+        catch_up: Some({
+            let m = mirror.clone();
+            Box::new(move |note: &[u8]| m.catch_up(note))
+        }),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -52,6 +52,8 @@ pub struct Publisher {
     pub notify: watch::Sender<u64>,
     /// metrics are the node metrics.
     pub metrics: Arc<Metrics>,
+    /// witnesses cosign each checkpoint before it is published (none: publish at once).
+    pub witnesses: Option<crate::witnessing::Witnesses>,
 }
 
 /// write_atomic writes a file so that readers see the old or the new bytes, never a mix, and it survives power loss.
@@ -96,7 +98,25 @@ impl Publisher {
             root,
             extensions: vec![],
         };
-        let note = sign_checkpoint(&cp, &self.signer).map_err(|e| StoreError(e.to_string()))?;
+        let mut note = sign_checkpoint(&cp, &self.signer).map_err(|e| StoreError(e.to_string()))?;
+        if let Some(w) = &self.witnesses {
+            let o = w.cosign(&self.store, self.suite, size, &note);
+            if o.verified < w.quorum {
+                self.metrics.unwitnessed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    size,
+                    cosigned = o.verified,
+                    quorum = w.quorum,
+                    "checkpoint below the witness quorum: {}",
+                    o.failures.join("; ")
+                );
+                if w.wait {
+                    // Not published: /checkpoint stays at the last witnessed size; retried next interval.
+                    return Ok(false);
+                }
+            }
+            note = o.note;
+        }
         let tx = self.store.write()?;
         {
             let mut meta = tx.open_table(META)?;

@@ -1,0 +1,193 @@
+//! Collecting witness cosignatures for a new checkpoint (C2SP tlog-witness,
+//! the client side): each witness gets `POST /add-checkpoint` with a
+//! consistency proof from the size it last cosigned, in parallel, within a
+//! timeout; the cosignature lines that verify with a witness key of
+//! log.json are appended to the note.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use regledger::checkpoint::verify_checkpoint;
+use regledger::note::VerifierKey;
+use regledger::tree::prove_consistency;
+use regledger::HashSuite;
+
+use crate::store::{Hashes, Store, StoreError};
+
+/// Witnesses is the node's witness configuration and what each last cosigned.
+pub struct Witnesses {
+    /// urls are the witnesses' base URLs.
+    pub urls: Vec<String>,
+    /// log_key is the log's own key (the note must stay signed by it).
+    pub log_key: VerifierKey,
+    /// keys are log.json's witness keys.
+    pub keys: Vec<VerifierKey>,
+    /// quorum is log.json's quorum.
+    pub quorum: usize,
+    /// timeout bounds each round of requests.
+    pub timeout: Duration,
+    /// wait: publish only with the quorum (else publish with what arrived).
+    pub wait: bool,
+    /// cosigned remembers the size each witness last cosigned (409 corrects it).
+    pub cosigned: Mutex<HashMap<String, u64>>,
+}
+
+/// Outcome is what a round of witnessing produced.
+pub struct Outcome {
+    /// note is the checkpoint with the verified cosignatures appended.
+    pub note: String,
+    /// verified counts the witnesses whose cosignature verified.
+    pub verified: usize,
+    /// failures say, per witness, why it did not cosign.
+    pub failures: Vec<String>,
+}
+
+enum Answer {
+    Cosigned(String),
+    OldSize(u64),
+    Failed(String),
+}
+
+fn request_body(
+    store: &Store,
+    suite: HashSuite,
+    old: u64,
+    size: u64,
+    note: &str,
+) -> Result<String, StoreError> {
+    let mut body = format!("old {old}\n");
+    if old > 0 && old < size {
+        let view = store.view()?;
+        let proof = prove_consistency(suite, old, size, &Hashes(&view.hashes))
+            .map_err(|e| StoreError(e.to_string()))?;
+        for h in proof {
+            body.push_str(&B64.encode(h.0));
+            body.push('\n');
+        }
+    }
+    body.push('\n');
+    body.push_str(note);
+    Ok(body)
+}
+
+async fn ask(client: &reqwest::Client, url: &str, body: String) -> Answer {
+    let r = match client
+        .post(format!("{}/add-checkpoint", url.trim_end_matches('/')))
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return Answer::Failed(format!("{url}: {e}")),
+    };
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    match status {
+        200 => Answer::Cosigned(text),
+        409 => match text.trim().parse::<u64>() {
+            Ok(n) => Answer::OldSize(n),
+            Err(_) => Answer::Failed(format!("{url}: 409 without a size")),
+        },
+        s => Answer::Failed(format!("{url}: HTTP {s}: {}", text.trim())),
+    }
+}
+
+impl Witnesses {
+    /// cosign asks every witness to cosign `note` (for tree `size`) and returns the note with what verified.
+    pub fn cosign(&self, store: &Store, suite: HashSuite, size: u64, note: &str) -> Outcome {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                return Outcome {
+                    note: note.to_string(),
+                    verified: 0,
+                    failures: vec![e.to_string()],
+                }
+            }
+        };
+        let client = match reqwest::Client::builder().timeout(self.timeout).build() {
+            Ok(c) => c,
+            Err(e) => {
+                return Outcome {
+                    note: note.to_string(),
+                    verified: 0,
+                    failures: vec![e.to_string()],
+                }
+            }
+        };
+        let known: HashMap<String, u64> = self.cosigned.lock().expect("lock").clone();
+        let answers: Vec<(String, Answer)> = rt.block_on(async {
+            let mut tasks = Vec::new();
+            for url in &self.urls {
+                let old = known.get(url).copied().unwrap_or(0).min(size);
+                let (client, url) = (client.clone(), url.clone());
+                let body = request_body(store, suite, old, size, note);
+                let note = note.to_string();
+                tasks.push(async move {
+                    let body = match body {
+                        Ok(b) => b,
+                        Err(e) => return (url, Answer::Failed(e.to_string())),
+                    };
+                    let mut a = ask(&client, &url, body).await;
+                    // The witness knows a different size (e.g. after our restart): once more from it.
+                    if let Answer::OldSize(n) = a {
+                        a = if n <= size {
+                            match request_body(store, suite, n, size, &note) {
+                                Ok(b) => ask(&client, &url, b).await,
+                                Err(e) => Answer::Failed(e.to_string()),
+                            }
+                        } else {
+                            Answer::Failed(format!(
+                                "{url}: the witness has cosigned size {n}, larger than ours ({size})"
+                            ))
+                        };
+                    }
+                    (url, a)
+                });
+            }
+            futures_util::future::join_all(tasks).await
+        });
+        let mut text = note.to_string();
+        let mut verified = 0;
+        let mut failures = Vec::new();
+        for (url, a) in answers {
+            match a {
+                Answer::Cosigned(lines) => {
+                    // Keep a line only if it verifies with one of log.json's witness keys.
+                    let mut took = false;
+                    for line in lines.lines().filter(|l| l.starts_with("— ")) {
+                        let candidate = format!("{text}{line}\n");
+                        if verify_checkpoint(candidate.as_bytes(), &self.log_key, &self.keys, 1)
+                            .is_ok()
+                        {
+                            text = candidate;
+                            took = true;
+                        }
+                    }
+                    if took {
+                        verified += 1;
+                        self.cosigned
+                            .lock()
+                            .expect("lock")
+                            .insert(url.clone(), size);
+                    } else {
+                        failures.push(format!("{url}: no cosignature by a witness of log.json"));
+                    }
+                }
+                Answer::OldSize(n) => failures.push(format!("{url}: still at size {n}")),
+                Answer::Failed(e) => failures.push(e),
+            }
+        }
+        Outcome {
+            note: text,
+            verified,
+            failures,
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Publishing with a witness policy: a node whose log.json names two
+//! witnesses (two venues' mirrors) with quorum 2 publishes only checkpoints
+//! both cosigned; with one witness down it keeps acknowledging entries but
+//! does not publish (and says so in a metric); with `best-effort` it
+//! publishes with the one cosignature it gets.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use regledger::checkpoint::verify_checkpoint;
+use regledger::descriptor::LogDescriptor;
+use regledger::registry::testkit::{Testkit, DOC};
+use regledger::registry::EntryKind;
+use regledger::HashSuite;
+use regledger_e2e::*;
+use serde_json::{json, Value};
+
+const ORIGIN: &str = "regledger.test/witnessed";
+
+fn witness_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let f = dir.join(format!("{name}.key"));
+    let out = Command::new(bin("regledger-node"))
+        .args(["keygen", "--name", name, "--type", "witness", "--out"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (f, v["vkey"].as_str().unwrap().to_string())
+}
+
+fn serve(data: &Path, port: u16, extra: &[&str]) -> Child {
+    Command::new(bin("regledger-node"))
+        .arg("serve")
+        .arg("--data")
+        .arg(data)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--checkpoint-ms",
+            "50",
+            "--witness-timeout-ms",
+            "1000",
+        ])
+        .args(extra)
+        .env("REGLEDGER_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_healthy(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get_text(&format!("{url}/healthz"))
+        .map(|(c, _)| c != 200)
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "{url} did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn op(kit: &Testkit, i: u64) -> regledger::envelope::Envelope {
+    kit.business.sign(
+        EntryKind::OperationEvent,
+        &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": 1_741_300_000_000u64 + i, "actor": format!("w{i}"),
+                "records": i, "personal_data_commitments": [DOC]}),
+    )
+}
+
+#[test]
+fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    let (k1, v1) = witness_key(dir.path(), "venue-one.example");
+    let (k2, v2) = witness_key(dir.path(), "venue-two.example");
+    // init with the testkit's authority and both witnesses, quorum 2.
+    let auth = dir.path().join("authority.key");
+    let signer = regledger::note::Signer::generate(
+        &kit.authority.id,
+        regledger::note::KeyType::Ed25519,
+        kit.authority.key.to_bytes(),
+    )
+    .unwrap();
+    std::fs::write(&auth, signer.to_skey()).unwrap();
+    let out = Command::new(bin("regledger-node"))
+        .args(["init", "--data"])
+        .arg(&data)
+        .args([
+            "--origin",
+            ORIGIN,
+            "--profile",
+            "guangxi",
+            "--witness",
+            &v1,
+            "--witness",
+            &v2,
+            "--quorum",
+            "2",
+            "--authority-key",
+        ])
+        .arg(&auth)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = data.join("log.json");
+    let d = LogDescriptor::parse(&std::fs::read(&log).unwrap()).unwrap();
+    assert_eq!((d.witnesses.len(), d.quorum), (2, 2));
+
+    // Without --witness the node refuses to start: it could never publish.
+    let refused = Command::new(bin("regledger-node"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--witness"));
+
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let m1 = Mirror::start(
+        &url,
+        &log,
+        &dir.path().join("m1"),
+        &["--witness-key", k1.to_str().unwrap()],
+    );
+    let mut m2 = Mirror::start(
+        &url,
+        &log,
+        &dir.path().join("m2"),
+        &["--witness-key", k2.to_str().unwrap()],
+    );
+    let (u1, u2) = (m1.url.clone(), m2.url.clone());
+    let witness_args = ["--witness", u1.as_str(), "--witness", u2.as_str()];
+    let mut node = serve(&data, port, &witness_args);
+    wait_healthy(&url);
+    for s in kit.setup(HashSuite::Blake3, "guangxi").iter().skip(1) {
+        assert_eq!(post(&url, &s.envelope).0, 200, "{}", s.label);
+    }
+    let cp = wait_for_checkpoint(&url, 10);
+    let v = verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).expect("2-of-2 cosigned");
+    assert_eq!(v.witnesses.len(), 2);
+    // The regulator's command agrees.
+    let f = dir.path().join("cp.txt");
+    std::fs::write(&f, &cp).unwrap();
+    let out = Command::new(bin("regledger-verify"))
+        .arg("checkpoint")
+        .arg(&f)
+        .args([
+            "--vkey",
+            &d.log_key.to_vkey(),
+            "--witness",
+            &v1,
+            "--witness",
+            &v2,
+            "--quorum",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // One witness down: entries are still acknowledged, the checkpoint does not grow.
+    m2.kill9();
+    for i in 0..3 {
+        assert_eq!(post(&url, &op(&kit, i)).0, 200);
+    }
+    assert_eq!(tree_size(&url), 13);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&url, "regledger_checkpoint_unwitnessed_total").unwrap_or(0) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no unwitnessed checkpoint was counted"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, still) = get_text(&format!("{url}/checkpoint")).unwrap();
+    assert_eq!(
+        checkpoint_size(&still),
+        Some(10),
+        "published without the quorum"
+    );
+
+    // Best effort: published with the one cosignature that arrived.
+    let _ = node.kill();
+    let _ = node.wait();
+    let mut node = serve(
+        &data,
+        port,
+        &[
+            witness_args.as_slice(),
+            &["--witness-policy", "best-effort"],
+        ]
+        .concat(),
+    );
+    wait_healthy(&url);
+    let cp = wait_for_checkpoint(&url, 13);
+    let v = verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 1).expect("1 cosignature");
+    assert_eq!(v.witnesses.len(), 1);
+    assert!(verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).is_err());
+    let _ = node.kill();
+    let _ = node.wait();
+}
