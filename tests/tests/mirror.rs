@@ -143,9 +143,9 @@ fn two_mirrors_follow_a_node_feed_changes_and_witness() {
     let (revoke, rest) = steps[1..].split_last().unwrap();
     assert_eq!(revoke.label, "registration revoked");
     post_steps(&node.url, rest);
-    post_all(&node.url, ops(&kit, 300, "a"));
+    post_all(&node.url, ops(&kit, 1000, "a"));
     let n1 = tree_size(&node.url);
-    assert!(n1 > 300);
+    assert!(n1 > 1000);
     let cp1 = wait_for_checkpoint(&node.url, n1);
     // Both mirrors serve the node's own signed checkpoint: same size, same root.
     assert_eq!(wait_for_checkpoint(&a.url, n1), cp1);
@@ -581,4 +581,68 @@ fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
             .any(|f| f["check"] == "trusted-rollback"),
         "{v}"
     );
+}
+
+#[test]
+fn concurrent_add_checkpoint_requests_cannot_roll_the_witness_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+    let log = data.join("log.json");
+    let node = Node::start(&data, &[]);
+    let (wkey, _) = witness_key(dir.path());
+    let m = Mirror::start(
+        &node.url,
+        &log,
+        &dir.path().join("m"),
+        &["--witness-key", wkey.to_str().unwrap()],
+    );
+    post_steps(&node.url, &kit.setup(HashSuite::Blake3, "guangxi")[1..]);
+    post_all(&node.url, ops(&kit, 20, "x"));
+    let a = tree_size(&node.url);
+    let cp_a = wait_for_checkpoint(&node.url, a);
+    post_all(&node.url, ops(&kit, 20, "y"));
+    let b = tree_size(&node.url);
+    let cp_b = wait_for_checkpoint(&node.url, b);
+    wait_for_checkpoint(&m.url, b);
+
+    // Both race from the witness's empty state.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let racers: Vec<_> = [cp_a.clone(), cp_b.clone()]
+        .into_iter()
+        .map(|cp| {
+            let (url, barrier) = (m.url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                add_checkpoint(&url, 0, &[], &cp).0
+            })
+        })
+        .collect();
+    let codes: Vec<u16> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 409).count(), 1, "{codes:?}");
+    let winner = if codes[0] == 200 { a } else { b };
+    // The witness holds exactly the winner's size.
+    let (c, _, body) = add_checkpoint(&m.url, 0, &[], &cp_b);
+    assert_eq!((c, body.trim()), (409, winner.to_string().as_str()));
+    if winner == a {
+        // It advances only with a proof from what it holds...
+        let p = get_json(&format!(
+            "{}/v1/proof/consistency?old={a}&new={b}",
+            node.url
+        ));
+        let proof: Vec<String> = p["consistency_proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(add_checkpoint(&m.url, a, &proof, &cp_b).0, 200);
+    }
+    // ...and never back to the smaller checkpoint.
+    let (c, _, _) = add_checkpoint(&m.url, b, &[], &cp_a);
+    assert_eq!(c, 400);
+    let (c, _, body) = add_checkpoint(&m.url, a, &[], &cp_a);
+    assert_eq!((c, body.trim()), (409, b.to_string().as_str()));
 }
