@@ -114,7 +114,12 @@ fn edit(v: &mut Value, target: &mut usize, op: u8) {
             (1, Value::Number(n)) => Value::from(n.as_i64().unwrap_or(0).wrapping_neg()),
             (_, Value::Bool(b)) => Value::Bool(!b),
             (4, Value::Array(a)) => Value::Array(a.iter().skip(1).cloned().collect()),
-            (5, Value::Array(a)) => Value::Array(a.iter().chain(a.iter()).cloned().collect()),
+            // Doubling is capped: repeated edits would otherwise grow the
+            // input exponentially (a harness OOM, found at 4,248 runs);
+            // the rules refuse lists over 256 items anyway.
+            (5, Value::Array(a)) if a.len() <= 512 => {
+                Value::Array(a.iter().chain(a.iter()).cloned().collect())
+            }
             (4, Value::Object(o)) => Value::Object(
                 o.iter()
                     .skip(1)
