@@ -42,7 +42,10 @@ pub const WEBHOOK_PREFIX: &str = "webhook:";
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// CatchUp verifies the mirror up to a presented checkpoint note.
-pub type CatchUp = Box<dyn Fn(&[u8]) + Send + Sync>;
+pub type CatchUp = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// CATCH_UP_WAIT bounds how long add-checkpoint waits for a catch-up before answering 503 (the sync goes on).
+pub const CATCH_UP_WAIT: Duration = Duration::from_secs(5);
 
 /// Feed is the state of the feed and witness handlers.
 pub struct Feed {
@@ -376,7 +379,15 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
             .and_then(|v| meta_u64(&v.meta, M_SIZE).ok())
             .is_some_and(|n| n < cp.size);
         if behind {
-            catch_up(&req.note);
+            // In its own thread so a slow upstream costs the caller at most
+            // CATCH_UP_WAIT; the sync then finishes for the next request.
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            let (catch_up, note) = (catch_up.clone(), req.note.clone());
+            std::thread::spawn(move || {
+                catch_up(&note);
+                let _ = done_tx.send(());
+            });
+            let _ = done_rx.recv_timeout(CATCH_UP_WAIT);
         }
     }
     if req.old > cp.size {

@@ -259,35 +259,59 @@ impl Mirror {
                 Ok(v.checkpoint)
             })
             .map_err(|e| SyncError::Transient(format!("upstream checkpoint refused: {e}")))?;
-        let (size, root) = self.accepted()?;
+        // `size` is what this mirror verified entry by entry; `served` is the
+        // last checkpoint it accepted from the upstream's own /checkpoint. A
+        // witness catch-up can put the first ahead of the second (and of
+        // what the upstream serves, while it waits for its witnesses).
+        let (size, _) = self.accepted()?;
+        let served = self.latest.read().expect("lock").size;
         let split = |reason: String| SyncError::Split {
             reason,
             note: note.clone(),
         };
-        if cp.size < size {
+        if cp.size < served {
             return Err(split(format!(
-                "upstream checkpoint size {} is smaller than the accepted size {size}",
+                "upstream checkpoint size {} is smaller than the accepted size {served}",
                 cp.size
             )));
         }
-        if cp.size == size {
-            if size > 0 && cp.root != root {
+        if cp.size <= size {
+            let view = self.store.view()?;
+            let root = tree_hash(d.suite, cp.size, &Hashes(&view.hashes))
+                .map_err(|e| SyncError::Storage(e.to_string()))?;
+            drop(view);
+            if cp.size > 0 && cp.root != root {
                 return Err(split(format!(
-                    "upstream signed root {} at size {size} but the accepted root is {}",
+                    "upstream signed root {} at size {} but the verified root is {}",
                     cp.root.to_hex(),
+                    cp.size,
                     root.to_hex()
                 )));
             }
-            // The same tree, now with the witnesses' cosignatures: serve that note.
+            // Entries already verified (by a catch-up), or the same tree now
+            // with the witnesses' cosignatures: serve that note.
             if witnessed && self.latest.read().expect("lock").note.as_bytes() != note.as_slice() {
-                self.publish(size, size, &note)?;
+                self.serve(cp.size, &note)?;
+                if cp.size > served {
+                    return Ok(Progress::Advanced {
+                        from: served,
+                        to: cp.size,
+                    });
+                }
             }
             return Ok(Progress::Unchanged);
         }
         self.integrate(f, &cp, &note, size)?;
-        self.publish(size, cp.size, &note)?;
+        self.write_tiles_to(size, cp.size)?;
+        if !witnessed {
+            // Verified for the witness, not yet served: the log has not
+            // published it with its quorum (it may never: then the poll
+            // loop's next checkpoint covers these entries).
+            return Ok(Progress::Unchanged);
+        }
+        self.serve(cp.size, &note)?;
         Ok(Progress::Advanced {
-            from: size,
+            from: served,
             to: cp.size,
         })
     }
@@ -408,30 +432,38 @@ impl Mirror {
                     )));
                 }
             }
-            let text = String::from_utf8_lossy(note).into_owned();
             meta.insert(M_SIZE, head.size.to_be_bytes().as_slice())?;
             meta.insert(M_LAST_HASH, head.last_leaf_hash.0.as_slice())?;
             meta.insert(M_LAST_TIME, head.last_time_ms.to_be_bytes().as_slice())?;
-            meta.insert(M_CHECKPOINT, text.as_bytes())?;
-            tx.open_table(CHECKPOINTS)?.insert(cp.size, text.as_str())?;
         }
         tx.commit()?;
         Ok(())
     }
 
-    /// publish writes the mirror's own tiles for the accepted size and starts serving the checkpoint.
-    fn publish(&self, old: u64, size: u64, note: &[u8]) -> Result<(), SyncError> {
+    /// write_tiles_to writes the mirror's own tiles for the verified entries `old..size`.
+    fn write_tiles_to(&self, old: u64, size: u64) -> Result<(), SyncError> {
         let view = self.store.view()?;
         write_tiles(&self.tiles_dir, &view, old, size)?;
         drop(view);
-        write_atomic(&self.tiles_dir.join("checkpoint"), note).map_err(StoreError::from)?;
         let tx = self.store.write()?;
         tx.open_table(META)?
             .insert(M_TILES_SIZE, size.to_be_bytes().as_slice())?;
         tx.commit()?;
-        let text = String::from_utf8_lossy(note).into_owned();
-        *self.latest.write().expect("lock") = Published { size, note: text };
         self.metrics.tree_size.store(size, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// serve records `note` (for verified size `size`) as the accepted checkpoint and starts serving it.
+    fn serve(&self, size: u64, note: &[u8]) -> Result<(), SyncError> {
+        let text = String::from_utf8_lossy(note).into_owned();
+        let tx = self.store.write()?;
+        {
+            tx.open_table(META)?.insert(M_CHECKPOINT, text.as_bytes())?;
+            tx.open_table(CHECKPOINTS)?.insert(size, text.as_str())?;
+        }
+        tx.commit()?;
+        write_atomic(&self.tiles_dir.join("checkpoint"), note).map_err(StoreError::from)?;
+        *self.latest.write().expect("lock") = Published { size, note: text };
         self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
         self.metrics.mirror_syncs.fetch_add(1, Ordering::Relaxed);
         let _ = self.notify.send(size);
@@ -451,17 +483,24 @@ impl Mirror {
         };
         write_tiles(&self.tiles_dir, &view, from, size)?;
         drop(view);
+        // The served checkpoint can be smaller than the verified size (a
+        // witness catch-up the upstream has not published yet).
+        let mut served = 0;
         if let Some(note) = note {
+            served = note_size(note.as_bytes()).unwrap_or(0);
             write_atomic(&self.tiles_dir.join("checkpoint"), note.as_bytes())?;
-            *self.latest.write().expect("lock") = Published { size, note };
+            *self.latest.write().expect("lock") = Published {
+                size: served,
+                note,
+            };
         }
         let tx = self.store.write()?;
         tx.open_table(META)?
             .insert(M_TILES_SIZE, size.to_be_bytes().as_slice())?;
         tx.commit()?;
         self.metrics.tree_size.store(size, Ordering::Relaxed);
-        self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
-        let _ = self.notify.send(size);
+        self.metrics.checkpoint_size.store(served, Ordering::Relaxed);
+        let _ = self.notify.send(served);
         Ok(())
     }
 
@@ -663,7 +702,7 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         wake: std::sync::Mutex::new(wake_tx),
         catch_up: Some({
             let m = mirror.clone();
-            Box::new(move |note: &[u8]| m.catch_up(note))
+            std::sync::Arc::new(move |note: &[u8]| m.catch_up(note))
         }),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -137,6 +137,9 @@ impl Publisher {
     /// a crash or a torn write could have left behind) from the database.
     /// Older tiles are immutable once full; the audit checks all of them.
     pub fn load(&self) -> Result<(), StoreError> {
+        if let Some(w) = &self.witnesses {
+            w.restore(&self.store)?;
+        }
         let view = self.store.view()?;
         let tiles_size = meta_u64(&view.meta, M_TILES_SIZE)?;
         if tiles_size > 0 && tiles_complete(&self.tiles_dir, tiles_size) {

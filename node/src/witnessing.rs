@@ -15,7 +15,7 @@ use regledger::note::VerifierKey;
 use regledger::tree::prove_consistency;
 use regledger::HashSuite;
 
-use crate::store::{Hashes, Store, StoreError};
+use crate::store::{meta_u64, Hashes, Store, StoreError, META};
 
 /// Witnesses is the node's witness configuration and what each last cosigned.
 pub struct Witnesses {
@@ -95,7 +95,40 @@ async fn ask(client: &reqwest::Client, url: &str, body: String) -> Answer {
     }
 }
 
+/// META_PREFIX prefixes the META key holding the size a witness last cosigned (then its URL).
+pub const META_PREFIX: &str = "witness_cosigned:";
+
 impl Witnesses {
+    /// restore loads the sizes each witness last cosigned (saved in META), so
+    /// a restarted node asks with the right old size instead of a 409 round.
+    pub fn restore(&self, store: &Store) -> Result<(), StoreError> {
+        let view = store.view()?;
+        let mut m = self.cosigned.lock().expect("lock");
+        for url in &self.urls {
+            let n = meta_u64(&view.meta, &format!("{META_PREFIX}{url}"))?;
+            if n > 0 {
+                m.insert(url.clone(), n);
+            }
+        }
+        Ok(())
+    }
+
+    /// persist saves that `urls` cosigned `size`.
+    fn persist(&self, store: &Store, urls: &[String], size: u64) -> Result<(), StoreError> {
+        let tx = store.write()?;
+        {
+            let mut meta = tx.open_table(META)?;
+            for url in urls {
+                meta.insert(
+                    format!("{META_PREFIX}{url}").as_str(),
+                    size.to_be_bytes().as_slice(),
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// cosign asks every witness to cosign `note` (for tree `size`) and returns the note with what verified.
     pub fn cosign(&self, store: &Store, suite: HashSuite, size: u64, note: &str) -> Outcome {
         let rt = match tokio::runtime::Builder::new_current_thread()
@@ -153,35 +186,53 @@ impl Witnesses {
             }
             futures_util::future::join_all(tasks).await
         });
-        let mut text = note.to_string();
-        let mut verified = 0;
+        // Each line is checked against the log-signed note alone, so a line
+        // counts only for the witness key that made it; one line per key.
+        let mut keys_seen: Vec<String> = Vec::new();
+        let mut kept = String::new();
+        let mut updated = Vec::new();
         let mut failures = Vec::new();
         for (url, a) in answers {
             match a {
                 Answer::Cosigned(lines) => {
-                    // Keep a line only if it verifies with one of log.json's witness keys.
                     let mut took = false;
                     for line in lines.lines().filter(|l| l.starts_with("— ")) {
-                        let candidate = format!("{text}{line}\n");
-                        if verify_checkpoint(candidate.as_bytes(), &self.log_key, &self.keys, 1)
-                            .is_ok()
-                        {
-                            text = candidate;
-                            took = true;
+                        let alone = format!("{note}{line}\n");
+                        let Ok(v) =
+                            verify_checkpoint(alone.as_bytes(), &self.log_key, &self.keys, 1)
+                        else {
+                            continue;
+                        };
+                        took = true;
+                        let key = v.witnesses[0].to_vkey();
+                        if !keys_seen.contains(&key) {
+                            keys_seen.push(key);
+                            kept.push_str(line);
+                            kept.push('\n');
                         }
                     }
                     if took {
-                        verified += 1;
-                        self.cosigned
-                            .lock()
-                            .expect("lock")
-                            .insert(url.clone(), size);
+                        updated.push(url);
                     } else {
                         failures.push(format!("{url}: no cosignature by a witness of log.json"));
                     }
                 }
                 Answer::OldSize(n) => failures.push(format!("{url}: still at size {n}")),
                 Answer::Failed(e) => failures.push(e),
+            }
+        }
+        let text = format!("{note}{kept}");
+        let verified = verify_checkpoint(text.as_bytes(), &self.log_key, &self.keys, 0)
+            .map(|v| v.witnesses.len())
+            .unwrap_or(0);
+        if !updated.is_empty() {
+            let mut m = self.cosigned.lock().expect("lock");
+            for url in &updated {
+                m.insert(url.clone(), size);
+            }
+            drop(m);
+            if let Err(e) = self.persist(store, &updated, size) {
+                failures.push(format!("cosigned sizes not saved: {e}"));
             }
         }
         Outcome {

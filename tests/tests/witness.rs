@@ -197,6 +197,11 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
         Some(10),
         "published without the quorum"
     );
+    // The live witness verified 13 to cosign it, but serves only what the
+    // log published, and the log being "behind" it is no split view.
+    let (_, m1_cp) = get_text(&format!("{u1}/checkpoint")).unwrap();
+    assert_eq!(checkpoint_size(&m1_cp), Some(10));
+    assert_eq!(metric(&u1, "regledger_mirror_split_view"), Some(0));
 
     // Best effort: published with the one cosignature that arrived.
     let _ = node.kill();
@@ -215,6 +220,18 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     let v = verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 1).expect("1 cosignature");
     assert_eq!(v.witnesses.len(), 1);
     assert!(verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).is_err());
+    // The live mirror follows: it serves the cosigned 13 (entries it had
+    // verified for the witness) and never saw a split view.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, m1_cp) = get_text(&format!("{u1}/checkpoint")).unwrap();
+        if checkpoint_size(&m1_cp) == Some(13) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "mirror one stayed at {m1_cp}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(metric(&u1, "regledger_mirror_split_view"), Some(0));
     let _ = node.kill();
     let _ = node.wait();
 }
