@@ -228,6 +228,29 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     assert_eq!(checkpoint_size(&m1_cp), Some(10));
     verify_checkpoint(m1_cp.as_bytes(), &d.log_key, &d.witnesses, 2).expect("mirror serves 2-of-2");
     assert_eq!(metric(&u1, "regledger_mirror_split_view"), Some(0));
+
+    // Both witnesses back, policy wait again: witness two restarts behind
+    // (it cosigned 10), the node's saved old size for it is 10, and 2-of-2
+    // checkpoints are published again; mirror one follows to them.
+    let _ = node.kill();
+    let _ = node.wait();
+    m2.restart();
+    node = serve(&data, port, &witness_args);
+    wait_healthy(&url);
+    assert_eq!(post(&url, &op(&kit, 3)).0, 200);
+    let cp = wait_for_checkpoint(&url, 14);
+    verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).expect("2-of-2 again");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, m1_cp) = get_text(&format!("{u1}/checkpoint")).unwrap();
+        if checkpoint_size(&m1_cp) == Some(14) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "mirror one stayed at {m1_cp}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(metric(&u1, "regledger_mirror_split_view"), Some(0));
+    assert_eq!(metric(&u2, "regledger_mirror_split_view"), Some(0));
     let _ = node.kill();
     let _ = node.wait();
 }
