@@ -114,6 +114,14 @@ impl Publisher {
                     // Not published: /checkpoint stays at the last witnessed size; retried next interval.
                     return Ok(false);
                 }
+            } else if !o.failures.is_empty() {
+                // Quorum met, but a witness is failing: the margin shrank.
+                tracing::warn!(
+                    size,
+                    cosigned = o.verified,
+                    "witness(es) did not cosign: {}",
+                    o.failures.join("; ")
+                );
             }
             note = o.note;
         }

@@ -95,6 +95,67 @@ async fn ask(client: &reqwest::Client, url: &str, body: String) -> Answer {
     }
 }
 
+/// Collected is the note with the verified cosignatures and who gave them.
+struct Collected {
+    note: String,
+    verified: usize,
+    cosigned: Vec<String>,
+    failures: Vec<String>,
+}
+
+/// collect appends to `note` the cosignature lines that verify with a key of
+/// `keys`. Each line is checked against the log-signed note alone, so a line
+/// counts only for the witness key that made it, once per key (two URLs for
+/// one witness, or a line another witness echoes, cannot fake a quorum).
+fn collect(
+    note: &str,
+    answers: Vec<(String, Answer)>,
+    log_key: &VerifierKey,
+    keys: &[VerifierKey],
+) -> Collected {
+    let mut keys_seen: Vec<String> = Vec::new();
+    let mut kept = String::new();
+    let mut cosigned = Vec::new();
+    let mut failures = Vec::new();
+    for (url, a) in answers {
+        match a {
+            Answer::Cosigned(lines) => {
+                let mut took = false;
+                for line in lines.lines().filter(|l| l.starts_with("— ")) {
+                    let alone = format!("{note}{line}\n");
+                    let Ok(v) = verify_checkpoint(alone.as_bytes(), log_key, keys, 1) else {
+                        continue;
+                    };
+                    took = true;
+                    let key = v.witnesses[0].to_vkey();
+                    if !keys_seen.contains(&key) {
+                        keys_seen.push(key);
+                        kept.push_str(line);
+                        kept.push('\n');
+                    }
+                }
+                if took {
+                    cosigned.push(url);
+                } else {
+                    failures.push(format!("{url}: no cosignature by a witness of log.json"));
+                }
+            }
+            Answer::OldSize(n) => failures.push(format!("{url}: still at size {n}")),
+            Answer::Failed(e) => failures.push(e),
+        }
+    }
+    let text = format!("{note}{kept}");
+    let verified = verify_checkpoint(text.as_bytes(), log_key, keys, 0)
+        .map(|v| v.witnesses.len())
+        .unwrap_or(0);
+    Collected {
+        note: text,
+        verified,
+        cosigned,
+        failures,
+    }
+}
+
 /// META_PREFIX prefixes the META key holding the size a witness last cosigned (then its URL).
 pub const META_PREFIX: &str = "witness_cosigned:";
 
@@ -186,45 +247,12 @@ impl Witnesses {
             }
             futures_util::future::join_all(tasks).await
         });
-        // Each line is checked against the log-signed note alone, so a line
-        // counts only for the witness key that made it; one line per key.
-        let mut keys_seen: Vec<String> = Vec::new();
-        let mut kept = String::new();
-        let mut updated = Vec::new();
-        let mut failures = Vec::new();
-        for (url, a) in answers {
-            match a {
-                Answer::Cosigned(lines) => {
-                    let mut took = false;
-                    for line in lines.lines().filter(|l| l.starts_with("— ")) {
-                        let alone = format!("{note}{line}\n");
-                        let Ok(v) =
-                            verify_checkpoint(alone.as_bytes(), &self.log_key, &self.keys, 1)
-                        else {
-                            continue;
-                        };
-                        took = true;
-                        let key = v.witnesses[0].to_vkey();
-                        if !keys_seen.contains(&key) {
-                            keys_seen.push(key);
-                            kept.push_str(line);
-                            kept.push('\n');
-                        }
-                    }
-                    if took {
-                        updated.push(url);
-                    } else {
-                        failures.push(format!("{url}: no cosignature by a witness of log.json"));
-                    }
-                }
-                Answer::OldSize(n) => failures.push(format!("{url}: still at size {n}")),
-                Answer::Failed(e) => failures.push(e),
-            }
-        }
-        let text = format!("{note}{kept}");
-        let verified = verify_checkpoint(text.as_bytes(), &self.log_key, &self.keys, 0)
-            .map(|v| v.witnesses.len())
-            .unwrap_or(0);
+        let Collected {
+            note: text,
+            verified,
+            cosigned: updated,
+            mut failures,
+        } = collect(note, answers, &self.log_key, &self.keys);
         if !updated.is_empty() {
             let mut m = self.cosigned.lock().expect("lock");
             for url in &updated {
@@ -240,5 +268,55 @@ impl Witnesses {
             verified,
             failures,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regledger::checkpoint::{sign_checkpoint, Checkpoint};
+    use regledger::cosignature::cosign;
+    use regledger::note::{KeyType, Signer};
+
+    fn signer(name: &str, t: KeyType, seed: u8) -> Signer {
+        Signer::generate(name, t, [seed; 32]).unwrap()
+    }
+
+    #[test]
+    fn only_distinct_log_json_witnesses_count() {
+        let log = signer("log.example", KeyType::Ed25519, 1);
+        let w1 = signer("w1.example", KeyType::CosignatureV1, 2);
+        let w2 = signer("w2.example", KeyType::CosignatureV1, 3);
+        let stranger = signer("w3.example", KeyType::CosignatureV1, 4);
+        let cp = Checkpoint {
+            origin: "log.example/test".into(),
+            size: 3,
+            root: regledger::Hash([7; 32]),
+            extensions: vec![],
+        };
+        let note = sign_checkpoint(&cp, &log).unwrap();
+        let text = cp.to_text();
+        let line = |w: &Signer, ts| cosign(w, &text, ts).unwrap().to_line();
+        let keys = vec![w1.verifier(), w2.verifier()];
+        // w1 answers at two URLs, a third URL answers with a stranger's line.
+        let answers = vec![
+            ("http://a".to_string(), Answer::Cosigned(line(&w1, 1))),
+            ("http://b".to_string(), Answer::Cosigned(line(&w1, 2))),
+            ("http://c".to_string(), Answer::Cosigned(line(&stranger, 1))),
+            ("http://d".to_string(), Answer::Failed("http://d: down".into())),
+        ];
+        let c = collect(&note, answers, &log.verifier(), &keys);
+        assert_eq!(c.verified, 1);
+        assert_eq!(c.cosigned, vec!["http://a", "http://b"]);
+        assert_eq!(c.failures.len(), 2, "{:?}", c.failures);
+        assert!(verify_checkpoint(c.note.as_bytes(), &log.verifier(), &keys, 2).is_err());
+        // With w2 as well the quorum of two is met and the note verifies.
+        let answers = vec![
+            ("http://a".to_string(), Answer::Cosigned(line(&w1, 1))),
+            ("http://e".to_string(), Answer::Cosigned(line(&w2, 1))),
+        ];
+        let c = collect(&note, answers, &log.verifier(), &keys);
+        assert_eq!(c.verified, 2);
+        verify_checkpoint(c.note.as_bytes(), &log.verifier(), &keys, 2).unwrap();
     }
 }
