@@ -489,17 +489,16 @@ impl Mirror {
         if let Some(note) = note {
             served = note_size(note.as_bytes()).unwrap_or(0);
             write_atomic(&self.tiles_dir.join("checkpoint"), note.as_bytes())?;
-            *self.latest.write().expect("lock") = Published {
-                size: served,
-                note,
-            };
+            *self.latest.write().expect("lock") = Published { size: served, note };
         }
         let tx = self.store.write()?;
         tx.open_table(META)?
             .insert(M_TILES_SIZE, size.to_be_bytes().as_slice())?;
         tx.commit()?;
         self.metrics.tree_size.store(size, Ordering::Relaxed);
-        self.metrics.checkpoint_size.store(served, Ordering::Relaxed);
+        self.metrics
+            .checkpoint_size
+            .store(served, Ordering::Relaxed);
         let _ = self.notify.send(served);
         Ok(())
     }

@@ -303,7 +303,10 @@ mod tests {
             ("http://a".to_string(), Answer::Cosigned(line(&w1, 1))),
             ("http://b".to_string(), Answer::Cosigned(line(&w1, 2))),
             ("http://c".to_string(), Answer::Cosigned(line(&stranger, 1))),
-            ("http://d".to_string(), Answer::Failed("http://d: down".into())),
+            (
+                "http://d".to_string(),
+                Answer::Failed("http://d: down".into()),
+            ),
         ];
         let c = collect(&note, answers, &log.verifier(), &keys);
         assert_eq!(c.verified, 1);
