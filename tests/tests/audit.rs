@@ -2,13 +2,11 @@
 //! directory, the same log over HTTP, a tampered copy, and a second node
 //! run with the same keys (a fork) against a checkpoint saved earlier.
 
-use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use regledger::registry::testkit::Testkit;
 use regledger::HashSuite;
-use regledger_e2e::{bin, get_text, init_with_testkit, post, Node};
+use regledger_e2e::{bin, copy_dir, init_with_testkit, post, wait_for_checkpoint, Node};
 use serde_json::Value;
 
 const ORIGIN: &str = "audit.e2e.example/gx";
@@ -26,35 +24,6 @@ fn audit(args: &[&std::ffi::OsStr]) -> (i32, Value, String) {
     )
 }
 
-/// wait_for_size waits until the node's served checkpoint covers `n` entries.
-fn wait_for_size(url: &str, n: u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, cp) = get_text(&format!("{url}/checkpoint")).unwrap();
-        if cp.lines().nth(1).and_then(|l| l.parse::<u64>().ok()) == Some(n) {
-            return cp;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "checkpoint never reached {n}: {cp}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&t).unwrap();
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), t).unwrap();
-        }
-    }
-}
-
 #[test]
 fn audit_of_a_node_log_by_dir_and_url_tampering_and_a_fork() {
     let dir = tempfile::tempdir().unwrap();
@@ -68,7 +37,7 @@ fn audit_of_a_node_log_by_dir_and_url_tampering_and_a_fork() {
         assert_eq!(code, 200, "{}: {body}", s.label);
     }
     let n = steps.len() as u64;
-    let cp = wait_for_size(&node.url, n);
+    let cp = wait_for_checkpoint(&node.url, n);
     let log = data.join("log.json");
     let tiles = data.join("tiles");
 
@@ -148,7 +117,7 @@ fn audit_of_a_node_log_by_dir_and_url_tampering_and_a_fork() {
     for s in steps.iter().skip(1) {
         assert_eq!(post(&fork.url, &s.envelope).0, 200, "{}", s.label);
     }
-    wait_for_size(&fork.url, n);
+    wait_for_checkpoint(&fork.url, n);
     let tiles2 = data2.join("tiles");
     // On its own the fork is a well-formed log signed by the right key...
     let (code, _, err) = audit(&[
