@@ -14,11 +14,20 @@ cargo build --release -p regledger-node >/dev/null 2>&1
 BIN=target/release/regledger-node
 DATA=$(mktemp -d "$PWD/target/scale-data.XXXXXX")
 PORT=$(( 20000 + RANDOM % 20000 ))
-trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
+# KEEP=1 leaves the data directory for further checks (an audit, say).
+trap 'kill $PID 2>/dev/null || true; [[ "${KEEP:-}" == 1 ]] && echo "kept $DATA" >&2 || rm -rf "$DATA"' EXIT
 wait_up() { for _ in $(seq 2000); do curl -sf "http://127.0.0.1:$PORT/checkpoint" >/dev/null && return 0; sleep 0.005; done; return 1; }
 "$BIN" serve --data "$DATA/d" --listen "127.0.0.1:$PORT" >/dev/null 2>&1 & PID=$!
 wait_up
-"$BIN" bench --url "http://127.0.0.1:$PORT" --data "$DATA/d" --clients "$CLIENTS" --entries "$ENTRIES" --payload-bytes "$PAYLOAD" > "$DATA/bench.json"
+# The load generator pre-signs its entries in memory, so large runs go in
+# rounds of at most a million (each round registers fresh participants).
+LEFT=$ENTRIES
+: > "$DATA/bench.jsonl"
+while (( LEFT > 0 )); do
+    N=$(( LEFT < 1000000 ? LEFT : 1000000 ))
+    "$BIN" bench --url "http://127.0.0.1:$PORT" --data "$DATA/d" --clients "$CLIENTS" --entries "$N" --payload-bytes "$PAYLOAD" >> "$DATA/bench.jsonl"
+    LEFT=$(( LEFT - N ))
+done
 sleep 2   # let the last checkpoint and tiles land
 PEAK_KB=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 kill -TERM $PID; wait $PID 2>/dev/null || true
@@ -37,9 +46,11 @@ T2=$(date +%s.%N)
 "$BIN" serve --data "$DATA/d" --listen "127.0.0.1:$PORT" >/dev/null 2>&1 & PID=$!
 wait_up
 T3=$(date +%s.%N)
-python3 - "$DATA/bench.json" "$SIZE" "$DB" "$TILES" "$T0" "$T1" "$PEAK_KB" "$RSS_KB" "$T2" "$T3" <<'PY'
+python3 - "$DATA/bench.jsonl" "$SIZE" "$DB" "$TILES" "$T0" "$T1" "$PEAK_KB" "$RSS_KB" "$T2" "$T3" <<'PY'
 import json, sys
-b = json.load(open(sys.argv[1]))
+rounds = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+b = {"payload_bytes": rounds[0]["payload_bytes"],
+     "throughput_per_s": round(sum(r["entries"] for r in rounds) / sum(r["seconds"] for r in rounds), 1)}
 size, db, tiles = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 print(json.dumps({
     "entries_in_log": size, "payload_bytes": b["payload_bytes"], "throughput_per_s": b["throughput_per_s"],
