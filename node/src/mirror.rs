@@ -237,6 +237,10 @@ impl Mirror {
     pub fn catch_up(&self, note: &[u8]) {
         match Fetcher::new(&self.upstream) {
             Ok(f) => {
+                if self.metrics.mirror_split_view.load(Ordering::Relaxed) == 1 {
+                    tracing::warn!("witness catch-up skipped: this mirror has seen a split view");
+                    return;
+                }
                 if let Err(e) = self.sync_to(&f, note.to_vec(), false) {
                     tracing::warn!("witness catch-up: {}", e.describe());
                 }
@@ -561,6 +565,18 @@ impl Mirror {
         Ok(dir)
     }
 
+    /// recorded_split returns the first split-view evidence directory saved earlier, if any.
+    pub fn recorded_split(&self) -> Option<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&self.evidence_dir)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .map(|e| e.path())
+            .collect();
+        found.sort();
+        found.into_iter().next()
+    }
+
     /// run polls the upstream until a split view or `stop`.
     pub fn run(
         &self,
@@ -568,6 +584,18 @@ impl Mirror {
         stop: Arc<std::sync::atomic::AtomicBool>,
         wake: std::sync::mpsc::Receiver<()>,
     ) {
+        // A split view is an incident, not a transient error: a restart must
+        // not clear the alert or let the mirror follow the upstream again
+        // before someone has looked at the evidence and moved it away.
+        if let Some(dir) = self.recorded_split() {
+            self.metrics.mirror_split_view.store(1, Ordering::Relaxed);
+            tracing::error!(
+                evidence = %dir.display(),
+                "SPLIT VIEW recorded earlier: the mirror does not advance until the evidence is moved out of {}",
+                self.evidence_dir.display()
+            );
+            return;
+        }
         let f = match Fetcher::new(&self.upstream) {
             Ok(f) => f,
             Err(e) => {

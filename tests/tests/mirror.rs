@@ -489,6 +489,30 @@ fn a_forked_upstream_is_refused_with_evidence() {
             .checkpoint
             .root
     );
+
+    // The stop survives a restart, even onto an honest upstream that has
+    // grown: the alert stays up and the mirror does not move...
+    post_all(&node.url, ops(&kit, 3, "after-fork"));
+    let grown = tree_size(&node.url);
+    wait_for_checkpoint(&node.url, grown);
+    m.kill9();
+    m.upstream = node.url.clone();
+    m.restart();
+    assert_eq!(metric(&m.url, "regledger_mirror_split_view"), Some(1));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(tree_size(&m.url), n);
+    assert_eq!(get_text(&format!("{}/checkpoint", m.url)).unwrap().1, cp);
+    // ...until the evidence is moved out of evidence/ after review.
+    let reviewed = dir.path().join("reviewed");
+    std::fs::rename(m.data.join("evidence"), &reviewed).unwrap();
+    m.kill9();
+    m.restart();
+    wait_for_checkpoint(&m.url, grown);
+    assert_eq!(metric(&m.url, "regledger_mirror_split_view"), Some(0));
+    assert!(reviewed
+        .join(ev.file_name().unwrap())
+        .join("checkpoint")
+        .exists());
 }
 
 #[test]
