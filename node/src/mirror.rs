@@ -241,8 +241,13 @@ impl Mirror {
                     tracing::warn!("witness catch-up skipped: this mirror has seen a split view");
                     return;
                 }
-                if let Err(e) = self.sync_to(&f, note.to_vec(), false) {
-                    tracing::warn!("witness catch-up: {}", e.describe());
+                match self.sync_to(&f, note.to_vec(), false) {
+                    // A checkpoint signed by the log key that contradicts the
+                    // accepted one is a split view wherever it came from; one
+                    // shown only to witnesses is the very attack they exist for.
+                    Err(SyncError::Split { reason, note }) => self.record_split(&f, &reason, &note),
+                    Err(e) => tracing::warn!("witness catch-up: {}", e.describe()),
+                    Ok(_) => {}
                 }
             }
             Err(e) => tracing::warn!("witness catch-up: {e}"),
@@ -565,6 +570,20 @@ impl Mirror {
         Ok(dir)
     }
 
+    /// record_split raises the split-view alert and saves the evidence.
+    fn record_split(&self, f: &Fetcher, reason: &str, note: &[u8]) {
+        self.metrics.mirror_split_view.store(1, Ordering::Relaxed);
+        match self.save_evidence(f, reason, note) {
+            Ok(dir) => tracing::error!(
+                evidence = %dir.display(),
+                "SPLIT VIEW: {reason}; the mirror stopped advancing and keeps serving its last verified state"
+            ),
+            Err(e) => tracing::error!(
+                "SPLIT VIEW: {reason}; the mirror stopped advancing; evidence not saved: {e}"
+            ),
+        }
+    }
+
     /// recorded_split returns the first split-view evidence directory saved earlier, if any.
     pub fn recorded_split(&self) -> Option<PathBuf> {
         let mut found: Vec<PathBuf> = std::fs::read_dir(&self.evidence_dir)
@@ -604,6 +623,10 @@ impl Mirror {
             }
         };
         while !stop.load(Ordering::Relaxed) {
+            // A witness catch-up may have seen the split first.
+            if self.metrics.mirror_split_view.load(Ordering::Relaxed) == 1 {
+                return;
+            }
             match self.sync_once(&f) {
                 Ok(Progress::Advanced { from, to }) => {
                     tracing::info!(from, to, "mirror verified and committed a checkpoint");
@@ -617,16 +640,7 @@ impl Mirror {
                     tracing::error!("mirror storage, nothing written: {e}");
                 }
                 Err(SyncError::Split { reason, note }) => {
-                    self.metrics.mirror_split_view.store(1, Ordering::Relaxed);
-                    match self.save_evidence(&f, &reason, &note) {
-                        Ok(dir) => tracing::error!(
-                            evidence = %dir.display(),
-                            "SPLIT VIEW: {reason}; the mirror stopped advancing and keeps serving its last verified state"
-                        ),
-                        Err(e) => tracing::error!(
-                            "SPLIT VIEW: {reason}; the mirror stopped advancing; evidence not saved: {e}"
-                        ),
-                    }
+                    self.record_split(&f, &reason, &note);
                     return;
                 }
             }

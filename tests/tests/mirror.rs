@@ -383,23 +383,10 @@ fn a_mirror_killed_mid_sync_resumes_to_the_same_state() {
     assert_eq!(v["products"][0]["status"], "revoked");
 }
 
-#[test]
-fn a_forked_upstream_is_refused_with_evidence() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
-    init_with_testkit(&data, ORIGIN, "blake3", &kit);
-    let log = data.join("log.json");
-    let node = Node::start(&data, &[]);
-    let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
-    post_steps(&node.url, &steps[1..]);
-    let n = tree_size(&node.url);
-    let cp = wait_for_checkpoint(&node.url, n);
-    let mut m = Mirror::start(&node.url, &log, &dir.path().join("mirror"), &[]);
-    assert_eq!(wait_for_checkpoint(&m.url, n), cp);
-
-    // The same log key, origin and authority, another history, and longer.
-    let data2 = dir.path().join("fork");
+/// start_fork starts a second node with the same log key, origin and
+/// authority as the node in `data`, another history, longer than `n`.
+fn start_fork(dir: &Path, data: &Path, kit: &Testkit, n: u64) -> (Node, u64, String) {
+    let data2 = dir.join("fork");
     let out = Command::new(bin("regledger-node"))
         .args(["init", "--data"])
         .arg(&data2)
@@ -428,7 +415,25 @@ fn a_forked_upstream_is_refused_with_evidence() {
     let fork_n = tree_size(&fork.url);
     assert!(fork_n > n);
     let fork_cp = wait_for_checkpoint(&fork.url, fork_n);
+    (fork, fork_n, fork_cp)
+}
 
+#[test]
+fn a_forked_upstream_is_refused_with_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+    let log = data.join("log.json");
+    let node = Node::start(&data, &[]);
+    let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
+    post_steps(&node.url, &steps[1..]);
+    let n = tree_size(&node.url);
+    let cp = wait_for_checkpoint(&node.url, n);
+    let mut m = Mirror::start(&node.url, &log, &dir.path().join("mirror"), &[]);
+    assert_eq!(wait_for_checkpoint(&m.url, n), cp);
+
+    let (fork, fork_n, fork_cp) = start_fork(dir.path(), &data, &kit, n);
     m.kill9();
     m.upstream = fork.url.clone();
     m.restart();
@@ -516,6 +521,50 @@ fn a_forked_upstream_is_refused_with_evidence() {
 }
 
 #[test]
+fn a_fork_shown_only_to_the_witness_is_a_split_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+    let log = data.join("log.json");
+    let node = Node::start(&data, &[]);
+    post_steps(&node.url, &kit.lifecycle(HashSuite::Blake3, "guangxi")[1..]);
+    let n = tree_size(&node.url);
+    let cp = wait_for_checkpoint(&node.url, n);
+    // The mirror-witness follows static files whose public `checkpoint`
+    // stays the honest one, while the log shows the witness another history.
+    let served = dir.path().join("static");
+    copy_dir(&data.join("tiles"), &served);
+    let web = StaticServer::start(&served);
+    let (wkey, _) = witness_key(dir.path());
+    let m = Mirror::start(
+        &web.url,
+        &log,
+        &dir.path().join("mirror"),
+        &["--witness-key", wkey.to_str().unwrap()],
+    );
+    assert_eq!(wait_for_checkpoint(&m.url, n), cp);
+    let (_fork, fork_n, fork_cp) = start_fork(dir.path(), &data, &kit, n);
+    copy_dir(&dir.path().join("fork/tiles/tile"), &served.join("tile"));
+    std::fs::write(served.join("checkpoint"), &cp).unwrap();
+
+    let (code, _, body) = add_checkpoint(&m.url, 0, &[], &fork_cp);
+    assert_ne!(code, 200, "a fork was cosigned: {body}");
+    let ev = evidence(&m, 1).remove(0);
+    assert_eq!(metric(&m.url, "regledger_mirror_split_view"), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(ev.join("checkpoint")).unwrap(),
+        fork_cp
+    );
+    assert_eq!(
+        std::fs::read_to_string(ev.join("accepted.checkpoint")).unwrap(),
+        cp
+    );
+    assert_eq!(tree_size(&m.url), n);
+    assert!(fork_n > n);
+}
+
+#[test]
 fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
@@ -578,13 +627,15 @@ fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
     assert_eq!(v["failures"][0]["check"], "hash-tile", "{v}");
     assert_eq!(v["trusted"]["consistent"], true);
 
-    // Restarted, the mirror checks again; an upstream rolled back to an
-    // older checkpoint is a split view too, and the audit says rollback.
+    // With the evidence moved away after review, a restarted mirror checks
+    // again; an upstream rolled back to an older checkpoint is a split view
+    // too, and the audit says rollback.
     m.kill9();
+    std::fs::rename(m.data.join("evidence"), dir.path().join("reviewed")).unwrap();
     std::fs::write(served.join("checkpoint"), &cp0).unwrap();
     m.restart();
-    let evs = evidence(&m, 2);
-    let ev = &evs[1];
+    let evs = evidence(&m, 1);
+    let ev = &evs[0];
     assert_eq!(metric(&m.url, "regledger_mirror_split_view"), Some(1));
     assert_eq!(get_text(&format!("{}/checkpoint", m.url)).unwrap().1, cp);
     let (c, v, err) = verify_cmd(&[
