@@ -411,7 +411,7 @@ fn start_fork(dir: &Path, data: &Path, kit: &Testkit, n: u64) -> (Node, u64, Str
     );
     let fork = Node::start(&data2, &[]);
     post_steps(&fork.url, &kit.setup(HashSuite::Blake3, "guangxi")[1..]);
-    post_all(&fork.url, ops(&kit, n as usize, "fork"));
+    post_all(&fork.url, ops(kit, n as usize, "fork"));
     let fork_n = tree_size(&fork.url);
     assert!(fork_n > n);
     let fork_cp = wait_for_checkpoint(&fork.url, fork_n);
