@@ -236,6 +236,34 @@ pub fn init_with_testkit(
     );
 }
 
+/// init_fork initialises `fork` as a second log with the log key, origin
+/// and authority of the log in `data` (made by [`init_with_testkit`]): what
+/// a log key that signs two histories looks like.
+pub fn init_fork(data: &Path, fork: &Path, origin: &str, hash: &str) {
+    let out = Command::new(bin("regledger-node"))
+        .args(["init", "--data"])
+        .arg(fork)
+        .args([
+            "--origin",
+            origin,
+            "--hash",
+            hash,
+            "--profile",
+            "guangxi",
+            "--log-key",
+        ])
+        .arg(data.join("keys/log.key"))
+        .arg("--authority-key")
+        .arg(data.with_extension("authority.key"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "init fork: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Mirror is a running `regledger-node mirror` process.
 pub struct Mirror {
     /// child is the process.

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use regledger::registry::testkit::Testkit;
 use regledger::HashSuite;
-use regledger_e2e::{bin, copy_dir, init_with_testkit, post, wait_for_checkpoint, Node};
+use regledger_e2e::{bin, copy_dir, init_fork, init_with_testkit, post, wait_for_checkpoint, Node};
 use serde_json::Value;
 
 const ORIGIN: &str = "audit.e2e.example/gx";
@@ -90,29 +90,7 @@ fn audit_of_a_node_log_by_dir_and_url_tampering_and_a_fork() {
     // A second node with the same log key, origin and authority: a
     // different history signed by the same key (a split view).
     let data2 = dir.path().join("fork");
-    let auth = data.with_extension("authority.key");
-    let out = Command::new(bin("regledger-node"))
-        .args(["init", "--data"])
-        .arg(&data2)
-        .args([
-            "--origin",
-            ORIGIN,
-            "--hash",
-            "blake3",
-            "--profile",
-            "guangxi",
-            "--log-key",
-        ])
-        .arg(data.join("keys/log.key"))
-        .arg("--authority-key")
-        .arg(&auth)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    init_fork(&data, &data2, ORIGIN, "blake3");
     let fork = Node::start(&data2, &[]);
     for s in steps.iter().skip(1) {
         assert_eq!(post(&fork.url, &s.envelope).0, 200, "{}", s.label);

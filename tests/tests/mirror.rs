@@ -80,6 +80,19 @@ fn evidence(m: &Mirror, k: usize) -> Vec<std::path::PathBuf> {
     }
 }
 
+/// audit_evidence runs the regulator's audit of a split-view evidence directory.
+fn audit_evidence(log: &Path, ev: &Path) -> (i32, Value, String) {
+    verify_cmd(&[
+        "audit".as_ref(),
+        "--dir".as_ref(),
+        ev.as_os_str(),
+        "--log".as_ref(),
+        log.as_os_str(),
+        "--trusted".as_ref(),
+        ev.join("accepted.checkpoint").as_os_str(),
+    ])
+}
+
 fn witness_key(dir: &Path) -> (std::path::PathBuf, VerifierKey) {
     let f = dir.join("witness.key");
     let out = Command::new(bin("regledger-node"))
@@ -387,28 +400,7 @@ fn a_mirror_killed_mid_sync_resumes_to_the_same_state() {
 /// authority as the node in `data`, another history, longer than `n`.
 fn start_fork(dir: &Path, data: &Path, kit: &Testkit, n: u64) -> (Node, u64, String) {
     let data2 = dir.join("fork");
-    let out = Command::new(bin("regledger-node"))
-        .args(["init", "--data"])
-        .arg(&data2)
-        .args([
-            "--origin",
-            ORIGIN,
-            "--hash",
-            "blake3",
-            "--profile",
-            "guangxi",
-            "--log-key",
-        ])
-        .arg(data.join("keys/log.key"))
-        .arg("--authority-key")
-        .arg(data.with_extension("authority.key"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    init_fork(data, &data2, ORIGIN, "blake3");
     let fork = Node::start(&data2, &[]);
     post_steps(&fork.url, &kit.setup(HashSuite::Blake3, "guangxi")[1..]);
     post_all(&fork.url, ops(kit, n as usize, "fork"));
@@ -466,16 +458,7 @@ fn a_forked_upstream_is_refused_with_evidence() {
     );
     let readme = std::fs::read_to_string(ev.join("README.txt")).unwrap();
     assert!(readme.contains("--trusted"), "{readme}");
-    let trusted = ev.join("accepted.checkpoint");
-    let (c, v, err) = verify_cmd(&[
-        "audit".as_ref(),
-        "--dir".as_ref(),
-        ev.as_os_str(),
-        "--log".as_ref(),
-        log.as_os_str(),
-        "--trusted".as_ref(),
-        trusted.as_os_str(),
-    ]);
+    let (c, v, err) = audit_evidence(&log, ev);
     assert_eq!(c, 1, "{err}");
     assert!(err.contains("fork"), "{err}");
     assert_eq!(v["trusted"]["consistent"], false);
@@ -614,15 +597,7 @@ fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
     let readme = std::fs::read_to_string(ev.join("README.txt")).unwrap();
     assert!(readme.contains("hash tile tile/0/000.p/"), "{readme}");
     // The regulator's audit of the evidence names the altered tile.
-    let (c, v, err) = verify_cmd(&[
-        "audit".as_ref(),
-        "--dir".as_ref(),
-        ev.as_os_str(),
-        "--log".as_ref(),
-        log.as_os_str(),
-        "--trusted".as_ref(),
-        ev.join("accepted.checkpoint").as_os_str(),
-    ]);
+    let (c, v, err) = audit_evidence(&log, &ev);
     assert_eq!(c, 1, "{err}");
     assert_eq!(v["failures"][0]["check"], "hash-tile", "{v}");
     assert_eq!(v["trusted"]["consistent"], true);
@@ -638,15 +613,7 @@ fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
     let ev = &evs[0];
     assert_eq!(metric(&m.url, "regledger_mirror_split_view"), Some(1));
     assert_eq!(get_text(&format!("{}/checkpoint", m.url)).unwrap().1, cp);
-    let (c, v, err) = verify_cmd(&[
-        "audit".as_ref(),
-        "--dir".as_ref(),
-        ev.as_os_str(),
-        "--log".as_ref(),
-        log.as_os_str(),
-        "--trusted".as_ref(),
-        ev.join("accepted.checkpoint").as_os_str(),
-    ]);
+    let (c, v, err) = audit_evidence(&log, ev);
     assert_eq!(c, 1, "{err}");
     assert!(
         v["failures"]
