@@ -83,29 +83,12 @@ impl Node {
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
-                drop(s);
-                if get_text(&format!("{}/checkpoint", self.url))
-                    .map(|(c, _)| c == 200)
-                    .unwrap_or(false)
-                {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("node on port {} did not come up", self.port);
+        wait_up(&self.url, "/checkpoint", "node");
     }
 
     /// kill9 kills the process with SIGKILL and reaps it.
     pub fn kill9(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-9")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
+        kill9(&mut self.child);
     }
 
     /// restart starts the node again on the same port and data.
@@ -123,18 +106,23 @@ impl Drop for Node {
 }
 
 fn spawn(data: &Path, port: u16, extra: &[String]) -> Child {
-    Command::new(bin("regledger-node"))
-        .arg("serve")
+    let mut c = Command::new(bin("regledger-node"));
+    c.arg("serve")
         .arg("--data")
         .arg(data)
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--checkpoint-ms")
         .arg("50")
-        .args(extra)
-        .env("REGLEDGER_LOG", "warn")
+        .args(extra);
+    spawn_quiet(c)
+}
+
+/// spawn_quiet starts a regledger-node process with its log at warn and its
+/// output hidden; REGLEDGER_E2E_NODE_LOG=1 shows its log when debugging a test.
+fn spawn_quiet(mut c: Command) -> Child {
+    c.env("REGLEDGER_LOG", "warn")
         .stdout(Stdio::null())
-        // REGLEDGER_E2E_NODE_LOG=1 shows the node's own log when debugging a test.
         .stderr(if std::env::var_os("REGLEDGER_E2E_NODE_LOG").is_some() {
             Stdio::inherit()
         } else {
@@ -142,6 +130,30 @@ fn spawn(data: &Path, port: u16, extra: &[String]) -> Child {
         })
         .spawn()
         .expect("spawn regledger-node")
+}
+
+/// wait_up waits until `base` answers 200 on `path`, or panics after 30 s.
+fn wait_up(base: &str, path: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if get_text(&format!("{base}{path}"))
+            .map(|(c, _)| c == 200)
+            .unwrap_or(false)
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} at {base} did not come up");
+}
+
+/// kill9 kills a process with SIGKILL and reaps it.
+fn kill9(child: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("-9")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -300,8 +312,8 @@ impl Mirror {
 
     /// restart starts the mirror again on the same port, data and upstream.
     pub fn restart(&mut self) {
-        self.child = Command::new(bin("regledger-node"))
-            .arg("mirror")
+        let mut c = Command::new(bin("regledger-node"));
+        c.arg("mirror")
             .arg("--upstream")
             .arg(&self.upstream)
             .arg("--log")
@@ -311,32 +323,14 @@ impl Mirror {
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
             .args(["--poll-ms", "50"])
-            .args(&self.extra)
-            .env("REGLEDGER_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn regledger-node mirror");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if get_text(&format!("{}/healthz", self.url))
-                .map(|(c, _)| c == 200)
-                .unwrap_or(false)
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("mirror on port {} did not come up", self.port);
+            .args(&self.extra);
+        self.child = spawn_quiet(c);
+        wait_up(&self.url, "/healthz", "mirror");
     }
 
     /// kill9 kills the process with SIGKILL and reaps it.
     pub fn kill9(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-9")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
+        kill9(&mut self.child);
     }
 }
 
