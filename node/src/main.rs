@@ -286,6 +286,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         notify,
         metrics: metrics.clone(),
         witnesses: witnesses(&a, &descriptor)?,
+        tiles_written: Default::default(),
     };
     publisher
         .load()

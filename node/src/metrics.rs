@@ -129,7 +129,7 @@ impl Metrics {
         g(
             &mut s,
             "regledger_checkpoint_unwitnessed_total",
-            "Checkpoints that did not reach the witness quorum (not published under --witness-policy wait).",
+            "Checkpoint signing attempts that did not reach the witness quorum (under --witness-policy wait: not published, retried every interval, each retry counted).",
             "counter",
             self.unwitnessed.load(Ordering::Relaxed),
         );

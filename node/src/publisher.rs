@@ -54,6 +54,11 @@ pub struct Publisher {
     pub metrics: Arc<Metrics>,
     /// witnesses cosign each checkpoint before it is published (none: publish at once).
     pub witnesses: Option<crate::witnessing::Witnesses>,
+    /// tiles_written is the size this process has written tiles for; it runs
+    /// ahead of the published size while checkpoints wait for witnesses, so
+    /// each retry writes only the new tiles, not everything since the last
+    /// published checkpoint again.
+    pub tiles_written: std::sync::atomic::AtomicU64,
 }
 
 /// write_atomic writes a file so that readers see the old or the new bytes, never a mix, and it survives power loss.
@@ -87,8 +92,14 @@ impl Publisher {
         }
         // Tiles first: a checkpoint is never served for data the tiles lack.
         // A missing tile directory is rebuilt from the database.
-        let from = if tiles_ok { tiles_size } else { 0 };
+        let written = self.tiles_written.load(Ordering::Relaxed);
+        let from = match tiles_ok {
+            true if written > tiles_size && written <= size => written,
+            true => tiles_size,
+            false => 0,
+        };
         write_tiles(&self.tiles_dir, &view, from, size)?;
+        self.tiles_written.store(size, Ordering::Relaxed);
         let root = tree_hash(self.suite, size, &Hashes(&view.hashes))
             .map_err(|e| StoreError(e.to_string()))?;
         drop(view);

@@ -190,7 +190,18 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The retries write only new tiles: the bundle for 13 entries, written
+    // once, is not rewritten at every attempt (inode unchanged).
+    use std::os::unix::fs::MetadataExt;
+    let bundle = data.join("tiles/tile/entries/000.p/13");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !bundle.exists() {
+        assert!(Instant::now() < deadline, "tiles for 13 never written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let inode = std::fs::metadata(&bundle).unwrap().ino();
     std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(std::fs::metadata(&bundle).unwrap().ino(), inode);
     let (_, still) = get_text(&format!("{url}/checkpoint")).unwrap();
     assert_eq!(
         checkpoint_size(&still),
