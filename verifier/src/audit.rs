@@ -185,7 +185,7 @@ pub struct RetentionRow {
 }
 
 /// Report is the audit's result.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
     /// source is where the log was read.
     pub source: String,
@@ -234,12 +234,17 @@ pub struct Report {
 impl Report {
     fn fail(&mut self, index: Option<u64>, check: impl Into<String>, detail: impl Into<String>) {
         self.failure_count += 1;
-        if self.failures.len() < MAX_FAILURES * 4 {
-            self.failures.push(Failure {
-                index,
-                check: check.into(),
-                detail: detail.into(),
-            });
+        self.failures.push(Failure {
+            index,
+            check: check.into(),
+            detail: detail.into(),
+        });
+        // Failures arrive nearly but not exactly in index order (signature
+        // batches finish late): keep a bounded list that still holds the
+        // MAX_FAILURES lowest at the end, since a failure dropped here has
+        // MAX_FAILURES lower ones before it.
+        if self.failures.len() >= MAX_FAILURES * 4 {
+            self.finish_failures();
         }
     }
 
@@ -287,23 +292,8 @@ pub fn run(src: &dyn Source, o: &Options) -> Result<Report, String> {
         origin: log.origin.clone(),
         hash: log.suite.name().to_string(),
         profile: log.profile.clone(),
-        checkpoint: None,
-        computed_root: None,
-        entries_checked: 0,
-        signatures_verified: 0,
-        trusted: None,
         as_of: o.as_of,
-        entries_by_kind: BTreeMap::new(),
-        participants_by_role: BTreeMap::new(),
-        participants: vec![],
-        resources: vec![],
-        agreements: vec![],
-        products: vec![],
-        deadlines_missed: vec![],
-        other_findings: vec![],
-        retention: vec![],
-        failure_count: 0,
-        failures: vec![],
+        ..Report::default()
     };
 
     let Some(note) = src.get("checkpoint")? else {
@@ -641,7 +631,7 @@ fn replay_one(
                 .map(|k| k.name().to_string())
                 .unwrap_or_else(|| "genesis".into());
             if kind == "genesis" {
-                check_genesis(state, &fx, log, r);
+                check_genesis(&fx, log, r);
             }
             if kind == "operation-event" {
                 // Its subjects are its agreement (and product): the
@@ -694,12 +684,7 @@ fn replay_one(
     }
 }
 
-fn check_genesis(
-    _state: &MemoryState,
-    fx: &regledger::registry::Effects,
-    log: &LogDescriptor,
-    r: &mut Report,
-) {
+fn check_genesis(fx: &regledger::registry::Effects, log: &LogDescriptor, r: &mut Report) {
     for (_, obj) in &fx.writes {
         if let StateObject::Genesis(g) = obj {
             if g.hash != log.suite.name() || g.profile != log.profile || g.origin != log.origin {
@@ -836,5 +821,25 @@ fn summarise_state(
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Report, MAX_FAILURES};
+
+    #[test]
+    fn failures_keep_the_lowest_indexes_whatever_the_arrival_order() {
+        let mut r = Report::default();
+        // Highest first: the worst order for a list that keeps the first arrivals.
+        let n = MAX_FAILURES as u64 * 10;
+        for i in (0..n).rev() {
+            r.fail(Some(i), "test", "x");
+            assert!(r.failures.len() < MAX_FAILURES * 4);
+        }
+        r.finish_failures();
+        assert_eq!(r.failure_count, n);
+        let got: Vec<u64> = r.failures.iter().map(|f| f.index.unwrap()).collect();
+        assert_eq!(got, (0..MAX_FAILURES as u64).collect::<Vec<_>>());
     }
 }
