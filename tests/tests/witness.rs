@@ -2,7 +2,9 @@
 //! witnesses (two venues' mirrors) with quorum 2 publishes only checkpoints
 //! both cosigned; with one witness down it keeps acknowledging entries but
 //! does not publish (and says so in a metric); with `best-effort` it
-//! publishes with the one cosignature it gets.
+//! publishes with the one cosignature it gets. A certificate from the
+//! witnessed log fails `regledger-verify cert` with a forged or missing
+//! cosignature.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -262,6 +264,89 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     }
     assert_eq!(metric(&u1, "regledger_mirror_split_view"), Some(0));
     assert_eq!(metric(&u2, "regledger_mirror_split_view"), Some(0));
+
+    // A certificate from this log carries the 2-of-2 cosigned checkpoint;
+    // the regulator's `verify cert` holds log.json's quorum, so a forged or
+    // missing cosignature fails it.
+    let setup_len = kit.setup(HashSuite::Blake3, "guangxi").len();
+    let lifecycle = kit.lifecycle(HashSuite::Blake3, "guangxi");
+    let registered = lifecycle
+        .iter()
+        .position(|s| s.label == "product registered")
+        .unwrap();
+    for s in &lifecycle[setup_len..=registered] {
+        assert_eq!(post(&url, &s.envelope).0, 200, "{}", s.label);
+    }
+    let n = tree_size(&url);
+    wait_for_checkpoint(&url, n);
+    let bundle: regledger::bundle::CertificateBundle = serde_json::from_value(get_json(&format!(
+        "{url}/v1/certificates/{}",
+        regledger::registry::testkit::REGISTRATION_NO
+    )))
+    .unwrap();
+    let verify_cert = |b: &regledger::bundle::CertificateBundle| {
+        let f = dir.path().join("cert.json");
+        std::fs::write(&f, serde_json::to_vec(b).unwrap()).unwrap();
+        let out = Command::new(bin("regledger-verify"))
+            .arg("cert")
+            .arg(&f)
+            .arg("--log")
+            .arg(&log)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = verify_cert(&bundle);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = bundle.checkpoint.lines().collect();
+    let sigs: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("— "))
+        .collect();
+    assert_eq!(
+        sigs.len(),
+        3,
+        "log signature and two cosignatures: {}",
+        bundle.checkpoint
+    );
+    for (name, drop_line, flip, want) in [
+        (
+            "a forged cosignature",
+            None,
+            Some(sigs[2]),
+            "invalid signature for key venue-two.example",
+        ),
+        (
+            "a missing cosignature",
+            Some(sigs[2]),
+            None,
+            "witness quorum not met: 1 of 2",
+        ),
+    ] {
+        let mut b = bundle.clone();
+        let mut ls: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        if let Some(i) = flip {
+            // One bit of the cosignature itself (key hint and timestamp kept).
+            use base64::Engine;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let (head, sig) = ls[i].rsplit_once(' ').unwrap();
+            let mut raw = b64.decode(sig).unwrap();
+            *raw.last_mut().unwrap() ^= 1;
+            ls[i] = format!("{head} {}", b64.encode(raw));
+        }
+        if let Some(i) = drop_line {
+            ls.remove(i);
+        }
+        b.checkpoint = ls.join("\n") + "\n";
+        let (code, err) = verify_cert(&b);
+        assert_eq!(code, Some(1), "{name} verified: {err}");
+        assert!(
+            err.starts_with("FAIL: checkpoint: ") && err.contains(want),
+            "{name}: {err}"
+        );
+    }
     let _ = node.kill();
     let _ = node.wait();
 }
