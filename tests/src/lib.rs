@@ -276,6 +276,24 @@ pub fn init_fork(data: &Path, fork: &Path, origin: &str, hash: &str) {
     );
 }
 
+/// witness_key makes a cosignature/v1 witness key named `name` in `dir`
+/// with `regledger-node keygen` and returns its file and its vkey.
+pub fn witness_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let f = dir.join(format!("{name}.key"));
+    let out = Command::new(bin("regledger-node"))
+        .args(["keygen", "--name", name, "--type", "witness", "--out"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (f, v["vkey"].as_str().unwrap().to_string())
+}
+
 /// Mirror is a running `regledger-node mirror` process.
 pub struct Mirror {
     /// child is the process.

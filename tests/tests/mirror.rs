@@ -93,25 +93,6 @@ fn audit_evidence(log: &Path, ev: &Path) -> (i32, Value, String) {
     ])
 }
 
-fn witness_key(dir: &Path) -> (std::path::PathBuf, VerifierKey) {
-    let f = dir.join("witness.key");
-    let out = Command::new(bin("regledger-node"))
-        .args([
-            "keygen",
-            "--name",
-            "venue-witness.example",
-            "--type",
-            "witness",
-            "--out",
-        ])
-        .arg(&f)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    (f, VerifierKey::parse(v["vkey"].as_str().unwrap()).unwrap())
-}
-
 fn add_checkpoint(url: &str, old: u64, proof: &[String], note: &str) -> (u16, String, String) {
     let mut body = format!("old {old}\n");
     for p in proof {
@@ -136,7 +117,8 @@ fn two_mirrors_follow_a_node_feed_changes_and_witness() {
     let log = data.join("log.json");
     let d = LogDescriptor::parse(&std::fs::read(&log).unwrap()).unwrap();
     let node = Node::start(&data, &[]);
-    let (wkey, wvkey) = witness_key(dir.path());
+    let (wkey, wvkey) = witness_key(dir.path(), "venue-witness.example");
+    let wvkey = VerifierKey::parse(&wvkey).unwrap();
     let a = Mirror::start(
         &node.url,
         &log,
@@ -519,7 +501,7 @@ fn a_fork_shown_only_to_the_witness_is_a_split_view() {
     let served = dir.path().join("static");
     copy_dir(&data.join("tiles"), &served);
     let web = StaticServer::start(&served);
-    let (wkey, _) = witness_key(dir.path());
+    let (wkey, _) = witness_key(dir.path(), "venue-witness.example");
     let m = Mirror::start(
         &web.url,
         &log,
@@ -633,7 +615,7 @@ fn concurrent_add_checkpoint_requests_cannot_roll_the_witness_back() {
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let log = data.join("log.json");
     let node = Node::start(&data, &[]);
-    let (wkey, _) = witness_key(dir.path());
+    let (wkey, _) = witness_key(dir.path(), "venue-witness.example");
     let m = Mirror::start(
         &node.url,
         &log,

@@ -6,7 +6,7 @@
 //! witnessed log fails `regledger-verify cert` with a forged or missing
 //! cosignature.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,25 +16,9 @@ use regledger::registry::testkit::{Testkit, DOC};
 use regledger::registry::EntryKind;
 use regledger::HashSuite;
 use regledger_e2e::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const ORIGIN: &str = "regledger.test/witnessed";
-
-fn witness_key(dir: &Path, name: &str) -> (PathBuf, String) {
-    let f = dir.join(format!("{name}.key"));
-    let out = Command::new(bin("regledger-node"))
-        .args(["keygen", "--name", name, "--type", "witness", "--out"])
-        .arg(&f)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    (f, v["vkey"].as_str().unwrap().to_string())
-}
 
 fn serve(data: &Path, port: u16, extra: &[&str]) -> Child {
     Command::new(bin("regledger-node"))
