@@ -226,25 +226,11 @@ pub fn init_with_testkit(
     )
     .unwrap();
     std::fs::write(&key, signer.to_skey()).unwrap();
-    let out = Command::new(bin("regledger-node"))
-        .args(["init", "--data"])
-        .arg(data)
-        .args([
-            "--origin",
-            origin,
-            "--hash",
-            hash,
-            "--profile",
-            "guangxi",
-            "--authority-key",
-        ])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "init: {}",
-        String::from_utf8_lossy(&out.stderr)
+    init(
+        data,
+        origin,
+        hash,
+        &["--authority-key".as_ref(), key.as_os_str()],
     );
 }
 
@@ -252,26 +238,33 @@ pub fn init_with_testkit(
 /// and authority of the log in `data` (made by [`init_with_testkit`]): what
 /// a log key that signs two histories looks like.
 pub fn init_fork(data: &Path, fork: &Path, origin: &str, hash: &str) {
+    let log_key = data.join("keys/log.key");
+    let authority_key = data.with_extension("authority.key");
+    init(
+        fork,
+        origin,
+        hash,
+        &[
+            "--log-key".as_ref(),
+            log_key.as_os_str(),
+            "--authority-key".as_ref(),
+            authority_key.as_os_str(),
+        ],
+    );
+}
+
+/// init runs `regledger-node init` on the guangxi profile with `extra` arguments.
+fn init(data: &Path, origin: &str, hash: &str, extra: &[&std::ffi::OsStr]) {
     let out = Command::new(bin("regledger-node"))
         .args(["init", "--data"])
-        .arg(fork)
-        .args([
-            "--origin",
-            origin,
-            "--hash",
-            hash,
-            "--profile",
-            "guangxi",
-            "--log-key",
-        ])
-        .arg(data.join("keys/log.key"))
-        .arg("--authority-key")
-        .arg(data.with_extension("authority.key"))
+        .arg(data)
+        .args(["--origin", origin, "--hash", hash, "--profile", "guangxi"])
+        .args(extra)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "init fork: {}",
+        "init: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
