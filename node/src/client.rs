@@ -144,6 +144,21 @@ pub fn bench(a: BenchArgs) -> Result<(), Failure> {
     rt.block_on(run_bench(a, authority)).map_err(Failure::Fail)
 }
 
+/// node_cpu_seconds reads the node's `process_cpu_seconds_total`.
+async fn node_cpu_seconds(c: &reqwest::Client, base: &str) -> Option<f64> {
+    let text = c
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("process_cpu_seconds_total "))
+        .and_then(|v| v.parse::<f64>().ok())
+}
+
 async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
     let base = a.url.trim_end_matches('/').to_string();
     let url = format!("{base}/v1/entries");
@@ -204,6 +219,8 @@ async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
     let payload_len = envs.first().map(|e| e.payload.len()).unwrap_or(0);
     let per = a.entries.div_ceil(a.clients.max(1));
     let chunks: Vec<Vec<Envelope>> = envs.chunks(per.max(1)).map(|c| c.to_vec()).collect();
+    let node_cpu0 = node_cpu_seconds(&c, &base).await;
+    let client_cpu0 = crate::metrics::process_cpu_seconds();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for chunk in chunks {
@@ -245,6 +262,13 @@ async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
     }
     let elapsed = start.elapsed().as_secs_f64();
     let acked = Instant::now();
+    let done = (a.entries as f64 - errors as f64).max(1.0);
+    // CPU per acknowledged entry over the timed phase (the node's from its
+    // /metrics; only meaningful when it runs alone on its machine).
+    let per_entry_us =
+        |t0: Option<f64>, t1: Option<f64>| t0.zip(t1).map(|(x, y)| ((y - x) / done * 1e6).round());
+    let node_cpu_us = per_entry_us(node_cpu0, node_cpu_seconds(&c, &base).await);
+    let client_cpu_us = per_entry_us(client_cpu0, crate::metrics::process_cpu_seconds());
     // Time until a checkpoint covers the last acknowledged entry.
     let mut checkpoint_lag_ms = None;
     for _ in 0..200 {
@@ -295,6 +319,7 @@ async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
         "seconds": elapsed, "throughput_per_s": ((a.entries as f64 - errors as f64) / elapsed * 10.0).round() / 10.0,
         "p50_ms": q(0.50), "p95_ms": q(0.95), "p99_ms": q(0.99),
         "checkpoint_lag_ms": checkpoint_lag_ms,
+        "node_cpu_us_per_entry": node_cpu_us, "client_cpu_us_per_entry": client_cpu_us,
         "mean_batch_size": metric("regledger_entries_accepted_total") / metric("regledger_batches_total").max(1.0),
         "signature_verification": "ed25519 verify_strict, every entry", "durability": "acknowledged after redb commit with Durability::Immediate (fsync)"
     });
