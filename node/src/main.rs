@@ -119,6 +119,10 @@ struct ServeArgs {
     /// wait: publish a checkpoint only with log.json's quorum of cosignatures; best-effort: publish with what arrived.
     #[arg(long, default_value = "wait")]
     witness_policy: String,
+    /// After a crash, open the database by walking and re-checking the whole file (slow on large logs)
+    /// instead of loading the allocator state every commit saves (quick repair, the default).
+    #[arg(long, env = "REGLEDGER_FULL_REPAIR")]
+    full_repair: bool,
 }
 
 #[derive(clap::Args)]
@@ -269,10 +273,10 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
             "keys/log.key does not match log_vkey in log.json".into(),
         ));
     }
-    let store = Arc::new(
-        store::Store::open(&paths.db())
-            .map_err(|e| Failure::Usage(format!("{}: {e}", paths.db().display())))?,
-    );
+    let mut store = store::Store::open(&paths.db())
+        .map_err(|e| Failure::Usage(format!("{}: {e}", paths.db().display())))?;
+    store.quick_repair = !a.full_repair;
+    let store = Arc::new(store);
     let metrics = Arc::new(metrics::Metrics::default());
     let latest = Arc::new(RwLock::new(publisher::Published::default()));
     let (notify, published) = tokio::sync::watch::channel(0u64);

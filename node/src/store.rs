@@ -65,6 +65,10 @@ from_err!(
 pub struct Store {
     path: PathBuf,
     db: RwLock<Option<Arc<Database>>>,
+    /// quick_repair makes every commit save redb's allocator state (and
+    /// commit in two phases), so opening after a crash takes milliseconds
+    /// instead of a walk over the whole file (decision D11).
+    pub quick_repair: bool,
 }
 
 /// Head is the committed head of the log.
@@ -90,12 +94,14 @@ impl Store {
         Ok(Store {
             path: path.to_path_buf(),
             db: RwLock::new(Some(Arc::new(db))),
+            quick_repair: true,
         })
     }
 
     fn create_tables(db: &Database) -> Result<(), StoreError> {
         let mut tx = db.begin_write()?;
         tx.set_durability(Durability::Immediate)?;
+        tx.set_quick_repair(true);
         {
             tx.open_table(LEAVES)?;
             tx.open_table(HASHES)?;
@@ -119,6 +125,7 @@ impl Store {
     pub fn write(&self) -> Result<WriteTransaction, StoreError> {
         let mut tx = self.db()?.begin_write()?;
         tx.set_durability(Durability::Immediate)?;
+        tx.set_quick_repair(self.quick_repair);
         Ok(tx)
     }
 
