@@ -8,6 +8,7 @@
 #       (bench/disk_limit.py, batch = regledger's mean batch size).
 # Prints each result as JSON and the ratios regledger/PostgreSQL and regledger/limit.
 # Usage: bench/side_by_side.sh [CLIENTS] [ENTRIES] [PAYLOAD_BYTES]
+# NODE_ARGS adds flags to `regledger-node serve` (e.g. NODE_ARGS=--full-repair).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENTS=${1:-64}
@@ -20,7 +21,8 @@ cargo build --release -p regledger-node >/dev/null 2>&1
 BIN=target/release/regledger-node
 PORT=$(( 20000 + RANDOM % 20000 ))
 DATA=$(mktemp -d "$PWD/target/sbs-data.XXXXXX")   # on the same disk as the other two
-"$BIN" serve --data "$DATA" --listen "127.0.0.1:$PORT" > "$OUT/node.log" 2>&1 &
+# shellcheck disable=SC2086  # NODE_ARGS is a list of flags
+"$BIN" serve --data "$DATA" --listen "127.0.0.1:$PORT" ${NODE_ARGS:-} > "$OUT/node.log" 2>&1 &
 NODE_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 "$BIN" bench --url "http://127.0.0.1:$PORT" --data "$DATA" --clients "$CLIENTS" --entries "$ENTRIES" \
