@@ -273,10 +273,10 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
             "keys/log.key does not match log_vkey in log.json".into(),
         ));
     }
-    let mut store = store::Store::open(&paths.db())
-        .map_err(|e| Failure::Usage(format!("{}: {e}", paths.db().display())))?;
-    store.quick_repair = !a.full_repair;
-    let store = Arc::new(store);
+    let store = Arc::new(
+        store::Store::open_with(&paths.db(), !a.full_repair)
+            .map_err(|e| Failure::Usage(format!("{}: {e}", paths.db().display())))?,
+    );
     let metrics = Arc::new(metrics::Metrics::default());
     let latest = Arc::new(RwLock::new(publisher::Published::default()));
     let (notify, published) = tokio::sync::watch::channel(0u64);

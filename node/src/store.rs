@@ -68,7 +68,7 @@ pub struct Store {
     /// quick_repair makes every commit save redb's allocator state (and
     /// commit in two phases), so opening after a crash takes milliseconds
     /// instead of a walk over the whole file (decision D11).
-    pub quick_repair: bool,
+    quick_repair: bool,
 }
 
 /// Head is the committed head of the log.
@@ -87,21 +87,26 @@ fn u64_of(b: &[u8]) -> u64 {
 }
 
 impl Store {
-    /// open opens (or creates) the database file and its tables.
+    /// open opens (or creates) the database file and its tables, with quick repair.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with(path, true)
+    }
+
+    /// open_with opens (or creates) the database file and its tables; `quick_repair` as in [`Store::quick_repair`].
+    pub fn open_with(path: &Path, quick_repair: bool) -> Result<Store, StoreError> {
         let db = Database::builder().set_cache_size(256 << 20).create(path)?;
-        Self::create_tables(&db)?;
+        Self::create_tables(&db, quick_repair)?;
         Ok(Store {
             path: path.to_path_buf(),
             db: RwLock::new(Some(Arc::new(db))),
-            quick_repair: true,
+            quick_repair,
         })
     }
 
-    fn create_tables(db: &Database) -> Result<(), StoreError> {
+    fn create_tables(db: &Database, quick_repair: bool) -> Result<(), StoreError> {
         let mut tx = db.begin_write()?;
         tx.set_durability(Durability::Immediate)?;
-        tx.set_quick_repair(true);
+        tx.set_quick_repair(quick_repair);
         {
             tx.open_table(LEAVES)?;
             tx.open_table(HASHES)?;
@@ -147,7 +152,7 @@ impl Store {
                 .set_cache_size(256 << 20)
                 .create(&self.path)
                 .map_err(StoreError::from)
-                .and_then(|db| Self::create_tables(&db).map(|()| db))
+                .and_then(|db| Self::create_tables(&db, self.quick_repair).map(|()| db))
             {
                 Ok(db) => {
                     *g = Some(Arc::new(db));

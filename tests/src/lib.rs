@@ -96,6 +96,12 @@ impl Node {
         self.child = spawn(&self.data, self.port, &self.extra);
         self.wait_ready();
     }
+
+    /// restart_with starts the node again on the same port and data with other extra flags.
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        self.extra = extra.iter().map(|s| s.to_string()).collect();
+        self.restart();
+    }
 }
 
 impl Drop for Node {

@@ -103,7 +103,14 @@ fn sigkill_loses_no_acknowledged_entry_and_never_forks() {
             t.join().unwrap();
         }
         watcher.join().unwrap();
-        node.restart();
+        // Every third run commits without quick repair (`--full-repair`), so
+        // both ways of opening after a crash, and the switches between them,
+        // are exercised (decision D11).
+        if cycle % 3 == 2 {
+            node.restart_with(&["--full-repair"]);
+        } else {
+            node.restart_with(&[]);
+        }
         seq += 10_000_000;
 
         // Every entry acknowledged in this cycle is there, byte for byte, and
