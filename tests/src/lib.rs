@@ -63,12 +63,22 @@ pub struct Node {
     pub data: PathBuf,
     port: u16,
     extra: Vec<String>,
+    ready: &'static str,
 }
 
 impl Node {
-    /// start runs `regledger-node serve` on `data` and waits until it answers.
+    /// start runs `regledger-node serve` on `data` and waits until it serves a checkpoint.
     pub fn start(data: &Path, extra: &[&str]) -> Node {
-        let port = free_port();
+        Self::spawn_at(data, free_port(), extra, "/checkpoint")
+    }
+
+    /// start_at runs `regledger-node serve` on `port` and waits only until it
+    /// answers `/healthz` (a node waiting for its witnesses serves no checkpoint yet).
+    pub fn start_at(data: &Path, port: u16, extra: &[&str]) -> Node {
+        Self::spawn_at(data, port, extra, "/healthz")
+    }
+
+    fn spawn_at(data: &Path, port: u16, extra: &[&str], ready: &'static str) -> Node {
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let child = spawn(data, port, &extra);
         let n = Node {
@@ -77,13 +87,14 @@ impl Node {
             data: data.to_path_buf(),
             port,
             extra,
+            ready,
         };
         n.wait_ready();
         n
     }
 
     fn wait_ready(&self) {
-        wait_up(&self.url, "/checkpoint", "node");
+        wait_up(&self.url, self.ready, "node");
     }
 
     /// kill9 kills the process with SIGKILL and reaps it.

@@ -6,8 +6,7 @@
 //! witnessed log fails `regledger-verify cert` with a forged or missing
 //! cosignature.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use regledger::checkpoint::verify_checkpoint;
@@ -19,38 +18,6 @@ use regledger_e2e::*;
 use serde_json::json;
 
 const ORIGIN: &str = "regledger.test/witnessed";
-
-fn serve(data: &Path, port: u16, extra: &[&str]) -> Child {
-    Command::new(bin("regledger-node"))
-        .arg("serve")
-        .arg("--data")
-        .arg(data)
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--checkpoint-ms",
-            "50",
-            "--witness-timeout-ms",
-            "1000",
-        ])
-        .args(extra)
-        .env("REGLEDGER_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-fn wait_healthy(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while get_text(&format!("{url}/healthz"))
-        .map(|(c, _)| c != 200)
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "{url} did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn op(kit: &Testkit, i: u64) -> regledger::envelope::Envelope {
     kit.business.sign(
@@ -129,8 +96,8 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     );
     let (u1, u2) = (m1.url.clone(), m2.url.clone());
     let witness_args = ["--witness", u1.as_str(), "--witness", u2.as_str()];
-    let mut node = serve(&data, port, &witness_args);
-    wait_healthy(&url);
+    let witness_args = [witness_args.as_slice(), &["--witness-timeout-ms", "1000"]].concat();
+    let mut node = Node::start_at(&data, port, &witness_args);
     for s in kit.setup(HashSuite::Blake3, "guangxi").iter().skip(1) {
         assert_eq!(post(&url, &s.envelope).0, 200, "{}", s.label);
     }
@@ -201,18 +168,14 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     assert_eq!(metric(&u1, "regledger_mirror_split_view"), Some(0));
 
     // Best effort: published with the one cosignature that arrived.
-    let _ = node.kill();
-    let _ = node.wait();
-    let mut node = serve(
-        &data,
-        port,
+    node.kill9();
+    node.restart_with(
         &[
             witness_args.as_slice(),
             &["--witness-policy", "best-effort"],
         ]
         .concat(),
     );
-    wait_healthy(&url);
     let cp = wait_for_checkpoint(&url, 13);
     let v = verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 1).expect("1 cosignature");
     assert_eq!(v.witnesses.len(), 1);
@@ -229,11 +192,9 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     // Both witnesses back, policy wait again: witness two restarts behind
     // (it cosigned 10), the node's saved old size for it is 10, and 2-of-2
     // checkpoints are published again; mirror one follows to them.
-    let _ = node.kill();
-    let _ = node.wait();
+    node.kill9();
     m2.restart();
-    node = serve(&data, port, &witness_args);
-    wait_healthy(&url);
+    node.restart_with(&witness_args);
     assert_eq!(post(&url, &op(&kit, 3)).0, 200);
     let cp = wait_for_checkpoint(&url, 14);
     verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).expect("2-of-2 again");
@@ -331,6 +292,4 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
             "{name}: {err}"
         );
     }
-    let _ = node.kill();
-    let _ = node.wait();
 }
