@@ -304,6 +304,28 @@ pub fn witness_key(dir: &Path, name: &str) -> (PathBuf, String) {
     (f, v["vkey"].as_str().unwrap().to_string())
 }
 
+/// verify_cert writes `bundle` into `dir` and runs the regulator's
+/// `regledger-verify cert` on it against `log`: exit code and stderr.
+pub fn verify_cert(
+    dir: &Path,
+    log: &Path,
+    bundle: &regledger::bundle::CertificateBundle,
+) -> (Option<i32>, String) {
+    let f = dir.join("cert-under-test.json");
+    std::fs::write(&f, serde_json::to_vec(bundle).unwrap()).unwrap();
+    let out = Command::new(bin("regledger-verify"))
+        .arg("cert")
+        .arg(&f)
+        .arg("--log")
+        .arg(log)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
 /// Mirror is a running `regledger-node mirror` process.
 pub struct Mirror {
     /// child is the process.

@@ -412,42 +412,16 @@ fn every_part_of_a_node_bundle_is_tamper_evident_to_the_regulator() {
     let log = dir.path().join("log.json");
     std::fs::write(&log, get_text(&format!("{}/log.json", node.url)).unwrap().1).unwrap();
     let check = |name: &str, b: &CertificateBundle, want: &[&str]| {
-        let f = dir.path().join("b.json");
-        std::fs::write(&f, serde_json::to_vec(b).unwrap()).unwrap();
-        let out = std::process::Command::new(bin("regledger-verify"))
-            .arg("cert")
-            .arg(&f)
-            .arg("--log")
-            .arg(&log)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "tampered {name} verified: {err}"
-        );
+        let (code, err) = verify_cert(dir.path(), &log, b);
+        assert_eq!(code, Some(1), "tampered {name} verified: {err}");
         assert!(
             want.iter().any(|w| err.starts_with(&format!("FAIL: {w}"))),
             "tampered {name}: {err} names none of {want:?}"
         );
     };
     // The untouched bundle verifies.
-    let f = dir.path().join("good.json");
-    std::fs::write(&f, serde_json::to_vec(&good).unwrap()).unwrap();
-    let out = std::process::Command::new(bin("regledger-verify"))
-        .arg("cert")
-        .arg(&f)
-        .arg("--log")
-        .arg(&log)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, err) = verify_cert(dir.path(), &log, &good);
+    assert_eq!(code, Some(0), "{err}");
 
     let m = |f: &dyn Fn(&mut CertificateBundle)| {
         let mut b = good.clone();

@@ -229,22 +229,7 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
         regledger::registry::testkit::REGISTRATION_NO
     )))
     .unwrap();
-    let verify_cert = |b: &regledger::bundle::CertificateBundle| {
-        let f = dir.path().join("cert.json");
-        std::fs::write(&f, serde_json::to_vec(b).unwrap()).unwrap();
-        let out = Command::new(bin("regledger-verify"))
-            .arg("cert")
-            .arg(&f)
-            .arg("--log")
-            .arg(&log)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    };
-    let (code, err) = verify_cert(&bundle);
+    let (code, err) = verify_cert(dir.path(), &log, &bundle);
     assert_eq!(code, Some(0), "{err}");
     let lines: Vec<&str> = bundle.checkpoint.lines().collect();
     let sigs: Vec<usize> = (0..lines.len())
@@ -285,7 +270,7 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
             ls.remove(i);
         }
         b.checkpoint = ls.join("\n") + "\n";
-        let (code, err) = verify_cert(&b);
+        let (code, err) = verify_cert(dir.path(), &log, &b);
         assert_eq!(code, Some(1), "{name} verified: {err}");
         assert!(
             err.starts_with("FAIL: checkpoint: ") && err.contains(want),
