@@ -17,19 +17,20 @@ BIN=target/release/regledger-node
 PORT=$(( 20000 + RANDOM % 20000 ))
 PID=
 trap '[[ -n "$PID" ]] && kill -9 $PID 2>/dev/null || true' EXIT
-wait_up() { for _ in $(seq 20000); do curl -sf "http://127.0.0.1:$PORT/checkpoint" >/dev/null && return 0; sleep 0.005; done; return 1; }
+# shellcheck source=bench/common.sh
+source bench/common.sh
 for mode in quick full; do
     flags=()
     [[ $mode == full ]] && flags=(--full-repair)
     "$BIN" serve --data "$DATA" --listen "127.0.0.1:$PORT" "${flags[@]}" >/dev/null 2>&1 & PID=$!
-    wait_up
+    wait_up "$PORT"
     size0=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^regledger_tree_size / {print $2}')
     bench=$("$BIN" bench --url "http://127.0.0.1:$PORT" --data "$DATA" --clients "$CLIENTS" --entries "$ENTRIES" --payload-bytes 300)
     kill -KILL $PID; wait $PID 2>/dev/null || true
     db=$(stat -c %s "$DATA/ledger.redb")
     t0=$(date +%s.%N)
     "$BIN" serve --data "$DATA" --listen "127.0.0.1:$PORT" "${flags[@]}" >/dev/null 2>&1 & PID=$!
-    wait_up
+    wait_up "$PORT"
     t1=$(date +%s.%N)
     kill -TERM $PID; wait $PID 2>/dev/null || true
     PID=

@@ -16,9 +16,10 @@ DATA=$(mktemp -d "$PWD/target/scale-data.XXXXXX")
 PORT=$(( 20000 + RANDOM % 20000 ))
 # KEEP=1 leaves the data directory for further checks (an audit, say).
 trap 'kill $PID 2>/dev/null || true; [[ "${KEEP:-}" == 1 ]] && echo "kept $DATA" >&2 || rm -rf "$DATA"' EXIT
-wait_up() { for _ in $(seq 2000); do curl -sf "http://127.0.0.1:$PORT/checkpoint" >/dev/null && return 0; sleep 0.005; done; return 1; }
+# shellcheck source=bench/common.sh
+source bench/common.sh
 "$BIN" serve --data "$DATA/d" --listen "127.0.0.1:$PORT" >/dev/null 2>&1 & PID=$!
-wait_up
+wait_up "$PORT"
 # The load generator pre-signs its entries in memory, so large runs go in
 # rounds of at most a million (each round registers fresh participants).
 LEFT=$ENTRIES
@@ -36,7 +37,7 @@ DB=$(stat -c %s "$DATA/d/ledger.redb")
 TILES=$(du -sb "$DATA/d/tiles" | cut -f1)
 T0=$(date +%s.%N)
 "$BIN" serve --data "$DATA/d" --listen "127.0.0.1:$PORT" >/dev/null 2>&1 & PID=$!
-wait_up
+wait_up "$PORT"
 T1=$(date +%s.%N)
 sleep 1
 RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
@@ -44,7 +45,7 @@ RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
 kill -KILL $PID; wait $PID 2>/dev/null || true
 T2=$(date +%s.%N)
 "$BIN" serve --data "$DATA/d" --listen "127.0.0.1:$PORT" >/dev/null 2>&1 & PID=$!
-wait_up
+wait_up "$PORT"
 T3=$(date +%s.%N)
 python3 - "$DATA/bench.jsonl" "$SIZE" "$DB" "$TILES" "$T0" "$T1" "$PEAK_KB" "$RSS_KB" "$T2" "$T3" <<'PY'
 import json, sys

@@ -154,9 +154,13 @@ async fn node_cpu_seconds(c: &reqwest::Client, base: &str) -> Option<f64> {
         .text()
         .await
         .ok()?;
+    metric_value(&text, "process_cpu_seconds_total")
+}
+
+/// metric_value reads an unlabelled sample from Prometheus text.
+fn metric_value(text: &str, name: &str) -> Option<f64> {
     text.lines()
-        .find_map(|l| l.strip_prefix("process_cpu_seconds_total "))
-        .and_then(|v| v.parse::<f64>().ok())
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
 }
 
 async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
@@ -299,15 +303,7 @@ async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
         .text()
         .await
         .map_err(|e| e.to_string())?;
-    let metric = |name: &str| {
-        metrics
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(&format!("{name} "))
-                    .and_then(|v| v.parse::<f64>().ok())
-            })
-            .unwrap_or(0.0)
-    };
+    let metric = |name: &str| metric_value(&metrics, name).unwrap_or(0.0);
     lat.sort_by(|x, y| x.total_cmp(y));
     let q = |p: f64| {
         lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))

@@ -232,25 +232,24 @@ impl Mirror {
 
     /// catch_up verifies and commits the entries up to a checkpoint presented
     /// to this mirror's witness: signed by the log, not yet cosigned (that is
-    /// what is being asked). Failures are left to the witness's own checks
-    /// and to the poll loop, which records split views with evidence.
+    /// what is being asked). A contradiction is recorded as a split view with
+    /// evidence; other failures are left to the witness's own checks.
     pub fn catch_up(&self, note: &[u8]) {
-        match Fetcher::new(&self.upstream) {
-            Ok(f) => {
-                if self.metrics.mirror_split_view.load(Ordering::Relaxed) == 1 {
-                    tracing::warn!("witness catch-up skipped: this mirror has seen a split view");
-                    return;
-                }
-                match self.sync_to(&f, note.to_vec(), false) {
-                    // A checkpoint signed by the log key that contradicts the
-                    // accepted one is a split view wherever it came from; one
-                    // shown only to witnesses is the very attack they exist for.
-                    Err(SyncError::Split { reason, note }) => self.record_split(&f, &reason, &note),
-                    Err(e) => tracing::warn!("witness catch-up: {}", e.describe()),
-                    Ok(_) => {}
-                }
-            }
-            Err(e) => tracing::warn!("witness catch-up: {e}"),
+        if self.split_seen() {
+            tracing::warn!("witness catch-up skipped: this mirror has seen a split view");
+            return;
+        }
+        let f = match Fetcher::new(&self.upstream) {
+            Ok(f) => f,
+            Err(e) => return tracing::warn!("witness catch-up: {e}"),
+        };
+        match self.sync_to(&f, note.to_vec(), false) {
+            // A checkpoint signed by the log key that contradicts the accepted
+            // one is a split view wherever it came from; one shown only to
+            // witnesses is the very attack they exist for.
+            Err(SyncError::Split { reason, note }) => self.record_split(&f, &reason, &note),
+            Err(e) => tracing::warn!("witness catch-up: {}", e.describe()),
+            Ok(_) => {}
         }
     }
 
@@ -584,16 +583,19 @@ impl Mirror {
         }
     }
 
+    /// split_seen reports whether this process raised the split-view alert (it stops the mirror).
+    fn split_seen(&self) -> bool {
+        self.metrics.mirror_split_view.load(Ordering::Relaxed) == 1
+    }
+
     /// recorded_split returns the first split-view evidence directory saved earlier, if any.
     pub fn recorded_split(&self) -> Option<PathBuf> {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&self.evidence_dir)
+        std::fs::read_dir(&self.evidence_dir)
             .ok()?
             .filter_map(|e| e.ok())
             .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
             .map(|e| e.path())
-            .collect();
-        found.sort();
-        found.into_iter().next()
+            .min()
     }
 
     /// run polls the upstream until a split view or `stop`.
@@ -624,7 +626,7 @@ impl Mirror {
         };
         while !stop.load(Ordering::Relaxed) {
             // A witness catch-up may have seen the split first.
-            if self.metrics.mirror_split_view.load(Ordering::Relaxed) == 1 {
+            if self.split_seen() {
                 return;
             }
             match self.sync_once(&f) {

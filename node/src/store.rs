@@ -94,19 +94,17 @@ impl Store {
 
     /// open_with opens (or creates) the database file and its tables; `quick_repair` as in [`Store::quick_repair`].
     pub fn open_with(path: &Path, quick_repair: bool) -> Result<Store, StoreError> {
-        let db = Database::builder().set_cache_size(256 << 20).create(path)?;
-        Self::create_tables(&db, quick_repair)?;
         Ok(Store {
             path: path.to_path_buf(),
-            db: RwLock::new(Some(Arc::new(db))),
+            db: RwLock::new(Some(Arc::new(Self::open_db(path, quick_repair)?))),
             quick_repair,
         })
     }
 
-    fn create_tables(db: &Database, quick_repair: bool) -> Result<(), StoreError> {
-        let mut tx = db.begin_write()?;
-        tx.set_durability(Durability::Immediate)?;
-        tx.set_quick_repair(quick_repair);
+    /// open_db opens the file (recovering after a crash) and makes sure every table exists.
+    fn open_db(path: &Path, quick_repair: bool) -> Result<Database, StoreError> {
+        let db = Database::builder().set_cache_size(256 << 20).create(path)?;
+        let tx = Self::begin(&db, quick_repair)?;
         {
             tx.open_table(LEAVES)?;
             tx.open_table(HASHES)?;
@@ -117,7 +115,15 @@ impl Store {
             tx.open_table(CHECKPOINTS)?;
         }
         tx.commit()?;
-        Ok(())
+        Ok(db)
+    }
+
+    /// begin starts a durable write transaction (fsync at commit).
+    fn begin(db: &Database, quick_repair: bool) -> Result<WriteTransaction, StoreError> {
+        let mut tx = db.begin_write()?;
+        tx.set_durability(Durability::Immediate)?;
+        tx.set_quick_repair(quick_repair);
+        Ok(tx)
     }
 
     fn db(&self) -> Result<Arc<Database>, StoreError> {
@@ -128,10 +134,7 @@ impl Store {
 
     /// write begins a durable write transaction.
     pub fn write(&self) -> Result<WriteTransaction, StoreError> {
-        let mut tx = self.db()?.begin_write()?;
-        tx.set_durability(Durability::Immediate)?;
-        tx.set_quick_repair(self.quick_repair);
-        Ok(tx)
+        Self::begin(self.db()?.as_ref(), self.quick_repair)
     }
 
     /// read begins a read transaction (a consistent snapshot).
@@ -148,12 +151,7 @@ impl Store {
         g.take();
         let mut last = StoreError("not reopened".into());
         for _ in 0..50 {
-            match Database::builder()
-                .set_cache_size(256 << 20)
-                .create(&self.path)
-                .map_err(StoreError::from)
-                .and_then(|db| Self::create_tables(&db, self.quick_repair).map(|()| db))
-            {
+            match Self::open_db(&self.path, self.quick_repair) {
                 Ok(db) => {
                     *g = Some(Arc::new(db));
                     return Ok(());

@@ -117,8 +117,7 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill9(&mut self.child);
     }
 }
 
@@ -164,12 +163,9 @@ fn wait_up(base: &str, path: &str, what: &str) {
     panic!("{what} at {base} did not come up");
 }
 
-/// kill9 kills a process with SIGKILL and reaps it.
+/// kill9 kills a process with SIGKILL (what `Child::kill` sends on Unix) and reaps it.
 fn kill9(child: &mut Child) {
-    let _ = Command::new("kill")
-        .arg("-9")
-        .arg(child.id().to_string())
-        .status();
+    let _ = child.kill();
     let _ = child.wait();
 }
 
@@ -386,8 +382,7 @@ impl Mirror {
 
 impl Drop for Mirror {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill9(&mut self.child);
     }
 }
 
