@@ -268,6 +268,7 @@ async fn submit(
         envelope: env,
         preverified: pre,
         reply: tx,
+        claim: Default::default(),
     }) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => {

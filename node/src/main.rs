@@ -123,6 +123,10 @@ struct ServeArgs {
     /// instead of loading the allocator state every commit saves (quick repair, the default).
     #[arg(long, env = "REGLEDGER_FULL_REPAIR")]
     full_repair: bool,
+    /// TEST ONLY: hold every batch this long before committing it (stands
+    /// for a slow disk in the end-to-end tests). Hidden; never set it in production.
+    #[arg(long, hide = true, default_value_t = 0)]
+    test_commit_delay_ms: u64,
 }
 
 #[derive(clap::Args)]
@@ -306,6 +310,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
     let cfg = sequencer::Config {
         max_batch: a.max_batch.max(1),
         max_wait: Duration::from_millis(a.batch_wait_ms),
+        test_commit_delay: Duration::from_millis(a.test_commit_delay_ms),
     };
     let seq = std::thread::Builder::new()
         .name("sequencer".into())

@@ -3,7 +3,7 @@
 //! with the hash chain, extends the tree, and commits the whole batch in one
 //! durable redb transaction. Submitters are answered only after the commit.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -58,6 +58,39 @@ pub struct Submission {
     pub preverified: Vec<(String, [u8; 32])>,
     /// reply answers the submitter.
     pub reply: oneshot::Sender<Result<Receipt, Rejection>>,
+    /// claim is shared with the submitter: see [`Claim`].
+    pub claim: Claim,
+}
+
+/// Claim decides, exactly once, who owns a queued submission, so that a
+/// submitter told "timed out" can never find its entry in the log: either
+/// the sequencer takes it into a batch (the submitter then waits for the
+/// durable result, whatever its deadline), or the submitter abandons it
+/// first (the sequencer then drops it unread). A submitter that simply goes
+/// away (a client disconnect drops its handler) abandons nothing: the entry
+/// is sequenced, and a retry of it is answered as a replay naming its index.
+#[derive(Clone, Debug, Default)]
+pub struct Claim(Arc<AtomicU8>);
+
+const PENDING: u8 = 0;
+const TAKEN: u8 = 1;
+const ABANDONED: u8 = 2;
+
+impl Claim {
+    /// take is the sequencer's side: true if the submission is now its to sequence.
+    pub fn take(&self) -> bool {
+        self.0
+            .compare_exchange(PENDING, TAKEN, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// abandon is the submitter's side: true if the submission will never be
+    /// sequenced; false if the sequencer already took it (wait for its result).
+    pub fn abandon(&self) -> bool {
+        self.0
+            .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
 }
 
 /// Config tunes batching.
@@ -67,6 +100,12 @@ pub struct Config {
     pub max_batch: usize,
     /// max_wait is how long a batch waits to fill after its first entry.
     pub max_wait: Duration,
+    /// test_commit_delay holds every batch this long between taking its
+    /// submissions and committing them. Test-only (`serve
+    /// --test-commit-delay-ms`, hidden): it stands for a slow disk, so the
+    /// end-to-end tests can show that no deadline hides a commit. Zero in
+    /// production.
+    pub test_commit_delay: Duration,
 }
 
 fn now_ms() -> u64 {
@@ -105,15 +144,24 @@ pub fn run(
             Ok(s) => s,
             Err(_) => return,
         };
+        // A submission whose submitter gave up waiting is dropped unread:
+        // it was answered "nothing was written", so nothing may be.
+        if !first.claim.take() {
+            continue;
+        }
         let mut batch = vec![first];
         let deadline = Instant::now() + cfg.max_wait;
         while batch.len() < cfg.max_batch {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(s) => batch.push(s),
+                Ok(s) if s.claim.take() => batch.push(s),
+                Ok(_) => {}
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => break,
             }
+        }
+        if !cfg.test_commit_delay.is_zero() {
+            std::thread::sleep(cfg.test_commit_delay);
         }
         let t0 = Instant::now();
         if !store.is_open() {
@@ -292,6 +340,8 @@ pub fn append_genesis(
     let (tx, rx) = oneshot::channel();
     let mut h = head;
     let metrics = Metrics::default();
+    let claim = Claim::default();
+    claim.take();
     commit_batch(
         store,
         suite,
@@ -301,6 +351,7 @@ pub fn append_genesis(
             envelope: env,
             preverified: vec![],
             reply: tx,
+            claim,
         }],
         &metrics,
     )
