@@ -1,22 +1,29 @@
 //! The HTTP API (axum): submissions, receipts, proofs, certificate bundles,
 //! registry queries, C2SP checkpoint and tiles, log.json, metrics, OpenAPI.
-//! Errors are RFC 9457 problem details with a stable `type` per error.
+//! Errors are RFC 9457 problem details with a stable `type` per error, the
+//! framework's own (404, 405, 408, 413, 431, extractor rejections, panics)
+//! included. [`serve`] is the accept loop: bounded connections, idle and
+//! header-read timeout.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use futures_util::StreamExt;
 use regledger::bundle::{assemble, EntryProof};
 use regledger::descriptor::LogDescriptor;
 use regledger::envelope::Envelope;
@@ -27,14 +34,28 @@ use regledger::tree::{prove_consistency, prove_inclusion};
 use regledger::Hash;
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
 
 use crate::metrics::Metrics;
 use crate::publisher::{tile_file, Published};
-use crate::sequencer::{Rejection, Submission};
+use crate::sequencer::{Claim, Rejection, Submission};
 use crate::store::{Hashes, State as StateView, Store};
 
 /// MAX_BODY_BYTES bounds a request body (an envelope of the largest payload fits).
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
+
+/// MAX_HEADERS and MAX_HEADER_BYTES bound a request head (request line and
+/// header fields); above them the answer is a `431 headers-too-large` problem.
+pub const MAX_HEADERS: usize = 100;
+/// MAX_HEADER_BYTES: see [`MAX_HEADERS`].
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// HYPER_MAX_HEADERS and HYPER_MAX_HEADER_BYTES are hyper's own parser
+/// limits, set well above ours so that an oversized head still parses and
+/// gets our problem document. Past them hyper cannot hold the head at all
+/// and answers by itself (a bare 431, body empty) before any of our code runs.
+const HYPER_MAX_HEADERS: usize = 256;
+const HYPER_MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// WAIT_TIMEOUT bounds `?wait=checkpoint`.
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -104,15 +125,287 @@ fn json_ok(v: Value) -> Response {
         .into_response()
 }
 
+fn body_too_large() -> Response {
+    let mut r = problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body-too-large",
+        "Body too large",
+        format!("a request body may hold at most {MAX_BODY_BYTES} bytes; nothing was written"),
+    );
+    // The body is never read: the connection cannot carry another request.
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+fn request_timeout(limit: Duration, what: &str) -> Response {
+    let mut r = problem(
+        StatusCode::REQUEST_TIMEOUT,
+        "request-timeout",
+        "Request timeout",
+        format!("{what} within {} s; nothing was written", limit.as_secs()),
+    );
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// generic names the problem for a status that the framework produced by itself.
+fn generic(status: StatusCode) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        400 => ("bad-request", "Bad request"),
+        404 => ("not-found", "Not found"),
+        405 => ("method-not-allowed", "Method not allowed"),
+        408 => ("request-timeout", "Request timeout"),
+        413 => ("body-too-large", "Body too large"),
+        414 => ("uri-too-long", "URI too long"),
+        415 => ("unsupported-media-type", "Unsupported media type"),
+        422 => ("unprocessable", "Unprocessable content"),
+        431 => ("headers-too-large", "Request header fields too large"),
+        500 => ("internal", "Internal error"),
+        503 => ("unavailable", "Service unavailable"),
+        _ => ("http-error", "HTTP error"),
+    }
+}
+
+/// refuse_early answers from the request head alone, before anything reads
+/// the body: a declared body above the limit (so a client announcing 64 MiB
+/// hears 413 at once, not after a wait for bytes it may never send), and a
+/// head above [`MAX_HEADERS`] / [`MAX_HEADER_BYTES`].
+fn refuse_early(req: &Request) -> Option<Response> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Some(body_too_large());
+    }
+    let head_bytes = req.uri().to_string().len()
+        + req
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if req.headers().len() > MAX_HEADERS || head_bytes > MAX_HEADER_BYTES {
+        let mut r = problem(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers-too-large",
+            "Request header fields too large",
+            format!(
+                "a request may carry at most {MAX_HEADERS} header fields and {MAX_HEADER_BYTES} bytes of request line and headers"
+            ),
+        );
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return Some(r);
+    }
+    None
+}
+
+/// problems is the outermost middleware: it refuses early what the head
+/// alone condemns, and turns every error response that is not already a
+/// problem document (axum's empty 405, its text/plain rejections, tower's
+/// bare statuses) into one, keeping headers such as `Allow`. Responses with
+/// a deliberate media type (the witness's `text/x.tlog.size` 409) pass.
+async fn problems(req: Request, next: Next) -> Response {
+    if let Some(r) = refuse_early(&req) {
+        return r;
+    }
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let plain = match resp.headers().get(header::CONTENT_TYPE) {
+        None => true,
+        Some(v) => v.as_bytes().starts_with(b"text/plain"),
+    };
+    if !plain {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let (code, title) = generic(status);
+    let detail = match (text.is_empty(), status) {
+        (false, _) => text,
+        (true, StatusCode::METHOD_NOT_ALLOWED) => {
+            format!("{method} is not allowed here; the Allow header lists what is")
+        }
+        (true, _) => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    let mut out = problem(status, code, title, detail);
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (k, v) in parts.headers.drain() {
+        if let Some(k) = k {
+            out.headers_mut().insert(k, v);
+        }
+    }
+    out
+}
+
+/// deadline bounds every request except a submission by `limit` (a 408
+/// problem). A submission keeps its own deadline: once the sequencer has
+/// taken it, cutting its answer would hide a commit (see [`submit`]).
+async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    if req.method() == Method::POST && req.uri().path() == "/v1/entries" {
+        return next.run(req).await;
+    }
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => request_timeout(limit, "the request was not answered"),
+    }
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    internal("the handler failed; nothing was written by this request")
+}
+
+/// Compressible marks a response (an entry bundle) that the compression
+/// layer may gzip; nothing else is compressed (hash tiles are random bytes).
+#[derive(Clone, Copy, Debug)]
+struct Compressible;
+
+/// PathParam is `Path<String>` whose rejection (e.g. invalid UTF-8 after
+/// percent-decoding) is a `bad-parameter` problem.
+struct PathParam(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(p)) => Ok(PathParam(p)),
+            Err(e) => Err(problem(
+                StatusCode::BAD_REQUEST,
+                "bad-parameter",
+                "Bad path parameter",
+                e.body_text(),
+            )),
+        }
+    }
+}
+
+/// QueryMap is `Query<HashMap<String, String>>` whose rejection is a `bad-parameter` problem.
+struct QueryMap(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match Query::<HashMap<String, String>>::from_request_parts(parts, state).await {
+            Ok(Query(q)) => Ok(QueryMap(q)),
+            Err(e) => Err(problem(
+                StatusCode::BAD_REQUEST,
+                "bad-parameter",
+                "Bad query string",
+                e.body_text(),
+            )),
+        }
+    }
+}
+
+/// read_body collects a request body of at most `limit` bytes (413 past it,
+/// however the body is framed: a declared length was refused earlier, a
+/// chunked one is cut here as soon as it crosses the limit).
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            problem(
+                StatusCode::BAD_REQUEST,
+                "bad-request",
+                "Body not readable",
+                format!("{e}; nothing was written"),
+            )
+        })?;
+        if buf.len() + chunk.len() > limit {
+            return Err(body_too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// Limits bounds what connections may hold on to.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// idle_timeout closes a connection that has not sent a whole request
+    /// head this long after it opened or after its previous response: idle
+    /// keep-alive connections and slow-header clients alike.
+    pub idle_timeout: Duration,
+    /// max_connections bounds open connections; past it new ones wait in
+    /// the listen backlog (keep it below the file-descriptor limit).
+    pub max_connections: usize,
+}
+
+/// serve runs the accept loop until `shutdown` resolves, then lets open
+/// requests finish. It is axum::serve with what axum::serve cannot set:
+/// hyper's header-read timeout (which hyper also runs between keep-alive
+/// requests, so it is the idle timeout) and a bound on connections, so that
+/// thousands of silent sockets neither pile up nor exhaust descriptors.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.idle_timeout)
+        .max_headers(HYPER_MAX_HEADERS)
+        .max_header_size(HYPER_MAX_HEADER_BYTES);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept:
+                    // wait a moment rather than spin, and keep serving.
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("connection: {e}");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
 /// router builds the API: the shared read side, `POST /v1/entries` when the
 /// app has a sequencer queue, and `extra` routes (a mirror's feed and witness).
 pub fn router(app: Arc<App>, request_timeout: Duration, extra: Router) -> Router {
     let entries = if app.queue.is_some() {
-        post(submit).get(entries_by_subject)
+        post(move |s, q, b| submit(s, q, b, request_timeout)).get(entries_by_subject)
     } else {
         post(read_only).get(entries_by_subject)
     };
-    Router::new()
+    let routes = Router::new()
         .route("/v1/entries", entries)
         .route("/v1/entries/{index}", get(entry))
         .route("/v1/proof/inclusion", get(inclusion))
@@ -144,12 +437,27 @@ pub fn router(app: Arc<App>, request_timeout: Duration, extra: Router) -> Router
             )
         })
         .with_state(app)
-        .merge(extra)
+        .merge(extra);
+    harden(routes, request_timeout)
+}
+
+/// harden wraps routes in the layers every answer goes through, innermost
+/// first: the body limit of the extractors, the request deadline, gzip for
+/// entry bundles, problem documents for every error, and a 500 problem for
+/// a handler that panics.
+fn harden(routes: Router, request_timeout: Duration) -> Router {
+    routes
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
-        ))
+        .layer(middleware::from_fn_with_state(request_timeout, deadline))
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .gzip(true)
+                .compress_when(|_, _, _: &_, ext: &axum::http::Extensions| {
+                    ext.get::<Compressible>().is_some()
+                }),
+        )
+        .layer(middleware::from_fn(problems))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
 }
 
 /// read_only answers a submission sent to a mirror: it only follows its upstream.
@@ -211,11 +519,24 @@ fn rejection_response(r: Rejection) -> Response {
     }
 }
 
+/// submit is `POST /v1/entries`. Its deadline (`--request-timeout-s`)
+/// covers the body upload (408, nothing written) and the wait in the
+/// sequencer queue (503 `not-sequenced`, nothing written: the submission is
+/// abandoned so the sequencer never writes it). Once the sequencer has taken
+/// the submission the answer is its durable result, however long the
+/// commit takes past the deadline: a timeout never hides a commit.
 async fn submit(
     State(app): State<Arc<App>>,
-    Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
+    QueryMap(q): QueryMap,
+    body: Body,
+    limit: Duration,
 ) -> Response {
+    let deadline = Instant::now() + limit;
+    let body = match tokio::time::timeout_at(deadline, read_body(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(r)) => return r,
+        Err(_) => return request_timeout(limit, "the body did not arrive"),
+    };
     let v: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
@@ -263,12 +584,13 @@ async fn submit(
     let Some(queue) = &app.queue else {
         return read_only().await;
     };
-    let (tx, rx) = oneshot::channel();
+    let (tx, mut rx) = oneshot::channel();
+    let claim = Claim::default();
     match queue.try_send(Submission {
         envelope: env,
         preverified: pre,
         reply: tx,
-        claim: Default::default(),
+        claim: claim.clone(),
     }) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => {
@@ -293,7 +615,30 @@ async fn submit(
         }
     }
     app.metrics.submissions.fetch_add(1, Ordering::Relaxed);
-    let receipt = match rx.await {
+    let answer = tokio::select! {
+        a = &mut rx => a,
+        _ = tokio::time::sleep_until(deadline) => {
+            if claim.abandon() {
+                app.metrics.reject("not-sequenced");
+                let mut r = problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not-sequenced",
+                    "Not sequenced in time",
+                    format!(
+                        "the entry waited {} s in the sequencer queue and was withdrawn: nothing was written; submit the same envelope again",
+                        limit.as_secs()
+                    ),
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return r;
+            }
+            // The sequencer took it first: its batch is being committed, and
+            // the client must learn the outcome (the commit itself is bounded).
+            rx.await
+        }
+    };
+    let receipt = match answer {
         Ok(Ok(r)) => r,
         Ok(Err(rej)) => return rejection_response(rej),
         Err(_) => {
@@ -307,8 +652,11 @@ async fn submit(
     };
     let mut out = serde_json::to_value(&receipt).expect("receipt json");
     if q.get("wait").map(String::as_str) == Some("checkpoint") {
+        // The entry is durable whatever happens now: wait for its checkpoint
+        // only as long as the request's deadline leaves (then 202, pending).
         let mut w = app.published.clone();
-        let ok = tokio::time::timeout(WAIT_TIMEOUT, w.wait_for(|s| *s > receipt.index)).await;
+        let until = deadline.min(Instant::now() + WAIT_TIMEOUT);
+        let ok = tokio::time::timeout_at(until, w.wait_for(|s| *s > receipt.index)).await;
         if !matches!(ok, Ok(Ok(_))) {
             out["checkpoint_pending"] = json!(true);
             return (
@@ -343,7 +691,7 @@ fn committed_size(app: &App) -> Result<u64, Response> {
     crate::store::meta_u64(&view.meta, crate::store::M_SIZE).map_err(internal)
 }
 
-async fn entry(State(app): State<Arc<App>>, Path(index): Path<String>) -> Response {
+async fn entry(State(app): State<Arc<App>>, PathParam(index): PathParam) -> Response {
     let Some(index) = regledger::checkpoint::parse_size(&index) else {
         return problem(
             StatusCode::BAD_REQUEST,
@@ -383,10 +731,7 @@ async fn entry(State(app): State<Arc<App>>, Path(index): Path<String>) -> Respon
     }))
 }
 
-async fn entries_by_subject(
-    State(app): State<Arc<App>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+async fn entries_by_subject(State(app): State<Arc<App>>, QueryMap(q): QueryMap) -> Response {
     let Some(subject) = q.get("subject") else {
         return problem(
             StatusCode::BAD_REQUEST,
@@ -422,10 +767,7 @@ fn param(q: &HashMap<String, String>, k: &str) -> Result<u64, Response> {
         })
 }
 
-async fn inclusion(
-    State(app): State<Arc<App>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+async fn inclusion(State(app): State<Arc<App>>, QueryMap(q): QueryMap) -> Response {
     let (index, size) = match (param(&q, "index"), param(&q, "size")) {
         (Ok(i), Ok(s)) => (i, s),
         (Err(r), _) | (_, Err(r)) => return r,
@@ -448,10 +790,7 @@ async fn inclusion(
     }
 }
 
-async fn consistency(
-    State(app): State<Arc<App>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+async fn consistency(State(app): State<Arc<App>>, QueryMap(q): QueryMap) -> Response {
     let (old, new) = match (param(&q, "old"), param(&q, "new")) {
         (Ok(i), Ok(s)) => (i, s),
         (Err(r), _) | (_, Err(r)) => return r,
@@ -536,11 +875,11 @@ async fn bundle_for(
 
 async fn certificate(
     State(app): State<Arc<App>>,
-    Path(no): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    PathParam(no): PathParam,
+    QueryMap(q): QueryMap,
 ) -> Response {
     if q.get("format").map(String::as_str) == Some("tlog-proof") {
-        return certificate_tlog_proof(State(app), Path(no)).await;
+        return certificate_tlog_proof(State(app), PathParam(no)).await;
     }
     match bundle_for(&app, &no).await {
         Ok(b) => json_ok(serde_json::to_value(&b).expect("bundle json")),
@@ -548,7 +887,7 @@ async fn certificate(
     }
 }
 
-async fn certificate_tlog_proof(State(app): State<Arc<App>>, Path(no): Path<String>) -> Response {
+async fn certificate_tlog_proof(State(app): State<Arc<App>>, PathParam(no): PathParam) -> Response {
     let b = match bundle_for(&app, &no).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -575,7 +914,7 @@ async fn certificate_tlog_proof(State(app): State<Arc<App>>, Path(no): Path<Stri
 
 async fn object(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     what: &'static str,
 ) -> Response {
     let key = match what {
@@ -620,7 +959,7 @@ async fn checkpoint(State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
-async fn tile(State(app): State<Arc<App>>, Path(path): Path<String>) -> Response {
+async fn tile(State(app): State<Arc<App>>, PathParam(path): PathParam) -> Response {
     let Some(file) = tile_file(&app.tiles_dir, &format!("tile/{path}")) else {
         return problem(
             StatusCode::BAD_REQUEST,
@@ -637,7 +976,7 @@ async fn tile(State(app): State<Arc<App>>, Path(path): Path<String>) -> Response
             } else {
                 "no-cache"
             };
-            (
+            let mut r = (
                 StatusCode::OK,
                 [
                     (header::CONTENT_TYPE, "application/octet-stream"),
@@ -645,7 +984,16 @@ async fn tile(State(app): State<Arc<App>>, Path(path): Path<String>) -> Response
                 ],
                 data,
             )
-                .into_response()
+                .into_response();
+            // tlog-tiles: entry bundles (text-like, repetitive) should be
+            // served compressed to clients that accept it. Every answer for
+            // them varies on Accept-Encoding, so a cache keeps both forms.
+            if path.starts_with("entries/") {
+                r.extensions_mut().insert(Compressible);
+                r.headers_mut()
+                    .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            }
+            r
         }
         Err(_) => problem(
             StatusCode::NOT_FOUND,
@@ -684,4 +1032,120 @@ async fn openapi() -> Response {
         OPENAPI,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The hardening layers on routes that provoke what the node's own
+    //! routes never do (a JSON extractor's 415, a slow read handler, a
+    //! panic), served by [`serve`] on loopback.
+
+    use super::*;
+
+    /// answer serves `routes` hardened with a 1 s deadline and sends one request.
+    fn answer(routes: Router, method: &str, path: &str, ct: Option<&str>) -> (u16, String, Value) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}{path}", l.local_addr().unwrap());
+            let limits = Limits {
+                idle_timeout: Duration::from_secs(5),
+                max_connections: 4,
+            };
+            let (stop, stopped) = oneshot::channel::<()>();
+            let server = tokio::spawn(serve(
+                l,
+                harden(routes, Duration::from_secs(1)),
+                limits,
+                async {
+                    let _ = stopped.await;
+                },
+            ));
+            let mut req = reqwest::Client::new()
+                .request(method.parse().unwrap(), url)
+                .body("{}");
+            if let Some(ct) = ct {
+                req = req.header("content-type", ct);
+            }
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let ct = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            let body = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap_or(Value::Null);
+            let _ = stop.send(());
+            server.await.unwrap();
+            (status, ct, body)
+        })
+    }
+
+    fn assert_problem(got: (u16, String, Value), status: u16, code: &str) {
+        let (s, ct, body) = got;
+        assert_eq!(
+            (s, ct.as_str()),
+            (status, "application/problem+json"),
+            "{body}"
+        );
+        assert_eq!(body["type"], format!("{PROBLEM_BASE}{code}"), "{body}");
+        assert_eq!(body["status"], status);
+    }
+
+    #[test]
+    fn a_json_extractor_rejection_is_a_problem() {
+        let r = Router::new().route("/j", post(|_: axum::Json<Value>| async { "ok" }));
+        assert_problem(
+            answer(r.clone(), "POST", "/j", Some("text/plain")),
+            415,
+            "unsupported-media-type",
+        );
+        assert_eq!(answer(r, "POST", "/j", Some("application/json")).0, 200);
+    }
+
+    #[test]
+    fn a_slow_read_is_cut_with_a_408_problem() {
+        let r = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        );
+        assert_problem(answer(r, "GET", "/slow", None), 408, "request-timeout");
+    }
+
+    #[test]
+    fn a_panicking_handler_is_a_500_problem() {
+        let r = Router::new().route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("handler bug");
+                }
+                "unreachable"
+            }),
+        );
+        assert_problem(answer(r, "GET", "/boom", None), 500, "internal");
+    }
+
+    #[test]
+    fn a_deliberate_media_type_on_an_error_passes_unchanged() {
+        // C2SP tlog-witness: 409 carries the witness's size as text/x.tlog.size.
+        let r = Router::new().route(
+            "/add-checkpoint",
+            post(|| async {
+                (
+                    StatusCode::CONFLICT,
+                    [(header::CONTENT_TYPE, "text/x.tlog.size")],
+                    "7\n",
+                )
+            }),
+        );
+        let (s, ct, _) = answer(r, "POST", "/add-checkpoint", None);
+        assert_eq!((s, ct.as_str()), (409, "text/x.tlog.size"));
+    }
 }

@@ -110,6 +110,13 @@ struct ServeArgs {
     /// Longest time a request may take, body upload included (slow clients are cut off), in seconds.
     #[arg(long, env = "REGLEDGER_REQUEST_TIMEOUT_S", default_value_t = 30)]
     request_timeout_s: u64,
+    /// Close a connection that sends no complete request head for this long, in seconds
+    /// (idle keep-alive connections and slow-header clients alike).
+    #[arg(long, env = "REGLEDGER_IDLE_TIMEOUT_S", default_value_t = 20)]
+    idle_timeout_s: u64,
+    /// Most open connections; more wait in the listen backlog. Keep it below `ulimit -n`.
+    #[arg(long, env = "REGLEDGER_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
     /// A witness's base URL (C2SP tlog-witness add-checkpoint); repeatable. Its key must be in log.json.
     #[arg(long)]
     witness: Vec<String>,
@@ -342,6 +349,10 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let listen = a.listen;
     let request_timeout = Duration::from_secs(a.request_timeout_s.max(1));
+    let limits = http::Limits {
+        idle_timeout: Duration::from_secs(a.idle_timeout_s.max(1)),
+        max_connections: a.max_connections.max(1),
+    };
     let result = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -349,13 +360,14 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("regledger-node listening on http://{addr}");
         tracing::info!(%addr, origin = %app.descriptor.origin, "serving");
-        axum::serve(
+        http::serve(
             listener,
             http::router(app, request_timeout, axum::Router::new()),
+            limits,
+            shutdown_signal(),
         )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+        .await;
+        Ok::<(), String>(())
     });
     // Router (and queue sender) dropped with the runtime: the sequencer drains and exits.
     drop(rt);

@@ -373,7 +373,9 @@ fn no_deadline_hides_a_commit() {
             408 | 503 => {
                 timeouts += 1;
                 assert!(
-                    body["type"].as_str().is_some_and(|t| t.starts_with(PROBLEMS)),
+                    body["type"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with(PROBLEMS)),
                     "{body}"
                 );
                 assert!(
@@ -385,7 +387,10 @@ fn no_deadline_hides_a_commit() {
         }
     }
     // Both outcomes happened, or the test proved nothing.
-    assert!(receipts > 0 && timeouts > 0, "{receipts} receipts, {timeouts} timeouts");
+    assert!(
+        receipts > 0 && timeouts > 0,
+        "{receipts} receipts, {timeouts} timeouts"
+    );
 }
 
 #[test]
@@ -417,7 +422,9 @@ fn a_client_that_disconnects_while_waiting_loses_nothing() {
     // It names index 1 (the genesis is 0).
     let detail = b["detail"].as_str().unwrap();
     assert!(
-        detail.split(|c: char| !c.is_ascii_digit()).any(|n| n == "1"),
+        detail
+            .split(|c: char| !c.is_ascii_digit())
+            .any(|n| n == "1"),
         "{b}"
     );
 }
