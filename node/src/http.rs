@@ -181,7 +181,7 @@ fn refuse_early(req: &Request) -> Option<Response> {
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Some(body_too_large());
     }
-    let head_bytes = req.uri().to_string().len()
+    let head_bytes = req.uri().path_and_query().map_or(0, |p| p.as_str().len())
         + req
             .headers()
             .iter()
@@ -241,9 +241,14 @@ async fn problems(req: Request, next: Next) -> Response {
     let mut out = problem(status, code, title, detail);
     parts.headers.remove(header::CONTENT_TYPE);
     parts.headers.remove(header::CONTENT_LENGTH);
+    let mut name = None;
     for (k, v) in parts.headers.drain() {
-        if let Some(k) = k {
-            out.headers_mut().insert(k, v);
+        // drain gives a header's name with its first value only.
+        if k.is_some() {
+            name = k;
+        }
+        if let Some(n) = &name {
+            out.headers_mut().append(n.clone(), v);
         }
     }
     out
