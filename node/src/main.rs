@@ -317,8 +317,15 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
     let cfg = sequencer::Config {
         max_batch: a.max_batch.max(1),
         max_wait: Duration::from_millis(a.batch_wait_ms),
-        test_commit_delay: Duration::from_millis(a.test_commit_delay_ms),
+        // Capped, and loud: a test hook that must never slow a real node unnoticed.
+        test_commit_delay: Duration::from_millis(a.test_commit_delay_ms.min(10_000)),
     };
+    if a.test_commit_delay_ms > 0 {
+        tracing::warn!(
+            "TEST ONLY: every batch is held {} ms before its commit (--test-commit-delay-ms)",
+            cfg.test_commit_delay.as_millis()
+        );
+    }
     let seq = std::thread::Builder::new()
         .name("sequencer".into())
         .spawn(move || sequencer::run(seq_store, suite, origin, cfg, rx, seq_metrics))
