@@ -366,7 +366,21 @@ pub fn append_genesis(
 
 #[cfg(test)]
 mod tests {
-    use super::integrated_time;
+    use super::{integrated_time, Claim};
+
+    #[test]
+    fn a_claim_is_decided_once_by_whoever_comes_first() {
+        let taken = Claim::default();
+        assert!(taken.clone().take());
+        assert!(!taken.abandon(), "a taken submission cannot be abandoned");
+        assert!(!taken.take());
+        let abandoned = Claim::default();
+        assert!(abandoned.abandon());
+        assert!(
+            !abandoned.clone().take(),
+            "an abandoned submission is never sequenced"
+        );
+    }
 
     #[test]
     fn integrated_time_is_strictly_increasing_when_the_clock_goes_back() {
