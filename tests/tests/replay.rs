@@ -82,7 +82,10 @@ fn a_logged_envelope_with_any_extra_or_reordered_signature_is_refused_and_writes
     assert_eq!(product_status(&node.url), "active");
     let size = tree_size(&node.url);
     let logged = logged_envelope(&node.url, i);
-    let keyid = logged["signatures"][0]["keyid"].as_str().unwrap().to_string();
+    let keyid = logged["signatures"][0]["keyid"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // The attack of the issue: the same key id, 64 random bytes. No key is needed.
     let mut junk_same = logged.clone();
@@ -91,8 +94,12 @@ fn a_logged_envelope_with_any_extra_or_reordered_signature_is_refused_and_writes
         .unwrap()
         .push(json!({"keyid": keyid, "sig": B64.encode(random64())}));
     let (code, body) = post_raw(&node.url, "", junk_same.to_string().into_bytes());
-    assert!((400..500).contains(&code), "{code} {body}");
-    assert_eq!(problem_type(&body), "malformed-envelope", "{body}");
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(problem_type(&body), "bad-signature", "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("distinct key"),
+        "{body}"
+    );
 
     // Junk under another participant's registered key id: that signature is verified, and fails.
     let mut junk_other = logged.clone();
@@ -192,4 +199,90 @@ fn a_deliberate_repeat_with_a_new_request_id_is_accepted() {
         assert_eq!(problem_type(&body), "malformed-payload", "{bad:?}: {body}");
     }
     assert_eq!(tree_size(&node.url), size + 3);
+}
+
+#[test]
+fn a_mirror_refuses_an_upstream_that_logged_a_replay() {
+    use regledger::descriptor::LogDescriptorJson;
+    use regledger::note::{KeyType, Signer};
+    use regledger::registry::testkit::{chain, tile_files, DAY_MS};
+
+    // A log a loose node could have written: the suspension logged again
+    // after the resumption, with a second participant's co-signature.
+    let dir = tempfile::tempdir().unwrap();
+    let kit = Testkit::new(ORIGIN);
+    let mut steps: Vec<Step> = kit
+        .lifecycle(HashSuite::Sha256, "guangxi")
+        .into_iter()
+        .take_while(|s| s.label != "registration revoked")
+        .collect();
+    let at = steps
+        .iter()
+        .position(|s| s.label == "product suspended")
+        .unwrap();
+    let mut copy = steps[at].envelope.clone();
+    let co = Envelope::sign(
+        &copy.payload_type,
+        copy.payload.clone(),
+        &kit.operator.key_id(),
+        &kit.operator.key,
+    );
+    copy.signatures.push(co.signatures[0].clone());
+    let t = steps.last().unwrap().time_ms;
+    steps.push(Step {
+        label: "replayed suspension",
+        envelope: copy,
+        time_ms: t + DAY_MS,
+    });
+    let log_key = Signer::generate(ORIGIN, KeyType::Ed25519, [42; 32]).unwrap();
+    let leaves: Vec<Vec<u8>> = chain(HashSuite::Sha256, &steps)
+        .iter()
+        .map(|l| l.to_bytes())
+        .collect();
+    let served = dir.path().join("static");
+    for (path, data) in tile_files(HashSuite::Sha256, ORIGIN, &log_key, &leaves) {
+        let p = served.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    let log = dir.path().join("log.json");
+    let d = LogDescriptorJson {
+        origin: ORIGIN.into(),
+        log_vkey: log_key.verifier().to_vkey(),
+        hash: "sha256".into(),
+        witnesses: vec![],
+        quorum: 0,
+        profile: "guangxi".into(),
+    };
+    std::fs::write(&log, serde_json::to_vec(&d).unwrap()).unwrap();
+    let web = StaticServer::start(&served);
+    let m = Mirror::start(&web.url, &log, &dir.path().join("mirror"), &[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while metric(&m.url, "regledger_mirror_split_view") != Some(1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replay was accepted from upstream"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Nothing of that checkpoint was taken, and the alarm names the replay.
+    assert_eq!(tree_size(&m.url), 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let readme = loop {
+        let found = std::fs::read_dir(m.data.join("evidence"))
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .find_map(|p| std::fs::read_to_string(p.join("README.txt")).ok());
+        if let Some(t) = found {
+            break t;
+        }
+        assert!(std::time::Instant::now() < deadline, "no evidence saved");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(
+        readme.contains("replayed-envelope") && readme.contains(&format!("entry {at}")),
+        "{readme}"
+    );
 }
