@@ -926,6 +926,30 @@ mod tests {
                 "{what}: rides on the preverified first signature"
             );
         }
+        // Genesis: one signature, by a key it declares; a junk or a second
+        // one is refused.
+        let g0 = kit.genesis(HashSuite::Blake3, "guangxi");
+        let gctx = EntryContext {
+            index: 0,
+            integrated_time_ms: steps[0].time_ms,
+            leaf_hash: Hash([0; 32]),
+            log_id: kit.origin.clone(),
+        };
+        let empty = crate::registry::MemoryState::default();
+        apply(&empty, &gctx, &g0).expect("genesis");
+        let mut g = g0.clone();
+        g.signatures.push(junk(&kit.authority.key_id()));
+        assert_eq!(
+            apply(&empty, &gctx, &g).unwrap_err().code(),
+            "bad-signature"
+        );
+        let mut g = g0.clone();
+        g.signatures.push(cosign(&kit.operator));
+        assert_eq!(
+            apply(&empty, &gctx, &g).unwrap_err().code(),
+            "unknown-signer"
+        );
+
         // A valid co-signature by another participant is accepted (the
         // first signer submits), with or without the preverified list.
         let e = with(cosign(&kit.operator));
