@@ -114,7 +114,10 @@ fn signatures(c: &mut Criterion) {
         )
     });
     g.bench_function("apply_operation_event_preverified", |b| {
-        let pre = [(key_id.clone(), pk)];
+        let pre = [regledger::envelope::Preverified {
+            index: 0,
+            public_key: pk,
+        }];
         b.iter(|| regledger::registry::apply_preverified(&st, &ctx, black_box(&env), &pre).unwrap())
     });
     g.finish();
@@ -122,8 +125,7 @@ fn signatures(c: &mut Criterion) {
 
 fn batch(c: &mut Criterion) {
     let kit = Testkit::new("bench.example/core");
-    let pk = kit.business.key.verifying_key().to_bytes();
-    let key_id = participant_key_id(&kit.business.id, &pk);
+    let pk = [kit.business.key.verifying_key().to_bytes()];
     let many: Vec<Envelope> = (0..256u64)
         .map(|k| {
             kit.business.sign(
@@ -132,8 +134,7 @@ fn batch(c: &mut Criterion) {
             )
         })
         .collect();
-    let items: Vec<(&Envelope, &str, [u8; 32])> =
-        many.iter().map(|e| (e, key_id.as_str(), pk)).collect();
+    let items: Vec<(&Envelope, &[[u8; 32]])> = many.iter().map(|e| (e, &pk[..])).collect();
     let mut gb = c.benchmark_group("envelope_batch_256");
     gb.throughput(Throughput::Elements(256));
     gb.sample_size(20);

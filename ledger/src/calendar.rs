@@ -268,12 +268,125 @@ impl Calendar {
             && region.is_none_or(|r| self.regional.contains_key(&(r.to_string(), year)))
     }
 
+    /// notices returns the year's national notice and, when a region is
+    /// given, the region's overlay (each if known).
+    fn notices(&self, year: i32, region: Option<&str>) -> YearNotices<'_> {
+        YearNotices {
+            national: self.national.get(&year),
+            regional: region.and_then(|r| self.regional.get(&(r.to_string(), year))),
+        }
+    }
+
     /// is_working_day returns whether `d` is a working day, and whether that
     /// answer is provisional (no notice for its year).
     pub fn is_working_day(&self, d: &Date, region: Option<&str>) -> (bool, bool) {
         let provisional = !self.has_notice(d.year, region);
+        (self.notices(d.year, region).working(d), provisional)
+    }
+
+    /// add_working_days returns the date that is `n` working days after
+    /// `from` (the day `from` itself not counted), and whether any day
+    /// counted lies in a year without a notice (provisional); `None` if it
+    /// falls after 9999-12-31.
+    ///
+    /// It costs O(years crossed + the notices' days), not O(days): whole
+    /// years are counted with [`Calendar::working_days_between`], and only
+    /// the last year is walked day by day (at most 366 days).
+    pub fn add_working_days(
+        &self,
+        from: Date,
+        n: u32,
+        region: Option<&str>,
+    ) -> Option<(Date, bool)> {
+        if n == 0 {
+            return Some((from, false));
+        }
+        // Each working day takes at least one calendar day: a count larger
+        // than the days left before 9999-12-31 can never be reached.
+        if i64::from(n) > from.days_until(&LAST_DAY) {
+            return None;
+        }
+        let mut left = n;
+        let mut provisional = false;
+        let mut year_start = from.add_days(1)?;
+        loop {
+            let y = year_start.year;
+            provisional |= !self.has_notice(y, region);
+            let year_end = Date::new(y, 12, 31).expect("Dec 31");
+            let in_year = self.notices(y, region).count(year_start, year_end);
+            if in_year < left {
+                left -= in_year;
+                year_start = Date::new(y + 1, 1, 1)?;
+                continue;
+            }
+            // The date is in this year: walk it.
+            let ns = self.notices(y, region);
+            let mut d = year_start;
+            loop {
+                if ns.working(&d) {
+                    left -= 1;
+                    if left == 0 {
+                        return Some((d, provisional));
+                    }
+                }
+                d = d.add_days(1).expect("inside the year");
+            }
+        }
+    }
+
+    /// working_days_between counts working days in (from, to] (0 if to ≤ from),
+    /// in O(years crossed + the notices' days).
+    pub fn working_days_between(&self, from: Date, to: Date, region: Option<&str>) -> u32 {
+        if to <= from {
+            return 0;
+        }
+        let Some(mut a) = from.add_days(1) else {
+            return 0;
+        };
+        let mut count: u64 = 0;
+        loop {
+            let year_end = Date::new(a.year, 12, 31).expect("Dec 31");
+            let b = year_end.min(to);
+            count += u64::from(self.notices(a.year, region).count(a, b));
+            if b == to {
+                break;
+            }
+            a = Date::new(a.year + 1, 1, 1).expect("to is later");
+        }
+        // At most 8030 years × 366 days: always fits.
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
+}
+
+/// LAST_DAY is the last date [`Date`] can hold.
+const LAST_DAY: Date = Date {
+    year: 9999,
+    month: 12,
+    day: 31,
+};
+
+/// weekdays_before returns how many Mondays–Fridays lie in the days
+/// `0..z` counted from 1970-01-01 (`z` ≥ 0).
+fn weekdays_before(z: i64) -> i64 {
+    // 1970-01-01 was a Thursday: shift by 3 so that k = 0 is a Monday.
+    let k = z + 3;
+    let whole = 5 * k.div_euclid(7) + k.rem_euclid(7).min(5);
+    whole - 3 // the three days Mon–Wed before the epoch (k = 0, 1, 2)
+}
+
+/// YearNotices are the notices in force for one year (and region).
+#[derive(Clone, Copy)]
+struct YearNotices<'a> {
+    national: Option<&'a YearNotice>,
+    regional: Option<&'a YearNotice>,
+}
+
+impl YearNotices<'_> {
+    /// working applies the rule: Monday–Friday, then the national notice's
+    /// off days and make-up days, then the regional overlay's, later ones winning.
+    fn working(&self, d: &Date) -> bool {
         let mut working = d.weekday() <= 5;
-        if let Some(n) = self.national.get(&d.year) {
+        for n in [self.national, self.regional].into_iter().flatten() {
             if n.is_off(d) {
                 working = false;
             }
@@ -281,24 +394,68 @@ impl Calendar {
                 working = true;
             }
         }
-        if let Some(r) = region {
-            if let Some(n) = self.regional.get(&(r.to_string(), d.year)) {
-                if n.is_off(d) {
-                    working = false;
-                }
-                if n.makeup_workdays.contains(d) {
-                    working = true;
-                }
-            }
-        }
-        (working, provisional)
+        working
     }
 
-    /// add_working_days returns the date that is `n` working days after
-    /// `from` (the day `from` itself not counted), and whether any day
-    /// counted lies in a year without a notice (provisional).
-    pub fn add_working_days(
-        &self,
+    /// count counts working days in [a, b], both in one year (a ≤ b):
+    /// Monday–Friday by arithmetic, corrected on the days a notice names.
+    fn count(&self, a: Date, b: Date) -> u32 {
+        let (za, zb) = (a.days_since_epoch(), b.days_since_epoch());
+        let mut n = weekdays_before(zb + 1) - weekdays_before(za);
+        if self.national.is_some() || self.regional.is_some() {
+            for d in self.named_days(a, b) {
+                n += i64::from(self.working(&d)) - i64::from(d.weekday() <= 5);
+            }
+        }
+        u32::try_from(n).expect("a count within one year")
+    }
+
+    /// named_days lists, once each, the days of [a, b] that some notice
+    /// names (an off range or a make-up day): the only days whose status
+    /// can differ from Monday–Friday.
+    fn named_days(&self, a: Date, b: Date) -> Vec<Date> {
+        let notices = [self.national, self.regional];
+        let mut ranges: Vec<(i64, i64)> = notices
+            .iter()
+            .flatten()
+            .flat_map(|n| n.off.iter())
+            .map(|(x, y)| (x.max(&a).days_since_epoch(), y.min(&b).days_since_epoch()))
+            .filter(|(x, y)| x <= y)
+            .collect();
+        ranges.extend(
+            notices
+                .iter()
+                .flatten()
+                .flat_map(|n| n.makeup_workdays.iter())
+                .filter(|d| a <= **d && **d <= b)
+                .map(|d| (d.days_since_epoch(), d.days_since_epoch())),
+        );
+        ranges.sort_unstable();
+        let mut days = Vec::new();
+        let mut next = i64::MIN;
+        for (x, y) in ranges {
+            for z in x.max(next)..=y {
+                days.push(Date::from_days_since_epoch(z).expect("inside [a, b]"));
+            }
+            next = next.max(y + 1);
+        }
+        days
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(s: &str) -> Date {
+        Date::parse(s).unwrap()
+    }
+
+    /// oracle_add_working_days is the former day-by-day implementation,
+    /// kept as the oracle the arithmetic one must equal.
+    fn oracle_add_working_days(
+        c: &Calendar,
         from: Date,
         n: u32,
         region: Option<&str>,
@@ -308,7 +465,7 @@ impl Calendar {
         let mut provisional = false;
         while left > 0 {
             d = d.add_days(1)?;
-            let (w, p) = self.is_working_day(&d, region);
+            let (w, p) = c.is_working_day(&d, region);
             provisional |= p;
             if w {
                 left -= 1;
@@ -317,8 +474,13 @@ impl Calendar {
         Some((d, provisional))
     }
 
-    /// working_days_between counts working days in (from, to] (0 if to ≤ from).
-    pub fn working_days_between(&self, from: Date, to: Date, region: Option<&str>) -> u32 {
+    /// oracle_working_days_between is the former day-by-day implementation.
+    fn oracle_working_days_between(
+        c: &Calendar,
+        from: Date,
+        to: Date,
+        region: Option<&str>,
+    ) -> u32 {
         let mut d = from;
         let mut count = 0;
         while d < to {
@@ -326,20 +488,142 @@ impl Calendar {
                 Some(x) => d = x,
                 None => break,
             }
-            if self.is_working_day(&d, region).0 {
+            if c.is_working_day(&d, region).0 {
                 count += 1;
             }
         }
         count
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    /// oracle_is_working_day is the former per-day rule, written out again
+    /// (the implementation now shares it with the counting code).
+    fn oracle_is_working_day(c: &Calendar, d: &Date, region: Option<&str>) -> bool {
+        let mut working = d.weekday() <= 5;
+        if let Some(n) = c.national.get(&d.year) {
+            if n.off.iter().any(|(a, b)| a <= d && d <= b) {
+                working = false;
+            }
+            if n.makeup_workdays.contains(d) {
+                working = true;
+            }
+        }
+        if let Some(r) = region {
+            if let Some(n) = c.regional.get(&(r.to_string(), d.year)) {
+                if n.off.iter().any(|(a, b)| a <= d && d <= b) {
+                    working = false;
+                }
+                if n.makeup_workdays.contains(d) {
+                    working = true;
+                }
+            }
+        }
+        working
+    }
 
-    fn d(s: &str) -> Date {
-        Date::parse(s).unwrap()
+    /// notice_in builds a notice for `year` from day-of-year offsets:
+    /// off ranges (start, length) and make-up days, clipped to the year.
+    fn notice_in(year: i32, off: &[(u16, u16)], makeup: &[u16]) -> YearNotice {
+        let jan1 = Date::new(year, 1, 1).unwrap();
+        let last = i64::from(if is_leap(year) { 365u16 } else { 364 });
+        let day = |k: i64| jan1.add_days(k.min(last)).unwrap();
+        YearNotice {
+            notice: format!("test notice {year}"),
+            off: off
+                .iter()
+                .map(|&(s, l)| (day(i64::from(s)), day(i64::from(s) + i64::from(l))))
+                .collect(),
+            makeup_workdays: makeup.iter().map(|&k| day(i64::from(k))).collect(),
+        }
+    }
+
+    type Notices = Vec<(i32, bool, Vec<(u16, u16)>, Vec<u16>)>;
+
+    fn notices() -> impl Strategy<Value = Notices> {
+        proptest::collection::vec(
+            (
+                2019..2031i32,
+                any::<bool>(),
+                proptest::collection::vec((0..366u16, 0..40u16), 0..8),
+                proptest::collection::vec(0..366u16, 0..6),
+            ),
+            0..8,
+        )
+    }
+
+    fn calendar_with(ns: &Notices) -> Calendar {
+        let mut c = Calendar::builtin();
+        for (year, regional, off, makeup) in ns {
+            let r = regional.then_some("guangxi");
+            c.publish(*year, r, notice_in(*year, off, makeup)).unwrap();
+        }
+        c
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// The arithmetic counts equal the day-by-day oracle over random
+        /// ranges, for the nation and for a region with random overlays
+        /// (and random extra national notices), across years with and
+        /// without notices.
+        #[test]
+        fn counts_equal_the_day_by_day_oracle(
+            ns in notices(),
+            start in 17_500..22_500i64,
+            span in 0..4_000i64,
+            n in 0..1_200u32,
+            regional in any::<bool>(),
+        ) {
+            let c = calendar_with(&ns);
+            let region = regional.then_some("guangxi");
+            let from = Date::from_days_since_epoch(start).unwrap();
+            let to = Date::from_days_since_epoch(start + span).unwrap();
+            prop_assert_eq!(
+                c.working_days_between(from, to, region),
+                oracle_working_days_between(&c, from, to, region)
+            );
+            prop_assert_eq!(c.working_days_between(to, from, region), 0);
+            prop_assert_eq!(
+                c.add_working_days(from, n, region),
+                oracle_add_working_days(&c, from, n, region)
+            );
+            // The per-day rule itself is unchanged.
+            for k in [0, span / 3, span / 2, span] {
+                let x = Date::from_days_since_epoch(start + k).unwrap();
+                prop_assert_eq!(c.is_working_day(&x, region).0, oracle_is_working_day(&c, &x, region));
+            }
+        }
+    }
+
+    #[test]
+    fn counts_equal_the_oracle_at_the_ends_of_the_date_range() {
+        let c = calendar_with(&vec![(2027, true, vec![(10, 3)], vec![5])]);
+        let first = d("1970-01-01");
+        let last = d("9999-12-31");
+        for region in [None, Some("guangxi")] {
+            // The objection: filed 1970-01-01, resolved 9999-12-31.
+            let all = c.working_days_between(first, last, region);
+            assert_eq!(all, oracle_working_days_between(&c, first, last, region));
+            // add_working_days inverts it, and one more is past the end.
+            let (due, p) = c.add_working_days(first, all, region).unwrap();
+            assert!(p);
+            assert_eq!(c.working_days_between(first, due, region), all);
+            assert!(c.is_working_day(&due, region).0);
+            assert_eq!(c.add_working_days(first, all + 1, region), None);
+            assert_eq!(
+                oracle_add_working_days(&c, d("9999-12-01"), 30, region),
+                None
+            );
+            assert_eq!(c.add_working_days(d("9999-12-01"), 30, region), None);
+            assert_eq!(
+                c.add_working_days(d("9999-12-01"), 20, region),
+                oracle_add_working_days(&c, d("9999-12-01"), 20, region)
+            );
+            // Huge N is refused at once, not counted out.
+            assert_eq!(c.add_working_days(first, u32::MAX, region), None);
+            assert_eq!(c.add_working_days(last, 1, region), None);
+            assert_eq!(c.add_working_days(last, 0, region), Some((last, false)));
+        }
     }
 
     #[test]

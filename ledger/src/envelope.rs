@@ -47,6 +47,25 @@ pub enum EnvelopeError {
     /// BadSignature: the signature does not verify.
     #[error("signature by key {0:?} does not verify")]
     BadSignature(String),
+    /// UnknownKey: no public key is known for a signature's key id.
+    #[error("no key is registered under key id {0:?}; every signature must be by a known key")]
+    UnknownKey(String),
+    /// DuplicateKey: two signatures share a key id or a public key.
+    #[error("two signatures by the same key {0:?}; every signature must come from a distinct key")]
+    DuplicateKey(String),
+}
+
+/// Preverified records that signature `index` of one envelope was verified
+/// (with `verify_strict`) against `public_key`, so that a later check of
+/// the same envelope need not verify it again. It names one signature by
+/// position: a signature it does not name is verified, so a junk signature
+/// can never ride on a verified one (issue 12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Preverified {
+    /// index is the signature's position in [`Envelope::signatures`].
+    pub index: usize,
+    /// public_key is the key it verified with.
+    pub public_key: [u8; 32],
 }
 
 /// SigAlg tags a signature's algorithm so SM2 can be added later.
@@ -176,18 +195,29 @@ impl Envelope {
         Ok(())
     }
 
-    /// verify_signature checks the signature made by `key_id` with `public_key` (verify_strict).
-    pub fn verify_signature(
-        &self,
-        key_id: &str,
-        public_key: &[u8; 32],
-    ) -> Result<(), EnvelopeError> {
-        let s = self
-            .signatures
-            .iter()
-            .find(|s| s.key_id == key_id)
-            .ok_or_else(|| EnvelopeError::NoSignature(key_id.to_string()))?;
-        let bad = || EnvelopeError::BadSignature(key_id.to_string());
+    /// content_id is the replay identity: SHA-256 of the DSSE PAE, that is
+    /// of exactly what every signature signs (payload type and payload
+    /// bytes). Signatures are not part of it, so reordering them, adding a
+    /// co-signature or a junk one never makes a new identity (D12).
+    pub fn content_id(&self) -> [u8; 32] {
+        Sha256::digest(Envelope::pae(&self.payload_type, &self.payload)).into()
+    }
+
+    /// distinct_key_ids refuses two signatures under one key id.
+    fn distinct_key_ids(&self) -> Result<(), EnvelopeError> {
+        for (i, s) in self.signatures.iter().enumerate() {
+            if self.signatures[..i].iter().any(|t| t.key_id == s.key_id) {
+                return Err(EnvelopeError::DuplicateKey(s.key_id.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// verify_at verifies signature `index` with `public_key` (verify_strict,
+    /// which also refuses small-order keys).
+    fn verify_at(&self, index: usize, public_key: &[u8; 32]) -> Result<(), EnvelopeError> {
+        let s = &self.signatures[index];
+        let bad = || EnvelopeError::BadSignature(s.key_id.clone());
         let vk = VerifyingKey::from_bytes(public_key).map_err(|_| bad())?;
         if crate::note::verify_strict(
             &vk,
@@ -200,9 +230,86 @@ impl Envelope {
         }
     }
 
-    /// signature returns the signature made by `key_id`, if any.
-    pub fn signature(&self, key_id: &str) -> Option<&EnvelopeSignature> {
-        self.signatures.iter().find(|s| s.key_id == key_id)
+    /// verify_all verifies every signature: each must be under a key id
+    /// that `key_of` knows, with a public key no other signature uses, and
+    /// must verify (verify_strict). It returns the public keys, in
+    /// signature order. There is no way to accept an envelope on some of
+    /// its signatures.
+    pub fn verify_all(
+        &self,
+        key_of: impl FnMut(&str) -> Option<[u8; 32]>,
+    ) -> Result<Vec<[u8; 32]>, EnvelopeError> {
+        self.verify_all_preverified(key_of, &[])
+    }
+
+    /// verify_all_preverified is [`Envelope::verify_all`] that skips the
+    /// cryptographic check of a signature listed in `preverified` with the
+    /// very public key `key_of` gives now (a key replaced since is verified
+    /// again). Every other condition is checked for every signature.
+    pub fn verify_all_preverified(
+        &self,
+        mut key_of: impl FnMut(&str) -> Option<[u8; 32]>,
+        preverified: &[Preverified],
+    ) -> Result<Vec<[u8; 32]>, EnvelopeError> {
+        self.distinct_key_ids()?;
+        let mut keys: Vec<[u8; 32]> = Vec::with_capacity(self.signatures.len());
+        for (index, s) in self.signatures.iter().enumerate() {
+            let public_key =
+                key_of(&s.key_id).ok_or_else(|| EnvelopeError::UnknownKey(s.key_id.clone()))?;
+            if keys.contains(&public_key) {
+                return Err(EnvelopeError::DuplicateKey(s.key_id.clone()));
+            }
+            if !preverified.contains(&Preverified { index, public_key }) {
+                self.verify_at(index, &public_key)?;
+            }
+            keys.push(public_key);
+        }
+        Ok(keys)
+    }
+
+    /// verify_known verifies every signature whose key `key_of` already
+    /// knows and returns them as [`Preverified`]; a signature by a key not
+    /// known yet is left for [`Envelope::verify_all_preverified`]. Two
+    /// signatures under one key id, or any known signature that fails,
+    /// refuse the envelope. (The node calls it before sequencing.)
+    pub fn verify_known(
+        &self,
+        mut key_of: impl FnMut(&str) -> Option<[u8; 32]>,
+    ) -> Result<Vec<Preverified>, EnvelopeError> {
+        self.distinct_key_ids()?;
+        let mut out = Vec::with_capacity(self.signatures.len());
+        for (index, s) in self.signatures.iter().enumerate() {
+            if let Some(public_key) = key_of(&s.key_id) {
+                self.verify_at(index, &public_key)?;
+                out.push(Preverified { index, public_key });
+            }
+        }
+        Ok(out)
+    }
+
+    /// verify_signature proves that the key `key_id` signed this content
+    /// (verify_strict): the certificate bundle uses it to check who
+    /// registered a product. It says nothing of the other signatures; to
+    /// accept an envelope use [`Envelope::verify_all`]. An envelope with two
+    /// signatures under `key_id` is refused, not judged on the first.
+    pub fn verify_signature(
+        &self,
+        key_id: &str,
+        public_key: &[u8; 32],
+    ) -> Result<(), EnvelopeError> {
+        let mut at = self
+            .signatures
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.key_id == key_id)
+            .map(|(i, _)| i);
+        let i = at
+            .next()
+            .ok_or_else(|| EnvelopeError::NoSignature(key_id.to_string()))?;
+        if at.next().is_some() {
+            return Err(EnvelopeError::DuplicateKey(key_id.to_string()));
+        }
+        self.verify_at(i, public_key)
     }
 
     /// kind_name returns the entry kind named by the payload type.
@@ -356,7 +463,9 @@ impl Envelope {
         Ok(e)
     }
 
-    /// digest returns SHA-256 of the binary form: the envelope's identity for replay detection.
+    /// digest returns SHA-256 of the binary form, signatures included. It
+    /// is NOT the replay identity (signatures can be added or reordered
+    /// without a key): that is [`Envelope::content_id`].
     pub fn digest(&self) -> [u8; 32] {
         Sha256::digest(self.to_bytes()).into()
     }
@@ -389,51 +498,72 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// verify_batch verifies many envelope signatures, each `(envelope, key
-/// id, public key)`, and returns the positions of those that fail.
+/// verify_batch verifies every signature of many envelopes. Each item is
+/// an envelope and the public keys of its signatures, one per signature in
+/// order; it returns `(item, signature index)` of each signature that fails.
+/// An item whose key count is not its signature count fails on every
+/// signature: no envelope can pass on some of its signatures.
 ///
 /// When all are good this costs one multiscalar multiplication
 /// (ed25519-dalek `verify_batch`: the cofactorless equation with 128-bit
 /// weights derived from all inputs), about half the cost of checking each.
-/// When the batch fails, every item is checked with [`crate::note::verify_strict`]
-/// to name the failures. Small-order (weak) public keys always fail. A
-/// batch can accept a signature `verify_strict` refuses only if the key's
-/// holder deliberately malformed it (a non-canonical or small-order-twisted
-/// R); docs/decisions.md D9 explains why the audit accepts that trade.
-pub fn verify_batch(items: &[(&Envelope, &str, [u8; 32])]) -> Vec<usize> {
+/// When the batch fails, every signature is checked with
+/// [`crate::note::verify_strict`] to name the failures. Small-order (weak)
+/// public keys always fail. A batch can accept a signature `verify_strict`
+/// refuses only if the key's holder deliberately malformed it (a
+/// non-canonical or small-order-twisted R); docs/decisions.md D9 explains
+/// why the audit accepts that trade.
+pub fn verify_batch(items: &[(&Envelope, &[[u8; 32]])]) -> Vec<(usize, usize)> {
+    let n: usize = items.iter().map(|(e, _)| e.signatures.len()).sum();
     let mut msgs = Vec::with_capacity(items.len());
-    let mut sigs = Vec::with_capacity(items.len());
-    let mut keys = Vec::with_capacity(items.len());
+    let mut sigs = Vec::with_capacity(n);
+    let mut keys = Vec::with_capacity(n);
+    let mut msg_of = Vec::with_capacity(n);
     let mut structurally_bad = false;
-    for (env, key_id, pk) in items {
-        let vk = VerifyingKey::from_bytes(pk).ok().filter(|k| !k.is_weak());
-        let sig = env
-            .signature(key_id)
-            .and_then(|s| <[u8; 64]>::try_from(s.sig.as_slice()).ok());
-        match (vk, sig) {
-            (Some(vk), Some(sig)) => {
-                msgs.push(Envelope::pae(&env.payload_type, &env.payload));
-                sigs.push(ed25519_dalek::Signature::from_bytes(&sig));
-                keys.push(vk);
+    for (env, pks) in items {
+        if pks.len() != env.signatures.len() {
+            structurally_bad = true;
+            break;
+        }
+        msgs.push(Envelope::pae(&env.payload_type, &env.payload));
+        for (s, pk) in env.signatures.iter().zip(pks.iter()) {
+            let vk = VerifyingKey::from_bytes(pk).ok().filter(|k| !k.is_weak());
+            let sig = <[u8; 64]>::try_from(s.sig.as_slice()).ok();
+            match (vk, sig) {
+                (Some(vk), Some(sig)) => {
+                    sigs.push(ed25519_dalek::Signature::from_bytes(&sig));
+                    keys.push(vk);
+                    msg_of.push(msgs.len() - 1);
+                }
+                _ => structurally_bad = true,
             }
-            _ => structurally_bad = true,
         }
     }
     if !structurally_bad {
-        let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+        let refs: Vec<&[u8]> = msg_of.iter().map(|&m| msgs[m].as_slice()).collect();
         if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok() {
             return Vec::new();
         }
     }
-    items
-        .iter()
-        .enumerate()
-        .filter(|(_, (env, key_id, pk))| {
-            VerifyingKey::from_bytes(pk).map_or(true, |k| k.is_weak())
-                || env.verify_signature(key_id, pk).is_err()
-        })
-        .map(|(i, _)| i)
-        .collect()
+    verify_each(items)
+}
+
+/// verify_each is [`verify_batch`] checking each signature alone with
+/// `verify_strict` (exactly the node's rule; slower).
+pub fn verify_each(items: &[(&Envelope, &[[u8; 32]])]) -> Vec<(usize, usize)> {
+    let mut bad = Vec::new();
+    for (i, (env, pks)) in items.iter().enumerate() {
+        if pks.len() != env.signatures.len() {
+            bad.extend((0..env.signatures.len().max(1)).map(|j| (i, j)));
+            continue;
+        }
+        for (j, pk) in pks.iter().enumerate() {
+            if env.verify_at(j, pk).is_err() {
+                bad.push((i, j));
+            }
+        }
+    }
+    bad
 }
 
 #[cfg(test)]
@@ -459,10 +589,19 @@ mod tests {
                 (e, id, k.verifying_key().to_bytes())
             })
             .collect();
+        // Each envelope has one signature: name the failing envelopes.
+        // (The key id is not an input: keys come in signature order.)
         let items = |v: &[(Envelope, String, [u8; 32])]| -> Vec<usize> {
-            let refs: Vec<(&Envelope, &str, [u8; 32])> =
-                v.iter().map(|(e, id, pk)| (e, id.as_str(), *pk)).collect();
-            verify_batch(&refs)
+            let pks: Vec<[[u8; 32]; 1]> = v.iter().map(|(_, _, pk)| [*pk]).collect();
+            let refs: Vec<(&Envelope, &[[u8; 32]])> = v
+                .iter()
+                .zip(&pks)
+                .map(|((e, _, _), pk)| (e, pk.as_slice()))
+                .collect();
+            let bad = verify_batch(&refs);
+            assert_eq!(bad, verify_each(&refs), "batch and strict agree");
+            assert!(bad.iter().all(|&(_, j)| j == 0));
+            bad.into_iter().map(|(i, _)| i).collect()
         };
         assert!(items(&envs).is_empty());
         assert!(items(&[]).is_empty());
@@ -480,7 +619,7 @@ mod tests {
         }
         let mut v = envs.clone();
         v[2].0.signatures[0].sig[40] ^= 0x80;
-        v[7].1 = "p7/00000000".into();
+        v[7].2 = keys[0].verifying_key().to_bytes();
         assert_eq!(items(&v), vec![2, 7]);
         // The identity point is a weak (small-order) key: never accepted.
         let mut v = envs.clone();
@@ -540,6 +679,282 @@ mod tests {
         assert!(e
             .verify_signature(&id, other.verifying_key().as_bytes())
             .is_err());
+    }
+
+    fn junk(key_id: &str) -> EnvelopeSignature {
+        EnvelopeSignature {
+            alg: SigAlg::Ed25519,
+            key_id: key_id.into(),
+            sig: (0..64u8).map(|b| b.wrapping_mul(31) ^ 0xa5).collect(),
+        }
+    }
+
+    /// cosigner is a second key and its signature over `e`'s content.
+    fn cosigner(e: &Envelope) -> (EnvelopeSignature, String, [u8; 32]) {
+        let k = SigningKey::from_bytes(&[9; 32]);
+        let id = participant_key_id("gx-operator", k.verifying_key().as_bytes());
+        let s = Envelope::sign(&e.payload_type, e.payload.clone(), &id, &k);
+        (s.signatures[0].clone(), id, k.verifying_key().to_bytes())
+    }
+
+    #[test]
+    fn every_signature_must_verify_and_come_from_a_distinct_key() {
+        let (e, k, id) = sample();
+        let pk = k.verifying_key().to_bytes();
+        let (co, co_id, co_pk) = cosigner(&e);
+        let keys = |kid: &str| {
+            if kid == id {
+                Some(pk)
+            } else if kid == co_id {
+                Some(co_pk)
+            } else {
+                None
+            }
+        };
+        assert_eq!(e.verify_all(keys), Ok(vec![pk]));
+
+        // The issue's attack: a junk signature under the signer's own key
+        // id. Judged on the first signature before; refused now, whatever
+        // is preverified.
+        let mut t = e.clone();
+        t.signatures.push(junk(&id));
+        let dup = EnvelopeError::DuplicateKey(id.clone());
+        assert_eq!(t.verify_all(keys), Err(dup.clone()));
+        assert_eq!(t.verify_known(keys), Err(dup.clone()));
+        assert_eq!(t.verify_signature(&id, &pk), Err(dup.clone()));
+        let pre = [Preverified {
+            index: 0,
+            public_key: pk,
+        }];
+        assert_eq!(t.verify_all_preverified(keys, &pre), Err(dup));
+
+        // Junk under another known key: that signature is verified too,
+        // even when the first one is preverified.
+        let mut t = e.clone();
+        t.signatures.push(junk(&co_id));
+        let bad = EnvelopeError::BadSignature(co_id.clone());
+        assert_eq!(t.verify_all(keys), Err(bad.clone()));
+        assert_eq!(t.verify_all_preverified(keys, &pre), Err(bad.clone()));
+        assert_eq!(t.verify_known(keys), Err(bad));
+        assert_eq!(verify_batch(&[(&t, &[pk, co_pk][..])]), vec![(0, 1)]);
+        assert_eq!(verify_each(&[(&t, &[pk, co_pk][..])]), vec![(0, 1)]);
+        // A preverified entry for another position or key covers nothing.
+        for wrong in [
+            Preverified {
+                index: 1,
+                public_key: pk,
+            },
+            Preverified {
+                index: 0,
+                public_key: co_pk,
+            },
+        ] {
+            let mut t = e.clone();
+            t.signatures[0].sig[5] ^= 1;
+            assert!(t.verify_all_preverified(keys, &[wrong]).is_err());
+        }
+
+        // An unknown key id is refused, not skipped; verify_known leaves it.
+        let mut t = e.clone();
+        t.signatures.push(junk("stranger/00000000"));
+        assert_eq!(
+            t.verify_all(keys),
+            Err(EnvelopeError::UnknownKey("stranger/00000000".into()))
+        );
+        assert_eq!(t.verify_known(keys), Ok(pre.to_vec()));
+
+        // One public key under two key ids signs once, not twice.
+        let mut t = e.clone();
+        let mut again = t.signatures[0].clone();
+        again.key_id = "alias/00000000".into();
+        t.signatures.push(again);
+        let alias = |kid: &str| (kid == id || kid == "alias/00000000").then_some(pk);
+        assert_eq!(
+            t.verify_all(alias),
+            Err(EnvelopeError::DuplicateKey("alias/00000000".into()))
+        );
+
+        // A valid co-signature by a second key: both verified, in order.
+        let mut t = e.clone();
+        t.signatures.push(co.clone());
+        assert_eq!(t.verify_all(keys), Ok(vec![pk, co_pk]));
+        t.signatures.reverse();
+        assert_eq!(t.verify_all(keys), Ok(vec![co_pk, pk]));
+        assert!(verify_batch(&[(&t, &[co_pk, pk][..])]).is_empty());
+        // Keys that do not cover every signature fail every signature.
+        assert_eq!(verify_batch(&[(&t, &[co_pk][..])]), vec![(0, 0), (0, 1)]);
+        assert_eq!(verify_each(&[(&t, &[co_pk][..])]), vec![(0, 0), (0, 1)]);
+    }
+
+    #[test]
+    fn content_id_is_the_signed_content_not_the_signatures() {
+        let (e, _, id) = sample();
+        let want: [u8; 32] = Sha256::digest(Envelope::pae(&e.payload_type, &e.payload)).into();
+        assert_eq!(e.content_id(), want);
+        let (co, _, _) = cosigner(&e);
+        let mut junked = e.clone();
+        junked.signatures.push(junk(&id));
+        let mut cosigned = e.clone();
+        cosigned.signatures.push(co);
+        let mut reordered = cosigned.clone();
+        reordered.signatures.reverse();
+        let mut resigned = e.clone();
+        resigned.signatures[0].sig = junk(&id).sig;
+        for (what, t) in [
+            ("junk signature appended", &junked),
+            ("co-signature appended", &cosigned),
+            ("signatures reordered", &reordered),
+            ("signature replaced", &resigned),
+        ] {
+            assert_ne!(t.digest(), e.digest(), "{what}: the bytes differ");
+            assert_eq!(
+                t.content_id(),
+                e.content_id(),
+                "{what}: the content does not"
+            );
+        }
+        // Any change to what is signed is a new content.
+        let mut t = e.clone();
+        t.payload.push(b' ');
+        assert_ne!(t.content_id(), e.content_id());
+        let mut t = e.clone();
+        t.payload_type = payload_type_for("resource-changed");
+        assert_ne!(t.content_id(), e.content_id());
+        // The PAE's length prefixes keep type and payload apart.
+        let a = Envelope::pae("ab", b"c");
+        let b = Envelope::pae("a", b"bc");
+        assert_ne!(Sha256::digest(a), Sha256::digest(b));
+    }
+
+    #[test]
+    fn the_rules_refuse_any_signature_that_is_not_verified_or_not_distinct() {
+        use crate::hash::{Hash, HashSuite};
+        use crate::registry::testkit::{replay, Party, Step, Testkit, DAY_MS};
+        use crate::registry::{apply, apply_preverified, EntryContext, EntryKind, Role};
+        use serde_json::json;
+
+        let kit = Testkit::new("envelope.test/rules");
+        // A second operator with two keys (one participant, two keys).
+        let twin_a = Party::new("op-twin", "双钥运营机构", Role::Operator, 40);
+        let twin_b = Party::new("op-twin", "双钥运营机构", Role::Operator, 41);
+        let mut spec = twin_a.spec();
+        spec["public_keys"] = json!([twin_a.public_key_b64(), twin_b.public_key_b64()]);
+        let mut steps: Vec<Step> = kit
+            .lifecycle(HashSuite::Blake3, "guangxi")
+            .into_iter()
+            .take_while(|s| s.label != "registration revoked")
+            .collect();
+        let t = steps.last().unwrap().time_ms;
+        steps.push(Step {
+            label: "register a two-key operator",
+            envelope: kit.authority.sign(EntryKind::ParticipantRegistered, &spec),
+            time_ms: t + 1,
+        });
+        let r = replay(&kit.origin, HashSuite::Blake3, &steps).expect("replays");
+        let ctx = EntryContext {
+            index: steps.len() as u64,
+            integrated_time_ms: t + DAY_MS,
+            leaf_hash: Hash([7; 32]),
+            log_id: kit.origin.clone(),
+        };
+        let suspend = kit.authority.sign(
+            EntryKind::ProductSuspended,
+            &json!({"id": "P-1", "reason": "再次整改", "effective_on": "2025-04-20"}),
+        );
+        apply(&r.state, &ctx, &suspend).expect("the act itself is valid");
+        let pk = kit.authority.key.verifying_key().to_bytes();
+        let pre = [Preverified {
+            index: 0,
+            public_key: pk,
+        }];
+
+        let with = |extra: EnvelopeSignature| {
+            let mut e = suspend.clone();
+            e.signatures.push(extra);
+            e
+        };
+        let cosign = |p: &Party| {
+            Envelope::sign(
+                &suspend.payload_type,
+                suspend.payload.clone(),
+                &p.key_id(),
+                &p.key,
+            )
+            .signatures[0]
+                .clone()
+        };
+        // Junk under the signer's key id, under another registered key, and
+        // a valid second signature by the same participant's other key.
+        let twin = {
+            let mut e = kit.operator.sign(
+                EntryKind::ProductSuspended,
+                &json!({"id": "P-1", "reason": "双签", "effective_on": "2025-04-20"}),
+            );
+            e.signatures = vec![
+                Envelope::sign(
+                    &e.payload_type,
+                    e.payload.clone(),
+                    &twin_a.key_id(),
+                    &twin_a.key,
+                )
+                .signatures[0]
+                    .clone(),
+                Envelope::sign(
+                    &e.payload_type,
+                    e.payload.clone(),
+                    &twin_b.key_id(),
+                    &twin_b.key,
+                )
+                .signatures[0]
+                    .clone(),
+            ];
+            e
+        };
+        for (what, e) in [
+            ("junk, same key id", with(junk(&kit.authority.key_id()))),
+            (
+                "junk, another registered key",
+                with(junk(&kit.operator.key_id())),
+            ),
+            ("two keys of one participant", twin),
+        ] {
+            let got = apply(&r.state, &ctx, &e);
+            assert!(got.is_err(), "{what}: accepted");
+            assert_eq!(got.unwrap_err().code(), "bad-signature", "{what}");
+            assert!(
+                apply_preverified(&r.state, &ctx, &e, &pre).is_err(),
+                "{what}: rides on the preverified first signature"
+            );
+        }
+        // Genesis: one signature, by a key it declares; a junk or a second
+        // one is refused.
+        let g0 = kit.genesis(HashSuite::Blake3, "guangxi");
+        let gctx = EntryContext {
+            index: 0,
+            integrated_time_ms: steps[0].time_ms,
+            leaf_hash: Hash([0; 32]),
+            log_id: kit.origin.clone(),
+        };
+        let empty = crate::registry::MemoryState::default();
+        apply(&empty, &gctx, &g0).expect("genesis");
+        let mut g = g0.clone();
+        g.signatures.push(junk(&kit.authority.key_id()));
+        assert_eq!(
+            apply(&empty, &gctx, &g).unwrap_err().code(),
+            "bad-signature"
+        );
+        let mut g = g0.clone();
+        g.signatures.push(cosign(&kit.operator));
+        assert_eq!(
+            apply(&empty, &gctx, &g).unwrap_err().code(),
+            "unknown-signer"
+        );
+
+        // A valid co-signature by another participant is accepted (the
+        // first signer submits), with or without the preverified list.
+        let e = with(cosign(&kit.operator));
+        assert_eq!(apply(&r.state, &ctx, &e).unwrap().signer, kit.authority.id);
+        assert!(apply_preverified(&r.state, &ctx, &e, &pre).is_ok());
     }
 
     #[test]

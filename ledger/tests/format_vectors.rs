@@ -97,7 +97,7 @@ fn generate() -> Value {
             "signature": hx(&env.signatures[0].sig),
             "binary": hx(&env_bytes),
             "json": env.to_json(),
-            "replay_identity_sha256": hx(&env.digest()),
+            "content_id_sha256": hx(&env.content_id()),
         },
         "leaf": {
             "index": 1042,
@@ -191,9 +191,10 @@ fn the_vectors_follow_the_prose_of_formats_md() {
     bin.extend(be16(64));
     bin.extend(sig);
     assert_eq!(unhex(&e["binary"]), bin);
+    // Replay identity (content id): SHA-256 of the PAE, signatures not included.
     assert_eq!(
-        unhex(&e["replay_identity_sha256"]),
-        Sha256::digest(&bin).to_vec()
+        unhex(&e["content_id_sha256"]),
+        Sha256::digest(&pae).to_vec()
     );
     assert_eq!(
         e["json"]["payloadType"]

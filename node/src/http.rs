@@ -508,7 +508,10 @@ fn rejection_response(r: Rejection) -> Response {
             StatusCode::CONFLICT,
             "replayed-envelope",
             "Envelope already logged",
-            format!("this exact envelope is entry {i}"),
+            format!(
+                "this signed content (payload type and payload, whatever its signatures) is already entry {i}; \
+                 to repeat the act deliberately, add or change request_id in the payload and sign it again"
+            ),
         ),
         Rejection::Storage(e) => {
             let mut r = problem(
@@ -564,25 +567,26 @@ async fn submit(
             )
         }
     };
-    // Verify signatures by keys already committed here, on the request's
-    // thread, so the sequencer need not (keys are immutable once registered).
+    // Verify every signature by a key already committed here, on the
+    // request's thread, so the sequencer need not (keys are immutable once
+    // registered); the rules verify every other one.
     let mut pre = Vec::new();
     if let Ok(view) = app.store.view() {
         let st = StateView(&view.state);
-        for s in &env.signatures {
-            if let Some(StateObject::Key(k)) = st.get(&StateKey::Key(s.key_id.clone())) {
-                if let Some(pk) = Hash::from_hex(&k.public_key) {
-                    if let Err(e) = env.verify_signature(&s.key_id, &pk.0) {
-                        app.metrics.reject("bad-signature");
-                        return problem(
-                            StatusCode::FORBIDDEN,
-                            "bad-signature",
-                            "Entry refused by a registry rule",
-                            format!("signature does not verify: {e}"),
-                        );
-                    }
-                    pre.push((s.key_id.clone(), pk.0));
-                }
+        let key_of = |kid: &str| match st.get(&StateKey::Key(kid.to_string())) {
+            Some(StateObject::Key(k)) => Hash::from_hex(&k.public_key).map(|h| h.0),
+            _ => None,
+        };
+        match env.verify_known(key_of) {
+            Ok(p) => pre = p,
+            Err(e) => {
+                app.metrics.reject("bad-signature");
+                return problem(
+                    StatusCode::FORBIDDEN,
+                    "bad-signature",
+                    "Entry refused by a registry rule",
+                    format!("signature does not verify: {e}"),
+                );
             }
         }
     }

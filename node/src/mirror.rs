@@ -36,8 +36,9 @@ use tokio::sync::watch;
 use crate::metrics::Metrics;
 use crate::publisher::{tiles_complete, write_atomic, write_tiles, Published};
 use crate::store::{
-    head_of, meta_str, meta_u64, Hashes, State, Store, StoreError, CHECKPOINTS, DIGESTS, HASHES,
-    LEAVES, META, M_CHECKPOINT, M_LAST_HASH, M_LAST_TIME, M_SIZE, M_TILES_SIZE, STATE, SUBJECTS,
+    head_of, meta_str, meta_u64, Hashes, State, Store, StoreError, CHECKPOINTS, CONTENT_IDS,
+    HASHES, LEAVES, META, M_CHECKPOINT, M_LAST_HASH, M_LAST_TIME, M_SIZE, M_TILES_SIZE, STATE,
+    SUBJECTS,
 };
 use crate::Failure;
 
@@ -357,7 +358,7 @@ impl Mirror {
             let mut leaves = tx.open_table(LEAVES)?;
             let mut hashes = tx.open_table(HASHES)?;
             let mut state = tx.open_table(STATE)?;
-            let mut digests = tx.open_table(DIGESTS)?;
+            let mut content_ids = tx.open_table(CONTENT_IDS)?;
             let mut subjects = tx.open_multimap_table(SUBJECTS)?;
             let mut meta = tx.open_table(META)?;
             let mut head = head_of(&meta)?;
@@ -390,6 +391,15 @@ impl Mirror {
                         leaf_hash: lh,
                         log_id: self.descriptor.origin.clone(),
                     };
+                    // A replay is refused here as the node refuses it (D12):
+                    // an upstream that logged one broke a rule.
+                    let content_id = leaf.envelope.content_id();
+                    if let Some(first) = redb::ReadableTable::get(&content_ids, content_id)? {
+                        return Err(split(format!(
+                            "entry {i} breaks a registry rule: replayed-envelope: it logs the signed content of entry {} again",
+                            first.value()
+                        )));
+                    }
                     // Every signature is verified again: the mirror trusts keys, not the upstream.
                     let fx = apply(&State(&state), &ctx, &leaf.envelope)
                         .map_err(|v| split(format!("entry {i} breaks a registry rule: {v}")))?;
@@ -399,7 +409,7 @@ impl Mirror {
                         hashes.insert(at, h.0)?;
                     }
                     leaves.insert(i, bytes)?;
-                    digests.insert(leaf.envelope.digest(), i)?;
+                    content_ids.insert(content_id, i)?;
                     for (k, v) in &fx.writes {
                         let json =
                             serde_json::to_vec(v).map_err(|e| SyncError::Storage(e.to_string()))?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redb::ReadableTable;
 use regledger::blockchain_no::BlockchainNo;
-use regledger::envelope::Envelope;
+use regledger::envelope::{Envelope, Preverified};
 use regledger::leaf::Leaf;
 use regledger::registry::{apply_preverified, EntryContext, EntryKind, RuleViolation};
 use regledger::tree::{stored_hash_count, stored_hashes_for_record};
@@ -19,8 +19,8 @@ use tokio::sync::oneshot;
 
 use crate::metrics::Metrics;
 use crate::store::{
-    head_of, Hashes, Head, State, Store, StoreError, DIGESTS, HASHES, LEAVES, META, M_LAST_HASH,
-    M_LAST_TIME, M_SIZE, STATE, SUBJECTS,
+    head_of, Hashes, Head, State, Store, StoreError, CONTENT_IDS, HASHES, LEAVES, META,
+    M_LAST_HASH, M_LAST_TIME, M_SIZE, STATE, SUBJECTS,
 };
 
 /// Receipt is what a submitter gets once its entry is durable.
@@ -44,7 +44,8 @@ pub struct Receipt {
 pub enum Rejection {
     /// Rule: a registry rule refused it.
     Rule(RuleViolation),
-    /// Replay: the same envelope is already in the log at that index.
+    /// Replay: the same signed content (payload type and payload, whatever
+    /// the signatures) is already in the log at that index (D12).
     Replay(u64),
     /// Storage: the batch could not be made durable; nothing was written.
     Storage(String),
@@ -54,8 +55,9 @@ pub enum Rejection {
 pub struct Submission {
     /// envelope is the signed entry.
     pub envelope: Envelope,
-    /// preverified lists signatures already verified by the HTTP handler.
-    pub preverified: Vec<(String, [u8; 32])>,
+    /// preverified lists signatures already verified by the HTTP handler
+    /// ([`Envelope::verify_known`]); the rules verify every other one.
+    pub preverified: Vec<Preverified>,
     /// reply answers the submitter.
     pub reply: oneshot::Sender<Result<Receipt, Rejection>>,
     /// claim is shared with the submitter: see [`Claim`].
@@ -220,13 +222,15 @@ fn commit_batch(
         let mut leaves = tx.open_table(LEAVES)?;
         let mut hashes = tx.open_table(HASHES)?;
         let mut state = tx.open_table(STATE)?;
-        let mut digests = tx.open_table(DIGESTS)?;
+        let mut content_ids = tx.open_table(CONTENT_IDS)?;
         let mut subjects = tx.open_multimap_table(SUBJECTS)?;
         let mut meta = tx.open_table(META)?;
         debug_assert_eq!(head_of(&meta)?, *head);
         for sub in batch {
-            let digest = sub.envelope.digest();
-            if let Some(i) = digests.get(digest)? {
+            // Replay identity is the signed content, not the envelope: a copy
+            // with signatures added, replaced or reordered is the same act.
+            let content_id = sub.envelope.content_id();
+            if let Some(i) = content_ids.get(content_id)? {
                 rejected.push((sub.reply, Rejection::Replay(i.value())));
                 continue;
             }
@@ -254,7 +258,7 @@ fn commit_batch(
                 hashes.insert(at, h.0)?;
             }
             leaves.insert(next.size, bytes.as_slice())?;
-            digests.insert(digest, next.size)?;
+            content_ids.insert(content_id, next.size)?;
             for (k, v) in &fx.writes {
                 let json = serde_json::to_vec(v).map_err(|e| StoreError(e.to_string()))?;
                 state.insert(k.to_string().as_str(), json.as_slice())?;
@@ -366,7 +370,7 @@ pub fn append_genesis(
 
 #[cfg(test)]
 mod tests {
-    use super::{integrated_time, Claim};
+    use super::*;
 
     #[test]
     fn a_claim_is_decided_once_by_whoever_comes_first() {
@@ -380,6 +384,55 @@ mod tests {
             !abandoned.clone().take(),
             "an abandoned submission is never sequenced"
         );
+    }
+
+    #[test]
+    fn after_an_upgrade_a_resigned_copy_of_an_old_entry_is_a_replay() {
+        use regledger::registry::testkit::{chain, Testkit};
+        let kit = Testkit::new("sequencer.test/upgrade");
+        let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
+        let leaves = chain(HashSuite::Blake3, &steps);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.redb");
+        crate::store::tests::old_store(&path, &leaves);
+        let store = Store::open(&path).unwrap();
+        let mut head = store.head().unwrap();
+        let at = steps
+            .iter()
+            .position(|s| s.label == "product suspended")
+            .unwrap();
+        // The suspension, with its signature appended again under another
+        // registered key id: new bytes, the same signed content.
+        let mut copy = steps[at].envelope.clone();
+        let mut extra = copy.signatures[0].clone();
+        extra.key_id = kit.operator.key_id();
+        copy.signatures.push(extra);
+        assert_ne!(copy.digest(), steps[at].envelope.digest());
+        let (tx, rx) = oneshot::channel();
+        commit_batch(
+            &store,
+            HashSuite::Blake3,
+            &kit.origin,
+            &mut head,
+            vec![Submission {
+                envelope: copy,
+                preverified: vec![],
+                reply: tx,
+                claim: {
+                    let c = Claim::default();
+                    c.take();
+                    c
+                },
+            }],
+            &Metrics::default(),
+        )
+        .map_err(|(e, _)| e)
+        .unwrap();
+        match rx.blocking_recv().unwrap() {
+            Err(Rejection::Replay(i)) => assert_eq!(i, at as u64),
+            other => panic!("not refused as a replay: {other:?}"),
+        }
+        assert_eq!(store.head().unwrap().size, steps.len() as u64);
     }
 
     #[test]

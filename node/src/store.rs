@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use redb::{
     Database, Durability, MultimapTableDefinition, ReadOnlyTable, ReadTransaction,
-    ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+    ReadableDatabase, ReadableTable, TableDefinition, TableHandle, WriteTransaction,
 };
 use regledger::registry::{StateKey, StateObject, StateReader};
 use regledger::tree::{HashReader, TreeError};
@@ -21,8 +21,15 @@ pub const HASHES: TableDefinition<u64, [u8; 32]> = TableDefinition::new("hashes"
 pub const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
 /// META holds the log's scalars (see the `M_*` keys).
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-/// DIGESTS maps envelope digest → index, to refuse replays.
-pub const DIGESTS: TableDefinition<[u8; 32], u64> = TableDefinition::new("digests");
+/// CONTENT_IDS maps an entry's content id ([`regledger::envelope::Envelope::content_id`],
+/// SHA-256 of what its signatures sign) → the index that logged it, to refuse replays (D12).
+pub const CONTENT_IDS: TableDefinition<[u8; 32], u64> = TableDefinition::new("content_ids");
+/// LEGACY_DIGESTS is the replay table of nodes before D12 (SHA-256 of the whole
+/// envelope, signatures included): its presence means [`CONTENT_IDS`] must be
+/// built from the leaves; it is deleted once that is done.
+const LEGACY_DIGESTS: TableDefinition<[u8; 32], u64> = TableDefinition::new("digests");
+/// MIGRATION_CHUNK is how many leaves one migration transaction indexes.
+const MIGRATION_CHUNK: u64 = 65_536;
 /// SUBJECTS maps a subject id → indexes of the entries concerning it.
 pub const SUBJECTS: MultimapTableDefinition<&str, u64> = MultimapTableDefinition::new("subjects");
 /// CHECKPOINTS maps size → the signed checkpoint note published for it.
@@ -38,6 +45,9 @@ pub const M_LAST_TIME: &str = "last_time_ms";
 pub const M_CHECKPOINT: &str = "checkpoint";
 /// M_TILES_SIZE is the tree size the tile directory is complete for.
 pub const M_TILES_SIZE: &str = "tiles_size";
+/// M_CONTENT_IDS_BUILT is, while a pre-D12 store is migrated, how many
+/// leaves [`CONTENT_IDS`] already holds (u64 BE); absent otherwise.
+const M_CONTENT_IDS_BUILT: &str = "content_ids_built";
 
 /// StoreError is a storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -110,12 +120,71 @@ impl Store {
             tx.open_table(HASHES)?;
             tx.open_table(STATE)?;
             tx.open_table(META)?;
-            tx.open_table(DIGESTS)?;
+            tx.open_table(CONTENT_IDS)?;
             tx.open_multimap_table(SUBJECTS)?;
             tx.open_table(CHECKPOINTS)?;
         }
         tx.commit()?;
+        Self::migrate_content_ids(&db, quick_repair, MIGRATION_CHUNK)?;
         Ok(db)
+    }
+
+    /// migrate_content_ids builds [`CONTENT_IDS`] from the leaves of a store
+    /// written before D12, whose replay table held whole-envelope digests
+    /// (which a re-signed or co-signed copy escapes). Every logged entry is
+    /// protected again before the node serves: there is no window in which
+    /// an old entry can be replayed. It runs in chunks of
+    /// [`MIGRATION_CHUNK`] leaves, one durable transaction each, with its
+    /// progress in META, so a crash resumes it; the old table goes in the
+    /// last transaction. A content logged twice by an old node keeps its
+    /// first index (the audit reports the second).
+    fn migrate_content_ids(
+        db: &Database,
+        quick_repair: bool,
+        chunk: u64,
+    ) -> Result<(), StoreError> {
+        loop {
+            let tx = Self::begin(db, quick_repair)?;
+            let legacy = tx.list_tables()?.any(|t| t.name() == LEGACY_DIGESTS.name());
+            if !legacy {
+                return Ok(());
+            }
+            let done = {
+                let leaves = tx.open_table(LEAVES)?;
+                let mut ids = tx.open_table(CONTENT_IDS)?;
+                let mut meta = tx.open_table(META)?;
+                let size = head_of(&meta)?.size;
+                let from = meta_u64(&meta, M_CONTENT_IDS_BUILT)?;
+                let to = size.min(from.saturating_add(chunk));
+                for i in from..to {
+                    let bytes = leaves
+                        .get(i)?
+                        .ok_or_else(|| StoreError(format!("leaf {i} is missing")))?;
+                    let leaf = regledger::leaf::Leaf::parse(bytes.value())
+                        .map_err(|e| StoreError(format!("leaf {i}: {e}")))?;
+                    let id = leaf.envelope.content_id();
+                    if let Some(first) = ids.get(id)?.map(|v| v.value()) {
+                        if first != i {
+                            tracing::warn!(
+                                "entry {i} replays the signed content of entry {first} (logged before replay identity was the signed content)"
+                            );
+                            continue;
+                        }
+                    }
+                    ids.insert(id, i)?;
+                }
+                meta.insert(M_CONTENT_IDS_BUILT, to.to_be_bytes().as_slice())?;
+                if to == size {
+                    meta.remove(M_CONTENT_IDS_BUILT)?;
+                }
+                tracing::info!("replay table migration (D12): {to} of {size} entries indexed");
+                to == size
+            };
+            if done {
+                tx.delete_table(LEGACY_DIGESTS)?;
+            }
+            tx.commit()?;
+        }
     }
 
     /// begin starts a durable write transaction (fsync at commit).
@@ -283,5 +352,153 @@ impl ReadView {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use regledger::registry::testkit::{chain, Testkit};
+    use regledger::HashSuite;
+
+    /// old_store writes `leaves` the way a node before D12 did: a META
+    /// head and a replay table of whole-envelope digests, no CONTENT_IDS.
+    pub(crate) fn old_store(path: &Path, leaves: &[regledger::leaf::Leaf]) {
+        let db = Database::create(path).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut l = tx.open_table(LEAVES).unwrap();
+            let mut d = tx.open_table(LEGACY_DIGESTS).unwrap();
+            let mut m = tx.open_table(META).unwrap();
+            for (i, leaf) in leaves.iter().enumerate() {
+                l.insert(i as u64, leaf.to_bytes().as_slice()).unwrap();
+                d.insert(leaf.envelope.digest(), i as u64).unwrap();
+            }
+            m.insert(M_SIZE, (leaves.len() as u64).to_be_bytes().as_slice())
+                .unwrap();
+            if let Some(last) = leaves.last() {
+                m.insert(
+                    M_LAST_TIME,
+                    last.integrated_time_ms.to_be_bytes().as_slice(),
+                )
+                .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+
+    fn tables(db: &Database) -> Vec<String> {
+        let r = db.begin_write().unwrap();
+        let v = r
+            .list_tables()
+            .unwrap()
+            .map(|t| t.name().to_string())
+            .collect();
+        r.abort().unwrap();
+        v
+    }
+
+    fn content_ids(store: &Store) -> Vec<([u8; 32], u64)> {
+        let r = store.read().unwrap();
+        let t = r.open_table(CONTENT_IDS).unwrap();
+        t.iter()
+            .unwrap()
+            .map(|x| {
+                let (k, v) = x.unwrap();
+                (k.value(), v.value())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_old_store_gets_every_logged_content_protected_at_open() {
+        let kit = Testkit::new("store.test/migrate");
+        let mut steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
+        // An old node let a re-signed copy in: the last entry is entry 17's
+        // content (the suspension) with a second signature appended.
+        let n = steps.len();
+        let mut copy = steps[17].clone();
+        copy.envelope
+            .signatures
+            .push(copy.envelope.signatures[0].clone());
+        copy.time_ms = steps.last().unwrap().time_ms + 1;
+        steps.push(copy);
+        let leaves = chain(HashSuite::Blake3, &steps);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.redb");
+        old_store(&path, &leaves);
+
+        let store = Store::open(&path).unwrap();
+        let mut want: Vec<([u8; 32], u64)> = leaves[..n]
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.envelope.content_id(), i as u64))
+            .collect();
+        want.sort();
+        assert_eq!(content_ids(&store), want, "every entry, first index kept");
+        let db = store.db().unwrap();
+        assert!(!tables(&db).contains(&"digests".to_string()));
+        let r = store.read().unwrap();
+        assert_eq!(
+            meta_u64(&r.open_table(META).unwrap(), M_CONTENT_IDS_BUILT).unwrap(),
+            0
+        );
+        assert_eq!(store.head().unwrap().size, n as u64 + 1);
+        drop(r);
+        drop(db);
+        // Opening again finds nothing to do.
+        store.reopen().unwrap();
+        assert_eq!(content_ids(&store), want);
+    }
+
+    #[test]
+    fn an_interrupted_migration_resumes_where_it_stopped() {
+        let kit = Testkit::new("store.test/resume");
+        let leaves = chain(
+            HashSuite::Blake3,
+            &kit.lifecycle(HashSuite::Blake3, "guangxi"),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.redb");
+        old_store(&path, &leaves);
+        let db = Database::create(&path).unwrap();
+        // As if a crash had stopped it after 7 leaves: the progress key says
+        // 7, CONTENT_IDS holds 0..7, the old table is still there.
+        {
+            let tx = db.begin_write().unwrap();
+            {
+                let mut ids = tx.open_table(CONTENT_IDS).unwrap();
+                for (i, l) in leaves[..7].iter().enumerate() {
+                    ids.insert(l.envelope.content_id(), i as u64).unwrap();
+                }
+                tx.open_table(META)
+                    .unwrap()
+                    .insert(M_CONTENT_IDS_BUILT, 7u64.to_be_bytes().as_slice())
+                    .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        // Small chunks: several transactions.
+        Store::migrate_content_ids(&db, false, 3).unwrap();
+        assert!(!tables(&db).contains(&"digests".to_string()));
+        drop(db);
+        let store = Store::open(&path).unwrap();
+        let mut want: Vec<([u8; 32], u64)> = leaves
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.envelope.content_id(), i as u64))
+            .collect();
+        want.sort();
+        assert_eq!(content_ids(&store), want);
+    }
+
+    #[test]
+    fn a_new_store_has_no_legacy_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
+        let db = store.db().unwrap();
+        let t = tables(&db);
+        assert!(t.contains(&"content_ids".to_string()), "{t:?}");
+        assert!(!t.contains(&"digests".to_string()), "{t:?}");
     }
 }

@@ -53,6 +53,18 @@ impl Role {
     }
 }
 
+/// MAX_REQUEST_ID_BYTES bounds a payload's `request_id`.
+pub const MAX_REQUEST_ID_BYTES: usize = 64;
+
+/// valid_request_id reports whether `s` is a valid `request_id`: 1 to
+/// [`MAX_REQUEST_ID_BYTES`] printable ASCII characters without spaces
+/// (0x21..=0x7E), e.g. a UUID. Nothing else about it is interpreted.
+pub fn valid_request_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_REQUEST_ID_BYTES
+        && s.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
 macro_rules! kinds {
     ($( $variant:ident = $name:literal, $zh:literal, [$($role:ident),*] ;)*) => {
         /// EntryKind is the kind of an entry, named by its payload type.
@@ -136,6 +148,13 @@ pub struct ParticipantSpec {
     /// credit_code is the 统一社会信用代码, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credit_code: Option<String>,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// Genesis fixes the log's identity, hash suite, profile and root authority.
@@ -166,6 +185,13 @@ pub struct KeyRotation {
     /// retire_key_ids are key ids to retire.
     #[serde(default)]
     pub retire_key_ids: Vec<String>,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// IdReason names a subject and gives a reason.
@@ -177,6 +203,13 @@ pub struct IdReason {
     pub id: String,
     /// reason explains the act.
     pub reason: String,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// CalendarNotice publishes a year's national or regional holiday notice.
@@ -196,6 +229,13 @@ pub struct CalendarNotice {
     /// makeup_workdays are weekend days that are working days.
     #[serde(default)]
     pub makeup_workdays: Vec<Date>,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// OpenAttribute is a resource's open attribute (开放属性).
@@ -234,6 +274,13 @@ pub struct Resource {
     pub update_frequency: String,
     /// scale is the data scale.
     pub scale: String,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// ResourceChange changes or corrects fields of a registered resource.
@@ -263,6 +310,13 @@ pub struct ResourceChange {
     pub scale: Option<String>,
     /// reason explains the change.
     pub reason: String,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// AgreementType is what is filed (备案).
@@ -327,6 +381,13 @@ pub struct Agreement {
     pub document_title: String,
     /// document_blake3 is the BLAKE3 digest (hex) of the document; the document itself is never stored.
     pub document_blake3: String,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// AgreementAmend amends a filing.
@@ -345,6 +406,13 @@ pub struct AgreementAmend {
     pub amended_on: Date,
     /// reason explains the amendment.
     pub reason: String,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// AgreementRenewal extends a term.
@@ -360,6 +428,13 @@ pub struct AgreementRenewal {
     pub new_term_end: Date,
     /// document_blake3 is the digest of the renewal document.
     pub document_blake3: String,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// StatusChange suspends, resumes, revokes or deregisters a subject.
@@ -373,6 +448,13 @@ pub struct StatusChange {
     pub reason: String,
     /// effective_on is when it takes effect.
     pub effective_on: Date,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// TerminationReason says why an agreement ended.
@@ -405,6 +487,13 @@ pub struct Termination {
     pub detail: String,
     /// effective_on is the last day of the agreement.
     pub effective_on: Date,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// CatalogCredential is the 目录授权电子凭证 (Guangxi Art. 10).
@@ -428,6 +517,13 @@ pub struct CatalogCredential {
     pub issuer: String,
     /// issued_on is 发证日期.
     pub issued_on: Date,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// ProductApproval records 审核通过; it starts the registration clock.
@@ -450,6 +546,13 @@ pub struct ProductApproval {
     pub approved_on: Date,
     /// uses_non_public_data: non-public data was used, so a public notice is required (Guangxi Art. 12(6)).
     pub uses_non_public_data: bool,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// PublicNotice opens a 公示.
@@ -461,6 +564,13 @@ pub struct PublicNotice {
     pub product_id: String,
     /// opened_on is the first day of the notice.
     pub opened_on: Date,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// ObjectionOutcome is how an objection was handled (Guangxi Art. 12(8)).
@@ -496,6 +606,13 @@ pub struct Objection {
     /// evidence_blake3 is the digest of the evidence, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence_blake3: Option<String>,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// ObjectionResolution resolves an 异议.
@@ -511,6 +628,13 @@ pub struct ObjectionResolution {
     pub outcome: ObjectionOutcome,
     /// reason explains it.
     pub reason: String,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// ProductRegistration is the 数据产品登记证书's content (Guangxi Art. 12(7)).
@@ -540,6 +664,13 @@ pub struct ProductRegistration {
     pub registered_on: Date,
     /// authorization is the authorizing agreement id.
     pub authorization: String,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// ProductChange changes a registered product.
@@ -562,6 +693,13 @@ pub struct ProductChange {
     pub reason: String,
     /// effective_on is when it takes effect.
     pub effective_on: Date,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// DestructionAttestation attests data destruction (数据销毁).
@@ -577,6 +715,13 @@ pub struct DestructionAttestation {
     pub method: String,
     /// evidence_blake3 is the digest of the evidence.
     pub evidence_blake3: String,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 /// OperationAction is what an operation event did.
@@ -615,6 +760,13 @@ pub struct OperationEvent {
     /// personal_data_commitments are hex BLAKE3(salt ‖ personal data) commitments, never the data.
     #[serde(default)]
     pub personal_data_commitments: Vec<String>,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
 }
 
 #[cfg(feature = "schema")]

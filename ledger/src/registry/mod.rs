@@ -263,6 +263,11 @@ pub struct ObjectionState {
 }
 
 /// StateObject is one object of registry state.
+// A product (approval and certificate fields, each with its request_id) is
+// the largest variant by some 200 bytes; objects are few (one per
+// participant, key, resource, agreement, product), so boxing it would buy
+// little memory for a `Box` in every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "kebab-case")]
 pub enum StateObject {

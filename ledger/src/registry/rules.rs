@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use super::*;
 use crate::blockchain_no::BlockchainNo;
 use crate::calendar::Calendar;
-use crate::envelope::{participant_key_id, Envelope};
+use crate::envelope::{participant_key_id, Envelope, EnvelopeError, Preverified};
 use crate::profile::{profile, Profile};
 
 /// MAX_ID_BYTES bounds every id and short text field.
@@ -268,6 +268,31 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
     }
 }
 
+/// check_request_id enforces the limits of a payload's optional
+/// `request_id` (see [`super::kinds::valid_request_id`]); the rules give it
+/// no other meaning. It reads only that member, so it serves every kind; a
+/// payload that is not a JSON object, or whose `request_id` is not a
+/// string, is left to the kind's own parse, which refuses it.
+fn check_request_id(env: &Envelope) -> R<()> {
+    #[derive(serde::Deserialize)]
+    struct RequestId {
+        request_id: Option<String>,
+    }
+    match serde_json::from_slice::<RequestId>(&env.payload) {
+        Ok(RequestId {
+            request_id: Some(r),
+        }) if !super::kinds::valid_request_id(&r) => Err(request_id_error()),
+        _ => Ok(()),
+    }
+}
+
+fn request_id_error() -> RuleViolation {
+    RuleViolation::MalformedPayload(format!(
+        "request_id must be 1..{} printable ASCII characters without spaces (e.g. a UUID)",
+        super::kinds::MAX_REQUEST_ID_BYTES
+    ))
+}
+
 /// apply checks one entry against the state and returns its effects.
 ///
 /// It verifies, in order: the envelope's limits; the kind; the signer (a
@@ -283,14 +308,15 @@ pub fn apply(
 }
 
 /// apply_preverified is [`apply`] for callers that already verified some
-/// signatures (in parallel, before sequencing): a signature whose (key id,
-/// public key) pair is listed is not verified again, provided the key is
-/// still the one registered under that id. Every other check is the same.
+/// signatures (in parallel, before sequencing): a signature listed in
+/// `preverified` (by its position, with the key it verified with) is not
+/// verified again, provided that key is still the one registered under its
+/// key id. Every signature not listed is verified; every other check is the same.
 pub fn apply_preverified(
     s: &(impl StateReader + ?Sized),
     ctx: &EntryContext,
     env: &Envelope,
-    preverified: &[(String, [u8; 32])],
+    preverified: &[Preverified],
 ) -> Result<Effects, RuleViolation> {
     env.check()
         .map_err(|e| RuleViolation::MalformedEnvelope(e.to_string()))?;
@@ -322,8 +348,13 @@ pub fn apply_preverified(
     };
 
     // Every signature must be by a registered, unretired key of an unrevoked
-    // participant; the first signer is the submitter.
-    let mut submitter: Option<ParticipantState> = None;
+    // participant, and every one must verify (a preverified one only with
+    // the key registered now): an envelope is never accepted on some of its
+    // signatures (issue 12). Each comes from a distinct key and a distinct
+    // participant, because the rules read signatures as parties (D12). The
+    // first signer is the submitter.
+    let mut signers: Vec<(&str, [u8; 32], ParticipantState)> =
+        Vec::with_capacity(env.signatures.len());
     for sig in &env.signatures {
         let Some(StateObject::Key(k)) = c.get(&StateKey::Key(sig.key_id.clone())) else {
             return Err(RuleViolation::UnknownSigner(sig.key_id.clone()));
@@ -337,16 +368,28 @@ pub fn apply_preverified(
         }
         let pk = from_hex32(&k.public_key)
             .ok_or_else(|| RuleViolation::UnknownSigner(sig.key_id.clone()))?;
-        if !preverified
-            .iter()
-            .any(|(kid, k)| *kid == sig.key_id && *k == pk)
-        {
-            env.verify_signature(&sig.key_id, &pk)
-                .map_err(|e| RuleViolation::BadSignature(e.to_string()))?;
-        }
-        submitter.get_or_insert(p);
+        signers.push((sig.key_id.as_str(), pk, p));
     }
-    let signer = submitter.expect("check() requires a signature");
+    env.verify_all_preverified(
+        |kid| {
+            signers
+                .iter()
+                .find(|(id, _, _)| *id == kid)
+                .map(|(_, pk, _)| *pk)
+        },
+        preverified,
+    )
+    .map_err(|e| RuleViolation::BadSignature(e.to_string()))?;
+    for (i, (_, _, p)) in signers.iter().enumerate() {
+        if signers[..i].iter().any(|(_, _, q)| q.id == p.id) {
+            return Err(RuleViolation::BadSignature(format!(
+                "two signatures by participant {:?}: each signature must come from a distinct participant",
+                p.id
+            )));
+        }
+    }
+    check_request_id(env)?;
+    let signer = signers.swap_remove(0).2;
     if !kind.allowed_roles().contains(&signer.role) {
         return Err(RuleViolation::RoleNotAllowed {
             role: signer.role.name().into(),
@@ -1310,16 +1353,17 @@ fn genesis(ctx: &EntryContext, env: &Envelope) -> Result<Effects, RuleViolation>
         signer: a.id.clone(),
         ..Effects::default()
     };
+    // The authority's spec may carry a request_id like any participant's.
+    if let Some(r) = &a.request_id {
+        if !super::kinds::valid_request_id(r) {
+            return Err(request_id_error());
+        }
+    }
     let mut key_ids = Vec::new();
-    let mut signed = false;
+    let mut declared: Vec<[u8; 32]> = Vec::new();
     for k in &a.public_keys {
         let pk = decode_key(k)?;
         let kid = participant_key_id(&a.id, &pk);
-        if env.signatures.iter().any(|s| s.key_id == kid) {
-            env.verify_signature(&kid, &pk)
-                .map_err(|e| RuleViolation::BadSignature(e.to_string()))?;
-            signed = true;
-        }
         fx.writes.push((
             StateKey::Key(kid.clone()),
             StateObject::Key(KeyState {
@@ -1331,10 +1375,21 @@ fn genesis(ctx: &EntryContext, env: &Envelope) -> Result<Effects, RuleViolation>
             }),
         ));
         key_ids.push(kid);
+        declared.push(pk);
     }
-    if !signed || env.signatures.iter().any(|s| !key_ids.contains(&s.key_id)) {
-        return Err(RuleViolation::UnknownSigner(
-            "genesis must be signed by the authority key it declares".into(),
+    // Every signature must be by a key the genesis declares, and verify; all
+    // those keys are the authority's, and signatures come from distinct
+    // participants (D12), so genesis carries exactly one.
+    env.verify_all(|kid| key_ids.iter().position(|k| k == kid).map(|i| declared[i]))
+        .map_err(|e| match e {
+            EnvelopeError::UnknownKey(_) => RuleViolation::UnknownSigner(
+                "genesis must be signed by the authority key it declares".into(),
+            ),
+            e => RuleViolation::BadSignature(e.to_string()),
+        })?;
+    if env.signatures.len() != 1 {
+        return Err(RuleViolation::BadSignature(
+            "genesis carries one signature, by one of the authority keys it declares".into(),
         ));
     }
     fx.writes.push((
