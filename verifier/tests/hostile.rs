@@ -314,11 +314,22 @@ fn a_signer_registered_by_a_party_without_the_authority_role_fails() {
         time_ms: reg.time_ms,
     });
     let log = write_log(leaves(&steps));
-    // Hand-built as a hostile operator would: genesis, the rogue's registration.
-    let b = hand_bundle(&log, steps.len() as u64 - 1, &[0, steps.len() as u64 - 2]);
+    // Hand-built as a hostile operator would: genesis, the business
+    // entity's registration (entry 4), the rogue's registration.
+    let n = steps.len() as u64;
+    let b = hand_bundle(&log, n - 1, &[0, 4, n - 2]);
     let o = cert(&log, &b, false);
     assert_eq!(o.code, Some(1), "{o}");
-    assert!(o.stderr.starts_with("FAIL: signer_entries["), "{o}");
+    assert!(o.stderr.starts_with("FAIL: signer_entries[2]"), "{o}");
+    assert!(
+        o.stderr.contains("may not submit participant-registered"),
+        "{o}"
+    );
+    // Without the business entity's registration, its key is unknown.
+    let b = hand_bundle(&log, n - 1, &[0, n - 2]);
+    let o = cert(&log, &b, false);
+    assert_eq!(o.code, Some(1), "{o}");
+    assert!(o.stderr.starts_with("FAIL: signer_entries[1]"), "{o}");
 }
 
 /// hand_bundle builds a bundle for the registration at `reg` with exactly
