@@ -21,8 +21,7 @@ use regledger::profile::profile;
 use regledger::registry::apply_preverified;
 use regledger::registry::{EntryContext, MemoryState, StateKey, StateObject, StateReader};
 use regledger::tile::{
-    decode_entry_bundle, entry_tiles_for_size, hash_tiles_for_size, read_tile_data, TileKind,
-    TILE_WIDTH,
+    decode_entry_bundle, read_tile_data, tile_at, TileKind, MAX_TILE_LEVEL, TILE_WIDTH,
 };
 use regledger::tree::MemoryTree;
 use regledger::Hash;
@@ -425,7 +424,9 @@ fn replay_entries(
 ) -> Result<Option<MemoryTree>, String> {
     let log = o.log;
     let size = cp.size;
-    let mut tree = MemoryTree::with_capacity(log.suite, usize::try_from(size).unwrap_or(0));
+    // The tree grows with the entries actually read: the checkpoint's size
+    // is only a claim (a signed 2^62 over three tiles must fail, not abort).
+    let mut tree = MemoryTree::new(log.suite);
     let mut state = MemoryState::default();
     let mut prev = Hash([0; 32]);
     let mut last_time = 0u64;
@@ -487,7 +488,9 @@ fn replay_entries(
             .collect();
 
         let result = (|| -> Result<(), String> {
-            for t in entry_tiles_for_size(0, size) {
+            // Bundle by bundle, lazily: the list of every bundle a claimed
+            // size implies is not built (2^62 / 256 of them).
+            for t in (0u64..).map_while(|n| tile_at(TileKind::Entries, n, size)) {
                 let start = t.n * TILE_WIDTH;
                 let Some(data) = src.get(&t.path())? else {
                     r.fail(
@@ -745,7 +748,11 @@ fn compare_hash_tiles(
     tree: &MemoryTree,
     r: &mut Report,
 ) -> Result<(), String> {
-    for t in hash_tiles_for_size(0, cp.size) {
+    // Only reached with every entry read, but still lazy: nothing is
+    // sized by the checkpoint's claim.
+    let tiles = (0..MAX_TILE_LEVEL)
+        .flat_map(|level| (0u64..).map_while(move |n| tile_at(TileKind::Hash(level), n, cp.size)));
+    for t in tiles {
         let TileKind::Hash(level) = t.kind else {
             continue;
         };

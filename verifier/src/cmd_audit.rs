@@ -57,12 +57,7 @@ pub fn run(a: &Args, as_json: bool) -> Outcome {
             .map(|s| Date::parse(s).ok_or_else(|| format!("--as-of {s:?}: want YYYY-MM-DD")))
             .transpose()?;
         let src: Box<dyn Source> = match (&a.dir, &a.url) {
-            (Some(d), None) => {
-                if !d.is_dir() {
-                    return Err(format!("{}: not a directory", d.display()));
-                }
-                Box::new(DirSource { dir: d.clone() })
-            }
+            (Some(d), None) => Box::new(DirSource::new(d)?),
             (None, Some(u)) => Box::new(UrlSource::new(u)?),
             _ => return Err("give exactly one of --dir and --url".into()),
         };

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use regledger::bundle::{verify_bundle, CertificateBundle, CERTIFICATE_LABELS};
+use regledger::bundle::{
+    verify_bundle, CertificateBundle, VerifiedCertificate, CERTIFICATE_LABELS,
+};
 use regledger::descriptor::LogDescriptor;
 use serde_json::{json, Value};
 
@@ -51,16 +53,69 @@ pub fn run(a: &Args) -> Outcome {
                 };
                 text.push_str(&format!("{zh} ({en}): {val}\n"));
             }
-            text.push_str(&format!(
-                "状态 (Status): {} — set by entry {}, as of checkpoint size {}\n登记条目 (Entry): {} signed by {}\n见证 (Witnesses): {}\n",
-                v.status, v.status_index, v.checkpoint.size, v.index, v.signer, v.witnesses.join(", ")
-            ));
+            text.push_str(&proven_lines(&v));
+            text.push_str(&format!("见证 (Witnesses): {}\n", v.witnesses.join(", ")));
             Outcome::Verified {
                 text,
-                json: json!({"certificate": fields, "status": v.status, "status_index": v.status_index, "index": v.index,
-                             "signer": v.signer, "checkpoint_size": v.checkpoint.size, "root": v.checkpoint.root.to_hex(), "witnesses": v.witnesses}),
+                json: json!({"certificate": fields, "index": v.index, "signer": v.signer,
+                             "signer_chain": v.signer_chain,
+                             "signer_key_retired_index": v.signer_key_retired_index,
+                             "signer_revoked_index": v.signer_revoked_index,
+                             "signer_history_proven_complete": false,
+                             "status": v.status, "status_index": v.status_index,
+                             "status_signer": v.status_signer,
+                             "status_proven_current": v.status_proven_current,
+                             "checkpoint_size": v.checkpoint.size, "root": v.checkpoint.root.to_hex(),
+                             "witnesses": v.witnesses}),
             }
         }
         Err(e) => Outcome::fail(e.to_string()),
     }
+}
+
+/// proven_lines says what a verified bundle proves about the entry, its
+/// signer and its status, and, plainly, what a v1 bundle cannot prove: that
+/// the status is still current, and that no entry it omits retired the key
+/// or revoked the signer. Nothing here is worded as "the status now".
+fn proven_lines(v: &VerifiedCertificate) -> String {
+    let size = v.checkpoint.size;
+    let mut t = format!(
+        "登记条目 (Entry): {} 由 {} 签署，已收录于检查点 size {size} (signed by {}; in the log at checkpoint size {size})\n",
+        v.index, v.signer, v.signer
+    );
+    let chain: Vec<String> = v.signer_chain.iter().map(u64::to_string).collect();
+    t.push_str(&format!(
+        "签署方链 (Signer chain): 条目 {} 自创世条目起逐条验签 (entries {}: each verified with the keys valid at its index, from the genesis authority)\n",
+        chain.join(", "),
+        chain.join(", ")
+    ));
+    if let Some(i) = v.signer_key_retired_index {
+        t.push_str(&format!(
+            "  签署密钥于登记后由条目 {i} 停用 (the signing key was retired by entry {i}, after the registration)\n"
+        ));
+    }
+    if let Some(i) = v.signer_revoked_index {
+        t.push_str(&format!(
+            "  签署方于登记后由条目 {i} 撤销 (the signer was revoked by entry {i}, after the registration)\n"
+        ));
+    }
+    t.push_str(
+        "  签署方链未经证明完整 (signer history not proven complete: this bundle format cannot show that no entry it omits retired the key or revoked the signer)\n",
+    );
+    match &v.status_signer {
+        Some(who) => t.push_str(&format!(
+            "状态 (Status): {} — 由条目 {} 设定，{who} 签署，该条目已收录于检查点 size {size} (set by entry {}, signed by {who}; that entry is in the log at checkpoint size {size})\n",
+            v.status, v.status_index, v.status_index
+        )),
+        None => t.push_str(&format!(
+            "状态 (Status): {} — 由登记条目 {} 设定 (set by the registering entry {})\n",
+            v.status, v.status_index, v.status_index
+        )),
+    }
+    if !v.status_proven_current {
+        t.push_str(&format!(
+            "  状态未经证明为当前状态 (status not proven current: this bundle format cannot show later entries; audit the log for the status at checkpoint size {size})\n"
+        ));
+    }
+    t
 }

@@ -2,8 +2,7 @@
 //! a URL is given) a node or mirror over HTTP. Both serve the same C2SP
 //! tlog-tiles paths: `checkpoint`, `tile/<L>/<N>[.p/<W>]`, `tile/entries/…`.
 
-use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// MAX_OBJECT_BYTES bounds one tile or checkpoint (a full entry bundle of
@@ -20,30 +19,54 @@ pub trait Source: Sync {
 }
 
 /// DirSource reads a tile directory (the node's `tiles/`, or a copy).
+///
+/// Only regular files are read, each bounded by [`MAX_OBJECT_BYTES`]
+/// (see [`crate::input::read_bounded`]). Links are resolved: one that stays
+/// inside the directory is followed (a layout choice of whoever copied the
+/// tiles; the bytes are verified like any others), one that leads outside
+/// is refused, since the audit is of what was handed over, not of other
+/// files on the regulator's machine.
 pub struct DirSource {
-    /// dir is the directory holding `checkpoint` and `tile/`.
-    pub dir: PathBuf,
+    /// dir is the directory as given, for messages.
+    dir: PathBuf,
+    /// root is its canonical path, which every object must resolve under.
+    root: PathBuf,
+}
+
+impl DirSource {
+    /// new checks that `dir` is a directory and resolves it.
+    pub fn new(dir: &Path) -> Result<DirSource, String> {
+        let root = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if !root.is_dir() {
+            return Err(format!("{}: not a directory", dir.display()));
+        }
+        Ok(DirSource {
+            dir: dir.to_path_buf(),
+            root,
+        })
+    }
 }
 
 impl Source for DirSource {
     fn get(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
-        let p = self.dir.join(path);
-        let f = match std::fs::File::open(&p) {
-            Ok(f) => f,
+        let shown = self.dir.join(path);
+        let real = match std::fs::canonicalize(self.root.join(path)) {
+            Ok(r) => r,
+            // Missing, or a link to nothing: the object is not there.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("{}: {e}", p.display())),
+            Err(e) => return Err(format!("{}: {e}", shown.display())),
         };
-        let mut buf = Vec::new();
-        f.take(MAX_OBJECT_BYTES + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| format!("{}: {e}", p.display()))?;
-        if buf.len() as u64 > MAX_OBJECT_BYTES {
+        if !real.starts_with(&self.root) {
             return Err(format!(
-                "{}: larger than {MAX_OBJECT_BYTES} bytes",
-                p.display()
+                "{}: a link to {}, outside the tile directory {}; refused",
+                shown.display(),
+                real.display(),
+                self.dir.display()
             ));
         }
-        Ok(Some(buf))
+        // Read what was checked, under the name the regulator knows.
+        crate::input::read_bounded(&real, MAX_OBJECT_BYTES)
+            .map_err(|e| e.replacen(&real.display().to_string(), &shown.display().to_string(), 1))
     }
 
     fn describe(&self) -> String {
