@@ -256,7 +256,7 @@ fn agreement_rules() {
     assert!(r
         .citation()
         .unwrap()
-        .starts_with("002_45e26b3c5bafdef4.txt"));
+        .starts_with("《朔州市公共数据资源授权运营实施方案（试行）》"));
     assert_eq!(
         code(try_after(
             &sz,
@@ -335,7 +335,7 @@ fn agreement_rules() {
             &s,
             k.agency.sign(
                 EntryKind::AgreementResumed,
-                &json!({"id": "OA-1", "reason": "x", "effective_on": "2025-03-07"})
+                &json!({"id": "OA-1", "reason": "x", "effective_on": "2025-03-06"})
             ),
             t
         )),
@@ -345,7 +345,7 @@ fn agreement_rules() {
         "suspend",
         k.agency.sign(
             EntryKind::AgreementSuspended,
-            &json!({"id": "OA-1", "reason": "整改", "effective_on": "2025-03-07"}),
+            &json!({"id": "OA-1", "reason": "整改", "effective_on": "2025-03-06"}),
         ),
         0,
     ));
@@ -354,13 +354,19 @@ fn agreement_rules() {
             &s,
             k.agency.sign(
                 EntryKind::AgreementSuspended,
-                &json!({"id": "OA-1", "reason": "x", "effective_on": "2025-03-07"})
+                &json!({"id": "OA-1", "reason": "x", "effective_on": "2025-03-06"})
             ),
             t + 1
         )),
         "invalid-transition"
     );
-    s.push(st("terminate", k.agency.sign(EntryKind::AgreementTerminated, &json!({"id": "OA-1", "reason": "violation", "detail": "违规", "effective_on": "2025-08-31"})), 1));
+    // Terminated effective 08-31, logged the next day (no termination is logged ahead: D13).
+    let sep1 = BASE_MS + 182 * DAY_MS;
+    s.push(Step {
+        label: "terminate",
+        envelope: k.agency.sign(EntryKind::AgreementTerminated, &json!({"id": "OA-1", "reason": "violation", "detail": "违规", "effective_on": "2025-08-31"})),
+        time_ms: sep1,
+    });
     let r = replay(ORIGIN, HashSuite::Blake3, &s).unwrap();
     let Some(regledger::registry::StateObject::Agreement(a)) = r
         .state
@@ -383,13 +389,13 @@ fn agreement_rules() {
             json!({"id": "OA-1", "reason": "x", "effective_on": "2025-09-01"})
         };
         assert_eq!(
-            code(try_after(&s, k.agency.sign(kind, &p), t + 5)),
+            code(try_after(&s, k.agency.sign(kind, &p), sep1 + 5)),
             "invalid-transition",
             "{kind:?}"
         );
     }
     assert_eq!(
-        code(try_after(&s, k.agency.sign(EntryKind::AgreementRenewed, &json!({"id": "OA-1", "applied_on": "2025-09-01", "new_term_end": "2030-03-01", "document_blake3": DOC})), t + 5)),
+        code(try_after(&s, k.agency.sign(EntryKind::AgreementRenewed, &json!({"id": "OA-1", "applied_on": "2025-09-01", "new_term_end": "2030-03-01", "document_blake3": DOC})), sep1 + 5)),
         "invalid-transition"
     );
 }
@@ -526,7 +532,8 @@ fn deadlines_are_flagged_not_refused() {
     // 3 working days: 09-28 (make-up Sun), 09-29, 09-30 → due 09-30.
     let ap = k.operator.sign(EntryKind::ProductApproved, &json!({"product_id": "P-9", "product_name": "延迟审核产品", "business_entity": k.business.id,
         "authorization": "SA-1", "applied_on": "2025-09-26", "approved_on": "2025-10-10", "uses_non_public_data": false}));
-    let fx = try_after(&steps, ap, BASE_MS + 250 * DAY_MS).unwrap();
+    // Logged the day it is approved (an approval is logged within 14 days: D13).
+    let fx = try_after(&steps, ap, BASE_MS + 221 * DAY_MS).unwrap();
     let f = fx.flags.iter().find(|f| f.code == "review-late").unwrap();
     assert_eq!(f.due, Date::parse("2025-09-30").unwrap());
     // 2025-10-01..08 off, 10-09 (Thu) and 10-10 (Fri) working, 10-11 (Sat) make-up: 2 days late by 10-10.
