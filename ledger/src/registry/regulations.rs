@@ -141,6 +141,8 @@ pub const SCENE_AUTHORIZATION: &str = cite!(guangxi, "第十二条第（三）�
 pub const CATALOG_AUTHORIZATION: &str = cite!(guangxi, "第十条第（三）项");
 /// The operator verifies consistency; the platform issues the certificate.
 pub const PRODUCT_REGISTRATION: &str = cite!(guangxi, "第十二条第（五）项、第（七）项");
+/// Registered products are the operator's to change, suspend, revoke.
+pub const PRODUCT_ACTS: &str = cite!(guangxi, "第十二条第（七）项、第（八）项");
 /// The public notice of 10 natural days.
 pub const PUBLIC_NOTICE: &str = cite!(guangxi, "第十二条第（六）项");
 /// Objections: anyone files; the operator or the business entity handles them.

@@ -1713,13 +1713,7 @@ pub fn apply_preverified(
             let ch: ProductChange = parse(env)?;
             check_text("reason", &ch.reason)?;
             let mut p = c.product(&ch.id)?;
-            c.operator_of(
-                &signer,
-                &p,
-                &[Role::Operator],
-                "change",
-                reg::PRODUCT_REGISTRATION,
-            )?;
+            c.operator_of(&signer, &p, &[Role::Operator], "change", reg::PRODUCT_ACTS)?;
             if !matches!(p.status, Status::Active | Status::Suspended) {
                 return Err(RuleViolation::InvalidTransition {
                     what: "product",
@@ -1782,7 +1776,7 @@ pub fn apply_preverified(
                 EntryKind::ProductRegistrationRevoked => reg::OBJECTIONS,
                 _ => reg::EXIT,
             };
-            c.operator_of(&signer, &p, &[Role::Operator], action, citation)?;
+            c.operator_of(&signer, &p, &[Role::Operator], action, reg::PRODUCT_ACTS)?;
             if !ok_from.contains(&p.status) {
                 return Err(RuleViolation::InvalidTransition {
                     what: "product",
