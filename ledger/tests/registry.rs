@@ -575,3 +575,38 @@ fn operation_events_and_commitments() {
         "not-found"
     );
 }
+
+#[test]
+fn the_live_lifecycle_replays_when_a_real_node_logs_it_all_at_once() {
+    // A real node gives every entry its own clock: the live scenario dates
+    // every act today, so it replays whatever the day, even when the clock
+    // crosses midnight (China time) between the kit and the node.
+    let cst_10am =
+        |d: &str| Date::parse(d).unwrap().days_since_epoch() as u64 * DAY_MS + 2 * 3_600_000;
+    for (base, lag_ms) in [
+        (cst_10am("2027-06-15"), 5_000),
+        (cst_10am("2031-02-03"), 0),
+        // 23:59:59 China time; the node logs every step two seconds later.
+        (cst_10am("2026-12-31") + 14 * 3_600_000 - 1_000, 2_000),
+    ] {
+        let k = Testkit::live_at(ORIGIN, base);
+        let mut steps = k.lifecycle(HashSuite::Blake3, "guangxi");
+        for s in steps.iter_mut().skip(1) {
+            s.time_ms += lag_ms;
+        }
+        let r = replay(ORIGIN, HashSuite::Blake3, &steps)
+            .unwrap_or_else(|(i, e)| panic!("{base}: step {i} ({}) rejected: {e}", steps[i].label));
+        let p = r.state.product_by_registration_no(REGISTRATION_NO).unwrap();
+        assert_eq!(p.status, Status::Revoked);
+        // And the fixed scenario would not: logged today, its 2025 dates are refused.
+        let fixed = kit().lifecycle(HashSuite::Blake3, "guangxi");
+        let late: Vec<Step> = fixed
+            .into_iter()
+            .map(|mut s| {
+                s.time_ms = base + s.time_ms - BASE_MS;
+                s
+            })
+            .collect();
+        assert!(replay(ORIGIN, HashSuite::Blake3, &late).is_err());
+    }
+}
