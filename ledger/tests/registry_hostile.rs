@@ -313,6 +313,21 @@ fn a_product_is_approved_only_for_a_grantee_or_party_of_its_authorization() {
                 "authorization": "SA-1", "approved_on": "2025-03-12", "uses_non_public_data": false}),
     );
     refused(&w, &ap, at(9), "wrong-party", Some("第十二条"));
+    // Nor for the operator itself under a scene authorization it granted:
+    // it does not redevelop what it delivered.
+    let own = k.operator.sign(
+        EntryKind::ProductApproved,
+        &json!({"product_id": "P-Y", "product_name": "运营机构自营产品", "business_entity": k.operator.id,
+                "authorization": "SA-1", "approved_on": "2025-03-12", "uses_non_public_data": false}),
+    );
+    refused(&w, &own, at(9), "wrong-party", Some("第七条"));
+    // Its own products come under its operation agreement.
+    let primary = k.operator.sign(
+        EntryKind::ProductApproved,
+        &json!({"product_id": "P-Y", "product_name": "初级产品", "business_entity": k.operator.id,
+                "authorization": "OA-1", "approved_on": "2025-03-12", "uses_non_public_data": false}),
+    );
+    accepted(&w, &primary, at(9));
 }
 
 #[test]

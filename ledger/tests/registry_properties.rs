@@ -459,11 +459,19 @@ fn entitled(st: &MemoryState, kind: EntryKind, who: &Party, p: &serde_json::Valu
     let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
     match kind {
         EntryKind::ProductApproved => {
+            // Under a derived authorization the operator is never the
+            // business entity (no redevelopment of what it delivered).
+            let be_is_operator = matches!(
+                st.get(&StateKey::Participant(s("business_entity"))),
+                Some(StateObject::Participant(x)) if x.role == Role::Operator
+            );
             chain_party(
                 &s("authorization"),
                 &[Role::ImplementingAgency, Role::Operator],
-            ) && agreement(st, &s("authorization"))
-                .is_some_and(|a| party_to(&a, &s("business_entity")))
+            ) && agreement(st, &s("authorization")).is_some_and(|a| {
+                party_to(&a, &s("business_entity"))
+                    && !(a.fields.parent.is_some() && be_is_operator)
+            })
         }
         EntryKind::PublicNoticeOpened => product_operator(
             &s("product_id"),

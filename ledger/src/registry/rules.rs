@@ -1394,6 +1394,18 @@ pub fn apply_preverified(
                     reg::SCENE_AUTHORIZATION,
                 ));
             }
+            // Under a scene or catalog authorization the product is the
+            // business entity's: the operator does not redevelop what it
+            // delivered (its own products come under its operation agreement).
+            if chain.len() > 1 && be.role == Role::Operator {
+                return Err(not_entitled(
+                    format!(
+                        "operator {} may not be the business entity of a product under the derived authorization {}",
+                        be.id, ap.authorization
+                    ),
+                    reg::NO_REDEVELOPMENT,
+                ));
+            }
             if let Some(applied) = ap.applied_on {
                 if applied > ap.approved_on {
                     return Err(RuleViolation::InvalidDates("applied after approval".into()));
