@@ -610,3 +610,27 @@ fn the_live_lifecycle_replays_when_a_real_node_logs_it_all_at_once() {
         assert!(replay(ORIGIN, HashSuite::Blake3, &late).is_err());
     }
 }
+
+#[test]
+fn the_registry_table_names_every_kind_with_the_roles_the_code_allows() {
+    // docs/registry.md is the regulator's table of who may submit what:
+    // it must list every kind, with exactly the roles kinds.rs allows.
+    let doc = include_str!("../../docs/registry.md");
+    for kind in EntryKind::ALL {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", kind.name())))
+            .unwrap_or_else(|| panic!("docs/registry.md has no row for {}", kind.name()));
+        let roles: Vec<&str> = row
+            .split('|')
+            .nth(2)
+            .unwrap()
+            .split(',')
+            .map(str::trim)
+            .collect();
+        let want: Vec<&str> = kind.allowed_roles().iter().map(|r| r.name()).collect();
+        assert_eq!(roles, want, "{}", kind.name());
+        // Every row names its dates (or says it has none) and an article (or none).
+        assert_eq!(row.matches('|').count(), 6, "{row}");
+    }
+}
