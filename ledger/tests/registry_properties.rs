@@ -595,7 +595,7 @@ fn act_payload(
     match kind {
         EntryKind::ProductApproved => {
             json!({"product_id": pid, "product_name": "产品", "business_entity": be.id,
-            "authorization": AGREEMENTS[(s1 + s2) % 2], "approved_on": d, "uses_non_public_data": flag && s2 % 2 == 0})
+            "authorization": AGREEMENTS[(s1 + s2) % 2], "approved_on": d, "uses_non_public_data": flag && s2 & 1 == 0})
         }
         EntryKind::PublicNoticeOpened => json!({"product_id": pid, "opened_on": d}),
         EntryKind::ObjectionFiled => {

@@ -51,7 +51,7 @@ fn crafted() -> (Vec<Step>, Vec<Bad>) {
         .unwrap();
     let mut steps: Vec<Step> = lifecycle[..setup_len].to_vec();
     let t = at(1) + 100;
-    let mut push = |steps: &mut Vec<Step>, label, envelope, time_ms| {
+    let push = |steps: &mut Vec<Step>, label, envelope, time_ms| {
         steps.push(Step {
             label,
             envelope,
