@@ -122,7 +122,7 @@ fn genesis_rules() {
 
 #[test]
 fn signer_rules() {
-    // 000_acb393464e5e7bf2.txt Art. 7 (可管、可控、可追溯): only registered, unrevoked participants with the right role.
+    // 《西安市公共数据资源授权运营管理实施细则》第七条 (可管、可控、可追溯): only registered, unrevoked participants with the right role.
     let k = kit();
     let steps = k.setup(HashSuite::Blake3, "guangxi");
     let t = BASE_MS + 3 * DAY_MS;
@@ -218,7 +218,7 @@ fn agreement_rules() {
                "scope": ["R-GX-TRANSPORT-001"], "signed_on": "2025-03-05", "term_start": start, "term_end": end,
                "document_title": "协议", "document_blake3": DOC})
     };
-    // 004_f74e87670fce17ff.txt Art. 12(3): terms up to 5 years.
+    // 《广西壮族自治区公共数据资源授权运营管理办法（试行）》第十二条第（三）项: terms up to 5 years.
     assert_eq!(
         code(try_after(
             &steps,
@@ -241,7 +241,7 @@ fn agreement_rules() {
         )),
         "term-too-long"
     );
-    // 002_45e26b3c5bafdef4.txt §8: Shuozhou allows 3 years.
+    // 《朔州市公共数据资源授权运营实施方案（试行）》八: Shuozhou allows 3 years.
     let sz = k.setup(HashSuite::Blake3, "shuozhou");
     let r = try_after(
         &sz,
@@ -407,7 +407,7 @@ fn product_rules() {
     let at = |label: &str| all.iter().position(|s| s.label == label).unwrap();
     let reg_i = at("product registered");
     let reg = all[reg_i].clone();
-    // Registration before the 10-day public notice is over: 004_f74e87670fce17ff.txt Art. 12(6).
+    // Registration before the 10-day public notice is over: 广西 第十二条第（六）项.
     let before_notice_end = &all[..at("objection filed")];
     let mut early = serde_json::from_slice::<serde_json::Value>(&reg.envelope.payload).unwrap();
     early["registered_on"] = json!("2025-03-15");
@@ -458,7 +458,7 @@ fn product_rules() {
         code(try_after(upto, reg.envelope.clone(), reg.time_ms + 2)),
         "invalid-transition"
     );
-    // 无授权不运营 (004_f74e87670fce17ff.txt Art. 2): registration under a suspended authorization.
+    // 无授权不运营 (广西 第二条): registration under a suspended authorization.
     let mut s = all[..reg_i].to_vec();
     s.push(Step {
         label: "suspend SA-1",
@@ -528,7 +528,7 @@ fn deadlines_are_flagged_not_refused() {
         envelope: late,
         time_ms: BASE_MS + 2 * DAY_MS,
     });
-    // Review within 3 working days (004_f74e87670fce17ff.txt Art. 10): applied Fri 2025-09-26, approved 2025-10-10.
+    // Review within 3 working days (广西 第十条): applied Fri 2025-09-26, approved 2025-10-10.
     // 3 working days: 09-28 (make-up Sun), 09-29, 09-30 → due 09-30.
     let ap = k.operator.sign(EntryKind::ProductApproved, &json!({"product_id": "P-9", "product_name": "延迟审核产品", "business_entity": k.business.id,
         "authorization": "SA-1", "applied_on": "2025-09-26", "approved_on": "2025-10-10", "uses_non_public_data": false}));
