@@ -145,6 +145,48 @@ fn not_entitled(why: String, citation: &'static str) -> RuleViolation {
     RuleViolation::NotEntitled { why, citation }
 }
 
+/// chain_in_force fails unless `chain` (agreement `id` and its parents)
+/// authorizes products and every agreement on it is active with a term
+/// covering every date of `on`.
+fn chain_in_force(id: &str, chain: &[AgreementState], on: &[Date]) -> R<()> {
+    if !chain[0].fields.agreement_type.authorizes_products() {
+        return Err(RuleViolation::AuthorizationNotActive {
+            agreement: id.into(),
+            why: "it is not an operation, catalog or scene authorization".into(),
+        });
+    }
+    for (i, a) in chain.iter().enumerate() {
+        // Named only when refused: the hot path (operation events) allocates nothing.
+        let who = || {
+            if i == 0 {
+                "it".to_string()
+            } else {
+                format!("its parent {}", a.fields.id)
+            }
+        };
+        if a.status != Status::Active {
+            return Err(RuleViolation::AuthorizationNotActive {
+                agreement: id.into(),
+                why: format!("{} is {}", who(), a.status.name()),
+            });
+        }
+        for d in on {
+            if *d < a.fields.term_start || *d > a.fields.term_end {
+                return Err(RuleViolation::AuthorizationNotActive {
+                    agreement: id.into(),
+                    why: format!(
+                        "{d} is outside the term {}..{} of {}",
+                        a.fields.term_start,
+                        a.fields.term_end,
+                        who()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 struct Ctx<'a, S: StateReader + ?Sized> {
     s: &'a S,
     profile: &'static Profile,
@@ -372,36 +414,7 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
     /// when its parent is not (无授权不运营).
     fn in_force(&self, id: &str, on: &[Date]) -> R<Vec<AgreementState>> {
         let chain = self.chain(id)?;
-        if !chain[0].fields.agreement_type.authorizes_products() {
-            return Err(RuleViolation::AuthorizationNotActive {
-                agreement: id.into(),
-                why: "it is not an operation, catalog or scene authorization".into(),
-            });
-        }
-        for (i, a) in chain.iter().enumerate() {
-            let who = if i == 0 {
-                "it".to_string()
-            } else {
-                format!("its parent {}", a.fields.id)
-            };
-            if a.status != Status::Active {
-                return Err(RuleViolation::AuthorizationNotActive {
-                    agreement: id.into(),
-                    why: format!("{who} is {}", a.status.name()),
-                });
-            }
-            for d in on {
-                if *d < a.fields.term_start || *d > a.fields.term_end {
-                    return Err(RuleViolation::AuthorizationNotActive {
-                        agreement: id.into(),
-                        why: format!(
-                            "{d} is outside the term {}..{} of {who}",
-                            a.fields.term_start, a.fields.term_end
-                        ),
-                    });
-                }
-            }
-        }
+        chain_in_force(id, &chain, on)?;
         Ok(chain)
     }
     /// product_chain returns the authorization chain of product `p` (its
@@ -1896,7 +1909,7 @@ pub fn apply_preverified(
             // Operations outside an authorization in force (up its whole
             // chain) are recorded, since the log is the evidence, but
             // flagged: 无授权不运营.
-            if c.in_force(&ev.agreement_id, &[on]).is_err() {
+            if chain_in_force(&ev.agreement_id, &chain, &[on]).is_err() {
                 let a = &chain[0];
                 c.fx.flags.push(Flag {
                     code: "operation-without-authorization".into(),
@@ -1910,8 +1923,12 @@ pub fn apply_preverified(
             }
             if let Some(pid) = &ev.product_id {
                 let p = c.product(pid)?;
-                let pchain = c.product_chain(&p)?;
-                if !pchain.iter().any(|a| a.fields.id == ev.agreement_id) {
+                // Most events name the product's own authorization: no walk needed.
+                let under = p.approval.authorization == ev.agreement_id
+                    || c.product_chain(&p)?
+                        .iter()
+                        .any(|a| a.fields.id == ev.agreement_id);
+                if !under {
                     return Err(not_entitled(
                         format!(
                             "product {pid} is not authorized under {} (its authorization is {})",
