@@ -859,7 +859,8 @@ mod tests {
         };
         let suspend = kit.authority.sign(
             EntryKind::ProductSuspended,
-            &json!({"id": "P-1", "reason": "再次整改", "effective_on": "2025-04-20"}),
+            &json!({"id": "P-1", "reason": "再次整改",
+                    "effective_on": crate::calendar::Date::from_unix_ms(t + DAY_MS).unwrap().to_string()}),
         );
         apply(&r.state, &ctx, &suspend).expect("the act itself is valid");
         let pk = kit.authority.key.verifying_key().to_bytes();

@@ -45,100 +45,95 @@ pub struct Profile {
     pub region: Option<&'static str>,
 }
 
-const XIAN: &str = "000_acb393464e5e7bf2.txt";
-const CHENGDU: &str = "001_c6d727a03fb1b123.txt";
-const SHUOZHOU: &str = "002_45e26b3c5bafdef4.txt";
-const XIAN_OPEN: &str = "003_47b60ea010027ee7.txt";
-const GUANGXI: &str = "004_f74e87670fce17ff.txt";
+use crate::registry::regulations::{cite, Regulation};
 
-/// PROFILES are the built-in profiles.
+/// PROFILES are the built-in profiles. Every citation is built from the
+/// one table of regulations (`registry::regulations`).
 pub static PROFILES: [Profile; 4] = [
     Profile {
         name: "xian",
         max_term_months: 60,
-        max_term_citation: "000_acb393464e5e7bf2.txt Art. 20",
+        max_term_citation: cite!(xian, "第二十条第（二）项"),
         filing_working_days: 10,
-        filing_citation: "000_acb393464e5e7bf2.txt Art. 19, Art. 22",
+        filing_citation: cite!(xian, "第十九条、第二十二条"),
         registration_working_days: 20,
-        registration_citation: "000_acb393464e5e7bf2.txt Art. 26",
+        registration_citation: cite!(xian, "第二十六条"),
         review_working_days: 3,
-        review_citation: "000_acb393464e5e7bf2.txt Art. 23",
+        review_citation: cite!(xian, "第二十三条"),
         objection_working_days: 10,
-        objection_citation: "003_47b60ea010027ee7.txt Art. 25",
+        objection_citation: cite!(xian_open, "第二十五条"),
         notice_natural_days: 10,
-        notice_citation:
-            "004_f74e87670fce17ff.txt Art. 12(6) (Xi'an sets none; Guangxi's period applied)",
+        notice_citation: cite!(guangxi, "第十二条第（六）项（西安未规定，适用广西公示期）"),
         renewal_window_months: None,
         renewal_citation: "",
         retention_months: 6,
-        retention_citation:
-            "004_f74e87670fce17ff.txt Art. 12(3) (Xi'an sets none; Guangxi's floor applied)",
+        retention_citation: cite!(
+            guangxi,
+            "第十二条第（三）项（西安未规定，适用广西留存下限）"
+        ),
         region: None,
     },
     Profile {
         name: "chengdu",
         max_term_months: 60,
-        max_term_citation: "001_c6d727a03fb1b123.txt Art. 16(2)",
+        max_term_citation: cite!(chengdu, "第十七条第（二）项"),
         filing_working_days: 10,
-        filing_citation: "001_c6d727a03fb1b123.txt Art. 13, Art. 16",
+        filing_citation: cite!(chengdu, "第十三条、第十六条"),
         registration_working_days: 20,
-        registration_citation:
-            "000_acb393464e5e7bf2.txt Art. 26 (Chengdu sets none; Xi'an's applied)",
+        registration_citation: cite!(xian, "第二十六条（成都未规定，适用西安）"),
         review_working_days: 5,
-        review_citation: "001_c6d727a03fb1b123.txt Art. 23",
+        review_citation: cite!(chengdu, "第二十三条"),
         objection_working_days: 10,
-        objection_citation: "003_47b60ea010027ee7.txt Art. 25",
+        objection_citation: cite!(xian_open, "第二十五条"),
         notice_natural_days: 10,
-        notice_citation:
-            "004_f74e87670fce17ff.txt Art. 12(6) (Chengdu sets none; Guangxi's period applied)",
+        notice_citation: cite!(guangxi, "第十二条第（六）项（成都未规定，适用广西公示期）"),
         renewal_window_months: None,
         renewal_citation: "",
         retention_months: 12,
-        retention_citation: "001_c6d727a03fb1b123.txt Art. 26",
+        retention_citation: cite!(chengdu, "第二十六条"),
         region: None,
     },
     Profile {
         name: "shuozhou",
         max_term_months: 36,
-        max_term_citation: "002_45e26b3c5bafdef4.txt §8 (授权期限原则上不超过3年)",
+        max_term_citation: cite!(shuozhou, "八、授权运营期限（原则上不超过3年）"),
         filing_working_days: 10,
-        filing_citation: "000_acb393464e5e7bf2.txt Art. 22 (Shuozhou sets none; Xi'an's applied)",
+        filing_citation: cite!(xian, "第二十二条（朔州未规定，适用西安）"),
         registration_working_days: 20,
-        registration_citation:
-            "000_acb393464e5e7bf2.txt Art. 26 (Shuozhou sets none; Xi'an's applied)",
+        registration_citation: cite!(xian, "第二十六条（朔州未规定，适用西安）"),
         review_working_days: 3,
-        review_citation: "000_acb393464e5e7bf2.txt Art. 23 (Shuozhou sets none; Xi'an's applied)",
+        review_citation: cite!(xian, "第二十三条（朔州未规定，适用西安）"),
         objection_working_days: 10,
-        objection_citation: "003_47b60ea010027ee7.txt Art. 25",
+        objection_citation: cite!(xian_open, "第二十五条"),
         notice_natural_days: 10,
-        notice_citation:
-            "004_f74e87670fce17ff.txt Art. 12(6) (Shuozhou sets none; Guangxi's period applied)",
+        notice_citation: cite!(guangxi, "第十二条第（六）项（朔州未规定，适用广西公示期）"),
         renewal_window_months: Some((3, 6)),
-        renewal_citation: "002_45e26b3c5bafdef4.txt §8 (到期前3-6个月内申请续期)",
+        renewal_citation: cite!(shuozhou, "八、授权运营期限（到期前3-6个月内申请续期）"),
         retention_months: 6,
-        retention_citation:
-            "004_f74e87670fce17ff.txt Art. 12(3) (Shuozhou sets none; Guangxi's floor applied)",
+        retention_citation: cite!(
+            guangxi,
+            "第十二条第（三）项（朔州未规定，适用广西留存下限）"
+        ),
         region: None,
     },
     Profile {
         name: "guangxi",
         max_term_months: 60,
-        max_term_citation: "004_f74e87670fce17ff.txt Art. 12(3) (一般不超过5年)",
+        max_term_citation: cite!(guangxi, "第十二条第（三）项（一般不超过5年）"),
         filing_working_days: 10,
-        filing_citation: "000_acb393464e5e7bf2.txt Art. 22 (Guangxi sets none; Xi'an's applied)",
+        filing_citation: cite!(xian, "第二十二条（广西未规定，适用西安）"),
         registration_working_days: 20,
-        registration_citation:
-            "000_acb393464e5e7bf2.txt Art. 26 (Guangxi sets none; Xi'an's applied)",
+        registration_citation: cite!(xian, "第二十六条（广西未规定，适用西安）"),
         review_working_days: 3,
-        review_citation: "004_f74e87670fce17ff.txt Art. 10, Art. 12(2)",
+        review_citation: cite!(guangxi, "第十条、第十二条第（二）项"),
         objection_working_days: 10,
-        objection_citation: "003_47b60ea010027ee7.txt Art. 25",
+        objection_citation: cite!(xian_open, "第二十五条"),
         notice_natural_days: 10,
-        notice_citation: "004_f74e87670fce17ff.txt Art. 12(6)",
+        notice_citation: cite!(guangxi, "第十二条第（六）项"),
         renewal_window_months: None,
         renewal_citation: "",
         retention_months: 6,
-        retention_citation: "004_f74e87670fce17ff.txt Art. 12(3)",
+        retention_citation: cite!(guangxi, "第十二条第（三）项"),
         region: Some("guangxi"),
     },
 ];
@@ -148,8 +143,14 @@ pub fn profile(name: &str) -> Option<&'static Profile> {
     PROFILES.iter().find(|p| p.name == name)
 }
 
-/// SEED_FILES lists the seed files profiles cite, for documentation checks.
-pub const SEED_FILES: [&str; 5] = [XIAN, CHENGDU, SHUOZHOU, XIAN_OPEN, GUANGXI];
+/// SEED_FILES lists the seed files behind the regulations profiles cite.
+pub const SEED_FILES: [&str; 5] = [
+    Regulation::ALL[0].seed_file(),
+    Regulation::ALL[1].seed_file(),
+    Regulation::ALL[2].seed_file(),
+    Regulation::ALL[3].seed_file(),
+    Regulation::ALL[4].seed_file(),
+];
 
 #[cfg(test)]
 mod tests {
@@ -165,12 +166,16 @@ mod tests {
                 p.registration_citation,
                 p.review_citation,
                 p.retention_citation,
+                p.objection_citation,
+                p.notice_citation,
             ] {
+                // Cited by title and article, never by seed file name.
                 assert!(
-                    SEED_FILES.iter().any(|f| c.starts_with(f)),
+                    Regulation::ALL.iter().any(|r| c.starts_with(r.title())),
                     "{}: {c}",
                     p.name
                 );
+                assert!(!SEED_FILES.iter().any(|f| c.contains(f)), "{c}");
             }
         }
         assert_eq!(profile("shuozhou").unwrap().max_term_months, 36);

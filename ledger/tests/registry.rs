@@ -122,7 +122,7 @@ fn genesis_rules() {
 
 #[test]
 fn signer_rules() {
-    // 000_acb393464e5e7bf2.txt Art. 7 (可管、可控、可追溯): only registered, unrevoked participants with the right role.
+    // 《西安市公共数据资源授权运营管理实施细则》第七条 (可管、可控、可追溯): only registered, unrevoked participants with the right role.
     let k = kit();
     let steps = k.setup(HashSuite::Blake3, "guangxi");
     let t = BASE_MS + 3 * DAY_MS;
@@ -218,7 +218,7 @@ fn agreement_rules() {
                "scope": ["R-GX-TRANSPORT-001"], "signed_on": "2025-03-05", "term_start": start, "term_end": end,
                "document_title": "协议", "document_blake3": DOC})
     };
-    // 004_f74e87670fce17ff.txt Art. 12(3): terms up to 5 years.
+    // 《广西壮族自治区公共数据资源授权运营管理办法（试行）》第十二条第（三）项: terms up to 5 years.
     assert_eq!(
         code(try_after(
             &steps,
@@ -241,7 +241,7 @@ fn agreement_rules() {
         )),
         "term-too-long"
     );
-    // 002_45e26b3c5bafdef4.txt §8: Shuozhou allows 3 years.
+    // 《朔州市公共数据资源授权运营实施方案（试行）》八: Shuozhou allows 3 years.
     let sz = k.setup(HashSuite::Blake3, "shuozhou");
     let r = try_after(
         &sz,
@@ -256,7 +256,7 @@ fn agreement_rules() {
     assert!(r
         .citation()
         .unwrap()
-        .starts_with("002_45e26b3c5bafdef4.txt"));
+        .starts_with("《朔州市公共数据资源授权运营实施方案（试行）》"));
     assert_eq!(
         code(try_after(
             &sz,
@@ -335,7 +335,7 @@ fn agreement_rules() {
             &s,
             k.agency.sign(
                 EntryKind::AgreementResumed,
-                &json!({"id": "OA-1", "reason": "x", "effective_on": "2025-03-07"})
+                &json!({"id": "OA-1", "reason": "x", "effective_on": "2025-03-06"})
             ),
             t
         )),
@@ -345,7 +345,7 @@ fn agreement_rules() {
         "suspend",
         k.agency.sign(
             EntryKind::AgreementSuspended,
-            &json!({"id": "OA-1", "reason": "整改", "effective_on": "2025-03-07"}),
+            &json!({"id": "OA-1", "reason": "整改", "effective_on": "2025-03-06"}),
         ),
         0,
     ));
@@ -354,13 +354,19 @@ fn agreement_rules() {
             &s,
             k.agency.sign(
                 EntryKind::AgreementSuspended,
-                &json!({"id": "OA-1", "reason": "x", "effective_on": "2025-03-07"})
+                &json!({"id": "OA-1", "reason": "x", "effective_on": "2025-03-06"})
             ),
             t + 1
         )),
         "invalid-transition"
     );
-    s.push(st("terminate", k.agency.sign(EntryKind::AgreementTerminated, &json!({"id": "OA-1", "reason": "violation", "detail": "违规", "effective_on": "2025-08-31"})), 1));
+    // Terminated effective 08-31, logged the next day (no termination is logged ahead: D13).
+    let sep1 = BASE_MS + 182 * DAY_MS;
+    s.push(Step {
+        label: "terminate",
+        envelope: k.agency.sign(EntryKind::AgreementTerminated, &json!({"id": "OA-1", "reason": "violation", "detail": "违规", "effective_on": "2025-08-31"})),
+        time_ms: sep1,
+    });
     let r = replay(ORIGIN, HashSuite::Blake3, &s).unwrap();
     let Some(regledger::registry::StateObject::Agreement(a)) = r
         .state
@@ -383,13 +389,13 @@ fn agreement_rules() {
             json!({"id": "OA-1", "reason": "x", "effective_on": "2025-09-01"})
         };
         assert_eq!(
-            code(try_after(&s, k.agency.sign(kind, &p), t + 5)),
+            code(try_after(&s, k.agency.sign(kind, &p), sep1 + 5)),
             "invalid-transition",
             "{kind:?}"
         );
     }
     assert_eq!(
-        code(try_after(&s, k.agency.sign(EntryKind::AgreementRenewed, &json!({"id": "OA-1", "applied_on": "2025-09-01", "new_term_end": "2030-03-01", "document_blake3": DOC})), t + 5)),
+        code(try_after(&s, k.agency.sign(EntryKind::AgreementRenewed, &json!({"id": "OA-1", "applied_on": "2025-09-01", "new_term_end": "2030-03-01", "document_blake3": DOC})), sep1 + 5)),
         "invalid-transition"
     );
 }
@@ -401,7 +407,7 @@ fn product_rules() {
     let at = |label: &str| all.iter().position(|s| s.label == label).unwrap();
     let reg_i = at("product registered");
     let reg = all[reg_i].clone();
-    // Registration before the 10-day public notice is over: 004_f74e87670fce17ff.txt Art. 12(6).
+    // Registration before the 10-day public notice is over: 广西 第十二条第（六）项.
     let before_notice_end = &all[..at("objection filed")];
     let mut early = serde_json::from_slice::<serde_json::Value>(&reg.envelope.payload).unwrap();
     early["registered_on"] = json!("2025-03-15");
@@ -452,7 +458,7 @@ fn product_rules() {
         code(try_after(upto, reg.envelope.clone(), reg.time_ms + 2)),
         "invalid-transition"
     );
-    // 无授权不运营 (004_f74e87670fce17ff.txt Art. 2): registration under a suspended authorization.
+    // 无授权不运营 (广西 第二条): registration under a suspended authorization.
     let mut s = all[..reg_i].to_vec();
     s.push(Step {
         label: "suspend SA-1",
@@ -522,11 +528,12 @@ fn deadlines_are_flagged_not_refused() {
         envelope: late,
         time_ms: BASE_MS + 2 * DAY_MS,
     });
-    // Review within 3 working days (004_f74e87670fce17ff.txt Art. 10): applied Fri 2025-09-26, approved 2025-10-10.
+    // Review within 3 working days (广西 第十条): applied Fri 2025-09-26, approved 2025-10-10.
     // 3 working days: 09-28 (make-up Sun), 09-29, 09-30 → due 09-30.
     let ap = k.operator.sign(EntryKind::ProductApproved, &json!({"product_id": "P-9", "product_name": "延迟审核产品", "business_entity": k.business.id,
         "authorization": "SA-1", "applied_on": "2025-09-26", "approved_on": "2025-10-10", "uses_non_public_data": false}));
-    let fx = try_after(&steps, ap, BASE_MS + 250 * DAY_MS).unwrap();
+    // Logged the day it is approved (an approval is logged within 14 days: D13).
+    let fx = try_after(&steps, ap, BASE_MS + 221 * DAY_MS).unwrap();
     let f = fx.flags.iter().find(|f| f.code == "review-late").unwrap();
     assert_eq!(f.due, Date::parse("2025-09-30").unwrap());
     // 2025-10-01..08 off, 10-09 (Thu) and 10-10 (Fri) working, 10-11 (Sat) make-up: 2 days late by 10-10.
@@ -567,4 +574,63 @@ fn operation_events_and_commitments() {
         code(try_after(&all, ev(&k.operator, "SA-404", DOC), t)),
         "not-found"
     );
+}
+
+#[test]
+fn the_live_lifecycle_replays_when_a_real_node_logs_it_all_at_once() {
+    // A real node gives every entry its own clock: the live scenario dates
+    // every act today, so it replays whatever the day, even when the clock
+    // crosses midnight (China time) between the kit and the node.
+    let cst_10am =
+        |d: &str| Date::parse(d).unwrap().days_since_epoch() as u64 * DAY_MS + 2 * 3_600_000;
+    for (base, lag_ms) in [
+        (cst_10am("2027-06-15"), 5_000),
+        (cst_10am("2031-02-03"), 0),
+        // 23:59:59 China time; the node logs every step two seconds later.
+        (cst_10am("2026-12-31") + 14 * 3_600_000 - 1_000, 2_000),
+    ] {
+        let k = Testkit::live_at(ORIGIN, base);
+        let mut steps = k.lifecycle(HashSuite::Blake3, "guangxi");
+        for s in steps.iter_mut().skip(1) {
+            s.time_ms += lag_ms;
+        }
+        let r = replay(ORIGIN, HashSuite::Blake3, &steps)
+            .unwrap_or_else(|(i, e)| panic!("{base}: step {i} ({}) rejected: {e}", steps[i].label));
+        let p = r.state.product_by_registration_no(REGISTRATION_NO).unwrap();
+        assert_eq!(p.status, Status::Revoked);
+        // And the fixed scenario would not: logged today, its 2025 dates are refused.
+        let fixed = kit().lifecycle(HashSuite::Blake3, "guangxi");
+        let late: Vec<Step> = fixed
+            .into_iter()
+            .map(|mut s| {
+                s.time_ms = base + s.time_ms - BASE_MS;
+                s
+            })
+            .collect();
+        assert!(replay(ORIGIN, HashSuite::Blake3, &late).is_err());
+    }
+}
+
+#[test]
+fn the_registry_table_names_every_kind_with_the_roles_the_code_allows() {
+    // docs/registry.md is the regulator's table of who may submit what:
+    // it must list every kind, with exactly the roles kinds.rs allows.
+    let doc = include_str!("../../docs/registry.md");
+    for kind in EntryKind::ALL {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", kind.name())))
+            .unwrap_or_else(|| panic!("docs/registry.md has no row for {}", kind.name()));
+        let roles: Vec<&str> = row
+            .split('|')
+            .nth(2)
+            .unwrap()
+            .split(',')
+            .map(str::trim)
+            .collect();
+        let want: Vec<&str> = kind.allowed_roles().iter().map(|r| r.name()).collect();
+        assert_eq!(roles, want, "{}", kind.name());
+        // Every row names its dates (or says it has none) and an article (or none).
+        assert_eq!(row.matches('|').count(), 6, "{row}");
+    }
 }

@@ -496,9 +496,10 @@ fn rejection_response(r: Rejection) -> Response {
                 v.to_string(),
             );
             if let Some(c) = v.citation() {
-                if let Ok(h) = HeaderValue::from_str(
-                    &c.replace(|ch: char| !ch.is_ascii_graphic() && ch != ' ', "?"),
-                ) {
+                // Citations are Chinese titles: percent-encoded, not lost to '?'.
+                if let Ok(h) =
+                    HeaderValue::from_str(&regledger::registry::regulations::header_value(c))
+                {
                     resp.headers_mut().insert("x-regledger-citation", h);
                 }
             }

@@ -28,7 +28,7 @@ fn audit(args: &[&std::ffi::OsStr]) -> (i32, Value, String) {
 fn audit_of_a_node_log_by_dir_and_url_tampering_and_a_fork() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let node = Node::start(&data, &[]);
     let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");

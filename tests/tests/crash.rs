@@ -39,7 +39,7 @@ fn sigkill_loses_no_acknowledged_entry_and_never_forks() {
         .unwrap_or(3);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "sha256", &kit);
     let mut node = Node::start(&data, &[]);
     for s in kit.setup(HashSuite::Sha256, "guangxi").iter().skip(1) {

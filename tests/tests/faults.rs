@@ -44,7 +44,7 @@ fn full_filesystem_refuses_writes_loses_nothing_and_recovers() {
     }
     let _guard = Unmount(&mnt);
     let data = mnt.join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let node = Node::start(&data, &[]);
     for s in kit.setup(HashSuite::Blake3, "guangxi").iter().skip(1) {
@@ -142,7 +142,7 @@ fn a_read_only_data_directory_is_refused_at_start() {
     }
     let _guard = Unmount(&mnt);
     let data = mnt.join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let before = std::fs::read(data.join("ledger.redb")).unwrap();
     assert!(Command::new("mount")
@@ -169,7 +169,7 @@ fn a_read_only_data_directory_is_refused_at_start() {
 fn torn_or_corrupted_edge_tiles_are_rewritten_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "sha256", &kit);
     let mut node = Node::start(&data, &[]);
     for s in kit.setup(HashSuite::Sha256, "guangxi").iter().skip(1) {

@@ -143,7 +143,7 @@ fn is_closed(s: &mut TcpStream) -> bool {
 fn start(extra: &[&str]) -> (tempfile::TempDir, Testkit, Node) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let node = Node::start(&data, extra);
     (dir, kit, node)

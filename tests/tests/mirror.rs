@@ -11,7 +11,7 @@ use regledger::bundle::{verify_bundle, CertificateBundle};
 use regledger::checkpoint::{sign_checkpoint, verify_checkpoint, Checkpoint};
 use regledger::descriptor::LogDescriptor;
 use regledger::note::{KeyType, Note, Signer, VerifierKey};
-use regledger::registry::testkit::{Step, Testkit, BASE_MS, DAY_MS, REGISTRATION_NO};
+use regledger::registry::testkit::{Step, Testkit, REGISTRATION_NO};
 use regledger::registry::EntryKind;
 use regledger::HashSuite;
 use regledger_e2e::*;
@@ -21,7 +21,7 @@ const ORIGIN: &str = "mirror.e2e.example/gx";
 
 /// ops returns `n` operation events by the business entity under SA-1, distinct by `salt`.
 fn ops(kit: &Testkit, n: usize, salt: &str) -> Vec<regledger::envelope::Envelope> {
-    let t0 = BASE_MS + 3 * DAY_MS;
+    let t0 = kit.at(3, 0);
     (0..n)
         .map(|k| {
             kit.business.sign(
@@ -112,7 +112,7 @@ fn add_checkpoint(url: &str, old: u64, proof: &[String], note: &str) -> (u16, St
 fn two_mirrors_follow_a_node_feed_changes_and_witness() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let log = data.join("log.json");
     let d = LogDescriptor::parse(&std::fs::read(&log).unwrap()).unwrap();
@@ -323,7 +323,7 @@ fn two_mirrors_follow_a_node_feed_changes_and_witness() {
     b.restart();
     let suspend = kit.authority.sign(
         EntryKind::AgreementSuspended,
-        &json!({"id": "SA-1", "reason": "监督检查", "effective_on": "2025-05-06"}),
+        &json!({"id": "SA-1", "reason": "监督检查", "effective_on": kit.on("2025-05-06")}),
     );
     post_all(&node.url, [suspend]);
     let next = sink
@@ -341,7 +341,7 @@ fn two_mirrors_follow_a_node_feed_changes_and_witness() {
 fn a_mirror_killed_mid_sync_resumes_to_the_same_state() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "sha256", &kit);
     let log = data.join("log.json");
     let node = Node::start(&data, &[]);
@@ -396,7 +396,7 @@ fn start_fork(dir: &Path, data: &Path, kit: &Testkit, n: u64) -> (Node, u64, Str
 fn a_forked_upstream_is_refused_with_evidence() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let log = data.join("log.json");
     let node = Node::start(&data, &[]);
@@ -489,7 +489,7 @@ fn a_forked_upstream_is_refused_with_evidence() {
 fn a_fork_shown_only_to_the_witness_is_a_split_view() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let log = data.join("log.json");
     let node = Node::start(&data, &[]);
@@ -533,7 +533,7 @@ fn a_fork_shown_only_to_the_witness_is_a_split_view() {
 fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "sha256", &kit);
     let log = data.join("log.json");
     let node = Node::start(&data, &[]);
@@ -611,7 +611,7 @@ fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
 fn concurrent_add_checkpoint_requests_cannot_roll_the_witness_back() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let log = data.join("log.json");
     let node = Node::start(&data, &[]);

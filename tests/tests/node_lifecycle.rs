@@ -28,7 +28,7 @@ fn bundle(url: &str) -> CertificateBundle {
 fn lifecycle_certificate_and_revocation() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "sha256", &kit);
     let node = Node::start(&data, &[]);
     let d = descriptor(&node.url);
@@ -138,7 +138,7 @@ fn lifecycle_certificate_and_revocation() {
 fn rules_and_hostile_input_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let node = Node::start(&data, &["--request-timeout-s", "2"]);
     let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
@@ -249,7 +249,7 @@ fn rules_and_hostile_input_are_refused_and_change_nothing() {
 fn restart_keeps_state_and_rebuilds_tiles() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "sha256", &kit);
     let mut node = Node::start(&data, &[]);
     for s in kit.setup(HashSuite::Sha256, "guangxi").iter().skip(1) {
@@ -281,7 +281,7 @@ fn concurrent_conflicting_registrations_exactly_one_wins_and_revoked_or_unknown_
 {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let node = Node::start(&data, &[]);
     let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
@@ -296,12 +296,12 @@ fn concurrent_conflicting_registrations_exactly_one_wins_and_revoked_or_unknown_
     let p2 = kit.operator.sign(
         EntryKind::ProductApproved,
         &json!({"product_id": "P-2", "product_name": "公交准点率分析", "business_entity": kit.business.id,
-                "authorization": "SA-1", "applied_on": "2025-03-10", "approved_on": "2025-03-12", "uses_non_public_data": false}),
+                "authorization": "SA-1", "applied_on": kit.on("2025-03-10"), "approved_on": kit.on("2025-03-12"), "uses_non_public_data": false}),
     );
     assert_eq!(post(&node.url, &p2).0, 200);
     let n2 = kit.operator.sign(
         EntryKind::PublicNoticeOpened,
-        &json!({"product_id": "P-2", "opened_on": "2025-03-13"}),
+        &json!({"product_id": "P-2", "opened_on": kit.on("2025-03-13")}),
     );
     assert_eq!(post(&node.url, &n2).0, 200);
     let size = tree_size(&node.url);
@@ -315,7 +315,7 @@ fn concurrent_conflicting_registrations_exactly_one_wins_and_revoked_or_unknown_
                 &json!({"product_id": if i % 2 == 0 { "P-1" } else { "P-2" }, "registration_no": no,
                         "certificate_name": "数据产品登记证书", "product_name": format!("产品 {i}"), "product_type": "数据服务",
                         "business_entity": kit.business.id, "business_entity_name": kit.business.name, "update_cycle": "每日",
-                        "scenarios": ["公交出行规划"], "registered_on": "2025-03-24", "authorization": "SA-1"}),
+                        "scenarios": ["公交出行规划"], "registered_on": kit.on("2025-03-24"), "authorization": "SA-1"}),
             )
         })
         .collect();
@@ -358,7 +358,7 @@ fn concurrent_conflicting_registrations_exactly_one_wins_and_revoked_or_unknown_
     assert_eq!(post(&node.url, &revoke).0, 200);
     let late = kit.venue.sign(
         EntryKind::ObjectionFiled,
-        &json!({"objection_id": "OBJ-9", "product_id": "P-2", "filed_on": "2025-03-20", "filer_name": "x", "grounds": "y"}),
+        &json!({"objection_id": "OBJ-9", "product_id": "P-2", "filed_on": kit.on("2025-03-20"), "filer_name": "x", "grounds": "y"}),
     );
     let (code, body) = post(&node.url, &late);
     assert_eq!(code, 403, "{body}");
@@ -401,7 +401,7 @@ fn flip_b64(s: &str, at: usize) -> String {
 fn every_part_of_a_node_bundle_is_tamper_evident_to_the_regulator() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let node = Node::start(&data, &[]);
     for s in kit.lifecycle(HashSuite::Blake3, "guangxi").iter().skip(1) {

@@ -35,7 +35,7 @@ fn random64() -> Vec<u8> {
 fn node_at_resumed() -> (tempfile::TempDir, Node, Testkit, Vec<Step>, u64) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "sha256", &kit);
     let node = Node::start(&data, &[]);
     let steps: Vec<Step> = kit
@@ -170,7 +170,7 @@ fn a_deliberate_repeat_with_a_new_request_id_is_accepted() {
     let (_dir, node, kit, _steps, _) = node_at_resumed();
     let size = tree_size(&node.url);
     let act = |rid: Option<&str>| {
-        let mut p = json!({"id": "P-1", "reason": "整改", "effective_on": "2025-04-01"});
+        let mut p = json!({"id": "P-1", "reason": "整改", "effective_on": kit.on("2025-04-01")});
         if let Some(r) = rid {
             p["request_id"] = json!(r);
         }
@@ -186,7 +186,7 @@ fn a_deliberate_repeat_with_a_new_request_id_is_accepted() {
     // Resume again, then suspend with yet another request id.
     let resume = kit.authority.sign(
         EntryKind::ProductResumed,
-        &json!({"id": "P-1", "reason": "整改完成", "effective_on": "2025-04-08", "request_id": "resume-2"}),
+        &json!({"id": "P-1", "reason": "整改完成", "effective_on": kit.on("2025-04-08"), "request_id": "resume-2"}),
     );
     assert_eq!(post(&node.url, &resume).0, 200);
     let (code, body) = post(&node.url, &act(Some("suspend-3")));
@@ -210,7 +210,7 @@ fn a_mirror_refuses_an_upstream_that_logged_a_replay() {
     // A log a loose node could have written: the suspension logged again
     // after the resumption, with a second participant's co-signature.
     let dir = tempfile::tempdir().unwrap();
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     let mut steps: Vec<Step> = kit
         .lifecycle(HashSuite::Sha256, "guangxi")
         .into_iter()

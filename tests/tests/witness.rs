@@ -31,7 +31,7 @@ fn op(kit: &Testkit, i: u64) -> regledger::envelope::Envelope {
 fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_down() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     let (k1, v1) = witness_key(dir.path(), "venue-one.example");
     let (k2, v2) = witness_key(dir.path(), "venue-two.example");
     // init with the testkit's authority and both witnesses, quorum 2.

@@ -419,7 +419,7 @@ fn deadlines_across_spring_festival_and_national_day_and_retention() {
     assert_eq!(a["who"], "gx-implementing");
     assert_eq!(a["index"], 4);
     assert_eq!(a["provisional"], false);
-    assert!(a["citation"].as_str().unwrap().contains("Art. 22"));
+    assert!(a["citation"].as_str().unwrap().contains("第二十二条"));
     let b = late["PLAN-B"];
     assert_eq!(
         (b["due"].as_str(), b["done"].as_str()),

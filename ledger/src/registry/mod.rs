@@ -7,7 +7,9 @@
 //! ([`Effects`]) or the rule it breaks ([`RuleViolation`]). The node keeps
 //! the map in redb, the verifier in memory ([`MemoryState`]).
 
+pub mod ident;
 pub mod kinds;
+pub mod regulations;
 mod rules;
 pub mod testkit;
 
@@ -18,7 +20,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use kinds::*;
-pub use rules::{apply, apply_preverified};
+pub use rules::{apply, apply_preverified, MAX_CHAIN_DEPTH, RECORDING_DAYS, SAME_DAY_GRACE_DAYS};
 
 use crate::calendar::{Date, YearNotice};
 use crate::hash::Hash;
@@ -446,9 +448,63 @@ pub enum RuleViolation {
     /// ObjectionPending: an objection is unresolved.
     #[error("product {0:?} has an unresolved objection")]
     ObjectionPending(String),
-    /// WrongParty: the signer or a named participant is not the right party.
+    /// WrongParty: the signer or a named participant is not the right party
+    /// (a generic refusal; party checks that have an article use
+    /// [`RuleViolation::NotEntitled`]).
     #[error("wrong party: {0}")]
     WrongParty(String),
+    /// NotEntitled: the signer may submit this kind, but not against this
+    /// object: it is neither its owner nor a party the seeds entitle.
+    #[error("wrong party: {why}")]
+    NotEntitled {
+        /// why names the signer, the object and who may act on it.
+        why: String,
+        /// citation is the article that assigns the duty.
+        citation: &'static str,
+    },
+    /// DateOutOfBounds: a payload date lies outside the window its kind
+    /// allows around the entry's integrated date (D13).
+    #[error("{what} {date} is outside {earliest}..={latest}: {why}")]
+    DateOutOfBounds {
+        /// what names the payload field.
+        what: &'static str,
+        /// date is the date given.
+        date: Date,
+        /// earliest is the first date allowed.
+        earliest: Date,
+        /// latest is the last date allowed.
+        latest: Date,
+        /// why explains the window.
+        why: &'static str,
+        /// citation is the article the window derives from.
+        citation: &'static str,
+    },
+    /// MissingStep: the act needs an earlier step that is not in the log.
+    #[error("{what} {id:?} {missing}: submit {step} first")]
+    MissingStep {
+        /// what kind of subject.
+        what: &'static str,
+        /// id is the subject id.
+        id: String,
+        /// missing says what has not happened, e.g. "has not been approved".
+        missing: &'static str,
+        /// step is the entry kind to submit first.
+        step: &'static str,
+        /// citation is the article that orders the steps.
+        citation: &'static str,
+    },
+    /// BadIdentifier: an identifier breaks its grammar (schemas/FORMATS.md).
+    #[error("{what} {id:?} is not a valid identifier: {rule}")]
+    BadIdentifier {
+        /// what names the field.
+        what: &'static str,
+        /// id is the value given.
+        id: String,
+        /// rule is the grammar it breaks.
+        rule: &'static str,
+        /// citation is the article behind the identifier, where there is one.
+        citation: Option<&'static str>,
+    },
     /// UnknownProfile: genesis names no known profile or hash.
     #[error("unknown profile or hash suite: {0}")]
     UnknownProfile(String),
@@ -476,23 +532,48 @@ impl RuleViolation {
             RuleViolation::NoticePeriodOpen { .. } => "notice-period-open",
             RuleViolation::NoticeMissing(_) => "notice-missing",
             RuleViolation::ObjectionPending(_) => "objection-pending",
-            RuleViolation::WrongParty(_) => "wrong-party",
+            RuleViolation::WrongParty(_) | RuleViolation::NotEntitled { .. } => "wrong-party",
+            RuleViolation::DateOutOfBounds { .. } => "invalid-dates",
+            RuleViolation::MissingStep { .. } => "not-found",
+            RuleViolation::BadIdentifier { .. } => "malformed-payload",
             RuleViolation::UnknownProfile(_) => "unknown-profile",
         }
     }
 
-    /// citation returns the seed article behind the rule, where there is one.
+    /// citation returns the article behind the rule, where there is one,
+    /// cited by title and article from the one table of regulations
+    /// ([`regulations`]).
     pub fn citation(&self) -> Option<&'static str> {
+        use regulations::cite;
         Some(match self {
-            RuleViolation::RoleNotAllowed { .. } | RuleViolation::UnknownSigner(_) | RuleViolation::SignerRevoked(_) => {
-                "000_acb393464e5e7bf2.txt Art. 7 (可管、可控、可追溯); 004_f74e87670fce17ff.txt Art. 5"
+            RuleViolation::RoleNotAllowed { .. }
+            | RuleViolation::UnknownSigner(_)
+            | RuleViolation::SignerRevoked(_)
+            | RuleViolation::WrongParty(_) => concat!(
+                cite!(xian, "第七条（可管、可控、可追溯）"),
+                "；",
+                cite!(guangxi, "第五条")
+            ),
+            RuleViolation::AuthorizationNotActive { .. } => concat!(
+                cite!(guangxi, "第二条（坚持无授权不运营）"),
+                "；",
+                cite!(chengdu, "第三十四条")
+            ),
+            RuleViolation::TermTooLong { citation, .. }
+            | RuleViolation::NotEntitled { citation, .. }
+            | RuleViolation::DateOutOfBounds { citation, .. }
+            | RuleViolation::MissingStep { citation, .. } => citation,
+            RuleViolation::BadIdentifier { citation, .. } => return *citation,
+            RuleViolation::NoticePeriodOpen { .. } | RuleViolation::NoticeMissing(_) => {
+                regulations::PUBLIC_NOTICE
             }
-            RuleViolation::AuthorizationNotActive { .. } => "004_f74e87670fce17ff.txt Art. 2 (无授权不运营); 001_c6d727a03fb1b123.txt Art. 34",
-            RuleViolation::TermTooLong { citation, .. } => citation,
-            RuleViolation::NoticePeriodOpen { .. } | RuleViolation::NoticeMissing(_) => "004_f74e87670fce17ff.txt Art. 12(6)",
-            RuleViolation::ObjectionPending(_) => "004_f74e87670fce17ff.txt Art. 12(7), 12(8)",
-            RuleViolation::InvalidTransition { .. } => "000_acb393464e5e7bf2.txt Art. 32; 004_f74e87670fce17ff.txt Art. 12(8)",
-            RuleViolation::DuplicateRegistrationNo(_) => "004_f74e87670fce17ff.txt Art. 12(7)",
+            RuleViolation::ObjectionPending(_) => cite!(guangxi, "第十二条第（七）项、第（八）项"),
+            RuleViolation::InvalidTransition { .. } => concat!(
+                cite!(xian, "第三十二条"),
+                "；",
+                cite!(guangxi, "第十二条第（八）项")
+            ),
+            RuleViolation::DuplicateRegistrationNo(_) => cite!(guangxi, "第十二条第（七）项"),
             _ => return None,
         })
     }

@@ -1,4 +1,13 @@
 //! apply: the registry rules, entry by entry.
+//!
+//! Every act is judged at the entry's integrated time (`today`, the China
+//! date of [`EntryContext::integrated_time_ms`]), never only at the dates
+//! its payload asserts (D13): an authorization must be in force on the day
+//! the act is logged, and every payload date must lie in a window around
+//! that day, so no date can be back-dated past an expiry or make a rule
+//! count millions of days. Every act on an object is checked against who
+//! owns it, along the chain resource → operation agreement → scene or
+//! catalog authorization → product (docs/registry.md has the table).
 
 use std::sync::OnceLock;
 
@@ -6,16 +15,42 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::de::DeserializeOwned;
 
+use super::ident::{check_credit_code, check_id, check_name, check_number, check_text};
+use super::regulations::{self as reg, cite};
 use super::*;
 use crate::blockchain_no::BlockchainNo;
 use crate::calendar::Calendar;
 use crate::envelope::{participant_key_id, Envelope, EnvelopeError, Preverified};
 use crate::profile::{profile, Profile};
 
-/// MAX_ID_BYTES bounds every id and short text field.
-const MAX_ID_BYTES: usize = 256;
 /// MAX_LIST bounds every list in a payload.
 const MAX_LIST: usize = 256;
+
+/// RECORDING_DAYS is how many natural days before the day it is logged an
+/// act may be dated: the seeds' shortest recording duty is "within 10
+/// working days" (Xi'an Art. 19/22, Chengdu Art. 13/16), and 10 working
+/// days never span fewer than 14 natural days.
+pub const RECORDING_DAYS: i64 = 14;
+
+/// SAME_DAY_GRACE_DAYS is how far a date that must be "the day it is
+/// logged" may lag: one day, for an act signed just before midnight and
+/// sequenced just after.
+pub const SAME_DAY_GRACE_DAYS: i64 = 1;
+
+/// MAX_CHAIN_DEPTH bounds the chain of parents walked to decide whether an
+/// authorization is in force: a scene authorization under an operation
+/// agreement is two; anything deeper than four is refused.
+pub const MAX_CHAIN_DEPTH: usize = 4;
+
+/// RENEWAL_APPLICATION_MONTHS is how long before the day it is logged a
+/// renewal may say it was applied for: twice Shuozhou's longest window
+/// (apply 3–6 months before expiry).
+const RENEWAL_APPLICATION_MONTHS: u32 = 12;
+
+/// REVIEW_DAYS bounds how long before its approval a review may say it was
+/// applied for (the review clock of Xi'an Art. 23 / Guangxi Art. 10 is 3
+/// working days; a year is far beyond any late review).
+const REVIEW_DAYS: i64 = 366;
 
 fn builtin_calendar() -> &'static Calendar {
     static C: OnceLock<Calendar> = OnceLock::new();
@@ -28,33 +63,25 @@ fn parse<T: DeserializeOwned>(env: &Envelope) -> R<T> {
     serde_json::from_slice(&env.payload).map_err(|e| RuleViolation::MalformedPayload(e.to_string()))
 }
 
-fn check_id(what: &str, s: &str) -> R<()> {
-    if s.is_empty()
-        || s.len() > MAX_ID_BYTES
-        || s.chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '/')
-    {
-        return Err(RuleViolation::MalformedPayload(format!(
-            "{what} must be 1..256 bytes without spaces, control characters or '/'"
-        )));
-    }
-    Ok(())
-}
-
-fn check_text(what: &str, s: &str) -> R<()> {
-    if s.trim().is_empty() || s.len() > 4096 || s.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(RuleViolation::MalformedPayload(format!(
-            "{what} must be non-empty text of at most 4096 bytes"
-        )));
-    }
-    Ok(())
-}
-
 fn check_list<T>(what: &str, l: &[T]) -> R<()> {
     if l.len() > MAX_LIST {
         return Err(RuleViolation::MalformedPayload(format!(
             "{what} has more than {MAX_LIST} items"
         )));
+    }
+    Ok(())
+}
+
+/// check_scenarios checks the 应用场景 of a certificate: at least one, each a name.
+fn check_scenarios(l: &[String]) -> R<()> {
+    if l.is_empty() {
+        return Err(RuleViolation::MalformedPayload(
+            "scenarios must name at least one application scene (应用场景)".into(),
+        ));
+    }
+    check_list("scenarios", l)?;
+    for sc in l {
+        check_name("scenario", sc)?;
     }
     Ok(())
 }
@@ -72,6 +99,9 @@ fn check_digest(what: &str, s: &str) -> R<()> {
     Ok(())
 }
 
+/// decode_key reads a base64 Ed25519 public key and refuses keys of small
+/// order (the identity and the other torsion points): any signature
+/// verifies under them, so they would let anyone act as the participant.
 fn decode_key(s: &str) -> R<[u8; 32]> {
     let b = B64
         .decode(s)
@@ -79,9 +109,14 @@ fn decode_key(s: &str) -> R<[u8; 32]> {
     let k: [u8; 32] = b
         .try_into()
         .map_err(|_| RuleViolation::MalformedPayload("public key is not 32 bytes".into()))?;
-    ed25519_dalek::VerifyingKey::from_bytes(&k).map_err(|_| {
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&k).map_err(|_| {
         RuleViolation::MalformedPayload("public key is not a valid Ed25519 point".into())
     })?;
+    if vk.is_weak() {
+        return Err(RuleViolation::MalformedPayload(
+            "public key is of small order (weak): it would accept forged signatures".into(),
+        ));
+    }
     Ok(k)
 }
 
@@ -93,9 +128,69 @@ fn from_hex32(s: &str) -> Option<[u8; 32]> {
     crate::hash::Hash::from_hex(s).map(|h| h.0)
 }
 
+/// is_party reports whether `who` is the grantee or a party of `a`.
+fn is_party(a: &AgreementState, who: &str) -> bool {
+    a.fields.grantee == who || a.fields.parties.iter().any(|p| p == who)
+}
+
+/// entitled reports whether `signer` may act on an object authorized by
+/// `chain`: a data authority always; otherwise a participant of one of
+/// `roles` that is the grantee or a party of an agreement on the chain.
+fn entitled(signer: &ParticipantState, chain: &[AgreementState], roles: &[Role]) -> bool {
+    signer.role == Role::DataAuthority
+        || (roles.contains(&signer.role) && chain.iter().any(|a| is_party(a, &signer.id)))
+}
+
+fn not_entitled(why: String, citation: &'static str) -> RuleViolation {
+    RuleViolation::NotEntitled { why, citation }
+}
+
+/// chain_in_force fails unless `chain` (agreement `id` and its parents)
+/// authorizes products and every agreement on it is active with a term
+/// covering every date of `on`.
+fn chain_in_force(id: &str, chain: &[AgreementState], on: &[Date]) -> R<()> {
+    if !chain[0].fields.agreement_type.authorizes_products() {
+        return Err(RuleViolation::AuthorizationNotActive {
+            agreement: id.into(),
+            why: "it is not an operation, catalog or scene authorization".into(),
+        });
+    }
+    for (i, a) in chain.iter().enumerate() {
+        // Named only when refused: the hot path (operation events) allocates nothing.
+        let who = || {
+            if i == 0 {
+                "it".to_string()
+            } else {
+                format!("its parent {}", a.fields.id)
+            }
+        };
+        if a.status != Status::Active {
+            return Err(RuleViolation::AuthorizationNotActive {
+                agreement: id.into(),
+                why: format!("{} is {}", who(), a.status.name()),
+            });
+        }
+        for d in on {
+            if *d < a.fields.term_start || *d > a.fields.term_end {
+                return Err(RuleViolation::AuthorizationNotActive {
+                    agreement: id.into(),
+                    why: format!(
+                        "{d} is outside the term {}..{} of {}",
+                        a.fields.term_start,
+                        a.fields.term_end,
+                        who()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 struct Ctx<'a, S: StateReader + ?Sized> {
     s: &'a S,
     profile: &'static Profile,
+    today: Date,
     fx: Effects,
 }
 
@@ -139,6 +234,21 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
         }
         Ok(p)
     }
+    /// signers returns every participant that signed the envelope, the
+    /// submitter first (the signature loop has verified each of them).
+    fn signers(&self, env: &Envelope) -> Vec<ParticipantState> {
+        let mut out: Vec<ParticipantState> = Vec::new();
+        for sig in &env.signatures {
+            if let Some(StateObject::Key(k)) = self.get(&StateKey::Key(sig.key_id.clone())) {
+                if let Ok(p) = self.participant(&k.participant) {
+                    if !out.iter().any(|q| q.id == p.id) {
+                        out.push(p);
+                    }
+                }
+            }
+        }
+        out
+    }
     fn resource(&self, id: &str) -> R<ResourceState> {
         match self.get(&StateKey::Resource(id.to_string())) {
             Some(StateObject::Resource(r)) => Ok(r),
@@ -151,18 +261,26 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
     fn agreement(&self, id: &str) -> R<AgreementState> {
         match self.get(&StateKey::Agreement(id.to_string())) {
             Some(StateObject::Agreement(a)) => Ok(a),
-            _ => Err(RuleViolation::NotFound {
+            _ => Err(RuleViolation::MissingStep {
                 what: "agreement",
                 id: id.to_string(),
+                missing: "has not been filed",
+                step: "agreement-filed",
+                citation: reg::REGISTERED_OR_FILED,
             }),
         }
     }
+    /// product returns a product; one that does not exist has not been
+    /// approved, whatever the act wanted to do with it.
     fn product(&self, id: &str) -> R<ProductState> {
         match self.get(&StateKey::Product(id.to_string())) {
             Some(StateObject::Product(p)) => Ok(p),
-            _ => Err(RuleViolation::NotFound {
+            _ => Err(RuleViolation::MissingStep {
                 what: "product",
                 id: id.to_string(),
+                missing: "has not been approved",
+                step: "product-approved (then, for a certificate, product-registered)",
+                citation: reg::PRODUCT_REGISTRATION,
             }),
         }
     }
@@ -184,6 +302,9 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
         c
     }
     /// deadline flags `done` if it is later than `n` working days after `from`.
+    ///
+    /// Callers pass dates the windows below have bounded, so the working
+    /// days counted here span at most the life of the log.
     fn deadline(
         &mut self,
         code: &str,
@@ -211,36 +332,133 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
             });
         }
     }
-    /// in_force fails unless agreement `id` is active and its term covers `on`.
-    fn in_force(&self, id: &str, on: Date) -> R<AgreementState> {
-        let a = self
-            .agreement(id)
-            .map_err(|_| RuleViolation::AuthorizationNotActive {
-                agreement: id.into(),
-                why: "no such authorization is filed".into(),
+    /// window refuses `date` unless it lies in `[today - back_days, today]`.
+    fn window(
+        &self,
+        what: &'static str,
+        date: Date,
+        back_days: i64,
+        why: &'static str,
+        citation: &'static str,
+    ) -> R<()> {
+        let earliest = self
+            .today
+            .add_days(-back_days)
+            .unwrap_or(Date::new(1970, 1, 1).expect("epoch"));
+        self.window_from(what, date, earliest, why, citation)
+    }
+    /// window_months refuses `date` unless it lies in `[today - months, today]`.
+    fn window_months(
+        &self,
+        what: &'static str,
+        date: Date,
+        months: u32,
+        why: &'static str,
+        citation: &'static str,
+    ) -> R<()> {
+        let earliest = date_months_before(self.today, months);
+        self.window_from(what, date, earliest, why, citation)
+    }
+    fn window_from(
+        &self,
+        what: &'static str,
+        date: Date,
+        earliest: Date,
+        why: &'static str,
+        citation: &'static str,
+    ) -> R<()> {
+        if date < earliest || date > self.today {
+            return Err(RuleViolation::DateOutOfBounds {
+                what,
+                date,
+                earliest,
+                latest: self.today,
+                why,
+                citation,
+            });
+        }
+        Ok(())
+    }
+    /// chain returns agreement `id` and its parents, nearest first.
+    fn chain(&self, id: &str) -> R<Vec<AgreementState>> {
+        let mut out: Vec<AgreementState> = Vec::new();
+        let mut next = Some(id.to_string());
+        while let Some(cur) = next {
+            if out.len() == MAX_CHAIN_DEPTH {
+                return Err(RuleViolation::AuthorizationNotActive {
+                    agreement: id.into(),
+                    why: format!("its chain of parents is deeper than {MAX_CHAIN_DEPTH}"),
+                });
+            }
+            let a = self.agreement(&cur).map_err(|_| {
+                if out.is_empty() {
+                    RuleViolation::AuthorizationNotActive {
+                        agreement: id.into(),
+                        why: "no such authorization is filed: submit agreement-filed first".into(),
+                    }
+                } else {
+                    RuleViolation::AuthorizationNotActive {
+                        agreement: id.into(),
+                        why: format!("its parent {cur} is not filed"),
+                    }
+                }
             })?;
-        if a.status != Status::Active {
-            return Err(RuleViolation::AuthorizationNotActive {
-                agreement: id.into(),
-                why: format!("it is {}", a.status.name()),
-            });
+            next = a.fields.parent.clone();
+            out.push(a);
         }
-        if on < a.fields.term_start || on > a.fields.term_end {
-            return Err(RuleViolation::AuthorizationNotActive {
-                agreement: id.into(),
-                why: format!(
-                    "{on} is outside its term {}..{}",
-                    a.fields.term_start, a.fields.term_end
+        Ok(out)
+    }
+    /// in_force fails unless agreement `id` authorizes products and it and
+    /// every parent up its chain are active with terms covering every date
+    /// of `on` (today first): a derived authorization is never in force
+    /// when its parent is not (无授权不运营).
+    fn in_force(&self, id: &str, on: &[Date]) -> R<Vec<AgreementState>> {
+        let chain = self.chain(id)?;
+        chain_in_force(id, &chain, on)?;
+        Ok(chain)
+    }
+    /// product_chain returns the authorization chain of product `p` (its
+    /// approval's authorization and parents), whatever their status.
+    fn product_chain(&self, p: &ProductState) -> R<Vec<AgreementState>> {
+        self.chain(&p.approval.authorization)
+    }
+    /// operator_of refuses `signer` unless it is a data authority or the
+    /// operator side of product `p`: a party to its authorization chain
+    /// (Guangxi Art. 12: the operator verifies, registers and handles it).
+    fn operator_of(
+        &self,
+        signer: &ParticipantState,
+        p: &ProductState,
+        roles: &[Role],
+        act: &str,
+        citation: &'static str,
+    ) -> R<Vec<AgreementState>> {
+        let chain = self.product_chain(p)?;
+        if !entitled(signer, &chain, roles) {
+            return Err(not_entitled(
+                format!(
+                    "{} may not {act} product {}: only a data authority or the operator party to its authorization {} (or that authorization's parent) may",
+                    signer.id, p.approval.product_id, p.approval.authorization
                 ),
-            });
+                citation,
+            ));
         }
-        if !a.fields.agreement_type.authorizes_products() {
-            return Err(RuleViolation::AuthorizationNotActive {
-                agreement: id.into(),
-                why: "it is not an operation, catalog or scene authorization".into(),
-            });
+        Ok(chain)
+    }
+    /// agreement_actor refuses `signer` unless it is a data authority or an
+    /// implementing agency party to agreement `a` or one of its parents.
+    fn agreement_actor(&self, signer: &ParticipantState, a: &AgreementState, act: &str) -> R<()> {
+        let chain = self.chain(&a.fields.id)?;
+        if !entitled(signer, &chain, &[Role::ImplementingAgency]) {
+            return Err(not_entitled(
+                format!(
+                    "{} may not {act} agreement {}: only a data authority or an implementing agency party to it (or to its parent) may",
+                    signer.id, a.fields.id
+                ),
+                reg::OPERATION_AGREEMENT,
+            ));
         }
-        Ok(a)
+        Ok(())
     }
     fn term_months(&self, start: Date, end: Date) -> R<()> {
         if end < start {
@@ -254,9 +472,13 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
             .add_months(max)
             .ok_or_else(|| RuleViolation::InvalidDates("term start out of range".into()))?;
         if end >= limit {
-            let mut months = 0u32;
-            while start.add_months(months + 1).is_some_and(|d| d <= end) {
-                months += 1;
+            // Whole months from start to end, computed, not counted one by
+            // one: a term ending 9999-12-31 costs no more than any other.
+            let span = (i64::from(end.year) * 12 + i64::from(end.month))
+                - (i64::from(start.year) * 12 + i64::from(start.month));
+            let mut months = u32::try_from(span.max(0)).unwrap_or(u32::MAX);
+            while months > 0 && start.add_months(months).is_none_or(|d| d > end) {
+                months -= 1;
             }
             return Err(RuleViolation::TermTooLong {
                 months: months + 1,
@@ -341,6 +563,7 @@ pub fn apply_preverified(
     let mut c = Ctx {
         s,
         profile,
+        today,
         fx: Effects {
             kind: Some(kind),
             ..Effects::default()
@@ -398,12 +621,18 @@ pub fn apply_preverified(
     }
     c.fx.signer = signer.id.clone();
     let idx = ctx.index;
+    let today = c.today;
     match kind {
         EntryKind::Genesis => unreachable!("handled above"),
         EntryKind::ParticipantRegistered => {
             let p: ParticipantSpec = parse(env)?;
+            // An id no key id could carry would register a participant
+            // that can never sign: refused here, not left unusable.
             check_id("id", &p.id)?;
-            check_text("name", &p.name)?;
+            check_name("name", &p.name)?;
+            if let Some(cc) = &p.credit_code {
+                check_credit_code(cc)?;
+            }
             if p.public_keys.is_empty() {
                 return Err(RuleViolation::MalformedPayload(
                     "a participant needs at least one public key".into(),
@@ -527,6 +756,17 @@ pub fn apply_preverified(
         EntryKind::CalendarPublished => {
             let n: CalendarNotice = parse(env)?;
             check_text("notice", &n.notice)?;
+            // Notices are published ahead for the next year, and late for
+            // the years an old filing's deadline may still cross.
+            let years = (today.year - 6)..=(today.year + 1);
+            if !years.contains(&n.year) {
+                return Err(RuleViolation::InvalidDates(format!(
+                    "a calendar for {} is outside {}..={} (six years back to one ahead of the day it is logged)",
+                    n.year,
+                    years.start(),
+                    years.end()
+                )));
+            }
             let notice = YearNotice {
                 notice: n.notice,
                 off: n.off,
@@ -556,7 +796,7 @@ pub fn apply_preverified(
                 ("update_frequency", &r.update_frequency),
                 ("scale", &r.scale),
             ] {
-                check_text(w, v)?;
+                check_name(w, v)?;
             }
             if c.get(&StateKey::Resource(r.id.clone())).is_some() {
                 return Err(RuleViolation::Duplicate {
@@ -566,14 +806,18 @@ pub fn apply_preverified(
             }
             let holder = c.active_participant(&r.holder)?;
             if holder.role != Role::DataSourceUnit {
-                return Err(RuleViolation::WrongParty(format!(
-                    "holder {} is not a data source unit",
-                    holder.id
-                )));
+                return Err(not_entitled(
+                    format!("holder {} is not a data source unit", holder.id),
+                    reg::RESOURCE_REGISTRATION,
+                ));
             }
             if signer.role == Role::DataSourceUnit && signer.id != holder.id {
-                return Err(RuleViolation::WrongParty(
-                    "a data source unit registers only its own resources".into(),
+                return Err(not_entitled(
+                    format!(
+                        "{} may not register a resource held by {}: a data source unit registers only its own resources",
+                        signer.id, holder.id
+                    ),
+                    reg::RESOURCE_REGISTRATION,
                 ));
             }
             c.subject(&r.id);
@@ -592,6 +836,15 @@ pub fn apply_preverified(
             let ch: ResourceChange = parse(env)?;
             check_text("reason", &ch.reason)?;
             let mut r = c.resource(&ch.id)?;
+            if signer.role == Role::DataSourceUnit && signer.id != r.fields.holder {
+                return Err(not_entitled(
+                    format!(
+                        "{} may not change resource {} held by {}: a data source unit changes only its own resources",
+                        signer.id, ch.id, r.fields.holder
+                    ),
+                    reg::RESOURCE_REGISTRATION,
+                ));
+            }
             if r.status != Status::Active {
                 return Err(RuleViolation::InvalidTransition {
                     what: "resource",
@@ -600,10 +853,16 @@ pub fn apply_preverified(
                     action: "change",
                 });
             }
-            if signer.role == Role::DataSourceUnit && signer.id != r.fields.holder {
-                return Err(RuleViolation::WrongParty(
-                    "a data source unit changes only its own resources".into(),
-                ));
+            for (w, v) in [
+                ("name", &ch.name),
+                ("grade", &ch.grade),
+                ("format", &ch.format),
+                ("update_frequency", &ch.update_frequency),
+                ("scale", &ch.scale),
+            ] {
+                if let Some(v) = v {
+                    check_name(w, v)?;
+                }
             }
             macro_rules! set {
                 ($f:ident) => {
@@ -611,18 +870,6 @@ pub fn apply_preverified(
                         r.fields.$f = v;
                     }
                 };
-            }
-            for v in [
-                &ch.name,
-                &ch.grade,
-                &ch.format,
-                &ch.update_frequency,
-                &ch.scale,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                check_text("field", v)?;
             }
             set!(name);
             set!(grade);
@@ -641,6 +888,15 @@ pub fn apply_preverified(
             let d: IdReason = parse(env)?;
             check_text("reason", &d.reason)?;
             let mut r = c.resource(&d.id)?;
+            if signer.role == Role::DataSourceUnit && signer.id != r.fields.holder {
+                return Err(not_entitled(
+                    format!(
+                        "{} may not deregister resource {} held by {}: a data source unit deregisters only its own resources",
+                        signer.id, d.id, r.fields.holder
+                    ),
+                    reg::RESOURCE_REGISTRATION,
+                ));
+            }
             if r.status != Status::Active {
                 return Err(RuleViolation::InvalidTransition {
                     what: "resource",
@@ -648,11 +904,6 @@ pub fn apply_preverified(
                     from: r.status.name().into(),
                     action: "deregister",
                 });
-            }
-            if signer.role == Role::DataSourceUnit && signer.id != r.fields.holder {
-                return Err(RuleViolation::WrongParty(
-                    "a data source unit deregisters only its own resources".into(),
-                ));
             }
             r.status = Status::Deregistered;
             r.last_index = idx;
@@ -662,8 +913,16 @@ pub fn apply_preverified(
         EntryKind::AgreementFiled => {
             let a: Agreement = parse(env)?;
             check_id("id", &a.id)?;
-            check_text("document_title", &a.document_title)?;
+            check_name("document_title", &a.document_title)?;
+            if let Some(scene) = &a.scene {
+                check_name("scene", scene)?;
+            }
             check_digest("document_blake3", &a.document_blake3)?;
+            if a.parties.is_empty() {
+                return Err(RuleViolation::MalformedPayload(
+                    "an agreement needs at least one party".into(),
+                ));
+            }
             check_list("parties", &a.parties)?;
             check_list("scope", &a.scope)?;
             if c.get(&StateKey::Agreement(a.id.clone())).is_some() {
@@ -672,28 +931,37 @@ pub fn apply_preverified(
                     id: a.id,
                 });
             }
-            if a.term_start < a.signed_on.add_days(-366).unwrap_or(a.signed_on) {
+            if a.term_start < a.signed_on.add_days(-366).unwrap_or(a.signed_on)
+                || a.term_start > a.signed_on.add_days(366).unwrap_or(a.signed_on)
+            {
                 return Err(RuleViolation::InvalidDates(
-                    "term starts more than a year before signing".into(),
+                    "the term must start within a year of signing".into(),
                 ));
             }
             c.term_months(a.term_start, a.term_end)?;
-            if a.signed_on > today {
-                return Err(RuleViolation::InvalidDates(format!(
-                    "signed_on {} is after the filing date {today}",
-                    a.signed_on
-                )));
-            }
+            // Late filing is flagged, not refused; but an agreement signed
+            // longer ago than the longest term is not filed as new.
+            c.window_months(
+                "signed_on",
+                a.signed_on,
+                c.profile.max_term_months,
+                "an agreement is filed after it is signed, and no later than the longest term allows",
+                c.profile.filing_citation,
+            )?;
             let mut parties_ok =
                 a.parties.contains(&signer.id) || signer.role == Role::DataAuthority;
             for p in &a.parties {
                 c.active_participant(p)?;
             }
-            c.active_participant(&a.grantee)?;
+            let grantee = c.active_participant(&a.grantee)?;
             parties_ok |= a.grantee == signer.id;
             if !parties_ok {
-                return Err(RuleViolation::WrongParty(
-                    "the filer must be a party, the grantee or a data authority".into(),
+                return Err(not_entitled(
+                    format!(
+                        "{} may not file agreement {}: the filer must be a party, the grantee or a data authority",
+                        signer.id, a.id
+                    ),
+                    reg::REGISTERED_OR_FILED,
                 ));
             }
             for rid in &a.scope {
@@ -707,26 +975,120 @@ pub fn apply_preverified(
                     });
                 }
             }
-            if let Some(parent) = &a.parent {
-                // A derived authorization needs its parent in force over the whole term (无授权不运营).
-                let pa = c.agreement(parent)?;
-                if pa.status != Status::Active {
+            let derived = matches!(
+                a.agreement_type,
+                AgreementType::SceneAuthorization | AgreementType::CatalogAuthorization
+            );
+            match (&a.parent, derived) {
+                (Some(parent), true) => {
+                    // A scene or catalog authorization is granted by the
+                    // operator out of its own operation agreement: the
+                    // operator holding the parent files it, is a party to
+                    // it, grants no resource the parent does not, and the
+                    // grant never outlives the parent (无授权不运营).
+                    let citation = if a.agreement_type == AgreementType::SceneAuthorization {
+                        reg::SCENE_AUTHORIZATION
+                    } else {
+                        reg::CATALOG_AUTHORIZATION
+                    };
+                    let chain = c.in_force(parent, &[today])?;
+                    let pa = &chain[0];
+                    if pa.fields.agreement_type != AgreementType::OperationAgreement {
+                        return Err(not_entitled(
+                            format!(
+                                "{} derives from {parent}, which is not an operation agreement: an authorization is not passed on (不得转移、转让)",
+                                a.id
+                            ),
+                            cite!(xian, "第八条"),
+                        ));
+                    }
+                    if signer.role != Role::DataAuthority && signer.id != pa.fields.grantee {
+                        return Err(not_entitled(
+                            format!(
+                                "{} may not grant {} under {parent}: only its grantee {} (or a data authority) may",
+                                signer.id, a.id, pa.fields.grantee
+                            ),
+                            citation,
+                        ));
+                    }
+                    let holder = &pa.fields.grantee;
+                    if a.grantee != *holder && !a.parties.contains(holder) {
+                        return Err(not_entitled(
+                            format!(
+                                "the operator {} holding {parent} must be a party to {}",
+                                pa.fields.grantee, a.id
+                            ),
+                            citation,
+                        ));
+                    }
+                    if grantee.role != Role::BusinessEntity {
+                        return Err(not_entitled(
+                            format!(
+                                "the grantee {} of {} is not a business entity: the operator does not redevelop what it delivers",
+                                grantee.id, a.id
+                            ),
+                            reg::NO_REDEVELOPMENT,
+                        ));
+                    }
+                    if let Some(rid) = a.scope.iter().find(|r| !pa.fields.scope.contains(r)) {
+                        return Err(not_entitled(
+                            format!("resource {rid} is not in the scope of {parent}"),
+                            cite!(xian, "第八条（不得超范围使用）"),
+                        ));
+                    }
+                    if a.term_end > pa.fields.term_end || a.term_start < pa.fields.term_start {
+                        return Err(RuleViolation::AuthorizationNotActive {
+                            agreement: parent.clone(),
+                            why: "the derived term exceeds the parent's".into(),
+                        });
+                    }
+                }
+                (None, true) => {
                     return Err(RuleViolation::AuthorizationNotActive {
-                        agreement: parent.clone(),
-                        why: format!("it is {}", pa.status.name()),
+                        agreement: a.id,
+                        why: "a scene or catalog authorization must name the operation agreement it derives from (parent)".into(),
                     });
                 }
-                if a.term_end > pa.fields.term_end || a.term_start < pa.fields.term_start {
-                    return Err(RuleViolation::AuthorizationNotActive {
-                        agreement: parent.clone(),
-                        why: "the derived term exceeds the parent's".into(),
-                    });
+                (Some(_), false) => {
+                    return Err(RuleViolation::MalformedPayload(
+                        "only a scene or catalog authorization derives from a parent".into(),
+                    ));
                 }
-            } else if a.agreement_type == AgreementType::SceneAuthorization {
-                return Err(RuleViolation::AuthorizationNotActive {
-                    agreement: a.id,
-                    why: "a scene authorization must name the operation agreement it derives from (parent)".into(),
-                });
+                (None, false) => {
+                    // A root grant is made by the grantor: a data
+                    // authority, or an implementing agency party to it,
+                    // signs (or co-signs) it; the grantee alone cannot
+                    // authorize itself.
+                    if matches!(
+                        a.agreement_type,
+                        AgreementType::OperationAgreement | AgreementType::ImplementationPlan
+                    ) {
+                        let grantor = c.signers(env).into_iter().any(|p| {
+                            p.role == Role::DataAuthority
+                                || (p.role == Role::ImplementingAgency && a.parties.contains(&p.id))
+                        });
+                        if !grantor {
+                            return Err(not_entitled(
+                                format!(
+                                    "{} must be signed by a data authority or an implementing agency party to it, not only by {}",
+                                    a.id, signer.id
+                                ),
+                                reg::OPERATION_AGREEMENT,
+                            ));
+                        }
+                    }
+                    if a.agreement_type == AgreementType::OperationAgreement
+                        && grantee.role != Role::Operator
+                    {
+                        return Err(not_entitled(
+                            format!(
+                                "the grantee {} of operation agreement {} is not an operator",
+                                grantee.id, a.id
+                            ),
+                            reg::OPERATION_AGREEMENT,
+                        ));
+                    }
+                }
             }
             let cit = c.profile.filing_citation;
             c.deadline(
@@ -759,6 +1121,7 @@ pub fn apply_preverified(
             check_text("reason", &m.reason)?;
             check_digest("document_blake3", &m.document_blake3)?;
             let mut a = c.agreement(&m.id)?;
+            c.agreement_actor(&signer, &a, "amend")?;
             if a.status == Status::Terminated {
                 return Err(RuleViolation::InvalidTransition {
                     what: "agreement",
@@ -767,16 +1130,42 @@ pub fn apply_preverified(
                     action: "amend",
                 });
             }
+            c.window_months(
+                "amended_on",
+                m.amended_on,
+                c.profile.max_term_months,
+                "an amendment is filed after it is made, and no later than the longest term allows",
+                c.profile.filing_citation,
+            )?;
+            if m.amended_on < a.fields.signed_on {
+                return Err(RuleViolation::InvalidDates(
+                    "amended before the agreement was signed".into(),
+                ));
+            }
+            // An orphan (its parent no longer in force) is not amended.
+            let parent = match &a.fields.parent {
+                Some(p) => Some(c.in_force(p, &[today])?.remove(0)),
+                None => None,
+            };
             if let Some(scope) = m.scope {
                 check_list("scope", &scope)?;
                 for rid in &scope {
-                    if c.resource(rid)?.status != Status::Active {
+                    let r = c.resource(rid)?;
+                    if r.status != Status::Active {
                         return Err(RuleViolation::InvalidTransition {
                             what: "resource",
                             id: rid.clone(),
-                            from: "deregistered".into(),
+                            from: r.status.name().into(),
                             action: "be authorized",
                         });
+                    }
+                    if let Some(pa) = &parent {
+                        if !pa.fields.scope.contains(rid) {
+                            return Err(not_entitled(
+                                format!("resource {rid} is not in the scope of {}", pa.fields.id),
+                                cite!(xian, "第八条（不得超范围使用）"),
+                            ));
+                        }
                     }
                 }
                 a.fields.scope = scope;
@@ -798,12 +1187,34 @@ pub fn apply_preverified(
             let rn: AgreementRenewal = parse(env)?;
             check_digest("document_blake3", &rn.document_blake3)?;
             let mut a = c.agreement(&rn.id)?;
+            c.agreement_actor(&signer, &a, "renew")?;
             if a.status == Status::Terminated {
                 return Err(RuleViolation::InvalidTransition {
                     what: "agreement",
                     id: rn.id,
                     from: "terminated".into(),
                     action: "renew (terminated agreements stay terminated)",
+                });
+            }
+            c.window_months(
+                "applied_on",
+                rn.applied_on,
+                RENEWAL_APPLICATION_MONTHS,
+                "a renewal is logged within a year of the application",
+                if c.profile.renewal_citation.is_empty() {
+                    reg::RENEWAL
+                } else {
+                    c.profile.renewal_citation
+                },
+            )?;
+            if rn.applied_on > a.fields.term_end {
+                return Err(RuleViolation::DateOutOfBounds {
+                    what: "applied_on",
+                    date: rn.applied_on,
+                    earliest: date_months_before(today, RENEWAL_APPLICATION_MONTHS),
+                    latest: a.fields.term_end,
+                    why: "renewal is agreed before the term ends (协议期满之前); an expired agreement is authorized anew",
+                    citation: cite!(guangxi, "第十二条第（三）项（协议期满之前，双方可协商确定是否续签）"),
                 });
             }
             if rn.new_term_end <= a.fields.term_end {
@@ -817,6 +1228,24 @@ pub fn apply_preverified(
                 .add_days(1)
                 .ok_or_else(|| RuleViolation::InvalidDates("term end out of range".into()))?;
             c.term_months(new_start, rn.new_term_end)?;
+            if let Some(parent) = &a.fields.parent {
+                // A derived authorization never outlives its parent.
+                let chain = c.in_force(parent, &[today])?;
+                let end = chain
+                    .iter()
+                    .map(|p| p.fields.term_end)
+                    .min()
+                    .unwrap_or(today);
+                if rn.new_term_end > end {
+                    return Err(RuleViolation::AuthorizationNotActive {
+                        agreement: parent.clone(),
+                        why: format!(
+                            "the renewed term would end {} after the parent's {end}: a derived authorization never outlives its parent",
+                            rn.new_term_end
+                        ),
+                    });
+                }
+            }
             if let Some((lo, hi)) = c.profile.renewal_window_months {
                 // Shuozhou §8: apply 3–6 months before expiry.
                 let end = a.fields.term_end;
@@ -851,6 +1280,7 @@ pub fn apply_preverified(
             } else {
                 (Status::Suspended, Status::Active, "resume")
             };
+            c.agreement_actor(&signer, &a, action)?;
             if a.status != from {
                 return Err(RuleViolation::InvalidTransition {
                     what: "agreement",
@@ -859,6 +1289,13 @@ pub fn apply_preverified(
                     action,
                 });
             }
+            c.window(
+                "effective_on",
+                sc.effective_on,
+                RECORDING_DAYS,
+                "a suspension or resumption is logged within 14 days, and never ahead",
+                reg::SUSPENSION,
+            )?;
             a.status = to;
             a.status_index = idx;
             c.subject(&sc.id);
@@ -871,6 +1308,7 @@ pub fn apply_preverified(
             let t: Termination = parse(env)?;
             check_text("detail", &t.detail)?;
             let mut a = c.agreement(&t.id)?;
+            c.agreement_actor(&signer, &a, "terminate")?;
             if a.status == Status::Terminated {
                 return Err(RuleViolation::InvalidTransition {
                     what: "agreement",
@@ -884,6 +1322,16 @@ pub fn apply_preverified(
                     "termination before the term starts".into(),
                 ));
             }
+            // No termination ahead of time (it takes effect when logged),
+            // and none dated so far back that its log retention would
+            // already have run out on the day it is logged.
+            c.window_months(
+                "effective_on",
+                t.effective_on,
+                c.profile.retention_months,
+                "a termination is logged before its log retention period has run out, and never ahead",
+                c.profile.retention_citation,
+            )?;
             let ended = t.effective_on.min(a.fields.term_end);
             a.status = Status::Terminated;
             a.status_index = idx;
@@ -895,13 +1343,17 @@ pub fn apply_preverified(
         }
         EntryKind::CatalogCredentialIssued => {
             let cr: CatalogCredential = parse(env)?;
-            check_id("credential_no", &cr.credential_no)?;
+            check_number(
+                "credential_no",
+                &cr.credential_no,
+                reg::CATALOG_AUTHORIZATION,
+            )?;
             for (w, v) in [
                 ("grantee_name", &cr.grantee_name),
                 ("scope", &cr.scope),
                 ("issuer", &cr.issuer),
             ] {
-                check_text(w, v)?;
+                check_name(w, v)?;
             }
             if c.get(&StateKey::Credential(cr.credential_no.clone()))
                 .is_some()
@@ -911,7 +1363,34 @@ pub fn apply_preverified(
                     id: cr.credential_no,
                 });
             }
-            let a = c.in_force(&cr.agreement_id, cr.issued_on.max(cr.valid_from))?;
+            c.window(
+                "issued_on",
+                cr.issued_on,
+                RECORDING_DAYS,
+                "a credential is logged within 14 days of issue, and never ahead",
+                reg::CATALOG_AUTHORIZATION,
+            )?;
+            let chain = c.in_force(&cr.agreement_id, &[today, cr.issued_on])?;
+            if !entitled(&signer, &chain, &[Role::ImplementingAgency, Role::Operator]) {
+                return Err(not_entitled(
+                    format!(
+                        "{} may not issue a credential under {}: only a data authority or a party to it (or to its parent) may",
+                        signer.id, cr.agreement_id
+                    ),
+                    reg::CATALOG_AUTHORIZATION,
+                ));
+            }
+            let a = &chain[0];
+            let grantee = c.participant(&a.fields.grantee)?;
+            if grantee.name != cr.grantee_name {
+                return Err(not_entitled(
+                    format!(
+                        "grantee_name is not the registered name of {}, the grantee of {}",
+                        grantee.id, cr.agreement_id
+                    ),
+                    reg::CATALOG_AUTHORIZATION,
+                ));
+            }
             if cr.valid_until > a.fields.term_end
                 || cr.valid_from < a.fields.term_start
                 || cr.valid_until < cr.valid_from
@@ -930,7 +1409,7 @@ pub fn apply_preverified(
         EntryKind::ProductApproved => {
             let ap: ProductApproval = parse(env)?;
             check_id("product_id", &ap.product_id)?;
-            check_text("product_name", &ap.product_name)?;
+            check_name("product_name", &ap.product_name)?;
             if c.get(&StateKey::Product(ap.product_id.clone())).is_some() {
                 return Err(RuleViolation::Duplicate {
                     what: "product",
@@ -944,15 +1423,62 @@ pub fn apply_preverified(
                     be.id
                 )));
             }
-            c.in_force(&ap.authorization, ap.approved_on)?;
-            if ap.approved_on > today {
-                return Err(RuleViolation::InvalidDates(
-                    "approval dated in the future".into(),
+            c.window(
+                "approved_on",
+                ap.approved_on,
+                RECORDING_DAYS,
+                "an approval is logged within 14 days, and never ahead",
+                reg::PRODUCT_REGISTRATION,
+            )?;
+            // In force on the day it is logged, not only on the day it claims.
+            let chain = c.in_force(&ap.authorization, &[today, ap.approved_on])?;
+            if !entitled(&signer, &chain, &[Role::ImplementingAgency, Role::Operator]) {
+                return Err(not_entitled(
+                    format!(
+                        "{} may not approve a product under {}: only a data authority or the operator party to it (or to its parent) may",
+                        signer.id, ap.authorization
+                    ),
+                    reg::PRODUCT_REGISTRATION,
+                ));
+            }
+            if !is_party(&chain[0], &be.id) {
+                return Err(not_entitled(
+                    format!(
+                        "business entity {} is neither grantee nor party of {}",
+                        be.id, ap.authorization
+                    ),
+                    reg::SCENE_AUTHORIZATION,
+                ));
+            }
+            // Under a scene or catalog authorization the product is the
+            // business entity's: the operator does not redevelop what it
+            // delivered (its own products come under its operation agreement).
+            if chain.len() > 1 && be.role == Role::Operator {
+                return Err(not_entitled(
+                    format!(
+                        "operator {} may not be the business entity of a product under the derived authorization {}",
+                        be.id, ap.authorization
+                    ),
+                    reg::NO_REDEVELOPMENT,
                 ));
             }
             if let Some(applied) = ap.applied_on {
                 if applied > ap.approved_on {
                     return Err(RuleViolation::InvalidDates("applied after approval".into()));
+                }
+                let earliest = ap
+                    .approved_on
+                    .add_days(-REVIEW_DAYS)
+                    .unwrap_or(ap.approved_on);
+                if applied < earliest {
+                    return Err(RuleViolation::DateOutOfBounds {
+                        what: "applied_on",
+                        date: applied,
+                        earliest,
+                        latest: ap.approved_on,
+                        why: "a review is applied for at most a year before its approval",
+                        citation: c.profile.review_citation,
+                    });
                 }
                 let cit = c.profile.review_citation;
                 c.deadline(
@@ -983,6 +1509,13 @@ pub fn apply_preverified(
         EntryKind::PublicNoticeOpened => {
             let n: PublicNotice = parse(env)?;
             let mut p = c.product(&n.product_id)?;
+            c.operator_of(
+                &signer,
+                &p,
+                &[Role::ImplementingAgency, Role::Operator],
+                "open a public notice for",
+                reg::PUBLIC_NOTICE,
+            )?;
             if p.status != Status::Approved || p.notice_opened_on.is_some() {
                 return Err(RuleViolation::InvalidTransition {
                     what: "product",
@@ -991,6 +1524,15 @@ pub fn apply_preverified(
                     action: "open a public notice",
                 });
             }
+            // The public sees a notice from the day it is logged: one dated
+            // earlier would shorten the 10 days nobody could object in.
+            c.window(
+                "opened_on",
+                n.opened_on,
+                SAME_DAY_GRACE_DAYS,
+                "a public notice opens on the day it is logged",
+                reg::PUBLIC_NOTICE,
+            )?;
             if n.opened_on < p.approval.approved_on {
                 return Err(RuleViolation::InvalidDates(
                     "notice opened before approval".into(),
@@ -1007,7 +1549,7 @@ pub fn apply_preverified(
             let o: Objection = parse(env)?;
             check_id("objection_id", &o.objection_id)?;
             check_text("grounds", &o.grounds)?;
-            check_text("filer_name", &o.filer_name)?;
+            check_name("filer_name", &o.filer_name)?;
             if let Some(d) = &o.evidence_blake3 {
                 check_digest("evidence_blake3", d)?;
             }
@@ -1027,6 +1569,18 @@ pub fn apply_preverified(
                     from: p.status.name().into(),
                     action: "receive an objection",
                 });
+            }
+            c.window(
+                "filed_on",
+                o.filed_on,
+                RECORDING_DAYS,
+                "an objection is logged within 14 days of receipt, and never ahead",
+                reg::OBJECTIONS,
+            )?;
+            if o.filed_on < p.approval.approved_on {
+                return Err(RuleViolation::InvalidDates(
+                    "objection filed before the product was approved".into(),
+                ));
             }
             p.open_objections += 1;
             c.subject(&o.objection_id);
@@ -1050,11 +1604,25 @@ pub fn apply_preverified(
             let Some(StateObject::Objection(mut o)) =
                 c.get(&StateKey::Objection(r.objection_id.clone()))
             else {
-                return Err(RuleViolation::NotFound {
+                return Err(RuleViolation::MissingStep {
                     what: "objection",
                     id: r.objection_id,
+                    missing: "has not been filed",
+                    step: "objection-filed",
+                    citation: reg::OBJECTIONS,
                 });
             };
+            let mut p = c.product(&o.fields.product_id)?;
+            // The operator or the business entity handles an objection
+            // (Guangxi Art. 12(8)); an operator with no part in the
+            // product's authorization does not.
+            c.operator_of(
+                &signer,
+                &p,
+                &[Role::Operator],
+                "resolve an objection to",
+                reg::OBJECTIONS,
+            )?;
             if o.resolution.is_some() {
                 return Err(RuleViolation::InvalidTransition {
                     what: "objection",
@@ -1063,12 +1631,18 @@ pub fn apply_preverified(
                     action: "resolve",
                 });
             }
+            c.window(
+                "resolved_on",
+                r.resolved_on,
+                RECORDING_DAYS,
+                "a resolution is logged within 14 days, and never ahead",
+                reg::OBJECTIONS,
+            )?;
             if r.resolved_on < o.fields.filed_on {
                 return Err(RuleViolation::InvalidDates(
                     "resolved before it was filed".into(),
                 ));
             }
-            let mut p = c.product(&o.fields.product_id)?;
             p.open_objections = p.open_objections.saturating_sub(1);
             let cit = c.profile.objection_citation;
             c.deadline(
@@ -1090,58 +1664,74 @@ pub fn apply_preverified(
             );
         }
         EntryKind::ProductRegistered => {
-            let reg: ProductRegistration = parse(env)?;
-            check_id("registration_no", &reg.registration_no)?;
+            let reg_: ProductRegistration = parse(env)?;
+            super::ident::check_registration_no(&reg_.registration_no)?;
             for (w, v) in [
-                ("certificate_name", &reg.certificate_name),
-                ("product_name", &reg.product_name),
-                ("product_type", &reg.product_type),
-                ("business_entity_name", &reg.business_entity_name),
-                ("update_cycle", &reg.update_cycle),
+                ("certificate_name", &reg_.certificate_name),
+                ("product_name", &reg_.product_name),
+                ("product_type", &reg_.product_type),
+                ("business_entity_name", &reg_.business_entity_name),
+                ("update_cycle", &reg_.update_cycle),
             ] {
-                check_text(w, v)?;
+                check_name(w, v)?;
             }
-            check_list("scenarios", &reg.scenarios)?;
-            for sc in &reg.scenarios {
-                check_text("scenario", sc)?;
-            }
-            let mut p = c.product(&reg.product_id)?;
+            check_scenarios(&reg_.scenarios)?;
+            let mut p = c.product(&reg_.product_id)?;
+            c.operator_of(
+                &signer,
+                &p,
+                &[Role::Operator],
+                "register",
+                reg::PRODUCT_REGISTRATION,
+            )?;
             if p.status != Status::Approved {
                 return Err(RuleViolation::InvalidTransition {
                     what: "product",
-                    id: reg.product_id,
+                    id: reg_.product_id,
                     from: p.status.name().into(),
                     action: "register",
                 });
             }
-            if c.get(&StateKey::RegistrationNo(reg.registration_no.clone()))
+            if c.get(&StateKey::RegistrationNo(reg_.registration_no.clone()))
                 .is_some()
             {
-                return Err(RuleViolation::DuplicateRegistrationNo(reg.registration_no));
+                return Err(RuleViolation::DuplicateRegistrationNo(reg_.registration_no));
             }
-            if reg.business_entity != p.approval.business_entity
-                || reg.authorization != p.approval.authorization
+            if reg_.business_entity != p.approval.business_entity
+                || reg_.authorization != p.approval.authorization
             {
-                return Err(RuleViolation::WrongParty(
+                return Err(not_entitled(
                     "business entity and authorization must be those approved".into(),
+                    reg::PRODUCT_REGISTRATION,
                 ));
             }
-            let be = c.active_participant(&reg.business_entity)?;
-            if be.name != reg.business_entity_name {
-                return Err(RuleViolation::WrongParty(format!(
-                    "business_entity_name is not the registered name of {}",
-                    be.id
-                )));
+            let be = c.active_participant(&reg_.business_entity)?;
+            if be.name != reg_.business_entity_name {
+                return Err(not_entitled(
+                    format!(
+                        "business_entity_name is not the registered name of {}",
+                        be.id
+                    ),
+                    reg::PRODUCT_REGISTRATION,
+                ));
             }
-            if reg.registered_on < p.approval.approved_on || reg.registered_on > today {
+            // The certificate's 登记日期 is the day the platform issues it.
+            c.window(
+                "registered_on",
+                reg_.registered_on,
+                SAME_DAY_GRACE_DAYS,
+                "a certificate is dated the day it is logged",
+                reg::PRODUCT_REGISTRATION,
+            )?;
+            if reg_.registered_on < p.approval.approved_on {
                 return Err(RuleViolation::InvalidDates(
-                    "registration date must lie between approval and the filing date".into(),
+                    "registration date must not precede the approval".into(),
                 ));
             }
-            c.in_force(&reg.authorization, reg.registered_on)?;
+            c.in_force(&reg_.authorization, &[today, reg_.registered_on])?;
             if p.approval.uses_non_public_data {
                 let Some(opened) = p.notice_opened_on else {
-                    return Err(RuleViolation::NoticeMissing(reg.product_id));
+                    return Err(RuleViolation::NoticeMissing(reg_.product_id));
                 };
                 // Guangxi Art. 12(6): 10 natural days; the day it opens is day 1.
                 let last = opened
@@ -1149,36 +1739,36 @@ pub fn apply_preverified(
                     .ok_or_else(|| {
                         RuleViolation::InvalidDates("notice date out of range".into())
                     })?;
-                if reg.registered_on <= last || today <= last {
+                if reg_.registered_on <= last || today <= last {
                     return Err(RuleViolation::NoticePeriodOpen {
-                        product: reg.product_id,
+                        product: reg_.product_id,
                         until: last,
                     });
                 }
             }
             if p.open_objections > 0 {
-                return Err(RuleViolation::ObjectionPending(reg.product_id));
+                return Err(RuleViolation::ObjectionPending(reg_.product_id));
             }
             let cit = c.profile.registration_citation;
             c.deadline(
                 "registration-late",
-                &reg.product_id,
+                &reg_.product_id,
                 p.approval.approved_on,
                 c.profile.registration_working_days,
-                reg.registered_on,
+                reg_.registered_on,
                 cit,
             );
             let bno = BlockchainNo::new(&ctx.log_id, idx, &ctx.leaf_hash).to_string();
-            c.subject(&reg.product_id);
-            c.subject(&reg.registration_no);
-            c.subject(&reg.business_entity);
+            c.subject(&reg_.product_id);
+            c.subject(&reg_.registration_no);
+            c.subject(&reg_.business_entity);
             c.put(
-                StateKey::RegistrationNo(reg.registration_no.clone()),
-                StateObject::RegistrationNo(reg.product_id.clone()),
+                StateKey::RegistrationNo(reg_.registration_no.clone()),
+                StateObject::RegistrationNo(reg_.product_id.clone()),
             );
-            let pid = reg.product_id.clone();
+            let pid = reg_.product_id.clone();
             p.registration = Some(RegistrationState {
-                fields: reg,
+                fields: reg_,
                 index: idx,
                 leaf_hash: ctx.leaf_hash.to_hex(),
                 blockchain_no: bno,
@@ -1191,6 +1781,7 @@ pub fn apply_preverified(
             let ch: ProductChange = parse(env)?;
             check_text("reason", &ch.reason)?;
             let mut p = c.product(&ch.id)?;
+            c.operator_of(&signer, &p, &[Role::Operator], "change", reg::PRODUCT_ACTS)?;
             if !matches!(p.status, Status::Active | Status::Suspended) {
                 return Err(RuleViolation::InvalidTransition {
                     what: "product",
@@ -1199,23 +1790,30 @@ pub fn apply_preverified(
                     action: "change",
                 });
             }
-            let reg = p
+            c.window(
+                "effective_on",
+                ch.effective_on,
+                RECORDING_DAYS,
+                "a change is logged within 14 days, and never ahead",
+                reg::PRODUCT_REGISTRATION,
+            )?;
+            let reg_ = p
                 .registration
                 .as_mut()
                 .expect("active products are registered");
             if let Some(v) = ch.product_name {
-                check_text("product_name", &v)?;
-                reg.fields.product_name = v;
+                check_name("product_name", &v)?;
+                reg_.fields.product_name = v;
             }
             if let Some(v) = ch.update_cycle {
-                check_text("update_cycle", &v)?;
-                reg.fields.update_cycle = v;
+                check_name("update_cycle", &v)?;
+                reg_.fields.update_cycle = v;
             }
             if let Some(v) = ch.scenarios {
-                check_list("scenarios", &v)?;
-                reg.fields.scenarios = v;
+                check_scenarios(&v)?;
+                reg_.fields.scenarios = v;
             }
-            let no = reg.fields.registration_no.clone();
+            let no = reg_.fields.registration_no.clone();
             c.subject(&ch.id);
             c.subject(&no);
             c.put(StateKey::Product(ch.id.clone()), StateObject::Product(p));
@@ -1241,6 +1839,12 @@ pub fn apply_preverified(
                     "deregister",
                 ),
             };
+            let citation = match kind {
+                EntryKind::ProductSuspended | EntryKind::ProductResumed => reg::SUSPENSION,
+                EntryKind::ProductRegistrationRevoked => reg::OBJECTIONS,
+                _ => reg::EXIT,
+            };
+            c.operator_of(&signer, &p, &[Role::Operator], action, reg::PRODUCT_ACTS)?;
             if !ok_from.contains(&p.status) {
                 return Err(RuleViolation::InvalidTransition {
                     what: "product",
@@ -1249,6 +1853,13 @@ pub fn apply_preverified(
                     action,
                 });
             }
+            c.window(
+                "effective_on",
+                sc.effective_on,
+                RECORDING_DAYS,
+                "a status change is logged within 14 days, and never ahead",
+                citation,
+            )?;
             p.status = to;
             p.status_index = idx;
             let no = p
@@ -1264,40 +1875,85 @@ pub fn apply_preverified(
             let d: DestructionAttestation = parse(env)?;
             check_text("method", &d.method)?;
             check_digest("evidence_blake3", &d.evidence_blake3)?;
-            let known = c.get(&StateKey::Agreement(d.subject_id.clone())).is_some()
-                || c.get(&StateKey::Product(d.subject_id.clone())).is_some();
-            if !known {
+            // Who destroyed the data attests it: the parties to the
+            // agreement (or the operator above it), or, for a product, its
+            // business entity or operator; a data authority always may.
+            let entitled = if let Some(StateObject::Agreement(a)) =
+                c.get(&StateKey::Agreement(d.subject_id.clone()))
+            {
+                let chain = c.chain(&a.fields.id)?;
+                entitled(&signer, &chain, &[Role::Operator, Role::BusinessEntity])
+            } else if let Some(StateObject::Product(p)) =
+                c.get(&StateKey::Product(d.subject_id.clone()))
+            {
+                p.approval.business_entity == signer.id
+                    || entitled(&signer, &c.product_chain(&p)?, &[Role::Operator])
+            } else {
                 return Err(RuleViolation::NotFound {
                     what: "agreement or product",
                     id: d.subject_id,
                 });
+            };
+            if !entitled {
+                return Err(not_entitled(
+                    format!(
+                        "{} may not attest destruction of the data of {}: it is no party to it",
+                        signer.id, d.subject_id
+                    ),
+                    reg::TERMINATION,
+                ));
             }
+            c.window(
+                "attested_on",
+                d.attested_on,
+                RECORDING_DAYS,
+                "an attestation is logged within 14 days, and never ahead",
+                reg::TERMINATION,
+            )?;
             c.subject(&d.subject_id);
         }
         EntryKind::OperationEvent => {
             let ev: OperationEvent = parse(env)?;
-            check_text("actor", &ev.actor)?;
+            check_name("actor", &ev.actor)?;
             check_list("personal_data_commitments", &ev.personal_data_commitments)?;
             for cm in &ev.personal_data_commitments {
                 check_digest("personal data commitment", cm)?;
             }
-            let a = c.agreement(&ev.agreement_id)?;
-            if a.fields.grantee != signer.id && !a.fields.parties.contains(&signer.id) {
-                return Err(RuleViolation::WrongParty(format!(
-                    "{} is not a party to {}",
-                    signer.id, ev.agreement_id
-                )));
+            let chain = c
+                .chain(&ev.agreement_id)
+                .map_err(|_| RuleViolation::MissingStep {
+                    what: "agreement",
+                    id: ev.agreement_id.clone(),
+                    missing: "has not been filed",
+                    step: "agreement-filed",
+                    citation: reg::REGISTERED_OR_FILED,
+                })?;
+            if !chain.iter().any(|a| is_party(a, &signer.id)) {
+                return Err(not_entitled(
+                    format!(
+                        "{} is not a party to {} (or to its parent)",
+                        signer.id, ev.agreement_id
+                    ),
+                    reg::OPERATION_LOGS,
+                ));
             }
             let on = Date::from_unix_ms(ev.occurred_at_ms)
                 .ok_or_else(|| RuleViolation::InvalidDates("occurred_at_ms out of range".into()))?;
-            if on > today {
-                return Err(RuleViolation::InvalidDates(
-                    "an operation cannot be logged before it happens".into(),
-                ));
-            }
-            // Operations outside an active authorization are recorded (the
-            // log is the evidence) but flagged: 无授权不运营.
-            if a.status != Status::Active || on > a.fields.term_end || on < a.fields.term_start {
+            // A record of an operation is worth logging as long as the logs
+            // of its agreement must be kept: the longest term plus the
+            // retention period after it.
+            c.window_months(
+                "occurred_at_ms",
+                on,
+                c.profile.max_term_months + c.profile.retention_months,
+                "an operation is logged after it happens, within the longest term plus the log retention period",
+                c.profile.retention_citation,
+            )?;
+            // Operations outside an authorization in force (up its whole
+            // chain) are recorded, since the log is the evidence, but
+            // flagged: 无授权不运营.
+            if chain_in_force(&ev.agreement_id, &chain, &[on]).is_err() {
+                let a = &chain[0];
                 c.fx.flags.push(Flag {
                     code: "operation-without-authorization".into(),
                     subject: ev.agreement_id.clone(),
@@ -1305,11 +1961,25 @@ pub fn apply_preverified(
                     done: on,
                     working_days_late: 0,
                     provisional: false,
-                    citation: "004_f74e87670fce17ff.txt Art. 2 (无授权不运营)".into(),
+                    citation: reg::NO_AUTHORIZATION_NO_OPERATION.into(),
                 });
             }
             if let Some(pid) = &ev.product_id {
-                c.product(pid)?;
+                let p = c.product(pid)?;
+                // Most events name the product's own authorization: no walk needed.
+                let under = p.approval.authorization == ev.agreement_id
+                    || c.product_chain(&p)?
+                        .iter()
+                        .any(|a| a.fields.id == ev.agreement_id);
+                if !under {
+                    return Err(not_entitled(
+                        format!(
+                            "product {pid} is not authorized under {} (its authorization is {})",
+                            ev.agreement_id, p.approval.authorization
+                        ),
+                        reg::OPERATION_LOGS,
+                    ));
+                }
                 c.subject(pid);
             }
             c.subject(&ev.agreement_id);

@@ -8,6 +8,7 @@ use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::calendar::Date;
 use crate::envelope::{participant_key_id, payload_type_for, Envelope};
 use crate::hash::HashSuite;
 use crate::leaf::Leaf;
@@ -90,6 +91,11 @@ pub struct Testkit {
     pub business: Party,
     /// venue is a trading venue (数据交易场所).
     pub venue: Party,
+    /// base_ms is the integrated time of the first step.
+    pub base_ms: u64,
+    /// live: every act of the scenarios is dated the China date of
+    /// `base_ms`, so a real node can log them all at once (see [`Testkit::live`]).
+    pub live: bool,
 }
 
 /// BASE_MS is 2025-03-03 10:00 China Standard Time, a Monday.
@@ -130,6 +136,72 @@ impl Testkit {
                 5,
             ),
             venue: Party::new("bbw-exchange", "北部湾数据交易所", Role::TradingVenue, 6),
+            base_ms: BASE_MS,
+            live: false,
+        }
+    }
+
+    /// live returns the standard parties with scenarios dated today (China
+    /// time), for end-to-end tests against a real node, which logs every
+    /// entry at its own clock: the rules judge dates at the integrated time
+    /// (D13), so a scenario dated in 2025 would be refused in 2027.
+    ///
+    /// Every act is dated today and terms keep their lengths. The product
+    /// then uses only public data: a public notice must run 10 real days,
+    /// which no test waits for.
+    pub fn live(origin: &str) -> Testkit {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(BASE_MS);
+        Testkit::live_at(origin, now)
+    }
+
+    /// live_at is [`Testkit::live`] at a given time (Unix ms).
+    pub fn live_at(origin: &str, now_ms: u64) -> Testkit {
+        Testkit {
+            base_ms: now_ms,
+            live: true,
+            ..Testkit::new(origin)
+        }
+    }
+
+    /// on returns the date of an act of the scenarios: `fixed` itself (a
+    /// 2025 date of the fixed scenarios), or, live, today.
+    pub fn on(&self, fixed: &str) -> String {
+        if !self.live {
+            return fixed.to_string();
+        }
+        self.today().to_string()
+    }
+
+    /// until returns the date of a term's end: `fixed` itself, or, live,
+    /// as many days after today as `fixed` lies after 2025-03-03.
+    pub fn until(&self, fixed: &str) -> String {
+        if !self.live {
+            return fixed.to_string();
+        }
+        let base = Date::from_unix_ms(BASE_MS).expect("base date");
+        let d = Date::parse(fixed).expect("a fixed scenario date");
+        self.today()
+            .add_days(base.days_until(&d))
+            .expect("within range")
+            .to_string()
+    }
+
+    /// today returns the China date of `base_ms`.
+    pub fn today(&self) -> Date {
+        Date::from_unix_ms(self.base_ms).expect("base time in range")
+    }
+
+    /// at returns the integrated time of a step `days` days and `ms`
+    /// milliseconds into the fixed scenarios; live, every step is logged
+    /// within the same second.
+    pub fn at(&self, days: u64, ms: u64) -> u64 {
+        if self.live {
+            self.base_ms + days * 10 + ms
+        } else {
+            self.base_ms + days * DAY_MS + ms
         }
     }
 
@@ -149,14 +221,15 @@ impl Testkit {
 
     /// setup returns genesis, every participant, a resource and the
     /// agreements a product needs (operation agreement OA-1 and scene
-    /// authorization SA-1), all on 2025-03-03/04.
+    /// authorization SA-1), all on 2025-03-03/04 (live: today).
     pub fn setup(&self, hash: HashSuite, profile: &str) -> Vec<Step> {
-        let t0 = BASE_MS;
+        let t0 = self.at(0, 0);
         let st = |label, envelope, time_ms| Step {
             label,
             envelope,
             time_ms,
         };
+        let (on, until) = (|d: &str| self.on(d), |d: &str| self.until(d));
         vec![
             st("genesis", self.genesis(hash, profile), t0),
             st("register implementing agency", self.register(&self.agency), t0 + 1),
@@ -178,30 +251,30 @@ impl Testkit {
                 self.agency.sign(
                     EntryKind::AgreementFiled,
                     &json!({"id": "PLAN-1", "agreement_type": "implementation-plan", "parties": [self.agency.id], "grantee": self.agency.id,
-                            "scope": ["R-GX-TRANSPORT-001"], "signed_on": "2025-02-28", "term_start": "2025-03-01", "term_end": "2028-02-27",
+                            "scope": ["R-GX-TRANSPORT-001"], "signed_on": on("2025-02-28"), "term_start": on("2025-03-01"), "term_end": until("2028-02-27"),
                             "document_title": "公共数据授权运营实施方案", "document_blake3": DOC}),
                 ),
-                t0 + DAY_MS,
+                self.at(1, 0),
             ),
             st(
                 "operation agreement filed",
                 self.agency.sign(
                     EntryKind::AgreementFiled,
                     &json!({"id": "OA-1", "agreement_type": "operation-agreement", "parties": [self.agency.id, self.operator.id], "grantee": self.operator.id,
-                            "scope": ["R-GX-TRANSPORT-001"], "signed_on": "2025-02-28", "term_start": "2025-03-01", "term_end": "2028-02-27",
+                            "scope": ["R-GX-TRANSPORT-001"], "signed_on": on("2025-02-28"), "term_start": on("2025-03-01"), "term_end": until("2028-02-27"),
                             "document_title": "公共数据资源授权运营协议", "document_blake3": DOC}),
                 ),
-                t0 + DAY_MS + 1,
+                self.at(1, 1),
             ),
             st(
                 "scene authorization filed",
                 self.operator.sign(
                     EntryKind::AgreementFiled,
                     &json!({"id": "SA-1", "agreement_type": "scene-authorization", "parties": [self.operator.id, self.business.id], "grantee": self.business.id,
-                            "parent": "OA-1", "scope": ["R-GX-TRANSPORT-001"], "scene": "公交出行规划", "signed_on": "2025-03-04",
-                            "term_start": "2025-03-05", "term_end": "2027-03-04", "document_title": "场景授权协议", "document_blake3": DOC}),
+                            "parent": "OA-1", "scope": ["R-GX-TRANSPORT-001"], "scene": "公交出行规划", "signed_on": on("2025-03-04"),
+                            "term_start": on("2025-03-05"), "term_end": until("2027-03-04"), "document_title": "场景授权协议", "document_blake3": DOC}),
                 ),
-                t0 + DAY_MS + 2,
+                self.at(1, 2),
             ),
         ]
     }
@@ -210,22 +283,29 @@ impl Testkit {
     /// credential, product approval, a public notice, an objection and its
     /// resolution, registration (certificate), operation events,
     /// suspension, resumption and finally revocation (撤销登记).
+    ///
+    /// Fixed, the product used non-public data, so its registration waits
+    /// for the 10-day public notice (2025-03-13..22); live, every act is
+    /// dated today and the product uses only public data (the notice is
+    /// still opened, and an objection still blocks registration until it
+    /// is resolved).
     pub fn lifecycle(&self, hash: HashSuite, profile: &str) -> Vec<Step> {
         let mut v = self.setup(hash, profile);
-        let day = |d: u64| BASE_MS + d * DAY_MS;
+        let day = |d: u64| self.at(d, 0);
         let st = |label, envelope, time_ms| Step {
             label,
             envelope,
             time_ms,
         };
+        let (on, until) = (|d: &str| self.on(d), |d: &str| self.until(d));
         v.extend([
             st(
                 "catalog credential issued",
                 self.operator.sign(
                     EntryKind::CatalogCredentialIssued,
                     &json!({"credential_no": "GX-CAT-AUTH-2025-0007", "agreement_id": "SA-1", "grantee_name": self.business.name,
-                            "scope": "公交实时到站数据（脱敏）", "valid_from": "2025-03-05", "valid_until": "2027-03-04",
-                            "issuer": self.operator.name, "issued_on": "2025-03-05"}),
+                            "scope": "公交实时到站数据（脱敏）", "valid_from": on("2025-03-05"), "valid_until": until("2027-03-04"),
+                            "issuer": self.operator.name, "issued_on": on("2025-03-05")}),
                 ),
                 day(2),
             ),
@@ -234,16 +314,16 @@ impl Testkit {
                 self.operator.sign(
                     EntryKind::ProductApproved,
                     &json!({"product_id": "P-1", "product_name": "公交客流预测服务", "business_entity": self.business.id,
-                            "authorization": "SA-1", "applied_on": "2025-03-10", "approved_on": "2025-03-12", "uses_non_public_data": true}),
+                            "authorization": "SA-1", "applied_on": on("2025-03-10"), "approved_on": on("2025-03-12"), "uses_non_public_data": !self.live}),
                 ),
                 day(9),
             ),
-            st("public notice opened", self.operator.sign(EntryKind::PublicNoticeOpened, &json!({"product_id": "P-1", "opened_on": "2025-03-13"})), day(10)),
+            st("public notice opened", self.operator.sign(EntryKind::PublicNoticeOpened, &json!({"product_id": "P-1", "opened_on": on("2025-03-13")})), day(10)),
             st(
                 "objection filed",
                 self.venue.sign(
                     EntryKind::ObjectionFiled,
-                    &json!({"objection_id": "OBJ-1", "product_id": "P-1", "filed_on": "2025-03-14", "filer_name": "北部湾数据交易所（会员来函）", "grounds": "数据来源说明不完整"}),
+                    &json!({"objection_id": "OBJ-1", "product_id": "P-1", "filed_on": on("2025-03-14"), "filer_name": "北部湾数据交易所（会员来函）", "grounds": "数据来源说明不完整"}),
                 ),
                 day(11),
             ),
@@ -251,7 +331,7 @@ impl Testkit {
                 "objection resolved",
                 self.operator.sign(
                     EntryKind::ObjectionResolved,
-                    &json!({"objection_id": "OBJ-1", "resolved_on": "2025-03-19", "outcome": "dismissed", "reason": "补充来源说明后核实无误"}),
+                    &json!({"objection_id": "OBJ-1", "resolved_on": on("2025-03-19"), "outcome": "dismissed", "reason": "补充来源说明后核实无误"}),
                 ),
                 day(16),
             ),
@@ -262,7 +342,7 @@ impl Testkit {
                     &json!({"product_id": "P-1", "registration_no": REGISTRATION_NO, "certificate_name": "数据产品登记证书",
                             "product_name": "公交客流预测服务", "product_type": "数据服务", "business_entity": self.business.id,
                             "business_entity_name": self.business.name, "update_cycle": "每日", "scenarios": ["公交出行规划", "运力调度"],
-                            "registered_on": "2025-03-24", "authorization": "SA-1"}),
+                            "registered_on": on("2025-03-24"), "authorization": "SA-1"}),
                 ),
                 day(21),
             ),
@@ -275,11 +355,11 @@ impl Testkit {
                 ),
                 day(21) + 10,
             ),
-            st("product suspended", self.authority.sign(EntryKind::ProductSuspended, &json!({"id": "P-1", "reason": "整改", "effective_on": "2025-04-01"})), day(29)),
-            st("product resumed", self.authority.sign(EntryKind::ProductResumed, &json!({"id": "P-1", "reason": "整改完成", "effective_on": "2025-04-08"})), day(36)),
+            st("product suspended", self.authority.sign(EntryKind::ProductSuspended, &json!({"id": "P-1", "reason": "整改", "effective_on": on("2025-04-01")})), day(29)),
+            st("product resumed", self.authority.sign(EntryKind::ProductResumed, &json!({"id": "P-1", "reason": "整改完成", "effective_on": on("2025-04-08")})), day(36)),
             st(
                 "registration revoked",
-                self.authority.sign(EntryKind::ProductRegistrationRevoked, &json!({"id": "P-1", "reason": "异议成立：撤销登记", "effective_on": "2025-04-15"})),
+                self.authority.sign(EntryKind::ProductRegistrationRevoked, &json!({"id": "P-1", "reason": "异议成立：撤销登记", "effective_on": on("2025-04-15")})),
                 day(43),
             ),
         ]);

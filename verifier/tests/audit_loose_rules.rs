@@ -1,0 +1,315 @@
+//! The audit refuses what the node refuses: a log written under the old,
+//! loose rules (crafted here without going through the rules, with valid
+//! signatures) holds every act issue 12 found accepted — another
+//! operator's acts on a product, a back-dated approval, absurd dates, an
+//! orphaned scene authorization, a look-alike 登记号, unusable
+//! participants. `regledger-verify audit` must report each as a rule
+//! failure naming its entry and article, and the library's `apply` (what
+//! the node runs) must refuse exactly the same entries with the same codes.
+
+use std::process::Command;
+
+use base64::Engine;
+use regledger::descriptor::LogDescriptorJson;
+use regledger::leaf::Leaf;
+use regledger::note::{KeyType, Signer};
+use regledger::registry::testkit::{chain, tile_files, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
+use regledger::registry::{apply, EntryContext, EntryKind, MemoryState, Role};
+use regledger::HashSuite;
+use serde_json::{json, Value};
+
+const ORIGIN: &str = "audit.example/loose";
+const GUANGXI: &str = "《广西壮族自治区公共数据资源授权运营管理办法（试行）》";
+
+fn at(d: u64) -> u64 {
+    BASE_MS + d * DAY_MS
+}
+
+/// Bad is an act the old rules accepted: its step, the code the rules
+/// refuse it with, and the article the refusal must name (if the rule has one).
+struct Bad {
+    at: usize,
+    code: &'static str,
+    article: Option<&'static str>,
+}
+
+fn crafted() -> (Vec<Step>, Vec<Bad>) {
+    let k = Testkit::new(ORIGIN);
+    let bo = Party::new("gx-operator-b", "乙运营有限公司", Role::Operator, 21);
+    let bb = Party::new("nn-other", "乙经营主体有限公司", Role::BusinessEntity, 22);
+    let ba = Party::new(
+        "gx-implementing-b",
+        "乙实施机构",
+        Role::ImplementingAgency,
+        23,
+    );
+    let setup_len = k.setup(HashSuite::Blake3, "guangxi").len();
+    let lifecycle = k.lifecycle(HashSuite::Blake3, "guangxi");
+    let registered = lifecycle
+        .iter()
+        .position(|s| s.label == "product registered")
+        .unwrap();
+    let mut steps: Vec<Step> = lifecycle[..setup_len].to_vec();
+    let t = at(1) + 100;
+    let push = |steps: &mut Vec<Step>, label, envelope, time_ms| {
+        steps.push(Step {
+            label,
+            envelope,
+            time_ms,
+        })
+    };
+    push(&mut steps, "register B operator", k.register(&bo), t);
+    push(&mut steps, "register B business", k.register(&bb), t + 1);
+    push(&mut steps, "register B agency", k.register(&ba), t + 2);
+    push(
+        &mut steps,
+        "OA-B",
+        ba.sign(
+            EntryKind::AgreementFiled,
+            &json!({"id": "OA-B", "agreement_type": "operation-agreement", "parties": [ba.id, bo.id], "grantee": bo.id,
+                    "scope": ["R-GX-TRANSPORT-001"], "signed_on": "2025-03-04", "term_start": "2025-03-04", "term_end": "2027-03-03",
+                    "document_title": "乙授权运营协议", "document_blake3": DOC}),
+        ),
+        t + 3,
+    );
+    push(
+        &mut steps,
+        "SA-B",
+        bo.sign(
+            EntryKind::AgreementFiled,
+            &json!({"id": "SA-B", "agreement_type": "scene-authorization", "parties": [bo.id, bb.id], "grantee": bb.id,
+                    "parent": "OA-B", "scope": ["R-GX-TRANSPORT-001"], "scene": "乙场景", "signed_on": "2025-03-04",
+                    "term_start": "2025-03-05", "term_end": "2027-03-02", "document_title": "乙场景授权协议", "document_blake3": DOC}),
+        ),
+        t + 4,
+    );
+    steps.extend(lifecycle[setup_len..=registered].iter().cloned());
+
+    let mut bad = Vec::new();
+    let mut act = |steps: &mut Vec<Step>,
+                   env,
+                   time_ms: u64,
+                   code: &'static str,
+                   article: Option<&'static str>| {
+        if !code.is_empty() {
+            bad.push(Bad {
+                at: steps.len(),
+                code,
+                article,
+            });
+        }
+        steps.push(Step {
+            label: "crafted",
+            envelope: env,
+            time_ms,
+        });
+    };
+    let approve = |who: &Party, pid: &str, be: &str, auth: &str, on: &str| {
+        who.sign(
+            EntryKind::ProductApproved,
+            &json!({"product_id": pid, "product_name": "产品", "business_entity": be, "authorization": auth,
+                    "approved_on": on, "uses_non_public_data": false}),
+        )
+    };
+    let t = at(22);
+    // Operator B suspends operator A's product.
+    act(
+        &mut steps,
+        bo.sign(
+            EntryKind::ProductSuspended,
+            &json!({"id": "P-1", "reason": "冒名暂停", "effective_on": "2025-03-25"}),
+        ),
+        t,
+        "wrong-party",
+        Some("第十二条第（七）项"),
+    );
+    // B approves a product under the scene authorization A granted.
+    act(
+        &mut steps,
+        approve(&bo, "P-B1", &k.business.id, "SA-1", "2025-03-25"),
+        t + 1,
+        "wrong-party",
+        Some("第十二条"),
+    );
+    // B grants a scene authorization under A's operation agreement.
+    act(
+        &mut steps,
+        bo.sign(
+            EntryKind::AgreementFiled,
+            &json!({"id": "SA-X", "agreement_type": "scene-authorization", "parties": [bo.id, k.business.id], "grantee": k.business.id,
+                    "parent": "OA-1", "scope": ["R-GX-TRANSPORT-001"], "scene": "冒名场景", "signed_on": "2025-03-25",
+                    "term_start": "2025-03-26", "term_end": "2026-03-25", "document_title": "场景授权协议", "document_blake3": DOC}),
+        ),
+        t + 2,
+        "wrong-party",
+        Some("第十二条第（三）项"),
+    );
+    // An objection, which B then resolves without any part in the product.
+    act(&mut steps, k.venue.sign(EntryKind::ObjectionFiled, &json!({"objection_id": "OBJ-2", "product_id": "P-1", "filed_on": "2025-03-25", "filer_name": "会员来函", "grounds": "再次异议"})), t + 3, "", None);
+    act(&mut steps, bo.sign(EntryKind::ObjectionResolved, &json!({"objection_id": "OBJ-2", "resolved_on": "2025-03-25", "outcome": "dismissed", "reason": "冒名处理"})), t + 4, "wrong-party", Some("第十二条第（八）项"));
+    // A product approved for a business entity that is no party to SA-1.
+    act(
+        &mut steps,
+        approve(&k.operator, "P-X", &bb.id, "SA-1", "2025-03-25"),
+        t + 5,
+        "wrong-party",
+        Some("第十二条第（三）项"),
+    );
+    // SA-OLD ends 03-26; on 03-28 an approval dated 03-26 claims it was in force.
+    act(
+        &mut steps,
+        k.operator.sign(
+            EntryKind::AgreementFiled,
+            &json!({"id": "SA-OLD", "agreement_type": "scene-authorization", "parties": [k.operator.id, k.business.id], "grantee": k.business.id,
+                    "parent": "OA-1", "scope": ["R-GX-TRANSPORT-001"], "scene": "短期场景", "signed_on": "2025-03-04",
+                    "term_start": "2025-03-05", "term_end": "2025-03-26", "document_title": "场景授权协议", "document_blake3": DOC}),
+        ),
+        t + 6,
+        "",
+        None,
+    );
+    let t = at(25);
+    act(
+        &mut steps,
+        approve(&k.operator, "P-OLD", &k.business.id, "SA-OLD", "2025-03-26"),
+        t,
+        "authorization-not-active",
+        Some("无授权不运营"),
+    );
+    // Dates that would make a rule count millions of days.
+    act(&mut steps, k.venue.sign(EntryKind::ObjectionFiled, &json!({"objection_id": "OBJ-3", "product_id": "P-1", "filed_on": "1970-01-01", "filer_name": "x", "grounds": "y"})), t + 1, "invalid-dates", Some("第十二条第（八）项"));
+    act(&mut steps, k.operator.sign(EntryKind::ObjectionResolved, &json!({"objection_id": "OBJ-2", "resolved_on": "9999-12-31", "outcome": "dismissed", "reason": "x"})), t + 2, "invalid-dates", Some("第十二条第（八）项"));
+    // OA-B ends; SA-B is an orphan, and B approves under it anyway.
+    act(&mut steps, ba.sign(EntryKind::AgreementTerminated, &json!({"id": "OA-B", "reason": "voluntary-exit", "detail": "主动退出", "effective_on": "2025-03-28"})), t + 3, "", None);
+    act(
+        &mut steps,
+        approve(&bo, "P-B2", &bb.id, "SA-B", "2025-03-28"),
+        t + 4,
+        "authorization-not-active",
+        Some("无授权不运营"),
+    );
+    // A look-alike 登记号 beside GXDP-2025-000001.
+    act(
+        &mut steps,
+        approve(&k.operator, "P-2", &k.business.id, "SA-1", "2025-03-28"),
+        t + 5,
+        "",
+        None,
+    );
+    act(
+        &mut steps,
+        k.operator.sign(
+            EntryKind::ProductRegistered,
+            &json!({"product_id": "P-2", "registration_no": "gxdp-2025-000001", "certificate_name": "数据产品登记证书",
+                    "product_name": "产品", "product_type": "数据服务", "business_entity": k.business.id,
+                    "business_entity_name": k.business.name, "update_cycle": "每日", "scenarios": ["公交出行规划"],
+                    "registered_on": "2025-03-28", "authorization": "SA-1"}),
+        ),
+        t + 6,
+        "malformed-payload",
+        Some("第十二条第（七）项"),
+    );
+    // Participants no envelope could carry or anyone could sign for (no article: FORMATS.md's grammar).
+    let key = Party::new("x", "x", Role::Operator, 40).public_key_b64();
+    act(&mut steps, k.authority.sign(EntryKind::ParticipantRegistered, &json!({"id": "运营机构乙", "name": "某公司", "role": "operator", "public_keys": [key]})), t + 7, "malformed-payload", None);
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let weak = base64::engine::general_purpose::STANDARD.encode(identity);
+    act(
+        &mut steps,
+        k.authority.sign(
+            EntryKind::ParticipantRegistered,
+            &json!({"id": "gx-weak", "name": "某公司", "role": "operator", "public_keys": [weak]}),
+        ),
+        t + 8,
+        "malformed-payload",
+        None,
+    );
+    // The log goes on normally afterwards.
+    act(&mut steps, k.operator.sign(EntryKind::ObjectionResolved, &json!({"objection_id": "OBJ-2", "resolved_on": "2025-03-28", "outcome": "dismissed", "reason": "核实无误"})), t + 9, "", None);
+    (steps, bad)
+}
+
+fn log_signer() -> Signer {
+    Signer::generate(ORIGIN, KeyType::Ed25519, [43; 32]).unwrap()
+}
+
+#[test]
+fn the_audit_reports_every_act_the_loose_rules_let_through() {
+    let (steps, bad) = crafted();
+    // What the node runs: the library's apply, entry by entry.
+    let mut state = MemoryState::default();
+    let leaves = chain(HashSuite::Blake3, &steps);
+    let mut refused = Vec::new();
+    for (i, (s, leaf)) in steps.iter().zip(&leaves).enumerate() {
+        let ctx = EntryContext {
+            index: i as u64,
+            integrated_time_ms: s.time_ms,
+            leaf_hash: leaf.hash(HashSuite::Blake3),
+            log_id: ORIGIN.into(),
+        };
+        match apply(&state, &ctx, &s.envelope) {
+            Ok(fx) => state.apply_effects(&fx),
+            Err(e) => refused.push((i, e.code())),
+        }
+    }
+    let want: Vec<(usize, &str)> = bad.iter().map(|b| (b.at, b.code)).collect();
+    assert_eq!(
+        refused, want,
+        "the library refuses exactly the crafted acts"
+    );
+
+    // What the regulator runs: the audit on the published tiles.
+    let dir = tempfile::tempdir().unwrap();
+    let bytes: Vec<Vec<u8>> = leaves.iter().map(Leaf::to_bytes).collect();
+    for (path, data) in tile_files(HashSuite::Blake3, ORIGIN, &log_signer(), &bytes) {
+        let p = dir.path().join("tiles").join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    let d = LogDescriptorJson {
+        origin: ORIGIN.into(),
+        log_vkey: log_signer().verifier().to_vkey(),
+        hash: "blake3".into(),
+        witnesses: vec![],
+        quorum: 0,
+        profile: "guangxi".into(),
+    };
+    std::fs::write(dir.path().join("log.json"), serde_json::to_vec(&d).unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_regledger-verify"))
+        .arg("--json")
+        .arg("audit")
+        .arg("--dir")
+        .arg(dir.path().join("tiles"))
+        .arg("--log")
+        .arg(dir.path().join("log.json"))
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{v}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let failures = v["failures"].as_array().expect("failures");
+    assert_eq!(failures.len(), bad.len(), "{failures:#?}");
+    for b in &bad {
+        let f = failures
+            .iter()
+            .find(|f| f["index"] == json!(b.at))
+            .unwrap_or_else(|| panic!("entry {} ({}) not reported: {failures:#?}", b.at, b.code));
+        assert_eq!(f["check"], format!("rule:{}", b.code), "{f}");
+        let detail = f["detail"].as_str().unwrap();
+        if let Some(article) = b.article {
+            assert!(
+                detail.contains(article) && (detail.contains(GUANGXI) || detail.contains("《")),
+                "entry {}: {detail} does not cite {article}",
+                b.at
+            );
+        }
+    }
+    // The rest of the log is intact: the tree verifies, the good entries apply.
+    assert_eq!(v["computed_root"], v["checkpoint"]["root"]);
+    assert_eq!(v["entries_checked"], json!(steps.len()));
+}
