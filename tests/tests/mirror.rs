@@ -643,7 +643,10 @@ fn a_corrupt_unsigned_tile_is_a_source_failure_not_a_split_view() {
     assert_eq!(value(&mirror.url, "regledger_mirror_sources_failing"), 1);
     assert!(evidence_now(&mirror).is_empty());
     // Nothing of size n2 was accepted: the last good state is still served.
-    assert_eq!(get_text(&format!("{}/checkpoint", mirror.url)).unwrap().1, cp);
+    assert_eq!(
+        get_text(&format!("{}/checkpoint", mirror.url)).unwrap().1,
+        cp
+    );
     assert_eq!(tree_size(&mirror.url), n);
 
     // Across a restart it is not stopped: it keeps trying and alarming.
@@ -680,7 +683,10 @@ fn a_corrupt_unsigned_tile_is_a_source_failure_not_a_split_view() {
         value(&mirror.url, "regledger_mirror_source_errors_total") > before + 1
     });
     assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
-    assert_eq!(get_text(&format!("{}/checkpoint", mirror.url)).unwrap().1, cp2);
+    assert_eq!(
+        get_text(&format!("{}/checkpoint", mirror.url)).unwrap().1,
+        cp2
+    );
 
     // A smaller checkpoint the log key signed over another tree does
     // contradict: a split view, and the audit of the evidence proves the fork.
@@ -688,7 +694,10 @@ fn a_corrupt_unsigned_tile_is_a_source_failure_not_a_split_view() {
     std::fs::write(served.join("checkpoint"), &forged).unwrap();
     let ev = evidence(&mirror, 1).remove(0);
     assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 1);
-    assert_eq!(get_text(&format!("{}/checkpoint", mirror.url)).unwrap().1, cp2);
+    assert_eq!(
+        get_text(&format!("{}/checkpoint", mirror.url)).unwrap().1,
+        cp2
+    );
     let readme = std::fs::read_to_string(ev.join("README.txt")).unwrap();
     assert!(readme.contains("--trusted"), "{readme}");
     let (c, v, err) = audit_readme(&log, &ev);
@@ -814,7 +823,10 @@ fn a_log_signed_checkpoint_of_size_2_62_is_a_fetch_failure_not_a_crash() {
     });
     assert!(healthy(&mirror.url), "the mirror died");
     assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
-    assert_eq!(get_text(&format!("{}/checkpoint", mirror.url)).unwrap().1, cp);
+    assert_eq!(
+        get_text(&format!("{}/checkpoint", mirror.url)).unwrap().1,
+        cp
+    );
     // The same sizes shown to its witness endpoint: refused, not cosigned, still serving.
     for size in [1u64 << 62, (1 << 62) - 1, u64::MAX] {
         let note = signed(&key, size, [7; 32]);
@@ -864,7 +876,10 @@ fn a_fork_shown_only_to_the_witness_endpoint_is_alarmed_with_evidence() {
 
     // A stale client (an older checkpoint of the same tree) is no fork: 409 with the size.
     let (c, ct, body) = add_checkpoint(&mirror.url, 0, &[], &cp_k);
-    assert_eq!((c, ct.as_str(), body.as_str()), (409, "text/x.tlog.size", &*format!("{n}\n")));
+    assert_eq!(
+        (c, ct.as_str(), body.as_str()),
+        (409, "text/x.tlog.size", &*format!("{n}\n"))
+    );
     let (c, _, _) = add_checkpoint(&mirror.url, n, &[], &cp_k);
     assert_eq!(c, 400);
     assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
@@ -922,14 +937,20 @@ fn a_fork_shown_only_to_the_witness_endpoint_is_alarmed_with_evidence() {
         _fork.url
     ));
     let proof: Vec<String> = serde_json::from_value(proof["consistency_proof"].clone()).unwrap();
-    assert!(!n.is_power_of_two(), "size {n}: the old root would be part of the proof");
+    assert!(
+        !n.is_power_of_two(),
+        "size {n}: the old root would be part of the proof"
+    );
     let (c, _, body) = add_checkpoint(&mirror.url, n, &proof, &fork_cp);
     assert_eq!(c, 422, "{body}");
     assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 1);
     let evs = evidence_now(&mirror);
     assert_eq!(evs.len(), 1, "{evs:?}");
     let req = std::fs::read_to_string(evs[0].join("add-checkpoint.request")).unwrap();
-    assert!(req.starts_with(&format!("old {n}\n{}\n", proof[0])), "{req}");
+    assert!(
+        req.starts_with(&format!("old {n}\n{}\n", proof[0])),
+        "{req}"
+    );
     assert!(req.ends_with(&fork_cp), "{req}");
     // A proof that rebuilds neither root proves nothing: no alarm for garbage.
     std::fs::rename(mirror.data.join("evidence"), dir.path().join("reviewed-3")).unwrap();
@@ -944,7 +965,10 @@ fn a_fork_shown_only_to_the_witness_endpoint_is_alarmed_with_evidence() {
     post_all(&node.url, ops(&kit, 2, "w"));
     let n2 = tree_size(&node.url);
     let cp2 = wait_for_checkpoint(&node.url, n2);
-    let p = get_json(&format!("{}/v1/proof/consistency?old={n}&new={n2}", node.url));
+    let p = get_json(&format!(
+        "{}/v1/proof/consistency?old={n}&new={n2}",
+        node.url
+    ));
     let p: Vec<String> = serde_json::from_value(p["consistency_proof"].clone()).unwrap();
     let (c, _, line) = add_checkpoint(&mirror.url, n, &p, &cp2);
     assert_eq!(c, 200, "{line}");
