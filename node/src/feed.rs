@@ -681,6 +681,42 @@ mod tests {
     }
 
     #[test]
+    fn consistency_roots_rebuild_both_roots_from_a_proof() {
+        use regledger::tree::MemoryTree;
+        let suite = regledger::HashSuite::Sha256;
+        let mut t = MemoryTree::new(suite);
+        for i in 0..300u64 {
+            t.append_data(&i.to_be_bytes());
+        }
+        let mut checked = 0;
+        for old in 1..300u64 {
+            for new in [old + 1, old + 7, 300]
+                .into_iter()
+                .filter(|n| *n > old && *n <= 300)
+            {
+                let proof = t.prove_consistency(old, new).unwrap();
+                let got = consistency_roots(suite, old, new, &proof);
+                if old.is_power_of_two() {
+                    assert_eq!(got, None);
+                    continue;
+                }
+                let want = (t.root_at(old).unwrap(), t.root_at(new).unwrap());
+                assert_eq!(got, Some(want), "{old} -> {new}");
+                checked += 1;
+                // One node changed: the new root is no longer rebuilt.
+                let mut bad = proof.clone();
+                bad[0].0[0] ^= 1;
+                assert_ne!(
+                    consistency_roots(suite, old, new, &bad).map(|r| r.1),
+                    Some(want.1)
+                );
+                assert_eq!(consistency_roots(suite, old, new, &proof[1..]), None);
+            }
+        }
+        assert!(checked > 500);
+    }
+
+    #[test]
     fn events_map_only_changes_venues_act_on() {
         assert_eq!(
             event_type("product-registration-revoked"),

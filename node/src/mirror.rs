@@ -527,6 +527,9 @@ impl SyncError {
     }
 }
 
+/// Trusted is an evidence file to give `--trusted`: its name and the note.
+type Trusted<'a> = (&'static str, &'a [u8]);
+
 /// OwnNote is a log-signed checkpoint whose tree the mirror holds (or holds a prefix of).
 struct OwnNote {
     size: u64,
@@ -1030,7 +1033,7 @@ impl Mirror {
         std::fs::create_dir_all(&tmp)?;
         // tree: the checkpoint whose tree tile/ holds; trusted: the file to
         // give `--trusted`; own_upto: how much of the tree the own store has.
-        let (tree, trusted, own_upto, order): (&[u8], Option<(&str, &[u8])>, u64, Vec<usize>) =
+        let (tree, trusted, own_upto, order): (&[u8], Option<Trusted>, u64, Vec<usize>) =
             match &c.shape {
                 Shape::Theirs { source, own } => {
                     let mut order = vec![*source];
