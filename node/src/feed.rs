@@ -30,6 +30,7 @@ use regledger::Hash;
 use serde::Serialize;
 
 use crate::http::{problem, App};
+use crate::mirror::WitnessFork;
 use crate::store::{meta_str, meta_u64, Hashes, Store, StoreError, HASHES, META, M_SIZE};
 
 /// M_WITNESS is the META key of the latest checkpoint this witness cosigned.
@@ -41,8 +42,11 @@ pub const WEBHOOK_PREFIX: &str = "webhook:";
 /// MAX_BACKOFF caps the retry delay of a webhook delivery.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// CatchUp verifies the mirror up to a presented checkpoint note.
-pub type CatchUp = Arc<dyn Fn(&[u8]) + Send + Sync>;
+/// CatchUp verifies the mirror up to a presented checkpoint note (or says why it could not).
+pub type CatchUp = Arc<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>;
+
+/// OnFork records a contradiction presented to the witness (alarm and evidence).
+pub type OnFork = Arc<dyn Fn(&WitnessFork) + Send + Sync>;
 
 /// CATCH_UP_WAIT bounds how long add-checkpoint waits for a catch-up before answering 503 (the sync goes on).
 pub const CATCH_UP_WAIT: Duration = Duration::from_secs(5);
@@ -59,6 +63,9 @@ pub struct Feed {
     /// to the witness (a log that waits for its witnesses' quorum before it
     /// publishes would otherwise never show the mirror that checkpoint).
     pub catch_up: Option<CatchUp>,
+    /// on_fork raises the split-view alarm and saves the evidence when a
+    /// request presents a log-signed checkpoint that contradicts the mirror.
+    pub on_fork: Option<OnFork>,
 }
 
 /// ChangeEvent is one registry change a venue reacts to.
@@ -332,6 +339,73 @@ fn witness_problem(status: StatusCode, code: &str, detail: impl Into<String>) ->
     problem(status, code, "Checkpoint not cosigned", detail)
 }
 
+fn storage_problem(feed: &Feed, e: StoreError) -> Response {
+    feed.app
+        .metrics
+        .storage_errors
+        .fetch_add(1, Ordering::Relaxed);
+    witness_problem(StatusCode::SERVICE_UNAVAILABLE, "storage-unavailable", e.0)
+}
+
+/// fork raises the split-view alarm and saves the evidence of a
+/// contradiction presented to the witness, before the request is answered.
+fn fork(feed: &Feed, reason: String, note: &[u8], request: &[u8]) {
+    match &feed.on_fork {
+        Some(on_fork) => on_fork(&WitnessFork {
+            reason,
+            presented: note.to_vec(),
+            request: request.to_vec(),
+        }),
+        None => tracing::error!("SPLIT VIEW presented to the witness endpoint: {reason}"),
+    }
+}
+
+/// consistency_roots recomputes the two roots a consistency proof from
+/// `old` to `new` commits to (RFC 9162 §2.1.4.2, without comparing them
+/// with anything). Only defined when `old` is not a power of two: otherwise
+/// the old root is itself the first node of the path and the proof alone
+/// determines neither root.
+pub fn consistency_roots(
+    suite: regledger::HashSuite,
+    old: u64,
+    new: u64,
+    proof: &[Hash],
+) -> Option<(Hash, Hash)> {
+    if old == 0 || old >= new || old.is_power_of_two() || new > regledger::tree::MAX_TREE_SIZE {
+        return None;
+    }
+    let shift = old.trailing_zeros();
+    let inner = 64 - ((old - 1) ^ (new - 1)).leading_zeros() - shift;
+    let border = ((old - 1) >> (inner + shift)).count_ones();
+    if proof.len() != 1 + (inner + border) as usize {
+        return None;
+    }
+    let (mut fn_, mut sn) = (old - 1, new - 1);
+    while fn_ & 1 == 1 {
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    let (mut fr, mut sr) = (proof[0], proof[0]);
+    for c in &proof[1..] {
+        if sn == 0 {
+            return None;
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            fr = suite.node_hash(c, &fr);
+            sr = suite.node_hash(c, &sr);
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            sr = suite.node_hash(&sr, c);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    Some((fr, sr))
+}
+
 /// add_checkpoint is C2SP tlog-witness `POST /add-checkpoint`.
 async fn add_checkpoint(State(feed): State<Arc<Feed>>, body: Bytes) -> Response {
     let f = feed.clone();
@@ -368,27 +442,53 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
         Ok(v) => v.note.text,
         Err(e) => return witness_problem(StatusCode::FORBIDDEN, "bad-signature", e.to_string()),
     };
+    let suite = d.suite;
+    // A checkpoint at a size this mirror verified entry by entry (under
+    // checkpoints the log signed) must have the root it verified; another
+    // root is the log key signing two histories, whatever `old` says (a
+    // stale client presents an old checkpoint of the same tree: no fork).
+    let verified = (|| -> Result<Option<Hash>, StoreError> {
+        let v = feed.app.store.view()?;
+        if cp.size > meta_u64(&v.meta, M_SIZE)? {
+            return Ok(None);
+        }
+        tree_hash(suite, cp.size, &Hashes(&v.hashes))
+            .map(Some)
+            .map_err(|e| StoreError(e.to_string()))
+    })();
+    let verified = match verified {
+        Ok(v) => v,
+        Err(e) => return storage_problem(feed, e),
+    };
+    if let Some(root) = verified.filter(|r| *r != cp.root) {
+        fork(
+            feed,
+            format!(
+                "the log signed root {} at size {}, but this mirror verified root {} at that size",
+                cp.root.to_hex(),
+                cp.size,
+                root.to_hex()
+            ),
+            &req.note,
+            body,
+        );
+    }
     // Verify the entries first when the checkpoint is ahead of this mirror
     // (outside the witness transaction: the sync commits its own).
-    if let Some(catch_up) = &feed.catch_up {
-        let behind = feed
-            .app
-            .store
-            .view()
-            .ok()
-            .and_then(|v| meta_u64(&v.meta, M_SIZE).ok())
-            .is_some_and(|n| n < cp.size);
-        if behind {
-            // In its own thread so a slow upstream costs the caller at most
-            // CATCH_UP_WAIT; the sync then finishes for the next request.
-            let (done_tx, done_rx) = std::sync::mpsc::channel();
-            let (catch_up, note) = (catch_up.clone(), req.note.clone());
-            std::thread::spawn(move || {
-                catch_up(&note);
-                let _ = done_tx.send(());
-            });
-            let _ = done_rx.recv_timeout(CATCH_UP_WAIT);
-        }
+    let mut not_verified = String::new();
+    if let (None, Some(catch_up)) = (verified, &feed.catch_up) {
+        // In its own thread so a slow upstream costs the caller at most
+        // CATCH_UP_WAIT; the sync then finishes for the next request.
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let (catch_up, note) = (catch_up.clone(), req.note.clone());
+        std::thread::spawn(move || {
+            let _ = done_tx.send(catch_up(&note));
+        });
+        not_verified = match done_rx.recv_timeout(CATCH_UP_WAIT) {
+            Ok(Ok(())) => String::new(),
+            Ok(Err(e)) => format!(": {e}"),
+            Err(_) => ": still verifying".into(),
+        };
     }
     if req.old > cp.size {
         return witness_problem(
@@ -400,6 +500,7 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
             ),
         );
     }
+    let mut found_fork = None;
     let r = (|| -> Result<Result<(), Response>, StoreError> {
         let tx = feed.app.store.write()?;
         {
@@ -412,7 +513,7 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
                         .ok_or_else(|| StoreError("stored witness checkpoint unreadable".into()))?;
                     (c.size, c.root)
                 }
-                None => (0, Hash::default()),
+                None => (0, suite.empty_root()),
             };
             if req.old != wsize {
                 let mut r = (
@@ -425,10 +526,52 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
                     .insert("x-regledger-problem", HeaderValue::from_static("old-size"));
                 return Ok(Err(r));
             }
-            let consistent = if req.old == 0 {
+            let consistent = if req.old == cp.size {
+                if !req.proof.is_empty() {
+                    return Ok(Err(witness_problem(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "bad-consistency-proof",
+                        "a proof between equal sizes must be empty",
+                    )));
+                }
+                // tlog-witness: the same size with another root is a 409.
+                if cp.root != wroot {
+                    return Ok(Err(witness_problem(
+                        StatusCode::CONFLICT,
+                        "split-view",
+                        format!(
+                            "this witness cosigned root {} at size {}, not {}; the evidence is saved",
+                            wroot.to_hex(),
+                            wsize,
+                            cp.root.to_hex()
+                        ),
+                    )));
+                }
+                true
+            } else if req.old == 0 {
                 req.proof.is_empty()
+            } else if verify_consistency(suite, req.old, cp.size, &req.proof, &wroot, &cp.root)
+                .is_ok()
+            {
+                true
             } else {
-                verify_consistency(d.suite, req.old, cp.size, &req.proof, &wroot, &cp.root).is_ok()
+                // A proof whose nodes rebuild the presented root is made of
+                // the presented tree's nodes; if they give another root at
+                // the cosigned size, the log signed a tree that does not
+                // extend the one cosigned. Anything else proves nothing.
+                if let Some((old_root, _)) = consistency_roots(suite, req.old, cp.size, &req.proof)
+                    .filter(|(o, n)| *n == cp.root && *o != wroot)
+                {
+                    found_fork = Some(format!(
+                        "the consistency proof rebuilds the signed root {} at size {} from that tree's nodes and gives root {} at size {}, where this witness cosigned root {}",
+                        cp.root.to_hex(),
+                        cp.size,
+                        old_root.to_hex(),
+                        req.old,
+                        wroot.to_hex()
+                    ));
+                }
+                false
             };
             if !consistent {
                 return Ok(Err(witness_problem(
@@ -450,7 +593,7 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "not-yet-verified",
                     format!(
-                        "this mirror has verified {msize} entries, not yet {}",
+                        "this mirror has verified {msize} entries, not yet {}{not_verified}",
                         cp.size
                     ),
                 );
@@ -458,9 +601,19 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 return Ok(Err(r));
             }
-            let root = tree_hash(d.suite, cp.size, &Hashes(&tx.open_table(HASHES)?))
+            let root = tree_hash(suite, cp.size, &Hashes(&tx.open_table(HASHES)?))
                 .map_err(|e| StoreError(e.to_string()))?;
             if root != cp.root {
+                // Only reached if the mirror verified this size since the
+                // check above (a catch-up): the same contradiction.
+                if verified.is_none() {
+                    found_fork = Some(format!(
+                        "the log signed root {} at size {}, but this mirror verified root {} at that size",
+                        cp.root.to_hex(),
+                        cp.size,
+                        root.to_hex()
+                    ));
+                }
                 return Ok(Err(witness_problem(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "conflicts-with-verified-log",
@@ -478,16 +631,13 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
         tx.commit()?;
         Ok(Ok(()))
     })();
+    if let Some(reason) = found_fork {
+        fork(feed, reason, &req.note, body);
+    }
     match r {
         Ok(Ok(())) => {}
         Ok(Err(resp)) => return resp,
-        Err(e) => {
-            feed.app
-                .metrics
-                .storage_errors
-                .fetch_add(1, Ordering::Relaxed);
-            return witness_problem(StatusCode::SERVICE_UNAVAILABLE, "storage-unavailable", e.0);
-        }
+        Err(e) => return storage_problem(feed, e),
     }
     let ts = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -528,6 +678,42 @@ mod tests {
         ] {
             assert!(parse_add_checkpoint(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn consistency_roots_rebuild_both_roots_from_a_proof() {
+        use regledger::tree::MemoryTree;
+        let suite = regledger::HashSuite::Sha256;
+        let mut t = MemoryTree::new(suite);
+        for i in 0..300u64 {
+            t.append_data(&i.to_be_bytes());
+        }
+        let mut checked = 0;
+        for old in 1..300u64 {
+            for new in [old + 1, old + 7, 300]
+                .into_iter()
+                .filter(|n| *n > old && *n <= 300)
+            {
+                let proof = t.prove_consistency(old, new).unwrap();
+                let got = consistency_roots(suite, old, new, &proof);
+                if old.is_power_of_two() {
+                    assert_eq!(got, None);
+                    continue;
+                }
+                let want = (t.root_at(old).unwrap(), t.root_at(new).unwrap());
+                assert_eq!(got, Some(want), "{old} -> {new}");
+                checked += 1;
+                // One node changed: the new root is no longer rebuilt.
+                let mut bad = proof.clone();
+                bad[0].0[0] ^= 1;
+                assert_ne!(
+                    consistency_roots(suite, old, new, &bad).map(|r| r.1),
+                    Some(want.1)
+                );
+                assert_eq!(consistency_roots(suite, old, new, &proof[1..]), None);
+            }
+        }
+        assert!(checked > 500);
     }
 
     #[test]

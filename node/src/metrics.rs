@@ -37,6 +37,12 @@ pub struct Metrics {
     pub mirror_split_view: AtomicU64,
     /// mirror_syncs counts checkpoints a mirror verified and committed.
     pub mirror_syncs: AtomicU64,
+    /// mirror_source_errors counts failed attempts of a mirror to read a source (upstream or fallback).
+    pub mirror_source_errors: AtomicU64,
+    /// mirror_bad_data counts the failed attempts where a source served data that does not match what the log signed.
+    pub mirror_bad_data: AtomicU64,
+    /// mirror_sources_failing is how many of a mirror's sources failed their latest attempt.
+    pub mirror_sources_failing: AtomicU64,
 }
 
 impl Metrics {
@@ -76,6 +82,27 @@ impl Metrics {
             "Upstream checkpoints this mirror verified and committed.",
             "counter",
             self.mirror_syncs.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_mirror_source_errors_total",
+            "Failed attempts of this mirror to read a source (unreachable, missing tiles, stale, or bad data).",
+            "counter",
+            self.mirror_source_errors.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_mirror_bad_data_total",
+            "Failed attempts where a source served tiles or a checkpoint that do not match what the log signed (corruption or tampering; not a split view).",
+            "counter",
+            self.mirror_bad_data.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_mirror_sources_failing",
+            "Sources (upstream and fallbacks) whose latest attempt failed.",
+            "gauge",
+            self.mirror_sources_failing.load(Ordering::Relaxed),
         );
         g(
             &mut s,

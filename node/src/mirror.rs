@@ -1,36 +1,56 @@
 //! The mirror: a verified follower of an upstream log for trading venues.
 //!
-//! It reads only the upstream's C2SP `checkpoint` and tiles. For every new
-//! checkpoint it verifies the log signature and witness quorum, fetches the
-//! new entry bundles, checks each leaf (index, hash chain, time order),
-//! replays it through the registry rules with every signature verified,
-//! recomputes the root from its own stored hashes plus the new leaves and
-//! compares it with the checkpoint (the old leaves are the mirror's own, so
-//! an equal root proves the new checkpoint extends the accepted one), checks
-//! the upstream's hash tiles against its own, and commits leaves, hashes,
-//! state, indexes and the checkpoint in one durable transaction. Only then
-//! does it write its own tiles and serve the upstream's signed checkpoint.
+//! It reads only the C2SP `checkpoint` and tiles of its sources (the
+//! upstream, then any `--fallback`). For every new checkpoint it verifies
+//! the log signature and witness quorum, then reads that checkpoint's tree
+//! tile by tile, authenticating every tile before use: the right-edge hash
+//! tiles must hash to the signed root, every full tile to its entry in its
+//! parent tile, every entry bundle to its level-0 tile. With the tree so
+//! authenticated it checks that the new tree extends the mirror's own
+//! (the new tree's root at the mirror's size must be the mirror's root),
+//! then checks each entry (index, hash chain, time order), replays it
+//! through the registry rules with every signature verified, and commits in
+//! windows of bundles (one durable transaction each). The checkpoint is
+//! served only when all of its entries are committed and the mirror's own
+//! root equals the signed one.
 //!
-//! A contradiction (a smaller size, another root, a tile or entry that does
-//! not match) is a split view: the mirror stops advancing, keeps serving its
-//! last good state, raises `regledger_mirror_split_view` and saves evidence
-//! that `regledger-verify audit --trusted` reports as a fork.
+//! Two kinds of trouble are kept apart (issue 12 item 7):
+//! - A source that is down, lacks a tile, is stale, or serves bytes that do
+//!   not match what the log signed is a *source failure*: retried with
+//!   backoff, alarmed (`regledger_mirror_source_errors_total`,
+//!   `regledger_mirror_bad_data_total`, `regledger_mirror_sources_failing`,
+//!   an error log line), and the other sources are tried. Nothing signed
+//!   contradicts anything, so nothing is stopped.
+//! - Two checkpoints signed by the log key that contradict (another root at
+//!   one size, a tree that does not extend the other, shown by the mirror's
+//!   upstream or to its witness endpoint), or a signed tree holding an
+//!   entry that breaks the rules, is a *split view*: the mirror stops
+//!   advancing, keeps serving its last good state, raises
+//!   `regledger_mirror_split_view` and saves evidence that
+//!   `regledger-verify audit --trusted` reports as a fork.
+//!
+//! Nothing is sized by what a checkpoint claims: at most one hash tile per
+//! level and one window of bundles is held, so a signed size of 2^62 costs
+//! one missing tile, not an allocation.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use regledger::checkpoint::{check_origin, verify_checkpoint, Checkpoint};
 use regledger::descriptor::LogDescriptor;
 use regledger::leaf::Leaf;
 use regledger::registry::{apply, EntryContext};
 use regledger::tile::{
-    decode_entry_bundle, entry_tiles_for_size, hash_tiles_for_size, read_tile_data, TILE_WIDTH,
+    decode_entry_bundle, encode_entry_bundle, hash_from_tile, read_tile_data, tile_at,
+    tile_for_stored_index, Tile, TileKind, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH,
 };
-use regledger::tree::{stored_hash_count, stored_hashes_for_record, tree_hash};
-use regledger::Hash;
+use regledger::tree::{
+    stored_hash_count, stored_hash_index, stored_hashes_for_record, tree_hash, MAX_TREE_SIZE,
+};
+use regledger::{Hash, HashSuite};
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
@@ -42,13 +62,28 @@ use crate::store::{
 };
 use crate::Failure;
 
-/// MAX_FETCH_BYTES bounds one object fetched from the upstream (a full entry
-/// bundle of large entries stays far below; a hostile upstream must not
+/// MAX_FETCH_BYTES bounds one object fetched from a source (a full entry
+/// bundle of large entries stays far below; a hostile source must not
 /// exhaust memory).
 pub const MAX_FETCH_BYTES: usize = 64 << 20;
 
-/// MAX_EVIDENCE_TILES bounds how many tiles of a contradicting tree are saved as evidence.
+/// MAX_EVIDENCE_TILES bounds how many tiles of a contradicting tree are fetched for evidence.
 pub const MAX_EVIDENCE_TILES: usize = 1 << 16;
+
+/// WINDOW_BUNDLES and WINDOW_BYTES bound one window of entry bundles: what
+/// is fetched, authenticated and committed in one transaction.
+pub const WINDOW_BUNDLES: usize = 64;
+/// WINDOW_BYTES: see [`WINDOW_BUNDLES`].
+pub const WINDOW_BYTES: usize = 32 << 20;
+
+/// MAX_SOURCE_BACKOFF caps the delay before a failing source is tried again.
+pub const MAX_SOURCE_BACKOFF: Duration = Duration::from_secs(30);
+
+/// M_VERIFYING is the META key of the log-signed checkpoint whose tree the
+/// mirror's verified entries are a prefix of (the one it integrates or last
+/// integrated): the signed statement its entries beyond the served
+/// checkpoint rest on, kept for evidence.
+pub const M_VERIFYING: &str = "mirror_verifying_checkpoint";
 
 /// MirrorArgs are the options of `regledger-node mirror`.
 #[derive(clap::Args)]
@@ -56,6 +91,11 @@ pub struct MirrorArgs {
     /// Base URL of the upstream log (a node, another mirror, or a static tile server).
     #[arg(long)]
     pub upstream: String,
+    /// Another source of the same log's checkpoint and tiles, tried when the
+    /// upstream fails, is behind, or serves data that does not match what the
+    /// log signed (repeatable; tried in order).
+    #[arg(long)]
+    pub fallback: Vec<String>,
     /// The log descriptor to trust (log key, origin, hash, witnesses, quorum).
     #[arg(long)]
     pub log: PathBuf,
@@ -65,7 +105,7 @@ pub struct MirrorArgs {
     /// Listen address.
     #[arg(long, env = "REGLEDGER_LISTEN", default_value = "127.0.0.1:8471")]
     pub listen: SocketAddr,
-    /// How often to poll the upstream checkpoint, in milliseconds.
+    /// How often to poll the sources' checkpoints, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub poll_ms: u64,
     /// POST every change event as JSON to this URL (repeatable; at-least-once, resumed after restart).
@@ -85,8 +125,8 @@ pub struct Mirror {
     pub store: Arc<Store>,
     /// descriptor is the trusted log descriptor.
     pub descriptor: LogDescriptor,
-    /// upstream is the upstream base URL without a trailing slash.
-    pub upstream: String,
+    /// sources are the base URLs (no trailing slash): the upstream, then the fallbacks.
+    pub sources: Vec<String>,
     /// tiles_dir is where the mirror writes its own tiles.
     pub tiles_dir: PathBuf,
     /// evidence_dir is where split-view evidence goes.
@@ -101,20 +141,56 @@ pub struct Mirror {
     pub sync_lock: std::sync::Mutex<()>,
 }
 
-/// SyncError is why one sync round did not advance.
+/// SyncError is why one sync from one source did not advance.
 #[derive(Debug)]
 pub enum SyncError {
-    /// Transient: network or upstream trouble; retried at the next poll.
-    Transient(String),
-    /// Split: the upstream contradicts what the mirror accepted or what its checkpoint signs.
-    Split {
-        /// reason says what contradicted what.
-        reason: String,
-        /// note is the upstream's signed checkpoint that was refused.
-        note: Vec<u8>,
-    },
+    /// Unavailable: the source is down, lacks a tile or a checkpoint, or its
+    /// checkpoint lacks the quorum; another source or a later try may do.
+    Unavailable(String),
+    /// BadData: the source served bytes that do not match what the log
+    /// signed (a corrupt or altered tile, a checkpoint not signed by the
+    /// log key). A fetch failure: nothing signed contradicts anything.
+    BadData(String),
+    /// Stale: the source's checkpoint (this size) is older than the one
+    /// served, and consistent with it.
+    Stale(u64),
+    /// Split: two log-signed statements contradict (or the log signed an invalid entry).
+    Split(Box<Contradiction>),
     /// Storage: the mirror's own database failed; nothing was written.
     Storage(String),
+}
+
+/// Contradiction is a split view and how to save its evidence.
+#[derive(Debug)]
+pub struct Contradiction {
+    /// reason says what contradicted what.
+    pub reason: String,
+    /// presented is the log-signed checkpoint that contradicts the mirror.
+    pub presented: Vec<u8>,
+    /// shape says which tree the evidence directory holds.
+    pub shape: Shape,
+}
+
+/// Shape is which signed tree an evidence directory holds.
+#[derive(Debug)]
+pub enum Shape {
+    /// Theirs: the presented checkpoint's tree as `source` serves it, with
+    /// `own` (a checkpoint this mirror verified) as the trusted one.
+    Theirs {
+        /// source is the index in `Mirror::sources` that served the tree.
+        source: usize,
+        /// own is the mirror's checkpoint the tree is checked against.
+        own: Option<Vec<u8>>,
+    },
+    /// Ours: the mirror's own tree (its checkpoint `own`), with the
+    /// presented checkpoint as the trusted one; `request` is the witness
+    /// request that presented it, if any.
+    Ours {
+        /// own is a checkpoint this mirror verified whose tree it holds.
+        own: Vec<u8>,
+        /// request is the add-checkpoint body, saved as it arrived.
+        request: Option<Vec<u8>>,
+    },
 }
 
 impl From<StoreError> for SyncError {
@@ -135,7 +211,7 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Fetcher reads upstream objects by their tlog-tiles path.
+/// Fetcher reads one source's objects by their tlog-tiles path.
 pub struct Fetcher {
     client: reqwest::Client,
     base: String,
@@ -186,6 +262,245 @@ impl Fetcher {
             Ok(Some(body))
         })
     }
+
+    /// tile fetches a tile of a tree of `size` leaves; a tile not served is
+    /// unavailable (the tree the checkpoint claims is not, or not yet, there).
+    fn tile(&self, t: &Tile, size: u64) -> Result<Vec<u8>, SyncError> {
+        let path = t.path();
+        self.get(&path)
+            .map_err(SyncError::Unavailable)?
+            .ok_or_else(|| {
+                SyncError::Unavailable(format!(
+                    "{}/{path} is not served (the checkpoint claims {size} entries)",
+                    self.base
+                ))
+            })
+    }
+}
+
+/// decomposition returns the stored indexes of the complete subtrees that
+/// make up the first `n` leaves, left to right (RFC 9162 MTH): at most 64.
+fn decomposition(n: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut lo = 0u64;
+    for level in (0..64u8).rev() {
+        let k = 1u64 << level;
+        if n & k != 0 {
+            out.push(stored_hash_index(level, lo >> level));
+            lo += k;
+        }
+    }
+    out
+}
+
+/// fold hashes complete subtree hashes (left to right) into the tree root.
+fn fold(suite: HashSuite, hashes: &[Hash]) -> Hash {
+    let Some((last, rest)) = hashes.split_last() else {
+        return suite.empty_root();
+    };
+    rest.iter()
+        .rev()
+        .fold(*last, |h, left| suite.node_hash(left, &h))
+}
+
+/// full_tile_root hashes a full tile's 256 hashes into the node above them.
+fn full_tile_root(suite: HashSuite, data: &[u8]) -> Hash {
+    let mut level: Vec<Hash> = data
+        .chunks_exact(32)
+        .map(|c| Hash::from_slice(c).expect("32 bytes"))
+        .collect();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|p| suite.node_hash(&p[0], &p[1]))
+            .collect();
+    }
+    level[0]
+}
+
+/// SignedTree reads the hash tiles of the tree a log-signed checkpoint
+/// commits to from one source and authenticates each before use (like Go's
+/// `tlog.TileHashReader`): the right-edge tiles (at most one partial tile
+/// per level) must hash to the signed root, every full tile to its entry in
+/// its parent tile. A tile that does not match is bad data from that
+/// source, named as such; it is never evidence of a fork. It holds the edge
+/// tiles and one full tile per level, whatever size the checkpoint claims.
+struct SignedTree<'a> {
+    suite: HashSuite,
+    size: u64,
+    f: &'a Fetcher,
+    edge: Vec<(Tile, Vec<u8>)>,
+    cache: Vec<Option<(Tile, Vec<u8>)>>,
+}
+
+impl<'a> SignedTree<'a> {
+    /// open fetches the right-edge tiles of `cp`'s tree and checks them against its root.
+    fn open(
+        suite: HashSuite,
+        cp: &Checkpoint,
+        f: &'a Fetcher,
+    ) -> Result<SignedTree<'a>, SyncError> {
+        if cp.size == 0 || cp.size > MAX_TREE_SIZE {
+            return Err(SyncError::Unavailable(format!(
+                "the checkpoint claims {} entries; a tree holds 1 to {MAX_TREE_SIZE}",
+                cp.size
+            )));
+        }
+        let mut edge = Vec::new();
+        for level in 0..=MAX_TILE_LEVEL {
+            let at = cp
+                .size
+                .checked_shr(u32::from(TILE_HEIGHT) * u32::from(level))
+                .unwrap_or(0);
+            if at == 0 {
+                break;
+            }
+            let width = at % TILE_WIDTH;
+            if width > 0 {
+                let t = Tile {
+                    kind: TileKind::Hash(level),
+                    n: at / TILE_WIDTH,
+                    width: width as u16,
+                };
+                let data = f.tile(&t, cp.size)?;
+                check_len(f, &t, &data)?;
+                edge.push((t, data));
+            }
+        }
+        let mut tree = SignedTree {
+            suite,
+            size: cp.size,
+            f,
+            edge,
+            cache: vec![None; usize::from(MAX_TILE_LEVEL) + 1],
+        };
+        // Every subtree of the root's decomposition lies in an edge tile, so
+        // this reads nothing else; if it hashes to the signed root, the edge
+        // tiles are the signed tree's.
+        let root = tree.root_at(cp.size)?;
+        if root != cp.root {
+            let paths: Vec<String> = tree.edge.iter().map(|(t, _)| t.path()).collect();
+            return Err(SyncError::BadData(format!(
+                "{}: the hash tiles {} do not hash to the root the log signed at size {}",
+                f.base,
+                paths.join(", "),
+                cp.size
+            )));
+        }
+        Ok(tree)
+    }
+
+    /// tile returns the data of hash tile `t` (at this tree's width), authenticated.
+    fn tile(&mut self, t: &Tile) -> Result<Vec<u8>, SyncError> {
+        if let Some((_, d)) = self.edge.iter().find(|(e, _)| e == t) {
+            return Ok(d.clone());
+        }
+        let level = usize::from(t.level());
+        if let Some((c, d)) = &self.cache[level] {
+            if c == t {
+                return Ok(d.clone());
+            }
+        }
+        // Only the right edge is partial, and the edge tiles are all held.
+        let bug = || {
+            SyncError::Storage(format!(
+                "no parent for tile {} of size {}",
+                t.path(),
+                self.size
+            ))
+        };
+        if !t.is_full() || level >= usize::from(MAX_TILE_LEVEL) {
+            return Err(bug());
+        }
+        let data = self.f.tile(t, self.size)?;
+        check_len(self.f, t, &data)?;
+        let parent =
+            tile_at(TileKind::Hash(t.level() + 1), t.n / TILE_WIDTH, self.size).ok_or_else(bug)?;
+        let pdata = self.tile(&parent)?;
+        let want = hash_from_tile(
+            self.suite,
+            &parent,
+            &pdata,
+            stored_hash_index((t.level() + 1) * TILE_HEIGHT, t.n),
+        )
+        .map_err(|e| SyncError::Storage(e.to_string()))?;
+        if full_tile_root(self.suite, &data) != want {
+            return Err(SyncError::BadData(format!(
+                "{}: {} does not match the tree the log signed at size {}",
+                self.f.base,
+                t.path(),
+                self.size
+            )));
+        }
+        self.cache[level] = Some((*t, data.clone()));
+        Ok(data)
+    }
+
+    /// hash returns stored hash `index` of this tree, authenticated.
+    fn hash(&mut self, index: u64) -> Result<Hash, SyncError> {
+        let (t, _, _) = tile_for_stored_index(index);
+        let tb = tile_at(t.kind, t.n, self.size)
+            .filter(|tb| tb.width >= t.width)
+            .ok_or_else(|| {
+                SyncError::Storage(format!(
+                    "stored hash {index} is not in a tree of {}",
+                    self.size
+                ))
+            })?;
+        let data = self.tile(&tb)?;
+        hash_from_tile(self.suite, &tb, &data, index).map_err(|e| SyncError::Storage(e.to_string()))
+    }
+
+    /// root_at returns this tree's root at size `n` ≤ its size.
+    fn root_at(&mut self, n: u64) -> Result<Hash, SyncError> {
+        let hashes = decomposition(n)
+            .into_iter()
+            .map(|i| self.hash(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(fold(self.suite, &hashes))
+    }
+
+    /// bundle fetches entry bundle `k` of this tree and checks every entry
+    /// against the authenticated level-0 hashes.
+    fn bundle(&mut self, k: u64) -> Result<(Tile, Vec<u8>), SyncError> {
+        let bug = || SyncError::Storage(format!("bundle {k} is not in a tree of {}", self.size));
+        let t = tile_at(TileKind::Entries, k, self.size).ok_or_else(bug)?;
+        let data = self.f.tile(&t, self.size)?;
+        let level0 = tile_at(TileKind::Hash(0), k, self.size).ok_or_else(bug)?;
+        let hashes = self.tile(&level0)?;
+        let bad = |why: String| {
+            SyncError::BadData(format!(
+                "{}: entry bundle {} {why} (the log signed other entries at size {})",
+                self.f.base,
+                t.path(),
+                self.size
+            ))
+        };
+        let entries =
+            decode_entry_bundle(&data, usize::from(t.width)).map_err(|e| bad(e.to_string()))?;
+        for (j, (e, want)) in entries.iter().zip(hashes.chunks_exact(32)).enumerate() {
+            if self.suite.leaf_hash(e).0 != want {
+                return Err(bad(format!(
+                    "holds entry {} that does not match",
+                    k * TILE_WIDTH + j as u64
+                )));
+            }
+        }
+        Ok((t, data))
+    }
+}
+
+fn check_len(f: &Fetcher, t: &Tile, data: &[u8]) -> Result<(), SyncError> {
+    if data.len() != usize::from(t.width) * 32 {
+        return Err(SyncError::BadData(format!(
+            "{}: {} has {} bytes, not {}",
+            f.base,
+            t.path(),
+            data.len(),
+            usize::from(t.width) * 32
+        )));
+    }
+    Ok(())
 }
 
 /// Progress is what one sync round did.
@@ -206,14 +521,45 @@ impl SyncError {
     /// describe says what went wrong in one line.
     fn describe(&self) -> String {
         match self {
-            SyncError::Transient(e) | SyncError::Storage(e) => e.clone(),
-            SyncError::Split { reason, .. } => format!("split view: {reason}"),
+            SyncError::Unavailable(e) | SyncError::BadData(e) | SyncError::Storage(e) => e.clone(),
+            SyncError::Stale(n) => format!("checkpoint of size {n} is older than the one served"),
+            SyncError::Split(c) => format!("split view: {}", c.reason),
         }
     }
 }
 
+/// Trusted is an evidence file to give `--trusted`: its name and the note.
+type Trusted<'a> = (&'static str, &'a [u8]);
+
+/// OwnNote is a log-signed checkpoint whose tree the mirror holds (or holds a prefix of).
+struct OwnNote {
+    size: u64,
+    note: Vec<u8>,
+    /// complete: every entry of its tree is in the mirror's store.
+    complete: bool,
+}
+
+/// SourceState is what the poll loop remembers of one source.
+struct SourceState {
+    failures: u32,
+    next_try: Instant,
+    /// max_seen is the largest checkpoint size this source served since the start.
+    max_seen: u64,
+    failing: bool,
+}
+
+/// WitnessFork is a contradiction the witness endpoint found in a request.
+pub struct WitnessFork {
+    /// reason says what contradicts what.
+    pub reason: String,
+    /// presented is the log-signed checkpoint of the request.
+    pub presented: Vec<u8>,
+    /// request is the whole add-checkpoint body.
+    pub request: Vec<u8>,
+}
+
 impl Mirror {
-    /// accepted returns the accepted checkpoint (size 0 and the empty root before the first).
+    /// accepted returns the verified size and the mirror's root at it.
     fn accepted(&self) -> Result<(u64, Hash), SyncError> {
         let view = self.store.view()?;
         let size = meta_u64(&view.meta, M_SIZE)?;
@@ -222,80 +568,131 @@ impl Mirror {
         Ok((size, root))
     }
 
-    /// sync_once verifies and commits the upstream's current checkpoint if it is new.
-    pub fn sync_once(&self, f: &Fetcher) -> Result<Progress, SyncError> {
-        let note = f
-            .get("checkpoint")
-            .map_err(SyncError::Transient)?
-            .ok_or_else(|| SyncError::Transient("upstream has no checkpoint".into()))?;
-        self.sync_to(f, note, true)
+    /// own_notes returns the log-signed checkpoints the mirror's tree rests
+    /// on: the served one, the witness's cosigned one and the one being
+    /// integrated (each verified against the mirror's own entries).
+    fn own_notes(&self) -> Result<Vec<OwnNote>, SyncError> {
+        let view = self.store.view()?;
+        let size = meta_u64(&view.meta, M_SIZE)?;
+        let mut out: Vec<OwnNote> = Vec::new();
+        for key in [M_CHECKPOINT, crate::feed::M_WITNESS, M_VERIFYING] {
+            if let Some(n) = meta_str(&view.meta, key)? {
+                if let Some(s) = note_size(n.as_bytes()) {
+                    if !out.iter().any(|o| o.note == n.as_bytes()) {
+                        out.push(OwnNote {
+                            size: s,
+                            note: n.into_bytes(),
+                            complete: s <= size,
+                        });
+                    }
+                }
+            }
+        }
+        out.sort_by_key(|o| (o.size, !o.complete));
+        Ok(out)
+    }
+
+    /// own_note_for picks the mirror's checkpoint to set against a
+    /// contradicting one of size `b`: the smallest whose tree covers `b`
+    /// (complete ones first), else the largest complete one.
+    fn own_note_for(&self, b: u64) -> Option<Vec<u8>> {
+        let notes = self.own_notes().ok()?;
+        notes
+            .iter()
+            .filter(|o| o.size >= b && o.complete)
+            .chain(notes.iter().filter(|o| o.size >= b))
+            .chain(notes.iter().rev().filter(|o| o.complete))
+            .next()
+            .map(|o| o.note.clone())
+    }
+
+    /// fetchers builds one fetcher per source.
+    fn fetchers(&self) -> Result<Vec<Fetcher>, String> {
+        self.sources.iter().map(|s| Fetcher::new(s)).collect()
     }
 
     /// catch_up verifies and commits the entries up to a checkpoint presented
     /// to this mirror's witness: signed by the log, not yet cosigned (that is
-    /// what is being asked). A contradiction is recorded as a split view with
-    /// evidence; other failures are left to the witness's own checks.
-    pub fn catch_up(&self, note: &[u8]) {
+    /// what is being asked), from the first source that serves its tree. A
+    /// contradiction is recorded as a split view with evidence; other
+    /// failures are returned for the witness's answer.
+    pub fn catch_up(&self, note: &[u8]) -> Result<(), String> {
         if self.split_seen() {
-            tracing::warn!("witness catch-up skipped: this mirror has seen a split view");
-            return;
+            return Err("this mirror has seen a split view".into());
         }
-        let f = match Fetcher::new(&self.upstream) {
-            Ok(f) => f,
-            Err(e) => return tracing::warn!("witness catch-up: {e}"),
-        };
-        match self.sync_to(&f, note.to_vec(), false) {
-            // A checkpoint signed by the log key that contradicts the accepted
-            // one is a split view wherever it came from; one shown only to
-            // witnesses is the very attack they exist for.
-            Err(SyncError::Split { reason, note }) => self.record_split(&f, &reason, &note),
-            Err(e) => tracing::warn!("witness catch-up: {}", e.describe()),
-            Ok(_) => {}
+        let fetchers = self.fetchers()?;
+        let mut errors = Vec::new();
+        for (i, f) in fetchers.iter().enumerate() {
+            match self.sync_to(i, f, note.to_vec(), false) {
+                Ok(_) => return Ok(()),
+                // A checkpoint signed by the log key that contradicts the
+                // mirror is a split view wherever it came from; one shown
+                // only to witnesses is the very attack they exist for.
+                Err(SyncError::Split(c)) => {
+                    self.record_split(&fetchers, &c);
+                    return Err(format!("split view: {}", c.reason));
+                }
+                Err(e) => errors.push(e.describe()),
+            }
         }
+        Err(errors.join("; "))
     }
 
-    /// sync_to verifies and commits `note` if it is new; `witnessed` requires log.json's quorum.
-    fn sync_to(&self, f: &Fetcher, note: Vec<u8>, witnessed: bool) -> Result<Progress, SyncError> {
+    /// sync_to verifies and commits `note` if it is new, reading tiles from
+    /// source `src`; `witnessed` requires log.json's quorum (and serves it).
+    fn sync_to(
+        &self,
+        src: usize,
+        f: &Fetcher,
+        note: Vec<u8>,
+        witnessed: bool,
+    ) -> Result<Progress, SyncError> {
         let _serial = self.sync_lock.lock().expect("sync lock");
         let d = &self.descriptor;
-        let quorum = if witnessed { d.quorum } else { 0 };
-        // A note the log key did not sign proves nothing about the log: it
-        // is refused as noise, never as a split view.
-        let cp = verify_checkpoint(&note, &d.log_key, &d.witnesses, quorum)
+        // A note the log key did not sign proves nothing about the log: bad
+        // data from that source, never a split view. One without the quorum
+        // is not published yet.
+        let cp = verify_checkpoint(&note, &d.log_key, &[], 0)
             .map_err(|e| e.to_string())
             .and_then(|v| {
                 check_origin(&v.checkpoint, &d.origin).map_err(|e| e.to_string())?;
                 Ok(v.checkpoint)
             })
-            .map_err(|e| SyncError::Transient(format!("upstream checkpoint refused: {e}")))?;
-        // `size` is what this mirror verified entry by entry; `served` is the
-        // last checkpoint it accepted from the upstream's own /checkpoint. A
-        // witness catch-up can put the first ahead of the second (and of
-        // what the upstream serves, while it waits for its witnesses).
-        let (size, _) = self.accepted()?;
-        let served = self.latest.read().expect("lock").size;
-        let split = |reason: String| SyncError::Split {
-            reason,
-            note: note.clone(),
-        };
-        if cp.size < served {
-            return Err(split(format!(
-                "upstream checkpoint size {} is smaller than the accepted size {served}",
-                cp.size
-            )));
+            .map_err(|e| SyncError::BadData(format!("{}: checkpoint refused: {e}", f.base)))?;
+        if witnessed {
+            verify_checkpoint(&note, &d.log_key, &d.witnesses, d.quorum).map_err(|e| {
+                SyncError::Unavailable(format!("{}: checkpoint not witnessed: {e}", f.base))
+            })?;
         }
+        // `size` is what this mirror verified entry by entry; `served` is the
+        // last checkpoint it accepted with the quorum. A witness catch-up
+        // can put the first ahead of the second (and of what the sources
+        // serve, while the log waits for its witnesses).
+        let (size, own_root) = self.accepted()?;
+        let served = self.latest.read().expect("lock").size;
         if cp.size <= size {
             let view = self.store.view()?;
             let root = tree_hash(d.suite, cp.size, &Hashes(&view.hashes))
                 .map_err(|e| SyncError::Storage(e.to_string()))?;
             drop(view);
-            if cp.size > 0 && cp.root != root {
-                return Err(split(format!(
-                    "upstream signed root {} at size {} but the verified root is {}",
-                    cp.root.to_hex(),
-                    cp.size,
-                    root.to_hex()
-                )));
+            if cp.root != root {
+                // The mirror's entries up to `size` are authenticated by a
+                // checkpoint the log signed; this one signs another root at
+                // a size they cover: the key signed two histories.
+                let own = self.own_note_for(cp.size).unwrap_or_default();
+                return Err(SyncError::Split(Box::new(Contradiction {
+                    reason: format!(
+                        "the log signed root {} at size {}, but the entries this mirror verified (under another checkpoint the log signed) have root {} at that size",
+                        cp.root.to_hex(),
+                        cp.size,
+                        root.to_hex()
+                    ),
+                    presented: note,
+                    shape: Shape::Ours { own, request: None },
+                })));
+            }
+            if cp.size < served {
+                return Err(SyncError::Stale(cp.size));
             }
             // Entries already verified (by a catch-up), or the same tree now
             // with the witnesses' cosignatures: serve that note.
@@ -310,8 +707,36 @@ impl Mirror {
             }
             return Ok(Progress::Unchanged);
         }
-        self.integrate(f, &cp, &note, size)?;
-        self.write_tiles_to(size, cp.size)?;
+        let mut tree = SignedTree::open(d.suite, &cp, f)?;
+        // The new tree extends the mirror's only if its root at the
+        // mirror's size is the mirror's root. The tiles that say so are
+        // authenticated by the new signed root, so a difference is a fork
+        // the log key signed, not bad data.
+        if size > 0 {
+            let theirs = tree.root_at(size)?;
+            if theirs != own_root {
+                let own = self.contradicted_note(&mut tree, size)?;
+                return Err(SyncError::Split(Box::new(Contradiction {
+                    reason: format!(
+                        "the log signed a tree of size {} whose root at size {size} is {} (its tiles from {} hash to its signed root), but this mirror verified root {} at that size",
+                        cp.size,
+                        theirs.to_hex(),
+                        f.base,
+                        own_root.to_hex()
+                    ),
+                    presented: note,
+                    shape: match own {
+                        Some(own) => Shape::Theirs { source: src, own: Some(own) },
+                        None => Shape::Ours {
+                            own: self.own_note_for(cp.size).unwrap_or_default(),
+                            request: None,
+                        },
+                    },
+                })));
+            }
+        }
+        self.integrate(src, &mut tree, &cp, &note, size)?;
+        self.write_tiles_to(cp.size)?;
         if !witnessed {
             // Verified for the witness, not yet served: the log has not
             // published it with its quorum (it may never: then the poll
@@ -325,35 +750,100 @@ impl Mirror {
         })
     }
 
-    /// integrate fetches, checks and replays entries `old..cp.size` and commits them with the checkpoint.
+    /// contradicted_note returns a checkpoint of the mirror's, no larger than
+    /// `tree`, whose root `tree` contradicts (so the regulator's audit of
+    /// `tree` with it as trusted shows the fork); None if only a larger one does.
+    fn contradicted_note(
+        &self,
+        tree: &mut SignedTree,
+        size: u64,
+    ) -> Result<Option<Vec<u8>>, SyncError> {
+        for o in self.own_notes()? {
+            if o.size == 0 || o.size > tree.size {
+                continue;
+            }
+            // One the mirror holds only a prefix of (beyond `size`) shares
+            // that prefix, which `tree` contradicts; a complete one is
+            // contradicted only if the fork is at or before its size.
+            let contradicts = if o.size > size {
+                true
+            } else {
+                Some(tree.root_at(o.size)?) != note_root(&o.note)
+            };
+            if contradicts {
+                return Ok(Some(o.note));
+            }
+        }
+        Ok(None)
+    }
+
+    /// integrate fetches, authenticates, checks and replays entries
+    /// `old..cp.size` window by window, each window in one transaction.
     fn integrate(
         &self,
-        f: &Fetcher,
+        src: usize,
+        tree: &mut SignedTree,
         cp: &Checkpoint,
         note: &[u8],
         old: u64,
     ) -> Result<(), SyncError> {
+        let mut next = old;
+        while next < cp.size {
+            // Fetched and authenticated before the write transaction opens:
+            // redb has one writer, and the witness and webhooks must not wait
+            // on the network.
+            let mut window = Vec::new();
+            let mut bytes = 0usize;
+            let mut k = next / TILE_WIDTH;
+            while k * TILE_WIDTH < cp.size && window.len() < WINDOW_BUNDLES && bytes < WINDOW_BYTES
+            {
+                let (t, data) = tree.bundle(k)?;
+                bytes += data.len();
+                window.push((t, data));
+                k += 1;
+            }
+            let end = self.commit_window(src, cp, note, &window)?;
+            if end <= next {
+                return Err(SyncError::Storage(format!(
+                    "window at {next} added no entry"
+                )));
+            }
+            next = end;
+        }
+        Ok(())
+    }
+
+    /// commit_window checks and replays the entries of authenticated bundles
+    /// and commits them; the last window of a checkpoint also checks the root.
+    fn commit_window(
+        &self,
+        src: usize,
+        cp: &Checkpoint,
+        note: &[u8],
+        bundles: &[(Tile, Vec<u8>)],
+    ) -> Result<u64, SyncError> {
         let suite = self.descriptor.suite;
-        let split = |reason: String| SyncError::Split {
-            reason,
-            note: note.to_vec(),
+        // The entries are the ones the log signed (authenticated against its
+        // root), so an invalid one is the log's misbehaviour, provable from
+        // its tiles: a stop with evidence, like a fork.
+        let invalid = |reason: String| {
+            SyncError::Split(Box::new(Contradiction {
+                reason: format!(
+                    "the log signed a tree of size {} in which {reason}",
+                    cp.size
+                ),
+                presented: note.to_vec(),
+                shape: Shape::Theirs {
+                    source: src,
+                    own: {
+                        let a = self.latest.read().expect("lock").note.clone();
+                        (!a.is_empty()).then(|| a.into_bytes())
+                    },
+                },
+            }))
         };
-        // Everything is fetched before the write transaction opens: redb has
-        // one writer, and the witness and webhooks must not wait on the network.
-        let fetch = |t: &regledger::tile::Tile| {
-            f.get(&t.path())
-                .map_err(SyncError::Transient)?
-                .ok_or_else(|| SyncError::Transient(format!("{} not served yet", t.path())))
-        };
-        let bundles = entry_tiles_for_size(old, cp.size)
-            .into_iter()
-            .map(|t| Ok((t, fetch(&t)?)))
-            .collect::<Result<Vec<_>, SyncError>>()?;
-        let hash_tiles = hash_tiles_for_size(old, cp.size)
-            .into_iter()
-            .map(|t| Ok((t, fetch(&t)?)))
-            .collect::<Result<Vec<_>, SyncError>>()?;
         let tx = self.store.write()?;
+        let end;
         {
             let mut leaves = tx.open_table(LEAVES)?;
             let mut hashes = tx.open_table(HASHES)?;
@@ -362,27 +852,27 @@ impl Mirror {
             let mut subjects = tx.open_multimap_table(SUBJECTS)?;
             let mut meta = tx.open_table(META)?;
             let mut head = head_of(&meta)?;
-            if head.size != old {
-                return Err(SyncError::Storage("head moved during sync".into()));
-            }
-            for (t, data) in &bundles {
+            for (t, data) in bundles {
                 let entries = decode_entry_bundle(data, usize::from(t.width))
-                    .map_err(|e| split(format!("entry bundle {}: {e}", t.path())))?;
+                    .map_err(|e| SyncError::Storage(e.to_string()))?;
                 let first = t.n * TILE_WIDTH;
                 for (i, bytes) in (first..).zip(entries) {
                     if i < head.size {
                         continue;
                     }
+                    if i != head.size {
+                        return Err(SyncError::Storage("head moved during sync".into()));
+                    }
                     let leaf = Leaf::parse(bytes)
-                        .map_err(|e| split(format!("entry {i} is not a leaf: {e}")))?;
+                        .map_err(|e| invalid(format!("entry {i} is not a leaf: {e}")))?;
                     if leaf.index != i {
-                        return Err(split(format!("entry {i} says index {}", leaf.index)));
+                        return Err(invalid(format!("entry {i} says index {}", leaf.index)));
                     }
                     if leaf.prev_leaf_hash != head.last_leaf_hash {
-                        return Err(split(format!("entry {i} breaks the hash chain")));
+                        return Err(invalid(format!("entry {i} breaks the hash chain")));
                     }
                     if i > 0 && leaf.integrated_time_ms <= head.last_time_ms {
-                        return Err(split(format!("entry {i} goes back in time")));
+                        return Err(invalid(format!("entry {i} goes back in time")));
                     }
                     let lh = suite.leaf_hash(bytes);
                     let ctx = EntryContext {
@@ -402,7 +892,7 @@ impl Mirror {
                     }
                     // Every signature is verified again: the mirror trusts keys, not the upstream.
                     let fx = apply(&State(&state), &ctx, &leaf.envelope)
-                        .map_err(|v| split(format!("entry {i} breaks a registry rule: {v}")))?;
+                        .map_err(|v| invalid(format!("entry {i} breaks a registry rule: {v}")))?;
                     let new_hashes = stored_hashes_for_record(suite, i, lh, &Hashes(&hashes))
                         .map_err(|e| SyncError::Storage(e.to_string()))?;
                     for (at, h) in (stored_hash_count(i)..).zip(new_hashes) {
@@ -423,44 +913,33 @@ impl Mirror {
                     head.last_time_ms = leaf.integrated_time_ms;
                 }
             }
-            if head.size != cp.size {
-                return Err(split(format!(
-                    "the entry bundles hold {} entries, the checkpoint {}",
-                    head.size, cp.size
-                )));
-            }
-            let root = tree_hash(suite, cp.size, &Hashes(&hashes))
-                .map_err(|e| SyncError::Storage(e.to_string()))?;
-            if root != cp.root {
-                return Err(split(format!(
-                    "the entries hash to root {} but the checkpoint signed {} at size {}",
-                    root.to_hex(),
-                    cp.root.to_hex(),
-                    cp.size
-                )));
-            }
-            // The hash tiles others read from the upstream must be the ones this mirror computed.
-            for (t, got) in &hash_tiles {
-                let want = read_tile_data(t, &Hashes(&hashes))
+            if head.size == cp.size {
+                // Implied by the authentication; checked so that a served
+                // checkpoint always has the mirror's own root.
+                let root = tree_hash(suite, cp.size, &Hashes(&hashes))
                     .map_err(|e| SyncError::Storage(e.to_string()))?;
-                if *got != want {
-                    return Err(split(format!(
-                        "hash tile {} differs from the entries",
-                        t.path()
+                if root != cp.root {
+                    return Err(SyncError::Storage(format!(
+                        "authenticated entries hash to root {} but the checkpoint signed {}",
+                        root.to_hex(),
+                        cp.root.to_hex()
                     )));
                 }
             }
             meta.insert(M_SIZE, head.size.to_be_bytes().as_slice())?;
             meta.insert(M_LAST_HASH, head.last_leaf_hash.0.as_slice())?;
             meta.insert(M_LAST_TIME, head.last_time_ms.to_be_bytes().as_slice())?;
+            meta.insert(M_VERIFYING, note)?;
+            end = head.size;
         }
         tx.commit()?;
-        Ok(())
+        Ok(end)
     }
 
-    /// write_tiles_to writes the mirror's own tiles for the verified entries `old..size`.
-    fn write_tiles_to(&self, old: u64, size: u64) -> Result<(), SyncError> {
+    /// write_tiles_to writes the mirror's own tiles from the size last written up to `size`.
+    fn write_tiles_to(&self, size: u64) -> Result<(), SyncError> {
         let view = self.store.view()?;
+        let old = meta_u64(&view.meta, M_TILES_SIZE)?.min(size);
         write_tiles(&self.tiles_dir, &view, old, size)?;
         drop(view);
         let tx = self.store.write()?;
@@ -521,52 +1000,160 @@ impl Mirror {
         Ok(())
     }
 
-    /// save_evidence writes both signed checkpoints and the contradicting tree's tiles to a new evidence directory.
-    pub fn save_evidence(&self, f: &Fetcher, reason: &str, bad: &[u8]) -> std::io::Result<PathBuf> {
+    /// own_tile returns tile `t` from the mirror's own store if the store
+    /// holds every leaf under it (the first `upto`).
+    fn own_tile(&self, view: &crate::store::ReadView, t: &Tile, upto: u64) -> Option<Vec<u8>> {
+        let end =
+            t.n.checked_mul(TILE_WIDTH)?
+                .checked_add(u64::from(t.width))?;
+        match t.kind {
+            TileKind::Hash(l) => {
+                let span = 1u64.checked_shl(u32::from(TILE_HEIGHT) * u32::from(l))?;
+                if end.checked_mul(span)? > upto {
+                    return None;
+                }
+                read_tile_data(t, &Hashes(&view.hashes)).ok()
+            }
+            TileKind::Entries => {
+                if end > upto {
+                    return None;
+                }
+                let mut entries = Vec::with_capacity(usize::from(t.width));
+                for i in t.n * TILE_WIDTH..end {
+                    entries.push(view.leaf(i).ok()??);
+                }
+                let refs: Vec<&[u8]> = entries.iter().map(|e| e.as_slice()).collect();
+                encode_entry_bundle(&refs).ok()
+            }
+        }
+    }
+
+    /// save_evidence writes both signed checkpoints and one of their trees to a new evidence directory.
+    fn save_evidence(&self, fetchers: &[Fetcher], c: &Contradiction) -> std::io::Result<PathBuf> {
         // Built under a hidden name and renamed when complete, so a directory
         // named by its time is always whole evidence.
-        let name = now_ms().to_string();
+        let mut name = now_ms().to_string();
+        let mut k = 0;
+        while self.evidence_dir.join(&name).exists() {
+            k += 1;
+            name = format!("{}-{k}", now_ms());
+        }
         let dir = self.evidence_dir.join(&name);
         let tmp = self.evidence_dir.join(format!(".tmp-{name}"));
         std::fs::create_dir_all(&tmp)?;
-        let accepted = self.latest.read().expect("lock").note.clone();
-        // Before the first accepted checkpoint there is nothing to compare
-        // with; the audit of the tiles alone then shows what was wrong.
-        if !accepted.is_empty() {
-            write_atomic(&tmp.join("accepted.checkpoint"), accepted.as_bytes())?;
-        }
-        write_atomic(&tmp.join("checkpoint"), bad)?;
-        // The whole contradicting tree (as far as the upstream serves it), so
-        // that the directory is a tile directory a regulator can audit alone.
-        let mut saved = 0usize;
-        let mut missing = Vec::new();
-        if let Some(size) = note_size(bad) {
-            let tiles = hash_tiles_for_size(0, size)
-                .into_iter()
-                .chain(entry_tiles_for_size(0, size));
-            for t in tiles.take(MAX_EVIDENCE_TILES) {
-                match f.get(&t.path()) {
-                    Ok(Some(data)) => {
-                        write_atomic(&tmp.join(t.path()), &data)?;
-                        saved += 1;
+        // tree: the checkpoint whose tree tile/ holds; trusted: the file to
+        // give `--trusted`; own_upto: how much of the tree the own store has.
+        let (tree, trusted, own_upto, order): (&[u8], Option<Trusted>, u64, Vec<usize>) =
+            match &c.shape {
+                Shape::Theirs { source, own } => {
+                    let mut order = vec![*source];
+                    order.extend((0..fetchers.len()).filter(|i| i != source));
+                    (
+                        &c.presented,
+                        own.as_deref().map(|o| ("accepted.checkpoint", o)),
+                        0,
+                        order,
+                    )
+                }
+                Shape::Ours { own, request } => {
+                    if let Some(r) = request {
+                        write_atomic(&tmp.join("add-checkpoint.request"), r)?;
                     }
-                    Ok(None) => missing.push(t.path()),
-                    Err(e) => missing.push(format!("{} ({e})", t.path())),
+                    let m = self.accepted().map(|(s, _)| s).unwrap_or(0);
+                    (
+                        own,
+                        Some(("presented.checkpoint", &c.presented)),
+                        m,
+                        (0..fetchers.len()).collect(),
+                    )
+                }
+            };
+        if let Some((file, note)) = trusted {
+            write_atomic(&tmp.join(file), note)?;
+        }
+        if !tree.is_empty() {
+            write_atomic(&tmp.join("checkpoint"), tree)?;
+        }
+        // The whole tree (the mirror's own part from its store, the rest as
+        // the sources serve it, at most MAX_EVIDENCE_TILES fetched), so the
+        // directory is a tile directory a regulator audits alone.
+        let (mut saved, mut fetched) = (0usize, 0usize);
+        let mut missing = Vec::new();
+        let view = self.store.view().map_err(|e| std::io::Error::other(e.0))?;
+        if let Some(size) = note_size(tree).filter(|s| *s <= MAX_TREE_SIZE) {
+            let kinds = (0..=MAX_TILE_LEVEL)
+                .map(TileKind::Hash)
+                .chain(std::iter::once(TileKind::Entries));
+            'kinds: for kind in kinds {
+                let at = match kind {
+                    TileKind::Hash(l) => size
+                        .checked_shr(u32::from(TILE_HEIGHT) * u32::from(l))
+                        .unwrap_or(0),
+                    TileKind::Entries => size,
+                };
+                for n in 0..at.div_ceil(TILE_WIDTH) {
+                    let Some(t) = tile_at(kind, n, size) else {
+                        continue 'kinds;
+                    };
+                    let data = match self.own_tile(&view, &t, own_upto) {
+                        Some(d) => Some(d),
+                        // The mirror's own tiles are a prefix of each level;
+                        // past the fetch budget the rest of the level is left.
+                        None if fetched >= MAX_EVIDENCE_TILES => {
+                            missing.push(format!("{} and the rest of its level", t.path()));
+                            continue 'kinds;
+                        }
+                        None => {
+                            fetched += 1;
+                            order
+                                .iter()
+                                .find_map(|&i| fetchers.get(i)?.get(&t.path()).ok().flatten())
+                        }
+                    };
+                    match data {
+                        Some(d) => {
+                            write_atomic(&tmp.join(t.path()), &d)?;
+                            saved += 1;
+                        }
+                        None if missing.len() < 16 => missing.push(t.path()),
+                        None => {}
+                    }
                 }
             }
         }
+        drop(view);
+        let (tree_says, trusted_says) = match &c.shape {
+            Shape::Theirs { .. } => (
+                "the contradicting checkpoint (signed by the log key); tile/ holds its tree as the sources served it",
+                "accepted.checkpoint: the checkpoint this mirror verified entry by entry and accepted",
+            ),
+            Shape::Ours { .. } => (
+                "a checkpoint this mirror verified entry by entry (signed by the log key); tile/ holds its tree from the mirror's own copy",
+                "presented.checkpoint: the contradicting checkpoint (signed by the same key), as it was presented; add-checkpoint.request, if present, is the witness request that carried it",
+            ),
+        };
+        let command = match trusted {
+            Some((file, _)) => format!(
+                "regledger-verify audit --dir {d} --log log.json --trusted {d}/{file}",
+                d = dir.display()
+            ),
+            None => format!(
+                "regledger-verify audit --dir {} --log log.json",
+                dir.display()
+            ),
+        };
         let readme = format!(
             "split view seen by a regledger mirror of {origin}\n\
-             upstream: {up}\n\
+             sources: {up}\n\
              reason: {reason}\n\
-             accepted.checkpoint: the last checkpoint this mirror verified and accepted\n\
-             checkpoint: the contradicting checkpoint the upstream served (signed by the log key)\n\
-             tile/: {saved} tiles of the contradicting tree as the upstream served them\n\
-             {miss}\n\
-             verify with:\n  regledger-verify audit --dir {dir} --log log.json --trusted {dir}/accepted.checkpoint\n",
+             checkpoint: {tree_says}\n\
+             {trusted_says}\n\
+             tile/: {saved} tiles\n\
+             {miss}\
+             verify with:\n  {command}\n",
             origin = self.descriptor.origin,
-            up = self.upstream,
-            dir = dir.display(),
+            up = self.sources.join(", "),
+            reason = c.reason,
             miss = if missing.is_empty() {
                 String::new()
             } else {
@@ -580,21 +1167,52 @@ impl Mirror {
     }
 
     /// record_split raises the split-view alert and saves the evidence.
-    fn record_split(&self, f: &Fetcher, reason: &str, note: &[u8]) {
+    fn record_split(&self, fetchers: &[Fetcher], c: &Contradiction) {
         self.metrics.mirror_split_view.store(1, Ordering::Relaxed);
-        match self.save_evidence(f, reason, note) {
+        match self.save_evidence(fetchers, c) {
             Ok(dir) => tracing::error!(
                 evidence = %dir.display(),
-                "SPLIT VIEW: {reason}; the mirror stopped advancing and keeps serving its last verified state"
+                "SPLIT VIEW: {}; the mirror stopped advancing and keeps serving its last verified state",
+                c.reason
             ),
             Err(e) => tracing::error!(
-                "SPLIT VIEW: {reason}; the mirror stopped advancing; evidence not saved: {e}"
+                "SPLIT VIEW: {}; the mirror stopped advancing; evidence not saved: {e}",
+                c.reason
             ),
         }
     }
 
+    /// record_witness_fork records a contradiction shown to the witness
+    /// endpoint: the alert, the log line and the evidence (the mirror's own
+    /// tree, the presented checkpoint and the request), before it answers.
+    pub fn record_witness_fork(&self, w: &WitnessFork) {
+        // One incident, one evidence directory until it is reviewed: anyone
+        // can replay a signed forked checkpoint, and must not fill the disk.
+        if let Some(dir) = self.recorded_split() {
+            self.metrics.mirror_split_view.store(1, Ordering::Relaxed);
+            return tracing::error!(
+                evidence = %dir.display(),
+                "SPLIT VIEW presented to the witness endpoint again: {}",
+                w.reason
+            );
+        }
+        let own = self
+            .own_note_for(note_size(&w.presented).unwrap_or(0))
+            .unwrap_or_default();
+        let c = Contradiction {
+            reason: format!("presented to the witness endpoint: {}", w.reason),
+            presented: w.presented.clone(),
+            shape: Shape::Ours {
+                own,
+                request: Some(w.request.clone()),
+            },
+        };
+        let fetchers = self.fetchers().unwrap_or_default();
+        self.record_split(&fetchers, &c);
+    }
+
     /// split_seen reports whether this process raised the split-view alert (it stops the mirror).
-    fn split_seen(&self) -> bool {
+    pub fn split_seen(&self) -> bool {
         self.metrics.mirror_split_view.load(Ordering::Relaxed) == 1
     }
 
@@ -608,7 +1226,117 @@ impl Mirror {
             .min()
     }
 
-    /// run polls the upstream until a split view or `stop`.
+    /// source_failed raises the alarm for one failed attempt of source `i` and backs it off.
+    fn source_failed(&self, i: usize, s: &mut SourceState, e: &SyncError, poll: Duration) {
+        s.failures = s.failures.saturating_add(1);
+        s.failing = true;
+        let delay = poll
+            .saturating_mul(1 << (s.failures - 1).min(6))
+            .min(MAX_SOURCE_BACKOFF.max(poll));
+        s.next_try = Instant::now() + delay;
+        self.metrics
+            .mirror_source_errors
+            .fetch_add(1, Ordering::Relaxed);
+        let others = if self.sources.len() > 1 {
+            "; the other sources are tried"
+        } else {
+            ""
+        };
+        let url = &self.sources[i];
+        match e {
+            SyncError::BadData(why) => {
+                self.metrics.mirror_bad_data.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    source = %url,
+                    "SOURCE SERVED BAD DATA (不一致数据): {why}; not a split view (the log key signed nothing contradictory); retrying in {delay:?}{others}"
+                );
+            }
+            SyncError::Stale(n) => tracing::error!(
+                source = %url,
+                "SOURCE ROLLED BACK (回退): it served size {} before and serves {n} now; retrying in {delay:?}{others}",
+                s.max_seen
+            ),
+            e => tracing::warn!(
+                source = %url,
+                "source failed: {}; retrying in {delay:?}{others}",
+                e.describe()
+            ),
+        }
+    }
+
+    /// round reads every due source's checkpoint and syncs to them, newest
+    /// first, each with tiles from the source that served it. Only a split
+    /// view or a storage failure is returned as an error.
+    fn round(
+        &self,
+        fetchers: &[Fetcher],
+        st: &mut [SourceState],
+        poll: Duration,
+    ) -> Result<Progress, SyncError> {
+        let now = Instant::now();
+        let mut candidates = Vec::new();
+        for (i, f) in fetchers.iter().enumerate() {
+            if st[i].next_try > now {
+                continue;
+            }
+            match f.get("checkpoint") {
+                Ok(Some(note)) => candidates.push((i, note)),
+                Ok(None) => {
+                    let e = SyncError::Unavailable(format!("{}: no checkpoint", f.base));
+                    self.source_failed(i, &mut st[i], &e, poll);
+                }
+                Err(e) => self.source_failed(i, &mut st[i], &SyncError::Unavailable(e), poll),
+            }
+        }
+        // Newest first: a fallback ahead of a lagging upstream is followed.
+        candidates.sort_by_key(|(i, note)| (std::cmp::Reverse(note_size(note).unwrap_or(0)), *i));
+        let mut progress = Progress::Unchanged;
+        for (i, note) in candidates {
+            let size = note_size(&note).unwrap_or(0);
+            match self.sync_to(i, &fetchers[i], note, true) {
+                Ok(p) => {
+                    if let Progress::Advanced { from, to } = p {
+                        progress = match progress {
+                            Progress::Advanced { from: f0, .. } => Progress::Advanced {
+                                from: f0.min(from),
+                                to,
+                            },
+                            Progress::Unchanged => Progress::Advanced { from, to },
+                        };
+                    }
+                    st[i] = SourceState {
+                        failures: 0,
+                        next_try: now,
+                        max_seen: st[i].max_seen.max(size),
+                        failing: false,
+                    };
+                }
+                // Behind what is served but never ahead of what it served
+                // before: a lagging copy, not a failure.
+                Err(SyncError::Stale(n)) if n >= st[i].max_seen => {
+                    st[i].max_seen = n;
+                    st[i].failing = false;
+                    st[i].failures = 0;
+                }
+                Err(e @ (SyncError::Split(_) | SyncError::Storage(_))) => {
+                    self.update_failing(st);
+                    return Err(e);
+                }
+                Err(e) => self.source_failed(i, &mut st[i], &e, poll),
+            }
+        }
+        self.update_failing(st);
+        Ok(progress)
+    }
+
+    fn update_failing(&self, st: &[SourceState]) {
+        let n = st.iter().filter(|s| s.failing).count() as u64;
+        self.metrics
+            .mirror_sources_failing
+            .store(n, Ordering::Relaxed);
+    }
+
+    /// run polls the sources until a split view or `stop`.
     pub fn run(
         &self,
         poll: Duration,
@@ -627,36 +1355,52 @@ impl Mirror {
             );
             return;
         }
-        let f = match Fetcher::new(&self.upstream) {
+        let fetchers = match self.fetchers() {
             Ok(f) => f,
             Err(e) => {
                 tracing::error!("mirror cannot build its HTTP client: {e}");
                 return;
             }
         };
+        let mut st: Vec<SourceState> = fetchers
+            .iter()
+            .map(|_| SourceState {
+                failures: 0,
+                next_try: Instant::now(),
+                max_seen: 0,
+                failing: false,
+            })
+            .collect();
         while !stop.load(Ordering::Relaxed) {
-            // A witness catch-up may have seen the split first.
+            // A witness request may have seen the split first.
             if self.split_seen() {
                 return;
             }
-            match self.sync_once(&f) {
+            match self.round(&fetchers, &mut st, poll) {
                 Ok(Progress::Advanced { from, to }) => {
                     tracing::info!(from, to, "mirror verified and committed a checkpoint");
-                    // Catch up without waiting when the upstream is far ahead.
+                    // Catch up without waiting when a source is far ahead.
                     continue;
                 }
                 Ok(Progress::Unchanged) => {}
-                Err(SyncError::Transient(e)) => tracing::warn!("mirror sync: {e}"),
-                Err(SyncError::Storage(e)) => {
-                    self.metrics.storage_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!("mirror storage, nothing written: {e}");
-                }
-                Err(SyncError::Split { reason, note }) => {
-                    self.record_split(&f, &reason, &note);
+                Err(SyncError::Split(c)) => {
+                    self.record_split(&fetchers, &c);
                     return;
                 }
+                Err(e) => {
+                    self.metrics.storage_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!("mirror storage, nothing written: {}", e.describe());
+                }
             }
-            let _ = wake.recv_timeout(poll);
+            // The next poll, or later if every source is backing off.
+            let now = Instant::now();
+            let wait = st
+                .iter()
+                .map(|s| s.next_try.saturating_duration_since(now))
+                .min()
+                .unwrap_or(poll)
+                .max(poll);
+            let _ = wake.recv_timeout(wait);
         }
     }
 }
@@ -665,6 +1409,12 @@ impl Mirror {
 fn note_size(note: &[u8]) -> Option<u64> {
     let n = regledger::note::Note::parse(note).ok()?;
     Checkpoint::parse(&n.text).ok().map(|c| c.size)
+}
+
+/// note_root returns the root of a signed checkpoint note, if it parses.
+fn note_root(note: &[u8]) -> Option<Hash> {
+    let n = regledger::note::Note::parse(note).ok()?;
+    Checkpoint::parse(&n.text).ok().map(|c| c.root)
 }
 
 /// check_data_dir binds a data directory to one log: it keeps a copy of
@@ -689,11 +1439,14 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(format!("{}: {e}", a.log.display())))?;
     let descriptor = LogDescriptor::parse(descriptor_json.as_bytes())
         .map_err(|e| Failure::Usage(format!("{}: {e}", a.log.display())))?;
-    if !a.upstream.starts_with("http://") && !a.upstream.starts_with("https://") {
-        return Err(Failure::Usage(format!(
-            "--upstream {:?} is not an http(s) URL",
-            a.upstream
-        )));
+    let mut sources = vec![("--upstream", a.upstream.clone())];
+    sources.extend(a.fallback.iter().map(|u| ("--fallback", u.clone())));
+    for (flag, url) in &sources {
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(Failure::Usage(format!(
+                "{flag} {url:?} is not an http(s) URL"
+            )));
+        }
     }
     let witness = match &a.witness_key {
         None => None,
@@ -718,7 +1471,10 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
     let mirror = Arc::new(Mirror {
         store: store.clone(),
         descriptor: descriptor.clone(),
-        upstream: a.upstream.trim_end_matches('/').to_string(),
+        sources: sources
+            .iter()
+            .map(|(_, u)| u.trim_end_matches('/').to_string())
+            .collect(),
         tiles_dir: a.data.join("tiles"),
         evidence_dir: a.data.join("evidence"),
         latest: latest.clone(),
@@ -729,6 +1485,10 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
     mirror
         .load()
         .map_err(|e| Failure::Usage(format!("cannot load the mirror state: {e}")))?;
+    // Raised before the first request is answered (the sync thread says why).
+    if mirror.recorded_split().is_some() {
+        metrics.mirror_split_view.store(1, Ordering::Relaxed);
+    }
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (wake_tx, wake_rx) = std::sync::mpsc::channel();
     let sync = {
@@ -756,6 +1516,10 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         catch_up: Some({
             let m = mirror.clone();
             std::sync::Arc::new(move |note: &[u8]| m.catch_up(note))
+        }),
+        on_fork: Some({
+            let m = mirror.clone();
+            std::sync::Arc::new(move |w: &WitnessFork| m.record_witness_fork(w))
         }),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

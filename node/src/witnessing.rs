@@ -45,6 +45,9 @@ pub struct Outcome {
     pub failures: Vec<String>,
 }
 
+/// MAX_ANSWER_BYTES bounds what the node reads of one witness answer.
+pub const MAX_ANSWER_BYTES: usize = 64 << 10;
+
 enum Answer {
     Cosigned(String),
     OldSize(u64),
@@ -84,7 +87,20 @@ async fn ask(client: &reqwest::Client, url: &str, body: String) -> Answer {
         Err(e) => return Answer::Failed(format!("{url}: {e}")),
     };
     let status = r.status().as_u16();
-    let text = r.text().await.unwrap_or_default();
+    // A witness's answer is a few signature lines or a size: read at most
+    // MAX_ANSWER_BYTES, so a hostile witness cannot make the node buffer
+    // an endless body until the timeout.
+    let mut r = r;
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = r.chunk().await {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Answer::Failed(format!(
+                "{url}: answer larger than {MAX_ANSWER_BYTES} bytes"
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8_lossy(&body).into_owned();
     match status {
         200 => Answer::Cosigned(text),
         409 => match text.trim().parse::<u64>() {

@@ -529,8 +529,76 @@ fn a_fork_shown_only_to_the_witness_is_a_split_view() {
     assert!(fork_n > n);
 }
 
+/// wait_until polls `cond` until it holds, or panics with `what` after 60 s.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// healthy reports whether the process at `url` still answers `/healthz`.
+fn healthy(url: &str) -> bool {
+    matches!(get_text(&format!("{url}/healthz")), Ok((200, _)))
+}
+
+/// evidence_now lists the complete evidence directories a mirror saved so far.
+fn evidence_now(m: &Mirror) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(m.data.join("evidence"))
+        .map(|r| {
+            r.map(|e| e.unwrap().path())
+                .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// log_signer reads the log key of a log made by `init_with_testkit`: what a
+/// log operator (or whoever holds its key) signs checkpoints with.
+fn log_signer(data: &Path) -> Signer {
+    Signer::from_skey(
+        std::fs::read_to_string(data.join("keys/log.key"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap()
+}
+
+/// signed signs a checkpoint of `size` and `root` for ORIGIN with `log`.
+fn signed(log: &Signer, size: u64, root: [u8; 32]) -> String {
+    sign_checkpoint(
+        &Checkpoint {
+            origin: ORIGIN.into(),
+            size,
+            root: regledger::Hash(root),
+            extensions: vec![],
+        },
+        log,
+    )
+    .unwrap()
+}
+
+/// flip_byte flips one bit of the byte at `at` (from the end if negative) in a file.
+fn flip_byte(file: &Path, at: isize) {
+    let mut t = std::fs::read(file).unwrap();
+    let i = if at < 0 {
+        t.len() - at.unsigned_abs()
+    } else {
+        at as usize
+    };
+    t[i] ^= 1;
+    std::fs::write(file, t).unwrap();
+}
+
+fn value(url: &str, name: &str) -> u64 {
+    metric(url, name).unwrap_or_else(|| panic!("{url} has no metric {name}"))
+}
+
 #[test]
-fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
+fn a_corrupt_unsigned_tile_is_a_source_failure_not_a_split_view() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
     let kit = Testkit::live(ORIGIN);
@@ -547,64 +615,363 @@ fn a_mirror_follows_static_tiles_and_refuses_a_tampered_tile() {
     let served = dir.path().join("static");
     copy_dir(&data.join("tiles"), &served);
     let web = StaticServer::start(&served);
-    let mut m = Mirror::start(&web.url, &log, &dir.path().join("mirror"), &[]);
-    assert_eq!(wait_for_checkpoint(&m.url, n), cp);
+    let mut mirror = Mirror::start(&web.url, &log, &dir.path().join("mirror"), &[]);
+    assert_eq!(wait_for_checkpoint(&mirror.url, n), cp);
 
-    // The log grows; the copy's newest level-0 hash tile is altered in its last hash.
+    // The log grows; the copy's newest level-0 hash tile is altered in its
+    // last hash. Nothing the log key signed contradicts anything: the copy
+    // is corrupt, which is a fetch failure, not a split view.
     post_all(&node.url, ops(&kit, 20, "t"));
     let n2 = tree_size(&node.url);
     let cp2 = wait_for_checkpoint(&node.url, n2);
-    let tampered = dir.path().join("static2");
-    copy_dir(&data.join("tiles"), &tampered);
-    let tile = tampered.join(format!("tile/0/000.p/{n2}"));
-    let mut t = std::fs::read(&tile).unwrap();
-    let last = t.len() - 1;
-    t[last] ^= 1;
-    std::fs::write(&tile, t).unwrap();
-    std::fs::remove_dir_all(&served).unwrap();
-    std::fs::rename(&tampered, &served).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while metric(&m.url, "regledger_mirror_split_view") != Some(1) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "tampered tile accepted"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let good = dir.path().join("good");
+    copy_dir(&data.join("tiles"), &good);
+    let refresh = |tamper: &dyn Fn(&Path)| {
+        let next = dir.path().join("next");
+        copy_dir(&good, &next);
+        tamper(&next);
+        std::fs::remove_dir_all(&served).unwrap();
+        std::fs::rename(&next, &served).unwrap();
+    };
+    let hash_tile = format!("tile/0/000.p/{n2}");
+    let bundle = format!("tile/entries/000.p/{n2}");
+    refresh(&|d| flip_byte(&d.join(&hash_tile), -1));
+    wait_until("the corrupt hash tile raised no alarm", || {
+        metric(&mirror.url, "regledger_mirror_bad_data_total").unwrap_or(0) >= 2
+    });
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
+    assert_eq!(value(&mirror.url, "regledger_mirror_sources_failing"), 1);
+    assert!(evidence_now(&mirror).is_empty());
     // Nothing of size n2 was accepted: the last good state is still served.
-    assert_eq!(get_text(&format!("{}/checkpoint", m.url)).unwrap().1, cp);
-    assert_eq!(tree_size(&m.url), n);
-    let ev = evidence(&m, 1).remove(0);
-    assert_eq!(std::fs::read_to_string(ev.join("checkpoint")).unwrap(), cp2);
-    let readme = std::fs::read_to_string(ev.join("README.txt")).unwrap();
-    assert!(readme.contains("hash tile tile/0/000.p/"), "{readme}");
-    // The regulator's audit of the evidence names the altered tile.
-    let (c, v, err) = audit_evidence(&log, &ev);
-    assert_eq!(c, 1, "{err}");
-    assert_eq!(v["failures"][0]["check"], "hash-tile", "{v}");
-    assert_eq!(v["trusted"]["consistent"], true);
+    assert_eq!(
+        get_text(&format!("{}/checkpoint", mirror.url)).unwrap().1,
+        cp
+    );
+    assert_eq!(tree_size(&mirror.url), n);
 
-    // With the evidence moved away after review, a restarted mirror checks
-    // again; an upstream rolled back to an older checkpoint is a split view
-    // too, and the audit says rollback.
-    m.kill9();
-    std::fs::rename(m.data.join("evidence"), dir.path().join("reviewed")).unwrap();
+    // Across a restart it is not stopped: it keeps trying and alarming.
+    mirror.kill9();
+    mirror.restart();
+    wait_until("no alarm after the restart", || {
+        metric(&mirror.url, "regledger_mirror_bad_data_total").unwrap_or(0) >= 1
+    });
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
+
+    // The hash tile repaired but one byte of an entry in the bundle flipped.
+    let before = value(&mirror.url, "regledger_mirror_bad_data_total");
+    refresh(&|d| flip_byte(&d.join(&bundle), -40));
+    wait_until("the corrupt entry bundle raised no alarm", || {
+        value(&mirror.url, "regledger_mirror_bad_data_total") > before + 1
+    });
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
+    assert_eq!(tree_size(&mirror.url), n);
+
+    // Once the source is fixed the mirror catches up; the alarm clears.
+    refresh(&|_| {});
+    assert_eq!(wait_for_checkpoint(&mirror.url, n2), cp2);
+    wait_until("the alarm did not clear", || {
+        value(&mirror.url, "regledger_mirror_sources_failing") == 0
+    });
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
+    assert!(evidence_now(&mirror).is_empty());
+
+    // A copy rolled back to an older checkpoint of the same log is stale,
+    // not a fork (nothing contradicts): an alarm, no split view.
     std::fs::write(served.join("checkpoint"), &cp0).unwrap();
-    m.restart();
-    let evs = evidence(&m, 1);
-    let ev = &evs[0];
-    assert_eq!(metric(&m.url, "regledger_mirror_split_view"), Some(1));
-    assert_eq!(get_text(&format!("{}/checkpoint", m.url)).unwrap().1, cp);
-    let (c, v, err) = audit_evidence(&log, ev);
+    let before = value(&mirror.url, "regledger_mirror_source_errors_total");
+    wait_until("the stale copy raised no alarm", || {
+        value(&mirror.url, "regledger_mirror_source_errors_total") > before + 1
+    });
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
+    assert_eq!(
+        get_text(&format!("{}/checkpoint", mirror.url)).unwrap().1,
+        cp2
+    );
+
+    // A smaller checkpoint the log key signed over another tree does
+    // contradict: a split view, and the audit of the evidence proves the fork.
+    let forged = signed(&log_signer(&data), 4, [7; 32]);
+    std::fs::write(served.join("checkpoint"), &forged).unwrap();
+    let ev = evidence(&mirror, 1).remove(0);
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 1);
+    assert_eq!(
+        get_text(&format!("{}/checkpoint", mirror.url)).unwrap().1,
+        cp2
+    );
+    let readme = std::fs::read_to_string(ev.join("README.txt")).unwrap();
+    assert!(readme.contains("--trusted"), "{readme}");
+    let (c, v, err) = audit_readme(&log, &ev);
     assert_eq!(c, 1, "{err}");
     assert!(
         v["failures"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|f| f["check"] == "trusted-rollback"),
+            .any(|f| f["check"] == "trusted-fork"),
         "{v}"
     );
+    assert_eq!(v["trusted"]["size"], 4);
+}
+
+/// audit_readme runs the audit command an evidence directory's README.txt gives.
+fn audit_readme(log: &Path, ev: &Path) -> (i32, Value, String) {
+    let readme = std::fs::read_to_string(ev.join("README.txt")).unwrap();
+    let trusted = readme
+        .split_whitespace()
+        .skip_while(|w| *w != "--trusted")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no --trusted in {readme}"));
+    verify_cmd(&[
+        "audit".as_ref(),
+        "--dir".as_ref(),
+        ev.as_os_str(),
+        "--log".as_ref(),
+        log.as_os_str(),
+        "--trusted".as_ref(),
+        trusted.as_ref(),
+    ])
+}
+
+#[test]
+fn a_mirror_falls_back_to_another_source_when_its_upstream_serves_bad_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+    let log = data.join("log.json");
+    let node = Node::start(&data, &[]);
+    post_steps(&node.url, &kit.lifecycle(HashSuite::Blake3, "guangxi")[1..]);
+    let n = tree_size(&node.url);
+    let cp = wait_for_checkpoint(&node.url, n);
+    // The primary is a static copy with one entry byte flipped; the first
+    // fallback is down; the second is the node itself.
+    let served = dir.path().join("static");
+    let corrupt_copy = |size: u64| {
+        let next = dir.path().join("next");
+        copy_dir(&data.join("tiles"), &next);
+        flip_byte(&next.join(format!("tile/entries/000.p/{size}")), 100);
+        let _ = std::fs::remove_dir_all(&served);
+        std::fs::rename(&next, &served).unwrap();
+    };
+    corrupt_copy(n);
+    let web = StaticServer::start(&served);
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let mut mirror = Mirror::start(
+        &web.url,
+        &log,
+        &dir.path().join("mirror"),
+        &["--fallback", &down, "--fallback", &node.url],
+    );
+    assert_eq!(wait_for_checkpoint(&mirror.url, n), cp);
+    assert!(value(&mirror.url, "regledger_mirror_bad_data_total") >= 1);
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
+    assert!(value(&mirror.url, "regledger_mirror_sources_failing") >= 1);
+    assert!(evidence_now(&mirror).is_empty());
+    // Verified from the fallback: the same state as the node.
+    let p = get_json(&format!("{}/v1/products/P-1", mirror.url));
+    assert_eq!(p["value"]["status"], "revoked");
+
+    // While the mirror is down the log grows and the primary's copy is
+    // refreshed, corrupt again: after the restart the primary is tried
+    // first, refused, and the fallback serves the new checkpoint.
+    mirror.kill9();
+    post_all(&node.url, ops(&kit, 5, "f"));
+    let n2 = tree_size(&node.url);
+    let cp2 = wait_for_checkpoint(&node.url, n2);
+    corrupt_copy(n2);
+    mirror.restart();
+    assert_eq!(wait_for_checkpoint(&mirror.url, n2), cp2);
+    assert!(value(&mirror.url, "regledger_mirror_bad_data_total") >= 1);
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
+    assert!(evidence_now(&mirror).is_empty());
+    // Caught up, the primary serves the accepted checkpoint (fine); the
+    // unreachable fallback is the one source still failing.
+    wait_until("the failing sources are not counted", || {
+        value(&mirror.url, "regledger_mirror_sources_failing") == 1
+    });
+}
+
+#[test]
+fn a_log_signed_checkpoint_of_size_2_62_is_a_fetch_failure_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+    let log = data.join("log.json");
+    let node = Node::start(&data, &[]);
+    post_steps(&node.url, &kit.setup(HashSuite::Blake3, "guangxi")[1..]);
+    let n = tree_size(&node.url);
+    let cp = wait_for_checkpoint(&node.url, n);
+    let served = dir.path().join("static");
+    copy_dir(&data.join("tiles"), &served);
+    let web = StaticServer::start(&served);
+    let (wkey, _) = witness_key(dir.path(), "venue-witness.example");
+    let mirror = Mirror::start(
+        &web.url,
+        &log,
+        &dir.path().join("mirror"),
+        &["--witness-key", wkey.to_str().unwrap()],
+    );
+    assert_eq!(wait_for_checkpoint(&mirror.url, n), cp);
+    let key = log_signer(&data);
+    // The log key signs a checkpoint claiming 2^62 entries; its upstream serves it.
+    let huge = signed(&key, 1 << 62, [7; 32]);
+    std::fs::write(served.join("checkpoint"), &huge).unwrap();
+    wait_until("the unreachable size raised no alarm", || {
+        !healthy(&mirror.url)
+            || metric(&mirror.url, "regledger_mirror_source_errors_total").unwrap_or(0) >= 2
+    });
+    assert!(healthy(&mirror.url), "the mirror died");
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
+    assert_eq!(
+        get_text(&format!("{}/checkpoint", mirror.url)).unwrap().1,
+        cp
+    );
+    // The same sizes shown to its witness endpoint: refused, not cosigned, still serving.
+    for size in [1u64 << 62, (1 << 62) - 1, u64::MAX] {
+        let note = signed(&key, size, [7; 32]);
+        let (c, _, body) = add_checkpoint(&mirror.url, 0, &[], &note);
+        assert!(c == 503 || c == 422, "size {size}: {c} {body}");
+        assert!(healthy(&mirror.url), "the witness died at size {size}");
+    }
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
+    // The honest checkpoint back, the log grown: the mirror follows.
+    post_all(&node.url, ops(&kit, 3, "g"));
+    let n2 = tree_size(&node.url);
+    let cp2 = wait_for_checkpoint(&node.url, n2);
+    let fresh = dir.path().join("fresh");
+    copy_dir(&data.join("tiles"), &fresh);
+    std::fs::remove_dir_all(&served).unwrap();
+    std::fs::rename(&fresh, &served).unwrap();
+    assert_eq!(wait_for_checkpoint(&mirror.url, n2), cp2);
+    let (c, _, line) = add_checkpoint(&mirror.url, 0, &[], &cp2);
+    assert_eq!(c, 200, "{line}");
+}
+
+#[test]
+fn a_fork_shown_only_to_the_witness_endpoint_is_alarmed_with_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::new(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+    let log = data.join("log.json");
+    let node = Node::start(&data, &[]);
+    post_steps(&node.url, &kit.setup(HashSuite::Blake3, "guangxi")[1..4]);
+    let k = tree_size(&node.url);
+    let cp_k = wait_for_checkpoint(&node.url, k);
+    post_steps(&node.url, &kit.lifecycle(HashSuite::Blake3, "guangxi")[4..]);
+    let n = tree_size(&node.url);
+    let cp = wait_for_checkpoint(&node.url, n);
+    let (wkey, _) = witness_key(dir.path(), "venue-witness.example");
+    let mut mirror = Mirror::start(
+        &node.url,
+        &log,
+        &dir.path().join("mirror"),
+        &["--witness-key", wkey.to_str().unwrap()],
+    );
+    assert_eq!(wait_for_checkpoint(&mirror.url, n), cp);
+    let (c, _, line) = add_checkpoint(&mirror.url, 0, &[], &cp);
+    assert_eq!(c, 200, "{line}");
+    let key = log_signer(&data);
+
+    // A stale client (an older checkpoint of the same tree) is no fork: 409 with the size.
+    let (c, ct, body) = add_checkpoint(&mirror.url, 0, &[], &cp_k);
+    assert_eq!(
+        (c, ct.as_str(), body.as_str()),
+        (409, "text/x.tlog.size", &*format!("{n}\n"))
+    );
+    let (c, _, _) = add_checkpoint(&mirror.url, n, &[], &cp_k);
+    assert_eq!(c, 400);
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
+    assert!(evidence_now(&mirror).is_empty());
+
+    // The same size with another root, signed by the log key: 409 (tlog-witness),
+    // and the alarm with evidence, saved before the answer.
+    let same = signed(&key, n, [9; 32]);
+    let (c, _, body) = add_checkpoint(&mirror.url, n, &[], &same);
+    assert_eq!(c, 409, "{body}");
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 1);
+    let evs = evidence_now(&mirror);
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    let presented = std::fs::read_dir(&evs[0])
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .any(|t| t == same);
+    assert!(presented, "the presented checkpoint is not in the evidence");
+    let (c, v, err) = audit_readme(&log, &evs[0]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("fork"), "{err}");
+    assert_eq!(v["trusted"]["consistent"], false, "{v}");
+    assert_eq!(v["trusted"]["size"], n);
+    // The alert stays up across a restart, until the evidence is moved away.
+    mirror.kill9();
+    mirror.restart();
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 1);
+    std::fs::rename(mirror.data.join("evidence"), dir.path().join("reviewed-1")).unwrap();
+    mirror.kill9();
+    mirror.restart();
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
+
+    // A rollback to a smaller size with another tree: refused as the spec
+    // says (old above the size), and alarmed with evidence.
+    let back = signed(&key, k, [5; 32]);
+    let (c, _, _) = add_checkpoint(&mirror.url, n, &[], &back);
+    assert_eq!(c, 400);
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 1);
+    let evs = evidence_now(&mirror);
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    let (c, v, err) = audit_readme(&log, &evs[0]);
+    assert_eq!(c, 1, "{err}");
+    assert_eq!(v["trusted"]["size"], k, "{v}");
+    assert_eq!(v["trusted"]["consistent"], false, "{v}");
+    std::fs::rename(mirror.data.join("evidence"), dir.path().join("reviewed-2")).unwrap();
+    mirror.kill9();
+    mirror.restart();
+
+    // A larger tree that does not extend the cosigned one, with the proof
+    // from that tree: the proof rebuilds the presented root but another
+    // root at the cosigned size, so it proves the fork (422, evidence with the request).
+    let (_fork, fork_n, fork_cp) = start_fork(dir.path(), &data, &kit, n);
+    let proof = get_json(&format!(
+        "{}/v1/proof/consistency?old={n}&new={fork_n}",
+        _fork.url
+    ));
+    let proof: Vec<String> = serde_json::from_value(proof["consistency_proof"].clone()).unwrap();
+    assert!(
+        !n.is_power_of_two(),
+        "size {n}: the old root would be part of the proof"
+    );
+    let (c, _, body) = add_checkpoint(&mirror.url, n, &proof, &fork_cp);
+    assert_eq!(c, 422, "{body}");
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 1);
+    let evs = evidence_now(&mirror);
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    let req = std::fs::read_to_string(evs[0].join("add-checkpoint.request")).unwrap();
+    assert!(
+        req.starts_with(&format!("old {n}\n{}\n", proof[0])),
+        "{req}"
+    );
+    assert!(req.ends_with(&fork_cp), "{req}");
+    // A proof that rebuilds neither root proves nothing: no alarm for garbage.
+    std::fs::rename(mirror.data.join("evidence"), dir.path().join("reviewed-3")).unwrap();
+    mirror.kill9();
+    mirror.restart();
+    let mut junk = proof.clone();
+    junk[0] = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
+    assert_eq!(add_checkpoint(&mirror.url, n, &junk, &fork_cp).0, 422);
+    assert_eq!(value(&mirror.url, "regledger_mirror_split_view"), 0);
+    assert!(evidence_now(&mirror).is_empty());
+    // The witness still cosigns the honest log.
+    post_all(&node.url, ops(&kit, 2, "w"));
+    let n2 = tree_size(&node.url);
+    let cp2 = wait_for_checkpoint(&node.url, n2);
+    let p = get_json(&format!(
+        "{}/v1/proof/consistency?old={n}&new={n2}",
+        node.url
+    ));
+    let p: Vec<String> = serde_json::from_value(p["consistency_proof"].clone()).unwrap();
+    let (c, _, line) = add_checkpoint(&mirror.url, n, &p, &cp2);
+    assert_eq!(c, 200, "{line}");
 }
 
 #[test]
