@@ -885,7 +885,7 @@ impl Mirror {
                     // an upstream that logged one broke a rule.
                     let content_id = leaf.envelope.content_id();
                     if let Some(first) = redb::ReadableTable::get(&content_ids, content_id)? {
-                        return Err(split(format!(
+                        return Err(invalid(format!(
                             "entry {i} breaks a registry rule: replayed-envelope: it logs the signed content of entry {} again",
                             first.value()
                         )));

@@ -736,7 +736,7 @@ fn audit_readme(log: &Path, ev: &Path) -> (i32, Value, String) {
 fn a_mirror_falls_back_to_another_source_when_its_upstream_serves_bad_data() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let log = data.join("log.json");
     let node = Node::start(&data, &[]);
@@ -795,7 +795,7 @@ fn a_mirror_falls_back_to_another_source_when_its_upstream_serves_bad_data() {
 fn a_log_signed_checkpoint_of_size_2_62_is_a_fetch_failure_not_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let log = data.join("log.json");
     let node = Node::start(&data, &[]);
@@ -852,7 +852,7 @@ fn a_log_signed_checkpoint_of_size_2_62_is_a_fetch_failure_not_a_crash() {
 fn a_fork_shown_only_to_the_witness_endpoint_is_alarmed_with_evidence() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
+    let kit = Testkit::live(ORIGIN);
     init_with_testkit(&data, ORIGIN, "blake3", &kit);
     let log = data.join("log.json");
     let node = Node::start(&data, &[]);
