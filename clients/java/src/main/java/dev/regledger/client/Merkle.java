@@ -205,4 +205,30 @@ public final class Merkle {
             out.add(subtree(suite, l, from, from + k));
         }
     }
+
+    /** consistencyProof computes the RFC 9162 §2.1.4.1 proof from the first m leaves to all of them (tests). */
+    public static List<byte[]> consistencyProof(HashSuite suite, List<byte[]> leafHashes, int m) {
+        List<byte[]> out = new ArrayList<>();
+        subproof(suite, leafHashes, m, 0, leafHashes.size(), true, out);
+        return out;
+    }
+
+    private static void subproof(HashSuite suite, List<byte[]> l, int m, int from, int to, boolean whole,
+            List<byte[]> out) {
+        int n = to - from;
+        if (m == n) {
+            if (!whole) {
+                out.add(subtree(suite, l, from, to));
+            }
+            return;
+        }
+        int k = Integer.highestOneBit(n - 1);
+        if (m <= k) {
+            subproof(suite, l, m, from, from + k, whole, out);
+            out.add(subtree(suite, l, from + k, to));
+        } else {
+            subproof(suite, l, m - k, from + k, to, false, out);
+            out.add(subtree(suite, l, from, from + k));
+        }
+    }
 }
