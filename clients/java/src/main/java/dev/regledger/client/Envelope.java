@@ -115,6 +115,9 @@ public final class Envelope {
      * @throws IllegalArgumentException if the payload breaks a limit
      */
     public static Envelope sign(String kind, Payload payload, ParticipantKey key) {
+        if (!kind.matches("[a-z][a-z0-9-]{0,95}")) {
+            throw new IllegalArgumentException("entry kind must be a kebab-case name such as product-registered: " + kind);
+        }
         String type = payloadTypeFor(kind);
         byte[] p = payload.bytes();
         return new Envelope(type, p, List.of(new Signature(key.keyId(), key.signer().sign(pae(type, p)))));

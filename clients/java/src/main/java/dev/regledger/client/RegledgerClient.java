@@ -40,7 +40,7 @@ public final class RegledgerClient {
     /** VERSION is the library version (User-Agent). */
     public static final String VERSION = "0.1.0";
 
-    static final int MAX_ENTRY_BYTES = 512 * 1024, MAX_SMALL_BYTES = 256 * 1024;
+    static final int MAX_ENTRY_BYTES = 2 << 20, MAX_SMALL_BYTES = 256 * 1024;
 
     private final URI base;
     private final LogDescriptor log;
