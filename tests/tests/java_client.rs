@@ -42,6 +42,18 @@ fn write_key(dir: &Path, file: &str, p: &Party) {
     std::fs::write(dir.join(file), s.to_skey()).unwrap();
 }
 
+/// junit_count reads a count from the JUnit console summary, e.g. `[        35 tests successful      ]`.
+fn junit_count(report: &str, what: &str) -> Option<u64> {
+    report
+        .lines()
+        .find(|l| l.contains(what))?
+        .trim_matches(|c: char| c == '[' || c == ']' || c.is_whitespace())
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn java_libs() -> String {
     std::env::var("JAVA_LIBS").unwrap_or_else(|_| "/usr/share/java".into())
 }
@@ -78,7 +90,11 @@ fn java_client_writes_and_verifies_entries_on_a_live_node() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(report.contains("0 tests failed"), "{report}");
+    assert_eq!(junit_count(&report, "tests failed"), Some(0), "{report}");
+    assert!(
+        junit_count(&report, "tests successful").is_some_and(|n| n > 0),
+        "{report}"
+    );
 
     // 2. A live node whose participants are registered by the root authority.
     let data = dir.path().join("node");
