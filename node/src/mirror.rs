@@ -117,6 +117,13 @@ pub struct MirrorArgs {
     /// Longest time a request may take, in seconds (the event stream is exempt).
     #[arg(long, default_value_t = 30)]
     pub request_timeout_s: u64,
+    /// Close a connection that sends no complete request head for this long, in seconds
+    /// (as `serve --idle-timeout-s`; an open event stream is not idle).
+    #[arg(long, default_value_t = 20)]
+    pub idle_timeout_s: u64,
+    /// Most open connections (event streams included); more wait in the listen backlog.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
 }
 
 /// Mirror is the shared state of the follower, the feed and the witness.
@@ -1528,6 +1535,10 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let listen = a.listen;
     let request_timeout = Duration::from_secs(a.request_timeout_s.max(1));
+    let limits = crate::http::Limits {
+        idle_timeout: Duration::from_secs(a.idle_timeout_s.max(1)),
+        max_connections: a.max_connections.max(1),
+    };
     let webhooks = a.webhook.clone();
     let result = rt.block_on(async move {
         let feed = Arc::new(feed);
@@ -1541,12 +1552,18 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         println!("regledger-node mirror listening on http://{addr}");
         tracing::info!(%addr, origin = %app.descriptor.origin, "mirroring");
         let extra = crate::feed::routes(feed);
-        let server = axum::serve(listener, crate::http::router(app, request_timeout, extra))
-            .with_graceful_shutdown(crate::shutdown_signal());
+        // The node's accept loop: idle connections close and open ones are
+        // bounded here too (a venue's mirror is as exposed as the node).
+        let server = crate::http::serve(
+            listener,
+            crate::http::router(app, request_timeout, extra),
+            limits,
+            crate::shutdown_signal(),
+        );
         // Event streams never end by themselves: give open requests a few
         // seconds after SIGINT/SIGTERM, then stop anyway.
         tokio::select! {
-            r = server => r.map_err(|e| e.to_string()),
+            () = server => Ok(()),
             _ = async {
                 crate::shutdown_signal().await;
                 tokio::time::sleep(Duration::from_secs(5)).await;

@@ -270,6 +270,23 @@ fn idle_connections_are_closed_and_the_node_still_answers() {
 }
 
 #[test]
+fn a_mirror_closes_idle_connections_too() {
+    let (d, _kit, node) = start(&[]);
+    let log = d.path().join("node").join("log.json");
+    let mirror = Mirror::start(
+        &node.url,
+        &log,
+        &d.path().join("mirror"),
+        &["--idle-timeout-s", "1", "--max-connections", "16"],
+    );
+    let mut socks: Vec<_> = (0..40).map(|_| connect(&mirror.url)).collect();
+    for (i, s) in socks.iter_mut().enumerate() {
+        assert!(is_closed(s), "idle mirror connection {i} was never closed");
+    }
+    assert_eq!(get_text(&format!("{}/healthz", mirror.url)).unwrap().0, 200);
+}
+
+#[test]
 fn entry_bundles_are_gzip_compressed_when_the_client_accepts_it() {
     let (_d, kit, node) = start(&[]);
     for e in participants(&kit, 5) {
