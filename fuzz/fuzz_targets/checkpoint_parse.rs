@@ -7,8 +7,8 @@
 //! log key, returns the same checkpoint, and fails with another key or a
 //! witness quorum nobody met.
 use libfuzzer_sys::fuzz_target;
-use regledger::checkpoint::{sign_checkpoint, verify_checkpoint, Checkpoint};
-use regledger::note::{KeyType, Signer, VerifierKey};
+use regledger::tlog::checkpoint::{sign_checkpoint, verify_checkpoint, Checkpoint};
+use regledger::tlog::note::{KeyType, Signer, VerifierKey};
 use std::sync::OnceLock;
 
 fn keys() -> &'static (Signer, VerifierKey, VerifierKey) {

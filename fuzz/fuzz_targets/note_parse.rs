@@ -6,7 +6,7 @@
 //! reports signatures the note has; text that is valid to sign, signed with
 //! the fixed key, opens with that key and no other.
 use libfuzzer_sys::fuzz_target;
-use regledger::note::{check_text, open_note, sign_note, KeyType, Note, Signer, VerifierKey};
+use regledger::tlog::note::{check_text, open_note, sign_note, KeyType, Note, Signer, VerifierKey};
 use std::sync::OnceLock;
 
 fn keys() -> &'static (Signer, VerifierKey, VerifierKey) {

@@ -6,11 +6,12 @@
 //! Results are recorded in docs/benchmarks.md with the machine they ran on.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use regledger::envelope::{participant_key_id, verify_batch, Envelope};
-use regledger::leaf::Leaf;
-use regledger::registry::testkit::{replay, Testkit, BASE_MS, DAY_MS};
+use regledger::entry::envelope::{participant_key_id, verify_batch, Envelope};
+use regledger::entry::leaf::Leaf;
 use regledger::registry::{apply, EntryContext, EntryKind};
-use regledger::tree::{verify_consistency, verify_inclusion, MemoryTree};
+use regledger::testkit::{replay, Testkit, BASE_MS, DAY_MS};
+use regledger::tlog::memory::MemoryTree;
+use regledger::tlog::proof::{verify_consistency, verify_inclusion};
 use regledger::{Hash, HashSuite};
 use serde_json::json;
 use std::hint::black_box;
@@ -114,7 +115,7 @@ fn signatures(c: &mut Criterion) {
         )
     });
     g.bench_function("apply_operation_event_preverified", |b| {
-        let pre = [regledger::envelope::Preverified {
+        let pre = [regledger::entry::envelope::Preverified {
             index: 0,
             public_key: pk,
         }];
@@ -145,8 +146,8 @@ fn batch(c: &mut Criterion) {
 }
 
 fn notes(c: &mut Criterion) {
-    use regledger::checkpoint::{sign_checkpoint, verify_checkpoint, Checkpoint};
-    use regledger::note::{KeyType, Signer};
+    use regledger::tlog::checkpoint::{sign_checkpoint, verify_checkpoint, Checkpoint};
+    use regledger::tlog::note::{KeyType, Signer};
     let log = Signer::generate("bench.example/log", KeyType::Ed25519, [9; 32]).unwrap();
     let cp = Checkpoint {
         origin: "bench.example/log".into(),

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::HashSuite;
-use crate::note::VerifierKey;
+use crate::tlog::hash::HashSuite;
+use crate::tlog::note::VerifierKey;
 
 /// MAX_DESCRIPTOR_BYTES bounds the size of a `log.json` a verifier will parse.
 pub const MAX_DESCRIPTOR_BYTES: usize = 64 * 1024;

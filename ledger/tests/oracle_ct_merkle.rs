@@ -10,7 +10,8 @@
 
 use ct_merkle::mem_backed_tree::MemoryBackedTree;
 use ct_merkle::{ConsistencyProof, InclusionProof, RootHash};
-use regledger::tree::{verify_consistency, verify_inclusion, MemoryTree};
+use regledger::tlog::memory::MemoryTree;
+use regledger::tlog::proof::{verify_consistency, verify_inclusion};
 use regledger::{Hash, HashSuite};
 use sha2::Sha256;
 

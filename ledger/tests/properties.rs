@@ -5,14 +5,14 @@
 //! here, independently of the stored-hash layout the library uses.
 
 use proptest::prelude::*;
-use regledger::calendar::{days_in_month, Date};
-use regledger::tile::{
+use regledger::registry::calendar::{days_in_month, Date};
+use regledger::tlog::memory::MemoryTree;
+use regledger::tlog::proof::{verify_consistency, verify_inclusion};
+use regledger::tlog::tile::{
     decode_entry_bundle, decode_hash_tile, encode_entry_bundle, hash_from_tile,
     hash_tiles_for_size, read_tile_data, TileError, TileKind,
 };
-use regledger::tree::{
-    stored_hash_index, tree_hash, verify_consistency, verify_inclusion, MemoryTree,
-};
+use regledger::tlog::tree::{stored_hash_index, tree_hash};
 use regledger::{Hash, HashSuite};
 
 fn suite() -> impl Strategy<Value = HashSuite> {

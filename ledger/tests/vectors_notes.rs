@@ -5,12 +5,12 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::checkpoint::{verify_checkpoint, Checkpoint};
-use regledger::cosignature::{add_signatures, cosignature_message};
-use regledger::note::{
+use regledger::tlog::checkpoint::{verify_checkpoint, Checkpoint};
+use regledger::tlog::cosignature::{add_signatures, cosignature_message};
+use regledger::tlog::note::{
     open_note, sign_note, KeyType, Note, NoteError, NoteSignature, Signer, VerifierKey,
 };
-use regledger::tree::verify_inclusion;
+use regledger::tlog::proof::verify_inclusion;
 use regledger::{Hash, HashSuite};
 use serde_json::Value;
 
@@ -243,7 +243,7 @@ fn cosignature_vectors() {
     assert_eq!(format!("{:08x}", w.key_id()), s(&cs["witness_key_id_hex"]));
     let ws = Signer::generate(s(&cs["witness_name"]), KeyType::CosignatureV1, seed).unwrap();
     assert_eq!(ws.verifier(), w);
-    let mine = regledger::cosignature::cosign(&ws, body, 1234).unwrap();
+    let mine = regledger::tlog::cosignature::cosign(&ws, body, 1234).unwrap();
     for line in cs["lines"].as_array().unwrap() {
         let note = format!("{body}\n{}\n", s(&line["line"]));
         let verifies = line["verifies_with_example_witness_key"].as_bool().unwrap();
@@ -262,7 +262,7 @@ fn cosignature_vectors() {
             key_id: 0,
             sig: raw[4..].to_vec(),
         };
-        regledger::cosignature::cosignature_timestamp(&sig)
+        regledger::tlog::cosignature::cosignature_timestamp(&sig)
     };
     assert_eq!(
         ts_of(s(&f[0]["sig_b64"])),
@@ -280,7 +280,7 @@ fn cosignature_vectors() {
         .find(|x| format!("{:08x}", x.key_id) == s(&wl["key_id_hex"]))
         .unwrap();
     assert_eq!(
-        regledger::cosignature::cosignature_timestamp(wsig),
+        regledger::tlog::cosignature::cosignature_timestamp(wsig),
         Some(wl["timestamp"].as_u64().unwrap())
     );
 }
@@ -390,7 +390,7 @@ fn cctv_ed25519_edge_cases_under_verify_strict() {
         let msg = s(&r[3]).as_bytes();
         let want = r[7].as_bool().unwrap();
         let got = match ed25519_dalek::VerifyingKey::from_bytes(&key) {
-            Ok(k) => regledger::note::verify_strict(&k, msg, &sig),
+            Ok(k) => regledger::tlog::note::verify_strict(&k, msg, &sig),
             Err(_) => false,
         };
         assert_eq!(got, want, "vector {}", r[0]);

@@ -1,10 +1,9 @@
 //! The tree math against every external vector in `tests/vectors/`
 //! (copied unmodified from the project's shared vectors; see its README).
 
-use regledger::tree::{
-    prove_consistency, prove_inclusion, root_from_inclusion, verify_consistency, verify_inclusion,
-    MemoryTree,
-};
+use regledger::tlog::memory::MemoryTree;
+use regledger::tlog::proof::{root_from_inclusion, verify_consistency, verify_inclusion};
+use regledger::tlog::tree::{prove_consistency, prove_inclusion};
 use regledger::{Hash, HashSuite};
 use serde_json::Value;
 
@@ -65,7 +64,7 @@ fn rfc6962_reference_tree() {
         .enumerate()
     {
         for (i, want) in row.as_array().unwrap().iter().enumerate() {
-            let idx = regledger::tree::stored_hash_index(level as u8, i as u64);
+            let idx = regledger::tlog::tree::stored_hash_index(level as u8, i as u64);
             assert_eq!(t.stored()[idx as usize], h(want), "node level {level} #{i}");
         }
     }
@@ -332,7 +331,7 @@ fn c2sp_path(go: &str) -> Option<String> {
 
 #[test]
 fn go_tlog_tiles() {
-    use regledger::tile::{hash_tiles_for_size, read_tile_data, Tile, TileKind};
+    use regledger::tlog::tile::{hash_tiles_for_size, read_tile_data, Tile, TileKind};
     use sha2::Digest;
     let v = load("go_tlog_sha256.json");
     let t = &v["tiles"];

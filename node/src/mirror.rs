@@ -39,15 +39,15 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use regledger::checkpoint::{check_origin, verify_checkpoint, Checkpoint};
 use regledger::descriptor::LogDescriptor;
-use regledger::leaf::Leaf;
-use regledger::registry::{apply, EntryContext};
-use regledger::tile::{
+use regledger::entry::leaf::Leaf;
+use regledger::registry::apply;
+use regledger::tlog::checkpoint::{check_origin, verify_checkpoint, Checkpoint};
+use regledger::tlog::tile::{
     decode_entry_bundle, encode_entry_bundle, hash_from_tile, read_tile_data, tile_at,
     tile_for_stored_index, Tile, TileKind, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH,
 };
-use regledger::tree::{
+use regledger::tlog::tree::{
     stored_hash_count, stored_hash_index, stored_hashes_for_record, tree_hash, MAX_TREE_SIZE,
 };
 use regledger::{Hash, HashSuite};
@@ -872,22 +872,10 @@ impl Mirror {
                     }
                     let leaf = Leaf::parse(bytes)
                         .map_err(|e| invalid(format!("entry {i} is not a leaf: {e}")))?;
-                    if leaf.index != i {
-                        return Err(invalid(format!("entry {i} says index {}", leaf.index)));
-                    }
-                    if leaf.prev_leaf_hash != head.last_leaf_hash {
-                        return Err(invalid(format!("entry {i} breaks the hash chain")));
-                    }
-                    if i > 0 && leaf.integrated_time_ms <= head.last_time_ms {
-                        return Err(invalid(format!("entry {i} goes back in time")));
-                    }
                     let lh = suite.leaf_hash(bytes);
-                    let ctx = EntryContext {
-                        index: i,
-                        integrated_time_ms: leaf.integrated_time_ms,
-                        leaf_hash: lh,
-                        log_id: self.descriptor.origin.clone(),
-                    };
+                    let ctx = head
+                        .check_next(&leaf, lh, &self.descriptor.origin)
+                        .map_err(|e| invalid(format!("entry {i} breaks the leaf chain: {e}")))?;
                     // A replay is refused here as the node refuses it (D12):
                     // an upstream that logged one broke a rule.
                     let content_id = leaf.envelope.content_id();
@@ -915,9 +903,7 @@ impl Mirror {
                     for s in &fx.subjects {
                         subjects.insert(s.as_str(), i)?;
                     }
-                    head.size = i + 1;
-                    head.last_leaf_hash = lh;
-                    head.last_time_ms = leaf.integrated_time_ms;
+                    head.advance(lh, leaf.integrated_time_ms);
                 }
             }
             if head.size == cp.size {
@@ -1414,13 +1400,13 @@ impl Mirror {
 
 /// note_size returns the size of a signed checkpoint note, if it parses.
 fn note_size(note: &[u8]) -> Option<u64> {
-    let n = regledger::note::Note::parse(note).ok()?;
+    let n = regledger::tlog::note::Note::parse(note).ok()?;
     Checkpoint::parse(&n.text).ok().map(|c| c.size)
 }
 
 /// note_root returns the root of a signed checkpoint note, if it parses.
 fn note_root(note: &[u8]) -> Option<Hash> {
-    let n = regledger::note::Note::parse(note).ok()?;
+    let n = regledger::tlog::note::Note::parse(note).ok()?;
     Checkpoint::parse(&n.text).ok().map(|c| c.root)
 }
 
@@ -1459,7 +1445,7 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         None => None,
         Some(p) => {
             let s = crate::logdir::read_signer(p).map_err(Failure::Usage)?;
-            if s.key_type() != regledger::note::KeyType::CosignatureV1 {
+            if s.key_type() != regledger::tlog::note::KeyType::CosignatureV1 {
                 return Err(Failure::Usage(format!(
                     "{}: a witness key must be of type cosignature/v1 (0x04); make one with `regledger-node keygen --type witness`",
                     p.display()

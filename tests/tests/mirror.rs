@@ -7,12 +7,12 @@ use std::process::Command;
 use std::sync::mpsc;
 
 use base64::Engine;
-use regledger::bundle::{verify_bundle, CertificateBundle};
-use regledger::checkpoint::{sign_checkpoint, verify_checkpoint, Checkpoint};
+use regledger::cert::bundle::{verify_bundle, CertificateBundle};
 use regledger::descriptor::LogDescriptor;
-use regledger::note::{KeyType, Note, Signer, VerifierKey};
-use regledger::registry::testkit::{Step, Testkit, REGISTRATION_NO};
 use regledger::registry::EntryKind;
+use regledger::testkit::{Step, Testkit, REGISTRATION_NO};
+use regledger::tlog::checkpoint::{sign_checkpoint, verify_checkpoint, Checkpoint};
+use regledger::tlog::note::{KeyType, Note, Signer, VerifierKey};
 use regledger::HashSuite;
 use regledger_e2e::*;
 use serde_json::{json, Value};
@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 const ORIGIN: &str = "mirror.e2e.example/gx";
 
 /// ops returns `n` operation events by the business entity under SA-1, distinct by `salt`.
-fn ops(kit: &Testkit, n: usize, salt: &str) -> Vec<regledger::envelope::Envelope> {
+fn ops(kit: &Testkit, n: usize, salt: &str) -> Vec<regledger::entry::envelope::Envelope> {
     let t0 = kit.at(3, 0);
     (0..n)
         .map(|k| {
@@ -33,7 +33,7 @@ fn ops(kit: &Testkit, n: usize, salt: &str) -> Vec<regledger::envelope::Envelope
         .collect()
 }
 
-fn post_all(url: &str, envs: impl IntoIterator<Item = regledger::envelope::Envelope>) {
+fn post_all(url: &str, envs: impl IntoIterator<Item = regledger::entry::envelope::Envelope>) {
     for e in envs {
         let (code, body) = post(url, &e);
         assert_eq!(code, 200, "{body}");

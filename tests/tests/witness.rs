@@ -9,17 +9,17 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use regledger::checkpoint::verify_checkpoint;
 use regledger::descriptor::LogDescriptor;
-use regledger::registry::testkit::{Testkit, DOC};
 use regledger::registry::EntryKind;
+use regledger::testkit::{Testkit, DOC};
+use regledger::tlog::checkpoint::verify_checkpoint;
 use regledger::HashSuite;
 use regledger_e2e::*;
 use serde_json::json;
 
 const ORIGIN: &str = "regledger.test/witnessed";
 
-fn op(kit: &Testkit, i: u64) -> regledger::envelope::Envelope {
+fn op(kit: &Testkit, i: u64) -> regledger::entry::envelope::Envelope {
     kit.business.sign(
         EntryKind::OperationEvent,
         &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": 1_741_300_000_000u64 + i, "actor": format!("w{i}"),
@@ -36,9 +36,9 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     let (k2, v2) = witness_key(dir.path(), "venue-two.example");
     // init with the testkit's authority and both witnesses, quorum 2.
     let auth = dir.path().join("authority.key");
-    let signer = regledger::note::Signer::generate(
+    let signer = regledger::tlog::note::Signer::generate(
         &kit.authority.id,
-        regledger::note::KeyType::Ed25519,
+        regledger::tlog::note::KeyType::Ed25519,
         kit.authority.key.to_bytes(),
     )
     .unwrap();
@@ -224,11 +224,12 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     }
     let n = tree_size(&url);
     wait_for_checkpoint(&url, n);
-    let bundle: regledger::bundle::CertificateBundle = serde_json::from_value(get_json(&format!(
-        "{url}/v1/certificates/{}",
-        regledger::registry::testkit::REGISTRATION_NO
-    )))
-    .unwrap();
+    let bundle: regledger::cert::bundle::CertificateBundle =
+        serde_json::from_value(get_json(&format!(
+            "{url}/v1/certificates/{}",
+            regledger::testkit::REGISTRATION_NO
+        )))
+        .unwrap();
     let (code, err) = verify_cert(dir.path(), &log, &bundle);
     assert_eq!(code, Some(0), "{err}");
     let lines: Vec<&str> = bundle.checkpoint.lines().collect();

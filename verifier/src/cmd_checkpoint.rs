@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use regledger::checkpoint::verify_checkpoint;
+use regledger::tlog::checkpoint::verify_checkpoint;
 use serde_json::json;
 
 use crate::input;

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::checkpoint::verify_checkpoint;
-use regledger::tree::verify_consistency;
+use regledger::tlog::checkpoint::verify_checkpoint;
+use regledger::tlog::proof::verify_consistency;
 use regledger::Hash;
 use serde_json::json;
 

@@ -5,7 +5,7 @@
 //! note signature is the 8-byte big-endian timestamp followed by the 64-byte
 //! Ed25519 signature.
 
-use crate::note::{KeyType, Note, NoteError, NoteSignature, OpenedNote, Signer, VerifierKey};
+use crate::tlog::note::{KeyType, Note, NoteError, NoteSignature, OpenedNote, Signer, VerifierKey};
 
 /// cosignature_message returns the bytes a witness signs for a checkpoint.
 pub fn cosignature_message(checkpoint_text: &str, timestamp: u64) -> Vec<u8> {
@@ -23,7 +23,7 @@ pub fn cosign(
     if witness.key_type() != KeyType::CosignatureV1 {
         return Err(NoteError::InvalidSigner);
     }
-    crate::note::check_text(checkpoint_text)?;
+    crate::tlog::note::check_text(checkpoint_text)?;
     let mut sig = timestamp.to_be_bytes().to_vec();
     sig.extend_from_slice(&witness.sign(&cosignature_message(checkpoint_text, timestamp)));
     Ok(NoteSignature {
@@ -47,7 +47,7 @@ pub fn add_signatures(note_text: &str, extra: &[NoteSignature]) -> Result<String
             note.sigs.push(s.clone());
         }
     }
-    if note.sigs.len() > crate::note::MAX_SIGNATURES {
+    if note.sigs.len() > crate::tlog::note::MAX_SIGNATURES {
         return Err(NoteError::Malformed("more than 100 signatures"));
     }
     Ok(note.to_text())
@@ -91,7 +91,7 @@ pub fn check_quorum(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::note::open_note;
+    use crate::tlog::note::open_note;
 
     #[test]
     fn cosignature_round_trip_and_tamper() {

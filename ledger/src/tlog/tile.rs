@@ -6,8 +6,8 @@
 //! the first W. Entry bundles (`tile/entries/…`) hold up to 256 entries,
 //! each prefixed with its length as a big-endian u16.
 
-use crate::hash::{Hash, HashSuite, HASH_SIZE};
-use crate::tree::{split_stored_hash_index, stored_hash_index, HashReader, TreeError};
+use crate::tlog::hash::{Hash, HashSuite, HASH_SIZE};
+use crate::tlog::tree::{split_stored_hash_index, stored_hash_index, HashReader, TreeError};
 
 /// TILE_HEIGHT is the C2SP tile height.
 pub const TILE_HEIGHT: u8 = 8;
@@ -401,7 +401,8 @@ pub fn decode_entry_bundle(data: &[u8], want_count: usize) -> Result<Vec<&[u8]>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::{stored_hash_count, MemoryTree};
+    use crate::tlog::memory::MemoryTree;
+    use crate::tlog::tree::stored_hash_count;
 
     #[test]
     fn paths_round_trip() {

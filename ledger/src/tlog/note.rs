@@ -336,7 +336,7 @@ impl VerifierKey {
                     return false;
                 }
                 let ts = u64::from_be_bytes(sig[..8].try_into().expect("8 bytes"));
-                let msg = crate::cosignature::cosignature_message(text, ts);
+                let msg = crate::tlog::cosignature::cosignature_message(text, ts);
                 self.verify_ed25519(&msg, &sig[8..])
             }
         }

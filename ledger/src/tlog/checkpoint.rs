@@ -8,9 +8,9 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
-use crate::cosignature::check_quorum;
-use crate::hash::Hash;
-use crate::note::{open_note, sign_note, Note, NoteError, OpenedNote, Signer, VerifierKey};
+use crate::tlog::cosignature::check_quorum;
+use crate::tlog::hash::Hash;
+use crate::tlog::note::{open_note, sign_note, Note, NoteError, OpenedNote, Signer, VerifierKey};
 
 /// MAX_EXTENSION_LINES bounds the extension lines of a checkpoint.
 pub const MAX_EXTENSION_LINES: usize = 64;
@@ -213,7 +213,7 @@ pub fn check_origin(cp: &Checkpoint, origin: &str) -> Result<(), CheckpointError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::note::KeyType;
+    use crate::tlog::note::KeyType;
 
     #[test]
     fn round_trip_and_strictness() {
@@ -266,8 +266,8 @@ mod tests {
             verify_checkpoint(note.as_bytes(), &log.verifier(), &[w.verifier()], 1),
             Err(CheckpointError::Quorum { got: 0, want: 1 })
         ));
-        let sig = crate::cosignature::cosign(&w, &cp.to_text(), 1234).unwrap();
-        let cosigned = crate::cosignature::add_signatures(&note, &[sig]).unwrap();
+        let sig = crate::tlog::cosignature::cosign(&w, &cp.to_text(), 1234).unwrap();
+        let cosigned = crate::tlog::cosignature::add_signatures(&note, &[sig]).unwrap();
         let v =
             verify_checkpoint(cosigned.as_bytes(), &log.verifier(), &[w.verifier()], 1).unwrap();
         assert_eq!(v.witnesses, vec![w.verifier()]);
