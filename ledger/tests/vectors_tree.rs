@@ -103,8 +103,8 @@ fn transparency_dev_inclusion_probes() {
         let got_err = match (root, leaf, proof) {
             (Some(root), Some(leaf), Some(proof)) => verify_inclusion(
                 HashSuite::Sha256,
-                p["leafIdx"].as_u64().unwrap(),
                 p["treeSize"].as_u64().unwrap(),
+                p["leafIdx"].as_u64().unwrap(),
                 &leaf,
                 &proof,
                 &root,
@@ -178,9 +178,9 @@ fn check_tree_vectors(suite: HashSuite, t: &Value, leaf_inputs: &[Vec<u8>]) {
         let got = prove_inclusion(suite, size, index, &tree).unwrap();
         assert_eq!(got, want, "inclusion {index} in {size}");
         let leaf = tree.leaf_hash(index).unwrap();
-        verify_inclusion(suite, index, size, &leaf, &want, &roots[size as usize]).unwrap();
+        verify_inclusion(suite, size, index, &leaf, &want, &roots[size as usize]).unwrap();
         assert_eq!(
-            root_from_inclusion(suite, index, size, &leaf, &want).unwrap(),
+            root_from_inclusion(suite, size, index, &leaf, &want).unwrap(),
             roots[size as usize]
         );
     }
@@ -301,7 +301,7 @@ fn ct_argon2020_real_proofs() {
     let root = h(&c["root_hex"]);
     let idx = c["leaf_index"].as_u64().unwrap();
     let proof = hashes(&c["inclusion_proof_hex"]);
-    verify_inclusion(s, idx, size, &leaf, &proof, &root).unwrap();
+    verify_inclusion(s, size, idx, &leaf, &proof, &root).unwrap();
     let old = c["old_size"].as_u64().unwrap();
     let old_root = h(&c["old_root_hex"]);
     let cproof = hashes(&c["consistency_proof_hex"]);
@@ -309,15 +309,15 @@ fn ct_argon2020_real_proofs() {
     for i in 0..proof.len() {
         let mut bad = proof.clone();
         bad[i] = flip(bad[i], 0);
-        assert!(verify_inclusion(s, idx, size, &leaf, &bad, &root).is_err());
+        assert!(verify_inclusion(s, size, idx, &leaf, &bad, &root).is_err());
         let mut badc = cproof.clone();
         badc[i] = flip(badc[i], 255);
         assert!(verify_consistency(s, old, size, &badc, &old_root, &root).is_err());
     }
-    assert!(verify_inclusion(s, idx + 1, size, &leaf, &proof, &root).is_err());
-    assert!(verify_inclusion(s, idx, size * 2, &leaf, &proof, &root).is_err());
+    assert!(verify_inclusion(s, size, idx + 1, &leaf, &proof, &root).is_err());
+    assert!(verify_inclusion(s, size * 2, idx, &leaf, &proof, &root).is_err());
     assert!(verify_consistency(s, old + 1, size, &cproof, &old_root, &root).is_err());
-    assert!(verify_inclusion(s, idx, size, &leaf, &proof[..29], &root).is_err());
+    assert!(verify_inclusion(s, size, idx, &leaf, &proof[..29], &root).is_err());
 }
 
 /// c2sp_path converts Go's `tile/8/L/…` (height 8) spelling to C2SP's.

@@ -19,8 +19,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use regledger::descriptor::verify_log_signature;
 use regledger::entry::leaf::Leaf;
-use regledger::tlog::checkpoint::{parse_size, verify_checkpoint, Checkpoint};
+use regledger::tlog::checkpoint::{parse_size, Checkpoint};
 use regledger::tlog::cosignature::cosign;
 use regledger::tlog::note::{Note, Signer};
 use regledger::tlog::proof::{consistency_roots, verify_consistency};
@@ -355,7 +356,7 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
             format!("this witness does not know the log {:?}", cp.origin),
         );
     }
-    let text = match verify_checkpoint(&req.note, &d.log_key, &[], 0) {
+    let text = match verify_log_signature(&req.note, d) {
         Ok(v) => v.note.text,
         Err(e) => return witness_problem(StatusCode::FORBIDDEN, "bad-signature", e.to_string()),
     };

@@ -39,10 +39,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use regledger::descriptor::LogDescriptor;
+use regledger::descriptor::{verify_checkpoint, verify_log_signature, LogDescriptor};
 use regledger::entry::leaf::Leaf;
 use regledger::registry::apply;
-use regledger::tlog::checkpoint::{check_origin, verify_checkpoint, Checkpoint};
+use regledger::tlog::checkpoint::Checkpoint;
 use regledger::tlog::tile::{
     decode_entry_bundle, encode_entry_bundle, hash_from_tile, read_tile_data, tile_at,
     tile_for_stored_index, Tile, TileKind, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH,
@@ -422,7 +422,7 @@ impl<'a> SignedTree<'a> {
         let data = self.f.tile(t, self.size)?;
         check_len(self.f, t, &data)?;
         let parent =
-            tile_at(TileKind::Hash(t.level() + 1), t.n / TILE_WIDTH, self.size).ok_or_else(bug)?;
+            tile_at(self.size, TileKind::Hash(t.level() + 1), t.n / TILE_WIDTH).ok_or_else(bug)?;
         let pdata = self.tile(&parent)?;
         let want = hash_from_tile(
             self.suite,
@@ -446,7 +446,7 @@ impl<'a> SignedTree<'a> {
     /// hash returns stored hash `index` of this tree, authenticated.
     fn hash(&mut self, index: u64) -> Result<Hash, SyncError> {
         let (t, _, _) = tile_for_stored_index(index);
-        let tb = tile_at(t.kind, t.n, self.size)
+        let tb = tile_at(self.size, t.kind, t.n)
             .filter(|tb| tb.width >= t.width)
             .ok_or_else(|| {
                 SyncError::Storage(format!(
@@ -471,9 +471,9 @@ impl<'a> SignedTree<'a> {
     /// against the authenticated level-0 hashes.
     fn bundle(&mut self, k: u64) -> Result<(Tile, Vec<u8>), SyncError> {
         let bug = || SyncError::Storage(format!("bundle {k} is not in a tree of {}", self.size));
-        let t = tile_at(TileKind::Entries, k, self.size).ok_or_else(bug)?;
+        let t = tile_at(self.size, TileKind::Entries, k).ok_or_else(bug)?;
         let data = self.f.tile(&t, self.size)?;
-        let level0 = tile_at(TileKind::Hash(0), k, self.size).ok_or_else(bug)?;
+        let level0 = tile_at(self.size, TileKind::Hash(0), k).ok_or_else(bug)?;
         let hashes = self.tile(&level0)?;
         let bad = |why: String| {
             SyncError::BadData(format!(
@@ -659,15 +659,11 @@ impl Mirror {
         // A note the log key did not sign proves nothing about the log: bad
         // data from that source, never a split view. One without the quorum
         // is not published yet.
-        let cp = verify_checkpoint(&note, &d.log_key, &[], 0)
-            .map_err(|e| e.to_string())
-            .and_then(|v| {
-                check_origin(&v.checkpoint, &d.origin).map_err(|e| e.to_string())?;
-                Ok(v.checkpoint)
-            })
+        let cp = verify_log_signature(&note, d)
+            .map(|v| v.checkpoint)
             .map_err(|e| SyncError::BadData(format!("{}: checkpoint refused: {e}", f.base)))?;
         if witnessed {
-            verify_checkpoint(&note, &d.log_key, &d.witnesses, d.quorum).map_err(|e| {
+            verify_checkpoint(&note, d).map_err(|e| {
                 SyncError::Unavailable(format!("{}: checkpoint not witnessed: {e}", f.base))
             })?;
         }
@@ -1085,7 +1081,7 @@ impl Mirror {
                     TileKind::Entries => size,
                 };
                 for n in 0..at.div_ceil(TILE_WIDTH) {
-                    let Some(t) = tile_at(kind, n, size) else {
+                    let Some(t) = tile_at(size, kind, n) else {
                         continue 'kinds;
                     };
                     let data = match self.own_tile(&view, &t, own_upto) {

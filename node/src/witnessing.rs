@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use regledger::tlog::checkpoint::verify_checkpoint;
+use regledger::tlog::checkpoint::open_witnessed_checkpoint;
 use regledger::tlog::note::VerifierKey;
 use regledger::tlog::tree::prove_consistency;
 use regledger::tlog::witness::{cosignature_lines, parse_size_body, AddCheckpoint};
@@ -137,7 +137,8 @@ fn collect(
                 let mut took = false;
                 for line in cosignature_lines(&lines) {
                     let alone = format!("{note}{line}\n");
-                    let Ok(v) = verify_checkpoint(alone.as_bytes(), log_key, keys, 1) else {
+                    let Ok(v) = open_witnessed_checkpoint(alone.as_bytes(), log_key, keys, 1)
+                    else {
                         continue;
                     };
                     took = true;
@@ -159,7 +160,7 @@ fn collect(
         }
     }
     let text = format!("{note}{kept}");
-    let verified = verify_checkpoint(text.as_bytes(), log_key, keys, 0)
+    let verified = open_witnessed_checkpoint(text.as_bytes(), log_key, keys, 0)
         .map(|v| v.witnesses.len())
         .unwrap_or(0);
     Collected {
@@ -326,7 +327,7 @@ mod tests {
         assert_eq!(c.verified, 1);
         assert_eq!(c.cosigned, vec!["http://a", "http://b"]);
         assert_eq!(c.failures.len(), 2, "{:?}", c.failures);
-        assert!(verify_checkpoint(c.note.as_bytes(), &log.verifier(), &keys, 2).is_err());
+        assert!(open_witnessed_checkpoint(c.note.as_bytes(), &log.verifier(), &keys, 2).is_err());
         // With w2 as well the quorum of two is met and the note verifies.
         let answers = vec![
             ("http://a".to_string(), Answer::Cosigned(line(&w1, 1))),
@@ -334,6 +335,6 @@ mod tests {
         ];
         let c = collect(&note, answers, &log.verifier(), &keys);
         assert_eq!(c.verified, 2);
-        verify_checkpoint(c.note.as_bytes(), &log.verifier(), &keys, 2).unwrap();
+        open_witnessed_checkpoint(c.note.as_bytes(), &log.verifier(), &keys, 2).unwrap();
     }
 }

@@ -13,10 +13,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use regledger::descriptor::verify_log_signature;
 use regledger::descriptor::LogDescriptor;
 use regledger::registry::EntryKind;
 use regledger::testkit::{Testkit, DOC};
-use regledger::tlog::checkpoint::verify_checkpoint;
 use regledger::tlog::proof::verify_consistency;
 use regledger::{Hash, HashSuite};
 use regledger_e2e::*;
@@ -142,7 +142,7 @@ fn sigkill_loses_no_acknowledged_entry_and_never_forks() {
         // Every checkpoint ever served is consistent with the current one.
         std::thread::sleep(Duration::from_millis(200));
         let (_, now_note) = get_text(&format!("{}/checkpoint", node.url)).unwrap();
-        let now_cp = verify_checkpoint(now_note.as_bytes(), &d.log_key, &[], 0)
+        let now_cp = verify_log_signature(now_note.as_bytes(), &d)
             .unwrap()
             .checkpoint;
         let notes = seen_checkpoints.lock().unwrap()[checked_notes..].to_vec();
@@ -150,9 +150,7 @@ fn sigkill_loses_no_acknowledged_entry_and_never_forks() {
         let mut sizes: Vec<(u64, Hash)> = notes
             .iter()
             .map(|n| {
-                let c = verify_checkpoint(n.as_bytes(), &d.log_key, &[], 0)
-                    .unwrap()
-                    .checkpoint;
+                let c = verify_log_signature(n.as_bytes(), &d).unwrap().checkpoint;
                 (c.size, c.root)
             })
             .collect();

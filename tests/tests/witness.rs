@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use regledger::descriptor::LogDescriptor;
 use regledger::registry::EntryKind;
 use regledger::testkit::{Testkit, DOC};
-use regledger::tlog::checkpoint::verify_checkpoint;
+use regledger::tlog::checkpoint::open_witnessed_checkpoint;
 use regledger::HashSuite;
 use regledger_e2e::*;
 use serde_json::json;
@@ -102,7 +102,8 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
         assert_eq!(post(&url, &s.envelope).0, 200, "{}", s.label);
     }
     let cp = wait_for_checkpoint(&url, 10);
-    let v = verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).expect("2-of-2 cosigned");
+    let v = open_witnessed_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2)
+        .expect("2-of-2 cosigned");
     assert_eq!(v.witnesses.len(), 2);
     // The regulator's command agrees.
     let f = dir.path().join("cp.txt");
@@ -177,16 +178,18 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
         .concat(),
     );
     let cp = wait_for_checkpoint(&url, 13);
-    let v = verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 1).expect("1 cosignature");
+    let v = open_witnessed_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 1)
+        .expect("1 cosignature");
     assert_eq!(v.witnesses.len(), 1);
-    assert!(verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).is_err());
+    assert!(open_witnessed_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).is_err());
     // The live mirror holds log.json's quorum 2: it keeps serving the
     // 2-of-2 checkpoint 10 (the 1-cosignature 13 is refused as not
     // witnessed, not taken for a split view).
     std::thread::sleep(Duration::from_millis(500));
     let (_, m1_cp) = get_text(&format!("{u1}/checkpoint")).unwrap();
     assert_eq!(checkpoint_size(&m1_cp), Some(10));
-    verify_checkpoint(m1_cp.as_bytes(), &d.log_key, &d.witnesses, 2).expect("mirror serves 2-of-2");
+    open_witnessed_checkpoint(m1_cp.as_bytes(), &d.log_key, &d.witnesses, 2)
+        .expect("mirror serves 2-of-2");
     assert_eq!(metric(&u1, "regledger_mirror_split_view"), Some(0));
 
     // Both witnesses back, policy wait again: witness two restarts behind
@@ -197,7 +200,7 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     node.restart_with(&witness_args);
     assert_eq!(post(&url, &op(&kit, 3)).0, 200);
     let cp = wait_for_checkpoint(&url, 14);
-    verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).expect("2-of-2 again");
+    open_witnessed_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).expect("2-of-2 again");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (_, m1_cp) = get_text(&format!("{u1}/checkpoint")).unwrap();

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 
-use regledger::descriptor::LogDescriptor;
+use regledger::descriptor::{verify_checkpoint, verify_log_signature, LogDescriptor};
 use regledger::entry::chain::ChainHead;
 use regledger::entry::envelope::{verify_batch, verify_each, Envelope, Preverified};
 use regledger::entry::leaf::Leaf;
@@ -20,7 +20,7 @@ use regledger::registry::apply_preverified;
 use regledger::registry::calendar::Date;
 use regledger::registry::profile::profile;
 use regledger::registry::{EntryContext, MemoryState, StateKey, StateObject, StateReader};
-use regledger::tlog::checkpoint::{check_origin, verify_checkpoint, Checkpoint};
+use regledger::tlog::checkpoint::Checkpoint;
 use regledger::tlog::memory::MemoryTree;
 use regledger::tlog::tile::{
     decode_entry_bundle, read_tile_data, tile_at, TileKind, MAX_TILE_LEVEL, TILE_WIDTH,
@@ -309,12 +309,7 @@ pub fn run(src: &dyn Source, o: &Options) -> Result<Report, String> {
     let Some(note) = src.get("checkpoint")? else {
         return Err(format!("{}: no checkpoint", src.describe()));
     };
-    let cp = match verify_checkpoint(&note, &log.log_key, &log.witnesses, log.quorum)
-        .map_err(|e| e.to_string())
-        .and_then(|v| {
-            check_origin(&v.checkpoint, &log.origin).map_err(|e| e.to_string())?;
-            Ok(v)
-        }) {
+    let cp = match verify_checkpoint(&note, log) {
         Ok(v) => {
             r.checkpoint = Some(CheckpointInfo {
                 size: v.checkpoint.size,
@@ -324,7 +319,7 @@ pub fn run(src: &dyn Source, o: &Options) -> Result<Report, String> {
             v.checkpoint
         }
         Err(e) => {
-            r.fail(None, "checkpoint", e);
+            r.fail(None, "checkpoint", e.to_string());
             r.finish_failures();
             return Ok(r);
         }
@@ -332,15 +327,10 @@ pub fn run(src: &dyn Source, o: &Options) -> Result<Report, String> {
 
     let trusted = match &o.trusted {
         None => None,
-        Some(t) => match verify_checkpoint(t, &log.log_key, &[], 0)
-            .map_err(|e| e.to_string())
-            .and_then(|v| {
-                check_origin(&v.checkpoint, &log.origin).map_err(|e| e.to_string())?;
-                Ok(v.checkpoint)
-            }) {
-            Ok(c) => Some(c),
+        Some(t) => match verify_log_signature(t, log) {
+            Ok(v) => Some(v.checkpoint),
             Err(e) => {
-                r.fail(None, "trusted-checkpoint", e);
+                r.fail(None, "trusted-checkpoint", e.to_string());
                 None
             }
         },
@@ -490,7 +480,7 @@ fn replay_entries(
         let result = (|| -> Result<(), String> {
             // Bundle by bundle, lazily: the list of every bundle a claimed
             // size implies is not built (2^62 / 256 of them).
-            for t in (0u64..).map_while(|n| tile_at(TileKind::Entries, n, size)) {
+            for t in (0u64..).map_while(|n| tile_at(size, TileKind::Entries, n)) {
                 let start = t.n * TILE_WIDTH;
                 let Some(data) = src.get(&t.path())? else {
                     r.fail(
@@ -719,7 +709,7 @@ fn compare_hash_tiles(
     // Only reached with every entry read, but still lazy: nothing is
     // sized by the checkpoint's claim.
     let tiles = (0..MAX_TILE_LEVEL)
-        .flat_map(|level| (0u64..).map_while(move |n| tile_at(TileKind::Hash(level), n, cp.size)));
+        .flat_map(|level| (0u64..).map_while(move |n| tile_at(cp.size, TileKind::Hash(level), n)));
     for t in tiles {
         let TileKind::Hash(level) = t.kind else {
             continue;

@@ -22,12 +22,12 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::descriptor::LogDescriptor;
+use crate::descriptor::{verify_checkpoint, LogDescriptor};
 use crate::entry::blockchain_no::BlockchainNo;
 use crate::entry::envelope::Envelope;
 use crate::entry::leaf::Leaf;
 use crate::registry::{EntryKind, ProductRegistration, StatusChange};
-use crate::tlog::checkpoint::{check_origin, verify_checkpoint, Checkpoint};
+use crate::tlog::checkpoint::Checkpoint;
 use crate::tlog::hash::Hash;
 use crate::tlog::proof::verify_inclusion;
 
@@ -168,7 +168,7 @@ pub(super) fn open_entry(
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| err(&format!("{part}.inclusion_proof"), "not base64 hashes"))?;
     let lh = d.suite.leaf_hash(&bytes);
-    verify_inclusion(d.suite, e.index, cp.size, &lh, &proof, &cp.root)
+    verify_inclusion(d.suite, cp.size, e.index, &lh, &proof, &cp.root)
         .map_err(|x| err(&format!("{part}.inclusion_proof"), x.to_string()))?;
     Ok((leaf, lh))
 }
@@ -184,10 +184,9 @@ pub fn verify_bundle(
     if b.origin != d.origin {
         return Err(err("origin", "not the log of this descriptor"));
     }
-    let vc = verify_checkpoint(b.checkpoint.as_bytes(), &d.log_key, &d.witnesses, d.quorum)
+    let vc = verify_checkpoint(b.checkpoint.as_bytes(), d)
         .map_err(|e| err("checkpoint", e.to_string()))?;
     let cp = vc.checkpoint;
-    check_origin(&cp, &d.origin).map_err(|e| err("checkpoint", e.to_string()))?;
 
     // The registering entry and its payload.
     let (leaf, lh) = open_entry("entry", &b.entry, d, &cp)?;

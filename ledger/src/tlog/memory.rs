@@ -101,15 +101,21 @@ impl MemoryTree {
         prove_inclusion(self.suite, size, index, self.stored.as_slice())
     }
 
-    /// prove_consistency proves `old` ⊑ `new`.
-    pub fn prove_consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>, TreeError> {
-        if new > self.size {
+    /// prove_consistency proves that the tree of `new_size` leaves extends
+    /// the tree of `old_size` leaves.
+    ///
+    /// # Errors
+    ///
+    /// [`TreeError::IndexOutOfRange`] if `new_size` is past this tree, or
+    /// the errors of [`prove_consistency`].
+    pub fn prove_consistency(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, TreeError> {
+        if new_size > self.size {
             return Err(TreeError::IndexOutOfRange {
-                index: new,
+                index: new_size,
                 size: self.size,
             });
         }
-        prove_consistency(self.suite, old, new, self.stored.as_slice())
+        prove_consistency(self.suite, old_size, new_size, self.stored.as_slice())
     }
 
     /// stored returns the stored hashes in layout order.

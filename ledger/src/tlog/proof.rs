@@ -46,12 +46,18 @@ pub enum ProofError {
     SizeTooLarge(u64),
 }
 
-/// root_from_inclusion computes the root an inclusion proof leads to (RFC
-/// 9162 §2.1.3.2), failing if the proof's length does not fit the sizes.
+/// root_from_inclusion computes the root an inclusion proof of leaf
+/// `index` in a tree of `size` leaves leads to (RFC 9162 §2.1.3.2).
+///
+/// # Errors
+///
+/// [`ProofError::SizeTooLarge`], [`ProofError::IndexOutOfRange`] (index ≥
+/// size), or [`ProofError::WrongProofSize`] when the proof's length does not
+/// fit the sizes.
 pub fn root_from_inclusion(
     suite: HashSuite,
-    index: u64,
     size: u64,
+    index: u64,
     leaf: &Hash,
     proof: &[Hash],
 ) -> Result<Hash, ProofError> {
@@ -61,7 +67,7 @@ pub fn root_from_inclusion(
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
-    let want = inclusion_proof_len(index, size);
+    let want = inclusion_proof_len(size, index);
     if proof.len() != want {
         return Err(ProofError::WrongProofSize {
             got: proof.len(),
@@ -92,7 +98,7 @@ pub fn root_from_inclusion(
 
 /// inclusion_proof_len is the number of hashes in an inclusion proof of
 /// leaf `index` in a tree of `size` leaves (index < size).
-pub(crate) fn inclusion_proof_len(index: u64, size: u64) -> usize {
+pub(crate) fn inclusion_proof_len(size: u64, index: u64) -> usize {
     // Inner part: levels where index and size-1 differ; border part: the
     // ones on the right edge above that.
     let inner = 64 - (index ^ (size - 1)).leading_zeros();
@@ -101,65 +107,78 @@ pub(crate) fn inclusion_proof_len(index: u64, size: u64) -> usize {
 }
 
 /// verify_inclusion checks that `leaf` is at `index` in the tree of `size`
-/// leaves whose root is `root` (RFC 9162 §2.1.3.2).
+/// leaves whose root is `root` (RFC 9162 §2.1.3.2). Like every tree
+/// function, it takes the size before the index.
+///
+/// # Errors
+///
+/// The errors of [`root_from_inclusion`], or [`ProofError::RootMismatch`]
+/// when the proof leads to another root.
 pub fn verify_inclusion(
     suite: HashSuite,
-    index: u64,
     size: u64,
+    index: u64,
     leaf: &Hash,
     proof: &[Hash],
     root: &Hash,
 ) -> Result<(), ProofError> {
-    let got = root_from_inclusion(suite, index, size, leaf, proof)?;
+    let got = root_from_inclusion(suite, size, index, leaf, proof)?;
     if got != *root {
         return Err(ProofError::RootMismatch);
     }
     Ok(())
 }
 
-/// verify_consistency checks that the tree of `size2` leaves with root
-/// `root2` extends the tree of `size1` leaves with root `root1` (RFC 9162
-/// §2.1.4.2). Like transparency-dev/merkle it refuses `size1 == 0`, needs an
-/// empty proof and equal roots when the sizes are equal, and refuses
-/// `size1 > size2`.
+/// verify_consistency checks that the tree of `new_size` leaves with root
+/// `new_root` extends the tree of `old_size` leaves with root `old_root`
+/// (RFC 9162 §2.1.4.2). Like transparency-dev/merkle it refuses
+/// `old_size == 0`, needs an empty proof and equal roots when the sizes are
+/// equal, and refuses `old_size > new_size`.
+///
+/// # Errors
+///
+/// - [`ProofError::SizeTooLarge`], [`ProofError::SizeOrder`], [`ProofError::OldSizeZero`]: the sizes.
+/// - [`ProofError::WrongProofSize`]: the proof's length does not fit the sizes.
+/// - [`ProofError::OldRootMismatch`]: the proof does not reproduce the old root.
+/// - [`ProofError::RootMismatch`]: it leads to another new root.
 pub fn verify_consistency(
     suite: HashSuite,
-    size1: u64,
-    size2: u64,
+    old_size: u64,
+    new_size: u64,
     proof: &[Hash],
-    root1: &Hash,
-    root2: &Hash,
+    old_root: &Hash,
+    new_root: &Hash,
 ) -> Result<(), ProofError> {
-    if size2 > MAX_TREE_SIZE {
-        return Err(ProofError::SizeTooLarge(size2));
+    if new_size > MAX_TREE_SIZE {
+        return Err(ProofError::SizeTooLarge(new_size));
     }
-    if size1 > size2 {
+    if old_size > new_size {
         return Err(ProofError::SizeOrder {
-            old: size1,
-            new: size2,
+            old: old_size,
+            new: new_size,
         });
     }
-    if size1 == 0 {
+    if old_size == 0 {
         return Err(ProofError::OldSizeZero);
     }
-    if size1 == size2 {
+    if old_size == new_size {
         if !proof.is_empty() {
             return Err(ProofError::WrongProofSize {
                 got: proof.len(),
                 want: 0,
             });
         }
-        if root1 != root2 {
+        if old_root != new_root {
             return Err(ProofError::RootMismatch);
         }
         return Ok(());
     }
     // Length check first, as transparency-dev does: shift away the levels
     // the old tree's right edge shares with the new one.
-    let shift = size1.trailing_zeros();
-    let inner = 64 - ((size1 - 1) ^ (size2 - 1)).leading_zeros() - shift;
-    let border = ((size1 - 1) >> (inner + shift)).count_ones();
-    let start = usize::from(size1 != 1 << shift);
+    let shift = old_size.trailing_zeros();
+    let inner = 64 - ((old_size - 1) ^ (new_size - 1)).leading_zeros() - shift;
+    let border = ((old_size - 1) >> (inner + shift)).count_ones();
+    let start = usize::from(old_size != 1 << shift);
     let want = start + (inner + border) as usize;
     if proof.len() != want {
         return Err(ProofError::WrongProofSize {
@@ -167,22 +186,22 @@ pub fn verify_consistency(
             want,
         });
     }
-    // RFC 9162 §2.1.4.2: when size1 is a power of two the old root is the
+    // RFC 9162 §2.1.4.2: when old_size is a power of two the old root is the
     // first node of the path.
     let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
     if start == 0 {
-        path.push(*root1);
+        path.push(*old_root);
     }
     path.extend_from_slice(proof);
     let (fr, sr) =
-        consistency_walk(suite, size1, size2, &path).ok_or(ProofError::WrongProofSize {
+        consistency_walk(suite, old_size, new_size, &path).ok_or(ProofError::WrongProofSize {
             got: proof.len(),
             want,
         })?;
-    if fr != *root1 {
+    if fr != *old_root {
         return Err(ProofError::OldRootMismatch);
     }
-    if sr != *root2 {
+    if sr != *new_root {
         return Err(ProofError::RootMismatch);
     }
     Ok(())

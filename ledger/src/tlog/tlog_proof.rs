@@ -13,7 +13,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
-use crate::tlog::checkpoint::{parse_size, verify_checkpoint, Checkpoint, CheckpointError};
+use crate::tlog::checkpoint::{open_witnessed_checkpoint, parse_size, Checkpoint, CheckpointError};
 use crate::tlog::hash::{Hash, HashSuite};
 use crate::tlog::note::VerifierKey;
 use crate::tlog::proof::{verify_inclusion, ProofError};
@@ -143,9 +143,9 @@ pub fn verify_tlog_proof(
     witnesses: &[VerifierKey],
     quorum: usize,
 ) -> Result<Checkpoint, TlogProofError> {
-    let vc = verify_checkpoint(p.checkpoint.as_bytes(), log_key, witnesses, quorum)?;
+    let vc = open_witnessed_checkpoint(p.checkpoint.as_bytes(), log_key, witnesses, quorum)?;
     let cp = vc.checkpoint;
-    verify_inclusion(suite, p.index, cp.size, leaf, &p.proof, &cp.root)?;
+    verify_inclusion(suite, cp.size, p.index, leaf, &p.proof, &cp.root)?;
     Ok(cp)
 }
 

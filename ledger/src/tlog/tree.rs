@@ -448,19 +448,19 @@ mod tests {
                     let p = t.prove_inclusion(size, index).unwrap();
                     verify_inclusion(
                         suite,
-                        index,
                         size,
+                        index,
                         &all[index as usize],
                         &p,
                         &roots[size as usize],
                     )
                     .unwrap();
-                    assert_eq!(p.len(), inclusion_proof_len(index, size));
+                    assert_eq!(p.len(), inclusion_proof_len(size, index));
                     if index + 1 < size {
                         assert!(verify_inclusion(
                             suite,
-                            index + 1,
                             size,
+                            index + 1,
                             &all[index as usize],
                             &p,
                             &roots[size as usize]
@@ -499,10 +499,10 @@ mod tests {
     fn huge_sizes_do_not_overflow() {
         let s = HashSuite::Sha256;
         let h = s.leaf_hash(b"x");
-        assert!(verify_inclusion(s, u64::MAX - 1, u64::MAX, &h, &[], &h).is_err());
+        assert!(verify_inclusion(s, u64::MAX, u64::MAX - 1, &h, &[], &h).is_err());
         assert!(verify_consistency(s, u64::MAX - 1, u64::MAX, &[], &h, &h).is_err());
         assert!(verify_consistency(s, u64::MAX, u64::MAX, &[], &h, &h).is_err());
-        assert!(root_from_inclusion(s, 0, u64::MAX, &h, &[]).is_err());
+        assert!(root_from_inclusion(s, u64::MAX, 0, &h, &[]).is_err());
         let t = MemoryTree::new(s);
         assert!(prove_inclusion(s, u64::MAX, 3, &t).is_err());
         assert!(prove_consistency(s, 1, u64::MAX, &t).is_err());
@@ -513,8 +513,8 @@ mod tests {
         ));
         // A verifier over the maximum size still works with a full-length proof.
         let big = MAX_TREE_SIZE;
-        let want = inclusion_proof_len(big - 1, big);
+        let want = inclusion_proof_len(big, big - 1);
         let proof = vec![h; want];
-        assert!(root_from_inclusion(s, big - 1, big, &h, &proof).is_ok());
+        assert!(root_from_inclusion(s, big, big - 1, &h, &proof).is_ok());
     }
 }
