@@ -19,6 +19,7 @@ pub mod leaf;
 pub mod note;
 pub mod profile;
 pub mod registry;
+pub mod statemap;
 pub mod tile;
 pub mod tlog_proof;
 pub mod tree;
