@@ -440,4 +440,29 @@ mod tests {
         let absent = key_hash(s, b"absent");
         verify_absence_hashed(s, &root, &absent, &other).unwrap();
     }
+
+    #[test]
+    fn an_other_leaf_off_the_path_is_refused_even_under_a_matching_root() {
+        // A root built (by a dishonest log) around a leaf placed where its
+        // key cannot be: the path of `k` at depth 1, for a key whose first
+        // bit differs from `k`'s.
+        let s = HashSuite::Blake3;
+        let k = Hash([0x00; 32]);
+        let other = Hash([0x80; 32]);
+        let v = h(9);
+        let sib = h(4);
+        let root = internal_hash(s, &leaf_hash(s, &other, &v), &sib);
+        let p = MapProof::new(
+            Terminal::OtherLeaf {
+                key_hash: other,
+                value_hash: v,
+            },
+            vec![sib],
+        )
+        .unwrap();
+        assert_eq!(
+            verify_absence_hashed(s, &root, &k, &p),
+            Err(ProofError::OtherLeafOffPath { depth: 1 })
+        );
+    }
 }
