@@ -317,7 +317,11 @@ fn statemap_benches(c: &mut Criterion) {
     let sizes: Vec<u64> = std::env::var("STATEMAP_SIZES")
         .unwrap_or_else(|_| "1000000,10000000".into())
         .split(',')
-        .map(|s| s.trim().parse().expect("STATEMAP_SIZES: comma-separated key counts"))
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("STATEMAP_SIZES: comma-separated key counts")
+        })
         .collect();
     let suites: Vec<HashSuite> = std::env::var("STATEMAP_SUITES")
         .unwrap_or_else(|_| "sha256,blake3".into())

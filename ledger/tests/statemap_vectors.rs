@@ -68,9 +68,7 @@ fn generate() -> Value {
             let p = m.prove(k.as_bytes()).unwrap();
             match p.terminal() {
                 Terminal::Empty if absent_empty.is_none() => absent_empty = Some((k, p)),
-                Terminal::OtherLeaf { .. } if absent_other.is_none() => {
-                    absent_other = Some((k, p))
-                }
+                Terminal::OtherLeaf { .. } if absent_other.is_none() => absent_other = Some((k, p)),
                 _ => {}
             }
             if absent_empty.is_some() && absent_other.is_some() {
@@ -143,8 +141,16 @@ mod by_hand {
             [] => [0; 32],
             [(k, v)] => h(suite, &[&[0x12][..], k, v].concat()),
             _ => {
-                let l: Vec<_> = leaves.iter().copied().filter(|(k, _)| bit(k, depth) == 0).collect();
-                let r: Vec<_> = leaves.iter().copied().filter(|(k, _)| bit(k, depth) == 1).collect();
+                let l: Vec<_> = leaves
+                    .iter()
+                    .copied()
+                    .filter(|(k, _)| bit(k, depth) == 0)
+                    .collect();
+                let r: Vec<_> = leaves
+                    .iter()
+                    .copied()
+                    .filter(|(k, _)| bit(k, depth) == 1)
+                    .collect();
                 let (lh, rh) = (root(suite, depth + 1, &l), root(suite, depth + 1, &r));
                 h(suite, &[&[0x13][..], &lh, &rh].concat())
             }
@@ -216,44 +222,81 @@ fn the_vectors_follow_the_prose_of_formats_md() {
             .iter()
             .zip(s["roots_after_each_insert"].as_array().unwrap())
         {
-            let kh = h(suite, &[&[0x10], e["key_utf8"].as_str().unwrap().as_bytes()].concat());
-            let vh = h(suite, &[&[0x11], e["value_utf8"].as_str().unwrap().as_bytes()].concat());
+            let kh = h(
+                suite,
+                &[&[0x10], e["key_utf8"].as_str().unwrap().as_bytes()].concat(),
+            );
+            let vh = h(
+                suite,
+                &[&[0x11], e["value_utf8"].as_str().unwrap().as_bytes()].concat(),
+            );
             assert_eq!(unhex(&e["key_hash"]), kh);
             assert_eq!(unhex(&e["value_hash"]), vh);
-            assert_eq!(unhex(&e["leaf_hash"]), h(suite, &[&[0x12][..], &kh, &vh].concat()));
+            assert_eq!(
+                unhex(&e["leaf_hash"]),
+                h(suite, &[&[0x12][..], &kh, &vh].concat())
+            );
             leaves.push((kh, vh));
             assert_eq!(unhex(r), root(suite, 0, &leaves), "{suite}");
         }
         let root_all = root(suite, 0, &leaves);
         // The root after one key alone is its leaf; after all, the last listed.
-        assert_eq!(unhex(&s["roots_after_each_insert"][0]), unhex(&s["entries"][0]["leaf_hash"]));
+        assert_eq!(
+            unhex(&s["roots_after_each_insert"][0]),
+            unhex(&s["entries"][0]["leaf_hash"])
+        );
         let p = &s["presence"];
         assert_eq!(unhex(&p["root"]), root_all);
         let key = p["key_utf8"].as_str().unwrap();
         let kh = h(suite, &[&[0x10], key.as_bytes()].concat());
-        let vh = h(suite, &[&[0x11], p["value_utf8"].as_str().unwrap().as_bytes()].concat());
+        let vh = h(
+            suite,
+            &[&[0x11], p["value_utf8"].as_str().unwrap().as_bytes()].concat(),
+        );
         assert_eq!(by_key(&leaves, key), vh);
         assert_eq!(verify(suite, &unhex(&p["proof"]), &kh, Some(&vh)), root_all);
         for (name, terminal) in [("absence_empty", 0u8), ("absence_other_leaf", 2u8)] {
             let a = &s[name];
             let proof = unhex(&a["proof"]);
             assert_eq!(proof[1], terminal, "{name}");
-            let kh = h(suite, &[&[0x10], a["key_utf8"].as_str().unwrap().as_bytes()].concat());
+            let kh = h(
+                suite,
+                &[&[0x10], a["key_utf8"].as_str().unwrap().as_bytes()].concat(),
+            );
             assert!(leaves.iter().all(|(k, _)| *k != kh));
             assert_eq!(verify(suite, &proof, &kh, None), root_all, "{suite} {name}");
         }
         // Update: the same key, a new value hash. Delete: the key is gone.
         let u = &s["update"];
-        let uk = h(suite, &[&[0x10], u["key_utf8"].as_str().unwrap().as_bytes()].concat());
-        let uv = h(suite, &[&[0x11], u["value_utf8"].as_str().unwrap().as_bytes()].concat());
+        let uk = h(
+            suite,
+            &[&[0x10], u["key_utf8"].as_str().unwrap().as_bytes()].concat(),
+        );
+        let uv = h(
+            suite,
+            &[&[0x11], u["value_utf8"].as_str().unwrap().as_bytes()].concat(),
+        );
         for l in leaves.iter_mut() {
             if l.0 == uk {
                 l.1 = uv;
             }
         }
         assert_eq!(unhex(&u["root"]), root(suite, 0, &leaves));
-        let dk = h(suite, &[&[0x10], s["delete_after_update"]["key_utf8"].as_str().unwrap().as_bytes()].concat());
+        let dk = h(
+            suite,
+            &[
+                &[0x10],
+                s["delete_after_update"]["key_utf8"]
+                    .as_str()
+                    .unwrap()
+                    .as_bytes(),
+            ]
+            .concat(),
+        );
         leaves.retain(|(k, _)| *k != dk);
-        assert_eq!(unhex(&s["delete_after_update"]["root"]), root(suite, 0, &leaves));
+        assert_eq!(
+            unhex(&s["delete_after_update"]["root"]),
+            root(suite, 0, &leaves)
+        );
     }
 }

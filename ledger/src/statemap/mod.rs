@@ -373,7 +373,7 @@ impl<S: NodeStore> StateMap<S> {
         // Reverse, then sort stably: among writes to one key the last one
         // comes first, and dedup keeps it.
         writes.reverse();
-        writes.sort_by(|a, b| a.0.cmp(&b.0));
+        writes.sort_by_key(|w| w.0);
         writes.dedup_by(|later, first| later.0 == first.0);
         let old = self.store.read_root()?;
         let new = self.update(0, old, &writes)?;
