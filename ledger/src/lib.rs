@@ -117,6 +117,7 @@
 //! | [`registry`] | what entries mean: kinds, payloads, state, rules, violations, profiles, calendar, regulations, identifier grammar | `docs/registry.md`; `schemas/entries/` |
 //! | [`descriptor`] | `log.json` and checking a log's checkpoints against it | `schemas/FORMATS.md` |
 //! | [`cert`] | certificate bundles: verifying and assembling them | `schemas/FORMATS.md` |
+//! | [`statemap`] | the sparse Merkle tree of registry state (keys and values are bytes; presence and absence proofs; D15) | `schemas/FORMATS.md` "State map" |
 //! | `testkit` | signed test histories from fixed, public seeds (cargo feature `testkit`, never in a binary) | — |
 #![forbid(unsafe_code)]
 
@@ -124,6 +125,7 @@ pub mod cert;
 pub mod descriptor;
 pub mod entry;
 pub mod registry;
+pub mod statemap;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod tlog;
