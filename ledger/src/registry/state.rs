@@ -329,6 +329,20 @@ impl MemoryState {
         product_by_registration_no(self, no)
     }
 }
+/// registered_key returns the public key registered under the participant
+/// key id `key_id`, retired or not, if there is one: the one known-key
+/// lookup. The node's pre-verification at submission and every replay
+/// (mirror, audit) verify a signature in advance only with the key this
+/// returns; the rules then judge whether that key may sign (unretired, of
+/// an unrevoked participant) and verify any signature not verified in
+/// advance.
+pub fn registered_key(s: &(impl StateReader + ?Sized), key_id: &str) -> Option<[u8; 32]> {
+    match s.get(&StateKey::Key(key_id.to_string())) {
+        Some(StateObject::Key(k)) => crate::tlog::hash::Hash::from_hex(&k.public_key).map(|h| h.0),
+        _ => None,
+    }
+}
+
 /// product_by_registration_no resolves a 登记号 to its product.
 pub fn product_by_registration_no(
     s: &(impl StateReader + ?Sized),
