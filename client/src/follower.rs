@@ -32,7 +32,7 @@ use regledger::entry::chain::{ChainHead, EntryContext};
 use regledger::entry::envelope::{verify_each, Envelope, Preverified};
 use regledger::entry::leaf::Leaf;
 use regledger::registry::{
-    apply_preverified, registered_key, EntryKind, Effects, StateObject, StateReader,
+    apply_preverified, registered_key, Effects, EntryKind, StateObject, StateReader,
 };
 use regledger::tlog::checkpoint::{Checkpoint, CheckpointError, VerifiedCheckpoint};
 use regledger::tlog::tile::{decode_entry_bundle, tile_at, Tile, TileKind, TILE_WIDTH};

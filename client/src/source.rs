@@ -267,7 +267,12 @@ impl TileSource for DirSource {
             Ok(r) => r,
             // Missing, or a link to nothing: the object is not there.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(FetchError::Io { path: shown, source }),
+            Err(source) => {
+                return Err(FetchError::Io {
+                    path: shown,
+                    source,
+                })
+            }
         };
         if !real.starts_with(&self.root) {
             return Err(FetchError::LinkOutside {

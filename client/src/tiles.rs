@@ -30,7 +30,8 @@ use crate::source::TileSource;
 
 /// first_leaf returns the first leaf under hash `k` of tile `t`, if it is below 2^64.
 pub fn first_leaf(t: &Tile, k: u64) -> Option<u64> {
-    (t.n.checked_mul(TILE_WIDTH)?.checked_add(k)?).checked_shl(u32::from(TILE_HEIGHT) * u32::from(t.level()))
+    (t.n.checked_mul(TILE_WIDTH)?.checked_add(k)?)
+        .checked_shl(u32::from(TILE_HEIGHT) * u32::from(t.level()))
 }
 
 /// decomposition returns the stored indexes of the complete subtrees that
@@ -182,7 +183,13 @@ impl<'a> SignedTree<'a> {
             }
         }
         // Only the right edge is partial, and the edge tiles are all held.
-        let bug = || Stop::Internal(format!("no parent for tile {} of size {}", t.path(), self.size));
+        let bug = || {
+            Stop::Internal(format!(
+                "no parent for tile {} of size {}",
+                t.path(),
+                self.size
+            ))
+        };
         if !t.is_full() || level >= usize::from(MAX_TILE_LEVEL) {
             return Err(bug());
         }
