@@ -8,10 +8,10 @@
 //!    the origin and, when asked, the witness quorum, through the core's
 //!    [`verify_checkpoint`]);
 //! 2. checks that its tree extends the checkpoint accepted before
-//!    ([`consistency`]: the same root at the accepted size);
+//!    ([`mod@crate::consistency`]: the same root at the accepted size);
 //! 3. reads the tiles and knows them to be the signed tree (see
 //!    [`crate::tiles`]: authenticated before use by [`SignedTree`], or
-//!    compared after by [`compare_hash_tiles`]);
+//!    compared after by [`crate::tiles::compare_hash_tiles`]);
 //! 4. replays every entry in order ([`Follower::replay_bundle`]): the leaf
 //!    chain ([`regledger::entry::chain`]), the replay of a signed content
 //!    ([`Sink::replayed`], D12), the registry rules
@@ -29,17 +29,20 @@
 
 use regledger::descriptor::{verify_checkpoint, verify_log_signature, LogDescriptor};
 use regledger::entry::chain::{ChainHead, EntryContext};
-use regledger::entry::envelope::{verify_each, Envelope, Preverified};
+use regledger::entry::envelope::{Envelope, Preverified};
 use regledger::entry::leaf::Leaf;
 use regledger::registry::{
     apply_preverified, registered_key, Effects, EntryKind, StateObject, StateReader,
 };
 use regledger::tlog::checkpoint::{Checkpoint, CheckpointError, VerifiedCheckpoint};
+
+use crate::consistency::Accepted;
 use regledger::tlog::tile::{decode_entry_bundle, tile_at, Tile, TileKind, TILE_WIDTH};
 use regledger::tlog::tree::{tree_hash, HashReader};
 use regledger::Hash;
 
 use crate::failure::{Check, Failure, Policy, Stop};
+use crate::signatures::SignatureCheck;
 use crate::source::TileSource;
 use crate::tiles::{Bundle, SignedTree};
 
@@ -101,141 +104,6 @@ pub trait Sink {
     ///
     /// The consumer's storage error.
     fn append(&mut self, e: Entry<'_>) -> Result<(), Self::Error>;
-}
-
-/// SignatureCheck verifies the envelope signatures the rules accepted an
-/// entry on: each signature under the key registered for it now. It may
-/// verify at once ([`Inline`]) or queue them and report later (the
-/// audit's batches on every core, docs/decisions.md D9); either way every
-/// one is verified.
-pub trait SignatureCheck {
-    /// check verifies (or queues) the signatures of entry `index`; `keys`
-    /// are their registered public keys, one per signature, in order.
-    /// Each signature that does not verify is a [`Check::Signature`]
-    /// failure given to `policy` (see [`signature_failure`]).
-    ///
-    /// # Errors
-    ///
-    /// The failure back when `policy` stops.
-    fn check(
-        &mut self,
-        index: u64,
-        envelope: Envelope,
-        keys: Vec<[u8; 32]>,
-        policy: &mut dyn Policy,
-    ) -> Result<(), Failure>;
-}
-
-/// Inline verifies each signature at once with `verify_strict`, exactly
-/// the node's rule: nothing is appended before its signatures verified.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Inline {
-    /// verified counts the signatures verified.
-    pub verified: u64,
-}
-
-impl SignatureCheck for Inline {
-    fn check(
-        &mut self,
-        index: u64,
-        envelope: Envelope,
-        keys: Vec<[u8; 32]>,
-        policy: &mut dyn Policy,
-    ) -> Result<(), Failure> {
-        let bad = verify_each(&[(&envelope, keys.as_slice())]);
-        self.verified += envelope.signatures.len().saturating_sub(bad.len()) as u64;
-        for (_, sig) in bad {
-            policy.fail(signature_failure(index, &envelope, sig))?;
-        }
-        Ok(())
-    }
-}
-
-/// signature_failure is the failure of signature `sig` of entry `index`.
-pub fn signature_failure(index: u64, envelope: &Envelope, sig: usize) -> Failure {
-    let key_id = envelope
-        .signatures
-        .get(sig)
-        .map_or("?", |s| s.key_id.as_str());
-    Failure::at(
-        index,
-        Check::Signature,
-        format!("the signature by {key_id} does not verify with its registered key"),
-    )
-}
-
-/// Accepted is a checkpoint accepted before: the follower's own tree (the
-/// mirror's verified size) or one a reader trusts (`audit --trusted`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Accepted {
-    /// size is its tree size.
-    pub size: u64,
-    /// root is its root hash.
-    pub root: Hash,
-}
-
-/// Consistency is how a tree stands to a checkpoint accepted before.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Consistency {
-    /// Extends: the tree's root at the accepted size is the accepted root.
-    Extends,
-    /// Forked: at the accepted size the tree has root `root_at`.
-    Forked {
-        /// root_at is the tree's root at the accepted size.
-        root_at: Hash,
-    },
-    /// RolledBack: the tree is smaller than the accepted one.
-    RolledBack,
-}
-
-/// consistency says whether a tree of `size` leaves, whose root at any
-/// size up to its own `root_at` gives, extends `accepted`.
-///
-/// # Errors
-///
-/// Whatever `root_at` returns.
-pub fn consistency(
-    accepted: &Accepted,
-    size: u64,
-    root_at: impl FnOnce(u64) -> Result<Hash, Stop>,
-) -> Result<Consistency, Stop> {
-    if accepted.size > size {
-        return Ok(Consistency::RolledBack);
-    }
-    let at = root_at(accepted.size)?;
-    Ok(if at == accepted.root {
-        Consistency::Extends
-    } else {
-        Consistency::Forked { root_at: at }
-    })
-}
-
-impl Consistency {
-    /// failure is the failure a reader that trusts `accepted` reports for a
-    /// log of `size` leaves: [`Check::TrustedRollback`] or
-    /// [`Check::TrustedFork`]; `None` if it extends it.
-    pub fn failure(&self, accepted: &Accepted, size: u64) -> Option<Failure> {
-        match self {
-            Consistency::Extends => None,
-            Consistency::RolledBack => Some(Failure::of(
-                Check::TrustedRollback,
-                format!(
-                    "the log (size {size}) is smaller than the trusted checkpoint (size {}, root {}): it was rolled back or forked",
-                    accepted.size,
-                    accepted.root.to_hex()
-                ),
-            )),
-            Consistency::Forked { root_at } => Some(Failure::of(
-                Check::TrustedFork,
-                format!(
-                    "fork: at size {} the trusted checkpoint signed root {} but this log has root {}",
-                    accepted.size,
-                    accepted.root.to_hex(),
-                    root_at.to_hex()
-                ),
-            )),
-        }
-    }
 }
 
 /// Follower follows one log, described by `log.json`, from one source.

@@ -13,7 +13,7 @@
 //!   asked, cosigned by the witness quorum), checked by the core's
 //!   [`regledger::descriptor::verify_checkpoint`];
 //! - in a tree that extends the checkpoint the caller accepted before
-//!   ([`follower::consistency`]);
+//!   ([`consistency()`]);
 //! - as part of that signed tree: its tiles authenticated against the
 //!   signed root before use ([`tiles::SignedTree`], like Go's
 //!   `tlog.TileHashReader`), or every tile compared after the fact with
@@ -49,20 +49,27 @@
 //!
 //! # Modules
 //!
-//! - [`source`]: [`TileSource`], [`DirSource`], [`HttpSource`], [`Fallback`].
+//! - [`source`]: [`TileSource`], [`DirSource`], [`HttpSource`], bounded reads.
+//! - [`fallback`]: [`Fallback`], several sources with a backoff each.
 //! - [`tiles`]: authenticating tiles before use, or comparing them after.
-//! - [`follower`]: [`Follower`], [`Sink`], [`SignatureCheck`], consistency.
+//! - [`follower`]: [`Follower`], [`Sink`].
+//! - [`signatures`]: [`SignatureCheck`], [`Inline`].
+//! - [`mod@consistency`]: [`Accepted`], [`Consistency`].
 //! - [`failure`]: [`Check`], [`Failure`], [`Policy`], [`Stop`].
 #![forbid(unsafe_code)]
 
+pub mod consistency;
 pub mod failure;
+pub mod fallback;
 pub mod follower;
+pub mod signatures;
 pub mod source;
 pub mod tiles;
 
+pub use consistency::{consistency, Accepted, Consistency};
 pub use failure::{Check, Collect, Failure, Fault, Policy, Stop, StopAtFirst, MAX_FAILURES};
-pub use follower::{
-    consistency, Accepted, Applied, Consistency, Entry, Follower, Inline, SignatureCheck, Sink,
-};
-pub use source::{DirSource, Fallback, FetchError, HttpSource, TileSource, MAX_OBJECT_BYTES};
+pub use fallback::Fallback;
+pub use follower::{Applied, Entry, Follower, Sink};
+pub use signatures::{Inline, SignatureCheck};
+pub use source::{DirSource, FetchError, HttpSource, TileSource, MAX_OBJECT_BYTES};
 pub use tiles::SignedTree;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{Scope, ScopedJoinHandle};
 
 use regledger::entry::envelope::{verify_batch, verify_each, Envelope};
-use regledger_client::follower::signature_failure;
+use regledger_client::signatures::signature_failure;
 use regledger_client::{Failure, Policy, SignatureCheck};
 
 /// BATCH_ENTRIES is how many entries' signatures go to a worker at once
