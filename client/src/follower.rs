@@ -17,7 +17,7 @@
 //!    ([`Sink::replayed`], D12), the registry rules
 //!    ([`regledger::registry::apply_preverified`]) with every signature
 //!    verified by a [`SignatureCheck`] under the key the state registers
-//!    for it ([`regledger::registry::registered_key`]), and the genesis
+//!    for it ([`regledger::registry::key_of`]), and the genesis
 //!    entry against `log.json`;
 //! 5. hands each entry with its effects to a [`Sink`] that the consumer
 //!    keeps: the mirror's database, the audit's memory.
@@ -32,7 +32,7 @@ use regledger::entry::chain::{ChainHead, EntryContext};
 use regledger::entry::envelope::{Envelope, Preverified};
 use regledger::entry::leaf::Leaf;
 use regledger::registry::{
-    apply_preverified, registered_key, Effects, EntryKind, StateObject, StateReader,
+    apply_preverified, key_of, Effects, EntryKind, StateObject, StateReader,
 };
 use regledger::tlog::checkpoint::{Checkpoint, CheckpointError, VerifiedCheckpoint};
 
@@ -339,7 +339,7 @@ impl<'a> Follower<'a> {
         let mut keys = Vec::new();
         if i > 0 {
             for s in &env.signatures {
-                match registered_key(sink.state(), &s.key_id) {
+                match key_of(sink.state(), &s.key_id) {
                     Some(pk) => keys.push(pk),
                     None => {
                         keys.clear();
@@ -368,7 +368,7 @@ impl<'a> Follower<'a> {
                 return Ok(None);
             }
         };
-        if effects.kind == Some(EntryKind::Genesis) {
+        if effects.kind == EntryKind::Genesis {
             self.check_genesis(&effects, policy)?;
         }
         if !keys.is_empty() {

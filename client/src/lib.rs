@@ -22,7 +22,7 @@
 //!   not a replay of a signed content logged before (D12), passes the
 //!   registry rules ([`regledger::registry::apply_preverified`]), and has
 //!   every signature verified under the key the registry holds for it
-//!   ([`regledger::registry::registered_key`]).
+//!   ([`regledger::registry::key_of`]).
 //!
 //! Every failure is a [`Failure`] with a stable [`Check`] code (the audit
 //! report's `check`, the mirror's alarms and evidence), handed to a

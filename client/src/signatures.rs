@@ -2,7 +2,7 @@
 //! accepted an entry on: a [`SignatureCheck`], either [`Inline`] (each at
 //! once, the mirror) or one that queues them for batches on every core
 //! (the audit's, docs/decisions.md D9). The keys are always the ones the
-//! registry holds ([`regledger::registry::registered_key`]); the rules
+//! registry holds ([`regledger::registry::key_of`]); the rules
 //! verify every signature whose key is not known yet.
 
 use regledger::entry::envelope::{verify_each, Envelope};

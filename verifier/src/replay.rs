@@ -100,8 +100,7 @@ impl Sink for AuditSink {
         };
         let fx = &a.effects;
         self.seen.insert(short(&a.content_id), e.index);
-        let kind = fx.kind.map(EntryKind::name).unwrap_or("genesis");
-        if fx.kind == Some(EntryKind::OperationEvent) {
+        if fx.kind == EntryKind::OperationEvent {
             // Its subjects are its agreement (and product): the agreement
             // rows pick their own ids out of this count.
             for s in &fx.subjects {
@@ -111,12 +110,12 @@ impl Sink for AuditSink {
         *self
             .report
             .entries_by_kind
-            .entry(kind.to_string())
+            .entry(fx.kind.name().to_string())
             .or_default() += 1;
         for f in &fx.flags {
             let row = DeadlineRow {
                 index: e.index,
-                code: f.code.clone(),
+                code: f.code,
                 who: fx.signer.clone(),
                 subject: f.subject.clone(),
                 due: f.due,
@@ -125,7 +124,7 @@ impl Sink for AuditSink {
                 provisional: f.provisional,
                 citation: f.citation.clone(),
             };
-            if f.code.ends_with("-late") {
+            if f.code.is_missed_deadline() {
                 self.report.deadlines_missed.push(row);
             } else {
                 self.report.other_findings.push(row);

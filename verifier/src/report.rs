@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use regledger::registry::calendar::Date;
+use regledger::registry::FlagCode;
 use serde::Serialize;
 
 /// Failure is one check that did not hold.
@@ -125,8 +126,8 @@ pub struct ProductRow {
 pub struct DeadlineRow {
     /// index is the entry that did the act late.
     pub index: u64,
-    /// code names the deadline, e.g. "filing-late".
-    pub code: String,
+    /// code names the finding (serialized as e.g. "filing-late").
+    pub code: FlagCode,
     /// who is the participant that submitted the late act.
     pub who: String,
     /// subject is the agreement, product or objection concerned.
