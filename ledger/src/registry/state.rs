@@ -291,6 +291,22 @@ pub trait StateReader {
     fn get(&self, key: &StateKey) -> Option<StateObject>;
 }
 
+/// registered_key returns the Ed25519 public key registered under `key_id`
+/// in `state` (retired or not: whether a retired key may still sign is the
+/// rules' decision), or `None` if no such key is registered.
+///
+/// This is the known-key lookup of signature pre-verification: the node
+/// verifies, before sequencing, every signature by a key already committed
+/// ([`crate::entry::envelope::Envelope::verify_known`]), and the audit
+/// verifies those of each entry in parallel before replaying it; both ask
+/// this function which keys are known, so they cannot disagree on it.
+pub fn registered_key(state: &(impl StateReader + ?Sized), key_id: &str) -> Option<[u8; 32]> {
+    match state.get(&StateKey::Key(key_id.to_string()))? {
+        StateObject::Key(k) => crate::tlog::hash::Hash::from_hex(&k.public_key).map(|h| h.0),
+        _ => None,
+    }
+}
+
 /// Effects is what an accepted entry changes and reports.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Effects {
@@ -354,5 +370,36 @@ impl<'de> Deserialize<'de> for StateKey {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<StateKey, D::Error> {
         let s = String::deserialize(d)?;
         StateKey::from_str(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registered_key_is_known_by_its_key_id_only() {
+        let mut st = MemoryState::default();
+        let key = |kid: &str, pk: &str| {
+            StateObject::Key(KeyState {
+                key_id: kid.into(),
+                participant: "p".into(),
+                public_key: pk.into(),
+                added_index: 1,
+                retired_index: Some(3),
+            })
+        };
+        st.0.insert(StateKey::Key("p/aa".into()), key("p/aa", &"ab".repeat(32)));
+        // A stored key that does not decode is not a known key.
+        st.0.insert(StateKey::Key("p/bb".into()), key("p/bb", "zz"));
+        // Another object under a key's name is not a key.
+        st.0.insert(
+            StateKey::Key("p/cc".into()),
+            StateObject::RegistrationNo("x".into()),
+        );
+        assert_eq!(registered_key(&st, "p/aa"), Some([0xab; 32]));
+        assert_eq!(registered_key(&st, "p/bb"), None);
+        assert_eq!(registered_key(&st, "p/cc"), None);
+        assert_eq!(registered_key(&st, "p/dd"), None);
     }
 }
