@@ -1,5 +1,6 @@
-//! A mirror's outward services: the change feed (SSE `GET /v1/events` and
-//! webhooks) and the C2SP tlog-witness `POST /add-checkpoint`.
+//! A mirror's change feed: SSE `GET /v1/events` and webhooks. (Its C2SP
+//! tlog-witness `POST /add-checkpoint` is the witness server,
+//! node/src/witness/server.rs.)
 //!
 //! Events are derived from the stored, verified entries, so a subscriber
 //! resumes from any leaf index (`Last-Event-ID`) with nothing extra stored,
@@ -8,66 +9,30 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
-use regledger::descriptor::verify_log_signature;
 use regledger::entry::leaf::Leaf;
 use regledger::registry::EntryKind;
-use regledger::tlog::checkpoint::{parse_size, Checkpoint};
-use regledger::tlog::cosignature::cosign;
-use regledger::tlog::note::{Note, Signer};
-use regledger::tlog::proof::{consistency_roots, verify_consistency};
-use regledger::tlog::tree::tree_hash;
-use regledger::tlog::witness::{size_body, AddCheckpoint, SIZE_CONTENT_TYPE};
-use regledger::Hash;
+use regledger::tlog::checkpoint::parse_size;
 use serde::Serialize;
 
 use crate::http::{problem, App};
-use crate::mirror::WitnessFork;
-use crate::store::{meta_str, meta_u64, Hashes, Store, StoreError, HASHES, META, M_SIZE};
-
-/// M_WITNESS is the META key of the latest checkpoint this witness cosigned.
-pub const M_WITNESS: &str = "witness_checkpoint";
-
-/// WEBHOOK_PREFIX prefixes the META key holding a webhook's last delivered event id.
-pub const WEBHOOK_PREFIX: &str = "webhook:";
+use crate::store::{Store, StoreError};
 
 /// MAX_BACKOFF caps the retry delay of a webhook delivery.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// CatchUp verifies the mirror up to a presented checkpoint note (or says why it could not).
-pub type CatchUp = Arc<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>;
-
-/// OnFork records a contradiction presented to the witness (alarm and evidence).
-pub type OnFork = Arc<dyn Fn(&WitnessFork) + Send + Sync>;
-
-/// CATCH_UP_WAIT bounds how long add-checkpoint waits for a catch-up before answering 503 (the sync goes on).
-pub const CATCH_UP_WAIT: Duration = Duration::from_secs(5);
-
-/// Feed is the state of the feed and witness handlers.
+/// Feed is the state of the feed handlers.
 pub struct Feed {
     /// app is the shared read side.
     pub app: Arc<App>,
-    /// witness signs cosignatures when the mirror is also a witness.
-    pub witness: Option<Signer>,
-    /// wake asks the sync loop to poll the upstream now.
-    pub wake: Mutex<std::sync::mpsc::Sender<()>>,
-    /// catch_up verifies the upstream's entries up to a checkpoint presented
-    /// to the witness (a log that waits for its witnesses' quorum before it
-    /// publishes would otherwise never show the mirror that checkpoint).
-    pub catch_up: Option<CatchUp>,
-    /// on_fork raises the split-view alarm and saves the evidence when a
-    /// request presents a log-signed checkpoint that contradicts the mirror.
-    pub on_fork: Option<OnFork>,
 }
 
 /// ChangeEvent is one registry change a venue reacts to.
@@ -128,7 +93,7 @@ pub fn events_between(
     to: u64,
 ) -> Result<(Vec<ChangeEvent>, u64), StoreError> {
     let end = to.min(from.saturating_add(256));
-    let view = store.view()?;
+    let view = store.read()?;
     let mut out = Vec::new();
     for i in from..end {
         if let Some(b) = view.leaf(i)? {
@@ -138,13 +103,11 @@ pub fn events_between(
     Ok((out, end))
 }
 
-/// routes are the mirror's extra routes: the event stream and, with a witness key, `/add-checkpoint`.
+/// routes are the feed's routes: the event stream.
 pub fn routes(feed: Arc<Feed>) -> Router {
-    let mut r = Router::new().route("/v1/events", get(events));
-    if feed.witness.is_some() {
-        r = r.route("/add-checkpoint", post(add_checkpoint));
-    }
-    r.with_state(feed)
+    Router::new()
+        .route("/v1/events", get(events))
+        .with_state(feed)
 }
 
 fn accepted_size(app: &App) -> u64 {
@@ -212,16 +175,11 @@ async fn events(
 
 /// webhook delivers every event to `url`, at least once and in order, resuming after the last delivered id.
 pub async fn webhook(feed: Arc<Feed>, url: String) {
-    let key = format!("{WEBHOOK_PREFIX}{url}");
     let store = feed.app.store.clone();
     let next = {
-        let (store, key) = (store.clone(), key.clone());
+        let (store, url) = (store.clone(), url.clone());
         tokio::task::spawn_blocking(move || -> Result<u64, StoreError> {
-            let view = store.view()?;
-            Ok(match meta_str(&view.meta, &key)? {
-                Some(s) => s.parse::<u64>().map(|i| i + 1).unwrap_or(0),
-                None => 0,
-            })
+            Ok(store.read()?.webhook_delivered(&url)?.map_or(0, |i| i + 1))
         })
         .await
     };
@@ -278,13 +236,11 @@ pub async fn webhook(feed: Arc<Feed>, url: String) {
             }
             // Persisted after the receiver said yes: a crash in between
             // repeats the event (at least once), never skips it.
-            let (s3, k, id) = (store.clone(), key.clone(), e.id);
+            let (s3, u, id) = (store.clone(), url.clone(), e.id);
             let saved = tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
                 let tx = s3.write()?;
-                tx.open_table(META)?
-                    .insert(k.as_str(), id.to_string().as_bytes())?;
-                tx.commit()?;
-                Ok(())
+                tx.set_webhook_delivered(&u, id)?;
+                tx.commit()
             })
             .await;
             if !matches!(saved, Ok(Ok(()))) {
@@ -292,279 +248,6 @@ pub async fn webhook(feed: Arc<Feed>, url: String) {
             }
         }
         next = n;
-    }
-}
-
-fn witness_problem(status: StatusCode, code: &str, detail: impl Into<String>) -> Response {
-    problem(status, code, "Checkpoint not cosigned", detail)
-}
-
-fn storage_problem(feed: &Feed, e: StoreError) -> Response {
-    feed.app
-        .metrics
-        .storage_errors
-        .fetch_add(1, Ordering::Relaxed);
-    witness_problem(StatusCode::SERVICE_UNAVAILABLE, "storage-unavailable", e.0)
-}
-
-/// fork raises the split-view alarm and saves the evidence of a
-/// contradiction presented to the witness, before the request is answered.
-fn fork(feed: &Feed, reason: String, note: &[u8], request: &[u8]) {
-    match &feed.on_fork {
-        Some(on_fork) => on_fork(&WitnessFork {
-            reason,
-            presented: note.to_vec(),
-            request: request.to_vec(),
-        }),
-        None => tracing::error!("SPLIT VIEW presented to the witness endpoint: {reason}"),
-    }
-}
-
-/// add_checkpoint is C2SP tlog-witness `POST /add-checkpoint`.
-async fn add_checkpoint(State(feed): State<Arc<Feed>>, body: Bytes) -> Response {
-    let f = feed.clone();
-    match tokio::task::spawn_blocking(move || add_checkpoint_blocking(&f, &body)).await {
-        Ok(r) => r,
-        Err(e) => witness_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
-    }
-}
-
-fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
-    let Some(witness) = &feed.witness else {
-        return witness_problem(StatusCode::NOT_FOUND, "not-found", "not a witness");
-    };
-    let req = match AddCheckpoint::parse(body) {
-        Ok(r) => r,
-        Err(e) => return witness_problem(StatusCode::BAD_REQUEST, "malformed", e.to_string()),
-    };
-    let d = &feed.app.descriptor;
-    let cp = match Note::parse(&req.note)
-        .map_err(|e| e.to_string())
-        .and_then(|n| Checkpoint::parse(&n.text).map_err(|e| e.to_string()))
-    {
-        Ok(c) => c,
-        Err(e) => return witness_problem(StatusCode::BAD_REQUEST, "malformed", e),
-    };
-    if cp.origin != d.origin {
-        return witness_problem(
-            StatusCode::NOT_FOUND,
-            "unknown-log",
-            format!("this witness does not know the log {:?}", cp.origin),
-        );
-    }
-    let text = match verify_log_signature(&req.note, d) {
-        Ok(v) => v.note.text,
-        Err(e) => return witness_problem(StatusCode::FORBIDDEN, "bad-signature", e.to_string()),
-    };
-    let suite = d.suite;
-    // A checkpoint at a size this mirror verified entry by entry (under
-    // checkpoints the log signed) must have the root it verified; another
-    // root is the log key signing two histories, whatever `old` says (a
-    // stale client presents an old checkpoint of the same tree: no fork).
-    let verified = (|| -> Result<Option<Hash>, StoreError> {
-        let v = feed.app.store.view()?;
-        if cp.size > meta_u64(&v.meta, M_SIZE)? {
-            return Ok(None);
-        }
-        tree_hash(suite, cp.size, &Hashes(&v.hashes))
-            .map(Some)
-            .map_err(|e| StoreError(e.to_string()))
-    })();
-    let verified = match verified {
-        Ok(v) => v,
-        Err(e) => return storage_problem(feed, e),
-    };
-    if let Some(root) = verified.filter(|r| *r != cp.root) {
-        fork(
-            feed,
-            format!(
-                "the log signed root {} at size {}, but this mirror verified root {} at that size",
-                cp.root.to_hex(),
-                cp.size,
-                root.to_hex()
-            ),
-            &req.note,
-            body,
-        );
-    }
-    // Verify the entries first when the checkpoint is ahead of this mirror
-    // (outside the witness transaction: the sync commits its own).
-    let mut not_verified = String::new();
-    if let (None, Some(catch_up)) = (verified, &feed.catch_up) {
-        // In its own thread so a slow upstream costs the caller at most
-        // CATCH_UP_WAIT; the sync then finishes for the next request.
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        let (catch_up, note) = (catch_up.clone(), req.note.clone());
-        std::thread::spawn(move || {
-            let _ = done_tx.send(catch_up(&note));
-        });
-        not_verified = match done_rx.recv_timeout(CATCH_UP_WAIT) {
-            Ok(Ok(())) => String::new(),
-            Ok(Err(e)) => format!(": {e}"),
-            Err(_) => ": still verifying".into(),
-        };
-    }
-    if req.old > cp.size {
-        return witness_problem(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            format!(
-                "old size {} is larger than the checkpoint's {}",
-                req.old, cp.size
-            ),
-        );
-    }
-    let mut found_fork = None;
-    let r = (|| -> Result<Result<(), Response>, StoreError> {
-        let tx = feed.app.store.write()?;
-        {
-            let mut meta = tx.open_table(META)?;
-            let (wsize, wroot) = match meta_str(&meta, M_WITNESS)? {
-                Some(n) => {
-                    let c = Note::parse(n.as_bytes())
-                        .ok()
-                        .and_then(|n| Checkpoint::parse(&n.text).ok())
-                        .ok_or_else(|| StoreError("stored witness checkpoint unreadable".into()))?;
-                    (c.size, c.root)
-                }
-                None => (0, suite.empty_root()),
-            };
-            if req.old != wsize {
-                let mut r = (
-                    StatusCode::CONFLICT,
-                    [(header::CONTENT_TYPE, SIZE_CONTENT_TYPE)],
-                    size_body(wsize),
-                )
-                    .into_response();
-                r.headers_mut()
-                    .insert("x-regledger-problem", HeaderValue::from_static("old-size"));
-                return Ok(Err(r));
-            }
-            let consistent = if req.old == cp.size {
-                if !req.proof.is_empty() {
-                    return Ok(Err(witness_problem(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "bad-consistency-proof",
-                        "a proof between equal sizes must be empty",
-                    )));
-                }
-                // tlog-witness: the same size with another root is a 409.
-                if cp.root != wroot {
-                    return Ok(Err(witness_problem(
-                        StatusCode::CONFLICT,
-                        "split-view",
-                        format!(
-                            "this witness cosigned root {} at size {}, not {}; the evidence is saved",
-                            wroot.to_hex(),
-                            wsize,
-                            cp.root.to_hex()
-                        ),
-                    )));
-                }
-                true
-            } else if req.old == 0 {
-                req.proof.is_empty()
-            } else if verify_consistency(suite, req.old, cp.size, &req.proof, &wroot, &cp.root)
-                .is_ok()
-            {
-                true
-            } else {
-                // A proof whose nodes rebuild the presented root is made of
-                // the presented tree's nodes; if they give another root at
-                // the cosigned size, the log signed a tree that does not
-                // extend the one cosigned. Anything else proves nothing.
-                if let Some((old_root, _)) = consistency_roots(suite, req.old, cp.size, &req.proof)
-                    .filter(|(o, n)| *n == cp.root && *o != wroot)
-                {
-                    found_fork = Some(format!(
-                        "the consistency proof rebuilds the signed root {} at size {} from that tree's nodes and gives root {} at size {}, where this witness cosigned root {}",
-                        cp.root.to_hex(),
-                        cp.size,
-                        old_root.to_hex(),
-                        req.old,
-                        wroot.to_hex()
-                    ));
-                }
-                false
-            };
-            if !consistent {
-                return Ok(Err(witness_problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "bad-consistency-proof",
-                    format!(
-                        "the proof does not show size {} extends size {}",
-                        cp.size, req.old
-                    ),
-                )));
-            }
-            // Cosign only what this mirror verified entry by entry itself.
-            let msize = meta_u64(&meta, M_SIZE)?;
-            if cp.size > msize {
-                if let Ok(w) = feed.wake.lock() {
-                    let _ = w.send(());
-                }
-                let mut r = witness_problem(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "not-yet-verified",
-                    format!(
-                        "this mirror has verified {msize} entries, not yet {}{not_verified}",
-                        cp.size
-                    ),
-                );
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                return Ok(Err(r));
-            }
-            let root = tree_hash(suite, cp.size, &Hashes(&tx.open_table(HASHES)?))
-                .map_err(|e| StoreError(e.to_string()))?;
-            if root != cp.root {
-                // Only reached if the mirror verified this size since the
-                // check above (a catch-up): the same contradiction.
-                if verified.is_none() {
-                    found_fork = Some(format!(
-                        "the log signed root {} at size {}, but this mirror verified root {} at that size",
-                        cp.root.to_hex(),
-                        cp.size,
-                        root.to_hex()
-                    ));
-                }
-                return Ok(Err(witness_problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "conflicts-with-verified-log",
-                    format!(
-                        "at size {} this mirror verified root {}, not {}",
-                        cp.size,
-                        root.to_hex(),
-                        cp.root.to_hex()
-                    ),
-                )));
-            }
-            let note = String::from_utf8_lossy(&req.note).into_owned();
-            meta.insert(M_WITNESS, note.as_bytes())?;
-        }
-        tx.commit()?;
-        Ok(Ok(()))
-    })();
-    if let Some(reason) = found_fork {
-        fork(feed, reason, &req.note, body);
-    }
-    match r {
-        Ok(Ok(())) => {}
-        Ok(Err(resp)) => return resp,
-        Err(e) => return storage_problem(feed, e),
-    }
-    let ts = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    match cosign(witness, &text, ts) {
-        Ok(sig) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            sig.to_line(),
-        )
-            .into_response(),
-        Err(e) => witness_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }
 }
 

@@ -168,7 +168,7 @@ pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
         authority.signing_key(),
     );
     let store = Store::open(&paths.db()).map_err(|e| e.to_string())?;
-    crate::sequencer::append_genesis(&store, o.suite, &o.origin, env)?;
+    crate::log::sequencer::append_genesis(&store, o.suite, &o.origin, env)?;
     let d = LogDescriptorJson {
         origin: o.origin.clone(),
         log_vkey: log.verifier().to_vkey(),
@@ -178,7 +178,7 @@ pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
         profile: o.profile.clone(),
     };
     let text = serde_json::to_string_pretty(&d).expect("json") + "\n";
-    crate::publisher::write_atomic(&paths.descriptor(), text.as_bytes())
+    crate::log::tiles::write_atomic(&paths.descriptor(), text.as_bytes())
         .map_err(|e| e.to_string())?;
     LogDescriptor::from_json(&d).map_err(|e| e.to_string())
 }

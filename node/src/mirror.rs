@@ -47,19 +47,15 @@ use regledger::tlog::tile::{
     decode_entry_bundle, encode_entry_bundle, hash_from_tile, read_tile_data, tile_at,
     tile_for_stored_index, Tile, TileKind, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH,
 };
-use regledger::tlog::tree::{
-    stored_hash_count, stored_hash_index, stored_hashes_for_record, tree_hash, MAX_TREE_SIZE,
-};
+use regledger::tlog::tree::{stored_hash_index, MAX_TREE_SIZE};
 use regledger::{Hash, HashSuite};
 use tokio::sync::watch;
 
+use crate::log::publisher::Published;
+use crate::log::tiles::{tiles_complete, write_atomic, write_tiles, TileError};
 use crate::metrics::Metrics;
-use crate::publisher::{tiles_complete, write_atomic, write_tiles, Published};
-use crate::store::{
-    head_of, meta_str, meta_u64, Hashes, State, Store, StoreError, CHECKPOINTS, CONTENT_IDS,
-    HASHES, LEAVES, META, M_CHECKPOINT, M_LAST_HASH, M_LAST_TIME, M_SIZE, M_TILES_SIZE, STATE,
-    SUBJECTS,
-};
+use crate::store::{ReadTx, Store, StoreError};
+pub use crate::witness::server::WitnessFork;
 use crate::Failure;
 
 /// MAX_FETCH_BYTES bounds one object fetched from a source (a full entry
@@ -78,12 +74,6 @@ pub const WINDOW_BYTES: usize = 32 << 20;
 
 /// MAX_SOURCE_BACKOFF caps the delay before a failing source is tried again.
 pub const MAX_SOURCE_BACKOFF: Duration = Duration::from_secs(30);
-
-/// M_VERIFYING is the META key of the log-signed checkpoint whose tree the
-/// mirror's verified entries are a prefix of (the one it integrates or last
-/// integrated): the signed statement its entries beyond the served
-/// checkpoint rest on, kept for evidence.
-pub const M_VERIFYING: &str = "mirror_verifying_checkpoint";
 
 /// MirrorArgs are the options of `regledger-node mirror`.
 #[derive(clap::Args)]
@@ -202,14 +192,15 @@ pub enum Shape {
 
 impl From<StoreError> for SyncError {
     fn from(e: StoreError) -> Self {
-        SyncError::Storage(e.0)
+        SyncError::Storage(e.to_string())
     }
 }
 
-macro_rules! storage_err {
-    ($($t:ty),*) => {$(impl From<$t> for SyncError { fn from(e: $t) -> Self { SyncError::Storage(e.to_string()) } })*};
+impl From<TileError> for SyncError {
+    fn from(e: TileError) -> Self {
+        SyncError::Storage(e.to_string())
+    }
 }
-storage_err!(redb::TableError, redb::StorageError, redb::CommitError);
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -555,23 +546,12 @@ struct SourceState {
     failing: bool,
 }
 
-/// WitnessFork is a contradiction the witness endpoint found in a request.
-pub struct WitnessFork {
-    /// reason says what contradicts what.
-    pub reason: String,
-    /// presented is the log-signed checkpoint of the request.
-    pub presented: Vec<u8>,
-    /// request is the whole add-checkpoint body.
-    pub request: Vec<u8>,
-}
-
 impl Mirror {
     /// accepted returns the verified size and the mirror's root at it.
     fn accepted(&self) -> Result<(u64, Hash), SyncError> {
-        let view = self.store.view()?;
-        let size = meta_u64(&view.meta, M_SIZE)?;
-        let root = tree_hash(self.descriptor.suite, size, &Hashes(&view.hashes))
-            .map_err(|e| SyncError::Storage(e.to_string()))?;
+        let view = self.store.read()?;
+        let size = view.size()?;
+        let root = view.root_at(self.descriptor.suite, size)?;
         Ok((size, root))
     }
 
@@ -579,19 +559,22 @@ impl Mirror {
     /// on: the served one, the witness's cosigned one and the one being
     /// integrated (each verified against the mirror's own entries).
     fn own_notes(&self) -> Result<Vec<OwnNote>, SyncError> {
-        let view = self.store.view()?;
-        let size = meta_u64(&view.meta, M_SIZE)?;
+        let view = self.store.read()?;
+        let size = view.size()?;
         let mut out: Vec<OwnNote> = Vec::new();
-        for key in [M_CHECKPOINT, crate::feed::M_WITNESS, M_VERIFYING] {
-            if let Some(n) = meta_str(&view.meta, key)? {
-                if let Some(s) = note_size(n.as_bytes()) {
-                    if !out.iter().any(|o| o.note == n.as_bytes()) {
-                        out.push(OwnNote {
-                            size: s,
-                            note: n.into_bytes(),
-                            complete: s <= size,
-                        });
-                    }
+        let notes = [
+            view.published_checkpoint()?,
+            view.witness_checkpoint()?,
+            view.verifying_checkpoint()?,
+        ];
+        for n in notes.into_iter().flatten() {
+            if let Some(s) = note_size(n.as_bytes()) {
+                if !out.iter().any(|o| o.note == n.as_bytes()) {
+                    out.push(OwnNote {
+                        size: s,
+                        note: n.into_bytes(),
+                        complete: s <= size,
+                    });
                 }
             }
         }
@@ -674,10 +657,7 @@ impl Mirror {
         let (size, own_root) = self.accepted()?;
         let served = self.latest.read().expect("lock").size;
         if cp.size <= size {
-            let view = self.store.view()?;
-            let root = tree_hash(d.suite, cp.size, &Hashes(&view.hashes))
-                .map_err(|e| SyncError::Storage(e.to_string()))?;
-            drop(view);
+            let root = self.store.read()?.root_at(d.suite, cp.size)?;
             if cp.root != root {
                 // The mirror's entries up to `size` are authenticated by a
                 // checkpoint the log signed; this one signs another root at
@@ -845,95 +825,67 @@ impl Mirror {
                 },
             }))
         };
-        let tx = self.store.write()?;
-        let end;
-        {
-            let mut leaves = tx.open_table(LEAVES)?;
-            let mut hashes = tx.open_table(HASHES)?;
-            let mut state = tx.open_table(STATE)?;
-            let mut content_ids = tx.open_table(CONTENT_IDS)?;
-            let mut subjects = tx.open_multimap_table(SUBJECTS)?;
-            let mut meta = tx.open_table(META)?;
-            let mut head = head_of(&meta)?;
-            for (t, data) in bundles {
-                let entries = decode_entry_bundle(data, usize::from(t.width))
-                    .map_err(|e| SyncError::Storage(e.to_string()))?;
-                let first = t.n * TILE_WIDTH;
-                for (i, bytes) in (first..).zip(entries) {
-                    if i < head.size {
-                        continue;
-                    }
-                    if i != head.size {
-                        return Err(SyncError::Storage("head moved during sync".into()));
-                    }
-                    let leaf = Leaf::parse(bytes)
-                        .map_err(|e| invalid(format!("entry {i} is not a leaf: {e}")))?;
-                    let lh = suite.leaf_hash(bytes);
-                    let ctx = head
-                        .check_next(&leaf, lh, &self.descriptor.origin)
-                        .map_err(|e| invalid(format!("entry {i} breaks the leaf chain: {e}")))?;
-                    // A replay is refused here as the node refuses it (D12):
-                    // an upstream that logged one broke a rule.
-                    let content_id = leaf.envelope.content_id();
-                    if let Some(first) = redb::ReadableTable::get(&content_ids, content_id)? {
-                        return Err(invalid(format!(
-                            "entry {i} breaks a registry rule: replayed-envelope: it logs the signed content of entry {} again",
-                            first.value()
-                        )));
-                    }
-                    // Every signature is verified again: the mirror trusts keys, not the upstream.
-                    let fx = apply(&State(&state), &ctx, &leaf.envelope)
-                        .map_err(|v| invalid(format!("entry {i} breaks a registry rule: {v}")))?;
-                    let new_hashes = stored_hashes_for_record(suite, i, lh, &Hashes(&hashes))
-                        .map_err(|e| SyncError::Storage(e.to_string()))?;
-                    for (at, h) in (stored_hash_count(i)..).zip(new_hashes) {
-                        hashes.insert(at, h.0)?;
-                    }
-                    leaves.insert(i, bytes)?;
-                    content_ids.insert(content_id, i)?;
-                    for (k, v) in &fx.writes {
-                        let json =
-                            serde_json::to_vec(v).map_err(|e| SyncError::Storage(e.to_string()))?;
-                        state.insert(k.to_string().as_str(), json.as_slice())?;
-                    }
-                    for s in &fx.subjects {
-                        subjects.insert(s.as_str(), i)?;
-                    }
-                    head.advance(lh, leaf.integrated_time_ms);
+        let mut tx = self.store.write()?;
+        let mut log = tx.appender(suite)?;
+        for (t, data) in bundles {
+            let entries = decode_entry_bundle(data, usize::from(t.width))
+                .map_err(|e| SyncError::Storage(e.to_string()))?;
+            let first = t.n * TILE_WIDTH;
+            for (i, bytes) in (first..).zip(entries) {
+                let head = log.head();
+                if i < head.size {
+                    continue;
                 }
-            }
-            if head.size == cp.size {
-                // Implied by the authentication; checked so that a served
-                // checkpoint always has the mirror's own root.
-                let root = tree_hash(suite, cp.size, &Hashes(&hashes))
-                    .map_err(|e| SyncError::Storage(e.to_string()))?;
-                if root != cp.root {
-                    return Err(SyncError::Storage(format!(
-                        "authenticated entries hash to root {} but the checkpoint signed {}",
-                        root.to_hex(),
-                        cp.root.to_hex()
+                if i != head.size {
+                    return Err(SyncError::Storage("head moved during sync".into()));
+                }
+                let leaf = Leaf::parse(bytes)
+                    .map_err(|e| invalid(format!("entry {i} is not a leaf: {e}")))?;
+                let lh = suite.leaf_hash(bytes);
+                let ctx = head
+                    .check_next(&leaf, lh, &self.descriptor.origin)
+                    .map_err(|e| invalid(format!("entry {i} breaks the leaf chain: {e}")))?;
+                // A replay is refused here as the node refuses it (D12):
+                // an upstream that logged one broke a rule.
+                let content_id = leaf.envelope.content_id();
+                if let Some(first) = log.logged_at(&content_id)? {
+                    return Err(invalid(format!(
+                        "entry {i} breaks a registry rule: replayed-envelope: it logs the signed content of entry {first} again"
                     )));
                 }
+                // Every signature is verified again: the mirror trusts keys, not the upstream.
+                let fx = apply(&log.state(), &ctx, &leaf.envelope)
+                    .map_err(|v| invalid(format!("entry {i} breaks a registry rule: {v}")))?;
+                log.append_entry(&ctx, bytes, &fx, content_id)?;
             }
-            meta.insert(M_SIZE, head.size.to_be_bytes().as_slice())?;
-            meta.insert(M_LAST_HASH, head.last_leaf_hash.0.as_slice())?;
-            meta.insert(M_LAST_TIME, head.last_time_ms.to_be_bytes().as_slice())?;
-            meta.insert(M_VERIFYING, note)?;
-            end = head.size;
         }
+        let end = log.head().size;
+        if end == cp.size {
+            // Implied by the authentication; checked so that a served
+            // checkpoint always has the mirror's own root.
+            let root = log.root_at(cp.size)?;
+            if root != cp.root {
+                return Err(SyncError::Storage(format!(
+                    "authenticated entries hash to root {} but the checkpoint signed {}",
+                    root.to_hex(),
+                    cp.root.to_hex()
+                )));
+            }
+        }
+        drop(log);
+        tx.set_verifying_checkpoint(note)?;
         tx.commit()?;
         Ok(end)
     }
 
     /// write_tiles_to writes the mirror's own tiles from the size last written up to `size`.
     fn write_tiles_to(&self, size: u64) -> Result<(), SyncError> {
-        let view = self.store.view()?;
-        let old = meta_u64(&view.meta, M_TILES_SIZE)?.min(size);
+        let view = self.store.read()?;
+        let old = view.tiles_size()?.min(size);
         write_tiles(&self.tiles_dir, &view, old, size)?;
         drop(view);
         let tx = self.store.write()?;
-        tx.open_table(META)?
-            .insert(M_TILES_SIZE, size.to_be_bytes().as_slice())?;
+        tx.set_tiles_size(size)?;
         tx.commit()?;
         self.metrics.tree_size.store(size, Ordering::Relaxed);
         Ok(())
@@ -943,12 +895,9 @@ impl Mirror {
     fn serve(&self, size: u64, note: &[u8]) -> Result<(), SyncError> {
         let text = String::from_utf8_lossy(note).into_owned();
         let tx = self.store.write()?;
-        {
-            tx.open_table(META)?.insert(M_CHECKPOINT, text.as_bytes())?;
-            tx.open_table(CHECKPOINTS)?.insert(size, text.as_str())?;
-        }
+        tx.set_published_checkpoint(size, &text)?;
         tx.commit()?;
-        write_atomic(&self.tiles_dir.join("checkpoint"), note).map_err(StoreError::from)?;
+        write_atomic(&self.tiles_dir.join("checkpoint"), note).map_err(TileError::from)?;
         *self.latest.write().expect("lock") = Published { size, note: text };
         self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
         self.metrics.mirror_syncs.fetch_add(1, Ordering::Relaxed);
@@ -957,11 +906,11 @@ impl Mirror {
     }
 
     /// load restores the accepted checkpoint and repairs the tile directory (derived data) at start.
-    pub fn load(&self) -> Result<(), StoreError> {
-        let view = self.store.view()?;
-        let size = meta_u64(&view.meta, M_SIZE)?;
-        let tiles_size = meta_u64(&view.meta, M_TILES_SIZE)?;
-        let note = meta_str(&view.meta, M_CHECKPOINT)?;
+    pub fn load(&self) -> Result<(), TileError> {
+        let view = self.store.read()?;
+        let size = view.size()?;
+        let tiles_size = view.tiles_size()?;
+        let note = view.published_checkpoint()?;
         let from = if tiles_complete(&self.tiles_dir, tiles_size) {
             tiles_size.min(size)
         } else {
@@ -978,8 +927,7 @@ impl Mirror {
             *self.latest.write().expect("lock") = Published { size: served, note };
         }
         let tx = self.store.write()?;
-        tx.open_table(META)?
-            .insert(M_TILES_SIZE, size.to_be_bytes().as_slice())?;
+        tx.set_tiles_size(size)?;
         tx.commit()?;
         self.metrics.tree_size.store(size, Ordering::Relaxed);
         self.metrics
@@ -991,7 +939,7 @@ impl Mirror {
 
     /// own_tile returns tile `t` from the mirror's own store if the store
     /// holds every leaf under it (the first `upto`).
-    fn own_tile(&self, view: &crate::store::ReadView, t: &Tile, upto: u64) -> Option<Vec<u8>> {
+    fn own_tile(&self, view: &ReadTx, t: &Tile, upto: u64) -> Option<Vec<u8>> {
         let end =
             t.n.checked_mul(TILE_WIDTH)?
                 .checked_add(u64::from(t.width))?;
@@ -1001,7 +949,7 @@ impl Mirror {
                 if end.checked_mul(span)? > upto {
                     return None;
                 }
-                read_tile_data(t, &Hashes(&view.hashes)).ok()
+                read_tile_data(t, view).ok()
             }
             TileKind::Entries => {
                 if end > upto {
@@ -1068,7 +1016,10 @@ impl Mirror {
         // directory is a tile directory a regulator audits alone.
         let (mut saved, mut fetched) = (0usize, 0usize);
         let mut missing = Vec::new();
-        let view = self.store.view().map_err(|e| std::io::Error::other(e.0))?;
+        let view = self
+            .store
+            .read()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         if let Some(size) = note_size(tree).filter(|s| *s <= MAX_TREE_SIZE) {
             let kinds = (0..=MAX_TILE_LEVEL)
                 .map(TileKind::Hash)
@@ -1498,62 +1449,50 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         tiles_dir: a.data.join("tiles"),
         metrics,
     });
-    let feed = crate::feed::Feed {
-        app: app.clone(),
-        witness,
-        wake: std::sync::Mutex::new(wake_tx),
-        catch_up: Some({
-            let m = mirror.clone();
-            std::sync::Arc::new(move |note: &[u8]| m.catch_up(note))
-        }),
-        on_fork: Some({
-            let m = mirror.clone();
-            std::sync::Arc::new(move |w: &WitnessFork| m.record_witness_fork(w))
-        }),
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    let listen = a.listen;
-    let request_timeout = Duration::from_secs(a.request_timeout_s.max(1));
-    let limits = crate::http::Limits {
-        idle_timeout: Duration::from_secs(a.idle_timeout_s.max(1)),
-        max_connections: a.max_connections.max(1),
+    let feed = Arc::new(crate::feed::Feed { app: app.clone() });
+    let witness = witness.map(|key| {
+        Arc::new(crate::witness::server::Witness {
+            app: app.clone(),
+            key,
+            wake: std::sync::Mutex::new(wake_tx.clone()),
+            catch_up: Some({
+                let m = mirror.clone();
+                Arc::new(move |note: &[u8]| m.catch_up(note))
+            }),
+            on_fork: Some({
+                let m = mirror.clone();
+                Arc::new(move |w: &WitnessFork| m.record_witness_fork(w))
+            }),
+        })
+    });
+    let server = crate::http::Server {
+        name: "regledger-node mirror",
+        listen: a.listen,
+        request_timeout: Duration::from_secs(a.request_timeout_s.max(1)),
+        limits: crate::http::Limits {
+            idle_timeout: Duration::from_secs(a.idle_timeout_s.max(1)),
+            max_connections: a.max_connections.max(1),
+        },
+        // Event streams never end by themselves: give open requests a few
+        // seconds after SIGINT/SIGTERM, then stop anyway.
+        drain: Some(Duration::from_secs(5)),
     };
     let webhooks = a.webhook.clone();
-    let result = rt.block_on(async move {
-        let feed = Arc::new(feed);
+    // The node's accept loop: idle connections close and open ones are
+    // bounded here too (a venue's mirror is as exposed as the node).
+    let result = crate::http::run(server, move || {
         for url in webhooks {
             tokio::spawn(crate::feed::webhook(feed.clone(), url));
         }
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| format!("listen {listen}: {e}"))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        println!("regledger-node mirror listening on http://{addr}");
-        tracing::info!(%addr, origin = %app.descriptor.origin, "mirroring");
-        let extra = crate::feed::routes(feed);
-        // The node's accept loop: idle connections close and open ones are
-        // bounded here too (a venue's mirror is as exposed as the node).
-        let server = crate::http::serve(
-            listener,
-            crate::http::router(app, request_timeout, extra),
-            limits,
-            crate::shutdown_signal(),
-        );
-        // Event streams never end by themselves: give open requests a few
-        // seconds after SIGINT/SIGTERM, then stop anyway.
-        tokio::select! {
-            () = server => Ok(()),
-            _ = async {
-                crate::shutdown_signal().await;
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            } => Ok(()),
+        let mut extra = crate::feed::routes(feed);
+        if let Some(w) = witness {
+            extra = extra.merge(crate::witness::server::routes(w));
         }
+        (app, extra)
     });
+    // Held to here: a closed wake channel would make the sync loop spin.
+    drop(wake_tx);
     stop.store(true, Ordering::Relaxed);
-    drop(rt);
     let _ = sync.join();
     result.map_err(Failure::Usage)
 }

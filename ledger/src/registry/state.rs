@@ -441,4 +441,27 @@ mod tests {
             assert!(serde_json::from_str::<StateObject>(&j).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn a_registered_key_is_known_by_its_key_id_only() {
+        let mut st = MemoryState::default();
+        let key = |kid: &str, pk: [u8; 32]| {
+            StateObject::Key(KeyState {
+                key_id: kid.into(),
+                participant: "p".into(),
+                public_key: pk,
+                added_index: 1,
+                retired_index: Some(3),
+            })
+        };
+        st.0.insert(StateKey::Key("p/aa".into()), key("p/aa", [0xab; 32]));
+        // Another object under a key's name is not a key.
+        st.0.insert(
+            StateKey::Key("p/cc".into()),
+            StateObject::RegistrationNo("x".into()),
+        );
+        assert_eq!(key_of(&st, "p/aa"), Some([0xab; 32]));
+        assert_eq!(key_of(&st, "p/cc"), None);
+        assert_eq!(key_of(&st, "p/dd"), None);
+    }
 }
