@@ -2,6 +2,7 @@
 //! and `--fallback`), with a backoff for each that fails.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::source::{note_size, FetchError, TileSource};
@@ -31,7 +32,7 @@ pub struct Health {
 /// source does can stop the follower: only two statements signed by the
 /// log key can (docs/decisions.md D10).
 pub struct Fallback {
-    sources: Vec<Box<dyn TileSource>>,
+    sources: Vec<Arc<dyn TileSource>>,
     health: Vec<Health>,
     poll: Duration,
 }
@@ -41,7 +42,7 @@ pub type Candidate = (usize, Vec<u8>);
 
 impl Fallback {
     /// new tries `sources` in order, each at most once per `poll`.
-    pub fn new(sources: Vec<Box<dyn TileSource>>, poll: Duration) -> Fallback {
+    pub fn new(sources: Vec<Arc<dyn TileSource>>, poll: Duration) -> Fallback {
         let now = Instant::now();
         let health = sources
             .iter()
@@ -190,7 +191,7 @@ mod tests {
     fn a_fallback_backs_failing_sources_off_and_tells_lagging_from_rolled_back() {
         // Long enough that a backed-off source cannot come due during the test.
         let poll = Duration::from_secs(10);
-        let mut f = Fallback::new(vec![Box::new(Fixed(None)), Box::new(Fixed(None))], poll);
+        let mut f = Fallback::new(vec![Arc::new(Fixed(None)), Arc::new(Fixed(None))], poll);
         let (notes, failed) = f.checkpoints();
         assert!(notes.is_empty());
         assert_eq!(failed.len(), 2);

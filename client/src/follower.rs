@@ -38,7 +38,7 @@ use regledger::tlog::checkpoint::{Checkpoint, CheckpointError, VerifiedCheckpoin
 
 use crate::consistency::Accepted;
 use regledger::tlog::tile::{decode_entry_bundle, tile_at, Tile, TileKind, TILE_WIDTH};
-use regledger::tlog::tree::{tree_hash, HashReader};
+use regledger::tlog::tree::HashReader;
 use regledger::Hash;
 
 use crate::failure::{Check, Failure, Policy, Stop};
@@ -55,17 +55,15 @@ pub struct Applied {
     pub content_id: [u8; 32],
 }
 
-/// Entry is one entry handed to a [`Sink`], in index order.
+/// Entry is one entry handed to a [`Sink`], in index order. The sink's
+/// head moves past it: `head.advance(ctx.leaf_hash, ctx.integrated_time_ms)`.
 pub struct Entry<'a> {
-    /// index is its position in the log.
-    pub index: u64,
+    /// ctx is where it is: its index (the sink's head size), integrated
+    /// time (the previous one's for bytes that are not a leaf), leaf hash
+    /// and the log's origin.
+    pub ctx: &'a EntryContext,
     /// bytes are the leaf as logged.
     pub bytes: &'a [u8],
-    /// leaf_hash is its RFC 9162 leaf hash.
-    pub leaf_hash: Hash,
-    /// head is the end of the chain with this entry: what the sink's
-    /// [`Sink::head`] must return next.
-    pub head: ChainHead,
     /// parsed: the bytes are a leaf (a reader that collects failures is
     /// also handed those that are not, so that its tree stays whole).
     pub parsed: bool,
@@ -86,8 +84,12 @@ pub trait Sink {
     /// state reads the registry state after the entries held.
     fn state(&self) -> &dyn StateReader;
 
-    /// hashes reads the stored hashes of the entries held.
-    fn hashes(&self) -> &dyn HashReader;
+    /// root_at returns the root of the first `size` entries held.
+    ///
+    /// # Errors
+    ///
+    /// The consumer's storage error (also for a size past the head).
+    fn root_at(&self, size: u64) -> Result<Hash, Self::Error>;
 
     /// replayed returns the index of the entry held whose envelope has
     /// this content id, if any.
@@ -270,9 +272,14 @@ impl<'a> Follower<'a> {
             Err(e) => {
                 policy.fail(Failure::at(i, Check::Leaf, e.to_string()))?;
                 // The chain goes on from its hash; its time is unknown.
-                let t = head.last_time_ms;
-                head.advance(lh, t);
-                return self.append(sink, i, bytes, lh, *head, false, None);
+                let ctx = EntryContext {
+                    index: i,
+                    integrated_time_ms: head.last_time_ms,
+                    leaf_hash: lh,
+                    log_id: self.log.origin.clone(),
+                };
+                head.advance(lh, ctx.integrated_time_ms);
+                return Self::append(sink, &ctx, bytes, false, None);
             }
         };
         // Every break is a failure; a policy that goes on judges the entry anyway.
@@ -281,26 +288,20 @@ impl<'a> Follower<'a> {
         }
         let ctx = head.context(&leaf, lh, &self.log.origin);
         let applied = self.judge(sink, &ctx, leaf.envelope, policy, sigs)?;
-        head.advance(lh, leaf.integrated_time_ms);
-        self.append(sink, i, bytes, lh, *head, true, applied.as_ref())
+        head.advance(lh, ctx.integrated_time_ms);
+        Self::append(sink, &ctx, bytes, true, applied.as_ref())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn append<S: Sink>(
-        &self,
         sink: &mut S,
-        index: u64,
+        ctx: &EntryContext,
         bytes: &[u8],
-        leaf_hash: Hash,
-        head: ChainHead,
         parsed: bool,
         applied: Option<&Applied>,
     ) -> Result<(), Stop> {
         sink.append(Entry {
-            index,
+            ctx,
             bytes,
-            leaf_hash,
-            head,
             parsed,
             applied,
         })
@@ -446,23 +447,25 @@ impl<'a> Follower<'a> {
         Ok(true)
     }
 
-    /// check_tree checks, after [`Follower::replay_all`] read every entry,
-    /// that the served hash tiles are the tree the entries make
+    /// check_tree checks, after [`Follower::replay_all`] read every entry
+    /// into `sink` (whose stored hashes `tree` reads), that the served hash
+    /// tiles are the tree the entries make
     /// ([`crate::tiles::compare_hash_tiles`]) and that its root is the
     /// signed one ([`Follower::check_root`]).
     ///
     /// # Errors
     ///
-    /// [`Stop::Fetch`], [`Stop::Internal`] if the sink lacks hashes, or a
-    /// failure `policy` stops at.
+    /// [`Stop::Fetch`], [`Stop::Internal`] if `tree` lacks hashes,
+    /// [`Stop::Sink`], or a failure `policy` stops at.
     pub fn check_tree<S: Sink>(
         &self,
         cp: &Checkpoint,
         sink: &S,
+        tree: &dyn HashReader,
         policy: &mut dyn Policy,
     ) -> Result<Hash, Stop> {
-        crate::tiles::compare_hash_tiles(self.src, cp.size, sink.hashes(), policy)?;
-        self.check_root(cp, sink.hashes(), policy)
+        crate::tiles::compare_hash_tiles(self.src, cp.size, tree, policy)?;
+        self.check_root(cp, sink, policy)
     }
 
     /// check_root checks that the first `cp.size` entries held hash to the
@@ -470,16 +473,15 @@ impl<'a> Follower<'a> {
     ///
     /// # Errors
     ///
-    /// [`Check::Root`] (through `policy`), or [`Stop::Internal`] if
-    /// `hashes` lacks a hash of that tree.
-    pub fn check_root(
+    /// [`Check::Root`] (through `policy`), or [`Stop::Sink`] if the sink
+    /// cannot give that root.
+    pub fn check_root<S: Sink>(
         &self,
         cp: &Checkpoint,
-        hashes: &dyn HashReader,
+        sink: &S,
         policy: &mut dyn Policy,
     ) -> Result<Hash, Stop> {
-        let root = tree_hash(self.log.suite, cp.size, hashes)
-            .map_err(|e| Stop::Internal(e.to_string()))?;
+        let root = sink.root_at(cp.size).map_err(Stop::sink)?;
         if root != cp.root {
             policy.fail(Failure::of(
                 Check::Root,

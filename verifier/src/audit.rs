@@ -15,7 +15,6 @@
 
 use regledger::descriptor::LogDescriptor;
 use regledger::registry::calendar::Date;
-use regledger::tlog::tree::tree_hash;
 use regledger_client::{consistency, Collect, Consistency, Follower, Sink, Stop, TileSource};
 
 use crate::replay::AuditSink;
@@ -114,11 +113,9 @@ pub fn run(src: &dyn TileSource, o: &Options) -> Result<Report, AuditError> {
     let mut root = None;
     let mut trusted_check = None;
     if complete {
-        root = Some(follower.check_tree(&cp, &sink, &mut failures)?);
+        root = Some(follower.check_tree(&cp, &sink, sink.tree(), &mut failures)?);
         if let Some(t) = trusted {
-            let c = consistency(&t, cp.size, |n| {
-                tree_hash(log.suite, n, sink.hashes()).map_err(|e| Stop::Internal(e.to_string()))
-            })?;
+            let c = consistency(&t, cp.size, |n| sink.root_at(n).map_err(Stop::sink))?;
             trusted_check = Some(TrustedCheck {
                 size: t.size,
                 trusted_root: t.root.to_hex(),

@@ -4,15 +4,14 @@
 //! agreement), and the registry tables drawn from the final state.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 
 use regledger::entry::chain::ChainHead;
 use regledger::registry::calendar::Date;
 use regledger::registry::profile::profile;
 use regledger::registry::{EntryKind, MemoryState, StateObject, StateReader};
 use regledger::tlog::memory::MemoryTree;
-use regledger::tlog::tree::HashReader;
-use regledger::HashSuite;
+use regledger::tlog::tree::TreeError;
+use regledger::{Hash, HashSuite};
 use regledger_client::{Entry, Sink};
 
 use crate::report::{
@@ -60,6 +59,11 @@ impl AuditSink {
         }
     }
 
+    /// tree returns the tree of the entries replayed.
+    pub fn tree(&self) -> &MemoryTree {
+        &self.tree
+    }
+
     /// finish fills the registry tables, judging retention on `as_of`
     /// (default: the day of the last entry), and returns the report.
     pub fn finish(mut self, as_of: Option<Date>) -> Report {
@@ -71,7 +75,7 @@ impl AuditSink {
 }
 
 impl Sink for AuditSink {
-    type Error = Infallible;
+    type Error = TreeError;
 
     fn head(&self) -> ChainHead {
         self.head
@@ -81,17 +85,17 @@ impl Sink for AuditSink {
         &self.state
     }
 
-    fn hashes(&self) -> &dyn HashReader {
-        &self.tree
+    fn root_at(&self, size: u64) -> Result<Hash, TreeError> {
+        self.tree.root_at(size)
     }
 
-    fn replayed(&self, content_id: &[u8; 32]) -> Result<Option<u64>, Infallible> {
+    fn replayed(&self, content_id: &[u8; 32]) -> Result<Option<u64>, TreeError> {
         Ok(self.seen.get(&short(content_id)).copied())
     }
 
-    fn append(&mut self, e: Entry<'_>) -> Result<(), Infallible> {
-        self.tree.append(e.leaf_hash);
-        self.head = e.head;
+    fn append(&mut self, e: Entry<'_>) -> Result<(), TreeError> {
+        self.tree.append(e.ctx.leaf_hash);
+        self.head.advance(e.ctx.leaf_hash, e.ctx.integrated_time_ms);
         if e.parsed {
             self.entries_checked += 1;
         }
@@ -99,7 +103,7 @@ impl Sink for AuditSink {
             return Ok(());
         };
         let fx = &a.effects;
-        self.seen.insert(short(&a.content_id), e.index);
+        self.seen.insert(short(&a.content_id), e.ctx.index);
         if fx.kind == EntryKind::OperationEvent {
             // Its subjects are its agreement (and product): the agreement
             // rows pick their own ids out of this count.
@@ -114,7 +118,7 @@ impl Sink for AuditSink {
             .or_default() += 1;
         for f in &fx.flags {
             let row = DeadlineRow {
-                index: e.index,
+                index: e.ctx.index,
                 code: f.code,
                 who: fx.signer.clone(),
                 subject: f.subject.clone(),
