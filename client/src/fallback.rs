@@ -1,7 +1,6 @@
 //! Several sources of one log, tried in turn (the mirror's `--upstream`
 //! and `--fallback`), with a backoff for each that fails.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -92,7 +91,7 @@ impl Fallback {
     /// returns the notes served, newest (largest size) first, so that a
     /// fallback ahead of a lagging upstream is followed; and the sources
     /// that failed, with why (a missing checkpoint is a
-    /// [`FetchError::Missing`] of `checkpoint`). The caller reports each
+    /// [`FetchError::NotServed`] of `checkpoint`). The caller reports each
     /// failure with [`Fallback::failed`].
     pub fn checkpoints(&self) -> (Vec<Candidate>, Vec<(usize, FetchError)>) {
         let now = Instant::now();
@@ -106,7 +105,7 @@ impl Fallback {
                 Ok(Some(note)) => notes.push((i, note)),
                 Ok(None) => failed.push((
                     i,
-                    FetchError::Missing(PathBuf::from(format!("{}/checkpoint", s.describe()))),
+                    FetchError::NotServed(format!("{}/checkpoint", s.describe())),
                 )),
                 Err(e) => failed.push((i, e)),
             }

@@ -45,6 +45,9 @@ pub enum FetchError {
     /// Missing: a file the caller required does not exist.
     #[error("{}: No such file or directory", .0.display())]
     Missing(PathBuf),
+    /// NotServed: an object a source must serve is not there (404).
+    #[error("{0}: not served")]
+    NotServed(String),
     /// NotADirectory: a tile directory that is not a directory.
     #[error("{}: not a directory", .0.display())]
     NotADirectory(PathBuf),

@@ -13,7 +13,6 @@
 #![allow(clippy::result_large_err)]
 
 mod client;
-mod feed;
 mod http;
 mod log;
 mod logdir;
