@@ -291,22 +291,6 @@ pub trait StateReader {
     fn get(&self, key: &StateKey) -> Option<StateObject>;
 }
 
-/// registered_key returns the Ed25519 public key registered under `key_id`
-/// in `state` (retired or not: whether a retired key may still sign is the
-/// rules' decision), or `None` if no such key is registered.
-///
-/// This is the known-key lookup of signature pre-verification: the node
-/// verifies, before sequencing, every signature by a key already committed
-/// ([`crate::entry::envelope::Envelope::verify_known`]), and the audit
-/// verifies those of each entry in parallel before replaying it; both ask
-/// this function which keys are known, so they cannot disagree on it.
-pub fn registered_key(state: &(impl StateReader + ?Sized), key_id: &str) -> Option<[u8; 32]> {
-    match state.get(&StateKey::Key(key_id.to_string()))? {
-        StateObject::Key(k) => crate::tlog::hash::Hash::from_hex(&k.public_key).map(|h| h.0),
-        _ => None,
-    }
-}
-
 /// Effects is what an accepted entry changes and reports.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Effects {
@@ -345,6 +329,20 @@ impl MemoryState {
         product_by_registration_no(self, no)
     }
 }
+/// registered_key returns the public key registered under the participant
+/// key id `key_id`, retired or not, if there is one: the one known-key
+/// lookup. The node's pre-verification at submission and every replay
+/// (mirror, audit) verify a signature in advance only with the key this
+/// returns; the rules then judge whether that key may sign (unretired, of
+/// an unrevoked participant) and verify any signature not verified in
+/// advance.
+pub fn registered_key(s: &(impl StateReader + ?Sized), key_id: &str) -> Option<[u8; 32]> {
+    match s.get(&StateKey::Key(key_id.to_string())) {
+        Some(StateObject::Key(k)) => crate::tlog::hash::Hash::from_hex(&k.public_key).map(|h| h.0),
+        _ => None,
+    }
+}
+
 /// product_by_registration_no resolves a 登记号 to its product.
 pub fn product_by_registration_no(
     s: &(impl StateReader + ?Sized),
