@@ -1,6 +1,7 @@
 //! The leaf the node appends: `version ‖ index ‖ integrated time ‖ previous
 //! leaf hash ‖ envelope`. The previous leaf hash chains every entry to the
-//! one before it, independently of the Merkle tree.
+//! one before it, independently of the Merkle tree (schemas/FORMATS.md,
+//! "Leaf"; the rule that it does is [`crate::entry::chain`]).
 
 use crate::entry::envelope::{Envelope, EnvelopeError};
 use crate::tlog::hash::{Hash, HashSuite};
@@ -70,6 +71,11 @@ impl Leaf {
     }
 
     /// parse reads leaf bytes strictly.
+    ///
+    /// # Errors
+    ///
+    /// [`LeafError::Malformed`] (too short, unknown version) or
+    /// [`LeafError::Envelope`] (the envelope inside does not parse).
     pub fn parse(b: &[u8]) -> Result<Leaf, LeafError> {
         if b.len() < LEAF_HEADER_LEN {
             return Err(LeafError::Malformed("shorter than the leaf header"));

@@ -85,7 +85,7 @@ async fn bundle_for(
                     StatusCode::NOT_FOUND,
                     "not-found",
                     "No such certificate",
-                    e,
+                    e.to_string(),
                 ))
             }
         }

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use regledger::entry::envelope::{Envelope, Preverified};
-use regledger::registry::registered_key;
+use regledger::registry::key_of;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -136,16 +136,15 @@ fn preverify(app: &App, env: &Envelope) -> Result<Vec<Preverified>, Response> {
     let Ok(view) = app.store.read() else {
         return Ok(Vec::new());
     };
-    env.verify_known(|kid| registered_key(&view, kid))
-        .map_err(|e| {
-            app.metrics.reject("bad-signature");
-            problem(
-                StatusCode::FORBIDDEN,
-                "bad-signature",
-                "Entry refused by a registry rule",
-                format!("signature does not verify: {e}"),
-            )
-        })
+    env.verify_known(|kid| key_of(&view, kid)).map_err(|e| {
+        app.metrics.reject("bad-signature");
+        problem(
+            StatusCode::FORBIDDEN,
+            "bad-signature",
+            "Entry refused by a registry rule",
+            format!("signature does not verify: {e}"),
+        )
+    })
 }
 
 fn shutting_down() -> Response {

@@ -303,8 +303,8 @@ fn sequence(
             }
         };
         log.append_entry(&ctx, &bytes, &fx, content_id)?;
-        let kind = fx.kind.map(|k| k.name().to_string()).unwrap_or_default();
-        let blockchain_no = (fx.kind == Some(EntryKind::ProductRegistered))
+        let kind = fx.kind.name().to_string();
+        let blockchain_no = (fx.kind == EntryKind::ProductRegistered)
             .then(|| BlockchainNo::new(origin, ctx.index, &lh).to_string());
         out.accepted.push((
             sub.reply,
