@@ -38,6 +38,11 @@ pub fn sign_as(signer: &Signer, kind: &str, payload: Vec<u8>) -> Envelope {
 }
 
 /// submit runs `regledger-node submit`.
+///
+/// # Errors
+///
+/// [`Failure::Usage`] for a bad key, kind or payload file or an unreachable
+/// node; [`Failure::Fail`] when the node refuses the entry.
 pub fn submit(a: SubmitArgs) -> Result<(), Failure> {
     let signer = read_signer(&a.key).map_err(Failure::Usage)?;
     if EntryKind::from_name(&a.kind).is_none() {

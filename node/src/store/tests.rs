@@ -159,26 +159,21 @@ fn ctx(index: u64, time: u64, h: u8) -> EntryContext {
 use regledger::entry::chain::EntryContext;
 use regledger::registry::{Effects, EntryKind};
 
+/// nothing is the effects of an entry that writes and concerns nothing.
+fn nothing() -> Effects {
+    Effects::new(EntryKind::OperationEvent, "p")
+}
+
 #[test]
 fn an_append_not_at_the_head_is_refused_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
     let mut tx = store.write().unwrap();
     let mut a = tx.appender(HashSuite::Sha256).unwrap();
-    a.append_entry(
-        &ctx(0, 10, 1),
-        b"leaf 0",
-        &Effects::new(EntryKind::OperationEvent, ""),
-        [1; 32],
-    )
-    .unwrap();
+    a.append_entry(&ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32])
+        .unwrap();
     let e = a
-        .append_entry(
-            &ctx(2, 20, 2),
-            b"leaf 2",
-            &Effects::new(EntryKind::OperationEvent, ""),
-            [2; 32],
-        )
+        .append_entry(&ctx(2, 20, 2), b"leaf 2", &nothing(), [2; 32])
         .unwrap_err();
     assert!(
         matches!(e, StoreError::NotNext { index: 2, size: 1 }),
@@ -211,12 +206,7 @@ fn a_dropped_write_transaction_writes_nothing() {
     let mut tx = store.write().unwrap();
     tx.appender(HashSuite::Sha256)
         .unwrap()
-        .append_entry(
-            &ctx(0, 10, 1),
-            b"leaf 0",
-            &Effects::new(EntryKind::OperationEvent, ""),
-            [1; 32],
-        )
+        .append_entry(&ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32])
         .unwrap();
     drop(tx);
     assert_eq!(store.head().unwrap(), Head::default());
@@ -243,12 +233,7 @@ fn a_transaction_whose_append_failed_half_way_does_not_commit() {
     let mut tx = store.write().unwrap();
     let mut a = tx.appender(HashSuite::Sha256).unwrap();
     let e = a
-        .append_entry(
-            &ctx(1, 10, 1),
-            b"leaf 1",
-            &Effects::new(EntryKind::OperationEvent, ""),
-            [1; 32],
-        )
+        .append_entry(&ctx(1, 10, 1), b"leaf 1", &nothing(), [1; 32])
         .unwrap_err();
     assert!(matches!(e, StoreError::Tree(_)), "{e}");
     drop(a);
