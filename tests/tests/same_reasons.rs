@@ -170,7 +170,10 @@ fn audit(case: &Case, from: &[&std::ffi::OsStr]) -> Value {
 /// first is the audit's first failure: (check, index).
 fn first(v: &Value) -> (String, Option<u64>) {
     let f = &v["failures"][0];
-    (f["check"].as_str().unwrap().to_string(), f["index"].as_u64())
+    (
+        f["check"].as_str().unwrap().to_string(),
+        f["index"].as_u64(),
+    )
 }
 
 /// MirrorProc is a mirror whose log goes to a file.
