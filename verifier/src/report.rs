@@ -243,11 +243,19 @@ fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-/// render formats the report for people, Chinese labels first.
+/// render formats the report for people, Chinese labels first: what was
+/// audited, the registry as the log left it, and the findings and verdict.
 pub fn render(r: &Report) -> String {
-    use std::fmt::Write;
     let mut s = String::new();
-    let w = &mut s;
+    render_head(&mut s, r);
+    render_registry(&mut s, r);
+    render_findings(&mut s, r);
+    s
+}
+
+/// render_head writes the log, source, checkpoint, roots and counts.
+fn render_head(w: &mut String, r: &Report) {
+    use std::fmt::Write;
     let _ = writeln!(w, "regledger 日志审计报告 (log audit report)");
     let _ = writeln!(
         w,
@@ -290,6 +298,11 @@ pub fn render(r: &Report) -> String {
         r.signatures_verified,
         opt(&r.as_of)
     );
+}
+
+/// render_registry writes the entries by kind and the registry tables.
+fn render_registry(w: &mut String, r: &Report) {
+    use std::fmt::Write;
     let _ = writeln!(w, "\n按类型 (entries by kind):");
     for (k, n) in &r.entries_by_kind {
         let _ = writeln!(w, "  {k}: {n}");
@@ -350,6 +363,11 @@ pub fn render(r: &Report) -> String {
             p.status_index
         );
     }
+}
+
+/// render_findings writes the deadlines, other findings, retention and the verdict.
+fn render_findings(w: &mut String, r: &Report) {
+    use std::fmt::Write;
     let _ = writeln!(
         w,
         "\n逾期及其他发现 (deadlines missed: {}; other findings: {}):",
@@ -414,5 +432,4 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
-    s
 }
