@@ -87,6 +87,10 @@ pub fn event_of(index: u64, leaf: &[u8]) -> Option<ChangeEvent> {
 }
 
 /// events_between reads the events of entries `from..to` (at most 256 entries) and returns them with the next index.
+///
+/// # Errors
+///
+/// A [`StoreError`] if the store cannot be read.
 pub fn events_between(
     store: &Store,
     from: u64,

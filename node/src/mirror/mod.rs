@@ -261,6 +261,10 @@ impl Mirror {
     }
 
     /// load restores the accepted checkpoint and repairs the tile directory (derived data) at start.
+    ///
+    /// # Errors
+    ///
+    /// A [`TileError`] if the store cannot be read or the tiles written.
     pub fn load(&self) -> Result<(), TileError> {
         let view = self.store.read()?;
         let size = view.size()?;
@@ -316,6 +320,11 @@ fn check_data_dir(dir: &Path, descriptor_json: &str) -> Result<(), Failure> {
 }
 
 /// run_mirror is `regledger-node mirror`.
+///
+/// # Errors
+///
+/// [`Failure::Usage`] for a bad argument, descriptor, key or data
+/// directory, or when the server cannot start.
 pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
     let descriptor_json = std::fs::read_to_string(&a.log)
         .map_err(|e| Failure::Usage(format!("{}: {e}", a.log.display())))?;
