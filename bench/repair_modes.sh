@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 DATA=${1:?usage: bench/repair_modes.sh DATA_DIR [ENTRIES] [CLIENTS]}
 ENTRIES=${2:-200000}
 CLIENTS=${3:-64}
-cargo build --release -p regledger-node >/dev/null 2>&1
+cargo build --release -p regledger-node -p regledger-loadgen >/dev/null 2>&1
 BIN=target/release/regledger-node
+LOADGEN=target/release/regledger-loadgen   # tools/loadgen
 PORT=$(( 20000 + RANDOM % 20000 ))
 PID=
 trap '[[ -n "$PID" ]] && kill -9 $PID 2>/dev/null || true' EXIT
@@ -25,7 +26,7 @@ for mode in quick full; do
     "$BIN" serve --data "$DATA" --listen "127.0.0.1:$PORT" "${flags[@]}" >/dev/null 2>&1 & PID=$!
     wait_up "$PORT"
     size0=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^regledger_tree_size / {print $2}')
-    bench=$("$BIN" bench --url "http://127.0.0.1:$PORT" --data "$DATA" --clients "$CLIENTS" --entries "$ENTRIES" --payload-bytes 300)
+    bench=$("$LOADGEN" --url "http://127.0.0.1:$PORT" --data "$DATA" --clients "$CLIENTS" --entries "$ENTRIES" --payload-bytes 300)
     kill -KILL $PID; wait $PID 2>/dev/null || true
     db=$(stat -c %s "$DATA/ledger.redb")
     t0=$(date +%s.%N)

@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 ENTRIES=${1:-1000000}
 PAYLOAD=${2:-300}
 CLIENTS=${3:-64}
-cargo build --release -p regledger-node >/dev/null 2>&1
+cargo build --release -p regledger-node -p regledger-loadgen >/dev/null 2>&1
 BIN=target/release/regledger-node
+LOADGEN=target/release/regledger-loadgen   # tools/loadgen
 DATA=$(mktemp -d "$PWD/target/scale-data.XXXXXX")
 PORT=$(( 20000 + RANDOM % 20000 ))
 # KEEP=1 leaves the data directory for further checks (an audit, say).
@@ -26,7 +27,7 @@ LEFT=$ENTRIES
 : > "$DATA/bench.jsonl"
 while (( LEFT > 0 )); do
     N=$(( LEFT < 1000000 ? LEFT : 1000000 ))
-    "$BIN" bench --url "http://127.0.0.1:$PORT" --data "$DATA/d" --clients "$CLIENTS" --entries "$N" --payload-bytes "$PAYLOAD" >> "$DATA/bench.jsonl"
+    "$LOADGEN" --url "http://127.0.0.1:$PORT" --data "$DATA/d" --clients "$CLIENTS" --entries "$N" --payload-bytes "$PAYLOAD" >> "$DATA/bench.jsonl"
     LEFT=$(( LEFT - N ))
 done
 sleep 2   # let the last checkpoint and tiles land

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # side_by_side.sh — one run, one machine, three systems, the same load shape:
-#   (a) regledger-node through its HTTP API, driven by `regledger-node bench`
+#   (a) regledger-node through its HTTP API, driven by `regledger-loadgen` (tools/loadgen)
 #       (every entry Ed25519-signed and verified, acknowledged only after fsync);
 #   (b) a PostgreSQL audit table with a hash chain under a head-row lock
 #       (bench/pg_hashchain.sh, synchronous_commit = on);
@@ -17,15 +17,16 @@ PAYLOAD_BYTES=${3:-512}
 OUT=$(mktemp -d /tmp/sidebyside.XXXXXX)
 trap 'kill $NODE_PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
-cargo build --release -p regledger-node >/dev/null 2>&1
+cargo build --release -p regledger-node -p regledger-loadgen >/dev/null 2>&1
 BIN=target/release/regledger-node
+LOADGEN=target/release/regledger-loadgen   # tools/loadgen
 PORT=$(( 20000 + RANDOM % 20000 ))
 DATA=$(mktemp -d "$PWD/target/sbs-data.XXXXXX")   # on the same disk as the other two
 # shellcheck disable=SC2086  # NODE_ARGS is a list of flags
 "$BIN" serve --data "$DATA" --listen "127.0.0.1:$PORT" ${NODE_ARGS:-} > "$OUT/node.log" 2>&1 &
 NODE_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
-"$BIN" bench --url "http://127.0.0.1:$PORT" --data "$DATA" --clients "$CLIENTS" --entries "$ENTRIES" \
+"$LOADGEN" --url "http://127.0.0.1:$PORT" --data "$DATA" --clients "$CLIENTS" --entries "$ENTRIES" \
   --payload-bytes "$PAYLOAD_BYTES" > "$OUT/regledger.json"
 kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true
 rm -rf "$DATA"

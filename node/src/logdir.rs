@@ -60,6 +60,10 @@ pub fn random_seed() -> [u8; 32] {
 }
 
 /// write_secret writes a key file readable by the owner only.
+///
+/// # Errors
+///
+/// The file system's error; an existing file is never overwritten.
 pub fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(d) = path.parent() {
         fs::create_dir_all(d)?;
@@ -78,6 +82,10 @@ pub fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// read_signer reads a C2SP signer key file.
+///
+/// # Errors
+///
+/// The file cannot be read or is not a signer key (the message names the file).
 pub fn read_signer(path: &Path) -> Result<Signer, String> {
     let t = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     Signer::from_skey(t.trim()).map_err(|e| format!("{}: {e}", path.display()))
@@ -104,6 +112,11 @@ pub struct InitOptions {
 }
 
 /// init creates a log in `paths.dir`: keys, genesis entry, log.json. It refuses to overwrite.
+///
+/// # Errors
+///
+/// A log already there, a bad witness key, quorum or profile (nothing
+/// written), or a file, store or genesis failure.
 pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
     if paths.exists() {
         return Err(format!(
@@ -168,7 +181,7 @@ pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
         authority.signing_key(),
     );
     let store = Store::open(&paths.db()).map_err(|e| e.to_string())?;
-    crate::sequencer::append_genesis(&store, o.suite, &o.origin, env)?;
+    crate::log::sequencer::append_genesis(&store, o.suite, &o.origin, env)?;
     let d = LogDescriptorJson {
         origin: o.origin.clone(),
         log_vkey: log.verifier().to_vkey(),
@@ -178,12 +191,16 @@ pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
         profile: o.profile.clone(),
     };
     let text = serde_json::to_string_pretty(&d).expect("json") + "\n";
-    crate::publisher::write_atomic(&paths.descriptor(), text.as_bytes())
+    crate::log::tiles::write_atomic(&paths.descriptor(), text.as_bytes())
         .map_err(|e| e.to_string())?;
     LogDescriptor::from_json(&d).map_err(|e| e.to_string())
 }
 
 /// load_descriptor reads log.json.
+///
+/// # Errors
+///
+/// log.json cannot be read or is not a valid descriptor.
 pub fn load_descriptor(paths: &Paths) -> Result<LogDescriptor, String> {
     let b = fs::read(paths.descriptor())
         .map_err(|e| format!("{}: {e}", paths.descriptor().display()))?;

@@ -1,20 +1,25 @@
-//! regledger-node: the ledger node (sequencer, storage, HTTP API) and its
-//! reference client. Exit codes: 0 success, 1 refused by a rule or a
-//! failed check (`FAIL:` on stderr), 2 usage or input error (`error:`).
+//! regledger-node: the ledger node and its reference client. This file is
+//! the command line and the wiring; the subsystems are modules: `store`
+//! (the durable state behind a narrow API), `log` (the write path:
+//! sequencer, publisher, tiles), `http` (the API, by area), `witness`
+//! (cosignature client and server), `mirror` and `feed` (the verified
+//! follower and its change feed), `logdir` (the data directory) and
+//! `metrics`. The load generator is a separate tool, tools/loadgen.
+//!
+//! Exit codes: 0 success, 1 refused by a rule or a failed check (`FAIL:` on
+//! stderr), 2 usage or input error (`error:`).
 #![forbid(unsafe_code)]
 // Handlers return axum `Response` as their error: it is what is sent, and boxing it buys nothing.
 #![allow(clippy::result_large_err)]
 
 mod client;
-mod feed;
 mod http;
+mod log;
 mod logdir;
 mod metrics;
 mod mirror;
-mod publisher;
-mod sequencer;
 mod store;
-mod witnessing;
+mod witness;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +32,7 @@ use clap::{Parser, Subcommand};
 use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 
+use crate::log::{publisher, sequencer};
 use crate::logdir::{InitOptions, Paths};
 
 /// regledger node: a tamper-evident registration ledger.
@@ -49,8 +55,6 @@ enum Cmd {
     Keygen(KeygenArgs),
     /// Follow an upstream log as a verified mirror (and witness); serve its read API and change feed.
     Mirror(mirror::MirrorArgs),
-    /// Load generator: drive POST /v1/entries with many clients and report throughput and latency as JSON.
-    Bench(client::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -163,7 +167,6 @@ fn main() -> ExitCode {
         Cmd::Serve(a) => serve(a),
         Cmd::Submit(a) => client::submit(a),
         Cmd::Keygen(a) => keygen(a),
-        Cmd::Bench(a) => client::bench(a),
         Cmd::Mirror(a) => mirror::run_mirror(a),
     };
     match r {
@@ -350,64 +353,29 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         tiles_dir: paths.tiles(),
         metrics,
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    let listen = a.listen;
-    let request_timeout = Duration::from_secs(a.request_timeout_s.max(1));
-    let limits = http::Limits {
-        idle_timeout: Duration::from_secs(a.idle_timeout_s.max(1)),
-        max_connections: a.max_connections.max(1),
+    let server = http::Server {
+        name: "regledger-node",
+        listen: a.listen,
+        request_timeout: Duration::from_secs(a.request_timeout_s.max(1)),
+        limits: http::Limits {
+            idle_timeout: Duration::from_secs(a.idle_timeout_s.max(1)),
+            max_connections: a.max_connections.max(1),
+        },
+        drain: None,
     };
-    let result = rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| format!("listen {listen}: {e}"))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        println!("regledger-node listening on http://{addr}");
-        tracing::info!(%addr, origin = %app.descriptor.origin, "serving");
-        http::serve(
-            listener,
-            http::router(app, request_timeout, axum::Router::new()),
-            limits,
-            shutdown_signal(),
-        )
-        .await;
-        Ok::<(), String>(())
-    });
+    let result = http::run(server, move || (app, axum::Router::new()));
     // Router (and queue sender) dropped with the runtime: the sequencer drains and exits.
-    drop(rt);
     let _ = seq.join();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = pubt.join();
     result.map_err(Failure::Usage)
 }
 
-/// shutdown_signal resolves on SIGINT or SIGTERM (what systemd and
-/// container runtimes send), so the node drains, commits and closes its
-/// database cleanly; a clean close is what makes the next start fast.
-pub(crate) async fn shutdown_signal() {
-    let term = async {
-        #[cfg(unix)]
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-            return;
-        }
-        std::future::pending::<()>().await
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
-}
-
 /// witnesses builds the publisher's witness configuration from the serve flags and log.json.
 fn witnesses(
     a: &ServeArgs,
     d: &regledger::descriptor::LogDescriptor,
-) -> Result<Option<witnessing::Witnesses>, Failure> {
+) -> Result<Option<witness::client::Witnesses>, Failure> {
     let wait = match a.witness_policy.as_str() {
         "wait" => true,
         "best-effort" => false,
@@ -433,7 +401,7 @@ fn witnesses(
             )));
         }
     }
-    Ok(Some(witnessing::Witnesses {
+    Ok(Some(witness::client::Witnesses {
         urls: a.witness.clone(),
         log_key: d.log_key.clone(),
         keys: d.witnesses.clone(),

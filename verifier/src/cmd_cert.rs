@@ -8,7 +8,7 @@ use regledger::cert::bundle::{
 use regledger::descriptor::LogDescriptor;
 use serde_json::{json, Value};
 
-use crate::input;
+use crate::input::{self, InputError};
 use crate::outcome::Outcome;
 
 /// Arguments of `cert`.
@@ -23,11 +23,11 @@ pub struct Args {
 
 /// run verifies the bundle and prints the certificate, Chinese field names first.
 pub fn run(a: &Args) -> Outcome {
-    let prep = || -> Result<(CertificateBundle, LogDescriptor), String> {
+    let prep = || -> Result<(CertificateBundle, LogDescriptor), InputError> {
         let d = LogDescriptor::parse(&input::read_file(&a.log)?)
-            .map_err(|e| format!("{}: {e}", a.log.display()))?;
+            .map_err(|e| input::invalid(&a.log, e))?;
         let b = serde_json::from_slice(&input::read_file(&a.bundle)?)
-            .map_err(|e| format!("{}: not a certificate bundle: {e}", a.bundle.display()))?;
+            .map_err(|e| input::invalid(&a.bundle, format!("not a certificate bundle: {e}")))?;
         Ok((b, d))
     };
     let (b, d) = match prep() {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use regledger::tlog::checkpoint::open_witnessed_checkpoint;
 use serde_json::json;
 
-use crate::input;
+use crate::input::{self, InputError};
 use crate::outcome::Outcome;
 
 /// Arguments of `checkpoint`.
@@ -26,7 +26,7 @@ pub struct Args {
 
 /// run verifies the checkpoint.
 pub fn run(a: &Args) -> Outcome {
-    let prep = || -> Result<_, String> {
+    let prep = || -> Result<_, InputError> {
         let note = input::read_file(&a.file)?;
         let log = input::verifier_key(&a.vkey)?;
         let ws = input::verifier_keys(&a.witnesses)?;

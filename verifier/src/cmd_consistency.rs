@@ -9,7 +9,7 @@ use regledger::tlog::proof::verify_consistency;
 use regledger::Hash;
 use serde_json::json;
 
-use crate::input;
+use crate::input::{self, InputError};
 use crate::outcome::Outcome;
 
 /// Arguments of `consistency`.
@@ -33,8 +33,12 @@ pub struct Args {
 }
 
 /// parse_proof_lines reads one base64 hash per line; blank lines are not allowed.
-pub fn parse_proof_lines(b: &[u8]) -> Result<Vec<Hash>, String> {
-    let t = std::str::from_utf8(b).map_err(|_| "proof is not UTF-8".to_string())?;
+///
+/// # Errors
+///
+/// [`InputError::Proof`] naming the first line that is not a hash.
+pub fn parse_proof_lines(b: &[u8]) -> Result<Vec<Hash>, InputError> {
+    let t = std::str::from_utf8(b).map_err(|_| InputError::Proof("proof is not UTF-8".into()))?;
     if t.is_empty() {
         return Ok(Vec::new());
     }
@@ -45,12 +49,14 @@ pub fn parse_proof_lines(b: &[u8]) -> Result<Vec<Hash>, String> {
             B64.decode(l.trim_end_matches('\r'))
                 .ok()
                 .and_then(|b| Hash::from_slice(&b))
-                .ok_or_else(|| format!("proof line {} is not base64 of 32 bytes", i + 1))
+                .ok_or_else(|| {
+                    InputError::Proof(format!("proof line {} is not base64 of 32 bytes", i + 1))
+                })
         })
         .collect::<Result<Vec<_>, _>>()
         .and_then(|v| {
             if v.len() > 64 {
-                Err("proof has more than 64 lines".to_string())
+                Err(InputError::Proof("proof has more than 64 lines".into()))
             } else {
                 Ok(v)
             }
@@ -59,7 +65,7 @@ pub fn parse_proof_lines(b: &[u8]) -> Result<Vec<Hash>, String> {
 
 /// run verifies both checkpoints and their consistency.
 pub fn run(a: &Args) -> Outcome {
-    let prep = || -> Result<_, String> {
+    let prep = || -> Result<_, InputError> {
         let suite = input::suite(&a.hash)?;
         let log = input::verifier_key(&a.vkey)?;
         let old = input::read_file(&a.old)?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use regledger::tlog::tlog_proof::{verify_tlog_proof, TlogProof};
 use serde_json::json;
 
-use crate::input;
+use crate::input::{self, InputError};
 use crate::outcome::Outcome;
 
 /// Arguments of `proof`.
@@ -39,15 +39,18 @@ pub struct Args {
 
 /// run verifies the proof.
 pub fn run(a: &Args) -> Outcome {
-    let prep = || -> Result<_, String> {
+    let prep = || -> Result<_, InputError> {
         let suite = input::suite(&a.hash)?;
         let proof_bytes = input::read_file(&a.file)?;
-        let proof =
-            TlogProof::parse(&proof_bytes).map_err(|e| format!("{}: {e}", a.file.display()))?;
+        let proof = TlogProof::parse(&proof_bytes).map_err(|e| input::invalid(&a.file, e))?;
         let leaf = match (&a.leaf, &a.leaf_hash) {
             (Some(f), None) => suite.leaf_hash(&input::read_file(f)?),
             (None, Some(h)) => input::hash_hex(h)?,
-            _ => return Err("give exactly one of --leaf and --leaf-hash".into()),
+            _ => {
+                return Err(InputError::Usage(
+                    "give exactly one of --leaf and --leaf-hash",
+                ))
+            }
         };
         let log = input::verifier_key(&a.vkey)?;
         let ws = input::verifier_keys(&a.witnesses)?;

@@ -12,7 +12,9 @@ mod cmd_deadline;
 mod cmd_proof;
 mod input;
 mod outcome;
-mod source;
+mod replay;
+mod report;
+mod signatures;
 
 use clap::{Parser, Subcommand};
 

@@ -36,9 +36,9 @@ impl Outcome {
         }
     }
 
-    /// input builds an InputError.
-    pub fn input(reason: impl Into<String>) -> Outcome {
-        Outcome::InputError(reason.into())
+    /// input builds an InputError from any error or message.
+    pub fn input(reason: impl std::fmt::Display) -> Outcome {
+        Outcome::InputError(reason.to_string())
     }
 
     /// report prints the outcome and returns the exit code.

@@ -421,6 +421,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_registered_key_is_known_by_its_key_id_only() {
+        let mut st = MemoryState::default();
+        st.0.insert(
+            StateKey::Key("p/aa".into()),
+            StateObject::Key(KeyState {
+                key_id: "p/aa".into(),
+                participant: "p".into(),
+                public_key: [0xab; 32],
+                added_index: 1,
+                retired_index: Some(3),
+            }),
+        );
+        // Another object under a key's name is not a key.
+        st.0.insert(
+            StateKey::Key("p/cc".into()),
+            StateObject::RegistrationNo("x".into()),
+        );
+        assert_eq!(key_of(&st, "p/aa"), Some([0xab; 32]), "retired or not");
+        assert_eq!(key_of(&st, "p/cc"), None);
+        assert_eq!(key_of(&st, "p/dd"), None);
+    }
+
+    #[test]
     fn a_key_is_stored_as_the_hex_string_it_always_was() {
         // The JSON a node wrote before keys were bytes, byte for byte.
         let stored = r#"{"type":"key","value":{"key_id":"p/0a1b2c3d","participant":"p","public_key":"8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c","added_index":3,"retired_index":null}}"#;

@@ -14,7 +14,7 @@ use regledger::tlog::tree::prove_consistency;
 use regledger::tlog::witness::{cosignature_lines, parse_size_body, AddCheckpoint};
 use regledger::HashSuite;
 
-use crate::store::{meta_u64, Hashes, Store, StoreError, META};
+use crate::store::{Store, StoreError};
 
 /// Witnesses is the node's witness configuration and what each last cosigned.
 pub struct Witnesses {
@@ -62,9 +62,7 @@ fn request_body(
 ) -> Result<String, StoreError> {
     let mut proof = Vec::new();
     if old > 0 && old < size {
-        let view = store.view()?;
-        proof = prove_consistency(suite, old, size, &Hashes(&view.hashes))
-            .map_err(|e| StoreError(e.to_string()))?;
+        proof = prove_consistency(suite, old, size, &store.read()?).map_err(StoreError::from)?;
     }
     let req = AddCheckpoint {
         old,
@@ -171,17 +169,18 @@ fn collect(
     }
 }
 
-/// META_PREFIX prefixes the META key holding the size a witness last cosigned (then its URL).
-pub const META_PREFIX: &str = "witness_cosigned:";
-
 impl Witnesses {
     /// restore loads the sizes each witness last cosigned (saved in META), so
     /// a restarted node asks with the right old size instead of a 409 round.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the store cannot be read.
     pub fn restore(&self, store: &Store) -> Result<(), StoreError> {
-        let view = store.view()?;
+        let view = store.read()?;
         let mut m = self.cosigned.lock().expect("lock");
         for url in &self.urls {
-            let n = meta_u64(&view.meta, &format!("{META_PREFIX}{url}"))?;
+            let n = view.cosigned_size(url)?;
             if n > 0 {
                 m.insert(url.clone(), n);
             }
@@ -192,17 +191,10 @@ impl Witnesses {
     /// persist saves that `urls` cosigned `size`.
     fn persist(&self, store: &Store, urls: &[String], size: u64) -> Result<(), StoreError> {
         let tx = store.write()?;
-        {
-            let mut meta = tx.open_table(META)?;
-            for url in urls {
-                meta.insert(
-                    format!("{META_PREFIX}{url}").as_str(),
-                    size.to_be_bytes().as_slice(),
-                )?;
-            }
+        for url in urls {
+            tx.set_cosigned_size(url, size)?;
         }
-        tx.commit()?;
-        Ok(())
+        tx.commit()
     }
 
     /// cosign asks every witness to cosign `note` (for tree `size`) and returns the note with what verified.

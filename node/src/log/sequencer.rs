@@ -8,20 +8,16 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use redb::ReadableTable;
 use regledger::entry::blockchain_no::BlockchainNo;
+use regledger::entry::chain::ChainError;
 use regledger::entry::envelope::{Envelope, Preverified};
 use regledger::entry::leaf::Leaf;
 use regledger::registry::{apply_preverified, EntryKind, RuleViolation};
-use regledger::tlog::tree::{stored_hash_count, stored_hashes_for_record};
 use regledger::HashSuite;
 use tokio::sync::oneshot;
 
 use crate::metrics::Metrics;
-use crate::store::{
-    head_of, Hashes, Head, State, Store, StoreError, CONTENT_IDS, HASHES, LEAVES, META,
-    M_LAST_HASH, M_LAST_TIME, M_SIZE, STATE, SUBJECTS,
-};
+use crate::store::{Appender, Store, StoreError};
 
 /// Receipt is what a submitter gets once its entry is durable.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -133,14 +129,13 @@ pub fn run(
     rx: Receiver<Submission>,
     metrics: Arc<Metrics>,
 ) {
-    let mut head = match store.head() {
-        Ok(h) => h,
+    match store.head() {
+        Ok(h) => metrics.tree_size.store(h.size, Ordering::Relaxed),
         Err(e) => {
             tracing::error!("sequencer cannot read the head: {e}");
             return;
         }
-    };
-    metrics.tree_size.store(head.size, Ordering::Relaxed);
+    }
     loop {
         let first = match rx.recv() {
             Ok(s) => s,
@@ -167,9 +162,9 @@ pub fn run(
         }
         let t0 = Instant::now();
         if !store.is_open() {
-            reopen(&store, &mut head);
+            reopen(&store);
         }
-        match commit_batch(&store, suite, &origin, &mut head, batch, &metrics) {
+        match commit_batch(&store, suite, &origin, batch, &metrics) {
             Ok(()) => {}
             Err((e, waiting)) => {
                 metrics.storage_errors.fetch_add(1, Ordering::Relaxed);
@@ -178,7 +173,7 @@ pub fn run(
                 // continue from what is durable, as after a crash. Reopen
                 // before answering, so a client that reads after its 503
                 // finds the store serving again.
-                reopen(&store, &mut head);
+                reopen(&store);
                 for reply in waiting {
                     let _ = reply.send(Err(Rejection::Storage(e.to_string())));
                 }
@@ -188,116 +183,61 @@ pub fn run(
     }
 }
 
-/// reopen reopens the database and reloads the committed head from it.
-fn reopen(store: &Store, head: &mut Head) {
+/// reopen reopens the database; the next batch continues from its committed head.
+fn reopen(store: &Store) {
     match store.reopen().and_then(|()| store.head()) {
-        Ok(h) => {
-            tracing::warn!("database reopened at size {}", h.size);
-            *head = h;
-        }
+        Ok(h) => tracing::warn!("database reopened at size {}", h.size),
         Err(e) => tracing::error!("database not reopened (will retry with the next batch): {e}"),
     }
 }
 
+/// CommitError is why a batch was not committed (nothing of it was written).
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// Store: the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// OffChain: the sequencer built a leaf that does not continue the
+    /// chain (a bug; refused rather than logged, since the mirror and the
+    /// audit would refuse it).
+    #[error("sequencer built a leaf off the chain: {0}")]
+    OffChain(ChainError),
+}
+
 type ReplyTo = oneshot::Sender<Result<Receipt, Rejection>>;
 type Reply = (ReplyTo, Receipt);
-type Refused = Vec<(oneshot::Sender<Result<Receipt, Rejection>>, Rejection)>;
+
+/// Sequenced is what sequencing a batch decided before its commit.
+#[derive(Default)]
+struct Sequenced {
+    /// accepted are answered once the batch is durable.
+    accepted: Vec<Reply>,
+    /// rejected wrote nothing and are answered at once.
+    rejected: Vec<(ReplyTo, Rejection)>,
+}
 
 fn commit_batch(
     store: &Store,
     suite: HashSuite,
     origin: &str,
-    head: &mut Head,
     batch: Vec<Submission>,
     metrics: &Metrics,
-) -> Result<(), (StoreError, Vec<ReplyTo>)> {
-    let mut accepted: Vec<Reply> = Vec::with_capacity(batch.len());
-    let mut next = *head;
-    let tx = match store.write() {
+) -> Result<(), (CommitError, Vec<ReplyTo>)> {
+    let mut tx = match store.write() {
         Ok(t) => t,
-        Err(e) => return Err((e, batch.into_iter().map(|s| s.reply).collect())),
+        Err(e) => return Err((e.into(), batch.into_iter().map(|s| s.reply).collect())),
     };
-    let result = (|| -> Result<Refused, StoreError> {
-        let mut rejected = Vec::new();
-        let mut leaves = tx.open_table(LEAVES)?;
-        let mut hashes = tx.open_table(HASHES)?;
-        let mut state = tx.open_table(STATE)?;
-        let mut content_ids = tx.open_table(CONTENT_IDS)?;
-        let mut subjects = tx.open_multimap_table(SUBJECTS)?;
-        let mut meta = tx.open_table(META)?;
-        debug_assert_eq!(head_of(&meta)?, *head);
-        for sub in batch {
-            // Replay identity is the signed content, not the envelope: a copy
-            // with signatures added, replaced or reordered is the same act.
-            let content_id = sub.envelope.content_id();
-            if let Some(i) = content_ids.get(content_id)? {
-                rejected.push((sub.reply, Rejection::Replay(i.value())));
-                continue;
-            }
-            let time = integrated_time(now_ms(), next.last_time_ms);
-            let leaf = Leaf::new(next.size, time, next.last_leaf_hash, sub.envelope);
-            let bytes = leaf.to_bytes();
-            let lh = suite.leaf_hash(&bytes);
-            // The leaf is built to continue the chain; checked with the one
-            // rule every replay applies, so a bug here cannot log a leaf the
-            // mirror and the audit would refuse.
-            let ctx = next
-                .check_next(&leaf, lh, origin)
-                .map_err(|e| StoreError(format!("sequencer built a leaf off the chain: {e}")))?;
-            let fx = match apply_preverified(&State(&state), &ctx, &leaf.envelope, &sub.preverified)
-            {
-                Ok(fx) => fx,
-                Err(v) => {
-                    rejected.push((sub.reply, Rejection::Rule(v)));
-                    continue;
-                }
-            };
-            let new_hashes = stored_hashes_for_record(suite, next.size, lh, &Hashes(&hashes))
-                .map_err(|e| StoreError(e.to_string()))?;
-            for (at, h) in (stored_hash_count(next.size)..).zip(new_hashes) {
-                hashes.insert(at, h.0)?;
-            }
-            leaves.insert(next.size, bytes.as_slice())?;
-            content_ids.insert(content_id, next.size)?;
-            for (k, v) in &fx.writes {
-                let json = serde_json::to_vec(v).map_err(|e| StoreError(e.to_string()))?;
-                state.insert(k.to_string().as_str(), json.as_slice())?;
-            }
-            for s in &fx.subjects {
-                subjects.insert(s.as_str(), next.size)?;
-            }
-            let kind = fx.kind.name().to_string();
-            let blockchain_no = (fx.kind == EntryKind::ProductRegistered)
-                .then(|| BlockchainNo::new(origin, next.size, &lh).to_string());
-            accepted.push((
-                sub.reply,
-                Receipt {
-                    index: next.size,
-                    leaf_hash: lh.to_hex(),
-                    integrated_time_ms: time,
-                    kind,
-                    blockchain_no,
-                },
-            ));
-            metrics
-                .flags
-                .fetch_add(fx.flags.len() as u64, Ordering::Relaxed);
-            next.advance(lh, time);
-        }
-        meta.insert(M_SIZE, next.size.to_be_bytes().as_slice())?;
-        meta.insert(M_LAST_HASH, next.last_leaf_hash.0.as_slice())?;
-        meta.insert(M_LAST_TIME, next.last_time_ms.to_be_bytes().as_slice())?;
-        Ok(rejected)
-    })();
-    let rejected = match result {
-        Ok(r) => r,
-        Err(e) => {
-            drop(tx);
-            return Err((e, accepted.into_iter().map(|(r, _)| r).collect()));
-        }
-    };
+    let mut out = Sequenced::default();
+    let result = tx
+        .appender(suite)
+        .map_err(CommitError::from)
+        .and_then(|mut log| sequence(&mut log, suite, origin, batch, metrics, &mut out));
+    if let Err(e) = result {
+        drop(tx);
+        return Err((e, out.accepted.into_iter().map(|(r, _)| r).collect()));
+    }
     // Rejections wrote nothing; answer them now.
-    for (reply, why) in rejected {
+    for (reply, why) in out.rejected {
         if let Rejection::Rule(v) = &why {
             metrics.reject(v.code());
         } else {
@@ -305,28 +245,89 @@ fn commit_batch(
         }
         let _ = reply.send(Err(why));
     }
-    if accepted.is_empty() {
+    if out.accepted.is_empty() {
         // Nothing to make durable.
         drop(tx);
         return Ok(());
     }
+    let size = tx.head().size;
     if let Err(e) = tx.commit() {
-        return Err((e.into(), accepted.into_iter().map(|(r, _)| r).collect()));
+        return Err((e.into(), out.accepted.into_iter().map(|(r, _)| r).collect()));
     }
     // Durable: now, and only now, answer the submitters.
     metrics.batches.fetch_add(1, Ordering::Relaxed);
     metrics
         .accepted
-        .fetch_add(accepted.len() as u64, Ordering::Relaxed);
-    *head = next;
-    metrics.tree_size.store(next.size, Ordering::Relaxed);
-    for (reply, r) in accepted {
+        .fetch_add(out.accepted.len() as u64, Ordering::Relaxed);
+    metrics.tree_size.store(size, Ordering::Relaxed);
+    for (reply, r) in out.accepted {
         let _ = reply.send(Ok(r));
     }
     Ok(())
 }
 
+/// sequence builds, checks and appends the leaves of `batch` in order:
+/// each entry is judged with the entries before it in the batch counted.
+fn sequence(
+    log: &mut Appender<'_>,
+    suite: HashSuite,
+    origin: &str,
+    batch: Vec<Submission>,
+    metrics: &Metrics,
+    out: &mut Sequenced,
+) -> Result<(), CommitError> {
+    for sub in batch {
+        // Replay identity is the signed content, not the envelope: a copy
+        // with signatures added, replaced or reordered is the same act.
+        let content_id = sub.envelope.content_id();
+        if let Some(i) = log.logged_at(&content_id)? {
+            out.rejected.push((sub.reply, Rejection::Replay(i)));
+            continue;
+        }
+        let head = log.head();
+        let time = integrated_time(now_ms(), head.last_time_ms);
+        let leaf = Leaf::new(head.size, time, head.last_leaf_hash, sub.envelope);
+        let bytes = leaf.to_bytes();
+        let lh = suite.leaf_hash(&bytes);
+        // The leaf is built to continue the chain; checked with the one
+        // rule every replay applies, so a bug here cannot log a leaf the
+        // mirror and the audit would refuse.
+        let ctx = head
+            .check_next(&leaf, lh, origin)
+            .map_err(CommitError::OffChain)?;
+        let fx = match apply_preverified(&log.state(), &ctx, &leaf.envelope, &sub.preverified) {
+            Ok(fx) => fx,
+            Err(v) => {
+                out.rejected.push((sub.reply, Rejection::Rule(v)));
+                continue;
+            }
+        };
+        log.append_entry(&ctx, &bytes, &fx, content_id)?;
+        let kind = fx.kind.name().to_string();
+        let blockchain_no = (fx.kind == EntryKind::ProductRegistered)
+            .then(|| BlockchainNo::new(origin, ctx.index, &lh).to_string());
+        out.accepted.push((
+            sub.reply,
+            Receipt {
+                index: ctx.index,
+                leaf_hash: lh.to_hex(),
+                integrated_time_ms: time,
+                kind,
+                blockchain_no,
+            },
+        ));
+        metrics
+            .flags
+            .fetch_add(fx.flags.len() as u64, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
 /// append_genesis commits entry 0 directly (used by `init`).
+///
+/// # Errors
+///
+/// The log is not empty, the store failed, or the genesis entry breaks a rule.
 pub fn append_genesis(
     store: &Store,
     suite: HashSuite,
@@ -338,7 +339,6 @@ pub fn append_genesis(
         return Err("log is not empty".into());
     }
     let (tx, rx) = oneshot::channel();
-    let mut h = head;
     let metrics = Metrics::default();
     let claim = Claim::default();
     claim.take();
@@ -346,7 +346,6 @@ pub fn append_genesis(
         store,
         suite,
         origin,
-        &mut h,
         vec![Submission {
             envelope: env,
             preverified: vec![],
@@ -392,7 +391,6 @@ mod tests {
         let path = dir.path().join("ledger.redb");
         crate::store::tests::old_store(&path, &leaves);
         let store = Store::open(&path).unwrap();
-        let mut head = store.head().unwrap();
         let at = steps
             .iter()
             .position(|s| s.label == "product suspended")
@@ -409,7 +407,6 @@ mod tests {
             &store,
             HashSuite::Blake3,
             &kit.origin,
-            &mut head,
             vec![Submission {
                 envelope: copy,
                 preverified: vec![],

@@ -2,28 +2,36 @@
 //! C2SP tiles and entry bundles for them first (write-temp → fsync → rename
 //! → fsync(dir)), so everything a checkpoint covers is durable and served.
 
-use std::fs::{self, File};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
-use regledger::tlog::note::Signer;
-use regledger::tlog::tile::{
-    encode_entry_bundle, entry_tiles_for_size, hash_tiles_for_size, read_tile_data, Tile,
-    TILE_WIDTH,
-};
-use regledger::tlog::tree::tree_hash;
+use regledger::tlog::note::{NoteError, Signer};
 use regledger::HashSuite;
 use tokio::sync::watch;
 
+use super::tiles::{tiles_complete, write_atomic, write_tiles, TileError};
 use crate::metrics::Metrics;
-use crate::store::{
-    meta_str, meta_u64, Hashes, Store, StoreError, CHECKPOINTS, META, M_CHECKPOINT, M_SIZE,
-    M_TILES_SIZE,
-};
+use crate::store::{Store, StoreError};
+
+/// PublishError is why a checkpoint was not published (the previous one is still served).
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// Store: the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Tiles: the tiles the checkpoint covers could not be written.
+    #[error(transparent)]
+    Tiles(#[from] TileError),
+    /// Io: the checkpoint file could not be written.
+    #[error("checkpoint file: {0}")]
+    Io(#[from] std::io::Error),
+    /// Sign: the log key could not sign.
+    #[error("signing the checkpoint: {0}")]
+    Sign(#[from] NoteError),
+}
 
 /// Published is the latest checkpoint, shared with the HTTP layer.
 #[derive(Clone, Debug, Default)]
@@ -53,7 +61,7 @@ pub struct Publisher {
     /// metrics are the node metrics.
     pub metrics: Arc<Metrics>,
     /// witnesses cosign each checkpoint before it is published (none: publish at once).
-    pub witnesses: Option<crate::witnessing::Witnesses>,
+    pub witnesses: Option<crate::witness::client::Witnesses>,
     /// tiles_written is the size this process has written tiles for; it runs
     /// ahead of the published size while checkpoints wait for witnesses, so
     /// each retry writes only the new tiles, not everything since the last
@@ -61,29 +69,18 @@ pub struct Publisher {
     pub tiles_written: std::sync::atomic::AtomicU64,
 }
 
-/// write_atomic writes a file so that readers see the old or the new bytes, never a mix, and it survives power loss.
-pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().expect("tile paths have a parent");
-    fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("x")
-    ));
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    File::open(dir)?.sync_all()
-}
-
 impl Publisher {
-    /// publish_once makes the committed size public if it grew (or `force`).
-    pub fn publish_once(&self, force: bool) -> Result<bool, StoreError> {
-        let view = self.store.view()?;
-        let size = meta_u64(&view.meta, M_SIZE)?;
-        let tiles_size = meta_u64(&view.meta, M_TILES_SIZE)?;
+    /// publish_once makes the committed size public if it grew (or
+    /// `force`): tiles, then a signed (and, with witnesses, cosigned)
+    /// checkpoint. It returns whether a checkpoint was published.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError`]; nothing new is served then.
+    pub fn publish_once(&self, force: bool) -> Result<bool, PublishError> {
+        let view = self.store.read()?;
+        let size = view.size()?;
+        let tiles_size = view.tiles_size()?;
         let current = self.latest.read().expect("lock").size;
         let has_note = !self.latest.read().expect("lock").note.is_empty();
         let tiles_ok = tiles_complete(&self.tiles_dir, tiles_size);
@@ -100,8 +97,7 @@ impl Publisher {
         };
         write_tiles(&self.tiles_dir, &view, from, size)?;
         self.tiles_written.store(size, Ordering::Relaxed);
-        let root = tree_hash(self.suite, size, &Hashes(&view.hashes))
-            .map_err(|e| StoreError(e.to_string()))?;
+        let root = view.root_at(self.suite, size)?;
         drop(view);
         let cp = Checkpoint {
             origin: self.origin.clone(),
@@ -109,7 +105,7 @@ impl Publisher {
             root,
             extensions: vec![],
         };
-        let mut note = sign_checkpoint(&cp, &self.signer).map_err(|e| StoreError(e.to_string()))?;
+        let mut note = sign_checkpoint(&cp, &self.signer)?;
         if let Some(w) = &self.witnesses {
             let o = w.cosign(&self.store, self.suite, size, &note);
             if o.verified < w.quorum {
@@ -137,12 +133,8 @@ impl Publisher {
             note = o.note;
         }
         let tx = self.store.write()?;
-        {
-            let mut meta = tx.open_table(META)?;
-            meta.insert(M_CHECKPOINT, note.as_bytes())?;
-            meta.insert(M_TILES_SIZE, size.to_be_bytes().as_slice())?;
-            tx.open_table(CHECKPOINTS)?.insert(size, note.as_str())?;
-        }
+        tx.set_published_checkpoint(size, &note)?;
+        tx.set_tiles_size(size)?;
         tx.commit()?;
         write_atomic(&self.tiles_dir.join("checkpoint"), note.as_bytes())?;
         *self.latest.write().expect("lock") = Published { size, note };
@@ -155,16 +147,20 @@ impl Publisher {
     /// rewrites the tiles at the right edge of the published tree (the ones
     /// a crash or a torn write could have left behind) from the database.
     /// Older tiles are immutable once full; the audit checks all of them.
-    pub fn load(&self) -> Result<(), StoreError> {
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError`] if the store cannot be read or the tiles written.
+    pub fn load(&self) -> Result<(), PublishError> {
         if let Some(w) = &self.witnesses {
             w.restore(&self.store)?;
         }
-        let view = self.store.view()?;
-        let tiles_size = meta_u64(&view.meta, M_TILES_SIZE)?;
+        let view = self.store.read()?;
+        let tiles_size = view.tiles_size()?;
         if tiles_size > 0 && tiles_complete(&self.tiles_dir, tiles_size) {
             write_tiles(&self.tiles_dir, &view, tiles_size - 1, tiles_size)?;
         }
-        if let Some(note) = meta_str(&view.meta, M_CHECKPOINT)? {
+        if let Some(note) = view.published_checkpoint()? {
             let size = regledger::tlog::note::Note::parse(note.as_bytes())
                 .ok()
                 .and_then(|n| Checkpoint::parse(&n.text).ok())
@@ -200,51 +196,4 @@ impl Publisher {
             std::thread::sleep(interval);
         }
     }
-}
-
-/// tile_file returns the path of a tile under the tiles dir, if the path is a valid tile path.
-pub fn tile_file(tiles_dir: &Path, path: &str) -> Option<PathBuf> {
-    let t = Tile::parse(path).ok()?;
-    Some(tiles_dir.join(t.path()))
-}
-
-/// tiles_complete checks that the last entry bundle of `size` exists (a cheap reconcile at start).
-pub fn tiles_complete(tiles_dir: &Path, size: u64) -> bool {
-    if size == 0 {
-        return true;
-    }
-    entry_tiles_for_size(size - 1, size)
-        .iter()
-        .all(|t| tiles_dir.join(t.path()).is_file())
-}
-
-/// write_tiles writes the hash tiles and entry bundles that grow the tree from `old` to `new`, from the database.
-pub fn write_tiles(
-    tiles_dir: &Path,
-    view: &crate::store::ReadView,
-    old: u64,
-    new: u64,
-) -> Result<(), StoreError> {
-    if new <= old {
-        return Ok(());
-    }
-    for t in hash_tiles_for_size(old, new) {
-        let data =
-            read_tile_data(&t, &Hashes(&view.hashes)).map_err(|e| StoreError(e.to_string()))?;
-        write_atomic(&tiles_dir.join(t.path()), &data)?;
-    }
-    for t in entry_tiles_for_size(old, new) {
-        let start = t.n * TILE_WIDTH;
-        let mut entries = Vec::with_capacity(usize::from(t.width));
-        for i in start..start + u64::from(t.width) {
-            let leaf = view
-                .leaf(i)?
-                .ok_or_else(|| StoreError(format!("leaf {i} missing")))?;
-            entries.push(leaf);
-        }
-        let refs: Vec<&[u8]> = entries.iter().map(|e| e.as_slice()).collect();
-        let data = encode_entry_bundle(&refs).map_err(|e| StoreError(e.to_string()))?;
-        write_atomic(&tiles_dir.join(t.path()), &data)?;
-    }
-    Ok(())
 }

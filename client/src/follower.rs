@@ -1,0 +1,498 @@
+//! The follower: a client-side view of one log that accepts a new
+//! checkpoint only if everything under it checks out, the way Tessera's
+//! `client.LogStateTracker` accepts a new checkpoint only if it is
+//! consistent with the one it holds.
+//!
+//! For each checkpoint the [`Follower`]
+//! 1. verifies it against `log.json` ([`Follower::checkpoint`]: the log key,
+//!    the origin and, when asked, the witness quorum, through the core's
+//!    [`verify_checkpoint`]);
+//! 2. checks that its tree extends the checkpoint accepted before
+//!    ([`mod@crate::consistency`]: the same root at the accepted size);
+//! 3. reads the tiles and knows them to be the signed tree (see
+//!    [`crate::tiles`]: authenticated before use by [`SignedTree`], or
+//!    compared after by [`crate::tiles::compare_hash_tiles`]);
+//! 4. replays every entry in order ([`Follower::replay_bundle`]): the leaf
+//!    chain ([`regledger::entry::chain`]), the replay of a signed content
+//!    ([`Sink::replayed`], D12), the registry rules
+//!    ([`regledger::registry::apply_preverified`]) with every signature
+//!    verified by a [`SignatureCheck`] under the key the state registers
+//!    for it ([`regledger::registry::key_of`]), and the genesis
+//!    entry against `log.json`;
+//! 5. hands each entry with its effects to a [`Sink`] that the consumer
+//!    keeps: the mirror's database, the audit's memory.
+//!
+//! Every failure goes through a [`Policy`]: the mirror stops at the first
+//! ([`crate::failure::StopAtFirst`]); the audit collects every one and
+//! goes on where it can ([`crate::failure::Collect`]), so it judges every
+//! entry even after the first that is wrong.
+
+use regledger::descriptor::{verify_checkpoint, verify_log_signature, LogDescriptor};
+use regledger::entry::chain::{ChainHead, EntryContext};
+use regledger::entry::envelope::{Envelope, Preverified};
+use regledger::entry::leaf::Leaf;
+use regledger::registry::{
+    apply_preverified, key_of, Effects, EntryKind, StateObject, StateReader,
+};
+use regledger::tlog::checkpoint::{Checkpoint, CheckpointError, VerifiedCheckpoint};
+
+use crate::consistency::Accepted;
+use regledger::tlog::tile::{decode_entry_bundle, tile_at, Tile, TileKind, TILE_WIDTH};
+use regledger::tlog::tree::HashReader;
+use regledger::Hash;
+
+use crate::failure::{Check, Failure, Policy, Stop};
+use crate::signatures::SignatureCheck;
+use crate::source::TileSource;
+use crate::tiles::{Bundle, SignedTree};
+
+/// Applied is what the registry made of an accepted entry.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    /// effects are its state writes, flags and subjects.
+    pub effects: Effects,
+    /// content_id is its envelope's content id (the replay identity, D12).
+    pub content_id: [u8; 32],
+}
+
+/// Entry is one entry handed to a [`Sink`], in index order. The sink's
+/// head moves past it: `head.advance(ctx.leaf_hash, ctx.integrated_time_ms)`.
+pub struct Entry<'a> {
+    /// ctx is where it is: its index (the sink's head size), integrated
+    /// time (the previous one's for bytes that are not a leaf), leaf hash
+    /// and the log's origin.
+    pub ctx: &'a EntryContext,
+    /// bytes are the leaf as logged.
+    pub bytes: &'a [u8],
+    /// parsed: the bytes are a leaf (a reader that collects failures is
+    /// also handed those that are not, so that its tree stays whole).
+    pub parsed: bool,
+    /// applied is the registry's verdict: `None` if the rules refused it
+    /// (only under a policy that goes on after a failure).
+    pub applied: Option<&'a Applied>,
+}
+
+/// Sink is where a follower's verified entries go: the consumer's copy of
+/// the log and its registry state.
+pub trait Sink {
+    /// Error is the consumer's storage error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// head returns the end of the leaf chain held (size 0 when empty).
+    fn head(&self) -> ChainHead;
+
+    /// state reads the registry state after the entries held.
+    fn state(&self) -> &dyn StateReader;
+
+    /// root_at returns the root of the first `size` entries held.
+    ///
+    /// # Errors
+    ///
+    /// The consumer's storage error (also for a size past the head).
+    fn root_at(&self, size: u64) -> Result<Hash, Self::Error>;
+
+    /// replayed returns the index of the entry held whose envelope has
+    /// this content id, if any.
+    ///
+    /// # Errors
+    ///
+    /// The consumer's storage error.
+    fn replayed(&self, content_id: &[u8; 32]) -> Result<Option<u64>, Self::Error>;
+
+    /// append adds the next entry: its leaf, its stored hashes, and (if
+    /// applied) its effects and content id.
+    ///
+    /// # Errors
+    ///
+    /// The consumer's storage error.
+    fn append(&mut self, e: Entry<'_>) -> Result<(), Self::Error>;
+}
+
+/// Follower follows one log, described by `log.json`, from one source.
+pub struct Follower<'a> {
+    log: &'a LogDescriptor,
+    src: &'a dyn TileSource,
+}
+
+impl<'a> Follower<'a> {
+    /// new follows the log `log` as `src` serves it.
+    pub fn new(log: &'a LogDescriptor, src: &'a dyn TileSource) -> Follower<'a> {
+        Follower { log, src }
+    }
+
+    /// log returns the log descriptor followed.
+    pub fn log(&self) -> &'a LogDescriptor {
+        self.log
+    }
+
+    /// source returns the source read.
+    pub fn source(&self) -> &'a dyn TileSource {
+        self.src
+    }
+
+    /// checkpoint verifies a checkpoint note against `log.json`: signed by
+    /// the log key and naming its origin, and, if `witnessed`, cosigned by
+    /// its witness quorum.
+    ///
+    /// # Errors
+    ///
+    /// [`Check::Checkpoint`] if the log key did not sign it for this origin
+    /// (or a signature on it is malformed), [`Check::Unwitnessed`] if it
+    /// did but the quorum is missing.
+    pub fn checkpoint(&self, note: &[u8], witnessed: bool) -> Result<VerifiedCheckpoint, Failure> {
+        if !witnessed {
+            return verify_log_signature(note, self.log)
+                .map_err(|e| Failure::of(Check::Checkpoint, e.to_string()));
+        }
+        verify_checkpoint(note, self.log).map_err(|e| {
+            // Signed by the log but not (yet) by enough witnesses: not
+            // published, which is not bad data.
+            let signed = matches!(e, CheckpointError::Quorum { .. })
+                || verify_log_signature(note, self.log).is_ok();
+            let check = if signed {
+                Check::Unwitnessed
+            } else {
+                Check::Checkpoint
+            };
+            Failure::of(check, e.to_string())
+        })
+    }
+
+    /// trusted verifies a checkpoint a reader kept: signed by the log key
+    /// for its origin (witnesses are not asked: it was accepted before).
+    ///
+    /// # Errors
+    ///
+    /// [`Check::TrustedCheckpoint`] if it is not.
+    pub fn trusted(&self, note: &[u8]) -> Result<Accepted, Failure> {
+        verify_log_signature(note, self.log)
+            .map(|v| Accepted {
+                size: v.checkpoint.size,
+                root: v.checkpoint.root,
+            })
+            .map_err(|e| Failure::of(Check::TrustedCheckpoint, e.to_string()))
+    }
+
+    /// open reads the right edge of `cp`'s tree and authenticates it
+    /// against the signed root (see [`SignedTree`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`SignedTree::open`].
+    pub fn open(&self, cp: &Checkpoint) -> Result<SignedTree<'a>, Stop> {
+        SignedTree::open(self.log.suite, cp, self.src)
+    }
+
+    /// window fetches and authenticates the entry bundles of `tree` from
+    /// the one holding entry `from`, until the tree ends or the window
+    /// holds `max_bundles` bundles or `max_bytes` bytes (at least one).
+    ///
+    /// # Errors
+    ///
+    /// As [`SignedTree::bundle`].
+    pub fn window(
+        &self,
+        tree: &mut SignedTree<'_>,
+        from: u64,
+        max_bundles: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Bundle>, Stop> {
+        let mut window = Vec::new();
+        let mut bytes = 0usize;
+        let mut k = from / TILE_WIDTH;
+        while k * TILE_WIDTH < tree.size() && window.len() < max_bundles && bytes < max_bytes {
+            let (t, data) = tree.bundle(k)?;
+            bytes += data.len();
+            window.push((t, data));
+            k += 1;
+        }
+        Ok(window)
+    }
+
+    /// replay_bundle replays the entries of bundle `t` (its bytes `data`)
+    /// that follow the sink's head, in order, into `sink`. It returns
+    /// false if the bundle does not decode ([`Check::EntryBundle`], given
+    /// to `policy`): none of its entries can be placed.
+    ///
+    /// # Errors
+    ///
+    /// Any failure `policy` stops at, [`Stop::Sink`], or
+    /// [`Stop::Internal`] if the bundle does not reach the head.
+    pub fn replay_bundle<S: Sink>(
+        &self,
+        sink: &mut S,
+        t: &Tile,
+        data: &[u8],
+        policy: &mut dyn Policy,
+        sigs: &mut dyn SignatureCheck,
+    ) -> Result<bool, Stop> {
+        let first = t.n * TILE_WIDTH;
+        let entries = match decode_entry_bundle(data, usize::from(t.width)) {
+            Ok(e) => e,
+            Err(e) => {
+                policy.fail(Failure::at(
+                    first,
+                    Check::EntryBundle,
+                    format!("{}: {e} (an entry removed, added or cut?)", t.path()),
+                ))?;
+                return Ok(false);
+            }
+        };
+        let mut head = sink.head();
+        for (i, bytes) in (first..).zip(entries) {
+            if i < head.size {
+                continue;
+            }
+            if i != head.size {
+                return Err(Stop::Internal(format!(
+                    "bundle {} starts past the head at {}",
+                    t.path(),
+                    head.size
+                )));
+            }
+            self.replay_entry(sink, &mut head, bytes, policy, sigs)?;
+        }
+        Ok(true)
+    }
+
+    /// replay_entry judges entry `head.size` and appends it: the chain, the
+    /// replay of a signed content, the rules, the signatures.
+    fn replay_entry<S: Sink>(
+        &self,
+        sink: &mut S,
+        head: &mut ChainHead,
+        bytes: &[u8],
+        policy: &mut dyn Policy,
+        sigs: &mut dyn SignatureCheck,
+    ) -> Result<(), Stop> {
+        let i = head.size;
+        let lh = self.log.suite.leaf_hash(bytes);
+        let leaf = match Leaf::parse(bytes) {
+            Ok(l) => l,
+            Err(e) => {
+                policy.fail(Failure::at(i, Check::Leaf, e.to_string()))?;
+                // The chain goes on from its hash; its time is unknown.
+                let ctx = EntryContext {
+                    index: i,
+                    integrated_time_ms: head.last_time_ms,
+                    leaf_hash: lh,
+                    log_id: self.log.origin.clone(),
+                };
+                head.advance(lh, ctx.integrated_time_ms);
+                return Self::append(sink, &ctx, bytes, false, None);
+            }
+        };
+        // Every break is a failure; a policy that goes on judges the entry anyway.
+        for e in head.breaks(&leaf) {
+            policy.fail(Failure::at(i, Check::from(&e), e.to_string()))?;
+        }
+        let ctx = head.context(&leaf, lh, &self.log.origin);
+        let applied = self.judge(sink, &ctx, leaf.envelope, policy, sigs)?;
+        head.advance(lh, ctx.integrated_time_ms);
+        Self::append(sink, &ctx, bytes, true, applied.as_ref())
+    }
+
+    fn append<S: Sink>(
+        sink: &mut S,
+        ctx: &EntryContext,
+        bytes: &[u8],
+        parsed: bool,
+        applied: Option<&Applied>,
+    ) -> Result<(), Stop> {
+        sink.append(Entry {
+            ctx,
+            bytes,
+            parsed,
+            applied,
+        })
+        .map_err(Stop::sink)
+    }
+
+    /// judge applies the registry to one envelope: `None` if it is refused
+    /// (under a policy that goes on).
+    fn judge<S: Sink>(
+        &self,
+        sink: &S,
+        ctx: &EntryContext,
+        env: Envelope,
+        policy: &mut dyn Policy,
+        sigs: &mut dyn SignatureCheck,
+    ) -> Result<Option<Applied>, Stop> {
+        let i = ctx.index;
+        // The node refuses a signed content it has logged before, whatever
+        // the signatures, before any rule: so does every replay, and the
+        // copy is not applied (none of its signatures is verified).
+        let content_id = env.content_id();
+        if let Some(first) = sink.replayed(&content_id).map_err(Stop::sink)? {
+            policy.fail(Failure::at(
+                i,
+                Check::Rule("replayed-envelope"),
+                format!(
+                    "the node should have refused this entry: it logs the signed content of entry {first} again \
+                     (the same payload type and payload; adding, replacing or reordering signatures is not a new act) [D12]"
+                ),
+            ))?;
+            return Ok(None);
+        }
+        // Genesis carries the key that signs it: the rules check it. Every
+        // other signature is by a registered key, verified by `sigs`; the
+        // rules verify every signature whose key is not known yet.
+        let mut keys = Vec::new();
+        if i > 0 {
+            for s in &env.signatures {
+                match key_of(sink.state(), &s.key_id) {
+                    Some(pk) => keys.push(pk),
+                    None => {
+                        keys.clear();
+                        break;
+                    }
+                }
+            }
+        }
+        let pre: Vec<Preverified> = keys
+            .iter()
+            .enumerate()
+            .map(|(index, pk)| Preverified {
+                index,
+                public_key: *pk,
+            })
+            .collect();
+        let effects = match apply_preverified(sink.state(), ctx, &env, &pre) {
+            Ok(fx) => fx,
+            Err(v) => {
+                let cite = v.citation().map(|c| format!(" [{c}]")).unwrap_or_default();
+                policy.fail(Failure::at(
+                    i,
+                    Check::Rule(v.code()),
+                    format!("the node should have refused this entry: {v}{cite}"),
+                ))?;
+                return Ok(None);
+            }
+        };
+        if effects.kind == EntryKind::Genesis {
+            self.check_genesis(&effects, policy)?;
+        }
+        if !keys.is_empty() {
+            sigs.check(i, env, keys, policy)?;
+        }
+        Ok(Some(Applied {
+            effects,
+            content_id,
+        }))
+    }
+
+    /// check_genesis checks that genesis fixes the log `log.json` describes.
+    fn check_genesis(&self, fx: &Effects, policy: &mut dyn Policy) -> Result<(), Failure> {
+        let log = self.log;
+        for (_, obj) in &fx.writes {
+            if let StateObject::Genesis(g) = obj {
+                if g.hash != log.suite.name() || g.profile != log.profile || g.origin != log.origin
+                {
+                    policy.fail(Failure::at(
+                        0,
+                        Check::Genesis,
+                        format!(
+                            "genesis fixes origin {:?}, hash {}, profile {} but log.json says {:?}, {}, {}",
+                            g.origin,
+                            g.hash,
+                            g.profile,
+                            log.origin,
+                            log.suite.name(),
+                            log.profile
+                        ),
+                    ))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// replay_all reads and replays every entry bundle of the tree `cp`
+    /// claims, from the sink's head, without authenticating them first
+    /// (for a reader that holds the whole tree and checks it after with
+    /// [`Follower::check_tree`]). Bundles are read lazily, so a claimed
+    /// size costs only the bundles served; `progress` is told the entries
+    /// replayed after each bundle. It returns whether every bundle was
+    /// read; a missing or undecodable one is a failure and ends the read.
+    ///
+    /// # Errors
+    ///
+    /// [`Stop::Fetch`], [`Stop::Sink`], or a failure `policy` stops at.
+    pub fn replay_all<S: Sink>(
+        &self,
+        cp: &Checkpoint,
+        sink: &mut S,
+        policy: &mut dyn Policy,
+        sigs: &mut dyn SignatureCheck,
+        progress: &mut dyn FnMut(&S),
+    ) -> Result<bool, Stop> {
+        let from = sink.head().size / TILE_WIDTH;
+        // Bundle by bundle, lazily: the list of every bundle a claimed
+        // size implies is not built (2^62 / 256 of them).
+        for t in (from..).map_while(|n| tile_at(cp.size, TileKind::Entries, n)) {
+            let start = t.n * TILE_WIDTH;
+            let Some(data) = self.src.get(&t.path())? else {
+                policy.fail(Failure::at(
+                    start,
+                    Check::EntriesMissing,
+                    format!("entry bundle {} is missing", t.path()),
+                ))?;
+                return Ok(false);
+            };
+            if !self.replay_bundle(sink, &t, &data, policy, sigs)? {
+                return Ok(false);
+            }
+            progress(sink);
+        }
+        Ok(true)
+    }
+
+    /// check_tree checks, after [`Follower::replay_all`] read every entry
+    /// into `sink` (whose stored hashes `tree` reads), that the served hash
+    /// tiles are the tree the entries make
+    /// ([`crate::tiles::compare_hash_tiles`]) and that its root is the
+    /// signed one ([`Follower::check_root`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Stop::Fetch`], [`Stop::Internal`] if `tree` lacks hashes,
+    /// [`Stop::Sink`], or a failure `policy` stops at.
+    pub fn check_tree<S: Sink>(
+        &self,
+        cp: &Checkpoint,
+        sink: &S,
+        tree: &dyn HashReader,
+        policy: &mut dyn Policy,
+    ) -> Result<Hash, Stop> {
+        crate::tiles::compare_hash_tiles(self.src, cp.size, tree, policy)?;
+        self.check_root(cp, sink, policy)
+    }
+
+    /// check_root checks that the first `cp.size` entries held hash to the
+    /// root `cp` signed, and returns that root.
+    ///
+    /// # Errors
+    ///
+    /// [`Check::Root`] (through `policy`), or [`Stop::Sink`] if the sink
+    /// cannot give that root.
+    pub fn check_root<S: Sink>(
+        &self,
+        cp: &Checkpoint,
+        sink: &S,
+        policy: &mut dyn Policy,
+    ) -> Result<Hash, Stop> {
+        let root = sink.root_at(cp.size).map_err(Stop::sink)?;
+        if root != cp.root {
+            policy.fail(Failure::of(
+                Check::Root,
+                format!(
+                    "the entries hash to root {} but the checkpoint signed {} at size {}",
+                    root.to_hex(),
+                    cp.root.to_hex(),
+                    cp.size
+                ),
+            ))?;
+        }
+        Ok(root)
+    }
+}

@@ -1,0 +1,133 @@
+//! Entries and proofs: `GET /v1/entries/{index}`, `GET /v1/proof/inclusion`
+//! and `GET /v1/proof/consistency`, all from the committed tree (a proof
+//! may be asked for any size up to the committed one, checkpointed or not).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use regledger::entry::leaf::Leaf;
+use regledger::tlog::tree::{prove_consistency, prove_inclusion};
+use serde_json::json;
+
+use super::{internal, json_ok, problem, unavailable, App, PathParam, QueryMap};
+
+/// proof_b64 is the inclusion proof of entry `index` in the tree of `size`, base64 hashes.
+pub(crate) fn proof_b64(app: &App, size: u64, index: u64) -> Result<Vec<String>, Response> {
+    let view = app.store.read().map_err(internal)?;
+    let p = prove_inclusion(app.descriptor.suite, size, index, &view).map_err(internal)?;
+    Ok(p.iter().map(|h| B64.encode(h.0)).collect())
+}
+
+fn committed_size(app: &App) -> Result<u64, Response> {
+    app.store.read().and_then(|v| v.size()).map_err(internal)
+}
+
+pub(super) async fn entry(State(app): State<Arc<App>>, PathParam(index): PathParam) -> Response {
+    let Some(index) = regledger::tlog::checkpoint::parse_size(&index) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "bad-parameter",
+            "Bad index",
+            "index must be a decimal without leading zeros",
+        );
+    };
+    let view = match app.store.read() {
+        Ok(v) => v,
+        Err(e) => return unavailable(e),
+    };
+    let bytes = match view.leaf(index) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "No such entry",
+                format!("no entry {index}"),
+            )
+        }
+        Err(e) => return unavailable(e),
+    };
+    let leaf = match Leaf::parse(&bytes) {
+        Ok(l) => l,
+        Err(e) => return internal(e),
+    };
+    json_ok(json!({
+        "index": index,
+        "leaf": B64.encode(&bytes),
+        "leaf_hash": app.descriptor.suite.leaf_hash(&bytes).to_hex(),
+        "integrated_time_ms": leaf.integrated_time_ms,
+        "prev_leaf_hash": leaf.prev_leaf_hash.to_hex(),
+        "kind": leaf.envelope.kind_name().unwrap_or(""),
+        "envelope": leaf.envelope.to_json(),
+    }))
+}
+
+fn param(q: &HashMap<String, String>, k: &str) -> Result<u64, Response> {
+    q.get(k)
+        .and_then(|v| regledger::tlog::checkpoint::parse_size(v))
+        .ok_or_else(|| {
+            problem(
+                StatusCode::BAD_REQUEST,
+                "bad-parameter",
+                "Bad parameter",
+                format!("{k} must be a decimal without leading zeros"),
+            )
+        })
+}
+
+pub(super) async fn inclusion(State(app): State<Arc<App>>, QueryMap(q): QueryMap) -> Response {
+    let (index, size) = match (param(&q, "index"), param(&q, "size")) {
+        (Ok(i), Ok(s)) => (i, s),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let committed = match committed_size(&app) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if index >= size || size > committed {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "bad-parameter",
+            "Out of range",
+            format!("need index < size <= {committed}"),
+        );
+    }
+    match proof_b64(&app, size, index) {
+        Ok(p) => json_ok(json!({"index": index, "size": size, "inclusion_proof": p})),
+        Err(r) => r,
+    }
+}
+
+pub(super) async fn consistency(State(app): State<Arc<App>>, QueryMap(q): QueryMap) -> Response {
+    let (old, new) = match (param(&q, "old"), param(&q, "new")) {
+        (Ok(i), Ok(s)) => (i, s),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let committed = match committed_size(&app) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if old == 0 || old > new || new > committed {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "bad-parameter",
+            "Out of range",
+            format!("need 0 < old <= new <= {committed}"),
+        );
+    }
+    let view = match app.store.read() {
+        Ok(v) => v,
+        Err(e) => return unavailable(e),
+    };
+    match prove_consistency(app.descriptor.suite, old, new, &view) {
+        Ok(p) => json_ok(
+            json!({"old": old, "new": new, "consistency_proof": p.iter().map(|h| B64.encode(h.0)).collect::<Vec<_>>()}),
+        ),
+        Err(e) => internal(e),
+    }
+}

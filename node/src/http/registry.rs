@@ -1,0 +1,167 @@
+//! The registry's read side: certificate bundles (`GET
+//! /v1/certificates/{no}`, also as C2SP tlog-proof), registry objects
+//! (participants, resources, agreements, products) and the subject index
+//! (`GET /v1/entries?subject=`).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use regledger::cert::assemble::assemble;
+use regledger::cert::bundle::EntryProof;
+use regledger::registry::{StateKey, StateReader};
+use regledger::tlog::tlog_proof::TlogProof;
+use regledger::tlog::tree::prove_inclusion;
+use regledger::Hash;
+use serde_json::json;
+
+use super::{internal, json_ok, problem, unavailable, App, PathParam, QueryMap, WAIT_TIMEOUT};
+
+pub(super) async fn entries_by_subject(
+    State(app): State<Arc<App>>,
+    QueryMap(q): QueryMap,
+) -> Response {
+    let Some(subject) = q.get("subject") else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "bad-parameter",
+            "Missing subject",
+            "use /v1/entries?subject=ID",
+        );
+    };
+    if subject.len() > 256 {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "bad-parameter",
+            "Bad subject",
+            "subject longer than 256 bytes",
+        );
+    }
+    match app.store.read().and_then(|v| v.subjects(subject, 10_000)) {
+        Ok(ix) => json_ok(json!({"subject": subject, "indexes": ix})),
+        Err(e) => internal(e),
+    }
+}
+
+/// bundle_for assembles the certificate bundle at a checkpoint covering every entry it needs.
+async fn bundle_for(
+    app: &Arc<App>,
+    no: &str,
+) -> Result<regledger::cert::bundle::CertificateBundle, Response> {
+    for _ in 0..5 {
+        let cp = app.latest.read().expect("lock").clone();
+        let view = app.store.read().map_err(internal)?;
+        let suite = app.descriptor.suite;
+        let too_new = std::cell::Cell::new(false);
+        let r = assemble(&app.descriptor.origin, &view, no, &cp.note, |i| {
+            if i >= cp.size {
+                too_new.set(true);
+                return Err("entry not yet covered by a checkpoint".into());
+            }
+            let leaf = view
+                .leaf(i)
+                .map_err(|e| e.to_string())?
+                .ok_or("missing leaf")?;
+            let p = prove_inclusion(suite, cp.size, i, &view).map_err(|e| e.to_string())?;
+            Ok(EntryProof {
+                index: i,
+                leaf: B64.encode(leaf),
+                inclusion_proof: p.iter().map(|h| B64.encode(h.0)).collect(),
+            })
+        });
+        match r {
+            Ok(b) => return Ok(b),
+            Err(_) if too_new.get() => {
+                drop(view);
+                let mut w = app.published.clone();
+                let target = cp.size;
+                let _ = tokio::time::timeout(WAIT_TIMEOUT, w.wait_for(|s| *s > target)).await;
+            }
+            Err(e) => {
+                return Err(problem(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "No such certificate",
+                    e.to_string(),
+                ))
+            }
+        }
+    }
+    Err(problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "checkpoint-pending",
+        "Not yet checkpointed",
+        "retry in a moment",
+    ))
+}
+
+pub(super) async fn certificate(
+    State(app): State<Arc<App>>,
+    PathParam(no): PathParam,
+    QueryMap(q): QueryMap,
+) -> Response {
+    if q.get("format").map(String::as_str) == Some("tlog-proof") {
+        return certificate_tlog_proof(State(app), PathParam(no)).await;
+    }
+    match bundle_for(&app, &no).await {
+        Ok(b) => json_ok(serde_json::to_value(&b).expect("bundle json")),
+        Err(r) => r,
+    }
+}
+
+pub(super) async fn certificate_tlog_proof(
+    State(app): State<Arc<App>>,
+    PathParam(no): PathParam,
+) -> Response {
+    let b = match bundle_for(&app, &no).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let proof = b
+        .entry
+        .inclusion_proof
+        .iter()
+        .filter_map(|h| B64.decode(h).ok().and_then(|x| Hash::from_slice(&x)))
+        .collect();
+    let p = TlogProof {
+        extra: None,
+        index: b.entry.index,
+        proof,
+        checkpoint: b.checkpoint,
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        p.to_text(),
+    )
+        .into_response()
+}
+
+pub(super) async fn object(
+    State(app): State<Arc<App>>,
+    PathParam(id): PathParam,
+    what: &'static str,
+) -> Response {
+    let key = match what {
+        "participant" => StateKey::Participant(id.clone()),
+        "resource" => StateKey::Resource(id.clone()),
+        "agreement" => StateKey::Agreement(id.clone()),
+        _ => StateKey::Product(id.clone()),
+    };
+    let view = match app.store.read() {
+        Ok(v) => v,
+        Err(e) => return unavailable(e),
+    };
+    match view.get(&key) {
+        Some(o) => json_ok(serde_json::to_value(o).expect("state json")),
+        None => problem(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not registered",
+            format!("no {what} {id:?}"),
+        ),
+    }
+}

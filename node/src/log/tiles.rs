@@ -1,0 +1,99 @@
+//! The tile directory: C2SP tlog-tiles hash tiles and entry bundles written
+//! from the store, each atomically and durably (write-temp → fsync →
+//! rename → fsync(dir)), so a reader sees a tile whole or not at all and a
+//! power loss keeps what was published. The node's publisher and the
+//! mirror both write their tiles here.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use regledger::tlog::tile::{
+    encode_entry_bundle, entry_tiles_for_size, hash_tiles_for_size, read_tile_data, Tile,
+    TILE_WIDTH,
+};
+
+use crate::store::{ReadTx, StoreError};
+
+/// TileError is why tiles were not written.
+#[derive(Debug, thiserror::Error)]
+pub enum TileError {
+    /// Store: the store could not give a leaf or a hash.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Io: the tile directory could not be written.
+    #[error("tiles: {0}")]
+    Io(#[from] std::io::Error),
+    /// Bundle: the leaves do not make an entry bundle (an entry larger
+    /// than a bundle may hold).
+    #[error("tiles: {0}")]
+    Bundle(#[from] regledger::tlog::tile::TileError),
+}
+
+/// write_atomic writes a file so that readers see the old or the new bytes,
+/// never a mix, and it survives power loss.
+///
+/// # Errors
+///
+/// The file system's error; the old file, if any, is then unchanged.
+///
+/// # Panics
+///
+/// If `path` has no parent directory (every caller joins a name to a directory).
+pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("tile paths have a parent");
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("x")
+    ));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    File::open(dir)?.sync_all()
+}
+
+/// tile_file returns the path of a tile under the tiles dir, if the path is a valid tile path.
+pub fn tile_file(tiles_dir: &Path, path: &str) -> Option<PathBuf> {
+    let t = Tile::parse(path).ok()?;
+    Some(tiles_dir.join(t.path()))
+}
+
+/// tiles_complete checks that the last entry bundle of `size` exists (a cheap reconcile at start).
+pub fn tiles_complete(tiles_dir: &Path, size: u64) -> bool {
+    if size == 0 {
+        return true;
+    }
+    entry_tiles_for_size(size - 1, size)
+        .iter()
+        .all(|t| tiles_dir.join(t.path()).is_file())
+}
+
+/// write_tiles writes the hash tiles and entry bundles that grow the tree
+/// from `old` to `new`, from the snapshot `view`.
+///
+/// # Errors
+///
+/// [`TileError`]; the tiles written before the failure stay (each is whole).
+pub fn write_tiles(tiles_dir: &Path, view: &ReadTx, old: u64, new: u64) -> Result<(), TileError> {
+    if new <= old {
+        return Ok(());
+    }
+    for t in hash_tiles_for_size(old, new) {
+        let data = read_tile_data(&t, view).map_err(StoreError::from)?;
+        write_atomic(&tiles_dir.join(t.path()), &data)?;
+    }
+    for t in entry_tiles_for_size(old, new) {
+        let start = t.n * TILE_WIDTH;
+        let mut entries = Vec::with_capacity(usize::from(t.width));
+        for i in start..start + u64::from(t.width) {
+            entries.push(view.leaf(i)?.ok_or(StoreError::MissingLeaf(i))?);
+        }
+        let refs: Vec<&[u8]> = entries.iter().map(|e| e.as_slice()).collect();
+        write_atomic(&tiles_dir.join(t.path()), &encode_entry_bundle(&refs)?)?;
+    }
+    Ok(())
+}

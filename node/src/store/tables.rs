@@ -1,0 +1,127 @@
+//! The redb tables and META keys: the on-disk format of `ledger.redb`.
+//!
+//! Private to the store: every other module reads and writes through
+//! [`super::Store`], [`super::ReadTx`], [`super::WriteTx`] and
+//! [`super::Appender`], so a second driver only has to give those methods
+//! their meaning. Names, key and value types and byte encodings here are
+//! the format of existing data directories: never change one (a renamed
+//! table is an empty table, not a migration).
+
+use redb::{MultimapTableDefinition, ReadableTable, TableDefinition};
+use regledger::tlog::tree::{HashReader, TreeError};
+use regledger::Hash;
+
+use super::{Head, StoreError};
+
+/// LEAVES maps index → leaf bytes.
+pub(super) const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
+/// HASHES maps stored-hash index → hash (Go tlog layout).
+pub(super) const HASHES: TableDefinition<u64, [u8; 32]> = TableDefinition::new("hashes");
+/// STATE maps registry state key → JSON object.
+pub(super) const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
+/// META holds the log's scalars (see the `M_*` keys).
+pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// CONTENT_IDS maps an entry's content id ([`regledger::entry::envelope::Envelope::content_id`],
+/// SHA-256 of what its signatures sign) → the index that logged it, to refuse replays (D12).
+pub(super) const CONTENT_IDS: TableDefinition<[u8; 32], u64> = TableDefinition::new("content_ids");
+/// LEGACY_DIGESTS is the replay table of nodes before D12 (SHA-256 of the whole
+/// envelope, signatures included): its presence means [`CONTENT_IDS`] must be
+/// built from the leaves; it is deleted once that is done.
+pub(super) const LEGACY_DIGESTS: TableDefinition<[u8; 32], u64> = TableDefinition::new("digests");
+/// SUBJECTS maps a subject id → indexes of the entries concerning it.
+pub(super) const SUBJECTS: MultimapTableDefinition<&str, u64> =
+    MultimapTableDefinition::new("subjects");
+/// CHECKPOINTS maps size → the signed checkpoint note published for it.
+pub(super) const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoints");
+
+/// M_SIZE is the committed tree size (u64 BE).
+pub(super) const M_SIZE: &str = "size";
+/// M_LAST_HASH is the last leaf hash.
+pub(super) const M_LAST_HASH: &str = "last_leaf_hash";
+/// M_LAST_TIME is the last integrated time (u64 BE ms).
+pub(super) const M_LAST_TIME: &str = "last_time_ms";
+/// M_CHECKPOINT is the latest published checkpoint note.
+pub(super) const M_CHECKPOINT: &str = "checkpoint";
+/// M_TILES_SIZE is the tree size the tile directory is complete for (u64 BE).
+pub(super) const M_TILES_SIZE: &str = "tiles_size";
+/// M_CONTENT_IDS_BUILT is, while a pre-D12 store is migrated, how many
+/// leaves [`CONTENT_IDS`] already holds (u64 BE); absent otherwise.
+pub(super) const M_CONTENT_IDS_BUILT: &str = "content_ids_built";
+/// M_VERIFYING is the log-signed checkpoint whose tree a mirror's verified
+/// entries are a prefix of (the one it integrates or last integrated): the
+/// signed statement its entries beyond the served checkpoint rest on.
+pub(super) const M_VERIFYING: &str = "mirror_verifying_checkpoint";
+/// M_WITNESS is the latest checkpoint this node's witness endpoint cosigned.
+pub(super) const M_WITNESS: &str = "witness_checkpoint";
+/// COSIGNED_PREFIX prefixes the key holding the size a witness (then its
+/// URL) last cosigned for this node (u64 BE).
+pub(super) const COSIGNED_PREFIX: &str = "witness_cosigned:";
+/// WEBHOOK_PREFIX prefixes the key holding a webhook's (then its URL) last
+/// delivered event id (decimal text, unlike the other counters: kept as
+/// first written).
+pub(super) const WEBHOOK_PREFIX: &str = "webhook:";
+
+/// u64_of decodes a u64 BE value; anything else reads as 0, as it always has.
+fn u64_of(b: &[u8]) -> u64 {
+    b.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+/// head_of reads the head from the META table.
+pub(super) fn head_of(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Head, StoreError> {
+    Ok(Head {
+        size: meta_u64(meta, M_SIZE)?,
+        last_leaf_hash: meta
+            .get(M_LAST_HASH)?
+            .and_then(|v| Hash::from_slice(v.value()))
+            .unwrap_or_default(),
+        last_time_ms: meta_u64(meta, M_LAST_TIME)?,
+    })
+}
+
+/// meta_str reads a text value from META.
+pub(super) fn meta_str(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(meta
+        .get(key)?
+        .map(|v| String::from_utf8_lossy(v.value()).into_owned()))
+}
+
+/// meta_u64 reads a u64 BE value from META (0 when absent).
+pub(super) fn meta_u64(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<u64, StoreError> {
+    Ok(meta.get(key)?.map(|v| u64_of(v.value())).unwrap_or(0))
+}
+
+/// Hashes reads stored hashes from any readable HASHES table.
+pub(super) struct Hashes<'a, T: ReadableTable<u64, [u8; 32]>>(pub(super) &'a T);
+
+impl<T: ReadableTable<u64, [u8; 32]>> HashReader for Hashes<'_, T> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
+        indexes
+            .iter()
+            .map(|&i| match self.0.get(i) {
+                Ok(Some(v)) => Ok(Hash(v.value())),
+                Ok(None) => Err(TreeError::MissingHash(i)),
+                Err(e) => Err(TreeError::Storage(e.to_string())),
+            })
+            .collect()
+    }
+}
+
+/// state_get reads a registry object from any readable STATE table. A
+/// value that does not decode reads as absent, as it always has (the rules
+/// then refuse what depends on it rather than the node stopping).
+pub(super) fn state_get(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &regledger::registry::StateKey,
+) -> Option<regledger::registry::StateObject> {
+    let k = key.to_string();
+    let v = t.get(k.as_str()).ok()??;
+    serde_json::from_slice(v.value()).ok()
+}
