@@ -830,7 +830,7 @@ async fn consistency(State(app): State<Arc<App>>, QueryMap(q): QueryMap) -> Resp
 }
 
 /// bundle_for assembles the certificate bundle at a checkpoint covering every entry it needs.
-async fn bundle_for(
+pub(crate) async fn bundle_for(
     app: &Arc<App>,
     no: &str,
 ) -> Result<regledger::bundle::CertificateBundle, Response> {

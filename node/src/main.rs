@@ -13,6 +13,7 @@ mod metrics;
 mod mirror;
 mod publisher;
 mod sequencer;
+mod site;
 mod store;
 mod witnessing;
 
@@ -134,6 +135,8 @@ struct ServeArgs {
     /// for a slow disk in the end-to-end tests). Hidden; never set it in production.
     #[arg(long, hide = true, default_value_t = 0)]
     test_commit_delay_ms: u64,
+    #[command(flatten)]
+    site: site::SiteArgs,
 }
 
 #[derive(clap::Args)]
@@ -367,9 +370,10 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("regledger-node listening on http://{addr}");
         tracing::info!(%addr, origin = %app.descriptor.origin, "serving");
+        let site = site::routes(app.clone(), &a.site, addr, None)?;
         http::serve(
             listener,
-            http::router(app, request_timeout, axum::Router::new()),
+            http::router(app, request_timeout, site),
             limits,
             shutdown_signal(),
         )

@@ -124,6 +124,8 @@ pub struct MirrorArgs {
     /// Most open connections (event streams included); more wait in the listen backlog.
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
+    #[command(flatten)]
+    pub site: crate::site::SiteArgs,
 }
 
 /// Mirror is the shared state of the follower, the feed and the witness.
@@ -1540,6 +1542,7 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         max_connections: a.max_connections.max(1),
     };
     let webhooks = a.webhook.clone();
+    let (site_args, upstream) = (a.site.clone(), a.upstream.clone());
     let result = rt.block_on(async move {
         let feed = Arc::new(feed);
         for url in webhooks {
@@ -1551,7 +1554,8 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("regledger-node mirror listening on http://{addr}");
         tracing::info!(%addr, origin = %app.descriptor.origin, "mirroring");
-        let extra = crate::feed::routes(feed);
+        let site = crate::site::routes(app.clone(), &site_args, addr, Some(upstream))?;
+        let extra = crate::feed::routes(feed).merge(site);
         // The node's accept loop: idle connections close and open ones are
         // bounded here too (a venue's mirror is as exposed as the node).
         let server = crate::http::serve(

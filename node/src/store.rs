@@ -341,6 +341,22 @@ impl ReadView {
         Ok(self.leaves.get(index)?.map(|v| v.value().to_vec()))
     }
 
+    /// objects returns the registry objects whose state key starts with
+    /// `prefix` (e.g. "product/"), in key order, at most `limit` (the public site's lists).
+    pub fn objects(&self, prefix: &str, limit: usize) -> Result<Vec<StateObject>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.state.range(prefix..)? {
+            let (k, v) = kv?;
+            if !k.value().starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            if let Ok(o) = serde_json::from_slice(v.value()) {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
     /// subjects returns the indexes concerning `subject`, at most `limit`.
     pub fn subjects(&self, subject: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
         let t = self.txn.open_multimap_table(SUBJECTS)?;

@@ -494,8 +494,10 @@ fn run(
                 )
             };
             r.set("status", result, detail);
-            out.status = Some(json!({"state": v.status, "label_zh": label, "set_by_index": v.status_index,
-                                     "proven_current": v.status_proven_current}));
+            out.status = Some(
+                json!({"state": v.status, "label_zh": label, "set_by_index": v.status_index,
+                                     "proven_current": v.status_proven_current}),
+            );
             let mut fields = serde_json::to_value(&v.certificate).expect("serializable");
             fields["blockchain_no"] = json!(v.blockchain_no);
             out.certificate = Some(fields);
@@ -529,7 +531,12 @@ pub fn status_label(state: &str) -> &'static str {
 }
 
 /// verdict_json is [`verdict`] as the JSON the page reads.
-pub fn verdict_json(bundle_json: &[u8], log_json: &[u8], expect_no: &str, expect_h: &str) -> String {
+pub fn verdict_json(
+    bundle_json: &[u8],
+    log_json: &[u8],
+    expect_no: &str,
+    expect_h: &str,
+) -> String {
     serde_json::to_string(&verdict(bundle_json, log_json, expect_no, expect_h))
         .expect("serializable")
 }

@@ -172,10 +172,7 @@ fn each_tamper_fails_and_names_its_check() {
                 b.signer_entries.retain(|e| e.index == 0);
             }),
         ),
-        (
-            "status",
-            Box::new(|b| b.status.state = "active".into()),
-        ),
+        ("status", Box::new(|b| b.status.state = "active".into())),
         (
             "bundle",
             Box::new(|b| b.origin = "regledger.test/another".into()),
@@ -229,7 +226,10 @@ fn another_log_key_in_log_json_fails_the_log_signature() {
         "",
     );
     assert_eq!(v.failed, Some("log_signature"), "{v:#?}");
-    assert_eq!(v.log_fingerprint.as_deref(), Some(fingerprint(&d.log_vkey).as_str()));
+    assert_eq!(
+        v.log_fingerprint.as_deref(),
+        Some(fingerprint(&d.log_vkey).as_str())
+    );
 }
 
 #[test]
