@@ -309,6 +309,7 @@ async fn overview(State(s): State<Arc<Site>>) -> Response {
         witnesses,
         products: products.iter().filter(|p| p.registration.is_some()).count(),
         open_notices,
+        public_url: s.public_url.clone(),
     };
     s.html(StatusCode::OK, pages::overview(&s.chrome(), &v))
 }

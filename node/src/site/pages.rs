@@ -256,6 +256,8 @@ pub struct OverviewView {
     pub products: usize,
     /// open_notices counts open public notices.
     pub open_notices: usize,
+    /// public_url is this site's public base URL.
+    pub public_url: String,
 }
 
 /// overview renders `/`.
@@ -304,7 +306,7 @@ pub fn overview(c: &Chrome, v: &OverviewView) -> String {
             li { "在证书页下载证书包（bundle.json），离线运行：" br;
                  code { "regledger-verify cert bundle.json --log log.json" } }
             li { "审计整个日志 " small { "Audit the whole log" } ": " br;
-                 code { "regledger-verify audit --url <本站地址 this site> --log log.json" } }
+                 code { "regledger-verify audit --url " (v.public_url) " --log log.json" } }
         }
     };
     layout(c, "日志概览", "Log overview", body)
@@ -434,6 +436,8 @@ pub fn certificate(c: &Chrome, v: &CertificateView) -> String {
                 div {
                     p.cert-title { "数据产品登记证书" br; small { "Data product registration certificate" } }
                     p.status-line { "当前状态 " small { "Status" } " " (badge(v.status)) }
+                    // The verdict of the check below, where a phone that scanned the code shows it first.
+                    p #verdict .verdict data-state="idle" { "尚未在浏览器中验证 (not yet verified in this browser)" }
                     p.note { small { "此状态为本站登记库所示（由条目 " (v.status_index) " 设定）；下方浏览器验证独立核对证书包。"
                         " Status as this site's registry holds it (set by entry " (v.status_index) "); the check below verifies the bundle in your browser." } }
                 }
@@ -458,7 +462,6 @@ pub fn certificate(c: &Chrome, v: &CertificateView) -> String {
         section #verify .verify data-no=(no) data-bundle={(base) "/bundle.json"} data-log="/log.json"
             data-wasm="/assets/regledger_web_verify.wasm" {
             h2 { "浏览器验证 " small { "Verified in your browser" } }
-            p #verdict .verdict data-state="idle" { "尚未在浏览器中验证 (not yet verified in this browser)" }
             noscript { p { "浏览器验证需要启用 JavaScript。也可下载证书包用 regledger-verify 离线验证。"
                 small { " The in-browser check needs JavaScript; you can also verify the bundle offline with regledger-verify." } } }
             ol #checks .checks {}
@@ -580,6 +583,8 @@ pub fn notices(c: &Chrome, v: &NoticesView) -> String {
                 "已登记 " small { "registered" } " " a href={"/products/" (no)} { (no) } " " (badge(n.status))
             } @else if n.objections.iter().any(|o| o.outcome.is_none()) {
                 "异议处理中，暂不登记 " small { "objection pending: not registered" }
+            } @else if n.days_left > 0 {
+                "公示中，尚未登记 " small { "on notice, not registered" }
             } @else {
                 "公示期满，尚未登记 " small { "notice over, not registered yet" }
             }
@@ -601,6 +606,7 @@ pub fn notices(c: &Chrome, v: &NoticesView) -> String {
                     dt { "公示期 " small { "Notice period" } } dd { (n.opened_on) " 至 " (n.last_day) " " small { "(" (n.opened_on) " to " (n.last_day) ")" } }
                     dt { "剩余天数 " small { "Days left" } } dd { strong { (n.days_left) " 天" } " " small { "(today included)" } }
                     dt { "异议 " small { "Objections" } } dd { (objections(n)) }
+                    dt { "进展 " small { "Progress" } } dd { (outcome(n)) }
                 }
                 p.howto { "如有异议，请于 " strong { (n.last_day) } " 当日结束前，向公示发布方（" (n.published_by) "）书面提出，写明产品编号 " (n.product_id) "、异议理由并附证据材料；异议处理期间不予登记。"
                     br; small { "To object, write to the publisher of this notice (" (n.published_by) ") by the end of " (n.last_day) " (China time), naming product " (n.product_id) ", your grounds and evidence; the product is not registered while an objection is pending." } }

@@ -262,8 +262,9 @@ pub fn render(font: &Font, c: &Certificate) -> Result<Vec<u8>, String> {
         l.text(left, y, 11.0, zh);
         l.muted(left, y - 11.0, 7.0, en);
         let below = l.paragraph(value_x, y, 11.0, value_w, val, false);
-        y = below.min(y - 22.0) - 6.0;
-        l.lines.push((left, y + 9.0, right, y + 9.0, 0.3));
+        // Rows are 32 pt apart at least; the rule sits between them.
+        y = below.min(y - 22.0) - 10.0;
+        l.lines.push((left, y + 13.0, right, y + 13.0, 0.3));
     }
     y -= 8.0;
     let small = |l: &mut Layout, y: f32, zh: &str, en: &str, val: &str| -> f32 {
