@@ -15,13 +15,14 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
-use regledger::bundle::{assemble, verify_bundle, CertificateBundle, EntryProof};
-use regledger::checkpoint::{sign_checkpoint, Checkpoint};
-use regledger::cosignature::{add_signatures, cosign};
+use regledger::cert::assemble::assemble;
+use regledger::cert::bundle::{verify_bundle, CertificateBundle, EntryProof};
+use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
+use regledger::tlog::cosignature::{add_signatures, cosign};
 use regledger::descriptor::{LogDescriptor, LogDescriptorJson};
-use regledger::note::{KeyType, Signer};
-use regledger::registry::testkit::{replay, Testkit, REGISTRATION_NO};
-use regledger::tree::MemoryTree;
+use regledger::tlog::note::{KeyType, Signer};
+use regledger::testkit::{replay, Testkit, REGISTRATION_NO};
+use regledger::tlog::memory::MemoryTree;
 use regledger::HashSuite;
 use std::sync::OnceLock;
 

@@ -5,7 +5,7 @@
 //! Properties: when it decodes, there are exactly that many entries,
 //! re-encoding gives the same bytes, and any other count is refused.
 use libfuzzer_sys::fuzz_target;
-use regledger::tile::{decode_entry_bundle, encode_entry_bundle};
+use regledger::tlog::tile::{decode_entry_bundle, encode_entry_bundle};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&w, rest)) = data.split_first() else {

@@ -6,7 +6,7 @@
 //! the input); binary and JSON forms convert into each other without loss;
 //! every accepted envelope meets check(); the digest is that of the bytes.
 use libfuzzer_sys::fuzz_target;
-use regledger::envelope::Envelope;
+use regledger::entry::envelope::Envelope;
 use sha2::{Digest, Sha256};
 
 fn both_ways(e: &Envelope) {

@@ -6,8 +6,8 @@
 //! hashes concatenate back to the data; hash_from_tile returns each bottom
 //! hash and, one level up, the node hash of each full pair.
 use libfuzzer_sys::fuzz_target;
-use regledger::tile::{decode_hash_tile, hash_from_tile, Tile, TileKind, MAX_TILE_LEVEL};
-use regledger::tree::stored_hash_index;
+use regledger::tlog::tile::{decode_hash_tile, hash_from_tile, Tile, TileKind, MAX_TILE_LEVEL};
+use regledger::tlog::tree::stored_hash_index;
 use regledger::HashSuite;
 
 fuzz_target!(|data: &[u8]| {

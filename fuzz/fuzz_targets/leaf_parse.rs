@@ -5,7 +5,7 @@
 //! parsed fields builds an equal leaf; the leaf hash is the RFC 9162 leaf
 //! hash of the input.
 use libfuzzer_sys::fuzz_target;
-use regledger::leaf::Leaf;
+use regledger::entry::leaf::Leaf;
 use regledger::HashSuite;
 
 fuzz_target!(|data: &[u8]| {

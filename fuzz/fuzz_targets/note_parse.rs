@@ -6,7 +6,9 @@
 //! reports signatures the note has; text that is valid to sign, signed with
 //! the fixed key, opens with that key and no other.
 use libfuzzer_sys::fuzz_target;
-use regledger::note::{check_text, open_note, sign_note, KeyType, Note, Signer, VerifierKey};
+use regledger::tlog::note::{
+    check_text, open_note, sign_note, Ed25519Verifier, KeyType, Note, Signer, VerifierKey,
+};
 use std::sync::OnceLock;
 
 fn keys() -> &'static (Signer, VerifierKey, VerifierKey) {
@@ -21,11 +23,15 @@ fn keys() -> &'static (Signer, VerifierKey, VerifierKey) {
 
 fuzz_target!(|data: &[u8]| {
     let (signer, vkey, other) = keys();
+    let (mine, theirs) = (
+        Ed25519Verifier::new(vkey).unwrap(),
+        Ed25519Verifier::new(other).unwrap(),
+    );
     if let Ok(n) = Note::parse(data) {
         assert!(n.text.ends_with('\n'));
         let again = Note::parse(n.to_text().as_bytes()).expect("to_text output parses");
         assert_eq!(again, n);
-        if let Ok(o) = open_note(data, std::slice::from_ref(vkey)) {
+        if let Ok(o) = open_note(data, &[&mine]) {
             assert_eq!(o.text, n.text);
             assert!(!o.verified.is_empty());
             for s in o.verified.iter().chain(&o.unverified) {
@@ -36,18 +42,18 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     } else {
-        assert!(open_note(data, std::slice::from_ref(vkey)).is_err());
+        assert!(open_note(data, &[&mine]).is_err());
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if check_text(text).is_ok() {
             let signed = sign_note(text, &[signer]).expect("checked text signs");
-            let o = open_note(signed.as_bytes(), std::slice::from_ref(vkey))
+            let o = open_note(signed.as_bytes(), &[&mine])
                 .expect("signed note opens");
             assert_eq!(o.text, text);
             assert_eq!(o.verified.len(), 1);
             // The same name and id with another key is a different key id,
             // so the signature is unknown to it: no verified signature.
-            assert!(open_note(signed.as_bytes(), std::slice::from_ref(other)).is_err());
+            assert!(open_note(signed.as_bytes(), &[&theirs]).is_err());
         }
     }
 });

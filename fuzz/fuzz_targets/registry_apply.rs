@@ -14,9 +14,9 @@
 //! reports its own kind and a signer; the same entry with one signature bit
 //! flipped is refused; an unedited lifecycle entry is accepted.
 use libfuzzer_sys::fuzz_target;
-use regledger::envelope::{kind_name_of, payload_type_for, Envelope};
-use regledger::leaf::Leaf;
-use regledger::registry::testkit::{replay, Party, Step, Testkit};
+use regledger::entry::envelope::{kind_name_of, payload_type_for, Envelope};
+use regledger::entry::leaf::Leaf;
+use regledger::testkit::{replay, Party, Step, Testkit};
 use regledger::registry::{apply, EntryContext, EntryKind, MemoryState};
 use regledger::{Hash, HashSuite};
 use serde_json::Value;

@@ -5,7 +5,7 @@
 //! spellings parse) and parses back to an equal Tile; the width is 1..=256
 //! and a hash tile's level is at most MAX_TILE_LEVEL.
 use libfuzzer_sys::fuzz_target;
-use regledger::tile::{Tile, TileKind, MAX_TILE_LEVEL, TILE_WIDTH};
+use regledger::tlog::tile::{Tile, TileKind, MAX_TILE_LEVEL, TILE_WIDTH};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {

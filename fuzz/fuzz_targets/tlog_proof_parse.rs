@@ -5,8 +5,8 @@
 //! encoding per proof) and parses back to an equal proof;
 //! verify_tlog_proof never panics on it.
 use libfuzzer_sys::fuzz_target;
-use regledger::note::{KeyType, Signer, VerifierKey};
-use regledger::tlog_proof::{verify_tlog_proof, TlogProof};
+use regledger::tlog::note::{KeyType, Signer, VerifierKey};
+use regledger::tlog::tlog_proof::{verify_tlog_proof, TlogProof};
 use regledger::{Hash, HashSuite};
 use std::sync::OnceLock;
 

@@ -6,7 +6,7 @@
 //! to_skey/from_skey and its verifier through to_vkey/parse, and its
 //! signatures verify with that verifier.
 use libfuzzer_sys::fuzz_target;
-use regledger::note::{is_valid_name, KeyType, Signer, VerifierKey};
+use regledger::tlog::note::{is_valid_name, KeyType, Signer, VerifierKey};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {

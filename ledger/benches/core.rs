@@ -6,11 +6,12 @@
 //! Results are recorded in docs/benchmarks.md with the machine they ran on.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use regledger::envelope::{participant_key_id, verify_batch, Envelope};
-use regledger::leaf::Leaf;
-use regledger::registry::testkit::{replay, Testkit, BASE_MS, DAY_MS};
+use regledger::entry::envelope::{participant_key_id, verify_batch, Envelope};
+use regledger::entry::leaf::Leaf;
 use regledger::registry::{apply, EntryContext, EntryKind};
-use regledger::tree::{verify_consistency, verify_inclusion, MemoryTree};
+use regledger::testkit::{replay, Testkit, BASE_MS, DAY_MS};
+use regledger::tlog::memory::MemoryTree;
+use regledger::tlog::proof::{verify_consistency, verify_inclusion};
 use regledger::{Hash, HashSuite};
 use serde_json::json;
 use std::hint::black_box;
@@ -58,7 +59,7 @@ fn tree(c: &mut Criterion) {
         let p = t.prove_inclusion(size, 123_457).unwrap();
         let leaf = t.leaf_hash(123_457).unwrap();
         g.bench_function("verify_inclusion", |b| {
-            b.iter(|| verify_inclusion(suite, 123_457, size, &leaf, &p, &root).unwrap())
+            b.iter(|| verify_inclusion(suite, size, 123_457, &leaf, &p, &root).unwrap())
         });
         let old_root = t.root_at(654_321).unwrap();
         let cp = t.prove_consistency(654_321, size).unwrap();
@@ -114,7 +115,7 @@ fn signatures(c: &mut Criterion) {
         )
     });
     g.bench_function("apply_operation_event_preverified", |b| {
-        let pre = [regledger::envelope::Preverified {
+        let pre = [regledger::entry::envelope::Preverified {
             index: 0,
             public_key: pk,
         }];
@@ -145,8 +146,8 @@ fn batch(c: &mut Criterion) {
 }
 
 fn notes(c: &mut Criterion) {
-    use regledger::checkpoint::{sign_checkpoint, verify_checkpoint, Checkpoint};
-    use regledger::note::{KeyType, Signer};
+    use regledger::tlog::checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint};
+    use regledger::tlog::note::{KeyType, Signer};
     let log = Signer::generate("bench.example/log", KeyType::Ed25519, [9; 32]).unwrap();
     let cp = Checkpoint {
         origin: "bench.example/log".into(),
@@ -159,7 +160,7 @@ fn notes(c: &mut Criterion) {
     let mut g = c.benchmark_group("note");
     g.throughput(Throughput::Elements(1));
     g.bench_function("verify_checkpoint", |b| {
-        b.iter(|| verify_checkpoint(black_box(note.as_bytes()), &vk, &[], 0).unwrap())
+        b.iter(|| open_checkpoint(black_box(note.as_bytes()), &vk).unwrap())
     });
     g.finish();
 }

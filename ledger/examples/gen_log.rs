@@ -13,10 +13,10 @@
 use std::path::Path;
 
 use regledger::descriptor::LogDescriptorJson;
-use regledger::leaf::Leaf;
-use regledger::note::{KeyType, Signer};
-use regledger::registry::testkit::{chain, tile_files, Testkit, BASE_MS, DAY_MS};
+use regledger::entry::leaf::Leaf;
 use regledger::registry::EntryKind;
+use regledger::testkit::{chain, tile_files, Testkit, BASE_MS, DAY_MS};
+use regledger::tlog::note::{KeyType, Signer};
 use regledger::{Hash, HashSuite};
 use serde_json::json;
 

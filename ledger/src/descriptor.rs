@@ -1,10 +1,21 @@
 //! Log descriptors: `log.json`, everything a verifier needs to trust a log and
-//! nothing secret (see CONTRACT.md, "Keys and log descriptors").
+//! nothing secret (see CONTRACT.md, "Keys and log descriptors";
+//! schemas/FORMATS.md), and the verification of a log's checkpoints against
+//! it: [`verify_checkpoint`] (log key, origin and witness quorum) and
+//! [`verify_log_signature`] (log key and origin).
+//!
+//! These live here rather than in [`crate::tlog::checkpoint`] because it
+//! is the descriptor that says what to trust; the generic, origin-blind
+//! functions are [`crate::tlog::checkpoint::open_checkpoint`] and
+//! [`crate::tlog::checkpoint::open_witnessed_checkpoint`].
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::HashSuite;
-use crate::note::VerifierKey;
+use crate::tlog::checkpoint::{
+    open_checkpoint, open_witnessed_checkpoint, CheckpointError, VerifiedCheckpoint,
+};
+use crate::tlog::hash::HashSuite;
+use crate::tlog::note::VerifierKey;
 
 /// MAX_DESCRIPTOR_BYTES bounds the size of a `log.json` a verifier will parse.
 pub const MAX_DESCRIPTOR_BYTES: usize = 64 * 1024;
@@ -153,6 +164,121 @@ impl LogDescriptor {
             witnesses: self.witnesses.iter().map(|w| w.to_vkey()).collect(),
             quorum: self.quorum,
             profile: self.profile.clone(),
+        }
+    }
+}
+
+/// verify_checkpoint checks a signed checkpoint of the log `log` describes
+/// (the model is Go's `note.Open`): signed by the log key, cosigned by at
+/// least `log.quorum` of `log.witnesses`, and naming `log.origin`.
+/// Signatures by keys `log.json` does not list are ignored; a listed key
+/// whose signature fails refuses the note.
+///
+/// # Errors
+///
+/// - [`CheckpointError::Note`]: the note is malformed, or a listed key's signature fails.
+/// - [`CheckpointError::Malformed`]: the body is not a checkpoint.
+/// - [`CheckpointError::NotSignedByLog`]: no valid signature by the log key.
+/// - [`CheckpointError::Quorum`]: too few witnesses cosigned.
+/// - [`CheckpointError::WrongOrigin`]: the checkpoint names another log.
+pub fn verify_checkpoint(
+    note: &[u8],
+    log: &LogDescriptor,
+) -> Result<VerifiedCheckpoint, CheckpointError> {
+    let v = open_witnessed_checkpoint(note, &log.log_key, &log.witnesses, log.quorum)?;
+    check_origin(v, &log.origin)
+}
+
+/// verify_log_signature checks that a checkpoint is signed by the log key
+/// and names `log.origin`, without asking for cosignatures (none is checked,
+/// not even a listed witness's): for a checkpoint a verifier already
+/// trusts, or one a witness is asked to cosign.
+///
+/// # Errors
+///
+/// As [`verify_checkpoint`], without [`CheckpointError::Quorum`].
+pub fn verify_log_signature(
+    note: &[u8],
+    log: &LogDescriptor,
+) -> Result<VerifiedCheckpoint, CheckpointError> {
+    let v = open_checkpoint(note, &log.log_key)?;
+    check_origin(v, &log.origin)
+}
+
+fn check_origin(
+    v: VerifiedCheckpoint,
+    origin: &str,
+) -> Result<VerifiedCheckpoint, CheckpointError> {
+    if v.checkpoint.origin != origin {
+        return Err(CheckpointError::WrongOrigin {
+            got: v.checkpoint.origin,
+            want: origin.to_string(),
+        });
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tlog::checkpoint::{sign_checkpoint, Checkpoint};
+    use crate::tlog::cosignature::{add_signatures, cosign};
+    use crate::tlog::hash::Hash;
+    use crate::tlog::note::{sign_note, KeyType, Signer};
+
+    #[test]
+    fn verify_checks_key_origin_and_quorum() {
+        let log = Signer::generate("example.org/log", KeyType::Ed25519, [1; 32]).unwrap();
+        let w = Signer::generate("witness", KeyType::CosignatureV1, [3; 32]).unwrap();
+        let d = LogDescriptor::from_json(&LogDescriptorJson {
+            origin: "example.org/log".into(),
+            log_vkey: log.verifier().to_vkey(),
+            hash: "sha256".into(),
+            witnesses: vec![w.verifier().to_vkey()],
+            quorum: 1,
+            profile: "guangxi".into(),
+        })
+        .unwrap();
+        let cp = Checkpoint {
+            origin: "example.org/log".into(),
+            size: 5,
+            root: Hash([9; 32]),
+            extensions: vec![],
+        };
+        let note = sign_checkpoint(&cp, &log).unwrap();
+        assert!(matches!(
+            verify_checkpoint(note.as_bytes(), &d),
+            Err(CheckpointError::Quorum { got: 0, want: 1 })
+        ));
+        assert_eq!(
+            verify_log_signature(note.as_bytes(), &d)
+                .unwrap()
+                .checkpoint,
+            cp
+        );
+        let sig = cosign(&w, &cp.to_text(), 1234).unwrap();
+        let cosigned = add_signatures(&note, &[sig]).unwrap();
+        let v = verify_checkpoint(cosigned.as_bytes(), &d).unwrap();
+        assert_eq!(v.witnesses, vec![w.verifier()]);
+        // The same key signing another origin: refused by both.
+        let wrong = Checkpoint {
+            origin: "other".into(),
+            ..cp.clone()
+        };
+        let n2 = sign_note(&wrong.to_text(), &[&log]).unwrap();
+        for r in [
+            verify_log_signature(n2.as_bytes(), &d),
+            verify_checkpoint(
+                add_signatures(&n2, &[cosign(&w, &wrong.to_text(), 1).unwrap()])
+                    .unwrap()
+                    .as_bytes(),
+                &d,
+            ),
+        ] {
+            assert!(
+                matches!(r, Err(CheckpointError::WrongOrigin { .. })),
+                "{r:?}"
+            );
         }
     }
 }

@@ -7,20 +7,12 @@
 //! working-day calendar. No I/O, no async, no database, no HTTP.
 #![forbid(unsafe_code)]
 
-pub mod blockchain_no;
-pub mod bundle;
-pub mod calendar;
-pub mod checkpoint;
-pub mod cosignature;
+pub mod cert;
 pub mod descriptor;
-pub mod envelope;
-pub mod hash;
-pub mod leaf;
-pub mod note;
-pub mod profile;
+pub mod entry;
 pub mod registry;
-pub mod tile;
-pub mod tlog_proof;
-pub mod tree;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+pub mod tlog;
 
-pub use hash::{Hash, HashSuite};
+pub use tlog::hash::{Hash, HashSuite};

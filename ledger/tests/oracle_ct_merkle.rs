@@ -10,7 +10,8 @@
 
 use ct_merkle::mem_backed_tree::MemoryBackedTree;
 use ct_merkle::{ConsistencyProof, InclusionProof, RootHash};
-use regledger::tree::{verify_consistency, verify_inclusion, MemoryTree};
+use regledger::tlog::memory::MemoryTree;
+use regledger::tlog::proof::{verify_consistency, verify_inclusion};
 use regledger::{Hash, HashSuite};
 use sha2::Sha256;
 
@@ -59,7 +60,7 @@ fn ct_merkle_agrees_on_roots_and_proofs() {
             let tp = theirs.prove_inclusion(i as usize);
             let their_path = to_hashes(tp.as_bytes());
             // Theirs verifies with ours.
-            verify_inclusion(s, i, n, &lh, &their_path, &root)
+            verify_inclusion(s, n, i, &lh, &their_path, &root)
                 .unwrap_or_else(|e| panic!("their inclusion proof {i} of {n}: {e}"));
             // Ours verifies with theirs, and is the same list.
             let our_path = ours.prove_inclusion(n, i).unwrap();
@@ -71,7 +72,7 @@ fn ct_merkle_agrees_on_roots_and_proofs() {
             let wrong = leaf(i + 1);
             if (i + n) % 4 == 0 && wrong != leaf(i) {
                 assert!(tr.verify_inclusion(&wrong, i, &op).is_err());
-                assert!(verify_inclusion(s, i, n, &s.leaf_hash(&wrong), &our_path, &root).is_err());
+                assert!(verify_inclusion(s, n, i, &s.leaf_hash(&wrong), &our_path, &root).is_err());
             }
             inclusion += 1;
         }

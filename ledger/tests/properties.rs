@@ -5,14 +5,14 @@
 //! here, independently of the stored-hash layout the library uses.
 
 use proptest::prelude::*;
-use regledger::calendar::{days_in_month, Date};
-use regledger::tile::{
+use regledger::registry::calendar::{days_in_month, Date};
+use regledger::tlog::memory::MemoryTree;
+use regledger::tlog::proof::{verify_consistency, verify_inclusion};
+use regledger::tlog::tile::{
     decode_entry_bundle, decode_hash_tile, encode_entry_bundle, hash_from_tile,
     hash_tiles_for_size, read_tile_data, TileError, TileKind,
 };
-use regledger::tree::{
-    stored_hash_index, tree_hash, verify_consistency, verify_inclusion, MemoryTree,
-};
+use regledger::tlog::tree::{stored_hash_index, tree_hash};
 use regledger::{Hash, HashSuite};
 
 fn suite() -> impl Strategy<Value = HashSuite> {
@@ -71,31 +71,31 @@ proptest! {
         prop_assert_eq!(root, mth(s, 0, n));
         let leaf = s.leaf_hash(&leaf_data(i));
         let proof = t.prove_inclusion(n, i).unwrap();
-        prop_assert!(verify_inclusion(s, i, n, &leaf, &proof, &root).is_ok());
+        prop_assert!(verify_inclusion(s, n, i, &leaf, &proof, &root).is_ok());
 
         // Any single bit of any proof hash.
         for k in 0..proof.len() {
             let mut p = proof.clone();
             p[k] = flip(p[k], bit + 37 * k);
-            prop_assert!(verify_inclusion(s, i, n, &leaf, &p, &root).is_err(), "hash {} bit flipped", k);
+            prop_assert!(verify_inclusion(s, n, i, &leaf, &p, &root).is_err(), "hash {} bit flipped", k);
         }
         // A shorter or longer proof.
         if !proof.is_empty() {
-            prop_assert!(verify_inclusion(s, i, n, &leaf, &proof[1..], &root).is_err());
+            prop_assert!(verify_inclusion(s, n, i, &leaf, &proof[1..], &root).is_err());
         }
         let mut longer = proof.clone();
         longer.push(root);
-        prop_assert!(verify_inclusion(s, i, n, &leaf, &longer, &root).is_err());
+        prop_assert!(verify_inclusion(s, n, i, &leaf, &longer, &root).is_err());
         // Another index (of the same tree).
         let j = other % n;
         if j != i {
-            prop_assert!(verify_inclusion(s, j, n, &leaf, &proof, &root).is_err());
-            prop_assert!(verify_inclusion(s, j, n, &s.leaf_hash(&leaf_data(j)), &proof, &root).is_err());
+            prop_assert!(verify_inclusion(s, n, j, &leaf, &proof, &root).is_err());
+            prop_assert!(verify_inclusion(s, n, j, &s.leaf_hash(&leaf_data(j)), &proof, &root).is_err());
         }
         // Another leaf, a bit of the leaf hash, the root.
-        prop_assert!(verify_inclusion(s, i, n, &s.leaf_hash(&leaf_data(i + 1)), &proof, &root).is_err());
-        prop_assert!(verify_inclusion(s, i, n, &flip(leaf, bit), &proof, &root).is_err());
-        prop_assert!(verify_inclusion(s, i, n, &leaf, &proof, &flip(root, bit)).is_err());
+        prop_assert!(verify_inclusion(s, n, i, &s.leaf_hash(&leaf_data(i + 1)), &proof, &root).is_err());
+        prop_assert!(verify_inclusion(s, n, i, &flip(leaf, bit), &proof, &root).is_err());
+        prop_assert!(verify_inclusion(s, n, i, &leaf, &proof, &flip(root, bit)).is_err());
         // Another size, checked against that size's root: the proof does not
         // carry over. (The size is bound only through the root: with the
         // old root, a size whose proof has the same shape would verify.)
@@ -103,7 +103,7 @@ proptest! {
         for m in [n - 1, n + 1, n + 2] {
             if m > i && m != n {
                 let r = big.root_at(m).unwrap();
-                prop_assert!(verify_inclusion(s, i, m, &leaf, &proof, &r).is_err(), "size {}", m);
+                prop_assert!(verify_inclusion(s, m, i, &leaf, &proof, &r).is_err(), "size {}", m);
             }
         }
         // Out of range.

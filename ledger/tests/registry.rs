@@ -1,9 +1,9 @@
 //! The registry rules: the whole lifecycle of MISSION.md replayed, and a
 //! table of invalid steps, each rejected with its code and seed citation.
 
-use regledger::calendar::Date;
-use regledger::registry::testkit::{replay, Step, Testkit, BASE_MS, DAY_MS, DOC, REGISTRATION_NO};
+use regledger::registry::calendar::Date;
 use regledger::registry::{apply, EntryContext, EntryKind, MemoryState, RuleViolation, Status};
+use regledger::testkit::{replay, Step, Testkit, BASE_MS, DAY_MS, DOC, REGISTRATION_NO};
 use regledger::{Hash, HashSuite};
 use serde_json::json;
 
@@ -16,7 +16,7 @@ fn kit() -> Testkit {
 /// try_after replays `prefix`, then applies `env` at `time_ms` and returns the result.
 fn try_after(
     prefix: &[Step],
-    env: regledger::envelope::Envelope,
+    env: regledger::entry::envelope::Envelope,
     time_ms: u64,
 ) -> Result<regledger::registry::Effects, RuleViolation> {
     let r = replay(ORIGIN, HashSuite::Blake3, prefix).expect("prefix replays");
@@ -54,7 +54,7 @@ fn whole_lifecycle_replays_in_every_profile() {
         assert_eq!(reg.index, i as u64);
         let lh = r.leaves[i].hash(HashSuite::Blake3);
         assert!(
-            regledger::blockchain_no::BlockchainNo::parse(&reg.blockchain_no)
+            regledger::entry::blockchain_no::BlockchainNo::parse(&reg.blockchain_no)
                 .unwrap()
                 .matches(ORIGIN, i as u64, &lh)
         );
@@ -126,7 +126,7 @@ fn signer_rules() {
     let k = kit();
     let steps = k.setup(HashSuite::Blake3, "guangxi");
     let t = BASE_MS + 3 * DAY_MS;
-    let stranger = regledger::registry::testkit::Party::new(
+    let stranger = regledger::testkit::Party::new(
         "stranger",
         "某公司",
         regledger::registry::Role::Operator,
@@ -545,7 +545,7 @@ fn operation_events_and_commitments() {
     let k = kit();
     let all = k.lifecycle(HashSuite::Blake3, "guangxi");
     let t = BASE_MS + 60 * DAY_MS;
-    let ev = |who: &regledger::registry::testkit::Party, agreement: &str, commit: &str| {
+    let ev = |who: &regledger::testkit::Party, agreement: &str, commit: &str| {
         who.sign(EntryKind::OperationEvent, &json!({"agreement_id": agreement, "action": "export", "occurred_at_ms": t - 5, "actor": "svc",
             "records": 1, "personal_data_commitments": [commit]}))
     };
@@ -560,7 +560,7 @@ fn operation_events_and_commitments() {
         "malformed-payload"
     );
     // Only parties log operations under an agreement.
-    let other = regledger::registry::testkit::Party::new(
+    let other = regledger::testkit::Party::new(
         "gx-transport",
         "x",
         regledger::registry::Role::DataSourceUnit,

@@ -5,8 +5,8 @@
 //! whose parent ended; look-alike identifiers; error messages that must
 //! name the missing step. Each is refused with its code and article.
 
-use regledger::registry::testkit::{replay, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
 use regledger::registry::{apply, EntryContext, EntryKind, Role, RuleViolation};
+use regledger::testkit::{replay, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
 use regledger::{Hash, HashSuite};
 use serde_json::{json, Value};
 
@@ -102,7 +102,7 @@ fn world(upto: &str) -> Vec<Step> {
 /// try_after replays `prefix`, then applies `env` at `time_ms`.
 fn try_after(
     prefix: &[Step],
-    env: &regledger::envelope::Envelope,
+    env: &regledger::entry::envelope::Envelope,
     time_ms: u64,
 ) -> Result<regledger::registry::Effects, RuleViolation> {
     let r = replay(ORIGIN, HashSuite::Blake3, prefix)
@@ -120,7 +120,7 @@ fn try_after(
 /// `code`, and, when `article` is given, that the citation names it.
 fn refused(
     prefix: &[Step],
-    env: &regledger::envelope::Envelope,
+    env: &regledger::entry::envelope::Envelope,
     time_ms: u64,
     code: &str,
     article: Option<&str>,
@@ -141,7 +141,7 @@ fn refused(
     }
 }
 
-fn accepted(prefix: &[Step], env: &regledger::envelope::Envelope, time_ms: u64) {
+fn accepted(prefix: &[Step], env: &regledger::entry::envelope::Envelope, time_ms: u64) {
     if let Err(e) = try_after(prefix, env, time_ms) {
         panic!("refused: {e}: {}", String::from_utf8_lossy(&env.payload));
     }
@@ -514,7 +514,7 @@ fn absurd_dates_are_refused_before_any_day_is_counted() {
     let k = kit();
     let w = world("objection filed");
     let t = at(12);
-    let cases: Vec<(&str, regledger::envelope::Envelope)> = vec![
+    let cases: Vec<(&str, regledger::entry::envelope::Envelope)> = vec![
         ("objection filed 1970", k.venue.sign(EntryKind::ObjectionFiled, &json!({"objection_id": "OBJ-OLD", "product_id": "P-1", "filed_on": "1970-01-01", "filer_name": "x", "grounds": "y"}))),
         ("objection filed 9999", k.venue.sign(EntryKind::ObjectionFiled, &json!({"objection_id": "OBJ-NEW", "product_id": "P-1", "filed_on": "9999-12-31", "filer_name": "x", "grounds": "y"}))),
         ("objection resolved 9999", k.operator.sign(EntryKind::ObjectionResolved, &json!({"objection_id": "OBJ-1", "resolved_on": "9999-12-31", "outcome": "dismissed", "reason": "x"}))),
@@ -596,7 +596,7 @@ fn a_derived_authorization_is_never_in_force_when_its_parent_is_not() {
 }
 
 /// all_steps_registration is the lifecycle's registration of P-1.
-fn all_steps_registration(k: &Testkit) -> regledger::envelope::Envelope {
+fn all_steps_registration(k: &Testkit) -> regledger::entry::envelope::Envelope {
     k.lifecycle(HashSuite::Blake3, "guangxi")
         .into_iter()
         .find(|s| s.label == "product registered")

@@ -5,12 +5,12 @@
 //! deterministic.
 
 use proptest::prelude::*;
-use regledger::calendar::Date;
-use regledger::envelope::Envelope;
-use regledger::registry::testkit::{replay, Party, Testkit, BASE_MS, DAY_MS, DOC};
+use regledger::entry::envelope::Envelope;
+use regledger::registry::calendar::Date;
 use regledger::registry::{
     apply, EntryContext, EntryKind, MemoryState, StateKey, StateObject, StateReader, Status,
 };
+use regledger::testkit::{replay, Party, Testkit, BASE_MS, DAY_MS, DOC};
 use regledger::{Hash, HashSuite};
 use serde_json::json;
 
@@ -300,9 +300,9 @@ struct World {
     parties: Vec<Party>,
 }
 
-fn world() -> (World, Vec<regledger::registry::testkit::Step>) {
-    use regledger::registry::testkit::Step;
+fn world() -> (World, Vec<regledger::testkit::Step>) {
     use regledger::registry::Role;
+    use regledger::testkit::Step;
     let kit = Testkit::new(ORIGIN);
     let bo = Party::new("gx-operator-b", "乙运营有限公司", Role::Operator, 21);
     let bb = Party::new("nn-other", "乙经营主体有限公司", Role::BusinessEntity, 22);

@@ -5,12 +5,15 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::checkpoint::{verify_checkpoint, Checkpoint};
-use regledger::cosignature::{add_signatures, cosignature_message};
-use regledger::note::{
-    open_note, sign_note, KeyType, Note, NoteError, NoteSignature, Signer, VerifierKey,
+use regledger::tlog::checkpoint::{
+    open_checkpoint, open_witnessed_checkpoint, verifier_for, Checkpoint,
 };
-use regledger::tree::verify_inclusion;
+use regledger::tlog::cosignature::{add_signatures, cosignature_message, CosignatureV1Verifier};
+use regledger::tlog::note::{
+    open_note, sign_note, KeyType, Note, NoteError, NoteSignature, NoteVerifier, OpenedNote,
+    Signer, VerifierKey,
+};
+use regledger::tlog::proof::verify_inclusion;
 use regledger::{Hash, HashSuite};
 use serde_json::Value;
 
@@ -21,6 +24,13 @@ fn load(name: &str) -> Value {
 
 fn s(v: &Value) -> &str {
     v.as_str().unwrap()
+}
+
+/// open opens a note with keys of either type, each judged by its own verifier.
+fn open(msg: &[u8], keys: &[VerifierKey]) -> Result<OpenedNote, NoteError> {
+    let vs: Vec<Box<dyn NoteVerifier>> = keys.iter().map(verifier_for).collect();
+    let refs: Vec<&dyn NoteVerifier> = vs.iter().map(|v| v.as_ref()).collect();
+    open_note(msg, &refs)
 }
 
 #[test]
@@ -80,7 +90,7 @@ fn go_note_open_cases() {
             .iter()
             .map(|k| VerifierKey::parse(s(k)).unwrap())
             .collect();
-        let got = open_note(s(&c["msg"]).as_bytes(), &known);
+        let got = open(s(&c["msg"]).as_bytes(), &known);
         let want = s(&c["want"]);
         match got {
             Ok(o) => {
@@ -119,7 +129,7 @@ fn go_malformed_notes_are_rejected() {
             bytes = [&[0xffu8][..], &s(m).as_bytes()[2..]].concat();
         }
         assert!(
-            matches!(open_note(&bytes, &known), Err(NoteError::Malformed(_))),
+            matches!(open(&bytes, &known), Err(NoteError::Malformed(_))),
             "case {i}"
         );
     }
@@ -132,7 +142,7 @@ fn c2sp_signed_note_examples() {
     let vk = VerifierKey::parse(s(&c["example_vkey"])).unwrap();
     assert_eq!(format!("{:08x}", vk.key_id()), s(&c["example_key_id_hex"]));
     assert_eq!(hex::encode(vk.public_key()), s(&c["example_pub_hex"]));
-    open_note(s(&c["example_note"]).as_bytes(), &[vk]).unwrap();
+    open(s(&c["example_note"]).as_bytes(), &[vk]).unwrap();
     let n = Note::parse(s(&c["parse_only_note"]).as_bytes()).unwrap();
     assert_eq!(n.text, s(&c["parse_only_note_text"]));
     assert_eq!(n.sigs.len(), 1);
@@ -229,7 +239,7 @@ fn cosignature_vectors() {
         s(&lc["note"])
     );
     let vk = VerifierKey::parse(s(&lc["vkey"])).unwrap();
-    let cp = verify_checkpoint(s(&lc["note"]).as_bytes(), &vk, &[], 0).unwrap();
+    let cp = open_checkpoint(s(&lc["note"]).as_bytes(), &vk).unwrap();
     assert_eq!(cp.checkpoint.size, 10);
 
     let cs = &k["cosignature_v1"];
@@ -243,11 +253,11 @@ fn cosignature_vectors() {
     assert_eq!(format!("{:08x}", w.key_id()), s(&cs["witness_key_id_hex"]));
     let ws = Signer::generate(s(&cs["witness_name"]), KeyType::CosignatureV1, seed).unwrap();
     assert_eq!(ws.verifier(), w);
-    let mine = regledger::cosignature::cosign(&ws, body, 1234).unwrap();
+    let mine = regledger::tlog::cosignature::cosign(&ws, body, 1234).unwrap();
     for line in cs["lines"].as_array().unwrap() {
         let note = format!("{body}\n{}\n", s(&line["line"]));
         let verifies = line["verifies_with_example_witness_key"].as_bool().unwrap();
-        let r = open_note(note.as_bytes(), std::slice::from_ref(&w));
+        let r = open(note.as_bytes(), std::slice::from_ref(&w));
         assert_eq!(r.is_ok(), verifies, "{}", line["why"]);
         if verifies {
             assert_eq!(mine.to_line(), format!("{}\n", s(&line["line"])));
@@ -262,14 +272,16 @@ fn cosignature_vectors() {
             key_id: 0,
             sig: raw[4..].to_vec(),
         };
-        regledger::cosignature::cosignature_timestamp(&sig)
+        regledger::tlog::cosignature::cosignature_timestamp(&sig)
     };
     assert_eq!(
         ts_of(s(&f[0]["sig_b64"])),
         Some(f[0]["want_timestamp"].as_u64().unwrap())
     );
     assert_eq!(ts_of(s(&f[1]["sig_b64"])), None);
-    assert!(!w.verify_note_sig(body, &B64.decode(s(&f[1]["sig_b64"])).unwrap()[4..]));
+    assert!(!CosignatureV1Verifier::new(&w)
+        .unwrap()
+        .verify(body, &B64.decode(s(&f[1]["sig_b64"])).unwrap()[4..]));
 
     let ex = &v["c2sp_examples_parse_only"];
     let n = Note::parse(s(&ex["checkpoint_note"]).as_bytes()).unwrap();
@@ -280,7 +292,7 @@ fn cosignature_vectors() {
         .find(|x| format!("{:08x}", x.key_id) == s(&wl["key_id_hex"]))
         .unwrap();
     assert_eq!(
-        regledger::cosignature::cosignature_timestamp(wsig),
+        regledger::tlog::cosignature::cosignature_timestamp(wsig),
         Some(wl["timestamp"].as_u64().unwrap())
     );
 }
@@ -292,7 +304,7 @@ fn real_sum_golang_org_checkpoints() {
     let vk = VerifierKey::parse(s(&g["vkey"])).unwrap();
     for c in g["checkpoints"].as_array().unwrap() {
         let note = s(&c["note"]).as_bytes();
-        let o = open_note(note, std::slice::from_ref(&vk)).unwrap();
+        let o = open(note, std::slice::from_ref(&vk)).unwrap();
         assert_eq!(o.verified.len(), 1);
         assert_eq!(
             o.unverified.len(),
@@ -303,7 +315,7 @@ fn real_sum_golang_org_checkpoints() {
         assert_eq!(cp.root.to_hex(), s(&c["root_hex"]));
         // Tampering with the size breaks the signature.
         let bad = s(&c["note"]).replacen(&cp.size.to_string(), &(cp.size + 1).to_string(), 1);
-        assert!(open_note(bad.as_bytes(), std::slice::from_ref(&vk)).is_err());
+        assert!(open(bad.as_bytes(), std::slice::from_ref(&vk)).is_err());
     }
 }
 
@@ -347,15 +359,16 @@ fn real_rekor_v2_entries_with_witnesses() {
             note = add_signatures(&note, &sigs).unwrap();
             saw_witnesses += witnesses.len();
         }
-        let vc = verify_checkpoint(note.as_bytes(), &log, &witnesses, witnesses.len()).unwrap();
+        let vc =
+            open_witnessed_checkpoint(note.as_bytes(), &log, &witnesses, witnesses.len()).unwrap();
         assert_eq!(vc.witnesses.len(), witnesses.len());
         let cp = vc.checkpoint;
         assert_eq!(cp.size, e["tree_size"].as_u64().unwrap());
         assert_eq!(cp.root.to_hex(), s(&e["root_hex"]));
         verify_inclusion(
             HashSuite::Sha256,
-            e["log_index"].as_u64().unwrap(),
             cp.size,
+            e["log_index"].as_u64().unwrap(),
             &leaf,
             &proof,
             &cp.root,
@@ -372,7 +385,7 @@ fn real_rekor_v2_entries_with_witnesses() {
                 sigs,
             }
             .to_text();
-            assert!(verify_checkpoint(bad.as_bytes(), &log, &witnesses, 3).is_err());
+            assert!(open_witnessed_checkpoint(bad.as_bytes(), &log, &witnesses, 3).is_err());
         }
     }
     assert_eq!(saw_witnesses, 3);
@@ -390,7 +403,7 @@ fn cctv_ed25519_edge_cases_under_verify_strict() {
         let msg = s(&r[3]).as_bytes();
         let want = r[7].as_bool().unwrap();
         let got = match ed25519_dalek::VerifyingKey::from_bytes(&key) {
-            Ok(k) => regledger::note::verify_strict(&k, msg, &sig),
+            Ok(k) => regledger::tlog::note::verify_strict(&k, msg, &sig),
             Err(_) => false,
         };
         assert_eq!(got, want, "vector {}", r[0]);

@@ -1,10 +1,9 @@
 //! The tree math against every external vector in `tests/vectors/`
 //! (copied unmodified from the project's shared vectors; see its README).
 
-use regledger::tree::{
-    prove_consistency, prove_inclusion, root_from_inclusion, verify_consistency, verify_inclusion,
-    MemoryTree,
-};
+use regledger::tlog::memory::MemoryTree;
+use regledger::tlog::proof::{root_from_inclusion, verify_consistency, verify_inclusion};
+use regledger::tlog::tree::{prove_consistency, prove_inclusion};
 use regledger::{Hash, HashSuite};
 use serde_json::Value;
 
@@ -65,7 +64,7 @@ fn rfc6962_reference_tree() {
         .enumerate()
     {
         for (i, want) in row.as_array().unwrap().iter().enumerate() {
-            let idx = regledger::tree::stored_hash_index(level as u8, i as u64);
+            let idx = regledger::tlog::tree::stored_hash_index(level as u8, i as u64);
             assert_eq!(t.stored()[idx as usize], h(want), "node level {level} #{i}");
         }
     }
@@ -104,8 +103,8 @@ fn transparency_dev_inclusion_probes() {
         let got_err = match (root, leaf, proof) {
             (Some(root), Some(leaf), Some(proof)) => verify_inclusion(
                 HashSuite::Sha256,
-                p["leafIdx"].as_u64().unwrap(),
                 p["treeSize"].as_u64().unwrap(),
+                p["leafIdx"].as_u64().unwrap(),
                 &leaf,
                 &proof,
                 &root,
@@ -179,9 +178,9 @@ fn check_tree_vectors(suite: HashSuite, t: &Value, leaf_inputs: &[Vec<u8>]) {
         let got = prove_inclusion(suite, size, index, &tree).unwrap();
         assert_eq!(got, want, "inclusion {index} in {size}");
         let leaf = tree.leaf_hash(index).unwrap();
-        verify_inclusion(suite, index, size, &leaf, &want, &roots[size as usize]).unwrap();
+        verify_inclusion(suite, size, index, &leaf, &want, &roots[size as usize]).unwrap();
         assert_eq!(
-            root_from_inclusion(suite, index, size, &leaf, &want).unwrap(),
+            root_from_inclusion(suite, size, index, &leaf, &want).unwrap(),
             roots[size as usize]
         );
     }
@@ -302,7 +301,7 @@ fn ct_argon2020_real_proofs() {
     let root = h(&c["root_hex"]);
     let idx = c["leaf_index"].as_u64().unwrap();
     let proof = hashes(&c["inclusion_proof_hex"]);
-    verify_inclusion(s, idx, size, &leaf, &proof, &root).unwrap();
+    verify_inclusion(s, size, idx, &leaf, &proof, &root).unwrap();
     let old = c["old_size"].as_u64().unwrap();
     let old_root = h(&c["old_root_hex"]);
     let cproof = hashes(&c["consistency_proof_hex"]);
@@ -310,15 +309,15 @@ fn ct_argon2020_real_proofs() {
     for i in 0..proof.len() {
         let mut bad = proof.clone();
         bad[i] = flip(bad[i], 0);
-        assert!(verify_inclusion(s, idx, size, &leaf, &bad, &root).is_err());
+        assert!(verify_inclusion(s, size, idx, &leaf, &bad, &root).is_err());
         let mut badc = cproof.clone();
         badc[i] = flip(badc[i], 255);
         assert!(verify_consistency(s, old, size, &badc, &old_root, &root).is_err());
     }
-    assert!(verify_inclusion(s, idx + 1, size, &leaf, &proof, &root).is_err());
-    assert!(verify_inclusion(s, idx, size * 2, &leaf, &proof, &root).is_err());
+    assert!(verify_inclusion(s, size, idx + 1, &leaf, &proof, &root).is_err());
+    assert!(verify_inclusion(s, size * 2, idx, &leaf, &proof, &root).is_err());
     assert!(verify_consistency(s, old + 1, size, &cproof, &old_root, &root).is_err());
-    assert!(verify_inclusion(s, idx, size, &leaf, &proof[..29], &root).is_err());
+    assert!(verify_inclusion(s, size, idx, &leaf, &proof[..29], &root).is_err());
 }
 
 /// c2sp_path converts Go's `tile/8/L/…` (height 8) spelling to C2SP's.
@@ -332,7 +331,7 @@ fn c2sp_path(go: &str) -> Option<String> {
 
 #[test]
 fn go_tlog_tiles() {
-    use regledger::tile::{hash_tiles_for_size, read_tile_data, Tile, TileKind};
+    use regledger::tlog::tile::{hash_tiles_for_size, read_tile_data, Tile, TileKind};
     use sha2::Digest;
     let v = load("go_tlog_sha256.json");
     let t = &v["tiles"];

@@ -5,13 +5,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::calendar::Date;
-use regledger::envelope::{participant_key_id, payload_type_for, Envelope};
-use regledger::note::{KeyType, Signer};
+use regledger::entry::envelope::{participant_key_id, payload_type_for, Envelope};
+use regledger::registry::calendar::Date;
 use regledger::registry::EntryKind;
+use regledger::tlog::note::{KeyType, Signer};
 use serde_json::{json, Value};
 
 use crate::logdir::{read_signer, Paths};
+
+/// BENCH_DOC is the document digest the load generator's payloads carry
+/// (BLAKE3 of the empty string): its entries stand for no real document.
+const BENCH_DOC: &str = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
 use crate::Failure;
 
 /// Arguments of `submit`.
@@ -194,7 +198,7 @@ async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
             "grade": "一般", "open_attribute": "conditional", "format": "json", "update_frequency": "实时", "scale": "bench"})).expect("json")),
         sign_as(&agency, "agreement-filed", serde_json::to_vec(&json!({"id": agreement, "agreement_type": "operation-agreement",
             "parties": [agency.name(), operator.name()], "grantee": operator.name(), "scope": [resource], "signed_on": today.to_string(),
-            "term_start": today.to_string(), "term_end": end.to_string(), "document_title": "bench", "document_blake3": regledger::registry::testkit::DOC})).expect("json")),
+            "term_start": today.to_string(), "term_end": end.to_string(), "document_title": "bench", "document_blake3": BENCH_DOC})).expect("json")),
     ];
     for e in &setup {
         post(&c, &url, e)
@@ -205,7 +209,7 @@ async fn run_bench(a: BenchArgs, authority: Signer) -> Result<(), String> {
     let t0 = now_ms();
     let payload = |i: usize, n: usize| {
         json!({"agreement_id": agreement, "action": "access", "occurred_at_ms": t0 - 1000, "actor": format!("svc-{i:08}"), "records": i,
-               "personal_data_commitments": vec![regledger::registry::testkit::DOC; n]})
+               "personal_data_commitments": vec![BENCH_DOC; n]})
     };
     // Pad with 67-byte commitments to the nearest of the requested payload size.
     let unpadded = payload(0, 0).to_string().len();

@@ -19,13 +19,14 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
-use regledger::checkpoint::{parse_size, verify_checkpoint, Checkpoint};
-use regledger::cosignature::cosign;
-use regledger::leaf::Leaf;
-use regledger::note::{Note, Signer};
-use regledger::tree::{tree_hash, verify_consistency};
+use regledger::descriptor::verify_log_signature;
+use regledger::entry::leaf::Leaf;
+use regledger::tlog::checkpoint::{parse_size, Checkpoint};
+use regledger::tlog::cosignature::cosign;
+use regledger::tlog::note::{Note, Signer};
+use regledger::tlog::proof::{consistency_roots, verify_consistency};
+use regledger::tlog::tree::tree_hash;
+use regledger::tlog::witness::{size_body, AddCheckpoint, SIZE_CONTENT_TYPE};
 use regledger::Hash;
 use serde::Serialize;
 
@@ -298,43 +299,6 @@ pub async fn webhook(feed: Arc<Feed>, url: String) {
     }
 }
 
-/// AddCheckpoint is a parsed tlog-witness request.
-struct AddCheckpoint {
-    old: u64,
-    proof: Vec<Hash>,
-    note: Vec<u8>,
-}
-
-fn parse_add_checkpoint(body: &[u8]) -> Result<AddCheckpoint, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8")?;
-    let (head, note) = text
-        .split_once("\n\n")
-        .ok_or("no blank line between the header and the checkpoint")?;
-    let mut lines = head.split('\n');
-    let old = lines
-        .next()
-        .and_then(|l| l.strip_prefix("old "))
-        .and_then(parse_size)
-        .ok_or("the first line must be `old <size>`")?;
-    let mut proof = Vec::new();
-    for l in lines {
-        let h = B64
-            .decode(l)
-            .ok()
-            .and_then(|b| Hash::from_slice(&b))
-            .ok_or("a proof line is not a base64 hash")?;
-        proof.push(h);
-        if proof.len() > 63 {
-            return Err("more than 63 proof hashes".into());
-        }
-    }
-    Ok(AddCheckpoint {
-        old,
-        proof,
-        note: note.as_bytes().to_vec(),
-    })
-}
-
 fn witness_problem(status: StatusCode, code: &str, detail: impl Into<String>) -> Response {
     problem(status, code, "Checkpoint not cosigned", detail)
 }
@@ -360,52 +324,6 @@ fn fork(feed: &Feed, reason: String, note: &[u8], request: &[u8]) {
     }
 }
 
-/// consistency_roots recomputes the two roots a consistency proof from
-/// `old` to `new` commits to (RFC 9162 §2.1.4.2, without comparing them
-/// with anything). Only defined when `old` is not a power of two: otherwise
-/// the old root is itself the first node of the path and the proof alone
-/// determines neither root.
-pub fn consistency_roots(
-    suite: regledger::HashSuite,
-    old: u64,
-    new: u64,
-    proof: &[Hash],
-) -> Option<(Hash, Hash)> {
-    if old == 0 || old >= new || old.is_power_of_two() || new > regledger::tree::MAX_TREE_SIZE {
-        return None;
-    }
-    let shift = old.trailing_zeros();
-    let inner = 64 - ((old - 1) ^ (new - 1)).leading_zeros() - shift;
-    let border = ((old - 1) >> (inner + shift)).count_ones();
-    if proof.len() != 1 + (inner + border) as usize {
-        return None;
-    }
-    let (mut fn_, mut sn) = (old - 1, new - 1);
-    while fn_ & 1 == 1 {
-        fn_ >>= 1;
-        sn >>= 1;
-    }
-    let (mut fr, mut sr) = (proof[0], proof[0]);
-    for c in &proof[1..] {
-        if sn == 0 {
-            return None;
-        }
-        if fn_ & 1 == 1 || fn_ == sn {
-            fr = suite.node_hash(c, &fr);
-            sr = suite.node_hash(c, &sr);
-            while fn_ & 1 == 0 && fn_ != 0 {
-                fn_ >>= 1;
-                sn >>= 1;
-            }
-        } else {
-            sr = suite.node_hash(&sr, c);
-        }
-        fn_ >>= 1;
-        sn >>= 1;
-    }
-    Some((fr, sr))
-}
-
 /// add_checkpoint is C2SP tlog-witness `POST /add-checkpoint`.
 async fn add_checkpoint(State(feed): State<Arc<Feed>>, body: Bytes) -> Response {
     let f = feed.clone();
@@ -419,9 +337,9 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
     let Some(witness) = &feed.witness else {
         return witness_problem(StatusCode::NOT_FOUND, "not-found", "not a witness");
     };
-    let req = match parse_add_checkpoint(body) {
+    let req = match AddCheckpoint::parse(body) {
         Ok(r) => r,
-        Err(e) => return witness_problem(StatusCode::BAD_REQUEST, "malformed", e),
+        Err(e) => return witness_problem(StatusCode::BAD_REQUEST, "malformed", e.to_string()),
     };
     let d = &feed.app.descriptor;
     let cp = match Note::parse(&req.note)
@@ -438,7 +356,7 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
             format!("this witness does not know the log {:?}", cp.origin),
         );
     }
-    let text = match verify_checkpoint(&req.note, &d.log_key, &[], 0) {
+    let text = match verify_log_signature(&req.note, d) {
         Ok(v) => v.note.text,
         Err(e) => return witness_problem(StatusCode::FORBIDDEN, "bad-signature", e.to_string()),
     };
@@ -518,8 +436,8 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
             if req.old != wsize {
                 let mut r = (
                     StatusCode::CONFLICT,
-                    [(header::CONTENT_TYPE, "text/x.tlog.size")],
-                    format!("{wsize}\n"),
+                    [(header::CONTENT_TYPE, SIZE_CONTENT_TYPE)],
+                    size_body(wsize),
                 )
                     .into_response();
                 r.headers_mut()
@@ -657,64 +575,6 @@ fn add_checkpoint_blocking(feed: &Feed, body: &[u8]) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn add_checkpoint_requests_parse_strictly() {
-        let r = parse_add_checkpoint(b"old 0\n\nlog\n1\nAAAA\n\n").unwrap();
-        assert_eq!(r.old, 0);
-        assert!(r.proof.is_empty());
-        let h = B64.encode([7u8; 32]);
-        let r = parse_add_checkpoint(format!("old 5\n{h}\n{h}\n\nnote").as_bytes()).unwrap();
-        assert_eq!((r.old, r.proof.len()), (5, 2));
-        assert_eq!(r.note, b"note");
-        for bad in [
-            &b"old 05\n\nx"[..],
-            b"old x\n\nx",
-            b"new 1\n\nx",
-            b"old 1\nnot-base64!\n\nx",
-            b"old 1\nAAAA\n\nx",
-            b"old 1",
-            b"\xff\xfe",
-        ] {
-            assert!(parse_add_checkpoint(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn consistency_roots_rebuild_both_roots_from_a_proof() {
-        use regledger::tree::MemoryTree;
-        let suite = regledger::HashSuite::Sha256;
-        let mut t = MemoryTree::new(suite);
-        for i in 0..300u64 {
-            t.append_data(&i.to_be_bytes());
-        }
-        let mut checked = 0;
-        for old in 1..300u64 {
-            for new in [old + 1, old + 7, 300]
-                .into_iter()
-                .filter(|n| *n > old && *n <= 300)
-            {
-                let proof = t.prove_consistency(old, new).unwrap();
-                let got = consistency_roots(suite, old, new, &proof);
-                if old.is_power_of_two() {
-                    assert_eq!(got, None);
-                    continue;
-                }
-                let want = (t.root_at(old).unwrap(), t.root_at(new).unwrap());
-                assert_eq!(got, Some(want), "{old} -> {new}");
-                checked += 1;
-                // One node changed: the new root is no longer rebuilt.
-                let mut bad = proof.clone();
-                bad[0].0[0] ^= 1;
-                assert_ne!(
-                    consistency_roots(suite, old, new, &bad).map(|r| r.1),
-                    Some(want.1)
-                );
-                assert_eq!(consistency_roots(suite, old, new, &proof[1..]), None);
-            }
-        }
-        assert!(checked > 500);
-    }
 
     #[test]
     fn events_map_only_changes_venues_act_on() {

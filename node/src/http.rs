@@ -24,13 +24,14 @@ use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use futures_util::StreamExt;
-use regledger::bundle::{assemble, EntryProof};
+use regledger::cert::assemble::assemble;
+use regledger::cert::bundle::EntryProof;
 use regledger::descriptor::LogDescriptor;
-use regledger::envelope::Envelope;
-use regledger::leaf::Leaf;
+use regledger::entry::envelope::Envelope;
+use regledger::entry::leaf::Leaf;
 use regledger::registry::{StateKey, StateObject, StateReader};
-use regledger::tlog_proof::TlogProof;
-use regledger::tree::{prove_consistency, prove_inclusion};
+use regledger::tlog::tlog_proof::TlogProof;
+use regledger::tlog::tree::{prove_consistency, prove_inclusion};
 use regledger::Hash;
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch};
@@ -702,7 +703,7 @@ fn committed_size(app: &App) -> Result<u64, Response> {
 }
 
 async fn entry(State(app): State<Arc<App>>, PathParam(index): PathParam) -> Response {
-    let Some(index) = regledger::checkpoint::parse_size(&index) else {
+    let Some(index) = regledger::tlog::checkpoint::parse_size(&index) else {
         return problem(
             StatusCode::BAD_REQUEST,
             "bad-parameter",
@@ -766,7 +767,7 @@ async fn entries_by_subject(State(app): State<Arc<App>>, QueryMap(q): QueryMap) 
 
 fn param(q: &HashMap<String, String>, k: &str) -> Result<u64, Response> {
     q.get(k)
-        .and_then(|v| regledger::checkpoint::parse_size(v))
+        .and_then(|v| regledger::tlog::checkpoint::parse_size(v))
         .ok_or_else(|| {
             problem(
                 StatusCode::BAD_REQUEST,
@@ -833,7 +834,7 @@ async fn consistency(State(app): State<Arc<App>>, QueryMap(q): QueryMap) -> Resp
 pub(crate) async fn bundle_for(
     app: &Arc<App>,
     no: &str,
-) -> Result<regledger::bundle::CertificateBundle, Response> {
+) -> Result<regledger::cert::bundle::CertificateBundle, Response> {
     for _ in 0..5 {
         let cp = app.latest.read().expect("lock").clone();
         let view = app.store.view().map_err(internal)?;

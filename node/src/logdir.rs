@@ -12,8 +12,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use rand_core::{OsRng, RngCore};
 use regledger::descriptor::{LogDescriptor, LogDescriptorJson};
-use regledger::envelope::{participant_key_id, payload_type_for, Envelope};
-use regledger::note::{KeyType, Signer};
+use regledger::entry::envelope::{participant_key_id, payload_type_for, Envelope};
+use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::json;
 
@@ -113,7 +113,7 @@ pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
     }
     // Witness keys and quorum are checked before anything is written.
     for w in &o.witnesses {
-        let k = regledger::note::VerifierKey::parse(w)
+        let k = regledger::tlog::note::VerifierKey::parse(w)
             .map_err(|e| format!("witness key {w:?}: {e}"))?;
         if k.key_type() != KeyType::CosignatureV1 {
             return Err(format!(
@@ -128,7 +128,7 @@ pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
             o.witnesses.len()
         ));
     }
-    if regledger::profile::profile(&o.profile).is_none() {
+    if regledger::registry::profile::profile(&o.profile).is_none() {
         return Err(format!(
             "unknown profile {:?} (xian, chengdu, shuozhou, guangxi)",
             o.profile

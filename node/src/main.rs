@@ -25,7 +25,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use regledger::note::{KeyType, Signer};
+use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 
 use crate::logdir::{InitOptions, Paths};
@@ -247,7 +247,7 @@ fn keygen(a: KeygenArgs) -> Result<(), Failure> {
     println!(
         "{}",
         serde_json::json!({"vkey": s.verifier().to_vkey(), "public_key": base64::engine::general_purpose::STANDARD.encode(s.verifier().public_key()),
-                           "key_id": regledger::envelope::participant_key_id(s.name(), s.verifier().public_key()), "file": a.out})
+                           "key_id": regledger::entry::envelope::participant_key_id(s.name(), s.verifier().public_key()), "file": a.out})
     );
     Ok(())
 }

@@ -39,15 +39,15 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use regledger::checkpoint::{check_origin, verify_checkpoint, Checkpoint};
-use regledger::descriptor::LogDescriptor;
-use regledger::leaf::Leaf;
-use regledger::registry::{apply, EntryContext};
-use regledger::tile::{
+use regledger::descriptor::{verify_checkpoint, verify_log_signature, LogDescriptor};
+use regledger::entry::leaf::Leaf;
+use regledger::registry::apply;
+use regledger::tlog::checkpoint::Checkpoint;
+use regledger::tlog::tile::{
     decode_entry_bundle, encode_entry_bundle, hash_from_tile, read_tile_data, tile_at,
     tile_for_stored_index, Tile, TileKind, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH,
 };
-use regledger::tree::{
+use regledger::tlog::tree::{
     stored_hash_count, stored_hash_index, stored_hashes_for_record, tree_hash, MAX_TREE_SIZE,
 };
 use regledger::{Hash, HashSuite};
@@ -424,7 +424,7 @@ impl<'a> SignedTree<'a> {
         let data = self.f.tile(t, self.size)?;
         check_len(self.f, t, &data)?;
         let parent =
-            tile_at(TileKind::Hash(t.level() + 1), t.n / TILE_WIDTH, self.size).ok_or_else(bug)?;
+            tile_at(self.size, TileKind::Hash(t.level() + 1), t.n / TILE_WIDTH).ok_or_else(bug)?;
         let pdata = self.tile(&parent)?;
         let want = hash_from_tile(
             self.suite,
@@ -448,7 +448,7 @@ impl<'a> SignedTree<'a> {
     /// hash returns stored hash `index` of this tree, authenticated.
     fn hash(&mut self, index: u64) -> Result<Hash, SyncError> {
         let (t, _, _) = tile_for_stored_index(index);
-        let tb = tile_at(t.kind, t.n, self.size)
+        let tb = tile_at(self.size, t.kind, t.n)
             .filter(|tb| tb.width >= t.width)
             .ok_or_else(|| {
                 SyncError::Storage(format!(
@@ -473,9 +473,9 @@ impl<'a> SignedTree<'a> {
     /// against the authenticated level-0 hashes.
     fn bundle(&mut self, k: u64) -> Result<(Tile, Vec<u8>), SyncError> {
         let bug = || SyncError::Storage(format!("bundle {k} is not in a tree of {}", self.size));
-        let t = tile_at(TileKind::Entries, k, self.size).ok_or_else(bug)?;
+        let t = tile_at(self.size, TileKind::Entries, k).ok_or_else(bug)?;
         let data = self.f.tile(&t, self.size)?;
-        let level0 = tile_at(TileKind::Hash(0), k, self.size).ok_or_else(bug)?;
+        let level0 = tile_at(self.size, TileKind::Hash(0), k).ok_or_else(bug)?;
         let hashes = self.tile(&level0)?;
         let bad = |why: String| {
             SyncError::BadData(format!(
@@ -661,15 +661,11 @@ impl Mirror {
         // A note the log key did not sign proves nothing about the log: bad
         // data from that source, never a split view. One without the quorum
         // is not published yet.
-        let cp = verify_checkpoint(&note, &d.log_key, &[], 0)
-            .map_err(|e| e.to_string())
-            .and_then(|v| {
-                check_origin(&v.checkpoint, &d.origin).map_err(|e| e.to_string())?;
-                Ok(v.checkpoint)
-            })
+        let cp = verify_log_signature(&note, d)
+            .map(|v| v.checkpoint)
             .map_err(|e| SyncError::BadData(format!("{}: checkpoint refused: {e}", f.base)))?;
         if witnessed {
-            verify_checkpoint(&note, &d.log_key, &d.witnesses, d.quorum).map_err(|e| {
+            verify_checkpoint(&note, d).map_err(|e| {
                 SyncError::Unavailable(format!("{}: checkpoint not witnessed: {e}", f.base))
             })?;
         }
@@ -874,22 +870,10 @@ impl Mirror {
                     }
                     let leaf = Leaf::parse(bytes)
                         .map_err(|e| invalid(format!("entry {i} is not a leaf: {e}")))?;
-                    if leaf.index != i {
-                        return Err(invalid(format!("entry {i} says index {}", leaf.index)));
-                    }
-                    if leaf.prev_leaf_hash != head.last_leaf_hash {
-                        return Err(invalid(format!("entry {i} breaks the hash chain")));
-                    }
-                    if i > 0 && leaf.integrated_time_ms <= head.last_time_ms {
-                        return Err(invalid(format!("entry {i} goes back in time")));
-                    }
                     let lh = suite.leaf_hash(bytes);
-                    let ctx = EntryContext {
-                        index: i,
-                        integrated_time_ms: leaf.integrated_time_ms,
-                        leaf_hash: lh,
-                        log_id: self.descriptor.origin.clone(),
-                    };
+                    let ctx = head
+                        .check_next(&leaf, lh, &self.descriptor.origin)
+                        .map_err(|e| invalid(format!("entry {i} breaks the leaf chain: {e}")))?;
                     // A replay is refused here as the node refuses it (D12):
                     // an upstream that logged one broke a rule.
                     let content_id = leaf.envelope.content_id();
@@ -917,9 +901,7 @@ impl Mirror {
                     for s in &fx.subjects {
                         subjects.insert(s.as_str(), i)?;
                     }
-                    head.size = i + 1;
-                    head.last_leaf_hash = lh;
-                    head.last_time_ms = leaf.integrated_time_ms;
+                    head.advance(lh, leaf.integrated_time_ms);
                 }
             }
             if head.size == cp.size {
@@ -1101,7 +1083,7 @@ impl Mirror {
                     TileKind::Entries => size,
                 };
                 for n in 0..at.div_ceil(TILE_WIDTH) {
-                    let Some(t) = tile_at(kind, n, size) else {
+                    let Some(t) = tile_at(size, kind, n) else {
                         continue 'kinds;
                     };
                     let data = match self.own_tile(&view, &t, own_upto) {
@@ -1416,13 +1398,13 @@ impl Mirror {
 
 /// note_size returns the size of a signed checkpoint note, if it parses.
 fn note_size(note: &[u8]) -> Option<u64> {
-    let n = regledger::note::Note::parse(note).ok()?;
+    let n = regledger::tlog::note::Note::parse(note).ok()?;
     Checkpoint::parse(&n.text).ok().map(|c| c.size)
 }
 
 /// note_root returns the root of a signed checkpoint note, if it parses.
 fn note_root(note: &[u8]) -> Option<Hash> {
-    let n = regledger::note::Note::parse(note).ok()?;
+    let n = regledger::tlog::note::Note::parse(note).ok()?;
     Checkpoint::parse(&n.text).ok().map(|c| c.root)
 }
 
@@ -1461,7 +1443,7 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         None => None,
         Some(p) => {
             let s = crate::logdir::read_signer(p).map_err(Failure::Usage)?;
-            if s.key_type() != regledger::note::KeyType::CosignatureV1 {
+            if s.key_type() != regledger::tlog::note::KeyType::CosignatureV1 {
                 return Err(Failure::Usage(format!(
                     "{}: a witness key must be of type cosignature/v1 (0x04); make one with `regledger-node keygen --type witness`",
                     p.display()

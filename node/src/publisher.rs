@@ -9,13 +9,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use regledger::checkpoint::{sign_checkpoint, Checkpoint};
-use regledger::note::Signer;
-use regledger::tile::{
+use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
+use regledger::tlog::note::Signer;
+use regledger::tlog::tile::{
     encode_entry_bundle, entry_tiles_for_size, hash_tiles_for_size, read_tile_data, Tile,
     TILE_WIDTH,
 };
-use regledger::tree::tree_hash;
+use regledger::tlog::tree::tree_hash;
 use regledger::HashSuite;
 use tokio::sync::watch;
 
@@ -165,7 +165,7 @@ impl Publisher {
             write_tiles(&self.tiles_dir, &view, tiles_size - 1, tiles_size)?;
         }
         if let Some(note) = meta_str(&view.meta, M_CHECKPOINT)? {
-            let size = regledger::note::Note::parse(note.as_bytes())
+            let size = regledger::tlog::note::Note::parse(note.as_bytes())
                 .ok()
                 .and_then(|n| Checkpoint::parse(&n.text).ok())
                 .map(|c| c.size)

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redb::ReadableTable;
-use regledger::blockchain_no::BlockchainNo;
-use regledger::envelope::{Envelope, Preverified};
-use regledger::leaf::Leaf;
-use regledger::registry::{apply_preverified, EntryContext, EntryKind, RuleViolation};
-use regledger::tree::{stored_hash_count, stored_hashes_for_record};
+use regledger::entry::blockchain_no::BlockchainNo;
+use regledger::entry::envelope::{Envelope, Preverified};
+use regledger::entry::leaf::Leaf;
+use regledger::registry::{apply_preverified, EntryKind, RuleViolation};
+use regledger::tlog::tree::{stored_hash_count, stored_hashes_for_record};
 use regledger::HashSuite;
 use tokio::sync::oneshot;
 
@@ -238,12 +238,12 @@ fn commit_batch(
             let leaf = Leaf::new(next.size, time, next.last_leaf_hash, sub.envelope);
             let bytes = leaf.to_bytes();
             let lh = suite.leaf_hash(&bytes);
-            let ctx = EntryContext {
-                index: next.size,
-                integrated_time_ms: time,
-                leaf_hash: lh,
-                log_id: origin.to_string(),
-            };
+            // The leaf is built to continue the chain; checked with the one
+            // rule every replay applies, so a bug here cannot log a leaf the
+            // mirror and the audit would refuse.
+            let ctx = next
+                .check_next(&leaf, lh, origin)
+                .map_err(|e| StoreError(format!("sequencer built a leaf off the chain: {e}")))?;
             let fx = match apply_preverified(&State(&state), &ctx, &leaf.envelope, &sub.preverified)
             {
                 Ok(fx) => fx,
@@ -282,11 +282,7 @@ fn commit_batch(
             metrics
                 .flags
                 .fetch_add(fx.flags.len() as u64, Ordering::Relaxed);
-            next = Head {
-                size: next.size + 1,
-                last_leaf_hash: lh,
-                last_time_ms: time,
-            };
+            next.advance(lh, time);
         }
         meta.insert(M_SIZE, next.size.to_be_bytes().as_slice())?;
         meta.insert(M_LAST_HASH, next.last_leaf_hash.0.as_slice())?;
@@ -388,7 +384,7 @@ mod tests {
 
     #[test]
     fn after_an_upgrade_a_resigned_copy_of_an_old_entry_is_a_replay() {
-        use regledger::registry::testkit::{chain, Testkit};
+        use regledger::testkit::{chain, Testkit};
         let kit = Testkit::new("sequencer.test/upgrade");
         let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
         let leaves = chain(HashSuite::Blake3, &steps);

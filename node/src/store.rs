@@ -10,7 +10,7 @@ use redb::{
     ReadableDatabase, ReadableTable, TableDefinition, TableHandle, WriteTransaction,
 };
 use regledger::registry::{StateKey, StateObject, StateReader};
-use regledger::tree::{HashReader, TreeError};
+use regledger::tlog::tree::{HashReader, TreeError};
 use regledger::Hash;
 
 /// LEAVES maps index → leaf bytes.
@@ -21,7 +21,7 @@ pub const HASHES: TableDefinition<u64, [u8; 32]> = TableDefinition::new("hashes"
 pub const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
 /// META holds the log's scalars (see the `M_*` keys).
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-/// CONTENT_IDS maps an entry's content id ([`regledger::envelope::Envelope::content_id`],
+/// CONTENT_IDS maps an entry's content id ([`regledger::entry::envelope::Envelope::content_id`],
 /// SHA-256 of what its signatures sign) → the index that logged it, to refuse replays (D12).
 pub const CONTENT_IDS: TableDefinition<[u8; 32], u64> = TableDefinition::new("content_ids");
 /// LEGACY_DIGESTS is the replay table of nodes before D12 (SHA-256 of the whole
@@ -81,16 +81,8 @@ pub struct Store {
     quick_repair: bool,
 }
 
-/// Head is the committed head of the log.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Head {
-    /// size is the number of committed leaves.
-    pub size: u64,
-    /// last_leaf_hash is the hash of leaf size-1 (zeros when empty).
-    pub last_leaf_hash: Hash,
-    /// last_time_ms is the integrated time of leaf size-1.
-    pub last_time_ms: u64,
-}
+/// Head is the committed head of the log: the end of its leaf chain.
+pub type Head = regledger::entry::chain::ChainHead;
 
 fn u64_of(b: &[u8]) -> u64 {
     b.try_into().map(u64::from_be_bytes).unwrap_or(0)
@@ -160,7 +152,7 @@ impl Store {
                     let bytes = leaves
                         .get(i)?
                         .ok_or_else(|| StoreError(format!("leaf {i} is missing")))?;
-                    let leaf = regledger::leaf::Leaf::parse(bytes.value())
+                    let leaf = regledger::entry::leaf::Leaf::parse(bytes.value())
                         .map_err(|e| StoreError(format!("leaf {i}: {e}")))?;
                     let id = leaf.envelope.content_id();
                     if let Some(first) = ids.get(id)?.map(|v| v.value()) {
@@ -374,12 +366,12 @@ impl ReadView {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use regledger::registry::testkit::{chain, Testkit};
+    use regledger::testkit::{chain, Testkit};
     use regledger::HashSuite;
 
     /// old_store writes `leaves` the way a node before D12 did: a META
     /// head and a replay table of whole-envelope digests, no CONTENT_IDS.
-    pub(crate) fn old_store(path: &Path, leaves: &[regledger::leaf::Leaf]) {
+    pub(crate) fn old_store(path: &Path, leaves: &[regledger::entry::leaf::Leaf]) {
         let db = Database::create(path).unwrap();
         let tx = db.begin_write().unwrap();
         {

@@ -8,11 +8,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
-use regledger::checkpoint::verify_checkpoint;
-use regledger::note::VerifierKey;
-use regledger::tree::prove_consistency;
+use regledger::tlog::checkpoint::open_witnessed_checkpoint;
+use regledger::tlog::note::VerifierKey;
+use regledger::tlog::tree::prove_consistency;
+use regledger::tlog::witness::{cosignature_lines, parse_size_body, AddCheckpoint};
 use regledger::HashSuite;
 
 use crate::store::{meta_u64, Hashes, Store, StoreError, META};
@@ -61,19 +60,18 @@ fn request_body(
     size: u64,
     note: &str,
 ) -> Result<String, StoreError> {
-    let mut body = format!("old {old}\n");
+    let mut proof = Vec::new();
     if old > 0 && old < size {
         let view = store.view()?;
-        let proof = prove_consistency(suite, old, size, &Hashes(&view.hashes))
+        proof = prove_consistency(suite, old, size, &Hashes(&view.hashes))
             .map_err(|e| StoreError(e.to_string()))?;
-        for h in proof {
-            body.push_str(&B64.encode(h.0));
-            body.push('\n');
-        }
     }
-    body.push('\n');
-    body.push_str(note);
-    Ok(body)
+    let req = AddCheckpoint {
+        old,
+        proof,
+        note: note.as_bytes().to_vec(),
+    };
+    Ok(String::from_utf8(req.to_body()).expect("a note and base64 lines are UTF-8"))
 }
 
 async fn ask(client: &reqwest::Client, url: &str, body: String) -> Answer {
@@ -103,9 +101,9 @@ async fn ask(client: &reqwest::Client, url: &str, body: String) -> Answer {
     let text = String::from_utf8_lossy(&body).into_owned();
     match status {
         200 => Answer::Cosigned(text),
-        409 => match text.trim().parse::<u64>() {
-            Ok(n) => Answer::OldSize(n),
-            Err(_) => Answer::Failed(format!("{url}: 409 without a size")),
+        409 => match parse_size_body(&text) {
+            Some(n) => Answer::OldSize(n),
+            None => Answer::Failed(format!("{url}: 409 without a size")),
         },
         s => Answer::Failed(format!("{url}: HTTP {s}: {}", text.trim())),
     }
@@ -137,9 +135,10 @@ fn collect(
         match a {
             Answer::Cosigned(lines) => {
                 let mut took = false;
-                for line in lines.lines().filter(|l| l.starts_with("— ")) {
+                for line in cosignature_lines(&lines) {
                     let alone = format!("{note}{line}\n");
-                    let Ok(v) = verify_checkpoint(alone.as_bytes(), log_key, keys, 1) else {
+                    let Ok(v) = open_witnessed_checkpoint(alone.as_bytes(), log_key, keys, 1)
+                    else {
                         continue;
                     };
                     took = true;
@@ -161,7 +160,7 @@ fn collect(
         }
     }
     let text = format!("{note}{kept}");
-    let verified = verify_checkpoint(text.as_bytes(), log_key, keys, 0)
+    let verified = open_witnessed_checkpoint(text.as_bytes(), log_key, keys, 0)
         .map(|v| v.witnesses.len())
         .unwrap_or(0);
     Collected {
@@ -290,9 +289,9 @@ impl Witnesses {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use regledger::checkpoint::{sign_checkpoint, Checkpoint};
-    use regledger::cosignature::cosign;
-    use regledger::note::{KeyType, Signer};
+    use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
+    use regledger::tlog::cosignature::cosign;
+    use regledger::tlog::note::{KeyType, Signer};
 
     fn signer(name: &str, t: KeyType, seed: u8) -> Signer {
         Signer::generate(name, t, [seed; 32]).unwrap()
@@ -328,7 +327,7 @@ mod tests {
         assert_eq!(c.verified, 1);
         assert_eq!(c.cosigned, vec!["http://a", "http://b"]);
         assert_eq!(c.failures.len(), 2, "{:?}", c.failures);
-        assert!(verify_checkpoint(c.note.as_bytes(), &log.verifier(), &keys, 2).is_err());
+        assert!(open_witnessed_checkpoint(c.note.as_bytes(), &log.verifier(), &keys, 2).is_err());
         // With w2 as well the quorum of two is met and the note verifies.
         let answers = vec![
             ("http://a".to_string(), Answer::Cosigned(line(&w1, 1))),
@@ -336,6 +335,6 @@ mod tests {
         ];
         let c = collect(&note, answers, &log.verifier(), &keys);
         assert_eq!(c.verified, 2);
-        verify_checkpoint(c.note.as_bytes(), &log.verifier(), &keys, 2).unwrap();
+        open_witnessed_checkpoint(c.note.as_bytes(), &log.verifier(), &keys, 2).unwrap();
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use regledger::envelope::Envelope;
+use regledger::entry::envelope::Envelope;
 use serde_json::Value;
 
 /// bin returns the path of a workspace binary built next to the test executable.
@@ -225,16 +225,11 @@ pub fn tree_size(base: &str) -> u64 {
 }
 
 /// init_with_testkit initialises a log whose root authority is the testkit's.
-pub fn init_with_testkit(
-    data: &Path,
-    origin: &str,
-    hash: &str,
-    kit: &regledger::registry::testkit::Testkit,
-) {
+pub fn init_with_testkit(data: &Path, origin: &str, hash: &str, kit: &regledger::testkit::Testkit) {
     let key = data.with_extension("authority.key");
-    let signer = regledger::note::Signer::generate(
+    let signer = regledger::tlog::note::Signer::generate(
         &kit.authority.id,
-        regledger::note::KeyType::Ed25519,
+        regledger::tlog::note::KeyType::Ed25519,
         kit.authority.key.to_bytes(),
     )
     .unwrap();
@@ -305,7 +300,7 @@ pub fn witness_key(dir: &Path, name: &str) -> (PathBuf, String) {
 pub fn verify_cert(
     dir: &Path,
     log: &Path,
-    bundle: &regledger::bundle::CertificateBundle,
+    bundle: &regledger::cert::bundle::CertificateBundle,
 ) -> (Option<i32>, String) {
     let f = dir.join("cert-under-test.json");
     std::fs::write(&f, serde_json::to_vec(bundle).unwrap()).unwrap();

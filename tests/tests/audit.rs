@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use regledger::registry::testkit::Testkit;
+use regledger::testkit::Testkit;
 use regledger::HashSuite;
 use regledger_e2e::{bin, copy_dir, init_fork, init_with_testkit, post, wait_for_checkpoint, Node};
 use serde_json::Value;

@@ -13,11 +13,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::checkpoint::verify_checkpoint;
+use regledger::descriptor::verify_log_signature;
 use regledger::descriptor::LogDescriptor;
-use regledger::registry::testkit::{Testkit, DOC};
 use regledger::registry::EntryKind;
-use regledger::tree::verify_consistency;
+use regledger::testkit::{Testkit, DOC};
+use regledger::tlog::proof::verify_consistency;
 use regledger::{Hash, HashSuite};
 use regledger_e2e::*;
 use serde_json::json;
@@ -133,15 +133,16 @@ fn sigkill_loses_no_acknowledged_entry_and_never_forks() {
                 leaf_hash,
                 "cycle {cycle}: entry {index} changed or lost"
             );
-            let leaf =
-                regledger::leaf::Leaf::parse(&B64.decode(e["leaf"].as_str().unwrap()).unwrap())
-                    .unwrap();
+            let leaf = regledger::entry::leaf::Leaf::parse(
+                &B64.decode(e["leaf"].as_str().unwrap()).unwrap(),
+            )
+            .unwrap();
             assert_eq!(B64.encode(&leaf.envelope_bytes), *env_b64);
         }
         // Every checkpoint ever served is consistent with the current one.
         std::thread::sleep(Duration::from_millis(200));
         let (_, now_note) = get_text(&format!("{}/checkpoint", node.url)).unwrap();
-        let now_cp = verify_checkpoint(now_note.as_bytes(), &d.log_key, &[], 0)
+        let now_cp = verify_log_signature(now_note.as_bytes(), &d)
             .unwrap()
             .checkpoint;
         let notes = seen_checkpoints.lock().unwrap()[checked_notes..].to_vec();
@@ -149,9 +150,7 @@ fn sigkill_loses_no_acknowledged_entry_and_never_forks() {
         let mut sizes: Vec<(u64, Hash)> = notes
             .iter()
             .map(|n| {
-                let c = verify_checkpoint(n.as_bytes(), &d.log_key, &[], 0)
-                    .unwrap()
-                    .checkpoint;
+                let c = verify_log_signature(n.as_bytes(), &d).unwrap().checkpoint;
                 (c.size, c.root)
             })
             .collect();

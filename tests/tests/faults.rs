@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use regledger::registry::testkit::{Testkit, DOC};
 use regledger::registry::EntryKind;
+use regledger::testkit::{Testkit, DOC};
 use regledger::HashSuite;
 use regledger_e2e::*;
 use serde_json::json;

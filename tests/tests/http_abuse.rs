@@ -8,9 +8,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use regledger::envelope::Envelope;
-use regledger::registry::testkit::{Party, Testkit};
+use regledger::entry::envelope::Envelope;
 use regledger::registry::Role;
+use regledger::testkit::{Party, Testkit};
 use regledger_e2e::*;
 use serde_json::Value;
 

@@ -13,10 +13,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use regledger::bundle::{verify_bundle, CertificateBundle};
+use regledger::cert::bundle::{verify_bundle, CertificateBundle};
 use regledger::descriptor::LogDescriptor;
-use regledger::note::{KeyType, Signer};
-use regledger::registry::testkit::{Party, Testkit};
+use regledger::testkit::{Party, Testkit};
+use regledger::tlog::note::{KeyType, Signer};
 use regledger_e2e::*;
 use serde_json::Value;
 

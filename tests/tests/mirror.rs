@@ -7,12 +7,13 @@ use std::process::Command;
 use std::sync::mpsc;
 
 use base64::Engine;
-use regledger::bundle::{verify_bundle, CertificateBundle};
-use regledger::checkpoint::{sign_checkpoint, verify_checkpoint, Checkpoint};
+use regledger::cert::bundle::{verify_bundle, CertificateBundle};
+use regledger::descriptor::verify_log_signature;
 use regledger::descriptor::LogDescriptor;
-use regledger::note::{KeyType, Note, Signer, VerifierKey};
-use regledger::registry::testkit::{Step, Testkit, REGISTRATION_NO};
 use regledger::registry::EntryKind;
+use regledger::testkit::{Step, Testkit, REGISTRATION_NO};
+use regledger::tlog::checkpoint::{open_witnessed_checkpoint, sign_checkpoint, Checkpoint};
+use regledger::tlog::note::{KeyType, Note, Signer, VerifierKey};
 use regledger::HashSuite;
 use regledger_e2e::*;
 use serde_json::{json, Value};
@@ -20,7 +21,7 @@ use serde_json::{json, Value};
 const ORIGIN: &str = "mirror.e2e.example/gx";
 
 /// ops returns `n` operation events by the business entity under SA-1, distinct by `salt`.
-fn ops(kit: &Testkit, n: usize, salt: &str) -> Vec<regledger::envelope::Envelope> {
+fn ops(kit: &Testkit, n: usize, salt: &str) -> Vec<regledger::entry::envelope::Envelope> {
     let t0 = kit.at(3, 0);
     (0..n)
         .map(|k| {
@@ -33,7 +34,7 @@ fn ops(kit: &Testkit, n: usize, salt: &str) -> Vec<regledger::envelope::Envelope
         .collect()
 }
 
-fn post_all(url: &str, envs: impl IntoIterator<Item = regledger::envelope::Envelope>) {
+fn post_all(url: &str, envs: impl IntoIterator<Item = regledger::entry::envelope::Envelope>) {
     for e in envs {
         let (code, body) = post(url, &e);
         assert_eq!(code, 200, "{body}");
@@ -151,7 +152,7 @@ fn two_mirrors_follow_a_node_feed_changes_and_witness() {
     let (c, _, line) = add_checkpoint(&a.url, 0, &[], &cp1);
     assert_eq!(c, 200, "{line}");
     let cosigned = format!("{cp1}{line}");
-    let v = verify_checkpoint(
+    let v = open_witnessed_checkpoint(
         cosigned.as_bytes(),
         &d.log_key,
         std::slice::from_ref(&wvkey),
@@ -248,7 +249,7 @@ fn two_mirrors_follow_a_node_feed_changes_and_witness() {
     assert_eq!(add_checkpoint(&a.url, n2 + 1, &[], &cp2).0, 400);
     let (c, _, line) = add_checkpoint(&a.url, n1, &proof, &cp2);
     assert_eq!(c, 200, "{line}");
-    verify_checkpoint(format!("{cp2}{line}").as_bytes(), &d.log_key, &[wvkey], 1).unwrap();
+    open_witnessed_checkpoint(format!("{cp2}{line}").as_bytes(), &d.log_key, &[wvkey], 1).unwrap();
 
     // The revocation shows in both mirrors' certificate bundles, which verify.
     for m in [&a, &b] {
@@ -448,13 +449,13 @@ fn a_forked_upstream_is_refused_with_evidence() {
     // Both checkpoints carry valid signatures by the one log key: the key signed two histories.
     let d = LogDescriptor::parse(&std::fs::read(&log).unwrap()).unwrap();
     for note in [&cp, &fork_cp] {
-        verify_checkpoint(note.as_bytes(), &d.log_key, &[], 0).unwrap();
+        verify_log_signature(note.as_bytes(), &d).unwrap();
     }
     assert_ne!(
         Checkpoint::parse(&Note::parse(cp.as_bytes()).unwrap().text)
             .unwrap()
             .root,
-        verify_checkpoint(fork_cp.as_bytes(), &d.log_key, &[], 0)
+        verify_log_signature(fork_cp.as_bytes(), &d)
             .unwrap()
             .checkpoint
             .root

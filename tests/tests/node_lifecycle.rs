@@ -2,10 +2,10 @@
 //! HTTP, certificate bundles verified with the library, every rule refused
 //! with its problem type, hostile input, restart and tile rebuild.
 
-use regledger::bundle::{verify_bundle, CertificateBundle};
+use regledger::cert::bundle::{verify_bundle, CertificateBundle};
 use regledger::descriptor::LogDescriptor;
-use regledger::registry::testkit::{Testkit, REGISTRATION_NO};
 use regledger::registry::EntryKind;
+use regledger::testkit::{Testkit, REGISTRATION_NO};
 use regledger::HashSuite;
 use regledger_e2e::*;
 use serde_json::json;
@@ -57,12 +57,12 @@ fn lifecycle_certificate_and_revocation() {
     ))
     .unwrap();
     assert_eq!(c, 200);
-    let p = regledger::tlog_proof::TlogProof::parse(text.as_bytes()).unwrap();
+    let p = regledger::tlog::tlog_proof::TlogProof::parse(text.as_bytes()).unwrap();
     use base64::Engine;
     let leaf = base64::engine::general_purpose::STANDARD
         .decode(&b.entry.leaf)
         .unwrap();
-    regledger::tlog_proof::verify_tlog_proof(
+    regledger::tlog::tlog_proof::verify_tlog_proof(
         &p,
         HashSuite::Sha256,
         &HashSuite::Sha256.leaf_hash(&leaf),
@@ -150,17 +150,13 @@ fn rules_and_hostile_input_are_refused_and_change_nothing() {
         assert_eq!(post(&node.url, &s.envelope).0, 200, "{}", s.label);
     }
     let size = tree_size(&node.url);
-    let stranger = regledger::registry::testkit::Party::new(
-        "stranger",
-        "x",
-        regledger::registry::Role::Operator,
-        77,
-    );
+    let stranger =
+        regledger::testkit::Party::new("stranger", "x", regledger::registry::Role::Operator, 77);
     let mut tampered = kit
         .authority
         .sign(EntryKind::ParticipantRegistered, &stranger.spec());
     tampered.payload[3] ^= 1;
-    let cases: Vec<(&str, regledger::envelope::Envelope, u16)> = vec![
+    let cases: Vec<(&str, regledger::entry::envelope::Envelope, u16)> = vec![
         ("unknown-signer", stranger.sign(EntryKind::ProductSuspended, &json!({"id": "P-1", "reason": "x", "effective_on": "2025-04-01"})), 403),
         ("role-not-allowed", kit.business.sign(EntryKind::ProductSuspended, &json!({"id": "P-1", "reason": "x", "effective_on": "2025-04-01"})), 403),
         ("bad-signature", tampered, 403),
@@ -175,7 +171,7 @@ fn rules_and_hostile_input_are_refused_and_change_nothing() {
         ("replayed-envelope", steps[1].envelope.clone(), 409),
         ("term-too-long", kit.agency.sign(EntryKind::AgreementFiled, &json!({"id": "OA-9", "agreement_type": "operation-agreement",
             "parties": [kit.agency.id, kit.operator.id], "grantee": kit.operator.id, "scope": ["R-GX-TRANSPORT-001"], "signed_on": "2025-03-05",
-            "term_start": "2025-03-06", "term_end": "2031-03-05", "document_title": "x", "document_blake3": regledger::registry::testkit::DOC})), 409),
+            "term_start": "2025-03-06", "term_end": "2031-03-05", "document_title": "x", "document_blake3": regledger::testkit::DOC})), 409),
     ];
     for (want, env, status) in cases {
         let (code, body) = post(&node.url, &env);
@@ -308,7 +304,7 @@ fn concurrent_conflicting_registrations_exactly_one_wins_and_revoked_or_unknown_
 
     // Sixteen clients race to register one 登记号 for either product.
     let no = "GXDP-2025-000777";
-    let envs: Vec<regledger::envelope::Envelope> = (0..16)
+    let envs: Vec<regledger::entry::envelope::Envelope> = (0..16)
         .map(|i| {
             kit.operator.sign(
                 EntryKind::ProductRegistered,
@@ -367,13 +363,9 @@ fn concurrent_conflicting_registrations_exactly_one_wins_and_revoked_or_unknown_
         "https://regledger.dev/problems/signer-revoked"
     );
     // An unknown role is a malformed payload.
-    let mut spec = regledger::registry::testkit::Party::new(
-        "wizard-co",
-        "x",
-        regledger::registry::Role::Operator,
-        99,
-    )
-    .spec();
+    let mut spec =
+        regledger::testkit::Party::new("wizard-co", "x", regledger::registry::Role::Operator, 99)
+            .spec();
     spec["role"] = json!("wizard");
     let (code, body) = post(
         &node.url,
@@ -513,7 +505,7 @@ fn every_part_of_a_node_bundle_is_tamper_evident_to_the_regulator() {
     check(
         "checkpoint signature",
         &m(&|b| {
-            let mut n = regledger::note::Note::parse(b.checkpoint.as_bytes()).unwrap();
+            let mut n = regledger::tlog::note::Note::parse(b.checkpoint.as_bytes()).unwrap();
             n.sigs[0].sig[3] ^= 1;
             b.checkpoint = n.to_text();
         }),

@@ -9,9 +9,9 @@ use std::hash::{BuildHasher, Hasher};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::envelope::Envelope;
-use regledger::registry::testkit::{Step, Testkit};
+use regledger::entry::envelope::Envelope;
 use regledger::registry::EntryKind;
+use regledger::testkit::{Step, Testkit};
 use regledger::HashSuite;
 use regledger_e2e::*;
 use serde_json::{json, Value};
@@ -69,7 +69,7 @@ fn problem_type(body: &Value) -> &str {
 fn product_status(url: &str) -> String {
     let (_, t) = get_text(&format!(
         "{url}/v1/certificates/{}",
-        regledger::registry::testkit::REGISTRATION_NO
+        regledger::testkit::REGISTRATION_NO
     ))
     .unwrap();
     let v: Value = serde_json::from_str(&t).unwrap();
@@ -204,8 +204,8 @@ fn a_deliberate_repeat_with_a_new_request_id_is_accepted() {
 #[test]
 fn a_mirror_refuses_an_upstream_that_logged_a_replay() {
     use regledger::descriptor::LogDescriptorJson;
-    use regledger::note::{KeyType, Signer};
-    use regledger::registry::testkit::{chain, tile_files, DAY_MS};
+    use regledger::testkit::{chain, tile_files, DAY_MS};
+    use regledger::tlog::note::{KeyType, Signer};
 
     // A log a loose node could have written: the suspension logged again
     // after the resumption, with a second participant's co-signature.

@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use regledger::registry::testkit::Testkit;
 use regledger::registry::EntryKind;
+use regledger::testkit::Testkit;
 use regledger::HashSuite;
 use serde_json::{json, Value};
 

@@ -9,17 +9,17 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use regledger::checkpoint::verify_checkpoint;
 use regledger::descriptor::LogDescriptor;
-use regledger::registry::testkit::{Testkit, DOC};
 use regledger::registry::EntryKind;
+use regledger::testkit::{Testkit, DOC};
+use regledger::tlog::checkpoint::open_witnessed_checkpoint;
 use regledger::HashSuite;
 use regledger_e2e::*;
 use serde_json::json;
 
 const ORIGIN: &str = "regledger.test/witnessed";
 
-fn op(kit: &Testkit, i: u64) -> regledger::envelope::Envelope {
+fn op(kit: &Testkit, i: u64) -> regledger::entry::envelope::Envelope {
     kit.business.sign(
         EntryKind::OperationEvent,
         &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": 1_741_300_000_000u64 + i, "actor": format!("w{i}"),
@@ -36,9 +36,9 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     let (k2, v2) = witness_key(dir.path(), "venue-two.example");
     // init with the testkit's authority and both witnesses, quorum 2.
     let auth = dir.path().join("authority.key");
-    let signer = regledger::note::Signer::generate(
+    let signer = regledger::tlog::note::Signer::generate(
         &kit.authority.id,
-        regledger::note::KeyType::Ed25519,
+        regledger::tlog::note::KeyType::Ed25519,
         kit.authority.key.to_bytes(),
     )
     .unwrap();
@@ -102,7 +102,8 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
         assert_eq!(post(&url, &s.envelope).0, 200, "{}", s.label);
     }
     let cp = wait_for_checkpoint(&url, 10);
-    let v = verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).expect("2-of-2 cosigned");
+    let v = open_witnessed_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2)
+        .expect("2-of-2 cosigned");
     assert_eq!(v.witnesses.len(), 2);
     // The regulator's command agrees.
     let f = dir.path().join("cp.txt");
@@ -177,16 +178,18 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
         .concat(),
     );
     let cp = wait_for_checkpoint(&url, 13);
-    let v = verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 1).expect("1 cosignature");
+    let v = open_witnessed_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 1)
+        .expect("1 cosignature");
     assert_eq!(v.witnesses.len(), 1);
-    assert!(verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).is_err());
+    assert!(open_witnessed_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).is_err());
     // The live mirror holds log.json's quorum 2: it keeps serving the
     // 2-of-2 checkpoint 10 (the 1-cosignature 13 is refused as not
     // witnessed, not taken for a split view).
     std::thread::sleep(Duration::from_millis(500));
     let (_, m1_cp) = get_text(&format!("{u1}/checkpoint")).unwrap();
     assert_eq!(checkpoint_size(&m1_cp), Some(10));
-    verify_checkpoint(m1_cp.as_bytes(), &d.log_key, &d.witnesses, 2).expect("mirror serves 2-of-2");
+    open_witnessed_checkpoint(m1_cp.as_bytes(), &d.log_key, &d.witnesses, 2)
+        .expect("mirror serves 2-of-2");
     assert_eq!(metric(&u1, "regledger_mirror_split_view"), Some(0));
 
     // Both witnesses back, policy wait again: witness two restarts behind
@@ -197,7 +200,7 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     node.restart_with(&witness_args);
     assert_eq!(post(&url, &op(&kit, 3)).0, 200);
     let cp = wait_for_checkpoint(&url, 14);
-    verify_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).expect("2-of-2 again");
+    open_witnessed_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).expect("2-of-2 again");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (_, m1_cp) = get_text(&format!("{u1}/checkpoint")).unwrap();
@@ -224,11 +227,12 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     }
     let n = tree_size(&url);
     wait_for_checkpoint(&url, n);
-    let bundle: regledger::bundle::CertificateBundle = serde_json::from_value(get_json(&format!(
-        "{url}/v1/certificates/{}",
-        regledger::registry::testkit::REGISTRATION_NO
-    )))
-    .unwrap();
+    let bundle: regledger::cert::bundle::CertificateBundle =
+        serde_json::from_value(get_json(&format!(
+            "{url}/v1/certificates/{}",
+            regledger::testkit::REGISTRATION_NO
+        )))
+        .unwrap();
     let (code, err) = verify_cert(dir.path(), &log, &bundle);
     assert_eq!(code, Some(0), "{err}");
     let lines: Vec<&str> = bundle.checkpoint.lines().collect();

@@ -4,8 +4,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use regledger::calendar::Date;
 use regledger::descriptor::LogDescriptor;
+use regledger::registry::calendar::Date;
 
 use crate::audit::{self, Report};
 use crate::input;

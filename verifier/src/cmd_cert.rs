@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use regledger::bundle::{
+use regledger::cert::bundle::{
     verify_bundle, CertificateBundle, VerifiedCertificate, CERTIFICATE_LABELS,
 };
 use regledger::descriptor::LogDescriptor;

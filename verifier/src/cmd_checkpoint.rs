@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use regledger::checkpoint::verify_checkpoint;
+use regledger::tlog::checkpoint::open_witnessed_checkpoint;
 use serde_json::json;
 
 use crate::input;
@@ -37,7 +37,7 @@ pub fn run(a: &Args) -> Outcome {
         Ok(x) => x,
         Err(e) => return Outcome::input(e),
     };
-    match verify_checkpoint(&note, &log, &ws, q) {
+    match open_witnessed_checkpoint(&note, &log, &ws, q) {
         Ok(v) => {
             let cp = v.checkpoint;
             let names: Vec<&str> = v.witnesses.iter().map(|w| w.name()).collect();

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::checkpoint::verify_checkpoint;
-use regledger::tree::verify_consistency;
+use regledger::tlog::checkpoint::open_checkpoint;
+use regledger::tlog::proof::verify_consistency;
 use regledger::Hash;
 use serde_json::json;
 
@@ -71,11 +71,11 @@ pub fn run(a: &Args) -> Outcome {
         Ok(x) => x,
         Err(e) => return Outcome::input(e),
     };
-    let old = match verify_checkpoint(&old, &log, &[], 0) {
+    let old = match open_checkpoint(&old, &log) {
         Ok(v) => v.checkpoint,
         Err(e) => return Outcome::fail(format!("old checkpoint: {e}")),
     };
-    let new = match verify_checkpoint(&new, &log, &[], 0) {
+    let new = match open_checkpoint(&new, &log) {
         Ok(v) => v.checkpoint,
         Err(e) => return Outcome::fail(format!("new checkpoint: {e}")),
     };

@@ -1,6 +1,6 @@
 //! `regledger-verify deadline`: N working days after a date, on the official calendar.
 
-use regledger::calendar::{Calendar, Date};
+use regledger::registry::calendar::{Calendar, Date};
 use serde_json::json;
 
 use crate::outcome::Outcome;

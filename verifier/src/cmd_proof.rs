@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use regledger::tlog_proof::{verify_tlog_proof, TlogProof};
+use regledger::tlog::tlog_proof::{verify_tlog_proof, TlogProof};
 use serde_json::json;
 
 use crate::input;

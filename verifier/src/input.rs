@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use regledger::note::VerifierKey;
+use regledger::tlog::note::VerifierKey;
 use regledger::{Hash, HashSuite};
 
 /// MAX_INPUT_BYTES bounds every file the verifier reads whole.

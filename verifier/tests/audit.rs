@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use regledger::calendar::Date;
 use regledger::descriptor::LogDescriptorJson;
-use regledger::leaf::Leaf;
-use regledger::note::{KeyType, Signer};
-use regledger::registry::testkit::{chain, tile_files, Step, Testkit, DAY_MS, DOC};
+use regledger::entry::leaf::Leaf;
+use regledger::registry::calendar::Date;
 use regledger::registry::EntryKind;
+use regledger::testkit::{chain, tile_files, Step, Testkit, DAY_MS, DOC};
+use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::{json, Value};
 

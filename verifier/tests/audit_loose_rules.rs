@@ -11,10 +11,10 @@ use std::process::Command;
 
 use base64::Engine;
 use regledger::descriptor::LogDescriptorJson;
-use regledger::leaf::Leaf;
-use regledger::note::{KeyType, Signer};
-use regledger::registry::testkit::{chain, tile_files, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
+use regledger::entry::leaf::Leaf;
 use regledger::registry::{apply, EntryContext, EntryKind, MemoryState, Role};
+use regledger::testkit::{chain, tile_files, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
+use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::{json, Value};
 

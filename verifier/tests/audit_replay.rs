@@ -8,11 +8,11 @@
 use std::process::Command;
 
 use regledger::descriptor::LogDescriptorJson;
-use regledger::envelope::{Envelope, EnvelopeSignature, SigAlg};
-use regledger::leaf::Leaf;
-use regledger::note::{KeyType, Signer};
-use regledger::registry::testkit::{chain, tile_files, Step, Testkit, DAY_MS};
+use regledger::entry::envelope::{Envelope, EnvelopeSignature, SigAlg};
+use regledger::entry::leaf::Leaf;
 use regledger::registry::EntryKind;
+use regledger::testkit::{chain, tile_files, Step, Testkit, DAY_MS};
+use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::{json, Value};
 

@@ -6,10 +6,10 @@ use std::process::Command;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::checkpoint::{sign_checkpoint, Checkpoint};
-use regledger::note::{KeyType, NoteSignature, Signer, VerifierKey};
-use regledger::tlog_proof::TlogProof;
-use regledger::tree::MemoryTree;
+use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
+use regledger::tlog::memory::MemoryTree;
+use regledger::tlog::note::{KeyType, NoteSignature, Signer, VerifierKey};
+use regledger::tlog::tlog_proof::TlogProof;
 use regledger::{Hash, HashSuite};
 use serde_json::Value;
 
@@ -63,7 +63,8 @@ fn rekor_proof(dir: &Path) -> (PathBuf, PathBuf, String, Vec<String>) {
         });
         wkeys.push(wk.to_vkey());
     }
-    let note = regledger::cosignature::add_signatures(&s(&e["checkpoint_note"]), &sigs).unwrap();
+    let note =
+        regledger::tlog::cosignature::add_signatures(&s(&e["checkpoint_note"]), &sigs).unwrap();
     let proof = TlogProof {
         extra: None,
         index: e["log_index"].as_u64().unwrap(),

@@ -15,14 +15,15 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::bundle::{assemble, CertificateBundle, EntryProof};
-use regledger::checkpoint::{sign_checkpoint, Checkpoint};
+use regledger::cert::assemble::assemble;
+use regledger::cert::bundle::{CertificateBundle, EntryProof};
 use regledger::descriptor::LogDescriptorJson;
-use regledger::leaf::Leaf;
-use regledger::note::{KeyType, Signer};
-use regledger::registry::testkit::{chain, replay, tile_files, Step, Testkit, REGISTRATION_NO};
+use regledger::entry::leaf::Leaf;
 use regledger::registry::EntryKind;
-use regledger::tree::MemoryTree;
+use regledger::testkit::{chain, replay, tile_files, Step, Testkit, REGISTRATION_NO};
+use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
+use regledger::tlog::memory::MemoryTree;
+use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::{json, Value};
 
@@ -184,7 +185,8 @@ fn bundle_of(good: &[Step], log: &Log) -> CertificateBundle {
     // from `good` after an edited entry).
     let i = b.entry.index;
     let lh = SUITE.leaf_hash(&log.leaves[i as usize]);
-    b.blockchain_no = regledger::blockchain_no::BlockchainNo::new(ORIGIN, i, &lh).to_string();
+    b.blockchain_no =
+        regledger::entry::blockchain_no::BlockchainNo::new(ORIGIN, i, &lh).to_string();
     b
 }
 
@@ -219,7 +221,7 @@ fn an_edited_status_is_never_presented_as_current() {
     assert_eq!(real.status.state, "suspended");
     // Anyone can swap the status for "active, set by the registration": no key is needed.
     let mut forged = real.clone();
-    forged.status = regledger::bundle::StatusInfo {
+    forged.status = regledger::cert::bundle::StatusInfo {
         state: "active".into(),
         set_by_index: real.entry.index,
         entry: None,
@@ -298,7 +300,7 @@ fn a_signer_registered_by_a_party_without_the_authority_role_fails() {
     let kit = Testkit::new(ORIGIN);
     let mut steps = steps_upto("product registered");
     let reg = steps.pop().unwrap();
-    let rogue = regledger::registry::testkit::Party::new(
+    let rogue = regledger::testkit::Party::new(
         "gx-rogue",
         "冒名运营机构",
         regledger::registry::Role::Operator,
@@ -363,14 +365,15 @@ fn hand_bundle(log: &Log, reg: u64, signers: &[u64]) -> CertificateBundle {
         extensions: vec![],
     };
     CertificateBundle {
-        format: regledger::bundle::BUNDLE_FORMAT.into(),
+        format: regledger::cert::bundle::BUNDLE_FORMAT.into(),
         origin: ORIGIN.into(),
-        blockchain_no: regledger::blockchain_no::BlockchainNo::new(ORIGIN, reg, &lh).to_string(),
+        blockchain_no: regledger::entry::blockchain_no::BlockchainNo::new(ORIGIN, reg, &lh)
+            .to_string(),
         certificate,
         entry: at(reg),
         previous: at(reg - 1),
         signer_entries: signers.iter().map(|&i| at(i)).collect(),
-        status: regledger::bundle::StatusInfo {
+        status: regledger::cert::bundle::StatusInfo {
             state: "active".into(),
             set_by_index: reg,
             entry: None,
@@ -509,7 +512,7 @@ fn the_zero_device_and_fifos_are_refused_as_inputs_without_blocking() {
         for l in &log.leaves {
             t.append_data(l);
         }
-        let proof = regledger::tlog_proof::TlogProof {
+        let proof = regledger::tlog::tlog_proof::TlogProof {
             extra: None,
             index: 1,
             proof: t.prove_inclusion(t.size(), 1).unwrap(),

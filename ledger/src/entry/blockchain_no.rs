@@ -13,7 +13,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::hash::Hash;
+use crate::tlog::hash::Hash;
 
 /// PREFIX_HEX_DIGITS is how many hex digits of the leaf hash the number carries (64 bits).
 pub const PREFIX_HEX_DIGITS: usize = 16;
@@ -64,7 +64,7 @@ impl BlockchainNo {
                 .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).ok())
                 .collect()
         };
-        let index = crate::checkpoint::parse_size(idx)?;
+        let index = crate::tlog::checkpoint::parse_size(idx)?;
         Some(BlockchainNo {
             log_id: hex(id, 8)?.try_into().ok()?,
             index,

@@ -5,7 +5,18 @@
 //! note signature is the 8-byte big-endian timestamp followed by the 64-byte
 //! Ed25519 signature.
 
-use crate::note::{KeyType, Note, NoteError, NoteSignature, OpenedNote, Signer, VerifierKey};
+use crate::tlog::note::{
+    KeyError, KeyType, Note, NoteError, NoteSignature, NoteVerifier, OpenedNote, Signer,
+    VerifierKey, ED25519_SIGNATURE_LEN,
+};
+
+/// TIMESTAMP_LEN is the length of the big-endian timestamp that starts a
+/// cosignature/v1 signature.
+pub const TIMESTAMP_LEN: usize = 8;
+
+/// COSIGNATURE_LEN is the length of a cosignature/v1 signature: the
+/// timestamp and an Ed25519 signature.
+pub const COSIGNATURE_LEN: usize = TIMESTAMP_LEN + ED25519_SIGNATURE_LEN;
 
 /// cosignature_message returns the bytes a witness signs for a checkpoint.
 pub fn cosignature_message(checkpoint_text: &str, timestamp: u64) -> Vec<u8> {
@@ -23,7 +34,7 @@ pub fn cosign(
     if witness.key_type() != KeyType::CosignatureV1 {
         return Err(NoteError::InvalidSigner);
     }
-    crate::note::check_text(checkpoint_text)?;
+    crate::tlog::note::check_text(checkpoint_text)?;
     let mut sig = timestamp.to_be_bytes().to_vec();
     sig.extend_from_slice(&witness.sign(&cosignature_message(checkpoint_text, timestamp)));
     Ok(NoteSignature {
@@ -35,7 +46,54 @@ pub fn cosign(
 
 /// cosignature_timestamp returns the timestamp of a cosignature/v1 signature.
 pub fn cosignature_timestamp(sig: &NoteSignature) -> Option<u64> {
-    (sig.sig.len() == 72).then(|| u64::from_be_bytes(sig.sig[..8].try_into().expect("8 bytes")))
+    split_cosignature(&sig.sig).map(|(ts, _)| ts)
+}
+
+/// split_cosignature splits a cosignature/v1 signature into its timestamp
+/// and its Ed25519 signature.
+fn split_cosignature(sig: &[u8]) -> Option<(u64, &[u8])> {
+    if sig.len() != COSIGNATURE_LEN {
+        return None;
+    }
+    let (ts, ed) = sig.split_at(TIMESTAMP_LEN);
+    Some((u64::from_be_bytes(ts.try_into().expect("8 bytes")), ed))
+}
+
+/// CosignatureV1Verifier verifies a witness's cosignature/v1 signatures
+/// (key type 0x04): timestamp ‖ Ed25519 signature of the cosignature/v1
+/// message for the note text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CosignatureV1Verifier {
+    key: VerifierKey,
+}
+
+impl CosignatureV1Verifier {
+    /// new returns the verifier of a cosignature/v1 witness key.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Algorithm`] if `key` is not of type 0x04.
+    pub fn new(key: &VerifierKey) -> Result<CosignatureV1Verifier, KeyError> {
+        if key.key_type() != KeyType::CosignatureV1 {
+            return Err(KeyError::Algorithm(key.key_type().byte()));
+        }
+        Ok(CosignatureV1Verifier { key: key.clone() })
+    }
+}
+
+impl NoteVerifier for CosignatureV1Verifier {
+    fn name(&self) -> &str {
+        self.key.name()
+    }
+    fn key_id(&self) -> u32 {
+        self.key.key_id()
+    }
+    fn verify(&self, text: &str, sig: &[u8]) -> bool {
+        let Some((ts, ed)) = split_cosignature(sig) else {
+            return false;
+        };
+        self.key.verify_ed25519(&cosignature_message(text, ts), ed)
+    }
 }
 
 /// add_signatures merges extra signature lines into a signed note,
@@ -47,7 +105,7 @@ pub fn add_signatures(note_text: &str, extra: &[NoteSignature]) -> Result<String
             note.sigs.push(s.clone());
         }
     }
-    if note.sigs.len() > crate::note::MAX_SIGNATURES {
+    if note.sigs.len() > crate::tlog::note::MAX_SIGNATURES {
         return Err(NoteError::Malformed("more than 100 signatures"));
     }
     Ok(note.to_text())
@@ -91,7 +149,11 @@ pub fn check_quorum(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::note::open_note;
+    use crate::tlog::note::open_note;
+
+    fn verifier(w: &Signer) -> CosignatureV1Verifier {
+        CosignatureV1Verifier::new(&w.verifier()).unwrap()
+    }
 
     #[test]
     fn cosignature_round_trip_and_tamper() {
@@ -99,13 +161,13 @@ mod tests {
         let text = "example.org/log\n10\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
         let sig = cosign(&w, text, 1234).unwrap();
         assert_eq!(cosignature_timestamp(&sig), Some(1234));
-        assert!(w.verifier().verify_note_sig(text, &sig.sig));
+        assert!(verifier(&w).verify(text, &sig.sig));
         let mut bad = sig.sig.clone();
         bad[7] ^= 1; // the timestamp is signed too
-        assert!(!w.verifier().verify_note_sig(text, &bad));
-        assert!(!w.verifier().verify_note_sig(text, &sig.sig[8..]));
+        assert!(!verifier(&w).verify(text, &bad));
+        assert!(!verifier(&w).verify(text, &sig.sig[8..]));
         let note = format!("{text}\n{}", sig.to_line());
-        let o = open_note(note.as_bytes(), &[w.verifier(), w.verifier()]).unwrap();
+        let o = open_note(note.as_bytes(), &[&verifier(&w), &verifier(&w)]).unwrap();
         assert_eq!(check_quorum(&o, &[w.verifier(), w.verifier()], 1), Ok(1));
         assert_eq!(
             check_quorum(&o, &[w.verifier(), w.verifier()], 2),
@@ -113,5 +175,26 @@ mod tests {
         );
         let plain = Signer::generate("p", KeyType::Ed25519, [6; 32]).unwrap();
         assert!(cosign(&plain, text, 1).is_err());
+    }
+
+    #[test]
+    fn each_verifier_judges_only_its_own_key_type_and_format() {
+        let w = Signer::generate("w.example", KeyType::CosignatureV1, [5; 32]).unwrap();
+        let p = Signer::generate("p.example", KeyType::Ed25519, [6; 32]).unwrap();
+        assert!(CosignatureV1Verifier::new(&p.verifier()).is_err());
+        assert!(crate::tlog::note::Ed25519Verifier::new(&w.verifier()).is_err());
+        let text = "example.org/log\n10\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+        // A witness key's plain signature of the text is not a cosignature,
+        // with or without a timestamp in front.
+        let plain = w.sign(text.as_bytes());
+        assert!(!verifier(&w).verify(text, &plain));
+        let mut stamped = 7u64.to_be_bytes().to_vec();
+        stamped.extend_from_slice(&plain);
+        assert!(!verifier(&w).verify(text, &stamped));
+        // And a cosignature is not a plain signature.
+        let cosig = cosign(&w, text, 7).unwrap();
+        let ev = crate::tlog::note::Ed25519Verifier::new(&p.verifier()).unwrap();
+        assert!(!ev.verify(text, &cosig.sig));
+        assert!(ev.verify(text, &p.sign(text.as_bytes())));
     }
 }

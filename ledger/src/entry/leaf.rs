@@ -2,8 +2,8 @@
 //! leaf hash ‖ envelope`. The previous leaf hash chains every entry to the
 //! one before it, independently of the Merkle tree.
 
-use crate::envelope::{Envelope, EnvelopeError};
-use crate::hash::{Hash, HashSuite};
+use crate::entry::envelope::{Envelope, EnvelopeError};
+use crate::tlog::hash::{Hash, HashSuite};
 
 /// LEAF_VERSION is the first byte of every leaf.
 pub const LEAF_VERSION: u8 = 1;
@@ -101,7 +101,7 @@ impl Leaf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::payload_type_for;
+    use crate::entry::envelope::payload_type_for;
 
     #[test]
     fn round_trip_and_strictness() {

@@ -30,7 +30,8 @@ pub enum KeyType {
     Ed25519,
     /// CosignatureV1 is a C2SP tlog-cosignature witness key (0x04): the
     /// signature is an 8-byte timestamp followed by an Ed25519 signature
-    /// over the cosignature/v1 message.
+    /// over the cosignature/v1 message (verified by
+    /// [`crate::tlog::cosignature::CosignatureV1Verifier`]).
     CosignatureV1,
 }
 
@@ -49,14 +50,6 @@ impl KeyType {
             0x01 => Some(KeyType::Ed25519),
             0x04 => Some(KeyType::CosignatureV1),
             _ => None,
-        }
-    }
-
-    /// signature_len is the length of a signature (without key id).
-    pub fn signature_len(self) -> usize {
-        match self {
-            KeyType::Ed25519 => 64,
-            KeyType::CosignatureV1 => 72,
         }
     }
 }
@@ -324,22 +317,60 @@ impl VerifierKey {
     pub fn verify_ed25519(&self, msg: &[u8], sig: &[u8]) -> bool {
         verify_strict(&self.public, msg, sig)
     }
+}
 
-    /// verify_note_sig checks a note signature (without its key id) over
-    /// note text; for cosignature/v1 keys `sig` is timestamp ‖ signature and
-    /// the signed message is the cosignature/v1 message for `text`.
-    pub fn verify_note_sig(&self, text: &str, sig: &[u8]) -> bool {
-        match self.key_type {
-            KeyType::Ed25519 => self.verify_ed25519(text.as_bytes(), sig),
-            KeyType::CosignatureV1 => {
-                if sig.len() != 72 {
-                    return false;
-                }
-                let ts = u64::from_be_bytes(sig[..8].try_into().expect("8 bytes"));
-                let msg = crate::cosignature::cosignature_message(text, ts);
-                self.verify_ed25519(&msg, &sig[8..])
-            }
+/// NoteVerifier verifies the signatures of one key (Go's `note.Verifier`):
+/// [`open_note`] asks each signature line's key name and id of the
+/// verifiers it is given and lets the matching one judge the signature.
+/// Each key type implements it where its format is defined: plain Ed25519
+/// here ([`Ed25519Verifier`]), witness cosignatures in
+/// [`crate::tlog::cosignature::CosignatureV1Verifier`]. The trait knows no
+/// key or signature sizes, so a key type with other sizes (SM2, later) is
+/// one more implementation.
+pub trait NoteVerifier {
+    /// name is the key name a signature line must carry.
+    fn name(&self) -> &str;
+    /// key_id is the key id a signature must start with.
+    fn key_id(&self) -> u32;
+    /// verify reports whether `sig` (the signature bytes after the key id)
+    /// is this key's valid signature of the note text `text`.
+    fn verify(&self, text: &str, sig: &[u8]) -> bool;
+}
+
+/// ED25519_SIGNATURE_LEN is the length of an Ed25519 signature.
+pub const ED25519_SIGNATURE_LEN: usize = 64;
+
+/// Ed25519Verifier verifies plain Ed25519 note signatures (key type 0x01,
+/// C2SP signed-note): a 64-byte signature of the note text, checked with
+/// `verify_strict`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ed25519Verifier {
+    key: VerifierKey,
+}
+
+impl Ed25519Verifier {
+    /// new returns the verifier of an Ed25519 key.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Algorithm`] if `key` is not of type 0x01.
+    pub fn new(key: &VerifierKey) -> Result<Ed25519Verifier, KeyError> {
+        if key.key_type() != KeyType::Ed25519 {
+            return Err(KeyError::Algorithm(key.key_type().byte()));
         }
+        Ok(Ed25519Verifier { key: key.clone() })
+    }
+}
+
+impl NoteVerifier for Ed25519Verifier {
+    fn name(&self) -> &str {
+        self.key.name()
+    }
+    fn key_id(&self) -> u32 {
+        self.key.key_id()
+    }
+    fn verify(&self, text: &str, sig: &[u8]) -> bool {
+        sig.len() == ED25519_SIGNATURE_LEN && self.key.verify_ed25519(text.as_bytes(), sig)
     }
 }
 
@@ -502,10 +533,17 @@ pub struct OpenedNote {
 }
 
 /// open_note parses a note and verifies its signatures against `known`
-/// (Go `note.Open`): a known key whose signature fails fails the note,
+/// (Go `note.Open`): a signature is judged by the verifier with its key name
+/// and id; a known key whose signature fails fails the note, signatures by
 /// unknown keys are kept as unverified, and at least one signature must
 /// verify.
-pub fn open_note(msg: &[u8], known: &[VerifierKey]) -> Result<OpenedNote, NoteError> {
+///
+/// # Errors
+///
+/// - [`NoteError::Malformed`]: the note breaks the signed-note grammar or a limit.
+/// - [`NoteError::InvalidSignature`]: a known key's signature does not verify.
+/// - [`NoteError::NoVerifiedSignature`]: no signature is by a known key.
+pub fn open_note(msg: &[u8], known: &[&dyn NoteVerifier]) -> Result<OpenedNote, NoteError> {
     let note = Note::parse(msg)?;
     let mut verified: Vec<NoteSignature> = Vec::new();
     let mut unverified = Vec::new();
@@ -524,7 +562,7 @@ pub fn open_note(msg: &[u8], known: &[VerifierKey]) -> Result<OpenedNote, NoteEr
         {
             continue;
         }
-        if !k.verify_note_sig(&note.text, &sig.sig) {
+        if !k.verify(&note.text, &sig.sig) {
             return Err(NoteError::InvalidSignature {
                 name: sig.name,
                 key_id: sig.key_id,
@@ -556,11 +594,12 @@ mod tests {
             s.key_id()
         );
         let note = sign_note("hello\nworld\n", &[&s]).unwrap();
-        let o = open_note(note.as_bytes(), std::slice::from_ref(&v)).unwrap();
+        let ev = Ed25519Verifier::new(&v).unwrap();
+        let o = open_note(note.as_bytes(), &[&ev]).unwrap();
         assert_eq!(o.text, "hello\nworld\n");
         let bad = note.replacen("hello", "hellp", 1);
         assert!(matches!(
-            open_note(bad.as_bytes(), std::slice::from_ref(&v)),
+            open_note(bad.as_bytes(), &[&ev]),
             Err(NoteError::InvalidSignature { .. })
         ));
         assert_eq!(

@@ -13,10 +13,10 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
-use crate::checkpoint::{parse_size, verify_checkpoint, Checkpoint, CheckpointError};
-use crate::hash::{Hash, HashSuite};
-use crate::note::VerifierKey;
-use crate::tree::{verify_inclusion, ProofError};
+use crate::tlog::checkpoint::{open_witnessed_checkpoint, parse_size, Checkpoint, CheckpointError};
+use crate::tlog::hash::{Hash, HashSuite};
+use crate::tlog::note::VerifierKey;
+use crate::tlog::proof::{verify_inclusion, ProofError};
 
 /// HEADER is the first line of every tlog-proof.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -143,18 +143,18 @@ pub fn verify_tlog_proof(
     witnesses: &[VerifierKey],
     quorum: usize,
 ) -> Result<Checkpoint, TlogProofError> {
-    let vc = verify_checkpoint(p.checkpoint.as_bytes(), log_key, witnesses, quorum)?;
+    let vc = open_witnessed_checkpoint(p.checkpoint.as_bytes(), log_key, witnesses, quorum)?;
     let cp = vc.checkpoint;
-    verify_inclusion(suite, p.index, cp.size, leaf, &p.proof, &cp.root)?;
+    verify_inclusion(suite, cp.size, p.index, leaf, &p.proof, &cp.root)?;
     Ok(cp)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::sign_checkpoint;
-    use crate::note::{KeyType, Signer};
-    use crate::tree::MemoryTree;
+    use crate::tlog::checkpoint::sign_checkpoint;
+    use crate::tlog::memory::MemoryTree;
+    use crate::tlog::note::{KeyType, Signer};
 
     fn sample() -> (TlogProof, Hash, Signer) {
         let log = Signer::generate("example.org/log", KeyType::Ed25519, [4; 32]).unwrap();

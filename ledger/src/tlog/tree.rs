@@ -9,11 +9,10 @@
 //! Tree hashes, inclusion proofs (RFC 9162 §2.1.3) and consistency proofs
 //! (§2.1.4) are computed from at most `O(log n)` stored hashes read through
 //! the [`HashReader`] trait, so the same code serves an in-memory tree, a
-//! database, or tiles fetched over HTTP. Verification implements the
-//! algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2 with the edge-case semantics
-//! of transparency-dev/merkle (see `docs/core.md`).
+//! database, or tiles fetched over HTTP. Verification of the proofs is in
+//! [`crate::tlog::proof`], the in-memory tree in [`crate::tlog::memory`].
 
-use crate::hash::{Hash, HashSuite};
+use crate::tlog::hash::{Hash, HashSuite};
 
 /// MAX_TREE_SIZE bounds every tree size the math accepts, so index
 /// arithmetic (`2n + 1`, sums over levels) can never overflow a u64.
@@ -57,47 +56,6 @@ pub enum TreeError {
     Storage(String),
 }
 
-/// ProofError says why a proof did not verify.
-#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
-pub enum ProofError {
-    /// IndexOutOfRange: the leaf index is not below the tree size.
-    #[error("leaf index {index} is not below tree size {size}")]
-    IndexOutOfRange {
-        /// index is the leaf index.
-        index: u64,
-        /// size is the tree size.
-        size: u64,
-    },
-    /// SizeOrder: the old size is larger than the new size.
-    #[error("old size {old} is larger than new size {new}")]
-    SizeOrder {
-        /// old is the first size.
-        old: u64,
-        /// new is the second size.
-        new: u64,
-    },
-    /// OldSizeZero: consistency from the empty tree proves nothing and is refused.
-    #[error("consistency proof from size 0 is not accepted")]
-    OldSizeZero,
-    /// WrongProofSize: the proof has more or fewer hashes than the sizes imply.
-    #[error("proof has {got} hashes, want {want}")]
-    WrongProofSize {
-        /// got is the proof length.
-        got: usize,
-        /// want is the length the sizes imply.
-        want: usize,
-    },
-    /// RootMismatch: the proof leads to a different root.
-    #[error("computed root does not match the expected root")]
-    RootMismatch,
-    /// OldRootMismatch: a consistency proof does not reproduce the old root.
-    #[error("consistency proof does not reproduce the old root")]
-    OldRootMismatch,
-    /// SizeTooLarge: a size above [`MAX_TREE_SIZE`].
-    #[error("tree size {0} exceeds the supported maximum 2^62")]
-    SizeTooLarge(u64),
-}
-
 /// HashReader reads stored hashes by stored index.
 ///
 /// `read_hashes` must return exactly one hash per index, in the order asked.
@@ -139,7 +97,7 @@ fn read_exact(r: &(impl HashReader + ?Sized), indexes: &[u64]) -> Result<Vec<Has
 
 /// maxpow2 returns the largest power of two strictly less than n (n ≥ 2),
 /// and its log2: the RFC 9162 split point k with k < n ≤ 2k.
-fn maxpow2(n: u64) -> (u64, u8) {
+pub(crate) fn maxpow2(n: u64) -> (u64, u8) {
     debug_assert!(n >= 2);
     let l = 63 - (n - 1).leading_zeros() as u8;
     (1u64 << l, l)
@@ -412,294 +370,13 @@ pub fn prove_consistency(
     Ok(proof)
 }
 
-/// root_from_inclusion computes the root an inclusion proof leads to (RFC
-/// 9162 §2.1.3.2), failing if the proof's length does not fit the sizes.
-pub fn root_from_inclusion(
-    suite: HashSuite,
-    index: u64,
-    size: u64,
-    leaf: &Hash,
-    proof: &[Hash],
-) -> Result<Hash, ProofError> {
-    if size > MAX_TREE_SIZE {
-        return Err(ProofError::SizeTooLarge(size));
-    }
-    if index >= size {
-        return Err(ProofError::IndexOutOfRange { index, size });
-    }
-    let want = inclusion_proof_len(index, size);
-    if proof.len() != want {
-        return Err(ProofError::WrongProofSize {
-            got: proof.len(),
-            want,
-        });
-    }
-    let mut fn_ = index;
-    let mut sn = size - 1;
-    let mut r = *leaf;
-    for p in proof {
-        if fn_ & 1 == 1 || fn_ == sn {
-            r = suite.node_hash(p, &r);
-            if fn_ & 1 == 0 {
-                while fn_ & 1 == 0 && fn_ != 0 {
-                    fn_ >>= 1;
-                    sn >>= 1;
-                }
-            }
-        } else {
-            r = suite.node_hash(&r, p);
-        }
-        fn_ >>= 1;
-        sn >>= 1;
-    }
-    debug_assert_eq!(sn, 0);
-    Ok(r)
-}
-
-/// inclusion_proof_len is the number of hashes in an inclusion proof of
-/// leaf `index` in a tree of `size` leaves (index < size).
-fn inclusion_proof_len(index: u64, size: u64) -> usize {
-    // Inner part: levels where index and size-1 differ; border part: the
-    // ones on the right edge above that.
-    let inner = 64 - (index ^ (size - 1)).leading_zeros();
-    let border = (index >> inner).count_ones();
-    (inner + border) as usize
-}
-
-/// verify_inclusion checks that `leaf` is at `index` in the tree of `size`
-/// leaves whose root is `root` (RFC 9162 §2.1.3.2).
-pub fn verify_inclusion(
-    suite: HashSuite,
-    index: u64,
-    size: u64,
-    leaf: &Hash,
-    proof: &[Hash],
-    root: &Hash,
-) -> Result<(), ProofError> {
-    let got = root_from_inclusion(suite, index, size, leaf, proof)?;
-    if got != *root {
-        return Err(ProofError::RootMismatch);
-    }
-    Ok(())
-}
-
-/// verify_consistency checks that the tree of `size2` leaves with root
-/// `root2` extends the tree of `size1` leaves with root `root1` (RFC 9162
-/// §2.1.4.2). Like transparency-dev/merkle it refuses `size1 == 0`, needs an
-/// empty proof and equal roots when the sizes are equal, and refuses
-/// `size1 > size2`.
-pub fn verify_consistency(
-    suite: HashSuite,
-    size1: u64,
-    size2: u64,
-    proof: &[Hash],
-    root1: &Hash,
-    root2: &Hash,
-) -> Result<(), ProofError> {
-    if size2 > MAX_TREE_SIZE {
-        return Err(ProofError::SizeTooLarge(size2));
-    }
-    if size1 > size2 {
-        return Err(ProofError::SizeOrder {
-            old: size1,
-            new: size2,
-        });
-    }
-    if size1 == 0 {
-        return Err(ProofError::OldSizeZero);
-    }
-    if size1 == size2 {
-        if !proof.is_empty() {
-            return Err(ProofError::WrongProofSize {
-                got: proof.len(),
-                want: 0,
-            });
-        }
-        if root1 != root2 {
-            return Err(ProofError::RootMismatch);
-        }
-        return Ok(());
-    }
-    // Length check first, as transparency-dev does: shift away the levels
-    // the old tree's right edge shares with the new one.
-    let shift = size1.trailing_zeros();
-    let inner = 64 - ((size1 - 1) ^ (size2 - 1)).leading_zeros() - shift;
-    let border = ((size1 - 1) >> (inner + shift)).count_ones();
-    let start = usize::from(size1 != 1 << shift);
-    let want = start + (inner + border) as usize;
-    if proof.len() != want {
-        return Err(ProofError::WrongProofSize {
-            got: proof.len(),
-            want,
-        });
-    }
-    // RFC 9162 §2.1.4.2: when size1 is a power of two the old root is the
-    // first node of the path.
-    let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
-    if start == 0 {
-        path.push(*root1);
-    }
-    path.extend_from_slice(proof);
-    let mut fn_ = size1 - 1;
-    let mut sn = size2 - 1;
-    while fn_ & 1 == 1 {
-        fn_ >>= 1;
-        sn >>= 1;
-    }
-    let mut fr = path[0];
-    let mut sr = path[0];
-    for c in &path[1..] {
-        if sn == 0 {
-            return Err(ProofError::WrongProofSize {
-                got: proof.len(),
-                want,
-            });
-        }
-        if fn_ & 1 == 1 || fn_ == sn {
-            fr = suite.node_hash(c, &fr);
-            sr = suite.node_hash(c, &sr);
-            if fn_ & 1 == 0 {
-                while fn_ & 1 == 0 && fn_ != 0 {
-                    fn_ >>= 1;
-                    sn >>= 1;
-                }
-            }
-        } else {
-            sr = suite.node_hash(&sr, c);
-        }
-        fn_ >>= 1;
-        sn >>= 1;
-    }
-    if fr != *root1 {
-        return Err(ProofError::OldRootMismatch);
-    }
-    if sr != *root2 {
-        return Err(ProofError::RootMismatch);
-    }
-    Ok(())
-}
-
-/// MemoryTree is an append-only tree held in memory in the stored-hash
-/// layout; tests, benchmarks and the whole-log audit use it.
-#[derive(Clone, Debug)]
-pub struct MemoryTree {
-    suite: HashSuite,
-    size: u64,
-    stored: Vec<Hash>,
-}
-
-impl MemoryTree {
-    /// new returns an empty tree.
-    pub fn new(suite: HashSuite) -> MemoryTree {
-        MemoryTree {
-            suite,
-            size: 0,
-            stored: Vec::new(),
-        }
-    }
-
-    /// with_capacity returns an empty tree with room for `leaves` leaves.
-    pub fn with_capacity(suite: HashSuite, leaves: usize) -> MemoryTree {
-        MemoryTree {
-            suite,
-            size: 0,
-            stored: Vec::with_capacity(leaves.saturating_mul(2)),
-        }
-    }
-
-    /// suite returns the tree's hash suite.
-    pub fn suite(&self) -> HashSuite {
-        self.suite
-    }
-
-    /// append adds a leaf by its leaf hash and returns its index.
-    pub fn append(&mut self, leaf: Hash) -> u64 {
-        let n = self.size;
-        let mut h = leaf;
-        self.stored.push(h);
-        let m = (n + 1).trailing_zeros();
-        for i in 0..m {
-            let left = self.stored[stored_hash_index(i as u8, (n >> i) - 1) as usize];
-            h = self.suite.node_hash(&left, &h);
-            self.stored.push(h);
-        }
-        self.size = n + 1;
-        n
-    }
-
-    /// append_data hashes `data` as an RFC 9162 leaf and appends it.
-    pub fn append_data(&mut self, data: &[u8]) -> u64 {
-        let h = self.suite.leaf_hash(data);
-        self.append(h)
-    }
-
-    /// size returns the number of leaves.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// root returns the current tree hash.
-    pub fn root(&self) -> Hash {
-        self.root_at(self.size)
-            .expect("a MemoryTree holds every hash of its own sizes")
-    }
-
-    /// root_at returns the tree hash of the first n leaves.
-    pub fn root_at(&self, n: u64) -> Result<Hash, TreeError> {
-        if n > self.size {
-            return Err(TreeError::IndexOutOfRange {
-                index: n,
-                size: self.size,
-            });
-        }
-        tree_hash(self.suite, n, self.stored.as_slice())
-    }
-
-    /// leaf_hash returns the leaf hash at `index`.
-    pub fn leaf_hash(&self, index: u64) -> Option<Hash> {
-        if index >= self.size {
-            return None;
-        }
-        Some(self.stored[stored_hash_index(0, index) as usize])
-    }
-
-    /// prove_inclusion proves leaf `index` in the tree of `size` leaves.
-    pub fn prove_inclusion(&self, size: u64, index: u64) -> Result<Vec<Hash>, TreeError> {
-        if size > self.size {
-            return Err(TreeError::IndexOutOfRange {
-                index: size,
-                size: self.size,
-            });
-        }
-        prove_inclusion(self.suite, size, index, self.stored.as_slice())
-    }
-
-    /// prove_consistency proves `old` ⊑ `new`.
-    pub fn prove_consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>, TreeError> {
-        if new > self.size {
-            return Err(TreeError::IndexOutOfRange {
-                index: new,
-                size: self.size,
-            });
-        }
-        prove_consistency(self.suite, old, new, self.stored.as_slice())
-    }
-
-    /// stored returns the stored hashes in layout order.
-    pub fn stored(&self) -> &[Hash] {
-        &self.stored
-    }
-}
-
-impl HashReader for MemoryTree {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
-        self.stored.as_slice().read_hashes(indexes)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tlog::memory::MemoryTree;
+    use crate::tlog::proof::{
+        inclusion_proof_len, root_from_inclusion, verify_consistency, verify_inclusion,
+    };
 
     /// naive_root is RFC 9162 §2.1.1 MTH written as the recursion in the RFC.
     fn naive_root(suite: HashSuite, leaves: &[Hash]) -> Hash {
@@ -771,19 +448,19 @@ mod tests {
                     let p = t.prove_inclusion(size, index).unwrap();
                     verify_inclusion(
                         suite,
-                        index,
                         size,
+                        index,
                         &all[index as usize],
                         &p,
                         &roots[size as usize],
                     )
                     .unwrap();
-                    assert_eq!(p.len(), inclusion_proof_len(index, size));
+                    assert_eq!(p.len(), inclusion_proof_len(size, index));
                     if index + 1 < size {
                         assert!(verify_inclusion(
                             suite,
-                            index + 1,
                             size,
+                            index + 1,
                             &all[index as usize],
                             &p,
                             &roots[size as usize]
@@ -822,10 +499,10 @@ mod tests {
     fn huge_sizes_do_not_overflow() {
         let s = HashSuite::Sha256;
         let h = s.leaf_hash(b"x");
-        assert!(verify_inclusion(s, u64::MAX - 1, u64::MAX, &h, &[], &h).is_err());
+        assert!(verify_inclusion(s, u64::MAX, u64::MAX - 1, &h, &[], &h).is_err());
         assert!(verify_consistency(s, u64::MAX - 1, u64::MAX, &[], &h, &h).is_err());
         assert!(verify_consistency(s, u64::MAX, u64::MAX, &[], &h, &h).is_err());
-        assert!(root_from_inclusion(s, 0, u64::MAX, &h, &[]).is_err());
+        assert!(root_from_inclusion(s, u64::MAX, 0, &h, &[]).is_err());
         let t = MemoryTree::new(s);
         assert!(prove_inclusion(s, u64::MAX, 3, &t).is_err());
         assert!(prove_consistency(s, 1, u64::MAX, &t).is_err());
@@ -836,8 +513,8 @@ mod tests {
         ));
         // A verifier over the maximum size still works with a full-length proof.
         let big = MAX_TREE_SIZE;
-        let want = inclusion_proof_len(big - 1, big);
+        let want = inclusion_proof_len(big, big - 1);
         let proof = vec![h; want];
-        assert!(root_from_inclusion(s, big - 1, big, &h, &proof).is_ok());
+        assert!(root_from_inclusion(s, big, big - 1, &h, &proof).is_ok());
     }
 }

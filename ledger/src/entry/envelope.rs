@@ -219,7 +219,7 @@ impl Envelope {
         let s = &self.signatures[index];
         let bad = || EnvelopeError::BadSignature(s.key_id.clone());
         let vk = VerifyingKey::from_bytes(public_key).map_err(|_| bad())?;
-        if crate::note::verify_strict(
+        if crate::tlog::note::verify_strict(
             &vk,
             &Envelope::pae(&self.payload_type, &self.payload),
             &s.sig,
@@ -508,7 +508,7 @@ impl<'a> Reader<'a> {
 /// (ed25519-dalek `verify_batch`: the cofactorless equation with 128-bit
 /// weights derived from all inputs), about half the cost of checking each.
 /// When the batch fails, every signature is checked with
-/// [`crate::note::verify_strict`] to name the failures. Small-order (weak)
+/// [`crate::tlog::note::verify_strict`] to name the failures. Small-order (weak)
 /// public keys always fail. A batch can accept a signature `verify_strict`
 /// refuses only if the key's holder deliberately malformed it (a
 /// non-canonical or small-order-twisted R); docs/decisions.md D9 explains
@@ -828,9 +828,9 @@ mod tests {
 
     #[test]
     fn the_rules_refuse_any_signature_that_is_not_verified_or_not_distinct() {
-        use crate::hash::{Hash, HashSuite};
-        use crate::registry::testkit::{replay, Party, Step, Testkit, DAY_MS};
         use crate::registry::{apply, apply_preverified, EntryContext, EntryKind, Role};
+        use crate::testkit::{replay, Party, Step, Testkit, DAY_MS};
+        use crate::tlog::hash::{Hash, HashSuite};
         use serde_json::json;
 
         let kit = Testkit::new("envelope.test/rules");
@@ -860,7 +860,7 @@ mod tests {
         let suspend = kit.authority.sign(
             EntryKind::ProductSuspended,
             &json!({"id": "P-1", "reason": "再次整改",
-                    "effective_on": crate::calendar::Date::from_unix_ms(t + DAY_MS).unwrap().to_string()}),
+                    "effective_on": crate::registry::calendar::Date::from_unix_ms(t + DAY_MS).unwrap().to_string()}),
         );
         apply(&r.state, &ctx, &suspend).expect("the act itself is valid");
         let pk = kit.authority.key.verifying_key().to_bytes();

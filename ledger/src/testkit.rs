@@ -7,11 +7,11 @@ use base64::Engine;
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 
-use super::*;
-use crate::calendar::Date;
-use crate::envelope::{participant_key_id, payload_type_for, Envelope};
-use crate::hash::HashSuite;
-use crate::leaf::Leaf;
+use crate::entry::envelope::{participant_key_id, payload_type_for, Envelope};
+use crate::entry::leaf::Leaf;
+use crate::registry::calendar::Date;
+use crate::registry::*;
+use crate::tlog::hash::HashSuite;
 
 /// Party is a test participant with its signing key.
 #[derive(Clone, Debug)]
@@ -388,7 +388,7 @@ pub fn replay(
     let mut state = MemoryState::default();
     let mut leaves = Vec::new();
     let mut effects = Vec::new();
-    let mut prev = crate::hash::Hash([0; 32]);
+    let mut prev = crate::tlog::hash::Hash([0; 32]);
     for (i, s) in steps.iter().enumerate() {
         let leaf = Leaf::new(i as u64, s.time_ms, prev, s.envelope.clone());
         let lh = leaf.hash(suite);
@@ -414,7 +414,7 @@ pub fn replay(
 /// chain sequences `steps` into leaves with the hash chain, applying no
 /// rules: for building logs a correct node would never have written.
 pub fn chain(suite: HashSuite, steps: &[Step]) -> Vec<Leaf> {
-    let mut prev = crate::hash::Hash([0; 32]);
+    let mut prev = crate::tlog::hash::Hash([0; 32]);
     let mut leaves = Vec::with_capacity(steps.len());
     for (i, s) in steps.iter().enumerate() {
         let leaf = Leaf::new(i as u64, s.time_ms, prev, s.envelope.clone());
@@ -430,13 +430,13 @@ pub fn chain(suite: HashSuite, steps: &[Step]) -> Vec<Leaf> {
 pub fn tile_files(
     suite: HashSuite,
     origin: &str,
-    log_key: &crate::note::Signer,
+    log_key: &crate::tlog::note::Signer,
     leaves: &[Vec<u8>],
 ) -> std::collections::BTreeMap<String, Vec<u8>> {
-    use crate::tile::{
+    use crate::tlog::tile::{
         encode_entry_bundle, entry_tiles_for_size, hash_tiles_for_size, read_tile_data, TILE_WIDTH,
     };
-    let mut tree = crate::tree::MemoryTree::with_capacity(suite, leaves.len());
+    let mut tree = crate::tlog::memory::MemoryTree::with_capacity(suite, leaves.len());
     for l in leaves {
         tree.append_data(l);
     }
@@ -454,7 +454,7 @@ pub fn tile_files(
             .collect();
         files.insert(t.path(), encode_entry_bundle(&refs).expect("entries fit"));
     }
-    let cp = crate::checkpoint::Checkpoint {
+    let cp = crate::tlog::checkpoint::Checkpoint {
         origin: origin.into(),
         size: n,
         root: tree.root(),
@@ -462,7 +462,7 @@ pub fn tile_files(
     };
     files.insert(
         "checkpoint".into(),
-        crate::checkpoint::sign_checkpoint(&cp, log_key)
+        crate::tlog::checkpoint::sign_checkpoint(&cp, log_key)
             .expect("sign")
             .into_bytes(),
     );

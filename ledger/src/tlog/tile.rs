@@ -6,8 +6,8 @@
 //! the first W. Entry bundles (`tile/entries/…`) hold up to 256 entries,
 //! each prefixed with its length as a big-endian u16.
 
-use crate::hash::{Hash, HashSuite, HASH_SIZE};
-use crate::tree::{split_stored_hash_index, stored_hash_index, HashReader, TreeError};
+use crate::tlog::hash::{Hash, HashSuite, HASH_SIZE};
+use crate::tlog::tree::{split_stored_hash_index, stored_hash_index, HashReader, TreeError};
 
 /// TILE_HEIGHT is the C2SP tile height.
 pub const TILE_HEIGHT: u8 = 8;
@@ -219,7 +219,8 @@ pub fn entry_tiles_for_size(old_size: u64, new_size: u64) -> Vec<Tile> {
 
 /// tile_at returns the tile of `kind` and index `n` as it is in a tree of
 /// `size` leaves: full, partial, or None if the tree does not reach it yet.
-pub fn tile_at(kind: TileKind, n: u64, size: u64) -> Option<Tile> {
+/// (The size comes first, as in every tree function.)
+pub fn tile_at(size: u64, kind: TileKind, n: u64) -> Option<Tile> {
     let level = u32::from(match kind {
         TileKind::Hash(l) => l,
         TileKind::Entries => 0,
@@ -401,7 +402,8 @@ pub fn decode_entry_bundle(data: &[u8], want_count: usize) -> Result<Vec<&[u8]>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::{stored_hash_count, MemoryTree};
+    use crate::tlog::memory::MemoryTree;
+    use crate::tlog::tree::stored_hash_count;
 
     #[test]
     fn paths_round_trip() {
@@ -507,9 +509,9 @@ mod tests {
         for x in &tiles {
             assert!(grown.contains(x));
         }
-        assert_eq!(tile_at(TileKind::Hash(0), 2, 600).unwrap().width, 88);
-        assert_eq!(tile_at(TileKind::Hash(1), 0, 600).unwrap().width, 2);
-        assert_eq!(tile_at(TileKind::Hash(0), 3, 600), None);
+        assert_eq!(tile_at(600, TileKind::Hash(0), 2).unwrap().width, 88);
+        assert_eq!(tile_at(600, TileKind::Hash(1), 0).unwrap().width, 2);
+        assert_eq!(tile_at(600, TileKind::Hash(0), 3), None);
     }
 
     #[test]

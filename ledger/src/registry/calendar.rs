@@ -220,7 +220,7 @@ struct BuiltinFile {
 }
 
 /// BUILTIN_JSON is the shipped national holiday data (2024–2026).
-pub const BUILTIN_JSON: &str = include_str!("../data/cn-holidays-2024-2026.json");
+pub const BUILTIN_JSON: &str = include_str!("../../data/cn-holidays-2024-2026.json");
 
 impl Calendar {
     /// builtin returns the calendar of the shipped national notices.

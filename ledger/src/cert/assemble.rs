@@ -1,0 +1,116 @@
+//! Assembling a certificate bundle from a node's registry state and log:
+//! what the node serves at `/v1/certificates/{no}` and tests build in memory.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+
+use super::bundle::{CertificateBundle, EntryProof, StatusInfo, BUNDLE_FORMAT, MAX_SIGNER_ENTRIES};
+use crate::entry::leaf::Leaf;
+use crate::registry::{StateKey, StateObject, StateReader};
+use crate::tlog::checkpoint::Checkpoint;
+
+/// assemble builds the bundle of registration number `no` from registry
+/// state and a source of entries with proofs at the checkpoint's size.
+/// The node serves what this returns; tests use it with an in-memory log.
+///
+/// The signer history it includes is genesis and, for every participant
+/// that signed the registration or the status entry, or signed one of the
+/// entries included for such a participant (and so on, back to the genesis
+/// authority), its registration and every rotation and revocation below
+/// the checkpoint's size. `entry_at` is only asked for entries below that
+/// size, besides the registration, the entry before it and the status entry.
+pub fn assemble(
+    origin: &str,
+    state: &(impl StateReader + ?Sized),
+    no: &str,
+    checkpoint: &str,
+    entry_at: impl Fn(u64) -> Result<EntryProof, String>,
+) -> Result<CertificateBundle, String> {
+    use crate::registry::product_by_registration_no;
+    let size = crate::tlog::note::Note::parse(checkpoint.as_bytes())
+        .map_err(|e| format!("checkpoint: {e}"))
+        .and_then(|n| Checkpoint::parse(&n.text).map_err(|e| format!("checkpoint: {e}")))?
+        .size;
+    let p = product_by_registration_no(state, no)
+        .ok_or_else(|| format!("no product with registration number {no:?}"))?;
+    let reg = p.registration.ok_or("product is not registered")?;
+    let entry = entry_at(reg.index)?;
+    let previous = entry_at(
+        reg.index
+            .checked_sub(1)
+            .ok_or("registration cannot be entry 0")?,
+    )?;
+    let status = if p.status_index == reg.index {
+        StatusInfo {
+            state: p.status.name().into(),
+            set_by_index: reg.index,
+            entry: None,
+        }
+    } else {
+        StatusInfo {
+            state: p.status.name().into(),
+            set_by_index: p.status_index,
+            entry: Some(entry_at(p.status_index)?),
+        }
+    };
+
+    // The signer history: a worklist of entries whose signers must be covered.
+    let mut history: std::collections::BTreeMap<u64, EntryProof> = Default::default();
+    history.insert(0, entry_at(0)?);
+    let mut covered: std::collections::BTreeSet<String> = Default::default();
+    let mut todo: Vec<EntryProof> = vec![entry.clone()];
+    todo.extend(status.entry.clone());
+    while let Some(e) = todo.pop() {
+        let leaf = Leaf::parse(&B64.decode(&e.leaf).map_err(|x| x.to_string())?)
+            .map_err(|x| x.to_string())?;
+        for sig in &leaf.envelope.signatures {
+            let Some(StateObject::Key(k)) = state.get(&StateKey::Key(sig.key_id.clone())) else {
+                return Err(format!(
+                    "signing key {} of entry {} is not in the registry",
+                    sig.key_id, e.index
+                ));
+            };
+            if !covered.insert(k.participant.clone()) {
+                continue;
+            }
+            let Some(StateObject::Participant(part)) =
+                state.get(&StateKey::Participant(k.participant.clone()))
+            else {
+                return Err(format!("signer {} is not in the registry", k.participant));
+            };
+            let mut own = vec![part.registered_index];
+            for kid in &part.key_ids {
+                if let Some(StateObject::Key(k)) = state.get(&StateKey::Key(kid.clone())) {
+                    own.push(k.added_index);
+                    own.extend(k.retired_index);
+                }
+            }
+            own.extend(part.revoked_index);
+            for i in own {
+                // Entries past the checkpoint cannot be proven at it; the
+                // registry state may be newer than the checkpoint.
+                if i < size && !history.contains_key(&i) {
+                    let ep = entry_at(i)?;
+                    history.insert(i, ep.clone());
+                    todo.push(ep);
+                }
+            }
+        }
+        if history.len() > MAX_SIGNER_ENTRIES {
+            return Err(format!(
+                "the signer history needs more than {MAX_SIGNER_ENTRIES} entries, more than a bundle carries"
+            ));
+        }
+    }
+    Ok(CertificateBundle {
+        format: BUNDLE_FORMAT.into(),
+        origin: origin.into(),
+        blockchain_no: reg.blockchain_no,
+        certificate: reg.fields,
+        entry,
+        previous,
+        signer_entries: history.into_values().collect(),
+        status,
+        checkpoint: checkpoint.into(),
+    })
+}

@@ -1,0 +1,334 @@
+//! Certificate bundles: a 数据产品登记证书 with everything needed to check
+//! it offline — the registering entry, its inclusion proof, the entry
+//! before it (hash chain), the signer history (every entry that registered,
+//! rotated or revoked a key or participant the bundle's signatures rely on,
+//! back to genesis), the entry that set the status, and the signed checkpoint.
+//!
+//! What a bundle proves: the certificate fields are exactly the signed
+//! payload of an entry that is in the log at the checkpoint; the signer
+//! history, replayed from the genesis authority's key through the registry
+//! rules, makes the registration's signer a participant whose role may
+//! register products, with a key valid at the registration's index; and
+//! the status entry, if any, is in the log, is signed by a key valid at its
+//! index, and sets that status as of its index.
+//!
+//! What it cannot prove (format v1): that no later entry (up to the
+//! checkpoint) changed the status, nor that no entry the bundle omits
+//! retired the signing key or revoked the signer. Absence needs the whole
+//! log (`regledger-verify audit`) or, later, a proof against committed
+//! state. [`VerifiedCertificate::status_proven_current`] says so.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::descriptor::{verify_checkpoint, LogDescriptor};
+use crate::entry::blockchain_no::BlockchainNo;
+use crate::entry::envelope::Envelope;
+use crate::entry::leaf::Leaf;
+use crate::registry::{EntryKind, ProductRegistration, StatusChange};
+use crate::tlog::checkpoint::Checkpoint;
+use crate::tlog::hash::Hash;
+use crate::tlog::proof::verify_inclusion;
+
+/// BUNDLE_FORMAT names the bundle format version.
+pub const BUNDLE_FORMAT: &str = "regledger-certificate-bundle/v1";
+
+/// MAX_SIGNER_ENTRIES bounds the signer history a bundle carries (genesis,
+/// the registrations, key rotations and revocations of every participant
+/// whose signature the bundle relies on).
+pub const MAX_SIGNER_ENTRIES: usize = 64;
+
+/// EntryProof is one entry with its inclusion proof at the bundle's checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryProof {
+    /// index is the entry's index.
+    pub index: u64,
+    /// leaf is the leaf bytes, base64.
+    pub leaf: String,
+    /// inclusion_proof are base64 hashes, bottom-up.
+    pub inclusion_proof: Vec<String>,
+}
+
+/// StatusInfo is the product's status and the entry that set it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusInfo {
+    /// state is active, suspended, revoked or deregistered.
+    pub state: String,
+    /// set_by_index is the entry that set it.
+    pub set_by_index: u64,
+    /// entry is that entry with its proof (absent when it is the registering entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<EntryProof>,
+}
+
+/// CertificateBundle is the JSON a node serves at /v1/certificates/{no}.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateBundle {
+    /// format is [`BUNDLE_FORMAT`].
+    pub format: String,
+    /// origin is the log's origin.
+    pub origin: String,
+    /// blockchain_no is the 区块链编号.
+    pub blockchain_no: String,
+    /// certificate are the certificate fields (must equal the signed payload).
+    pub certificate: ProductRegistration,
+    /// entry is the registering entry.
+    pub entry: EntryProof,
+    /// previous is the entry before it (hash chain link).
+    pub previous: EntryProof,
+    /// signer_entries are the signer history in index order: genesis, then
+    /// every participant-registered, participant-key-rotated and
+    /// participant-revoked entry (up to the checkpoint) of each participant
+    /// that signed the registration, the status entry, or one of these.
+    pub signer_entries: Vec<EntryProof>,
+    /// status is the status the node reports, with the entry that set it
+    /// (a v1 bundle cannot prove that it is still current).
+    pub status: StatusInfo,
+    /// checkpoint is the signed (and cosigned) checkpoint all proofs are for.
+    pub checkpoint: String,
+}
+
+/// BundleError names the part of a bundle that failed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+#[error("{part}: {reason}")]
+pub struct BundleError {
+    /// part is the bundle part, e.g. "entry.inclusion_proof" or "certificate.product_name".
+    pub part: String,
+    /// reason explains the failure.
+    pub reason: String,
+}
+
+pub(super) fn err(part: &str, reason: impl Into<String>) -> BundleError {
+    BundleError {
+        part: part.into(),
+        reason: reason.into(),
+    }
+}
+
+/// VerifiedCertificate is what a verified bundle establishes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedCertificate {
+    /// certificate are the verified fields.
+    pub certificate: ProductRegistration,
+    /// blockchain_no is the verified 区块链编号.
+    pub blockchain_no: String,
+    /// index is the registering entry.
+    pub index: u64,
+    /// signer is the participant that registered it.
+    pub signer: String,
+    /// signer_chain are the indexes of the signer history replayed, genesis first.
+    pub signer_chain: Vec<u64>,
+    /// signer_key_retired_index is the included entry that retired the
+    /// signing key after the registration, if the bundle includes one.
+    pub signer_key_retired_index: Option<u64>,
+    /// signer_revoked_index is the included entry that revoked the signer
+    /// after the registration, if the bundle includes one.
+    pub signer_revoked_index: Option<u64>,
+    /// status is the state that entry `status_index` set.
+    pub status: String,
+    /// status_index is the entry that set it (the registration itself for "active").
+    pub status_index: u64,
+    /// status_signer is the participant that signed the status entry
+    /// (None when the status is the registration's own).
+    pub status_signer: Option<String>,
+    /// status_proven_current: the bundle proves that no later entry up to
+    /// the checkpoint changed the status. Always false for format v1, which
+    /// cannot show the absence of later entries.
+    pub status_proven_current: bool,
+    /// checkpoint is the verified checkpoint.
+    pub checkpoint: Checkpoint,
+    /// witnesses are the names of the witnesses that cosigned.
+    pub witnesses: Vec<String>,
+}
+
+pub(super) fn open_entry(
+    part: &str,
+    e: &EntryProof,
+    d: &LogDescriptor,
+    cp: &Checkpoint,
+) -> Result<(Leaf, Hash), BundleError> {
+    let bytes = B64
+        .decode(&e.leaf)
+        .map_err(|_| err(&format!("{part}.leaf"), "not base64"))?;
+    let leaf = Leaf::parse(&bytes).map_err(|x| err(&format!("{part}.leaf"), x.to_string()))?;
+    if leaf.index != e.index {
+        return Err(err(
+            &format!("{part}.index"),
+            format!("leaf says index {}, bundle says {}", leaf.index, e.index),
+        ));
+    }
+    let proof = e
+        .inclusion_proof
+        .iter()
+        .map(|h| B64.decode(h).ok().and_then(|b| Hash::from_slice(&b)))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| err(&format!("{part}.inclusion_proof"), "not base64 hashes"))?;
+    let lh = d.suite.leaf_hash(&bytes);
+    verify_inclusion(d.suite, cp.size, e.index, &lh, &proof, &cp.root)
+        .map_err(|x| err(&format!("{part}.inclusion_proof"), x.to_string()))?;
+    Ok((leaf, lh))
+}
+
+/// verify_bundle checks a certificate bundle against a log descriptor.
+pub fn verify_bundle(
+    b: &CertificateBundle,
+    d: &LogDescriptor,
+) -> Result<VerifiedCertificate, BundleError> {
+    if b.format != BUNDLE_FORMAT {
+        return Err(err("format", format!("unknown format {:?}", b.format)));
+    }
+    if b.origin != d.origin {
+        return Err(err("origin", "not the log of this descriptor"));
+    }
+    let vc = verify_checkpoint(b.checkpoint.as_bytes(), d)
+        .map_err(|e| err("checkpoint", e.to_string()))?;
+    let cp = vc.checkpoint;
+
+    // The registering entry and its payload.
+    let (leaf, lh) = open_entry("entry", &b.entry, d, &cp)?;
+    let env = &leaf.envelope;
+    if env.kind_name().ok() != Some(EntryKind::ProductRegistered.name()) {
+        return Err(err(
+            "entry.payload_type",
+            format!("{} is not product-registered", env.payload_type),
+        ));
+    }
+    let signed: ProductRegistration =
+        serde_json::from_slice(&env.payload).map_err(|e| err("entry.payload", e.to_string()))?;
+    compare_fields(&b.certificate, &signed)?;
+    let bno =
+        BlockchainNo::parse(&b.blockchain_no).ok_or_else(|| err("blockchain_no", "malformed"))?;
+    if !bno.matches(&d.origin, b.entry.index, &lh) {
+        return Err(err("blockchain_no", "does not name this entry of this log"));
+    }
+
+    // Hash chain: the entry's previous-leaf hash is the leaf hash of index-1.
+    if b.entry.index == 0 || b.previous.index != b.entry.index - 1 {
+        return Err(err(
+            "previous.index",
+            "must be the entry before the registering entry",
+        ));
+    }
+    let (_, prev_hash) = open_entry("previous", &b.previous, d, &cp)?;
+    if leaf.prev_leaf_hash != prev_hash {
+        return Err(err(
+            "entry.prev_leaf_hash",
+            "does not chain to the previous entry",
+        ));
+    }
+
+    // The status and the entry that set it (its signatures are checked in
+    // the signer history below, at its index).
+    let mut status_env: Option<(u64, Envelope, EntryKind)> = None;
+    let status = if b.status.set_by_index == b.entry.index {
+        if b.status.state != "active" || b.status.entry.is_some() {
+            return Err(err("status", "the registering entry sets status active"));
+        }
+        "active".to_string()
+    } else {
+        let se = b
+            .status
+            .entry
+            .as_ref()
+            .ok_or_else(|| err("status.entry", "missing"))?;
+        if se.index != b.status.set_by_index || se.index <= b.entry.index {
+            return Err(err(
+                "status.entry",
+                "index must be set_by_index, after registration",
+            ));
+        }
+        let (sl, _) = open_entry("status.entry", se, d, &cp)?;
+        let kind = EntryKind::from_name(sl.envelope.kind_name().unwrap_or(""))
+            .ok_or_else(|| err("status.entry", "unknown kind"))?;
+        let state = match kind {
+            EntryKind::ProductSuspended => "suspended",
+            EntryKind::ProductResumed | EntryKind::ProductChanged => "active",
+            EntryKind::ProductRegistrationRevoked => "revoked",
+            EntryKind::ProductDeregistered => "deregistered",
+            _ => {
+                return Err(err(
+                    "status.entry",
+                    format!("{} does not set a product status", kind.name()),
+                ))
+            }
+        };
+        let id = if kind == EntryKind::ProductChanged {
+            serde_json::from_slice::<serde_json::Value>(&sl.envelope.payload)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(String::from))
+        } else {
+            serde_json::from_slice::<StatusChange>(&sl.envelope.payload)
+                .ok()
+                .map(|s| s.id)
+        };
+        if id.as_deref() != Some(signed.product_id.as_str()) {
+            return Err(err("status.entry", "concerns another product"));
+        }
+        if b.status.state != state {
+            return Err(err(
+                "status.state",
+                format!("bundle says {}, entry sets {state}", b.status.state),
+            ));
+        }
+        status_env = Some((se.index, sl.envelope, kind));
+        state.to_string()
+    };
+
+    // The signer history, replayed through the registry rules from the
+    // genesis authority's key: each entry must be in the log and verify
+    // with the keys valid at its index; the registration and the status
+    // entry are checked against the keys valid at theirs.
+    let chain = super::signers::replay_signer_history(b, d, &cp, env, status_env.as_ref())?;
+    Ok(VerifiedCertificate {
+        certificate: signed,
+        blockchain_no: b.blockchain_no.clone(),
+        index: b.entry.index,
+        signer: chain.signer,
+        signer_chain: chain.indexes,
+        signer_key_retired_index: chain.key_retired,
+        signer_revoked_index: chain.signer_revoked,
+        status,
+        status_index: b.status.set_by_index,
+        status_signer: chain.status_signer,
+        status_proven_current: false,
+        checkpoint: cp,
+        witnesses: vc.witnesses.iter().map(|w| w.name().to_string()).collect(),
+    })
+}
+
+fn compare_fields(
+    shown: &ProductRegistration,
+    signed: &ProductRegistration,
+) -> Result<(), BundleError> {
+    let a = serde_json::to_value(shown).expect("serializable");
+    let b = serde_json::to_value(signed).expect("serializable");
+    for (k, v) in a.as_object().expect("object") {
+        if b.get(k) != Some(v) {
+            return Err(err(
+                &format!("certificate.{k}"),
+                "differs from the signed payload",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// CERTIFICATE_LABELS are the certificate's fields with their Chinese names
+/// (Guangxi Art. 12(7)), in display order.
+pub const CERTIFICATE_LABELS: [(&str, &str, &str); 11] = [
+    ("certificate_name", "证书名称", "Certificate"),
+    ("product_name", "数据产品名称", "Product name"),
+    ("registration_no", "登记号", "Registration no."),
+    ("product_type", "产品类型", "Product type"),
+    ("business_entity_name", "经营主体", "Business entity"),
+    ("update_cycle", "数据更新周期", "Update cycle"),
+    ("scenarios", "应用场景", "Scenarios"),
+    ("blockchain_no", "区块链编号", "Blockchain no."),
+    ("registered_on", "登记日期", "Registered on"),
+    ("authorization", "授权依据", "Authorization"),
+    ("business_entity", "经营主体标识", "Business entity id"),
+];

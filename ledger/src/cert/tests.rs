@@ -1,0 +1,382 @@
+//! Tests of certificate bundles: assembled from a test log, verified, and
+//! tampered part by part.
+
+use super::assemble::assemble;
+use super::bundle::*;
+use crate::descriptor::LogDescriptor;
+use crate::descriptor::LogDescriptorJson;
+use crate::entry::blockchain_no::BlockchainNo;
+use crate::entry::leaf::Leaf;
+use crate::registry::Role;
+use crate::registry::{EntryKind, MemoryState};
+use crate::testkit::{chain, replay, Party, Step, Testkit, REGISTRATION_NO};
+use crate::tlog::checkpoint::sign_checkpoint;
+use crate::tlog::checkpoint::Checkpoint;
+use crate::tlog::hash::HashSuite;
+use crate::tlog::memory::MemoryTree;
+use crate::tlog::note::{KeyType, Signer};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+
+const ORIGIN: &str = "regledger.test/bundle";
+
+/// TestLog is a log of `steps` (hash-chained, no rules applied) with a
+/// checkpoint over its first `size` leaves, cosigned by one witness.
+struct TestLog {
+    leaves: Vec<Vec<u8>>,
+    tree: MemoryTree,
+    size: u64,
+    note: String,
+    d: LogDescriptor,
+}
+
+fn test_log(steps: &[Step], size: Option<u64>) -> TestLog {
+    let leaves: Vec<Vec<u8>> = chain(HashSuite::Blake3, steps)
+        .iter()
+        .map(|l| l.to_bytes())
+        .collect();
+    let mut t = MemoryTree::new(HashSuite::Blake3);
+    for l in &leaves {
+        t.append_data(l);
+    }
+    let size = size.unwrap_or(t.size());
+    let log = Signer::generate(ORIGIN, KeyType::Ed25519, [42; 32]).unwrap();
+    let w = Signer::generate("witness.test", KeyType::CosignatureV1, [43; 32]).unwrap();
+    let cp = Checkpoint {
+        origin: ORIGIN.into(),
+        size,
+        root: t.root_at(size).unwrap(),
+        extensions: vec![],
+    };
+    let note = sign_checkpoint(&cp, &log).unwrap();
+    let cosig = crate::tlog::cosignature::cosign(&w, &cp.to_text(), 1_700_000_000).unwrap();
+    let note = crate::tlog::cosignature::add_signatures(&note, &[cosig]).unwrap();
+    let d = LogDescriptor::from_json(&LogDescriptorJson {
+        origin: ORIGIN.into(),
+        log_vkey: log.verifier().to_vkey(),
+        hash: "blake3".into(),
+        witnesses: vec![w.verifier().to_vkey()],
+        quorum: 1,
+        profile: "guangxi".into(),
+    })
+    .unwrap();
+    TestLog {
+        leaves,
+        tree: t,
+        size,
+        note,
+        d,
+    }
+}
+
+impl TestLog {
+    /// at is entry `i` with its proof at the checkpoint; entries past
+    /// it cannot be proven, as on a node.
+    fn at(&self, i: u64) -> Result<EntryProof, String> {
+        if i >= self.size {
+            return Err(format!("entry {i} is past the checkpoint"));
+        }
+        Ok(EntryProof {
+            index: i,
+            leaf: B64.encode(&self.leaves[i as usize]),
+            inclusion_proof: self
+                .tree
+                .prove_inclusion(self.size, i)
+                .unwrap()
+                .iter()
+                .map(|h| B64.encode(h.0))
+                .collect(),
+        })
+    }
+
+    /// assembled is what a node serves for the lifecycle's certificate.
+    fn assembled(&self, state: &MemoryState) -> CertificateBundle {
+        assemble(ORIGIN, state, REGISTRATION_NO, &self.note, |i| self.at(i)).unwrap()
+    }
+
+    /// hand is the bundle of the registration at `reg` with exactly the
+    /// signer entries `signers` and the status set by `status`, as a
+    /// hostile operator may build it.
+    fn hand(&self, reg: u64, signers: &[u64], status: Option<(&str, u64)>) -> CertificateBundle {
+        let leaf = Leaf::parse(&self.leaves[reg as usize]).unwrap();
+        let lh = HashSuite::Blake3.leaf_hash(&self.leaves[reg as usize]);
+        let (state, set_by_index, entry) = match status {
+            None => ("active".to_string(), reg, None),
+            Some((s, i)) => (s.to_string(), i, Some(self.at(i).unwrap())),
+        };
+        CertificateBundle {
+            format: BUNDLE_FORMAT.into(),
+            origin: ORIGIN.into(),
+            blockchain_no: BlockchainNo::new(ORIGIN, reg, &lh).to_string(),
+            certificate: serde_json::from_slice(&leaf.envelope.payload).unwrap(),
+            entry: self.at(reg).unwrap(),
+            previous: self.at(reg - 1).unwrap(),
+            signer_entries: signers.iter().map(|&i| self.at(i).unwrap()).collect(),
+            status: StatusInfo {
+                state,
+                set_by_index,
+                entry,
+            },
+            checkpoint: self.note.clone(),
+        }
+    }
+}
+
+fn steps_upto(upto: &str) -> Vec<Step> {
+    let k = Testkit::new(ORIGIN);
+    let mut steps = k.lifecycle(HashSuite::Blake3, "guangxi");
+    let end = steps.iter().position(|s| s.label == upto).unwrap();
+    steps.truncate(end + 1);
+    steps
+}
+
+fn setup(upto: &str) -> (CertificateBundle, LogDescriptor) {
+    let steps = steps_upto(upto);
+    let r = replay(ORIGIN, HashSuite::Blake3, &steps).unwrap();
+    let log = test_log(&steps, None);
+    (log.assembled(&r.state), log.d)
+}
+
+/// step is a step at `time_ms`.
+fn step(label: &'static str, envelope: crate::entry::envelope::Envelope, time_ms: u64) -> Step {
+    Step {
+        label,
+        envelope,
+        time_ms,
+    }
+}
+
+/// rotation is the authority's rotation of the operator's key to the key of seed 44.
+fn rotation(k: &Testkit) -> crate::entry::envelope::Envelope {
+    let new = Party::new(&k.operator.id, &k.operator.name, Role::Operator, 44);
+    k.authority.sign(
+        EntryKind::ParticipantKeyRotated,
+        &serde_json::json!({"id": k.operator.id, "add_keys": [new.public_key_b64()],
+                            "retire_key_ids": [k.operator.key_id()]}),
+    )
+}
+
+#[test]
+fn valid_bundles_verify_with_their_status() {
+    let (b, d) = setup("product registered");
+    let v = verify_bundle(&b, &d).unwrap();
+    assert_eq!(v.status, "active");
+    assert_eq!(v.witnesses, vec!["witness.test".to_string()]);
+    let (b, d) = setup("registration revoked");
+    let v = verify_bundle(&b, &d).unwrap();
+    assert_eq!(v.status, "revoked");
+    assert_eq!(v.certificate.registration_no, REGISTRATION_NO);
+}
+
+/// flip_b64 flips one bit inside the decoded bytes of a base64 string.
+fn flip_b64(s: &str, byte: usize) -> String {
+    let mut b = B64.decode(s).unwrap();
+    let i = byte.min(b.len() - 1);
+    b[i] ^= 1;
+    B64.encode(b)
+}
+
+#[test]
+fn every_part_is_tamper_evident() {
+    let (good, d) = setup("registration revoked");
+    let mut cases: Vec<(String, CertificateBundle)> = Vec::new();
+    let mut push = |name: &str, f: &dyn Fn(&mut CertificateBundle)| {
+        let mut b = good.clone();
+        f(&mut b);
+        cases.push((name.to_string(), b));
+    };
+    push("certificate.product_name", &|b| {
+        b.certificate.product_name.push('X')
+    });
+    push("certificate.registration_no", &|b| {
+        b.certificate.registration_no.push('1')
+    });
+    push("certificate.registered_on", &|b| {
+        b.certificate.registered_on = crate::registry::calendar::Date::parse("2025-03-25").unwrap()
+    });
+    push("certificate.scenarios", &|b| {
+        b.certificate.scenarios.push("x".into())
+    });
+    push("blockchain_no", &|b| {
+        b.blockchain_no = b.blockchain_no.replace("-1", "-2")
+    });
+    // Inside the leaf: header, payload, signature, key id.
+    push("entry.leaf", &|b| b.entry.leaf = flip_b64(&b.entry.leaf, 3));
+    push("entry.leaf", &|b| {
+        b.entry.leaf = flip_b64(&b.entry.leaf, 200)
+    });
+    push("entry.leaf", &|b| {
+        let raw = B64.decode(&b.entry.leaf).unwrap();
+        b.entry.leaf = flip_b64(&b.entry.leaf, raw.len() - 5);
+    });
+    push("entry.leaf", &|b| {
+        let raw = B64.decode(&b.entry.leaf).unwrap();
+        let at = raw
+            .windows(b"nn-mobility".len())
+            .position(|w| w == b"gx-operator")
+            .unwrap_or(raw.len() - 80);
+        b.entry.leaf = flip_b64(&b.entry.leaf, at);
+    });
+    push("entry.index", &|b| b.entry.index += 1);
+    push("previous", &|b| {
+        b.previous.leaf = flip_b64(&b.previous.leaf, 60)
+    });
+    push("signer_entries", &|b| b.signer_entries.clear());
+    push("status.state", &|b| b.status.state = "active".into());
+    push("status.entry", &|b| b.status.entry = None);
+    push("checkpoint.text", &|b| {
+        b.checkpoint = b.checkpoint.replacen('\n', "x\n", 1)
+    });
+    push("checkpoint.signature", &|b| {
+        let mut n = crate::tlog::note::Note::parse(b.checkpoint.as_bytes()).unwrap();
+        n.sigs[0].sig[3] ^= 1;
+        b.checkpoint = n.to_text();
+    });
+    push("checkpoint.cosignature", &|b| {
+        let mut n = crate::tlog::note::Note::parse(b.checkpoint.as_bytes()).unwrap();
+        n.sigs[1].sig[20] ^= 1;
+        b.checkpoint = n.to_text();
+    });
+    push("checkpoint.cosignature removed", &|b| {
+        let mut n = crate::tlog::note::Note::parse(b.checkpoint.as_bytes()).unwrap();
+        n.sigs.truncate(1);
+        b.checkpoint = n.to_text();
+    });
+    let proof_len = good.entry.inclusion_proof.len();
+    for i in 0..proof_len {
+        let mut b = good.clone();
+        b.entry.inclusion_proof[i] = flip_b64(&b.entry.inclusion_proof[i], 0);
+        cases.push((format!("entry.inclusion_proof[{i}]"), b));
+    }
+    for (name, b) in cases {
+        assert!(
+            verify_bundle(&b, &d).is_err(),
+            "tampered {name} still verifies"
+        );
+    }
+}
+
+#[test]
+fn the_signer_history_runs_from_genesis_and_shows_later_retirement_and_revocation() {
+    let k = Testkit::new(ORIGIN);
+    let mut steps = steps_upto("product registered");
+    let t = steps.last().unwrap().time_ms;
+    steps.push(step("operator key rotated", rotation(&k), t + 1));
+    steps.push(step(
+        "operator revoked",
+        k.authority.sign(
+            EntryKind::ParticipantRevoked,
+            &serde_json::json!({"id": k.operator.id, "reason": "资格取消"}),
+        ),
+        t + 2,
+    ));
+    let r = replay(ORIGIN, HashSuite::Blake3, &steps).unwrap();
+    let log = test_log(&steps, None);
+    let b = log.assembled(&r.state);
+    let idx: Vec<u64> = b.signer_entries.iter().map(|e| e.index).collect();
+    assert_eq!(idx, vec![0, 3, 16, 17]);
+    let v = verify_bundle(&b, &log.d).unwrap();
+    assert_eq!(v.signer, k.operator.id);
+    assert_eq!(v.signer_chain, idx);
+    assert_eq!(v.signer_key_retired_index, Some(16));
+    assert_eq!(v.signer_revoked_index, Some(17));
+    assert!(!v.status_proven_current);
+
+    // Checkpointed before the rotation, the registry is newer than the
+    // checkpoint: the bundle leaves out what it cannot prove at it.
+    let log = test_log(&steps, Some(16));
+    let b = log.assembled(&r.state);
+    let v = verify_bundle(&b, &log.d).unwrap();
+    assert_eq!(v.signer_chain, vec![0, 3]);
+    assert_eq!(v.signer_key_retired_index, None);
+    assert_eq!(v.signer_revoked_index, None);
+}
+
+#[test]
+fn the_status_signer_is_checked_at_its_index() {
+    let (b, d) = setup("product suspended");
+    let v = verify_bundle(&b, &d).unwrap();
+    assert_eq!(v.status, "suspended");
+    assert_eq!(v.status_signer.as_deref(), Some("gx-data-bureau"));
+    assert!(!v.status_proven_current);
+    // A suspension "signed" by the trading venue, whose role may not suspend.
+    let k = Testkit::new(ORIGIN);
+    let mut steps = steps_upto("product suspended");
+    let last = steps.last_mut().unwrap();
+    last.envelope = k.venue.sign(
+        EntryKind::ProductSuspended,
+        &serde_json::from_slice::<serde_json::Value>(&last.envelope.payload).unwrap(),
+    );
+    let log = test_log(&steps, None);
+    let b = log.hand(15, &[0, 3, 5], Some(("suspended", 17)));
+    let e = verify_bundle(&b, &log.d).unwrap_err();
+    assert_eq!(e.part, "signer_entries", "{e}");
+    assert!(e.reason.contains("may not submit product-suspended"), "{e}");
+    // Without the venue's registration its key is unknown.
+    let e = verify_bundle(&log.hand(15, &[0, 3], Some(("suspended", 17))), &log.d).unwrap_err();
+    assert!(e.reason.contains("registers its key"), "{e}");
+}
+
+#[test]
+fn a_registration_signed_with_a_retired_key_fails() {
+    // The operator's key is retired (entry 15) before the registration
+    // (entry 16) that it still signs: a log a correct node never writes.
+    let k = Testkit::new(ORIGIN);
+    let mut steps = steps_upto("product registered");
+    let reg = steps.pop().unwrap();
+    steps.push(step("operator key rotated", rotation(&k), reg.time_ms - 1));
+    steps.push(reg);
+    let log = test_log(&steps, None);
+    let e = verify_bundle(&log.hand(16, &[0, 3, 15], None), &log.d).unwrap_err();
+    assert_eq!(e.part, "signer_entries", "{e}");
+    assert!(e.reason.contains("retired by entry 15"), "{e}");
+    // Leaving the rotation out hides it: which is why the report says
+    // the signer history is not proven complete.
+    let v = verify_bundle(&log.hand(16, &[0, 3], None), &log.d).unwrap();
+    assert_eq!(v.signer_key_retired_index, None);
+}
+
+#[test]
+fn a_malformed_signer_history_fails_naming_the_part() {
+    let steps = steps_upto("product registered");
+    let log = test_log(&steps, None);
+    assert!(verify_bundle(&log.hand(15, &[0, 3], None), &log.d).is_ok());
+    for (signers, part, why) in [
+        (&[3][..], "signer_entries[0].index", "genesis"),
+        (&[0, 3, 3], "signer_entries[2].index", "index order"),
+        (&[3, 0], "signer_entries[0].index", "genesis"),
+        (&[0, 4, 3], "signer_entries[2].index", "index order"),
+        (
+            &[0, 3, 9],
+            "signer_entries[2]",
+            "not part of a signer history",
+        ),
+        (
+            &[0, 1, 3, 6],
+            "signer_entries[3]",
+            "not part of a signer history",
+        ),
+        (&[], "signer_entries", "missing"),
+    ] {
+        let e = verify_bundle(&log.hand(15, signers, None), &log.d).unwrap_err();
+        assert_eq!(e.part, part, "{signers:?}: {e}");
+        assert!(e.reason.contains(why), "{signers:?}: {e}");
+    }
+    // A garbage signature anywhere in the history.
+    for (label, n) in [("genesis", 0), ("register operator", 1)] {
+        let mut bad = steps.clone();
+        let s = bad.iter_mut().find(|s| s.label == label).unwrap();
+        s.envelope.signatures[0].sig[9] ^= 1;
+        let log = test_log(&bad, None);
+        let e = verify_bundle(&log.hand(15, &[0, 3], None), &log.d).unwrap_err();
+        assert_eq!(e.part, format!("signer_entries[{n}]"), "{e}");
+        assert!(e.reason.contains("signature"), "{e}");
+    }
+    // A genesis for another hash or profile than log.json says.
+    let mut other = steps.clone();
+    other[0].envelope = Testkit::new(ORIGIN).genesis(HashSuite::Sha256, "guangxi");
+    let log = test_log(&other, None);
+    let e = verify_bundle(&log.hand(15, &[0, 3], None), &log.d).unwrap_err();
+    assert_eq!(e.part, "signer_entries[0]", "{e}");
+    assert!(e.reason.contains("genesis fixes hash sha256"), "{e}");
+}

@@ -1,0 +1,138 @@
+//! What happens under an authorization: operation events (操作日志/调用日志,
+//! the hot path) and attestations that data was destroyed at the end.
+
+use super::checks::*;
+use super::RECORDING_DAYS;
+use crate::entry::envelope::Envelope;
+use crate::registry::calendar::Date;
+use crate::registry::ident::{check_name, check_text};
+use crate::registry::regulations as reg;
+use crate::registry::*;
+
+/// data_destruction_attested records that the data of an agreement or a
+/// product was destroyed, attested by a party to it.
+pub(super) fn data_destruction_attested<S: StateReader + ?Sized>(
+    c: &mut Ctx<'_, S>,
+    env: &Envelope,
+    signer: &ParticipantState,
+) -> R<()> {
+    let d: DestructionAttestation = parse(env)?;
+    check_text("method", &d.method)?;
+    check_digest("evidence_blake3", &d.evidence_blake3)?;
+    // Who destroyed the data attests it: the parties to the
+    // agreement (or the operator above it), or, for a product, its
+    // business entity or operator; a data authority always may.
+    let entitled = if let Some(StateObject::Agreement(a)) =
+        c.get(&StateKey::Agreement(d.subject_id.clone()))
+    {
+        let chain = c.chain(&a.fields.id)?;
+        entitled(signer, &chain, &[Role::Operator, Role::BusinessEntity])
+    } else if let Some(StateObject::Product(p)) = c.get(&StateKey::Product(d.subject_id.clone())) {
+        p.approval.business_entity == signer.id
+            || entitled(signer, &c.product_chain(&p)?, &[Role::Operator])
+    } else {
+        return Err(RuleViolation::NotFound {
+            what: "agreement or product",
+            id: d.subject_id,
+        });
+    };
+    if !entitled {
+        return Err(not_entitled(
+            format!(
+                "{} may not attest destruction of the data of {}: it is no party to it",
+                signer.id, d.subject_id
+            ),
+            reg::TERMINATION,
+        ));
+    }
+    c.window(
+        "attested_on",
+        d.attested_on,
+        RECORDING_DAYS,
+        "an attestation is logged within 14 days, and never ahead",
+        reg::TERMINATION,
+    )?;
+    c.subject(&d.subject_id);
+    Ok(())
+}
+
+/// operation_event records an operation under an agreement the signer is a
+/// party to; one outside an authorization in force is recorded and flagged
+/// `operation-without-authorization` (无授权不运营).
+pub(super) fn operation_event<S: StateReader + ?Sized>(
+    c: &mut Ctx<'_, S>,
+    env: &Envelope,
+    signer: &ParticipantState,
+) -> R<()> {
+    let ev: OperationEvent = parse(env)?;
+    check_name("actor", &ev.actor)?;
+    check_list("personal_data_commitments", &ev.personal_data_commitments)?;
+    for cm in &ev.personal_data_commitments {
+        check_digest("personal data commitment", cm)?;
+    }
+    let chain = c
+        .chain(&ev.agreement_id)
+        .map_err(|_| RuleViolation::MissingStep {
+            what: "agreement",
+            id: ev.agreement_id.clone(),
+            missing: "has not been filed",
+            step: "agreement-filed",
+            citation: reg::REGISTERED_OR_FILED,
+        })?;
+    if !chain.iter().any(|a| is_party(a, &signer.id)) {
+        return Err(not_entitled(
+            format!(
+                "{} is not a party to {} (or to its parent)",
+                signer.id, ev.agreement_id
+            ),
+            reg::OPERATION_LOGS,
+        ));
+    }
+    let on = Date::from_unix_ms(ev.occurred_at_ms)
+        .ok_or_else(|| RuleViolation::InvalidDates("occurred_at_ms out of range".into()))?;
+    // A record of an operation is worth logging as long as the logs
+    // of its agreement must be kept: the longest term plus the
+    // retention period after it.
+    c.window_months(
+        "occurred_at_ms",
+        on,
+        c.profile.max_term_months + c.profile.retention_months,
+        "an operation is logged after it happens, within the longest term plus the log retention period",
+        c.profile.retention_citation,
+    )?;
+    // Operations outside an authorization in force (up its whole
+    // chain) are recorded, since the log is the evidence, but
+    // flagged: 无授权不运营.
+    if chain_in_force(&ev.agreement_id, &chain, &[on]).is_err() {
+        let a = &chain[0];
+        c.fx.flags.push(Flag {
+            code: "operation-without-authorization".into(),
+            subject: ev.agreement_id.clone(),
+            due: a.ended_on.unwrap_or(a.fields.term_end),
+            done: on,
+            working_days_late: 0,
+            provisional: false,
+            citation: reg::NO_AUTHORIZATION_NO_OPERATION.into(),
+        });
+    }
+    if let Some(pid) = &ev.product_id {
+        let p = c.product(pid)?;
+        // Most events name the product's own authorization: no walk needed.
+        let under = p.approval.authorization == ev.agreement_id
+            || c.product_chain(&p)?
+                .iter()
+                .any(|a| a.fields.id == ev.agreement_id);
+        if !under {
+            return Err(not_entitled(
+                format!(
+                    "product {pid} is not authorized under {} (its authorization is {})",
+                    ev.agreement_id, p.approval.authorization
+                ),
+                reg::OPERATION_LOGS,
+            ));
+        }
+        c.subject(pid);
+    }
+    c.subject(&ev.agreement_id);
+    Ok(())
+}
