@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use regledger::registry::testkit::{Testkit, REGISTRATION_NO};
 use regledger::registry::EntryKind;
+use regledger::testkit::{Testkit, REGISTRATION_NO};
 use regledger::HashSuite;
 use regledger_e2e::*;
 use serde_json::{json, Value};
@@ -112,7 +112,7 @@ fn assert_private(url: &str, body: &str) {
         assert!(!body.contains(p), "{url} shows private data {p:?}");
     }
     assert!(
-        !body.contains(regledger::registry::testkit::DOC),
+        !body.contains(regledger::testkit::DOC),
         "{url} shows a document digest"
     );
 }
@@ -132,7 +132,7 @@ fn fill(url: &str, kit: &Testkit) -> Scenario {
     let today = kit.today().to_string();
     let mut objection_index = 0;
     let mut n = 1u64; // genesis was written by init
-    let mut submit = |env: &regledger::envelope::Envelope, what: &str| -> u64 {
+    let mut submit = |env: &regledger::entry::envelope::Envelope, what: &str| -> u64 {
         let (s, b) = post(url, env);
         assert_eq!(s, 200, "{what}: {b}");
         n += 1;
@@ -270,9 +270,9 @@ fn start_proxy(upstream: String, mode: Arc<Mutex<Tamper>>) -> String {
                 if path == "/log.json" && m == Tamper::LogKey {
                     // Another log's key under the same origin.
                     let mut d: Value = serde_json::from_slice(&body).unwrap();
-                    let other = regledger::note::Signer::generate(
+                    let other = regledger::tlog::note::Signer::generate(
                         ORIGIN,
-                        regledger::note::KeyType::Ed25519,
+                        regledger::tlog::note::KeyType::Ed25519,
                         [77; 32],
                     )
                     .unwrap();
@@ -435,9 +435,9 @@ fn the_public_site_discloses_verifies_and_prints() {
     let kit = Testkit::live(ORIGIN);
     let (wkey, wvkey) = witness_key(dir.path(), "venue.example");
     let auth = dir.path().join("authority.key");
-    let signer = regledger::note::Signer::generate(
+    let signer = regledger::tlog::note::Signer::generate(
         &kit.authority.id,
-        regledger::note::KeyType::Ed25519,
+        regledger::tlog::note::KeyType::Ed25519,
         kit.authority.key.to_bytes(),
     )
     .unwrap();

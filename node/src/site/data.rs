@@ -4,10 +4,10 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::bundle::CERTIFICATE_LABELS;
-use regledger::calendar::Date;
-use regledger::envelope::Envelope;
-use regledger::leaf::Leaf;
+use regledger::cert::bundle::CERTIFICATE_LABELS;
+use regledger::entry::envelope::Envelope;
+use regledger::entry::leaf::Leaf;
+use regledger::registry::calendar::Date;
 use regledger::registry::{
     AgreementState, EntryKind, ObjectionState, ProductState, ResourceState, StateKey, StateObject,
     StateReader, Status,
@@ -491,7 +491,7 @@ pub fn resource_row(rd: &Reader, r: &ResourceState) -> ResourceRow {
 
 /// root_b64 is a checkpoint note's root hash (base64) and size.
 pub fn checkpoint_parts(note: &str) -> Option<(u64, String)> {
-    let n = regledger::note::Note::parse(note.as_bytes()).ok()?;
-    let cp = regledger::checkpoint::Checkpoint::parse(&n.text).ok()?;
+    let n = regledger::tlog::note::Note::parse(note.as_bytes()).ok()?;
+    let cp = regledger::tlog::checkpoint::Checkpoint::parse(&n.text).ok()?;
     Some((cp.size, B64.encode(cp.root.0)))
 }

@@ -30,9 +30,9 @@ use axum::routing::get;
 use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::calendar::Date;
+use regledger::registry::calendar::Date;
 use regledger::registry::{product_by_registration_no, EntryKind, StateObject, Status};
-use regledger::tlog_proof::TlogProof;
+use regledger::tlog::tlog_proof::TlogProof;
 use regledger::Hash;
 
 use crate::http::App;
@@ -116,8 +116,8 @@ pub fn routes(
             tracing::info!(font = %f.path.display(), "certificate PDFs use this CJK font")
         }
     }
-    let notice_days =
-        regledger::profile::profile(&app.descriptor.profile).map_or(10, |p| p.notice_natural_days);
+    let notice_days = regledger::registry::profile::profile(&app.descriptor.profile)
+        .map_or(10, |p| p.notice_natural_days);
     let site = Arc::new(Site {
         app,
         public_url,
@@ -238,7 +238,7 @@ fn today() -> Date {
 fn page_param(s: &Site, q: &HashMap<String, String>, name: &str) -> Result<usize, Response> {
     match q.get(name).map(String::as_str) {
         None | Some("") => Ok(1),
-        Some(v) => regledger::checkpoint::parse_size(v)
+        Some(v) => regledger::tlog::checkpoint::parse_size(v)
             .filter(|&n| n >= 1 && n <= 1_000_000)
             .map(|n| n as usize)
             .ok_or_else(|| {
@@ -264,11 +264,16 @@ async fn overview(State(s): State<Arc<Site>>) -> Response {
         Some(Err(e)) => return s.unavailable(e),
         _ => None,
     };
-    let mut known = vec![d.log_key.clone()];
-    known.extend(d.witnesses.iter().cloned());
-    let verified = regledger::note::open_note(cp.note.as_bytes(), &known)
-        .map(|o| o.verified)
-        .unwrap_or_default();
+    // The cosignatures that verify with log.json's witness keys (quorum 0:
+    // show what there is).
+    let verified = regledger::tlog::checkpoint::open_witnessed_checkpoint(
+        cp.note.as_bytes(),
+        &d.log_key,
+        &d.witnesses,
+        0,
+    )
+    .map(|v| v.opened.verified)
+    .unwrap_or_default();
     let witnesses = d
         .witnesses
         .iter()
@@ -278,7 +283,7 @@ async fn overview(State(s): State<Arc<Site>>) -> Response {
             cosigned_at: verified
                 .iter()
                 .find(|sig| sig.name == w.name() && sig.key_id == w.key_id())
-                .and_then(regledger::cosignature::cosignature_timestamp),
+                .and_then(regledger::tlog::cosignature::cosignature_timestamp),
         })
         .collect();
     let products = match rd.products() {
@@ -682,7 +687,7 @@ async fn entry(State(s): State<Arc<Site>>, Path(index): Path<String>) -> Respons
             &format!("The log has no entry {index}."),
         )
     };
-    let Some(i) = regledger::checkpoint::parse_size(&index) else {
+    let Some(i) = regledger::tlog::checkpoint::parse_size(&index) else {
         return missing();
     };
     let cp = s.latest();

@@ -9,7 +9,7 @@
 //! JavaScript and on a phone.
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
-use regledger::calendar::Date;
+use regledger::registry::calendar::Date;
 use regledger::registry::{EntryKind, Status};
 
 use super::assets::CSS;

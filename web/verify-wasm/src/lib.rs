@@ -2,7 +2,7 @@
 //! the public site's certificate page (`/products/{登记号}`).
 //!
 //! It is the `regledger` crate's own bundle verification
-//! ([`regledger::bundle::verify_bundle`]) compiled to
+//! ([`regledger::cert::bundle::verify_bundle`]) compiled to
 //! `wasm32-unknown-unknown`, split into the checks a person can read: the
 //! log key pinned from `log.json`, the log's signature on the checkpoint,
 //! the witness quorum, the inclusion proofs, the certificate fields against
@@ -18,13 +18,15 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::blockchain_no::BlockchainNo;
-use regledger::bundle::{verify_bundle, BundleError, CertificateBundle, EntryProof};
-use regledger::checkpoint::{check_origin, verify_checkpoint, Checkpoint};
-use regledger::descriptor::LogDescriptor;
-use regledger::leaf::Leaf;
+use regledger::cert::bundle::{
+    verify_bundle, BundleError, CertificateBundle, EntryProof, BUNDLE_FORMAT,
+};
+use regledger::descriptor::{verify_checkpoint, verify_log_signature, LogDescriptor};
+use regledger::entry::blockchain_no::BlockchainNo;
+use regledger::entry::leaf::Leaf;
 use regledger::registry::{EntryKind, ProductRegistration, Status};
-use regledger::tree::verify_inclusion;
+use regledger::tlog::checkpoint::Checkpoint;
+use regledger::tlog::proof::verify_inclusion;
 use regledger::{Hash, HashSuite};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -206,7 +208,7 @@ fn open_entry(
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| format!("{what}: the proof is not base64 hashes"))?;
     let lh = d.suite.leaf_hash(&bytes);
-    verify_inclusion(d.suite, e.index, cp.size, &lh, &proof, &cp.root).map_err(|x| {
+    verify_inclusion(d.suite, cp.size, e.index, &lh, &proof, &cp.root).map_err(|x| {
         format!(
             "{what} (entry {}) is not in the tree of checkpoint size {}: {x}",
             e.index, cp.size
@@ -301,7 +303,7 @@ fn run(
             )
         }
     };
-    if b.format != regledger::bundle::BUNDLE_FORMAT {
+    if b.format != BUNDLE_FORMAT {
         return r.set(
             "bundle",
             Outcome::Fail,
@@ -318,15 +320,9 @@ fn run(
     r.set("bundle", Outcome::Pass, b.format.clone());
 
     // The log's signature alone, then the witnesses.
-    let cp = match verify_checkpoint(b.checkpoint.as_bytes(), &d.log_key, &[], 0)
-        .map_err(|e| e.to_string())
-        .and_then(|v| {
-            check_origin(&v.checkpoint, &d.origin)
-                .map(|_| v.checkpoint)
-                .map_err(|e| e.to_string())
-        }) {
-        Ok(cp) => cp,
-        Err(e) => return r.set("log_signature", Outcome::Fail, e),
+    let cp = match verify_log_signature(b.checkpoint.as_bytes(), &d) {
+        Ok(v) => v.checkpoint,
+        Err(e) => return r.set("log_signature", Outcome::Fail, e.to_string()),
     };
     out.checkpoint_size = Some(cp.size);
     r.set(
@@ -337,7 +333,7 @@ fn run(
             cp.size, cp.size
         ),
     );
-    match verify_checkpoint(b.checkpoint.as_bytes(), &d.log_key, &d.witnesses, d.quorum) {
+    match verify_checkpoint(b.checkpoint.as_bytes(), &d) {
         Ok(v) => {
             out.witnesses = v.witnesses.iter().map(|w| w.name().to_string()).collect();
             let detail = if d.quorum == 0 {

@@ -3,13 +3,13 @@
 //! the check it belongs to.
 
 use super::*;
-use regledger::bundle::assemble;
-use regledger::checkpoint::sign_checkpoint;
-use regledger::cosignature::{add_signatures, cosign};
+use regledger::cert::assemble::assemble;
 use regledger::descriptor::LogDescriptorJson;
-use regledger::note::{KeyType, Signer};
-use regledger::registry::testkit::{replay, Testkit, REGISTRATION_NO};
-use regledger::tree::MemoryTree;
+use regledger::testkit::{replay, Testkit, REGISTRATION_NO};
+use regledger::tlog::checkpoint::sign_checkpoint;
+use regledger::tlog::cosignature::{add_signatures, cosign};
+use regledger::tlog::memory::MemoryTree;
+use regledger::tlog::note::{KeyType, Signer};
 
 const ORIGIN: &str = "regledger.test/web-verify";
 
@@ -130,7 +130,7 @@ fn each_tamper_fails_and_names_its_check() {
                 // Another log key's signature only.
                 let other = Signer::generate(ORIGIN, KeyType::Ed25519, [11; 32]).unwrap();
                 let cp = Checkpoint::parse(
-                    &regledger::note::Note::parse(b.checkpoint.as_bytes())
+                    &regledger::tlog::note::Note::parse(b.checkpoint.as_bytes())
                         .unwrap()
                         .text,
                 )
@@ -142,7 +142,7 @@ fn each_tamper_fails_and_names_its_check() {
             "witness_quorum",
             Box::new(|b| {
                 // Drop the witness's cosignature line.
-                let mut n = regledger::note::Note::parse(b.checkpoint.as_bytes()).unwrap();
+                let mut n = regledger::tlog::note::Note::parse(b.checkpoint.as_bytes()).unwrap();
                 n.sigs.retain(|s| s.name == ORIGIN);
                 b.checkpoint = n.to_text();
             }),
