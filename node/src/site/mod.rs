@@ -239,7 +239,7 @@ fn page_param(s: &Site, q: &HashMap<String, String>, name: &str) -> Result<usize
     match q.get(name).map(String::as_str) {
         None | Some("") => Ok(1),
         Some(v) => regledger::tlog::checkpoint::parse_size(v)
-            .filter(|&n| n >= 1 && n <= 1_000_000)
+            .filter(|n| (1..=1_000_000).contains(n))
             .map(|n| n as usize)
             .ok_or_else(|| {
                 s.bad_request(

@@ -120,10 +120,13 @@ fn an_honest_bundle_passes_every_check_and_reads_verified() {
     assert_eq!(result(&plain, "qr_hash"), Outcome::NotRun);
 }
 
+/// Tamper alters a bundle.
+type Tamper = Box<dyn Fn(&mut CertificateBundle)>;
+
 #[test]
 fn each_tamper_fails_and_names_its_check() {
     let f = fixture(UPTO_SUSPENDED);
-    let tampers: Vec<(&str, Box<dyn Fn(&mut CertificateBundle)>)> = vec![
+    let tampers: Vec<(&str, Tamper)> = vec![
         (
             "log_signature",
             Box::new(|b| {
