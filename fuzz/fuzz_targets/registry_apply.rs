@@ -89,7 +89,7 @@ fn check(state: &MemoryState, c: &EntryContext, env: &Envelope) -> bool {
         return false;
     };
     let kind = kind_name_of(&env.payload_type).and_then(EntryKind::from_name);
-    assert_eq!(fx.kind, kind);
+    assert_eq!(Some(fx.kind), kind);
     assert!(!fx.signer.is_empty());
     let mut bad = env.clone();
     bad.signatures[0].sig[7] ^= 0x10;

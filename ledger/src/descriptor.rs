@@ -106,6 +106,11 @@ pub struct LogDescriptor {
 
 impl LogDescriptor {
     /// parse reads and checks a `log.json`.
+    ///
+    /// # Errors
+    ///
+    /// [`DescriptorError::TooLarge`], [`DescriptorError::Json`], or an error of
+    /// [`LogDescriptor::from_json`].
     pub fn parse(bytes: &[u8]) -> Result<LogDescriptor, DescriptorError> {
         if bytes.len() > MAX_DESCRIPTOR_BYTES {
             return Err(DescriptorError::TooLarge);
@@ -116,6 +121,12 @@ impl LogDescriptor {
     }
 
     /// from_json checks a decoded `log.json`.
+    ///
+    /// # Errors
+    ///
+    /// A [`DescriptorError`]: an unknown hash suite, a log or witness key that
+    /// does not parse, a log key not named after the origin, too many
+    /// witnesses, or a quorum above their number.
     pub fn from_json(j: &LogDescriptorJson) -> Result<LogDescriptor, DescriptorError> {
         let suite = HashSuite::from_name(&j.hash)
             .ok_or_else(|| DescriptorError::UnknownHash(j.hash.clone()))?;

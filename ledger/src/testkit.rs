@@ -279,7 +279,7 @@ impl Testkit {
         ]
     }
 
-    /// lifecycle returns the whole MISSION.md lifecycle: setup, a catalog
+    /// lifecycle returns the whole registration lifecycle (docs/registry.md): setup, a catalog
     /// credential, product approval, a public notice, an objection and its
     /// resolution, registration (certificate), operation events,
     /// suspension, resumption and finally revocation (撤销登记).

@@ -1,4 +1,4 @@
-//! The registry rules: the whole lifecycle of MISSION.md replayed, and a
+//! The registry rules: the whole registration lifecycle (docs/registry.md) replayed, and a
 //! table of invalid steps, each rejected with its code and seed citation.
 
 use regledger::registry::calendar::Date;
@@ -512,7 +512,7 @@ fn deadlines_are_flagged_not_refused() {
     assert_eq!(fx.flags.len(), 1);
     let f = &fx.flags[0];
     assert_eq!(
-        (f.code.as_str(), f.due, f.done),
+        (f.code.name(), f.due, f.done),
         (
             "filing-late",
             Date::parse("2025-02-13").unwrap(),

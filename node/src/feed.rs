@@ -21,6 +21,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use regledger::descriptor::verify_log_signature;
 use regledger::entry::leaf::Leaf;
+use regledger::registry::EntryKind;
 use regledger::tlog::checkpoint::{parse_size, Checkpoint};
 use regledger::tlog::cosignature::cosign;
 use regledger::tlog::note::{Note, Signer};
@@ -88,16 +89,16 @@ pub struct ChangeEvent {
 }
 
 /// event_type maps an entry kind to the change it announces, if any.
-pub fn event_type(kind: &str) -> Option<&'static str> {
+pub fn event_type(kind: EntryKind) -> Option<&'static str> {
     Some(match kind {
-        "product-registered" => "product-registered",
-        "product-changed" => "product-changed",
-        "product-suspended" => "product-suspended",
-        "product-resumed" => "product-resumed",
-        "product-registration-revoked" => "product-revoked",
-        "product-deregistered" => "product-deregistered",
-        "agreement-suspended" => "authorization-suspended",
-        "agreement-terminated" => "authorization-terminated",
+        EntryKind::ProductRegistered => "product-registered",
+        EntryKind::ProductChanged => "product-changed",
+        EntryKind::ProductSuspended => "product-suspended",
+        EntryKind::ProductResumed => "product-resumed",
+        EntryKind::ProductRegistrationRevoked => "product-revoked",
+        EntryKind::ProductDeregistered => "product-deregistered",
+        EntryKind::AgreementSuspended => "authorization-suspended",
+        EntryKind::AgreementTerminated => "authorization-terminated",
         _ => return None,
     })
 }
@@ -105,22 +106,17 @@ pub fn event_type(kind: &str) -> Option<&'static str> {
 /// event_of derives the change event of a stored leaf, if it announces one.
 pub fn event_of(index: u64, leaf: &[u8]) -> Option<ChangeEvent> {
     let l = Leaf::parse(leaf).ok()?;
-    let entry_kind = l.envelope.kind_name().ok()?.to_string();
-    let kind = event_type(&entry_kind)?;
-    let p: serde_json::Value = serde_json::from_slice(&l.envelope.payload).ok()?;
-    let subject = p
-        .get("id")
-        .or_else(|| p.get("product_id"))
-        .or_else(|| p.get("agreement_id"))
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_string();
+    let entry_kind = EntryKind::from_name(l.envelope.kind_name().ok()?)?;
+    let kind = event_type(entry_kind)?;
+    let subject = entry_kind
+        .subject_id(&l.envelope.payload)
+        .unwrap_or_default();
     Some(ChangeEvent {
         id: index,
         kind,
         subject,
         index,
-        entry_kind,
+        entry_kind: entry_kind.name().to_string(),
         integrated_time_ms: l.integrated_time_ms,
     })
 }
@@ -579,14 +575,14 @@ mod tests {
     #[test]
     fn events_map_only_changes_venues_act_on() {
         assert_eq!(
-            event_type("product-registration-revoked"),
+            event_type(EntryKind::ProductRegistrationRevoked),
             Some("product-revoked")
         );
         assert_eq!(
-            event_type("agreement-terminated"),
+            event_type(EntryKind::AgreementTerminated),
             Some("authorization-terminated")
         );
-        assert_eq!(event_type("operation-event"), None);
+        assert_eq!(event_type(EntryKind::OperationEvent), None);
         assert_eq!(event_of(3, b"not a leaf"), None);
     }
 }

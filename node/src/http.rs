@@ -29,7 +29,7 @@ use regledger::cert::bundle::EntryProof;
 use regledger::descriptor::LogDescriptor;
 use regledger::entry::envelope::Envelope;
 use regledger::entry::leaf::Leaf;
-use regledger::registry::{StateKey, StateObject, StateReader};
+use regledger::registry::{key_of, StateKey, StateReader};
 use regledger::tlog::tlog_proof::TlogProof;
 use regledger::tlog::tree::{prove_consistency, prove_inclusion};
 use regledger::Hash;
@@ -575,11 +575,7 @@ async fn submit(
     let mut pre = Vec::new();
     if let Ok(view) = app.store.view() {
         let st = StateView(&view.state);
-        let key_of = |kid: &str| match st.get(&StateKey::Key(kid.to_string())) {
-            Some(StateObject::Key(k)) => Hash::from_hex(&k.public_key).map(|h| h.0),
-            _ => None,
-        };
-        match env.verify_known(key_of) {
+        match env.verify_known(|kid| key_of(&st, kid)) {
             Ok(p) => pre = p,
             Err(e) => {
                 app.metrics.reject("bad-signature");
@@ -871,7 +867,7 @@ pub(crate) async fn bundle_for(
                     StatusCode::NOT_FOUND,
                     "not-found",
                     "No such certificate",
-                    e,
+                    e.to_string(),
                 ))
             }
         }

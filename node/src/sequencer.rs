@@ -266,8 +266,8 @@ fn commit_batch(
             for s in &fx.subjects {
                 subjects.insert(s.as_str(), next.size)?;
             }
-            let kind = fx.kind.map(|k| k.name().to_string()).unwrap_or_default();
-            let blockchain_no = (fx.kind == Some(EntryKind::ProductRegistered))
+            let kind = fx.kind.name().to_string();
+            let blockchain_no = (fx.kind == EntryKind::ProductRegistered)
                 .then(|| BlockchainNo::new(origin, next.size, &lh).to_string());
             accepted.push((
                 sub.reply,

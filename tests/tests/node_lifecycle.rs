@@ -1,4 +1,4 @@
-//! The node end to end on loopback: the whole MISSION.md lifecycle over
+//! The node end to end on loopback: the whole registration lifecycle (docs/registry.md) over
 //! HTTP, certificate bundles verified with the library, every rule refused
 //! with its problem type, hostile input, restart and tile rebuild.
 

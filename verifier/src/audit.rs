@@ -19,7 +19,7 @@ use regledger::entry::leaf::Leaf;
 use regledger::registry::apply_preverified;
 use regledger::registry::calendar::Date;
 use regledger::registry::profile::profile;
-use regledger::registry::{EntryContext, MemoryState, StateKey, StateObject, StateReader};
+use regledger::registry::{key_of, EntryContext, EntryKind, FlagCode, MemoryState, StateObject};
 use regledger::tlog::checkpoint::Checkpoint;
 use regledger::tlog::memory::MemoryTree;
 use regledger::tlog::tile::{
@@ -151,8 +151,8 @@ pub struct ProductRow {
 pub struct DeadlineRow {
     /// index is the entry that did the act late.
     pub index: u64,
-    /// code names the deadline, e.g. "filing-late".
-    pub code: String,
+    /// code names the finding (serialized as e.g. "filing-late").
+    pub code: FlagCode,
     /// who is the participant that submitted the late act.
     pub who: String,
     /// subject is the agreement, product or objection concerned.
@@ -604,28 +604,19 @@ fn replay_one(
     let mut pre = Vec::new();
     if i > 0 {
         for (index, s) in env.signatures.iter().enumerate() {
-            if let Some(StateObject::Key(k)) = state.get(&StateKey::Key(s.key_id.clone())) {
-                if let Some(pk) = Hash::from_hex(&k.public_key) {
-                    keys.push(pk.0);
-                    pre.push(Preverified {
-                        index,
-                        public_key: pk.0,
-                    });
-                }
+            if let Some(public_key) = key_of(state, &s.key_id) {
+                keys.push(public_key);
+                pre.push(Preverified { index, public_key });
             }
         }
     }
     match apply_preverified(state, &ctx, &env, &pre) {
         Ok(fx) => {
             seen.insert(short, i);
-            let kind = fx
-                .kind
-                .map(|k| k.name().to_string())
-                .unwrap_or_else(|| "genesis".into());
-            if kind == "genesis" {
+            if fx.kind == EntryKind::Genesis {
                 check_genesis(&fx, log, r);
             }
-            if kind == "operation-event" {
+            if fx.kind == EntryKind::OperationEvent {
                 // Its subjects are its agreement (and product): the
                 // agreement rows pick their own ids out of this count.
                 for s in &fx.subjects {
@@ -637,11 +628,13 @@ fn replay_one(
                     }
                 }
             }
-            *r.entries_by_kind.entry(kind).or_default() += 1;
+            *r.entries_by_kind
+                .entry(fx.kind.name().to_string())
+                .or_default() += 1;
             for f in &fx.flags {
                 let row = DeadlineRow {
                     index: i,
-                    code: f.code.clone(),
+                    code: f.code,
                     who: fx.signer.clone(),
                     subject: f.subject.clone(),
                     due: f.due,
@@ -650,7 +643,7 @@ fn replay_one(
                     provisional: f.provisional,
                     citation: f.citation.clone(),
                 };
-                if f.code.ends_with("-late") {
+                if f.code.is_missed_deadline() {
                     r.deadlines_missed.push(row);
                 } else {
                     r.other_findings.push(row);

@@ -5,9 +5,53 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
 use super::bundle::{CertificateBundle, EntryProof, StatusInfo, BUNDLE_FORMAT, MAX_SIGNER_ENTRIES};
-use crate::entry::leaf::Leaf;
+use crate::entry::leaf::{Leaf, LeafError};
 use crate::registry::{StateKey, StateObject, StateReader};
-use crate::tlog::checkpoint::Checkpoint;
+use crate::tlog::checkpoint::{Checkpoint, CheckpointError};
+use crate::tlog::note::NoteError;
+
+/// AssembleError says why a bundle could not be assembled.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum AssembleError {
+    /// CheckpointNote: the checkpoint is not a signed note.
+    #[error("checkpoint: {0}")]
+    CheckpointNote(NoteError),
+    /// Checkpoint: its body is not a checkpoint.
+    #[error("checkpoint: {0}")]
+    Checkpoint(CheckpointError),
+    /// UnknownRegistrationNo: no product has that 登记号.
+    #[error("no product with registration number {0:?}")]
+    UnknownRegistrationNo(String),
+    /// NotRegistered: the product has no registration.
+    #[error("product is not registered")]
+    NotRegistered,
+    /// RegisteredAtGenesis: a registration at entry 0 has no entry before it.
+    #[error("registration cannot be entry 0")]
+    RegisteredAtGenesis,
+    /// Entry: the source of entries could not give one.
+    #[error("{0}")]
+    Entry(String),
+    /// LeafBase64: an entry's leaf is not base64.
+    #[error("{0}")]
+    LeafBase64(String),
+    /// Leaf: an entry's leaf does not parse.
+    #[error("{0}")]
+    Leaf(#[from] LeafError),
+    /// UnknownKey: a signing key the registry does not hold.
+    #[error("signing key {key_id} of entry {index} is not in the registry")]
+    UnknownKey {
+        /// key_id is the signature's key id.
+        key_id: String,
+        /// index is the entry it signs.
+        index: u64,
+    },
+    /// UnknownSigner: a key's owner the registry does not hold.
+    #[error("signer {0} is not in the registry")]
+    UnknownSigner(String),
+    /// HistoryTooLong: more signer entries than [`MAX_SIGNER_ENTRIES`].
+    #[error("the signer history needs more than {MAX_SIGNER_ENTRIES} entries, more than a bundle carries")]
+    HistoryTooLong,
+}
 
 /// assemble builds the bundle of registration number `no` from registry
 /// state and a source of entries with proofs at the checkpoint's size.
@@ -19,26 +63,33 @@ use crate::tlog::checkpoint::Checkpoint;
 /// authority), its registration and every rotation and revocation below
 /// the checkpoint's size. `entry_at` is only asked for entries below that
 /// size, besides the registration, the entry before it and the status entry.
+///
+/// # Errors
+///
+/// An [`AssembleError`]: the checkpoint does not parse, the registry has no
+/// such registration (or not a signer it needs), `entry_at` fails
+/// ([`AssembleError::Entry`] carries its message), or the history is too long.
 pub fn assemble(
     origin: &str,
     state: &(impl StateReader + ?Sized),
     no: &str,
     checkpoint: &str,
     entry_at: impl Fn(u64) -> Result<EntryProof, String>,
-) -> Result<CertificateBundle, String> {
+) -> Result<CertificateBundle, AssembleError> {
     use crate::registry::product_by_registration_no;
+    let entry_at = |i| entry_at(i).map_err(AssembleError::Entry);
     let size = crate::tlog::note::Note::parse(checkpoint.as_bytes())
-        .map_err(|e| format!("checkpoint: {e}"))
-        .and_then(|n| Checkpoint::parse(&n.text).map_err(|e| format!("checkpoint: {e}")))?
+        .map_err(AssembleError::CheckpointNote)
+        .and_then(|n| Checkpoint::parse(&n.text).map_err(AssembleError::Checkpoint))?
         .size;
     let p = product_by_registration_no(state, no)
-        .ok_or_else(|| format!("no product with registration number {no:?}"))?;
-    let reg = p.registration.ok_or("product is not registered")?;
+        .ok_or_else(|| AssembleError::UnknownRegistrationNo(no.to_string()))?;
+    let reg = p.registration.ok_or(AssembleError::NotRegistered)?;
     let entry = entry_at(reg.index)?;
     let previous = entry_at(
         reg.index
             .checked_sub(1)
-            .ok_or("registration cannot be entry 0")?,
+            .ok_or(AssembleError::RegisteredAtGenesis)?,
     )?;
     let status = if p.status_index == reg.index {
         StatusInfo {
@@ -61,14 +112,16 @@ pub fn assemble(
     let mut todo: Vec<EntryProof> = vec![entry.clone()];
     todo.extend(status.entry.clone());
     while let Some(e) = todo.pop() {
-        let leaf = Leaf::parse(&B64.decode(&e.leaf).map_err(|x| x.to_string())?)
-            .map_err(|x| x.to_string())?;
+        let leaf = Leaf::parse(
+            &B64.decode(&e.leaf)
+                .map_err(|x| AssembleError::LeafBase64(x.to_string()))?,
+        )?;
         for sig in &leaf.envelope.signatures {
             let Some(StateObject::Key(k)) = state.get(&StateKey::Key(sig.key_id.clone())) else {
-                return Err(format!(
-                    "signing key {} of entry {} is not in the registry",
-                    sig.key_id, e.index
-                ));
+                return Err(AssembleError::UnknownKey {
+                    key_id: sig.key_id.clone(),
+                    index: e.index,
+                });
             };
             if !covered.insert(k.participant.clone()) {
                 continue;
@@ -76,7 +129,7 @@ pub fn assemble(
             let Some(StateObject::Participant(part)) =
                 state.get(&StateKey::Participant(k.participant.clone()))
             else {
-                return Err(format!("signer {} is not in the registry", k.participant));
+                return Err(AssembleError::UnknownSigner(k.participant.clone()));
             };
             let mut own = vec![part.registered_index];
             for kid in &part.key_ids {
@@ -97,9 +150,7 @@ pub fn assemble(
             }
         }
         if history.len() > MAX_SIGNER_ENTRIES {
-            return Err(format!(
-                "the signer history needs more than {MAX_SIGNER_ENTRIES} entries, more than a bundle carries"
-            ));
+            return Err(AssembleError::HistoryTooLong);
         }
     }
     Ok(CertificateBundle {

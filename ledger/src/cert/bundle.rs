@@ -26,7 +26,7 @@ use crate::descriptor::{verify_checkpoint, LogDescriptor};
 use crate::entry::blockchain_no::BlockchainNo;
 use crate::entry::envelope::Envelope;
 use crate::entry::leaf::Leaf;
-use crate::registry::{EntryKind, ProductRegistration, StatusChange};
+use crate::registry::{EntryKind, ProductRegistration};
 use crate::tlog::checkpoint::Checkpoint;
 use crate::tlog::hash::Hash;
 use crate::tlog::proof::verify_inclusion;
@@ -92,7 +92,12 @@ pub struct CertificateBundle {
     pub checkpoint: String,
 }
 
-/// BundleError names the part of a bundle that failed.
+/// BundleError names the part of a bundle that failed and why. It stays a
+/// struct rather than an enum: `part` is a path into the bundle's JSON
+/// (`entry.inclusion_proof`, `signer_entries[3].index`,
+/// `certificate.product_name`), the one thing a regulator needs to find
+/// the fault, printed the same by the Java client; `reason` carries the
+/// underlying error's text.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
 #[error("{part}: {reason}")]
 pub struct BundleError {
@@ -174,6 +179,11 @@ pub(super) fn open_entry(
 }
 
 /// verify_bundle checks a certificate bundle against a log descriptor.
+///
+/// # Errors
+///
+/// A [`BundleError`] naming the first part of the bundle that fails
+/// (`part`, e.g. `entry.inclusion_proof`) and why.
 pub fn verify_bundle(
     b: &CertificateBundle,
     d: &LogDescriptor,
@@ -256,15 +266,7 @@ pub fn verify_bundle(
                 ))
             }
         };
-        let id = if kind == EntryKind::ProductChanged {
-            serde_json::from_slice::<serde_json::Value>(&sl.envelope.payload)
-                .ok()
-                .and_then(|v| v["id"].as_str().map(String::from))
-        } else {
-            serde_json::from_slice::<StatusChange>(&sl.envelope.payload)
-                .ok()
-                .map(|s| s.id)
-        };
+        let id = kind.subject_id(&sl.envelope.payload);
         if id.as_deref() != Some(signed.product_id.as_str()) {
             return Err(err("status.entry", "concerns another product"));
         }

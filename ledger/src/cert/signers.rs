@@ -11,7 +11,6 @@ use crate::registry::{
     StateReader,
 };
 use crate::tlog::checkpoint::Checkpoint;
-use crate::tlog::hash::Hash;
 
 /// SignerHistory is what replaying a bundle's signer entries established.
 pub(super) struct SignerHistory {
@@ -226,9 +225,7 @@ fn check_signatures(
                 format!("signer {} of entry {index} was revoked by entry {r}", p.id),
             ));
         }
-        let pk = Hash::from_hex(&k.public_key)
-            .ok_or_else(|| err("signer_entries", format!("key {} is malformed", s.key_id)))?;
-        env.verify_signature(&s.key_id, &pk.0)
+        env.verify_signature(&s.key_id, &k.public_key)
             .map_err(|e| err(&format!("{part}.signature"), e.to_string()))?;
         submitter.get_or_insert(p);
     }

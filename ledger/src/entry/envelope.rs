@@ -173,6 +173,10 @@ impl Envelope {
     }
 
     /// check enforces the limits every envelope must meet.
+    ///
+    /// # Errors
+    ///
+    /// [`EnvelopeError::Malformed`] naming the limit broken.
     pub fn check(&self) -> Result<(), EnvelopeError> {
         let m = |s: &str| Err(EnvelopeError::Malformed(s.to_string()));
         if !valid_text(&self.payload_type, MAX_TYPE_BYTES) {
@@ -235,6 +239,10 @@ impl Envelope {
     /// must verify (verify_strict). It returns the public keys, in
     /// signature order. There is no way to accept an envelope on some of
     /// its signatures.
+    ///
+    /// # Errors
+    ///
+    /// As [`Envelope::verify_all_preverified`].
     pub fn verify_all(
         &self,
         key_of: impl FnMut(&str) -> Option<[u8; 32]>,
@@ -246,6 +254,12 @@ impl Envelope {
     /// cryptographic check of a signature listed in `preverified` with the
     /// very public key `key_of` gives now (a key replaced since is verified
     /// again). Every other condition is checked for every signature.
+    ///
+    /// # Errors
+    ///
+    /// [`EnvelopeError::DuplicateKey`] (a key id or public key used twice),
+    /// [`EnvelopeError::UnknownKey`] (a key id `key_of` does not know), or
+    /// [`EnvelopeError::BadSignature`].
     pub fn verify_all_preverified(
         &self,
         mut key_of: impl FnMut(&str) -> Option<[u8; 32]>,
@@ -272,6 +286,10 @@ impl Envelope {
     /// known yet is left for [`Envelope::verify_all_preverified`]. Two
     /// signatures under one key id, or any known signature that fails,
     /// refuse the envelope. (The node calls it before sequencing.)
+    ///
+    /// # Errors
+    ///
+    /// [`EnvelopeError::DuplicateKey`] or [`EnvelopeError::BadSignature`].
     pub fn verify_known(
         &self,
         mut key_of: impl FnMut(&str) -> Option<[u8; 32]>,
@@ -292,6 +310,11 @@ impl Envelope {
     /// registered a product. It says nothing of the other signatures; to
     /// accept an envelope use [`Envelope::verify_all`]. An envelope with two
     /// signatures under `key_id` is refused, not judged on the first.
+    ///
+    /// # Errors
+    ///
+    /// [`EnvelopeError::NoSignature`] (none under `key_id`),
+    /// [`EnvelopeError::DuplicateKey`] (two), or [`EnvelopeError::BadSignature`].
     pub fn verify_signature(
         &self,
         key_id: &str,
@@ -313,6 +336,10 @@ impl Envelope {
     }
 
     /// kind_name returns the entry kind named by the payload type.
+    ///
+    /// # Errors
+    ///
+    /// [`EnvelopeError::UnknownType`] if the payload type is not a regledger type.
     pub fn kind_name(&self) -> Result<&str, EnvelopeError> {
         kind_name_of(&self.payload_type)
             .ok_or_else(|| EnvelopeError::UnknownType(self.payload_type.clone()))
@@ -338,6 +365,11 @@ impl Envelope {
     }
 
     /// from_bytes parses the binary layout strictly: limits, no trailing bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`EnvelopeError::Malformed`]: a length, version, algorithm or limit is
+    /// wrong, or bytes are left over.
     pub fn from_bytes(b: &[u8]) -> Result<Envelope, EnvelopeError> {
         let mut r = Reader { b, at: 0 };
         if r.u8()? != ENVELOPE_VERSION {
@@ -395,6 +427,11 @@ impl Envelope {
     }
 
     /// from_json parses the API form strictly (no unknown fields).
+    ///
+    /// # Errors
+    ///
+    /// [`EnvelopeError::Malformed`]: a member is missing, unknown, of the wrong
+    /// type or not base64, or a limit is broken.
     pub fn from_json(v: &Value) -> Result<Envelope, EnvelopeError> {
         let m = |s: &str| EnvelopeError::Malformed(s.to_string());
         let o = v

@@ -70,6 +70,11 @@ impl Leaf {
     }
 
     /// parse reads leaf bytes strictly.
+    ///
+    /// # Errors
+    ///
+    /// [`LeafError::Malformed`] (too short, unknown version) or
+    /// [`LeafError::Envelope`] (the envelope inside does not parse).
     pub fn parse(b: &[u8]) -> Result<Leaf, LeafError> {
         if b.len() < LEAF_HEADER_LEN {
             return Err(LeafError::Malformed("shorter than the leaf header"));

@@ -183,21 +183,53 @@ pub struct YearNotice {
 /// MAX_OFF_RANGES bounds the ranges of one notice.
 pub const MAX_OFF_RANGES: usize = 64;
 
+/// NoticeError says why a year's notice is not consistent.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum NoticeError {
+    /// TooManyDays: more than [`MAX_OFF_RANGES`] ranges or make-up days.
+    #[error("too many days in one notice")]
+    TooManyDays,
+    /// BadRange: an off range outside the year, or reversed.
+    #[error("off range {from}..{to} is not inside {year} or is reversed")]
+    BadRange {
+        /// from is the range's first day.
+        from: Date,
+        /// to is its last day.
+        to: Date,
+        /// year is the notice's year.
+        year: i32,
+    },
+    /// BadMakeupDay: a make-up working day outside the year.
+    #[error("make-up day {day} is not in {year}")]
+    BadMakeupDay {
+        /// day is the make-up day.
+        day: Date,
+        /// year is the notice's year.
+        year: i32,
+    },
+}
+
 impl YearNotice {
     /// validate checks that every date lies in `year` and ranges are ordered.
-    pub fn validate(&self, year: i32) -> Result<(), String> {
+    ///
+    /// # Errors
+    ///
+    /// The first [`NoticeError`] the notice breaks.
+    pub fn validate(&self, year: i32) -> Result<(), NoticeError> {
         if self.off.len() > MAX_OFF_RANGES || self.makeup_workdays.len() > MAX_OFF_RANGES {
-            return Err("too many days in one notice".into());
+            return Err(NoticeError::TooManyDays);
         }
         for (a, b) in &self.off {
             if a.year != year || b.year != year || a > b {
-                return Err(format!(
-                    "off range {a}..{b} is not inside {year} or is reversed"
-                ));
+                return Err(NoticeError::BadRange {
+                    from: *a,
+                    to: *b,
+                    year,
+                });
             }
         }
         if let Some(d) = self.makeup_workdays.iter().find(|d| d.year != year) {
-            return Err(format!("make-up day {d} is not in {year}"));
+            return Err(NoticeError::BadMakeupDay { day: *d, year });
         }
         Ok(())
     }
@@ -243,12 +275,16 @@ impl Calendar {
     }
 
     /// publish adds or replaces a year's notice, national (`region` None) or regional.
+    ///
+    /// # Errors
+    ///
+    /// The [`NoticeError`] of [`YearNotice::validate`]; nothing is changed.
     pub fn publish(
         &mut self,
         year: i32,
         region: Option<&str>,
         notice: YearNotice,
-    ) -> Result<(), String> {
+    ) -> Result<(), NoticeError> {
         notice.validate(year)?;
         match region {
             None => {

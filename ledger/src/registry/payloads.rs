@@ -4,10 +4,11 @@
 //! stored, only their BLAKE3 digest and metadata; personal data appears only
 //! as salted commitments. Their JSON Schemas are in `schemas/entries/`.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::calendar::Date;
-use crate::registry::kinds::Role;
+use crate::registry::kinds::{EntryKind, Role};
 
 /// ParticipantSpec describes a participant and its public keys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -644,4 +645,83 @@ pub struct OperationEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
     pub request_id: Option<String>,
+}
+
+impl EntryKind {
+    /// subject_id returns the id of the object an entry of this kind acts
+    /// on, read from `payload` as the kind's own payload type: the
+    /// participant, resource, agreement, credential (its 授权编号), product,
+    /// objection or destruction subject; for an operation event its
+    /// agreement. None for a calendar notice, or a payload that does not
+    /// parse (the rules refuse such an entry).
+    pub fn subject_id(self, payload: &[u8]) -> Option<String> {
+        fn id<T: DeserializeOwned>(payload: &[u8], f: impl FnOnce(T) -> String) -> Option<String> {
+            serde_json::from_slice::<T>(payload).ok().map(f)
+        }
+        let p = payload;
+        match self {
+            EntryKind::Genesis => id(p, |g: Genesis| g.authority.id),
+            EntryKind::ParticipantRegistered => id(p, |x: ParticipantSpec| x.id),
+            EntryKind::ParticipantKeyRotated => id(p, |x: KeyRotation| x.id),
+            EntryKind::ParticipantRevoked | EntryKind::ResourceDeregistered => {
+                id(p, |x: IdReason| x.id)
+            }
+            EntryKind::CalendarPublished => None,
+            EntryKind::ResourceRegistered => id(p, |x: Resource| x.id),
+            EntryKind::ResourceChanged | EntryKind::ResourceCorrected => {
+                id(p, |x: ResourceChange| x.id)
+            }
+            EntryKind::AgreementFiled => id(p, |x: Agreement| x.id),
+            EntryKind::AgreementAmended => id(p, |x: AgreementAmend| x.id),
+            EntryKind::AgreementRenewed => id(p, |x: AgreementRenewal| x.id),
+            EntryKind::AgreementTerminated => id(p, |x: Termination| x.id),
+            EntryKind::CatalogCredentialIssued => id(p, |x: CatalogCredential| x.credential_no),
+            EntryKind::ProductApproved => id(p, |x: ProductApproval| x.product_id),
+            EntryKind::PublicNoticeOpened => id(p, |x: PublicNotice| x.product_id),
+            EntryKind::ObjectionFiled => id(p, |x: Objection| x.objection_id),
+            EntryKind::ObjectionResolved => id(p, |x: ObjectionResolution| x.objection_id),
+            EntryKind::ProductRegistered => id(p, |x: ProductRegistration| x.product_id),
+            EntryKind::ProductChanged => id(p, |x: ProductChange| x.id),
+            EntryKind::AgreementSuspended
+            | EntryKind::AgreementResumed
+            | EntryKind::ProductSuspended
+            | EntryKind::ProductResumed
+            | EntryKind::ProductRegistrationRevoked
+            | EntryKind::ProductDeregistered => id(p, |x: StatusChange| x.id),
+            EntryKind::DataDestructionAttested => id(p, |x: DestructionAttestation| x.subject_id),
+            EntryKind::OperationEvent => id(p, |x: OperationEvent| x.agreement_id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::registry::EntryKind;
+    use crate::testkit::{replay, Testkit};
+    use crate::HashSuite;
+
+    #[test]
+    fn the_subject_of_every_entry_is_one_the_rules_record() {
+        let t = Testkit::new("regledger.test/subjects");
+        let steps = t.lifecycle(HashSuite::Blake3, "guangxi");
+        let r = replay(&t.origin, HashSuite::Blake3, &steps).unwrap();
+        let mut kinds = 0;
+        for (leaf, fx) in r.leaves.iter().zip(&r.effects) {
+            let got = fx.kind.subject_id(&leaf.envelope.payload);
+            if fx.kind == EntryKind::CalendarPublished {
+                assert_eq!(got, None);
+                continue;
+            }
+            let got = got.unwrap_or_else(|| panic!("{:?} has no subject", fx.kind));
+            assert!(
+                fx.subjects.contains(&got),
+                "{:?}: {got} not in {:?}",
+                fx.kind,
+                fx.subjects
+            );
+            kinds += 1;
+        }
+        assert!(kinds > 10);
+        assert_eq!(EntryKind::ProductChanged.subject_id(b"not json"), None);
+    }
 }

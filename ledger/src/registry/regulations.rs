@@ -3,11 +3,12 @@
 //! This is the one table of the seed regulations in the code: every
 //! citation the rules, profiles and reports print is built here, from the
 //! full Chinese title and the article (e.g.
-//! 《广西壮族自治区公共数据资源授权运营管理办法（试行）》第十二条). The seed
-//! file names only say where each text lives in the project's `seeds/`.
+//! 《广西壮族自治区公共数据资源授权运营管理办法（试行）》第十二条). Nothing in
+//! the code, the documents or the reports names the files the texts are
+//! kept in.
 //!
 //! Citations are `&'static str`, assembled at compile time with
-//! [`cite!`](crate::registry::regulations::cite), so a rule can carry one
+//! `cite!`, so a rule can carry one
 //! without allocating and every consumer (audit report, HTTP problem,
 //! profile) prints the same text.
 
@@ -74,17 +75,6 @@ impl Regulation {
             Regulation::Shuozhou => title_of!(shuozhou),
             Regulation::XianOpenData => title_of!(xian_open),
             Regulation::Guangxi => title_of!(guangxi),
-        }
-    }
-
-    /// seed_file returns the file of `seeds/` that holds the text.
-    pub const fn seed_file(self) -> &'static str {
-        match self {
-            Regulation::Xian => "000_acb393464e5e7bf2.txt",
-            Regulation::Chengdu => "001_c6d727a03fb1b123.txt",
-            Regulation::Shuozhou => "002_45e26b3c5bafdef4.txt",
-            Regulation::XianOpenData => "003_47b60ea010027ee7.txt",
-            Regulation::Guangxi => "004_f74e87670fce17ff.txt",
         }
     }
 

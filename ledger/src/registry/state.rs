@@ -14,6 +14,27 @@ use crate::registry::calendar::{Date, YearNotice};
 use crate::registry::kinds::*;
 use crate::registry::payloads::*;
 use crate::registry::violation::Flag;
+use crate::tlog::hash::Hash;
+
+/// hex_key writes a 32-byte public key as the hex string state has always
+/// held (so existing data directories read back unchanged) and reads it
+/// strictly: exactly 64 hex digits.
+mod hex_key {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Hash;
+
+    pub fn serialize<S: Serializer>(key: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&Hash(*key).to_hex())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let s = String::deserialize(d)?;
+        Hash::from_hex(&s)
+            .map(|h| h.0)
+            .ok_or_else(|| serde::de::Error::custom("a public key is 64 hex digits"))
+    }
+}
 
 /// StateKey names one object of registry state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,15 +78,26 @@ impl fmt::Display for StateKey {
     }
 }
 
+/// StateKeyError is a state key string that is not the form [`StateKey`]
+/// writes.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum StateKeyError {
+    /// Malformed: not `<kind>/<id>` of a known kind.
+    #[error("bad state key {0:?}")]
+    Malformed(String),
+    /// BadYear: a calendar key whose year is not a number.
+    #[error("bad year in {0:?}")]
+    BadYear(String),
+}
+
 impl FromStr for StateKey {
-    type Err = String;
-    fn from_str(s: &str) -> Result<StateKey, String> {
+    type Err = StateKeyError;
+    fn from_str(s: &str) -> Result<StateKey, StateKeyError> {
+        let bad = || StateKeyError::Malformed(s.to_string());
         if s == "genesis" {
             return Ok(StateKey::Genesis);
         }
-        let (kind, rest) = s
-            .split_once('/')
-            .ok_or_else(|| format!("bad state key {s:?}"))?;
+        let (kind, rest) = s.split_once('/').ok_or_else(bad)?;
         let r = rest.to_string();
         Ok(match kind {
             "participant" => StateKey::Participant(r),
@@ -77,15 +109,14 @@ impl FromStr for StateKey {
             "regno" => StateKey::RegistrationNo(r),
             "objection" => StateKey::Objection(r),
             "calendar" => {
-                let (y, region) = rest
-                    .split_once('/')
-                    .ok_or_else(|| format!("bad state key {s:?}"))?;
+                let (y, region) = rest.split_once('/').ok_or_else(bad)?;
                 StateKey::Calendar(
-                    y.parse().map_err(|_| format!("bad year in {s:?}"))?,
+                    y.parse()
+                        .map_err(|_| StateKeyError::BadYear(s.to_string()))?,
                     region.to_string(),
                 )
             }
-            _ => return Err(format!("bad state key {s:?}")),
+            _ => return Err(bad()),
         })
     }
 }
@@ -127,8 +158,10 @@ pub struct KeyState {
     pub key_id: String,
     /// participant is the owner.
     pub participant: String,
-    /// public_key is the Ed25519 public key (hex).
-    pub public_key: String,
+    /// public_key is the Ed25519 public key, stored (in the node's database
+    /// and the mirror's) and served as 64 lowercase hex digits.
+    #[serde(with = "hex_key")]
+    pub public_key: [u8; 32],
     /// added_index is the entry that added it.
     pub added_index: u64,
     /// retired_index is the entry that retired it, if any.
@@ -292,7 +325,7 @@ pub trait StateReader {
 }
 
 /// Effects is what an accepted entry changes and reports.
-#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Effects {
     /// writes are the state objects to store (later writes win).
     pub writes: Vec<(StateKey, StateObject)>,
@@ -301,9 +334,23 @@ pub struct Effects {
     /// subjects are the ids this entry concerns (for indexes).
     pub subjects: Vec<String>,
     /// kind is the entry's kind.
-    pub kind: Option<EntryKind>,
+    pub kind: EntryKind,
     /// signer is the submitting participant.
     pub signer: String,
+}
+
+impl Effects {
+    /// new returns the effects of an entry of `kind` by `signer` that
+    /// writes, flags and concerns nothing yet.
+    pub fn new(kind: EntryKind, signer: &str) -> Effects {
+        Effects {
+            writes: Vec::new(),
+            flags: Vec::new(),
+            subjects: Vec::new(),
+            kind,
+            signer: signer.to_string(),
+        }
+    }
 }
 
 /// MemoryState is registry state held in memory (verifier, tests).
@@ -329,6 +376,17 @@ impl MemoryState {
         product_by_registration_no(self, no)
     }
 }
+/// key_of returns the public key registered under `key_id`, retired or
+/// not: what the node and the audit verify a signature with before the
+/// rules decide whether the key may still sign (see
+/// [`crate::entry::envelope::Envelope::verify_known`]).
+pub fn key_of(s: &(impl StateReader + ?Sized), key_id: &str) -> Option<[u8; 32]> {
+    match s.get(&StateKey::Key(key_id.to_string())) {
+        Some(StateObject::Key(k)) => Some(k.public_key),
+        _ => None,
+    }
+}
+
 /// product_by_registration_no resolves a 登记号 to its product.
 pub fn product_by_registration_no(
     s: &(impl StateReader + ?Sized),
@@ -354,5 +412,32 @@ impl<'de> Deserialize<'de> for StateKey {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<StateKey, D::Error> {
         let s = String::deserialize(d)?;
         StateKey::from_str(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_stored_as_the_hex_string_it_always_was() {
+        // The JSON a node wrote before keys were bytes, byte for byte.
+        let stored = r#"{"type":"key","value":{"key_id":"p/0a1b2c3d","participant":"p","public_key":"8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c","added_index":3,"retired_index":null}}"#;
+        let o: StateObject = serde_json::from_str(stored).unwrap();
+        let StateObject::Key(k) = &o else {
+            panic!("{o:?}")
+        };
+        assert_eq!(k.public_key[..2], [0x8a, 0x88]);
+        assert_eq!(serde_json::to_string(&o).unwrap(), stored);
+        for bad in [
+            "8a88",
+            "zz88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+        ] {
+            let j = stored.replace(
+                "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+                bad,
+            );
+            assert!(serde_json::from_str::<StateObject>(&j).is_err(), "{bad}");
+        }
     }
 }

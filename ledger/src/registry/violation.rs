@@ -8,12 +8,69 @@ use serde::{Deserialize, Serialize};
 use crate::registry::calendar::Date;
 use crate::registry::regulations;
 
+/// FlagCode names a finding, serialized by its kebab-case name (e.g.
+/// "filing-late") in receipts of the audit report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlagCode {
+    /// FilingLate: an agreement or amendment filed after the profile's deadline.
+    FilingLate,
+    /// ReviewLate: a product approved later after its application than the profile allows.
+    ReviewLate,
+    /// RegistrationLate: a product registered later after its approval than the profile allows.
+    RegistrationLate,
+    /// ObjectionFeedbackLate: an objection resolved later than the profile allows.
+    ObjectionFeedbackLate,
+    /// RenewalOutsideWindow: a renewal applied for outside the profile's window.
+    RenewalOutsideWindow,
+    /// OperationWithoutAuthorization: an operation logged outside an authorization in force.
+    OperationWithoutAuthorization,
+}
+
+impl FlagCode {
+    /// name returns the stable kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlagCode::FilingLate => "filing-late",
+            FlagCode::ReviewLate => "review-late",
+            FlagCode::RegistrationLate => "registration-late",
+            FlagCode::ObjectionFeedbackLate => "objection-feedback-late",
+            FlagCode::RenewalOutsideWindow => "renewal-outside-window",
+            FlagCode::OperationWithoutAuthorization => "operation-without-authorization",
+        }
+    }
+
+    /// is_missed_deadline reports whether the finding is a deadline counted
+    /// in working days that was missed (the audit lists these apart).
+    pub fn is_missed_deadline(self) -> bool {
+        matches!(
+            self,
+            FlagCode::FilingLate
+                | FlagCode::ReviewLate
+                | FlagCode::RegistrationLate
+                | FlagCode::ObjectionFeedbackLate
+        )
+    }
+}
+
+impl std::fmt::Display for FlagCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq<&str> for FlagCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
 /// Flag is a finding recorded rather than refused: a missed deadline or a
 /// retention date.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flag {
-    /// code names the check, e.g. "filing-late".
-    pub code: String,
+    /// code names the finding.
+    pub code: FlagCode,
     /// subject is the id concerned.
     pub subject: String,
     /// due is the deadline.

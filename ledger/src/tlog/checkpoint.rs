@@ -87,6 +87,10 @@ impl Checkpoint {
     }
 
     /// parse reads a checkpoint body.
+    ///
+    /// # Errors
+    ///
+    /// [`CheckpointError::Malformed`] naming the grammar rule broken.
     pub fn parse(text: &str) -> Result<Checkpoint, CheckpointError> {
         let body = text
             .strip_suffix('\n')
@@ -131,6 +135,11 @@ impl Checkpoint {
 }
 
 /// sign_checkpoint signs a checkpoint with the log's key.
+///
+/// # Errors
+///
+/// The [`NoteError`] of [`sign_note`] (the body is not valid note text, or
+/// `log` is not an Ed25519 key).
 pub fn sign_checkpoint(cp: &Checkpoint, log: &Signer) -> Result<String, NoteError> {
     sign_note(&cp.to_text(), &[log])
 }

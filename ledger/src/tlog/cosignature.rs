@@ -26,6 +26,11 @@ pub fn cosignature_message(checkpoint_text: &str, timestamp: u64) -> Vec<u8> {
 }
 
 /// cosign returns a witness's cosignature line for a checkpoint text.
+///
+/// # Errors
+///
+/// [`NoteError::InvalidSigner`] if `witness` is not a cosignature/v1 key,
+/// or [`NoteError::Malformed`] if the text is not valid note text.
 pub fn cosign(
     witness: &Signer,
     checkpoint_text: &str,
@@ -98,6 +103,11 @@ impl NoteVerifier for CosignatureV1Verifier {
 
 /// add_signatures merges extra signature lines into a signed note,
 /// dropping any exact duplicates.
+///
+/// # Errors
+///
+/// [`NoteError::Malformed`] if the note does not parse or would carry more
+/// than [`crate::tlog::note::MAX_SIGNATURES`] signatures.
 pub fn add_signatures(note_text: &str, extra: &[NoteSignature]) -> Result<String, NoteError> {
     let mut note = Note::parse(note_text.as_bytes())?;
     for s in extra {
@@ -123,6 +133,10 @@ pub struct QuorumError {
 
 /// check_quorum counts the distinct `witnesses` among the verified
 /// signatures of an opened note and checks that at least `quorum` did.
+///
+/// # Errors
+///
+/// [`QuorumError`] with the count when fewer than `quorum` witnesses verified.
 pub fn check_quorum(
     opened: &OpenedNote,
     witnesses: &[VerifierKey],

@@ -1,7 +1,7 @@
 //! Hash suites and the RFC 9162 §2.1 hashing primitives.
 //!
 //! Every suite regledger supports produces 32-byte digests (SHA-256,
-//! BLAKE3-256 and, later, SM3), so [`Hash`] is a fixed 32-byte newtype and a
+//! BLAKE3-256 and, later, SM3), so [`struct@Hash`] is a fixed 32-byte newtype and a
 //! suite only decides which function fills it. Adding a suite means adding a
 //! variant here; the tree math never changes.
 

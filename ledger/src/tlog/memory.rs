@@ -72,6 +72,10 @@ impl MemoryTree {
     }
 
     /// root_at returns the tree hash of the first n leaves.
+    ///
+    /// # Errors
+    ///
+    /// [`TreeError::IndexOutOfRange`] if `n` is past this tree.
     pub fn root_at(&self, n: u64) -> Result<Hash, TreeError> {
         if n > self.size {
             return Err(TreeError::IndexOutOfRange {
@@ -91,6 +95,11 @@ impl MemoryTree {
     }
 
     /// prove_inclusion proves leaf `index` in the tree of `size` leaves.
+    ///
+    /// # Errors
+    ///
+    /// [`TreeError::IndexOutOfRange`] if `size` is past this tree, or the
+    /// errors of [`prove_inclusion`].
     pub fn prove_inclusion(&self, size: u64, index: u64) -> Result<Vec<Hash>, TreeError> {
         if size > self.size {
             return Err(TreeError::IndexOutOfRange {

@@ -165,6 +165,11 @@ impl std::fmt::Debug for Signer {
 
 impl Signer {
     /// from_skey parses `PRIVATE+KEY+<name>+<8 hex id>+<base64(type ‖ seed)>`.
+    ///
+    /// # Errors
+    ///
+    /// A [`KeyError`]: a missing prefix, a malformed key, or an id that does
+    /// not match.
     pub fn from_skey(s: &str) -> Result<Signer, KeyError> {
         let s = s.trim_end_matches(['\n', '\r']);
         let rest = s
@@ -180,6 +185,10 @@ impl Signer {
 
     /// generate makes a signer from a 32-byte seed the caller drew from a
     /// secure random source (the core does no I/O).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Name`] if `name` is not a valid key name.
     pub fn generate(name: &str, key_type: KeyType, seed: [u8; 32]) -> Result<Signer, KeyError> {
         if !is_valid_name(name) {
             return Err(KeyError::Name);
@@ -253,6 +262,12 @@ pub struct VerifierKey {
 
 impl VerifierKey {
     /// parse reads a verifier key string, checking the id against the key.
+    ///
+    /// # Errors
+    ///
+    /// A [`KeyError`]: the text is not `name+id+key`, the name is invalid, the
+    /// algorithm unknown, the id does not match, or the key is not a valid
+    /// Ed25519 point.
     pub fn parse(vkey: &str) -> Result<VerifierKey, KeyError> {
         let vkey = vkey.trim_end_matches(['\n', '\r']);
         let (name, id, key_type, pubkey) = split_key(vkey)?;
@@ -269,6 +284,10 @@ impl VerifierKey {
     }
 
     /// from_public_key builds a verifier key from its parts.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Name`] or [`KeyError::BadPublicKey`].
     pub fn from_public_key(
         name: &str,
         key_type: KeyType,
@@ -422,6 +441,10 @@ fn check_chars(msg: &str) -> Result<(), NoteError> {
 
 impl Note {
     /// parse splits a signed note into text and signature lines.
+    ///
+    /// # Errors
+    ///
+    /// [`NoteError::Malformed`] naming the grammar rule or limit broken.
     pub fn parse(msg: &[u8]) -> Result<Note, NoteError> {
         if msg.len() > MAX_NOTE_BYTES {
             return Err(NoteError::Malformed("note too large"));
@@ -491,6 +514,10 @@ impl Note {
 
 /// check_text checks note text for signing: UTF-8 (given), ends in a
 /// newline, no control characters, within the size limit.
+///
+/// # Errors
+///
+/// [`NoteError::Malformed`] naming the rule broken.
 pub fn check_text(text: &str) -> Result<(), NoteError> {
     if text.is_empty() || !text.ends_with('\n') {
         return Err(NoteError::Malformed("text must end in a newline"));
@@ -502,6 +529,11 @@ pub fn check_text(text: &str) -> Result<(), NoteError> {
 }
 
 /// sign_note signs `text` with Ed25519 signers (Go `note.Sign`).
+///
+/// # Errors
+///
+/// [`NoteError::Malformed`] (see [`check_text`]) or
+/// [`NoteError::InvalidSigner`] for a signer that is not an Ed25519 key.
 pub fn sign_note(text: &str, signers: &[&Signer]) -> Result<String, NoteError> {
     check_text(text)?;
     let mut out = text.to_string();

@@ -93,6 +93,10 @@ impl Tile {
     }
 
     /// parse reads a canonical C2SP tile path (the form [`Tile::path`] writes).
+    ///
+    /// # Errors
+    ///
+    /// [`TileError::BadPath`] for anything but the canonical C2SP path.
     pub fn parse(path: &str) -> Result<Tile, TileError> {
         let bad = || TileError::BadPath(path.chars().take(MAX_PATH_BYTES).collect());
         if path.len() > MAX_PATH_BYTES || !path.is_ascii() {
@@ -270,6 +274,11 @@ fn tile_hash(suite: HashSuite, data: &[u8]) -> Hash {
 /// hash_from_tile returns stored hash `index` from the data of hash tile `t`
 /// (Go `tlog.HashFromTile`): hashes above the tile's bottom level are
 /// recomputed from the tile's hashes.
+///
+/// # Errors
+///
+/// [`TileError::WrongTile`] if `index` is not in `t`, [`TileError::BadData`]
+/// if `data` is not `t`'s size.
 pub fn hash_from_tile(
     suite: HashSuite,
     t: &Tile,
@@ -302,6 +311,10 @@ pub fn hash_from_tile(
 
 /// read_tile_data returns the bytes of hash tile `t` from stored hashes
 /// (Go `tlog.ReadTileData`).
+///
+/// # Errors
+///
+/// [`TreeError::Storage`] for an entry bundle, or the reader's errors.
 pub fn read_tile_data(t: &Tile, r: &(impl HashReader + ?Sized)) -> Result<Vec<u8>, TreeError> {
     let TileKind::Hash(level) = t.kind else {
         return Err(TreeError::Storage(
@@ -327,6 +340,10 @@ pub fn read_tile_data(t: &Tile, r: &(impl HashReader + ?Sized)) -> Result<Vec<u8
 }
 
 /// decode_hash_tile splits hash tile data into its hashes, checking its length.
+///
+/// # Errors
+///
+/// [`TileError::BadData`] if `data` is not `t`'s size.
 pub fn decode_hash_tile(t: &Tile, data: &[u8]) -> Result<Vec<Hash>, TileError> {
     if data.len() != usize::from(t.width) * HASH_SIZE {
         return Err(TileError::BadData(format!(
@@ -344,6 +361,11 @@ pub fn decode_hash_tile(t: &Tile, data: &[u8]) -> Result<Vec<Hash>, TileError> {
 
 /// encode_entry_bundle concatenates entries, each prefixed by its length as
 /// a big-endian u16.
+///
+/// # Errors
+///
+/// [`TileError::BadData`] for more than 256 entries,
+/// [`TileError::EntryTooLarge`] for an entry over 65535 bytes.
 pub fn encode_entry_bundle(entries: &[&[u8]]) -> Result<Vec<u8>, TileError> {
     if entries.len() as u64 > TILE_WIDTH {
         return Err(TileError::BadData(format!(
@@ -362,6 +384,10 @@ pub fn encode_entry_bundle(entries: &[&[u8]]) -> Result<Vec<u8>, TileError> {
 
 /// decode_entry_bundle splits an entry bundle into exactly `want_count`
 /// entries; trailing bytes, truncation, or another count are errors.
+///
+/// # Errors
+///
+/// [`TileError::BadData`]: truncation, trailing bytes, or another count.
 pub fn decode_entry_bundle(data: &[u8], want_count: usize) -> Result<Vec<&[u8]>, TileError> {
     if want_count as u64 > TILE_WIDTH {
         return Err(TileError::BadData(format!(

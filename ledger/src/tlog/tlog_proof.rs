@@ -56,6 +56,10 @@ pub struct TlogProof {
 
 impl TlogProof {
     /// parse reads a tlog-proof file.
+    ///
+    /// # Errors
+    ///
+    /// [`TlogProofError::Malformed`] naming the grammar rule broken.
     pub fn parse(b: &[u8]) -> Result<TlogProof, TlogProofError> {
         if b.len() > MAX_PROOF_BYTES {
             return Err(TlogProofError::Malformed("file too large"));
@@ -135,6 +139,12 @@ impl TlogProof {
 /// verify_tlog_proof checks a tlog-proof for the leaf hash `leaf`: the
 /// checkpoint's log signature and witness quorum, then the inclusion proof
 /// against the checkpoint's root. It returns the verified checkpoint.
+///
+/// # Errors
+///
+/// [`TlogProofError::Checkpoint`] (see
+/// [`crate::tlog::checkpoint::open_witnessed_checkpoint`]) or
+/// [`TlogProofError::Inclusion`].
 pub fn verify_tlog_proof(
     p: &TlogProof,
     suite: HashSuite,

@@ -158,6 +158,10 @@ pub fn stored_hash_count(n: u64) -> u64 {
 /// stored_hashes_for_record returns the hashes to append, at positions
 /// `stored_hash_count(n)..`, when leaf `n` with hash `leaf` is added: the
 /// leaf hash and the hash of every subtree it completes.
+///
+/// # Errors
+///
+/// [`TreeError::SizeTooLarge`], or the reader's errors.
 pub fn stored_hashes_for_record(
     suite: HashSuite,
     n: u64,
@@ -217,6 +221,11 @@ fn sub_tree_hash(suite: HashSuite, mut lo: u64, hi: u64, hashes: &mut &[Hash]) -
 
 /// tree_hash returns the root of the tree of the first n leaves (RFC 9162
 /// §2.1.1 MTH); the empty tree hashes to `suite.empty_root()`.
+///
+/// # Errors
+///
+/// [`TreeError::SizeTooLarge`], or the reader's errors (e.g.
+/// [`TreeError::MissingHash`]).
 pub fn tree_hash(
     suite: HashSuite,
     n: u64,
@@ -276,6 +285,11 @@ fn leaf_proof(
 
 /// prove_inclusion returns the inclusion proof of leaf `index` in the tree
 /// of the first `size` leaves (RFC 9162 §2.1.3.1), bottom-up.
+///
+/// # Errors
+///
+/// [`TreeError::SizeTooLarge`], [`TreeError::IndexOutOfRange`] (index ≥
+/// size), or the reader's errors.
 pub fn prove_inclusion(
     suite: HashSuite,
     size: u64,
@@ -346,6 +360,11 @@ fn tree_proof(
 /// prove_consistency returns the consistency proof between the trees of the
 /// first `old_size` and `new_size` leaves (RFC 9162 §2.1.4.1); it is empty
 /// when the sizes are equal. `old_size` must be at least 1.
+///
+/// # Errors
+///
+/// [`TreeError::SizeTooLarge`], [`TreeError::BadSizes`] (old size 0 or
+/// above the new size), or the reader's errors.
 pub fn prove_consistency(
     suite: HashSuite,
     old_size: u64,

@@ -111,7 +111,7 @@ pub(super) fn agreement_filed<S: StateReader + ?Sized>(
     }
     let cit = c.profile.filing_citation;
     c.deadline(
-        "filing-late",
+        FlagCode::FilingLate,
         &a.id,
         a.signed_on,
         c.profile.filing_working_days,
@@ -201,7 +201,7 @@ pub(super) fn agreement_amended<S: StateReader + ?Sized>(
     a.fields.document_blake3 = m.document_blake3;
     let cit = c.profile.filing_citation;
     c.deadline(
-        "filing-late",
+        FlagCode::FilingLate,
         &a.fields.id.clone(),
         m.amended_on,
         c.profile.filing_working_days,
@@ -290,7 +290,7 @@ pub(super) fn agreement_renewed<S: StateReader + ?Sized>(
         let latest = date_months_before(end, lo);
         if rn.applied_on < earliest || rn.applied_on > latest {
             c.fx.flags.push(Flag {
-                code: "renewal-outside-window".into(),
+                code: FlagCode::RenewalOutsideWindow,
                 subject: rn.id.clone(),
                 due: latest,
                 done: rn.applied_on,

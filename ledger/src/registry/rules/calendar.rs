@@ -35,7 +35,7 @@ pub(super) fn calendar_published<S: StateReader + ?Sized>(
     };
     notice
         .validate(n.year)
-        .map_err(RuleViolation::InvalidDates)?;
+        .map_err(|e| RuleViolation::InvalidDates(e.to_string()))?;
     let region = n.region.unwrap_or_default();
     if !region.is_empty() {
         check_id("region", &region)?;

@@ -88,14 +88,6 @@ pub(super) fn decode_key(s: &str) -> R<[u8; 32]> {
     Ok(k)
 }
 
-pub(super) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-pub(super) fn from_hex32(s: &str) -> Option<[u8; 32]> {
-    crate::tlog::hash::Hash::from_hex(s).map(|h| h.0)
-}
-
 /// is_party reports whether `who` is the grantee or a party of `a`.
 pub(super) fn is_party(a: &AgreementState, who: &str) -> bool {
     a.fields.grantee == who || a.fields.parties.iter().any(|p| p == who)
@@ -317,7 +309,7 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
     /// days counted here span at most the life of the log.
     pub(super) fn deadline(
         &mut self,
-        code: &str,
+        code: FlagCode,
         subject: &str,
         from: Date,
         n: u32,
@@ -332,7 +324,7 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
         if done > due {
             let late = cal.working_days_between(due, done, region);
             self.fx.flags.push(Flag {
-                code: code.to_string(),
+                code,
                 subject: subject.to_string(),
                 due,
                 done,

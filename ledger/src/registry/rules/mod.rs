@@ -24,7 +24,7 @@ mod participants;
 mod products;
 mod resources;
 
-use checks::{from_hex32, Ctx, R};
+use checks::{Ctx, R};
 
 use crate::entry::chain::EntryContext;
 use crate::entry::envelope::{Envelope, Preverified};
@@ -79,6 +79,11 @@ fn request_id_error() -> RuleViolation {
 /// registered, unretired key of an unrevoked participant) and signature;
 /// that the signer's role may submit the kind; the payload; and the kind's
 /// lifecycle rules. Deadlines are flagged in [`Effects::flags`], not refused.
+///
+/// # Errors
+///
+/// The [`RuleViolation`] the entry breaks (its `code()` and `citation()`
+/// name the rule and the article); the state is not changed.
 pub fn apply(
     s: &(impl StateReader + ?Sized),
     ctx: &EntryContext,
@@ -92,6 +97,10 @@ pub fn apply(
 /// `preverified` (by its position, with the key it verified with) is not
 /// verified again, provided that key is still the one registered under its
 /// key id. Every signature not listed is verified; every other check is the same.
+///
+/// # Errors
+///
+/// As [`apply`].
 pub fn apply_preverified(
     s: &(impl StateReader + ?Sized),
     ctx: &EntryContext,
@@ -124,10 +133,7 @@ pub fn apply_preverified(
         kind,
         profile,
         today,
-        fx: Effects {
-            kind: Some(kind),
-            ..Effects::default()
-        },
+        fx: Effects::new(kind, ""),
     };
 
     // Every signature must be by a registered, unretired key of an unrevoked
@@ -149,9 +155,7 @@ pub fn apply_preverified(
         if p.revoked_index.is_some() {
             return Err(RuleViolation::SignerRevoked(p.id));
         }
-        let pk = from_hex32(&k.public_key)
-            .ok_or_else(|| RuleViolation::UnknownSigner(sig.key_id.clone()))?;
-        signers.push((sig.key_id.as_str(), pk, p));
+        signers.push((sig.key_id.as_str(), k.public_key, p));
     }
     env.verify_all_preverified(
         |kid| {

@@ -124,7 +124,7 @@ pub(super) fn objection_resolved<S: StateReader + ?Sized>(
     p.open_objections = p.open_objections.saturating_sub(1);
     let cit = c.profile.objection_citation;
     c.deadline(
-        "objection-feedback-late",
+        FlagCode::ObjectionFeedbackLate,
         &r.objection_id,
         o.fields.filed_on,
         c.profile.objection_working_days,

@@ -106,7 +106,7 @@ pub(super) fn operation_event<S: StateReader + ?Sized>(
     if chain_in_force(&ev.agreement_id, &chain, &[on]).is_err() {
         let a = &chain[0];
         c.fx.flags.push(Flag {
-            code: "operation-without-authorization".into(),
+            code: FlagCode::OperationWithoutAuthorization,
             subject: ev.agreement_id.clone(),
             due: a.ended_on.unwrap_or(a.fields.term_end),
             done: on,

@@ -52,7 +52,7 @@ pub(super) fn participant_registered<S: StateReader + ?Sized>(
             StateObject::Key(KeyState {
                 key_id: kid.clone(),
                 participant: p.id.clone(),
-                public_key: hex(&pk),
+                public_key: pk,
                 added_index: idx,
                 retired_index: None,
             }),
@@ -118,7 +118,7 @@ pub(super) fn participant_key_rotated<S: StateReader + ?Sized>(
             StateObject::Key(KeyState {
                 key_id: kid.clone(),
                 participant: p.id.clone(),
-                public_key: hex(&pk),
+                public_key: pk,
                 added_index: idx,
                 retired_index: None,
             }),
@@ -189,11 +189,7 @@ pub(super) fn genesis(ctx: &EntryContext, env: &Envelope) -> Result<Effects, Rul
         ));
     }
     check_list("public_keys", &a.public_keys)?;
-    let mut fx = Effects {
-        kind: Some(EntryKind::Genesis),
-        signer: a.id.clone(),
-        ..Effects::default()
-    };
+    let mut fx = Effects::new(EntryKind::Genesis, &a.id);
     // The authority's spec may carry a request_id like any participant's.
     if let Some(r) = &a.request_id {
         if !valid_request_id(r) {
@@ -210,7 +206,7 @@ pub(super) fn genesis(ctx: &EntryContext, env: &Envelope) -> Result<Effects, Rul
             StateObject::Key(KeyState {
                 key_id: kid.clone(),
                 participant: a.id.clone(),
-                public_key: hex(&pk),
+                public_key: pk,
                 added_index: 0,
                 retired_index: None,
             }),

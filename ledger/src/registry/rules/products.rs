@@ -100,7 +100,7 @@ pub(super) fn product_approved<S: StateReader + ?Sized>(
         }
         let cit = c.profile.review_citation;
         c.deadline(
-            "review-late",
+            FlagCode::ReviewLate,
             &ap.product_id,
             applied,
             c.profile.review_working_days,
@@ -269,7 +269,7 @@ pub(super) fn product_registered<S: StateReader + ?Sized>(
     }
     let cit = c.profile.registration_citation;
     c.deadline(
-        "registration-late",
+        FlagCode::RegistrationLate,
         &reg_.product_id,
         p.approval.approved_on,
         c.profile.registration_working_days,
