@@ -141,6 +141,7 @@ pub fn routes(
         .with_state(site))
 }
 
+/// Q is the query string (form decoding is lenient: it does not fail on bad input).
 type Q = Query<HashMap<String, String>>;
 
 impl Site {
@@ -721,29 +722,72 @@ async fn entry(State(s): State<Arc<Site>>, Path(index): Path<String>) -> Respons
     s.html(StatusCode::OK, pages::entry(&s.chrome(), &v))
 }
 
-async fn verify_js() -> Response {
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        assets::VERIFY_JS,
-    )
-        .into_response()
+/// Asset is a static asset with its entity tag and, computed once, its gzip form.
+struct Asset {
+    bytes: &'static [u8],
+    media_type: &'static str,
+    etag: std::sync::OnceLock<(String, Vec<u8>)>,
 }
 
-async fn verify_wasm() -> Response {
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "application/wasm"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        assets::VERIFY_WASM,
-    )
-        .into_response()
+static JS: Asset = Asset {
+    bytes: assets::VERIFY_JS.as_bytes(),
+    media_type: "text/javascript; charset=utf-8",
+    etag: std::sync::OnceLock::new(),
+};
+static WASM: Asset = Asset {
+    bytes: assets::VERIFY_WASM,
+    media_type: "application/wasm",
+    etag: std::sync::OnceLock::new(),
+};
+
+/// asset answers a static asset: revalidated on every visit (no-cache), a
+/// 304 when the visitor's copy is current, gzip-compressed when accepted
+/// (the verifier's wasm is a third of its size so, on a phone's mobile data).
+fn asset(a: &'static Asset, req: &axum::http::HeaderMap) -> Response {
+    let (etag, gz) = a.etag.get_or_init(|| {
+        let h = regledger::HashSuite::Sha256.digest(&[a.bytes]).to_hex();
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut e, a.bytes).expect("in memory");
+        (format!("\"{}\"", &h[..16]), e.finish().expect("in memory"))
+    });
+    let mut r = if req
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if req
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().starts_with("gzip")))
+    {
+        let mut r = (StatusCode::OK, gz.clone()).into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r
+    } else {
+        (StatusCode::OK, a.bytes).into_response()
+    };
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(a.media_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    r
+}
+
+async fn verify_js(req: axum::http::HeaderMap) -> Response {
+    asset(&JS, &req)
+}
+
+async fn verify_wasm(req: axum::http::HeaderMap) -> Response {
+    asset(&WASM, &req)
 }
 
 #[cfg(test)]

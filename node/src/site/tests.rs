@@ -34,3 +34,24 @@ fn status_filters_take_names_and_chinese_labels() {
     assert_eq!(parse_status("approved"), None);
     assert_eq!(parse_status("<script>"), None);
 }
+
+#[test]
+fn assets_are_revalidated_and_gzipped_when_accepted() {
+    use axum::http::HeaderMap;
+    let plain = asset(&WASM, &HeaderMap::new());
+    assert_eq!(plain.status(), StatusCode::OK);
+    assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+    let etag = plain.headers()[header::ETAG].clone();
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("br, gzip;q=0.8"),
+    );
+    let gz = asset(&WASM, &h);
+    assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(gz.headers()[header::CONTENT_TYPE], "application/wasm");
+    h.insert(header::IF_NONE_MATCH, etag);
+    assert_eq!(asset(&WASM, &h).status(), StatusCode::NOT_MODIFIED);
+    h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"other\""));
+    assert_eq!(asset(&WASM, &h).status(), StatusCode::OK);
+}
