@@ -678,18 +678,32 @@ fn the_public_site_discloses_verifies_and_prints() {
 
     // ---- The certificate PDF: text, QR code.
     let (s, ct, pdf) = get(&format!("{url}/products/{REGISTRATION_NO}/certificate.pdf"));
-    assert_eq!((s, ct.as_str()), (200, "application/pdf"));
+    if s == 503 && !require_browser() {
+        // The node found no CJK font (CI installs fonts-wqy-microhei).
+        let page = String::from_utf8_lossy(&pdf).to_string();
+        assert!(page.contains("未安装中文字体"), "{page}");
+        eprintln!("SKIPPED: no CJK font installed (apt-get install fonts-wqy-microhei): the certificate PDF was not checked");
+    }
+    let pdf_checked = s == 200;
+    assert!(pdf_checked || s == 503, "certificate.pdf answered {s}");
     assert!(
-        pdf.starts_with(b"%PDF-") && pdf.len() < 300_000,
-        "{} bytes",
-        pdf.len()
+        pdf_checked || !require_browser(),
+        "no certificate PDF in CI"
     );
     let art = artifacts();
     let pdf_file = art.join("certificate.pdf");
-    std::fs::write(&pdf_file, &pdf).unwrap();
+    if pdf_checked {
+        assert_eq!(ct, "application/pdf");
+        assert!(
+            pdf.starts_with(b"%PDF-") && pdf.len() < 300_000,
+            "{} bytes",
+            pdf.len()
+        );
+        std::fs::write(&pdf_file, &pdf).unwrap();
+    }
     let pdftoppm = tool("pdftoppm", "poppler-utils");
     let zbarimg = tool("zbarimg", "zbar-tools");
-    if let (Some(pdftoppm), Some(zbarimg)) = (&pdftoppm, &zbarimg) {
+    if let (true, Some(pdftoppm), Some(zbarimg)) = (pdf_checked, &pdftoppm, &zbarimg) {
         let decoded = decode_qr(pdftoppm, zbarimg, &pdf_file, &art.join("certificate-pdf"));
         assert_eq!(decoded.trim(), qr_url, "the PDF's QR code");
         let pdftotext = pdftoppm.with_file_name("pdftotext");

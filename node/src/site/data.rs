@@ -339,6 +339,19 @@ pub fn matches(row: &ProductRow, q: &str, status: Option<Status>) -> bool {
     .any(|f| f.to_lowercase().contains(&q))
 }
 
+/// notice_window returns a notice's last day (the day it opens is day 1,
+/// 《广西壮族自治区公共数据资源授权运营管理办法（试行）》第十二条第（六）项) and
+/// the days left on `today`, today included: 0 once it has closed.
+pub fn notice_window(opened: Date, today: Date, notice_days: u32) -> (Date, i64) {
+    let last_day = opened
+        .add_days(i64::from(notice_days.max(1)) - 1)
+        .unwrap_or(opened);
+    (
+        last_day,
+        (today.days_until(&last_day) + 1).clamp(0, i64::from(notice_days)),
+    )
+}
+
 /// notice_row builds a 公示 row; None when the product has no notice.
 pub fn notice_row(
     rd: &Reader,
@@ -350,10 +363,7 @@ pub fn notice_row(
     let Some(opened) = p.notice_opened_on else {
         return Ok(None);
     };
-    let last_day = opened
-        .add_days(i64::from(notice_days.max(1)) - 1)
-        .unwrap_or(opened);
-    let days_left = (today.days_until(&last_day) + 1).max(0);
+    let (last_day, days_left) = notice_window(opened, today, notice_days);
     let approval = public_of(EntryKind::ProductApproved, &p.approval);
     let product_id = text(approval.get("product_id"));
     // Who opened the notice: the signer of its entry.
@@ -494,4 +504,41 @@ pub fn checkpoint_parts(note: &str) -> Option<(u64, String)> {
     let n = regledger::tlog::note::Note::parse(note.as_bytes()).ok()?;
     let cp = regledger::tlog::checkpoint::Checkpoint::parse(&n.text).ok()?;
     Some((cp.size, B64.encode(cp.root.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Date {
+        Date::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_notice_runs_ten_natural_days_counting_the_first() {
+        let o = d("2025-03-13");
+        assert_eq!(notice_window(o, o, 10), (d("2025-03-22"), 10));
+        assert_eq!(notice_window(o, d("2025-03-22"), 10), (d("2025-03-22"), 1));
+        assert_eq!(notice_window(o, d("2025-03-23"), 10).1, 0, "closed");
+        assert_eq!(notice_window(o, d("2026-01-01"), 10).1, 0);
+        // A notice logged ahead of today's date (clock skew) never shows more than its length.
+        assert_eq!(notice_window(o, d("2025-03-12"), 10).1, 10);
+    }
+
+    #[test]
+    fn enum_values_get_their_chinese_names_and_unknown_ones_stay_as_given() {
+        assert_eq!(
+            labelled(
+                "outcome",
+                Some(&Value::String("revoke-registration".into()))
+            ),
+            "撤销登记（revoke-registration）"
+        );
+        assert_eq!(
+            labelled("outcome", Some(&Value::String("<x>".into()))),
+            "<x>"
+        );
+        assert_eq!(text(Some(&serde_json::json!(["a", "b"]))), "a、b");
+        assert_eq!(text(None), "");
+    }
 }

@@ -910,6 +910,75 @@ mod tests {
     }
 
     #[test]
+    fn closed_notices_show_their_outcome_and_open_ones_how_to_object() {
+        let row = |name: &str,
+                   days_left,
+                   registration_no: Option<&str>,
+                   outcome: Option<(&str, &str, &str)>| NoticeRow {
+            product_id: format!("{name}-id"),
+            product_name: name.into(),
+            business_entity: "南宁出行科技有限公司".into(),
+            approved_on: "2025-03-12".into(),
+            opened_on: Date::parse("2025-03-13").unwrap(),
+            last_day: Date::parse("2025-03-22").unwrap(),
+            days_left,
+            published_by: "广西数字运营有限公司（gx-operator）".into(),
+            objections: vec![ObjectionRow {
+                id: "OBJ-9".into(),
+                filed_on: "2025-03-14".into(),
+                outcome: outcome.map(|(a, b, c)| (a.into(), b.into(), c.into())),
+            }],
+            registration_no: registration_no.map(String::from),
+            status: if registration_no.is_some() {
+                Status::Active
+            } else {
+                Status::Approved
+            },
+        };
+        let one = Page {
+            number: 1,
+            count: 1,
+            total: 1,
+        };
+        let v = NoticesView {
+            today: Date::parse("2025-03-20").unwrap(),
+            notice_days: 10,
+            open: vec![row(
+                "公示中的产品",
+                3,
+                None,
+                Some(("异议不成立（dismissed）", "2025-03-15", "已核实")),
+            )],
+            open_page: one,
+            closed: vec![
+                row(
+                    "已登记的产品",
+                    0,
+                    Some("GXDP-2025-000009"),
+                    Some(("异议不成立（dismissed）", "2025-03-19", "核实无误")),
+                ),
+                row("待处理的产品", 0, None, None),
+            ],
+            closed_page: one,
+        };
+        let html = notices(&chrome(), &v);
+        assert!(html.contains("3 天"), "days left");
+        assert!(
+            html.contains("请于 <strong>2025-03-22</strong> 当日结束前"),
+            "until when to object"
+        );
+        assert!(
+            html.contains("广西数字运营有限公司（gx-operator）"),
+            "to whom"
+        );
+        assert!(html
+            .contains("已登记 <small>registered</small> <a href=\"/products/GXDP-2025-000009\">"));
+        assert!(html.contains("异议不成立（dismissed）"));
+        assert!(html.contains("异议处理中，暂不登记"), "a pending objection");
+        assert!(html.contains("公示中，尚未登记"));
+    }
+
+    #[test]
     fn invisible_characters_are_shown_visibly() {
         assert_eq!(visible("a\u{202E}gnp.exe"), "a[U+202E]gnp.exe");
         assert_eq!(visible("零\u{200B}宽"), "零[U+200B]宽");
