@@ -1,7 +1,7 @@
 //! The signer history of a certificate bundle: replayed through the
 //! registry rules from the genesis authority's key, it shows that the
 //! registration (and the status entry) were signed by keys valid at their
-//! indexes (docs/verification.md, "Certificate bundles").
+//! indexes (schemas/FORMATS.md, "Verifying a certificate bundle").
 
 use super::bundle::{err, open_entry, BundleError, CertificateBundle, MAX_SIGNER_ENTRIES};
 use crate::descriptor::LogDescriptor;

@@ -1,6 +1,7 @@
 //! The leaf the node appends: `version ‖ index ‖ integrated time ‖ previous
 //! leaf hash ‖ envelope`. The previous leaf hash chains every entry to the
-//! one before it, independently of the Merkle tree.
+//! one before it, independently of the Merkle tree (schemas/FORMATS.md,
+//! "Leaf"; the rule that it does is [`crate::entry::chain`]).
 
 use crate::entry::envelope::{Envelope, EnvelopeError};
 use crate::tlog::hash::{Hash, HashSuite};

@@ -1,11 +1,24 @@
 //! The registry: what an entry means, who may submit it, and which
 //! lifecycle transitions are valid — the rules the node enforces and every
-//! verifier replays identically.
+//! verifier replays identically (docs/registry.md; payload JSON Schemas in
+//! `schemas/entries/`).
 //!
 //! State is a key-value map of [`StateKey`] → [`StateObject`] read through
 //! [`StateReader`]; [`apply`] returns the writes an entry causes
 //! ([`Effects`]) or the rule it breaks ([`RuleViolation`]). The node keeps
 //! the map in redb, the verifier in memory ([`MemoryState`]).
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`kinds`] | the one table of entry kinds, their Chinese labels and the roles that may submit each |
+//! | [`payloads`] | the payload of every kind |
+//! | [`state`] | the state objects, [`StateReader`], [`MemoryState`], [`Effects`] |
+//! | `rules` | [`apply`]: the checks every entry shares and the one dispatch on its kind in `rules/mod.rs`; each kind's rules in the file of its lifecycle group (participants, calendar, resources, agreements, credentials, products, objections, operations) |
+//! | [`violation`] | [`RuleViolation`] (refusals) and [`Flag`] (findings), with their codes and citations |
+//! | [`regulations`] | the one table of the regulations, cited by title and article |
+//! | [`profile`] | the numbers in which the regulations differ, per jurisdiction |
+//! | [`calendar`] | civil dates and working days |
+//! | [`ident`] | the grammar of identifiers and free text |
 
 pub mod calendar;
 pub mod ident;

@@ -3,6 +3,10 @@
 //! Every payload is strict JSON (`deny_unknown_fields`); documents are never
 //! stored, only their BLAKE3 digest and metadata; personal data appears only
 //! as salted commitments. Their JSON Schemas are in `schemas/entries/`.
+//!
+//! The file is long because it declares the payloads of all 28 kinds with
+//! every field documented (what a regulator reads to know what was signed);
+//! it holds no rule.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,8 @@
 //! [`StateKey`], read through [`StateReader`]. The node keeps them in its
 //! database, the verifier in memory ([`MemoryState`]); both store each
 //! object as the JSON of [`StateObject`], so the serialized forms here are
-//! part of the node's data directory (schemas/FORMATS.md, "Registry state").
+//! part of the node's data directory and of the mirror's: they are kept
+//! byte for byte (docs/registry.md).
 
 use std::collections::BTreeMap;
 use std::fmt;

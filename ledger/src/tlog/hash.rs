@@ -1,4 +1,5 @@
-//! Hash suites and the RFC 9162 §2.1 hashing primitives.
+//! Hash suites and the RFC 9162 §2.1 hashing primitives
+//! (<https://www.rfc-editor.org/rfc/rfc9162#section-2.1.1>; schemas/FORMATS.md, "Tree").
 //!
 //! Every suite regledger supports produces 32-byte digests (SHA-256,
 //! BLAKE3-256 and, later, SM3), so [`struct@Hash`] is a fixed 32-byte newtype and a

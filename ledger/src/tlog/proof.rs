@@ -1,5 +1,5 @@
 //! Verification of RFC 9162 proofs (§2.1.3.2 inclusion, §2.1.4.2
-//! consistency), with the edge-case semantics of transparency-dev/merkle
+//! consistency: <https://www.rfc-editor.org/rfc/rfc9162#section-2.1.3>), with the edge-case semantics of transparency-dev/merkle
 //! (see `docs/core.md`): what a client that holds only roots checks.
 
 use crate::tlog::hash::{Hash, HashSuite};

@@ -1,4 +1,5 @@
-//! RFC 9162 Merkle tree math over an append-only stored-hash layout.
+//! RFC 9162 Merkle tree math (<https://www.rfc-editor.org/rfc/rfc9162#section-2.1>)
+//! over an append-only stored-hash layout.
 //!
 //! The layout is the one of Go's `golang.org/x/mod/sumdb/tlog`: every leaf
 //! hash and every hash of a complete subtree is stored exactly once, in the
