@@ -18,6 +18,7 @@ mod log;
 mod logdir;
 mod metrics;
 mod mirror;
+mod site;
 mod store;
 mod witness;
 
@@ -138,6 +139,8 @@ struct ServeArgs {
     /// for a slow disk in the end-to-end tests). Hidden; never set it in production.
     #[arg(long, hide = true, default_value_t = 0)]
     test_commit_delay_ms: u64,
+    #[command(flatten)]
+    site: site::SiteArgs,
 }
 
 #[derive(clap::Args)]
@@ -363,7 +366,11 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         },
         drain: None,
     };
-    let result = http::run(server, move || (app, axum::Router::new()));
+    let site_args = a.site.clone();
+    let result = http::run(server, move |addr| {
+        let site = crate::site::routes(app.clone(), &site_args, addr, None)?;
+        Ok((app, site))
+    });
     // Router (and queue sender) dropped with the runtime: the sequencer drains and exits.
     let _ = seq.join();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -10,7 +10,7 @@
 //! the mirror.
 
 mod proofs;
-mod registry;
+pub(crate) mod registry;
 mod submit;
 mod tlog;
 
@@ -527,7 +527,8 @@ pub struct Server {
 }
 
 /// run builds a multi-threaded runtime, binds `s.listen`, serves the router
-/// `start` returns until SIGINT or SIGTERM, and drops the runtime (with it
+/// `start` returns (given the bound address, which the public site needs for
+/// its default public URL) until SIGINT or SIGTERM, and drops the runtime (with it
 /// every connection and the router's state) before it returns. `start` runs
 /// inside the runtime, so it may spawn background tasks (a mirror's
 /// webhooks); its `Arc<App>` names the log in the log line.
@@ -535,17 +536,20 @@ pub struct Server {
 /// # Errors
 ///
 /// The runtime could not be built or the address not bound.
-pub fn run(s: Server, start: impl FnOnce() -> (Arc<App>, Router)) -> Result<(), String> {
+pub fn run(
+    s: Server,
+    start: impl FnOnce(SocketAddr) -> Result<(Arc<App>, Router), String>,
+) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     let result = rt.block_on(async move {
-        let (app, extra) = start();
         let listener = tokio::net::TcpListener::bind(s.listen)
             .await
             .map_err(|e| format!("listen {}: {e}", s.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let (app, extra) = start(addr)?;
         println!("{} listening on http://{addr}", s.name);
         tracing::info!(%addr, origin = %app.descriptor.origin, "{} serving", s.name);
         let server = serve(

@@ -47,7 +47,7 @@ pub(super) async fn entries_by_subject(
 }
 
 /// bundle_for assembles the certificate bundle at a checkpoint covering every entry it needs.
-async fn bundle_for(
+pub(crate) async fn bundle_for(
     app: &Arc<App>,
     no: &str,
 ) -> Result<regledger::cert::bundle::CertificateBundle, Response> {

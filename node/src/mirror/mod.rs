@@ -110,6 +110,8 @@ pub struct MirrorArgs {
     /// Most open connections (event streams included); more wait in the listen backlog.
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
+    #[command(flatten)]
+    pub site: crate::site::SiteArgs,
 }
 
 /// Mirror is the shared state of the follower, the feed and the witness.
@@ -431,7 +433,8 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
     let webhooks = a.webhook.clone();
     // The node's accept loop: idle connections close and open ones are
     // bounded here too (a venue's mirror is as exposed as the node).
-    let result = crate::http::run(server, move || {
+    let (site_args, upstream) = (a.site.clone(), a.upstream.clone());
+    let result = crate::http::run(server, move |addr| {
         for url in webhooks {
             tokio::spawn(feed::webhook(feed.clone(), url));
         }
@@ -439,7 +442,13 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         if let Some(w) = witness {
             extra = extra.merge(crate::witness::server::routes(w));
         }
-        (app, extra)
+        extra = extra.merge(crate::site::routes(
+            app.clone(),
+            &site_args,
+            addr,
+            Some(upstream),
+        )?);
+        Ok((app, extra))
     });
     // Held to here: a closed wake channel would make the sync loop spin.
     drop(wake_tx);

@@ -327,6 +327,28 @@ impl ReadTx {
         Ok(self.leaves.get(index)?.map(|v| v.value().to_vec()))
     }
 
+    /// objects returns the registry objects whose state key starts with
+    /// `prefix` (e.g. "product/"), in key order, at most `limit`: the public
+    /// site's lists. Objects that do not decode are skipped (they cannot be
+    /// disclosed, and the read API reports them where it reads them singly).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn objects(&self, prefix: &str, limit: usize) -> Result<Vec<StateObject>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.state.range(prefix..)? {
+            let (k, v) = kv?;
+            if !k.value().starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            if let Ok(o) = serde_json::from_slice(v.value()) {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
     /// subjects returns the indexes of the entries concerning `subject`, in
     /// order, at most `limit`.
     ///

@@ -1,0 +1,601 @@
+//! regledger-web-verify: the certificate check a visitor's browser runs on
+//! the public site's certificate page (`/products/{登记号}`).
+//!
+//! It is the `regledger` crate's own bundle verification
+//! ([`regledger::cert::bundle::verify_bundle`]) compiled to
+//! `wasm32-unknown-unknown`, split into the checks a person can read: the
+//! log key pinned from `log.json`, the log's signature on the checkpoint,
+//! the witness quorum, the inclusion proofs, the certificate fields against
+//! the signed entry, the hash prefix printed in the QR code, the signer
+//! history, and the current status (reported as "not proven current" until
+//! bundles carry a proof of current state; see [`Verdict::status`]).
+//!
+//! [`verdict`] is pure and runs natively too (the node and the tests call
+//! it); the `rl_*` functions are the wasm exports the page's small loader
+//! (`node/src/site/assets/verify.js`) calls: two byte strings in, one JSON
+//! document out. Why a plain export and not wasm-bindgen: decision D16.
+#![deny(unsafe_code)]
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use regledger::cert::bundle::{
+    verify_bundle, BundleError, CertificateBundle, EntryProof, BUNDLE_FORMAT,
+};
+use regledger::descriptor::{verify_checkpoint, verify_log_signature, LogDescriptor};
+use regledger::entry::blockchain_no::BlockchainNo;
+use regledger::entry::leaf::Leaf;
+use regledger::registry::{EntryKind, ProductRegistration, Status};
+use regledger::tlog::checkpoint::Checkpoint;
+use regledger::tlog::proof::verify_inclusion;
+use regledger::{Hash, HashSuite};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// MAX_INPUT_BYTES bounds each input (a bundle with 64 signer entries of
+/// the largest envelopes fits well below it).
+pub const MAX_INPUT_BYTES: usize = 8 << 20;
+
+/// Outcome is the result of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Pass: the check verified.
+    Pass,
+    /// Fail: the check failed; the verdict names it.
+    Fail,
+    /// NotRun: an earlier failure left nothing to check, or there was no input for it.
+    NotRun,
+    /// NotProven: the bundle cannot prove this (the current status of a v1 bundle).
+    NotProven,
+}
+
+/// Check is one line of the verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// id is the stable name of the check.
+    pub id: &'static str,
+    /// zh is its Chinese name.
+    pub zh: &'static str,
+    /// en is its English name.
+    pub en: &'static str,
+    /// result is the outcome.
+    pub result: Outcome,
+    /// detail says what was checked or why it failed.
+    pub detail: String,
+}
+
+/// CHECKS are the checks in the order they run and are shown.
+pub const CHECKS: [(&str, &str, &str); 9] = [
+    ("log_key", "日志公钥", "Log key (from log.json)"),
+    ("bundle", "证书包格式", "Bundle format"),
+    ("log_signature", "日志签名", "Log signature"),
+    ("witness_quorum", "见证法定数", "Witness quorum"),
+    ("inclusion", "包含证明", "Inclusion proof"),
+    ("certificate", "证书字段", "Certificate fields"),
+    ("qr_hash", "二维码校验码", "QR hash prefix"),
+    ("signer_history", "签署方链", "Signer history"),
+    ("status", "当前状态", "Current status"),
+];
+
+/// Verdict is what the page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// ok: every check that can pass passed (the status of a v1 bundle is
+    /// "not proven", which does not fail the verdict, as in `regledger-verify cert`).
+    pub ok: bool,
+    /// verdict is "验证通过" or "验证失败：<check>".
+    pub verdict: String,
+    /// failed is the id of the first failed check.
+    pub failed: Option<&'static str>,
+    /// checks are every check with its outcome.
+    pub checks: Vec<Check>,
+    /// log_vkey is the pinned log key.
+    pub log_vkey: Option<String>,
+    /// log_fingerprint is [`fingerprint`] of the log key (printed on the certificate).
+    pub log_fingerprint: Option<String>,
+    /// certificate are the verified fields (with blockchain_no), when ok.
+    pub certificate: Option<Value>,
+    /// leaf_hash is the registering entry's leaf hash (hex), once the entry opened.
+    pub leaf_hash: Option<String>,
+    /// checkpoint_size is the size of the verified checkpoint.
+    pub checkpoint_size: Option<u64>,
+    /// status is the status the bundle reports, when it verified: state,
+    /// Chinese label, the entry that set it, and whether it is proven current.
+    pub status: Option<Value>,
+    /// witnesses are the witnesses whose cosignatures verified.
+    pub witnesses: Vec<String>,
+}
+
+/// fingerprint is the short form of a log verifier key people compare
+/// with the one printed on a certificate: the first 64 bits of
+/// SHA-256(vkey text), in four groups of four hex digits.
+pub fn fingerprint(vkey: &str) -> String {
+    let h = HashSuite::Sha256.digest(&[vkey.as_bytes()]).to_hex();
+    h.as_bytes()[..16]
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// valid_hash_prefix reports whether `h` is a QR hash prefix: 8 to 64 lowercase hex digits.
+pub fn valid_hash_prefix(h: &str) -> bool {
+    (8..=64).contains(&h.len())
+        && h.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+struct Run {
+    checks: Vec<Check>,
+}
+
+impl Run {
+    fn new() -> Run {
+        Run {
+            checks: CHECKS
+                .iter()
+                .map(|&(id, zh, en)| Check {
+                    id,
+                    zh,
+                    en,
+                    result: Outcome::NotRun,
+                    detail: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn set(&mut self, id: &str, result: Outcome, detail: impl Into<String>) {
+        let c = self
+            .checks
+            .iter_mut()
+            .find(|c| c.id == id)
+            .expect("a known check");
+        c.result = result;
+        c.detail = detail.into();
+    }
+
+    fn result(&self, id: &str) -> Outcome {
+        self.checks
+            .iter()
+            .find(|c| c.id == id)
+            .map_or(Outcome::NotRun, |c| c.result)
+    }
+}
+
+/// check_of maps the part a [`BundleError`] names to the check it belongs to.
+fn check_of(e: &BundleError) -> &'static str {
+    let p = e.part.as_str();
+    if p.starts_with("signer_entries") || p.ends_with(".signature") {
+        "signer_history"
+    } else if p.starts_with("status") {
+        "status"
+    } else if p.starts_with("certificate") || p.starts_with("entry.payload") || p == "blockchain_no"
+    {
+        "certificate"
+    } else if p.starts_with("entry") || p.starts_with("previous") {
+        "inclusion"
+    } else if p == "checkpoint" && e.reason.contains("quorum") {
+        "witness_quorum"
+    } else if p == "checkpoint" {
+        "log_signature"
+    } else {
+        "bundle"
+    }
+}
+
+/// open_entry opens an entry and checks its inclusion at `cp`; returns the leaf and its hash.
+fn open_entry(
+    what: &str,
+    e: &EntryProof,
+    d: &LogDescriptor,
+    cp: &Checkpoint,
+) -> Result<(Leaf, Hash), String> {
+    let bytes = B64
+        .decode(&e.leaf)
+        .map_err(|_| format!("{what}: leaf is not base64"))?;
+    let leaf = Leaf::parse(&bytes).map_err(|x| format!("{what}: {x}"))?;
+    if leaf.index != e.index {
+        return Err(format!(
+            "{what}: the leaf says index {}, the bundle {}",
+            leaf.index, e.index
+        ));
+    }
+    let proof = e
+        .inclusion_proof
+        .iter()
+        .map(|h| B64.decode(h).ok().and_then(|b| Hash::from_slice(&b)))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| format!("{what}: the proof is not base64 hashes"))?;
+    let lh = d.suite.leaf_hash(&bytes);
+    verify_inclusion(d.suite, cp.size, e.index, &lh, &proof, &cp.root).map_err(|x| {
+        format!(
+            "{what} (entry {}) is not in the tree of checkpoint size {}: {x}",
+            e.index, cp.size
+        )
+    })?;
+    Ok((leaf, lh))
+}
+
+/// verdict verifies a certificate bundle against a log descriptor, check
+/// by check. `expect_no` is the 登记号 the page is for and `expect_h` the
+/// hash prefix from the QR code's URL (`?h=`); either may be empty.
+pub fn verdict(bundle_json: &[u8], log_json: &[u8], expect_no: &str, expect_h: &str) -> Verdict {
+    let mut r = Run::new();
+    let mut out = Verdict {
+        ok: false,
+        verdict: String::new(),
+        failed: None,
+        checks: vec![],
+        log_vkey: None,
+        log_fingerprint: None,
+        certificate: None,
+        leaf_hash: None,
+        checkpoint_size: None,
+        status: None,
+        witnesses: vec![],
+    };
+    run(&mut r, &mut out, bundle_json, log_json, expect_no, expect_h);
+    let failed = r
+        .checks
+        .iter()
+        .find(|c| c.result == Outcome::Fail)
+        .map(|c| (c.id, c.zh, c.en));
+    let required_passed = r
+        .checks
+        .iter()
+        .filter(|c| !matches!(c.id, "qr_hash" | "status"))
+        .all(|c| c.result == Outcome::Pass);
+    out.ok = failed.is_none() && required_passed;
+    out.failed = failed.map(|f| f.0);
+    out.verdict = match failed {
+        None if out.ok => "验证通过".to_string(),
+        None => "验证未完成 (verification incomplete)".to_string(),
+        Some((_, zh, en)) => format!("验证失败：{zh}（{en} failed）"),
+    };
+    if !out.ok {
+        out.certificate = None;
+    }
+    out.checks = r.checks;
+    out
+}
+
+fn run(
+    r: &mut Run,
+    out: &mut Verdict,
+    bundle_json: &[u8],
+    log_json: &[u8],
+    expect_no: &str,
+    expect_h: &str,
+) {
+    // The log key: pinned from log.json, shown with its fingerprint.
+    let d = match LogDescriptor::parse(log_json) {
+        Ok(d) => d,
+        Err(e) => return r.set("log_key", Outcome::Fail, format!("log.json: {e}")),
+    };
+    let vkey = d.log_key.to_vkey();
+    r.set(
+        "log_key",
+        Outcome::Pass,
+        format!(
+            "{} — 指纹 (fingerprint) {}; {} 个见证，法定数 {} ({} witnesses, quorum {})",
+            vkey,
+            fingerprint(&vkey),
+            d.witnesses.len(),
+            d.quorum,
+            d.witnesses.len(),
+            d.quorum
+        ),
+    );
+    out.log_fingerprint = Some(fingerprint(&vkey));
+    out.log_vkey = Some(vkey);
+
+    if bundle_json.len() > MAX_INPUT_BYTES {
+        return r.set("bundle", Outcome::Fail, "larger than 8 MiB");
+    }
+    let b: CertificateBundle = match serde_json::from_slice(bundle_json) {
+        Ok(b) => b,
+        Err(e) => {
+            return r.set(
+                "bundle",
+                Outcome::Fail,
+                format!("not a certificate bundle: {e}"),
+            )
+        }
+    };
+    if b.format != BUNDLE_FORMAT {
+        return r.set(
+            "bundle",
+            Outcome::Fail,
+            format!("unknown format {:?}", b.format),
+        );
+    }
+    if b.origin != d.origin {
+        return r.set(
+            "bundle",
+            Outcome::Fail,
+            format!("issued by log {:?}, log.json is {:?}", b.origin, d.origin),
+        );
+    }
+    r.set("bundle", Outcome::Pass, b.format.clone());
+
+    // The log's signature alone, then the witnesses.
+    let cp = match verify_log_signature(b.checkpoint.as_bytes(), &d) {
+        Ok(v) => v.checkpoint,
+        Err(e) => return r.set("log_signature", Outcome::Fail, e.to_string()),
+    };
+    out.checkpoint_size = Some(cp.size);
+    r.set(
+        "log_signature",
+        Outcome::Pass,
+        format!(
+            "检查点 size {} 由日志密钥签署 (checkpoint of size {} signed by the log key)",
+            cp.size, cp.size
+        ),
+    );
+    match verify_checkpoint(b.checkpoint.as_bytes(), &d) {
+        Ok(v) => {
+            out.witnesses = v.witnesses.iter().map(|w| w.name().to_string()).collect();
+            let detail = if d.quorum == 0 {
+                "log.json 未要求见证签名 (log.json requires no witness cosignature)".to_string()
+            } else {
+                format!(
+                    "{} / {}（法定数 quorum {}）: {}",
+                    v.witnesses.len(),
+                    d.witnesses.len(),
+                    d.quorum,
+                    out.witnesses.join(", ")
+                )
+            };
+            r.set("witness_quorum", Outcome::Pass, detail);
+        }
+        Err(e) => r.set("witness_quorum", Outcome::Fail, e.to_string()),
+    }
+
+    // Inclusion: the registering entry, the entry before it (hash chain), the status entry.
+    let inclusion = (|| -> Result<(Leaf, Hash), String> {
+        let (leaf, lh) = open_entry("entry", &b.entry, &d, &cp)?;
+        if b.entry.index == 0 || b.previous.index != b.entry.index - 1 {
+            return Err("previous: not the entry before the registering entry".into());
+        }
+        let (_, ph) = open_entry("previous", &b.previous, &d, &cp)?;
+        if leaf.prev_leaf_hash != ph {
+            return Err("entry: does not chain to the entry before it".into());
+        }
+        if let Some(se) = &b.status.entry {
+            open_entry("status.entry", se, &d, &cp)?;
+        }
+        Ok((leaf, lh))
+    })();
+    let (leaf, lh) = match inclusion {
+        Ok(x) => x,
+        Err(e) => return r.set("inclusion", Outcome::Fail, e),
+    };
+    out.leaf_hash = Some(lh.to_hex());
+    r.set(
+        "inclusion",
+        Outcome::Pass,
+        format!(
+            "条目 {} 收录于检查点 size {}，叶哈希 {} (entry {} is in the tree at size {}; leaf hash {})",
+            b.entry.index,
+            cp.size,
+            lh.to_hex(),
+            b.entry.index,
+            cp.size,
+            lh.to_hex()
+        ),
+    );
+
+    // The certificate: the fields shown are the signed payload; the 区块链编号 names the entry.
+    let cert = (|| -> Result<(), String> {
+        if leaf.envelope.kind_name().ok() != Some(EntryKind::ProductRegistered.name()) {
+            return Err(format!(
+                "entry {} is {}, not product-registered",
+                b.entry.index, leaf.envelope.payload_type
+            ));
+        }
+        let signed: ProductRegistration = serde_json::from_slice(&leaf.envelope.payload)
+            .map_err(|e| format!("the signed payload: {e}"))?;
+        let shown = serde_json::to_value(&b.certificate).map_err(|e| e.to_string())?;
+        let signed_v = serde_json::to_value(&signed).map_err(|e| e.to_string())?;
+        if shown != signed_v {
+            let field = shown
+                .as_object()
+                .and_then(|o| o.iter().find(|(k, v)| signed_v.get(k.as_str()) != Some(v)))
+                .map(|(k, _)| k.clone())
+                .unwrap_or_default();
+            return Err(format!(
+                "certificate.{field} differs from the signed payload"
+            ));
+        }
+        let bno = BlockchainNo::parse(&b.blockchain_no).ok_or("区块链编号 is malformed")?;
+        if !bno.matches(&d.origin, b.entry.index, &lh) {
+            return Err("区块链编号 does not name this entry of this log".into());
+        }
+        if !expect_no.is_empty() && signed.registration_no != expect_no {
+            return Err(format!(
+                "the bundle is for 登记号 {}, the page for {expect_no}",
+                signed.registration_no
+            ));
+        }
+        Ok(())
+    })();
+    match cert {
+        Ok(()) => r.set(
+            "certificate",
+            Outcome::Pass,
+            format!(
+                "登记号 {}，区块链编号 {} 与签名条目一致 (fields equal the signed entry)",
+                b.certificate.registration_no, b.blockchain_no
+            ),
+        ),
+        Err(e) => r.set("certificate", Outcome::Fail, e),
+    }
+
+    // The QR code's hash prefix ties the printed paper to this entry.
+    if expect_h.is_empty() {
+        r.set(
+            "qr_hash",
+            Outcome::NotRun,
+            "网址中无校验码 h (no h= in the address: the page was not opened from a QR code)",
+        );
+    } else if !valid_hash_prefix(expect_h) {
+        r.set(
+            "qr_hash",
+            Outcome::Fail,
+            "h= must be 8 to 64 lowercase hex digits",
+        );
+    } else if lh.to_hex().starts_with(expect_h) {
+        r.set(
+            "qr_hash",
+            Outcome::Pass,
+            format!("叶哈希以 {expect_h} 开头 (the leaf hash starts with the printed {expect_h})"),
+        );
+    } else {
+        r.set(
+            "qr_hash",
+            Outcome::Fail,
+            format!(
+                "印刷的校验码 {expect_h} 与叶哈希 {} 不符 (the printed prefix does not match the leaf hash)",
+                &lh.to_hex()[..expect_h.len()]
+            ),
+        );
+    }
+
+    // Everything again through the ledger's own verify_bundle: the signer
+    // history replayed from genesis, and the status entry.
+    match verify_bundle(&b, &d) {
+        Ok(v) => {
+            r.set(
+                "signer_history",
+                Outcome::Pass,
+                format!(
+                    "登记条目由 {} 签署；签署方链 {:?} 自创世条目起逐条验签 (signed by {}; signer chain replayed from genesis)",
+                    v.signer, v.signer_chain, v.signer
+                ),
+            );
+            let label = status_label(&v.status);
+            let (result, detail) = if v.status_proven_current {
+                (
+                    Outcome::Pass,
+                    format!("{label}（已证明为检查点 size {} 时的状态 proven current at the checkpoint)", cp.size),
+                )
+            } else {
+                (
+                    Outcome::NotProven,
+                    format!(
+                        "{label} — 由条目 {} 设定；本证书包格式不能证明其后无变更，状态未经证明为当前状态 (set by entry {}; status not proven current: this bundle format cannot show later entries)",
+                        v.status_index, v.status_index
+                    ),
+                )
+            };
+            r.set("status", result, detail);
+            out.status = Some(
+                json!({"state": v.status, "label_zh": label, "set_by_index": v.status_index,
+                                     "proven_current": v.status_proven_current}),
+            );
+            let mut fields = serde_json::to_value(&v.certificate).expect("serializable");
+            fields["blockchain_no"] = json!(v.blockchain_no);
+            out.certificate = Some(fields);
+        }
+        Err(e) => {
+            // A failure seen above is the cause verify_bundle stopped at too;
+            // otherwise the part it names says which check failed.
+            if !r.checks.iter().any(|c| c.result == Outcome::Fail) {
+                r.set(check_of(&e), Outcome::Fail, e.to_string());
+            }
+            if r.result("signer_history") == Outcome::NotRun {
+                r.set(
+                    "signer_history",
+                    Outcome::NotRun,
+                    "not checked: an earlier part failed",
+                );
+            }
+        }
+    }
+}
+
+/// status_label returns the Chinese label of a product status name.
+pub fn status_label(state: &str) -> &'static str {
+    match state {
+        "active" => Status::Active.label_zh(),
+        "suspended" => Status::Suspended.label_zh(),
+        "revoked" => Status::Revoked.label_zh(),
+        "deregistered" => Status::Deregistered.label_zh(),
+        _ => "未知",
+    }
+}
+
+/// verdict_json is [`verdict`] as the JSON the page reads.
+pub fn verdict_json(
+    bundle_json: &[u8],
+    log_json: &[u8],
+    expect_no: &str,
+    expect_h: &str,
+) -> String {
+    serde_json::to_string(&verdict(bundle_json, log_json, expect_no, expect_h))
+        .expect("serializable")
+}
+
+// The wasm exports. JavaScript asks for a zeroed buffer per input slot,
+// writes the UTF-8 bytes into linear memory there, calls `rl_verify`, and
+// reads `rl_output_len` bytes at `rl_output`. No pointer is ever read from
+// JavaScript: Rust owns every buffer and reads it as a Vec.
+mod exports {
+    use std::cell::RefCell;
+
+    /// SLOTS: bundle JSON, log.json, 登记号, QR hash prefix.
+    const SLOTS: usize = 4;
+
+    thread_local! {
+        static INPUTS: RefCell<[Vec<u8>; SLOTS]> = RefCell::new(Default::default());
+        static OUTPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// rl_buffer returns a zeroed buffer of `len` bytes for input `slot`
+    /// (null for a bad slot or size).
+    // An exported symbol: #[no_mangle] is what the unsafe_code lint flags
+    // (two exports of one name would clash at link time); these names are ours alone.
+    #[allow(unsafe_code)]
+    #[no_mangle]
+    pub extern "C" fn rl_buffer(slot: u32, len: u32) -> *mut u8 {
+        let (slot, len) = (slot as usize, len as usize);
+        if slot >= SLOTS || len > super::MAX_INPUT_BYTES {
+            return std::ptr::null_mut();
+        }
+        INPUTS.with(|i| {
+            let mut i = i.borrow_mut();
+            i[slot] = vec![0u8; len];
+            i[slot].as_mut_ptr()
+        })
+    }
+
+    /// rl_verify runs [`super::verdict_json`] on the inputs and returns the output's length.
+    #[allow(unsafe_code)]
+    #[no_mangle]
+    pub extern "C" fn rl_verify() -> u32 {
+        let json = INPUTS.with(|i| {
+            let i = i.borrow();
+            super::verdict_json(
+                &i[0],
+                &i[1],
+                std::str::from_utf8(&i[2]).unwrap_or(""),
+                std::str::from_utf8(&i[3]).unwrap_or(""),
+            )
+        });
+        OUTPUT.with(|o| {
+            *o.borrow_mut() = json.into_bytes();
+            o.borrow().len() as u32
+        })
+    }
+
+    /// rl_output returns where the last output lies.
+    #[allow(unsafe_code)]
+    #[no_mangle]
+    pub extern "C" fn rl_output() -> *const u8 {
+        OUTPUT.with(|o| o.borrow().as_ptr())
+    }
+}
+
+#[cfg(test)]
+mod tests;
