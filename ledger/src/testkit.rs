@@ -8,9 +8,11 @@ use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 
 use crate::entry::envelope::{participant_key_id, payload_type_for, Envelope};
-use crate::entry::leaf::Leaf;
+use crate::entry::leaf::{envelope_hash, Leaf};
 use crate::registry::calendar::Date;
+use crate::registry::commit::{apply_writes, entry_writes};
 use crate::registry::*;
+use crate::statemap::{MemoryStore, StateMap};
 use crate::tlog::hash::HashSuite;
 
 /// Party is a test participant with its signing key.
@@ -367,71 +369,227 @@ impl Testkit {
     }
 }
 
+/// Logged is one entry as a node logs it: its leaf and, beside it, its
+/// envelope (inside the leaf for v1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logged {
+    /// leaf is the leaf.
+    pub leaf: Leaf,
+    /// envelope is its envelope.
+    pub envelope: Envelope,
+}
+
+impl Logged {
+    /// leaf_bytes returns the leaf bytes.
+    pub fn leaf_bytes(&self) -> Vec<u8> {
+        self.leaf.to_bytes()
+    }
+
+    /// envelope_bytes returns what the envelope bundle holds for it: the
+    /// envelope's binary form for a v2 leaf, nothing for a v1 leaf (whose
+    /// envelope is inside it).
+    pub fn envelope_bytes(&self) -> Vec<u8> {
+        match self.leaf.version {
+            crate::entry::leaf::LEAF_V1 => Vec::new(),
+            _ => self.envelope.to_bytes(),
+        }
+    }
+}
+
 /// Replayed is a history replayed the way the node sequences it.
 #[derive(Clone, Debug)]
 pub struct Replayed {
     /// state is the final registry state.
     pub state: MemoryState,
-    /// leaves are the leaves in order.
+    /// leaves are the leaves in order (v2).
     pub leaves: Vec<Leaf>,
+    /// envelopes are their envelopes.
+    pub envelopes: Vec<Envelope>,
     /// effects are each entry's effects.
     pub effects: Vec<Effects>,
+    /// map is the final state map's store (see [`Replayed::map`]).
+    pub map: MemoryStore,
+    /// records are the final map's keys and values.
+    pub records: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    /// suite is the log's hash suite.
+    pub suite: HashSuite,
 }
 
-/// replay sequences `steps` into leaves (hash chain included) and applies
-/// them, stopping at the first violation (returned with its position).
+impl Replayed {
+    /// map returns the final state map.
+    pub fn map(&self) -> StateMap<&MemoryStore> {
+        StateMap::new(self.suite, &self.map)
+    }
+
+    /// logged returns the entries as [`Logged`].
+    pub fn logged(&self) -> Vec<Logged> {
+        self.leaves
+            .iter()
+            .zip(&self.envelopes)
+            .map(|(l, e)| Logged {
+                leaf: l.clone(),
+                envelope: e.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Sequencer sequences entries in memory as the node does: the leaf chain,
+/// the registry rules and the state map, one v2 leaf per entry.
+#[derive(Clone, Debug)]
+pub struct Sequencer {
+    origin: String,
+    suite: HashSuite,
+    /// state is the registry state so far.
+    pub state: MemoryState,
+    /// map is the state map's store.
+    pub map: MemoryStore,
+    /// records are the map's keys and values (what a snapshot lists).
+    pub records: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    /// head is the end of the chain.
+    pub head: crate::entry::chain::ChainHead,
+}
+
+impl Sequencer {
+    /// new starts an empty log.
+    pub fn new(origin: &str, suite: HashSuite) -> Sequencer {
+        Sequencer {
+            origin: origin.into(),
+            suite,
+            state: MemoryState::default(),
+            map: MemoryStore::default(),
+            records: Default::default(),
+            head: Default::default(),
+        }
+    }
+
+    /// map returns the state map.
+    pub fn map(&self) -> StateMap<&MemoryStore> {
+        StateMap::new(self.suite, &self.map)
+    }
+
+    /// root returns the current state root.
+    pub fn root(&self) -> crate::Hash {
+        StateMap::new(self.suite, &self.map)
+            .root()
+            .expect("memory map")
+    }
+
+    /// next sequences `env` at `time_ms` through the rules: its v2 leaf and
+    /// effects, or the violation (nothing changes then).
+    ///
+    /// # Errors
+    ///
+    /// The rule the entry breaks.
+    pub fn next(&mut self, env: &Envelope, time_ms: u64) -> Result<(Leaf, Effects), RuleViolation> {
+        let ctx = self.head.context_at(time_ms, &self.origin);
+        let fx = apply(&self.state, &ctx, env)?;
+        let writes = entry_writes(ctx.index, &fx, &env.content_id());
+        let mut map = StateMap::new(self.suite, &mut self.map);
+        let root = apply_writes(&mut map, &writes).expect("memory map");
+        self.records.extend(writes);
+        self.state.apply_effects(&fx);
+        let leaf = self.push(env, time_ms, root);
+        Ok((leaf, fx))
+    }
+
+    /// next_unchecked appends `env` at `time_ms` whatever the rules say: a
+    /// leaf a node without rules would write. Where the rules accept it,
+    /// its effects are applied; where they refuse it, the state (and the
+    /// root its leaf commits to) stays as it was, which is what a correct
+    /// replay computes.
+    pub fn next_unchecked(&mut self, env: &Envelope, time_ms: u64) -> Leaf {
+        match self.next(env, time_ms) {
+            Ok((leaf, _)) => leaf,
+            Err(_) => {
+                let root = self.root();
+                self.push(env, time_ms, root)
+            }
+        }
+    }
+
+    fn push(&mut self, env: &Envelope, time_ms: u64, root: crate::Hash) -> Leaf {
+        let h = self.head;
+        let leaf = Leaf::compact(
+            h.size,
+            time_ms,
+            h.last_leaf_hash,
+            root,
+            envelope_hash(self.suite, &env.to_bytes()),
+        );
+        self.head
+            .advance(leaf.hash(self.suite), time_ms, leaf.version);
+        leaf
+    }
+}
+
+/// replay sequences `steps` into v2 leaves (hash chain and state roots
+/// included) and applies them, stopping at the first violation (returned
+/// with its position).
 pub fn replay(
     origin: &str,
     suite: HashSuite,
     steps: &[Step],
 ) -> Result<Replayed, (usize, RuleViolation)> {
-    let mut state = MemoryState::default();
+    let mut sq = Sequencer::new(origin, suite);
     let mut leaves = Vec::new();
+    let mut envelopes = Vec::new();
     let mut effects = Vec::new();
-    let mut prev = crate::tlog::hash::Hash([0; 32]);
     for (i, s) in steps.iter().enumerate() {
-        let leaf = Leaf::new(i as u64, s.time_ms, prev, s.envelope.clone());
-        let lh = leaf.hash(suite);
-        let ctx = EntryContext {
-            index: i as u64,
-            integrated_time_ms: s.time_ms,
-            leaf_hash: lh,
-            log_id: origin.into(),
-        };
-        let fx = apply(&state, &ctx, &s.envelope).map_err(|e| (i, e))?;
-        state.apply_effects(&fx);
+        let (leaf, fx) = sq.next(&s.envelope, s.time_ms).map_err(|e| (i, e))?;
         effects.push(fx);
         leaves.push(leaf);
-        prev = lh;
+        envelopes.push(s.envelope.clone());
     }
     Ok(Replayed {
-        state,
+        state: sq.state,
         leaves,
+        envelopes,
         effects,
+        map: sq.map,
+        records: sq.records,
+        suite,
     })
 }
 
-/// chain sequences `steps` into leaves with the hash chain, applying no
-/// rules: for building logs a correct node would never have written.
-pub fn chain(suite: HashSuite, steps: &[Step]) -> Vec<Leaf> {
+/// chain sequences `steps` into v2 leaves with the hash chain whatever the
+/// rules say (see [`Sequencer::next_unchecked`]): for building logs a
+/// correct node would never have written.
+pub fn chain(origin: &str, suite: HashSuite, steps: &[Step]) -> Vec<Logged> {
+    let mut sq = Sequencer::new(origin, suite);
+    steps
+        .iter()
+        .map(|s| Logged {
+            leaf: sq.next_unchecked(&s.envelope, s.time_ms),
+            envelope: s.envelope.clone(),
+        })
+        .collect()
+}
+
+/// chain_v1 sequences `steps` into v1 leaves (envelope inline, no state
+/// root), as a node before issue 14 wrote them.
+pub fn chain_v1(suite: HashSuite, steps: &[Step]) -> Vec<Leaf> {
     let mut prev = crate::tlog::hash::Hash([0; 32]);
     let mut leaves = Vec::with_capacity(steps.len());
     for (i, s) in steps.iter().enumerate() {
-        let leaf = Leaf::new(i as u64, s.time_ms, prev, s.envelope.clone());
+        let leaf = Leaf::inline(i as u64, s.time_ms, prev, s.envelope.clone());
         prev = leaf.hash(suite);
         leaves.push(leaf);
     }
     leaves
 }
 
-/// tile_files returns what a node publishes for these leaf bytes: every
-/// hash tile and entry bundle (C2SP tlog-tiles paths) and `checkpoint`,
-/// signed by `log_key` for `origin`.
+/// tile_files returns what a node publishes for these leaf bytes and
+/// envelope bytes (one per leaf, empty for a v1 leaf or a pruned envelope;
+/// none at all for a v1 log): every hash tile, entry bundle and envelope
+/// bundle (C2SP tlog-tiles paths, `tile/envelopes/…` beside
+/// `tile/entries/…`) and `checkpoint`, signed by `log_key` for `origin`.
 pub fn tile_files(
     suite: HashSuite,
     origin: &str,
     log_key: &crate::tlog::note::Signer,
     leaves: &[Vec<u8>],
+    envelopes: &[Vec<u8>],
 ) -> std::collections::BTreeMap<String, Vec<u8>> {
     use crate::tlog::tile::{
         encode_entry_bundle, entry_tiles_for_size, hash_tiles_for_size, read_tile_data, TILE_WIDTH,
@@ -453,6 +611,16 @@ pub fn tile_files(
             .map(|l| l.as_slice())
             .collect();
         files.insert(t.path(), encode_entry_bundle(&refs).expect("entries fit"));
+        if !envelopes.is_empty() {
+            let refs: Vec<&[u8]> = envelopes[start..start + usize::from(t.width)]
+                .iter()
+                .map(|e| e.as_slice())
+                .collect();
+            files.insert(
+                t.envelopes().path(),
+                encode_entry_bundle(&refs).expect("envelopes fit"),
+            );
+        }
     }
     let cp = crate::tlog::checkpoint::Checkpoint {
         origin: origin.into(),

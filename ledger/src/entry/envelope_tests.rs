@@ -263,7 +263,7 @@ fn content_id_is_the_signed_content_not_the_signatures() {
 fn the_rules_refuse_any_signature_that_is_not_verified_or_not_distinct() {
     use crate::registry::{apply, apply_preverified, EntryContext, EntryKind, Role};
     use crate::testkit::{replay, Party, Step, Testkit, DAY_MS};
-    use crate::tlog::hash::{Hash, HashSuite};
+    use crate::tlog::hash::HashSuite;
     use serde_json::json;
 
     let kit = Testkit::new("envelope.test/rules");
@@ -287,7 +287,6 @@ fn the_rules_refuse_any_signature_that_is_not_verified_or_not_distinct() {
     let ctx = EntryContext {
         index: steps.len() as u64,
         integrated_time_ms: t + DAY_MS,
-        leaf_hash: Hash([7; 32]),
         log_id: kit.origin.clone(),
     };
     let suspend = kit.authority.sign(
@@ -366,7 +365,6 @@ fn the_rules_refuse_any_signature_that_is_not_verified_or_not_distinct() {
     let gctx = EntryContext {
         index: 0,
         integrated_time_ms: steps[0].time_ms,
-        leaf_hash: Hash([0; 32]),
         log_id: kit.origin.clone(),
     };
     let empty = crate::registry::MemoryState::default();

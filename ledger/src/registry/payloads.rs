@@ -710,8 +710,8 @@ mod tests {
         let steps = t.lifecycle(HashSuite::Blake3, "guangxi");
         let r = replay(&t.origin, HashSuite::Blake3, &steps).unwrap();
         let mut kinds = 0;
-        for (leaf, fx) in r.leaves.iter().zip(&r.effects) {
-            let got = fx.kind.subject_id(&leaf.envelope.payload);
+        for (env, fx) in r.envelopes.iter().zip(&r.effects) {
+            let got = fx.kind.subject_id(&env.payload);
             if fx.kind == EntryKind::CalendarPublished {
                 assert_eq!(got, None);
                 continue;

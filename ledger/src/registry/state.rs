@@ -246,16 +246,34 @@ pub struct AgreementState {
 }
 
 /// RegistrationState is a product's certificate data.
+///
+/// It holds no leaf hash and no 区块链编号: state is committed in the
+/// entry's own leaf (D15), so it cannot depend on that leaf's hash. The
+/// number is derived when shown, from the origin, `index` and the leaf
+/// hash of entry `index` ([`crate::entry::blockchain_no::BlockchainNo::new`]).
+/// Rows a node wrote before issue 14 carried `leaf_hash` and
+/// `blockchain_no` too; they are ignored when read, and the node rewrites
+/// every row when it upgrades a data directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistrationState {
     /// fields are the certificate fields as signed.
     pub fields: ProductRegistration,
     /// index is the registering entry.
     pub index: u64,
-    /// leaf_hash is the registering entry's leaf hash (hex).
-    pub leaf_hash: String,
-    /// blockchain_no is the 区块链编号.
-    pub blockchain_no: String,
+}
+
+/// RegistrationNoState is the small status record of a 登记号 (the
+/// `regno/<登记号>` key): the product it names and that product's current
+/// status, rewritten by every status act, so that a status proof by
+/// 登记号 is one map proof with a record of about 100 bytes (D15).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationNoState {
+    /// product_id is the registered product.
+    pub product_id: String,
+    /// status is the product's status.
+    pub status: Status,
+    /// status_index is the entry that set it.
+    pub status_index: u64,
 }
 
 /// ProductState is a product and its lifecycle.
@@ -311,8 +329,8 @@ pub enum StateObject {
     Credential(CatalogCredential),
     /// A product.
     Product(ProductState),
-    /// A registration number's product id.
-    RegistrationNo(String),
+    /// A registration number's product and status.
+    RegistrationNo(RegistrationNoState),
     /// An objection.
     Objection(ObjectionState),
     /// A published calendar notice.
@@ -393,11 +411,11 @@ pub fn product_by_registration_no(
     s: &(impl StateReader + ?Sized),
     no: &str,
 ) -> Option<ProductState> {
-    let Some(StateObject::RegistrationNo(pid)) = s.get(&StateKey::RegistrationNo(no.to_string()))
+    let Some(StateObject::RegistrationNo(r)) = s.get(&StateKey::RegistrationNo(no.to_string()))
     else {
         return None;
     };
-    match s.get(&StateKey::Product(pid)) {
+    match s.get(&StateKey::Product(r.product_id)) {
         Some(StateObject::Product(p)) => Some(p),
         _ => None,
     }
@@ -436,7 +454,11 @@ mod tests {
         // Another object under a key's name is not a key.
         st.0.insert(
             StateKey::Key("p/cc".into()),
-            StateObject::RegistrationNo("x".into()),
+            StateObject::RegistrationNo(RegistrationNoState {
+                product_id: "x".into(),
+                status: Status::Active,
+                status_index: 2,
+            }),
         );
         assert_eq!(key_of(&st, "p/aa"), Some([0xab; 32]), "retired or not");
         assert_eq!(key_of(&st, "p/cc"), None);
