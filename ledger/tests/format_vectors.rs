@@ -47,8 +47,17 @@ fn generate() -> Value {
     let env_bytes = env.to_bytes();
 
     let prev = Hash(Sha256::digest(b"previous leaf").into());
-    let leaf = Leaf::new(1042, 1_742_781_600_000, prev, env.clone());
+    let leaf = Leaf::inline(1042, 1_742_781_600_000, prev, env.clone());
     let leaf_bytes = leaf.to_bytes();
+    let state_root = Hash(Sha256::digest(b"state root").into());
+    let leaf_v2 = Leaf::compact(
+        1042,
+        1_742_781_600_000,
+        prev,
+        state_root,
+        regledger::entry::leaf::envelope_hash(HashSuite::Sha256, &env_bytes),
+    );
+    let leaf_v2_bytes = leaf_v2.to_bytes();
 
     let mut trees = Vec::new();
     for suite in [HashSuite::Sha256, HashSuite::Blake3] {
@@ -107,6 +116,15 @@ fn generate() -> Value {
             "bytes": hx(&leaf_bytes),
             "leaf_hash_sha256": HashSuite::Sha256.leaf_hash(&leaf_bytes).to_hex(),
             "leaf_hash_blake3": leaf_hash_b3.to_hex(),
+        },
+        "leaf_v2": {
+            "index": 1042,
+            "integrated_time_ms": 1_742_781_600_000u64,
+            "prev_leaf_hash": prev.to_hex(),
+            "state_root": state_root.to_hex(),
+            "envelope": "the envelope vector's binary form, hashed with SHA-256 (a sha256 log)",
+            "bytes": hx(&leaf_v2_bytes),
+            "leaf_hash_sha256": HashSuite::Sha256.leaf_hash(&leaf_v2_bytes).to_hex(),
         },
         "blockchain_no": {
             "origin": ORIGIN,
@@ -215,6 +233,19 @@ fn the_vectors_follow_the_prose_of_formats_md() {
     assert_eq!(unhex(&l["leaf_hash_sha256"]), sha.to_vec());
     let b3 = blake3::hash(&[&[0u8][..], &leaf].concat());
     assert_eq!(unhex(&l["leaf_hash_blake3"]), b3.as_bytes().to_vec());
+
+    // Leaf v2: 2 ‖ index ‖ time ‖ prev ‖ state root ‖ SHA-256(envelope binary), 113 bytes.
+    let l2 = &v["leaf_v2"];
+    let mut leaf2 = vec![2u8];
+    leaf2.extend(l2["index"].as_u64().unwrap().to_be_bytes());
+    leaf2.extend(l2["integrated_time_ms"].as_u64().unwrap().to_be_bytes());
+    leaf2.extend(unhex(&l2["prev_leaf_hash"]));
+    leaf2.extend(unhex(&l2["state_root"]));
+    leaf2.extend(Sha256::digest(&bin));
+    assert_eq!(leaf2.len(), 113);
+    assert_eq!(unhex(&l2["bytes"]), leaf2);
+    let sha2 = Sha256::digest([&[0u8][..], &leaf2].concat());
+    assert_eq!(unhex(&l2["leaf_hash_sha256"]), sha2.to_vec());
 
     // 区块链编号: RL1-<SHA-256(origin)[0..4]>-<index>-<leaf hash[0..8]>.
     let b = &v["blockchain_no"];

@@ -4,7 +4,7 @@
 use regledger::registry::calendar::Date;
 use regledger::registry::{apply, EntryContext, EntryKind, MemoryState, RuleViolation, Status};
 use regledger::testkit::{replay, Step, Testkit, BASE_MS, DAY_MS, DOC, REGISTRATION_NO};
-use regledger::{Hash, HashSuite};
+use regledger::HashSuite;
 use serde_json::json;
 
 const ORIGIN: &str = "regledger.test/gx";
