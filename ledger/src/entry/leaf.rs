@@ -314,6 +314,42 @@ pub fn open_entry(
     }
 }
 
+/// open_entry_unchecked pairs a leaf with an envelope its owner stored
+/// beside it without hashing it again (a node reading its own store, which
+/// checked it when it appended). A v1 leaf takes its own envelope.
+///
+/// # Errors
+///
+/// The leaf or the envelope does not parse.
+pub fn open_entry_unchecked(
+    leaf_bytes: &[u8],
+    envelope: Option<&[u8]>,
+) -> Result<Opened, OpenError> {
+    let leaf = Leaf::parse(leaf_bytes)?;
+    if let Some(e) = leaf.inline_envelope() {
+        let e = e.clone();
+        let b = e.to_bytes();
+        return Ok(Opened {
+            leaf,
+            envelope: Some(e),
+            envelope_bytes: Some(b),
+        });
+    }
+    let Some(bytes) = envelope.filter(|e| !e.is_empty()) else {
+        return Ok(Opened {
+            leaf,
+            envelope: None,
+            envelope_bytes: None,
+        });
+    };
+    let e = Envelope::from_bytes(bytes).map_err(OpenError::Envelope)?;
+    Ok(Opened {
+        leaf,
+        envelope: Some(e),
+        envelope_bytes: Some(bytes.to_vec()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

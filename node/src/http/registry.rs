@@ -65,13 +65,15 @@ pub(crate) async fn bundle_for(
                 .leaf(i)
                 .map_err(|e| e.to_string())?
                 .ok_or("missing leaf")?;
+            let envelope = view.envelope(i).map_err(|e| e.to_string())?;
             let p = prove_inclusion(suite, cp.size, i, &view).map_err(|e| e.to_string())?;
             Ok(EntryProof {
                 index: i,
                 leaf: B64.encode(leaf),
                 inclusion_proof: p.iter().map(|h| B64.encode(h.0)).collect(),
+                envelope: envelope.map(|e| B64.encode(e)),
             })
-        });
+        }, None);
         match r {
             Ok(b) => return Ok(b),
             Err(_) if too_new.get() => {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use regledger::entry::blockchain_no::BlockchainNo;
 use regledger::entry::chain::ChainError;
 use regledger::entry::envelope::{Envelope, Preverified};
-use regledger::entry::leaf::Leaf;
+use regledger::entry::leaf::{envelope_hash, Leaf};
 use regledger::registry::{apply_preverified, EntryKind, RuleViolation};
 use regledger::HashSuite;
 use tokio::sync::oneshot;
@@ -286,23 +286,30 @@ fn sequence(
         }
         let head = log.head();
         let time = integrated_time(now_ms(), head.last_time_ms);
-        let leaf = Leaf::new(head.size, time, head.last_leaf_hash, sub.envelope);
-        let bytes = leaf.to_bytes();
-        let lh = suite.leaf_hash(&bytes);
-        // The leaf is built to continue the chain; checked with the one
-        // rule every replay applies, so a bug here cannot log a leaf the
-        // mirror and the audit would refuse.
-        let ctx = head
-            .check_next(&leaf, lh, origin)
-            .map_err(CommitError::OffChain)?;
-        let fx = match apply_preverified(&log.state(), &ctx, &leaf.envelope, &sub.preverified) {
+        // The rules judge the entry in its context (which holds nothing of
+        // its own leaf); the leaf then commits to the state they make (D15).
+        let ctx = head.context_at(time, origin);
+        let fx = match apply_preverified(&log.state(), &ctx, &sub.envelope, &sub.preverified) {
             Ok(fx) => fx,
             Err(v) => {
                 out.rejected.push((sub.reply, Rejection::Rule(v)));
                 continue;
             }
         };
-        log.append_entry(&ctx, &bytes, &fx, content_id)?;
+        let root = log.next_root(ctx.index, &fx, &content_id)?;
+        let envelope_bytes = sub.envelope.to_bytes();
+        let leaf = Leaf::compact(
+            head.size,
+            time,
+            head.last_leaf_hash,
+            root,
+            envelope_hash(suite, &envelope_bytes),
+        );
+        let bytes = leaf.to_bytes();
+        let lh = suite.leaf_hash(&bytes);
+        head.check_next(&leaf, origin)
+            .map_err(CommitError::OffChain)?;
+        log.append_entry(&ctx, lh, &bytes, Some(&envelope_bytes), &fx, content_id)?;
         let kind = fx.kind.name().to_string();
         let blockchain_no = (fx.kind == EntryKind::ProductRegistered)
             .then(|| BlockchainNo::new(origin, ctx.index, &lh).to_string());

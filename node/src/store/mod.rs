@@ -78,6 +78,11 @@ pub enum StoreError {
     #[error("storage: leaf {0} is missing")]
     MissingLeaf(u64),
     /// BadLeaf: stored leaf bytes do not parse.
+    #[error("storage: entry {index}: {reason}")]
+    BadEntry {
+        index: u64,
+        reason: String,
+    },
     #[error("storage: leaf {index}: {source}")]
     BadLeaf {
         /// index is the leaf's index.
@@ -98,14 +103,13 @@ pub enum StoreError {
         /// size is the store's size.
         size: u64,
     },
-    /// Encode: a registry object did not encode as JSON.
-    #[error("storage: a state object does not encode: {0}")]
-    Encode(serde_json::Error),
     /// Unreadable: a stored value does not decode.
     #[error("storage: the stored {0} is unreadable")]
     Unreadable(&'static str),
     /// Incomplete: a transaction whose append failed half-way was committed
     /// (a caller bug: it must be dropped).
+    #[error("storage: the state map: {0}")]
+    Map(String),
     #[error("storage: refusing to commit a transaction whose append failed")]
     Incomplete,
 }
@@ -200,9 +204,12 @@ impl Store {
             tx.open_table(CONTENT_IDS)?;
             tx.open_multimap_table(SUBJECTS)?;
             tx.open_table(CHECKPOINTS)?;
+            tx.open_table(ENVELOPES)?;
+            tx.open_table(STATE_MAP)?;
         }
         tx.commit()?;
         migrate::content_ids(&db, quick_repair, migrate::CHUNK)?;
+        migrate::state_map(&db, quick_repair)?;
         Ok(db)
     }
 
@@ -227,6 +234,8 @@ impl Store {
             hashes: txn.open_table(HASHES)?,
             state: txn.open_table(STATE)?,
             meta: txn.open_table(META)?,
+            envelopes: txn.open_table(ENVELOPES)?,
+            map: txn.open_table(STATE_MAP)?,
             txn,
         })
     }
@@ -245,6 +254,7 @@ impl Store {
             head,
             moved: false,
             failed: false,
+            map_changes: Default::default(),
         })
     }
 
@@ -296,6 +306,8 @@ pub struct ReadTx {
     hashes: ReadOnlyTable<u64, [u8; 32]>,
     state: ReadOnlyTable<&'static str, &'static [u8]>,
     meta: ReadOnlyTable<&'static str, &'static [u8]>,
+    envelopes: ReadOnlyTable<u64, &'static [u8]>,
+    map: ReadOnlyTable<&'static [u8], &'static [u8]>,
     txn: ReadTransaction,
 }
 
@@ -327,6 +339,48 @@ impl ReadTx {
         Ok(self.leaves.get(index)?.map(|v| v.value().to_vec()))
     }
 
+    /// envelope returns the envelope stored beside v2 leaf `index` (None
+    /// for a v1 leaf, which holds its own, or one not stored).
+    pub fn envelope(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.envelopes.get(index)?.map(|v| v.value().to_vec()))
+    }
+
+    /// entry returns leaf `index` opened with its envelope (inline or
+    /// beside it), checked against the leaf's envelope hash.
+    pub fn entry(
+        &self,
+        suite: HashSuite,
+        index: u64,
+    ) -> Result<regledger::entry::leaf::Opened, StoreError> {
+        let leaf = self.leaf(index)?.ok_or(StoreError::MissingLeaf(index))?;
+        let env = self.envelope(index)?;
+        regledger::entry::leaf::open_entry(suite, &leaf, env.as_deref()).map_err(|e| {
+            StoreError::BadEntry {
+                index,
+                reason: e.to_string(),
+            }
+        })
+    }
+
+    /// state_map returns the state map as of this snapshot (for proofs).
+    pub fn state_map(
+        &self,
+        suite: HashSuite,
+    ) -> regledger::statemap::StateMap<impl regledger::statemap::NodeReader + '_> {
+        regledger::statemap::StateMap::new(suite, MapNodes(&self.map))
+    }
+
+    /// state_value returns the committed value of `key` (the record
+    /// bytes the state map's value hash covers), if the object exists.
+    pub fn state_value(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = key.to_string();
+        Ok(self
+            .state
+            .get(k.as_str())?
+            .map(|v| v.value().to_vec())
+            .filter(|v| is_record(v)))
+    }
+
     /// objects returns the registry objects whose state key starts with
     /// `prefix` (e.g. "product/"), in key order, at most `limit`: the public
     /// site's lists. Objects that do not decode are skipped (they cannot be
@@ -342,7 +396,7 @@ impl ReadTx {
             if !k.value().starts_with(prefix) || out.len() >= limit {
                 break;
             }
-            if let Ok(o) = serde_json::from_slice(v.value()) {
+            if let Some(o) = decode_state(v.value()) {
                 out.push(o);
             }
         }
@@ -458,6 +512,9 @@ pub struct WriteTx {
     moved: bool,
     /// failed says an append failed half-way: the transaction must not commit.
     failed: bool,
+    /// map_changes are the state map writes staged by the appends, written
+    /// once at commit (D15).
+    map_changes: regledger::statemap::Changes,
 }
 
 impl WriteTx {
@@ -480,6 +537,7 @@ impl WriteTx {
             &mut self.head,
             &mut self.moved,
             &mut self.failed,
+            &mut self.map_changes,
         )
     }
 
@@ -582,7 +640,11 @@ impl WriteTx {
             meta.insert(M_SIZE, self.head.size.to_be_bytes().as_slice())?;
             meta.insert(M_LAST_HASH, self.head.last_leaf_hash.0.as_slice())?;
             meta.insert(M_LAST_TIME, self.head.last_time_ms.to_be_bytes().as_slice())?;
+            meta.insert(M_LAST_VERSION, [self.head.last_version].as_slice())?;
             drop(meta);
+        }
+        if self.map_changes != Default::default() {
+            write_map_changes(&mut self.tx.open_table(STATE_MAP)?, &self.map_changes)?;
         }
         self.tx.commit()?;
         Ok(())
