@@ -90,7 +90,7 @@ fn signatures(c: &mut Criterion) {
     g.bench_function("from_bytes", |b| {
         b.iter(|| Envelope::from_bytes(black_box(&bytes)).unwrap())
     });
-    let leaf = Leaf::new(12, BASE_MS + 3 * DAY_MS + 1, Hash([1; 32]), env.clone()).to_bytes();
+    let leaf = Leaf::inline(12, BASE_MS + 3 * DAY_MS + 1, Hash([1; 32]), env.clone()).to_bytes();
     g.bench_function("leaf_parse", |b| {
         b.iter(|| Leaf::parse(black_box(&leaf)).unwrap())
     });
@@ -104,7 +104,6 @@ fn signatures(c: &mut Criterion) {
     let ctx = EntryContext {
         index: setup.len() as u64,
         integrated_time_ms: BASE_MS + 3 * DAY_MS + 1,
-        leaf_hash: Hash([2; 32]),
         log_id: "bench.example/core".into(),
     };
     g.bench_function("apply_operation_event_with_signature", |b| {

@@ -20,7 +20,7 @@ use regledger::cert::bundle::{CertificateBundle, EntryProof};
 use regledger::descriptor::LogDescriptorJson;
 use regledger::entry::leaf::Leaf;
 use regledger::registry::EntryKind;
-use regledger::testkit::{chain, replay, tile_files, Step, Testkit, REGISTRATION_NO};
+use regledger::testkit::{chain_v1 as chain, replay, tile_files, Step, Testkit, REGISTRATION_NO};
 use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
 use regledger::tlog::memory::MemoryTree;
 use regledger::tlog::note::{KeyType, Signer};
@@ -127,7 +127,7 @@ impl Log {
 
 fn write_log(leaves: Vec<Vec<u8>>) -> Log {
     let dir = tempfile::tempdir().unwrap();
-    for (path, data) in tile_files(SUITE, ORIGIN, &log_signer(), &leaves) {
+    for (path, data) in tile_files(SUITE, ORIGIN, &log_signer(), &leaves, &[]) {
         let p = dir.path().join("tiles").join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, data).unwrap();
@@ -178,8 +178,9 @@ fn bundle_of(good: &[Step], log: &Log) -> CertificateBundle {
                 .iter()
                 .map(|h| B64.encode(h.0))
                 .collect(),
+            envelope: None,
         })
-    })
+    }, None)
     .unwrap();
     // The 区块链编号 names the leaf the log holds (its hash chain differs
     // from `good` after an edited entry).
@@ -354,9 +355,11 @@ fn hand_bundle(log: &Log, reg: u64, signers: &[u64]) -> CertificateBundle {
             .iter()
             .map(|h| B64.encode(h.0))
             .collect(),
+        envelope: None,
     };
     let leaf = Leaf::parse(&log.leaves[reg as usize]).unwrap();
-    let certificate = serde_json::from_slice(&leaf.envelope.payload).unwrap();
+    let certificate =
+        serde_json::from_slice(&leaf.inline_envelope().unwrap().payload).unwrap();
     let lh = SUITE.leaf_hash(&log.leaves[reg as usize]);
     let cp = Checkpoint {
         origin: ORIGIN.into(),
@@ -365,7 +368,7 @@ fn hand_bundle(log: &Log, reg: u64, signers: &[u64]) -> CertificateBundle {
         extensions: vec![],
     };
     CertificateBundle {
-        format: regledger::cert::bundle::BUNDLE_FORMAT.into(),
+        format: regledger::cert::bundle::BUNDLE_FORMAT_V1.into(),
         origin: ORIGIN.into(),
         blockchain_no: regledger::entry::blockchain_no::BlockchainNo::new(ORIGIN, reg, &lh)
             .to_string(),
@@ -378,6 +381,7 @@ fn hand_bundle(log: &Log, reg: u64, signers: &[u64]) -> CertificateBundle {
             set_by_index: reg,
             entry: None,
         },
+        status_proof: None,
         checkpoint: sign_checkpoint(&cp, &log_signer()).unwrap(),
     }
 }

@@ -139,6 +139,14 @@ impl Leaf {
         }
     }
 
+    /// envelope_hash returns a v2 leaf's envelope hash (None for v1).
+    pub fn envelope_hash(&self) -> Option<Hash> {
+        match &self.body {
+            Body::Compact { envelope_hash, .. } => Some(*envelope_hash),
+            Body::Inline { .. } => None,
+        }
+    }
+
     /// inline_envelope returns a v1 leaf's envelope (None for v2: its
     /// envelope is stored beside it).
     pub fn inline_envelope(&self) -> Option<&Envelope> {

@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn after_an_upgrade_a_resigned_copy_of_an_old_entry_is_a_replay() {
-        use regledger::testkit::{chain, Testkit};
+        use regledger::testkit::{chain_v1 as chain, Testkit};
         let kit = Testkit::new("sequencer.test/upgrade");
         let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
         let leaves = chain(HashSuite::Blake3, &steps);

@@ -3,7 +3,7 @@
 
 use super::*;
 use redb::{ReadableTable, TableHandle};
-use regledger::testkit::{chain, Testkit};
+use regledger::testkit::{chain_v1 as chain, Testkit};
 use regledger::HashSuite;
 
 /// old_store writes `leaves` the way a node before D12 did: a META
@@ -17,7 +17,7 @@ pub(crate) fn old_store(path: &Path, leaves: &[regledger::entry::leaf::Leaf]) {
         let mut m = tx.open_table(META).unwrap();
         for (i, leaf) in leaves.iter().enumerate() {
             l.insert(i as u64, leaf.to_bytes().as_slice()).unwrap();
-            d.insert(leaf.envelope.digest(), i as u64).unwrap();
+            d.insert(leaf.inline_envelope().unwrap().digest(), i as u64).unwrap();
         }
         m.insert(M_SIZE, (leaves.len() as u64).to_be_bytes().as_slice())
             .unwrap();
@@ -77,7 +77,7 @@ fn an_old_store_gets_every_logged_content_protected_at_open() {
     let mut want: Vec<([u8; 32], u64)> = leaves[..n]
         .iter()
         .enumerate()
-        .map(|(i, l)| (l.envelope.content_id(), i as u64))
+        .map(|(i, l)| (l.inline_envelope().unwrap().content_id(), i as u64))
         .collect();
     want.sort();
     assert_eq!(content_ids(&store), want, "every entry, first index kept");
@@ -114,7 +114,7 @@ fn an_interrupted_migration_resumes_where_it_stopped() {
         {
             let mut ids = tx.open_table(CONTENT_IDS).unwrap();
             for (i, l) in leaves[..7].iter().enumerate() {
-                ids.insert(l.envelope.content_id(), i as u64).unwrap();
+                ids.insert(l.inline_envelope().unwrap().content_id(), i as u64).unwrap();
             }
             tx.open_table(META)
                 .unwrap()
@@ -131,7 +131,7 @@ fn an_interrupted_migration_resumes_where_it_stopped() {
     let mut want: Vec<([u8; 32], u64)> = leaves
         .iter()
         .enumerate()
-        .map(|(i, l)| (l.envelope.content_id(), i as u64))
+        .map(|(i, l)| (l.inline_envelope().unwrap().content_id(), i as u64))
         .collect();
     want.sort();
     assert_eq!(content_ids(&store), want);
@@ -147,13 +147,29 @@ fn a_new_store_has_no_legacy_table() {
     assert!(!t.contains(&"digests".to_string()), "{t:?}");
 }
 
-fn ctx(index: u64, time: u64, h: u8) -> EntryContext {
-    EntryContext {
-        index,
-        integrated_time_ms: time,
-        leaf_hash: Hash([h; 32]),
-        log_id: "store.test/append".into(),
+fn ctx(index: u64, time: u64, h: u8) -> (EntryContext, Hash) {
+    (
+        EntryContext {
+            index,
+            integrated_time_ms: time,
+            log_id: "store.test/append".into(),
+        },
+        Hash([h; 32]),
+    )
+}
+
+/// append stages an entry's (empty) state writes at the head and appends it.
+fn append(
+    a: &mut Appender<'_>,
+    (ctx, lh): (EntryContext, Hash),
+    leaf: &[u8],
+    fx: &Effects,
+    content_id: [u8; 32],
+) -> Result<(), StoreError> {
+    if ctx.index == a.head().size {
+        a.next_root(ctx.index, fx, &content_id)?;
     }
+    a.append_entry(&ctx, lh, leaf, None, fx, content_id)
 }
 
 use regledger::entry::chain::EntryContext;
@@ -170,10 +186,9 @@ fn an_append_not_at_the_head_is_refused_and_writes_nothing() {
     let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
     let mut tx = store.write().unwrap();
     let mut a = tx.appender(HashSuite::Sha256).unwrap();
-    a.append_entry(&ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32])
+    append(&mut a, ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32])
         .unwrap();
-    let e = a
-        .append_entry(&ctx(2, 20, 2), b"leaf 2", &nothing(), [2; 32])
+    let e = append(&mut a, ctx(2, 20, 2), b"leaf 2", &nothing(), [2; 32])
         .unwrap_err();
     assert!(
         matches!(e, StoreError::NotNext { index: 2, size: 1 }),
@@ -190,7 +205,8 @@ fn an_append_not_at_the_head_is_refused_and_writes_nothing() {
         Head {
             size: 1,
             last_leaf_hash: Hash([1; 32]),
-            last_time_ms: 10
+            last_time_ms: 10,
+            last_version: 0,
         }
     );
     assert_eq!(r.leaf(0).unwrap().as_deref(), Some(&b"leaf 0"[..]));
@@ -204,10 +220,14 @@ fn a_dropped_write_transaction_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
     let mut tx = store.write().unwrap();
-    tx.appender(HashSuite::Sha256)
-        .unwrap()
-        .append_entry(&ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32])
-        .unwrap();
+    append(
+        &mut tx.appender(HashSuite::Sha256).unwrap(),
+        ctx(0, 10, 1),
+        b"leaf 0",
+        &nothing(),
+        [1; 32],
+    )
+    .unwrap();
     drop(tx);
     assert_eq!(store.head().unwrap(), Head::default());
     assert_eq!(store.read().unwrap().leaf(0).unwrap(), None);
@@ -227,13 +247,20 @@ fn a_transaction_whose_append_failed_half_way_does_not_commit() {
             .unwrap()
             .insert(M_SIZE, 1u64.to_be_bytes().as_slice())
             .unwrap();
+        // A store with a state map (an empty one), so that nothing is migrated.
+        tx.open_table(STATE_MAP)
+            .unwrap()
+            .insert(
+                MAP_ROOT_KEY,
+                regledger::statemap::Child::Empty.to_bytes().as_slice(),
+            )
+            .unwrap();
         tx.commit().unwrap();
     }
     let store = Store::open(&path).unwrap();
     let mut tx = store.write().unwrap();
     let mut a = tx.appender(HashSuite::Sha256).unwrap();
-    let e = a
-        .append_entry(&ctx(1, 10, 1), b"leaf 1", &nothing(), [1; 32])
+    let e = append(&mut a, ctx(1, 10, 1), b"leaf 1", &nothing(), [1; 32])
         .unwrap_err();
     assert!(matches!(e, StoreError::Tree(_)), "{e}");
     drop(a);

@@ -154,9 +154,7 @@ mod tests {
     //! replayed in memory from its genesis accepts every one of them.
 
     use super::*;
-    use regledger::entry::chain::ChainHead;
-    use regledger::entry::leaf::Leaf;
-    use regledger::registry::{apply, Genesis, MemoryState};
+    use regledger::registry::Genesis;
     use regledger::HashSuite;
 
     const NOW_MS: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -202,17 +200,12 @@ mod tests {
         }
         let last = envs.last().unwrap().payload.len();
         assert!((512 - 34..=512 + 34).contains(&last), "{last} bytes");
-        let (mut state, mut head) = (MemoryState::default(), ChainHead::default());
+        // The node's sequencing (rules, state map, v2 leaves) accepts them all.
+        let mut sq = regledger::testkit::Sequencer::new(origin, HashSuite::Blake3);
         for (i, env) in envs.into_iter().enumerate() {
-            let time = t0 + i as u64;
-            let leaf = Leaf::new(head.size, time, head.last_leaf_hash, env);
-            let lh = leaf.hash(HashSuite::Blake3);
-            let ctx = head.check_next(&leaf, lh, origin).unwrap();
-            let fx = apply(&state, &ctx, &leaf.envelope)
+            sq.next(&env, t0 + i as u64)
                 .unwrap_or_else(|v| panic!("entry {i} refused: {v}"));
-            state.apply_effects(&fx);
-            head.advance(lh, time);
         }
-        assert_eq!(head.size, 9);
+        assert_eq!(sq.head.size, 9);
     }
 }
