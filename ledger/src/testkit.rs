@@ -448,6 +448,8 @@ pub struct Sequencer {
     pub records: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
     /// head is the end of the chain.
     pub head: crate::entry::chain::ChainHead,
+    /// seen are the content ids logged (D12: a node refuses a replay).
+    seen: std::collections::HashSet<[u8; 32]>,
 }
 
 impl Sequencer {
@@ -460,6 +462,7 @@ impl Sequencer {
             map: MemoryStore::default(),
             records: Default::default(),
             head: Default::default(),
+            seen: Default::default(),
         }
     }
 
@@ -488,6 +491,7 @@ impl Sequencer {
         let mut map = StateMap::new(self.suite, &mut self.map);
         let root = apply_writes(&mut map, &writes).expect("memory map");
         self.records.extend(writes);
+        self.seen.insert(env.content_id());
         self.state.apply_effects(&fx);
         let leaf = self.push(env, time_ms, root);
         Ok((leaf, fx))
@@ -499,6 +503,12 @@ impl Sequencer {
     /// root its leaf commits to) stays as it was, which is what a correct
     /// replay computes.
     pub fn next_unchecked(&mut self, env: &Envelope, time_ms: u64) -> Leaf {
+        // A replayed content is refused by every replay before any rule
+        // (D12): it writes nothing.
+        if self.seen.contains(&env.content_id()) {
+            let root = self.root();
+            return self.push(env, time_ms, root);
+        }
         match self.next(env, time_ms) {
             Ok((leaf, _)) => leaf,
             Err(_) => {

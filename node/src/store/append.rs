@@ -215,7 +215,12 @@ impl<'tx> Appender<'tx> {
         for s in &fx.subjects {
             self.subjects.insert(s.as_str(), i)?;
         }
-        let version = leaf_bytes.first().copied().unwrap_or(0);
+        // The version byte of a leaf (bytes that are not one, which only
+        // tests append, keep the head's).
+        let version = match leaf_bytes.first() {
+            Some(&v) if v == regledger::entry::leaf::LEAF_V1 || v == regledger::entry::leaf::LEAF_V2 => v,
+            _ => self.head.last_version,
+        };
         self.head
             .advance(leaf_hash, ctx.integrated_time_ms, version);
         *self.moved = true;

@@ -19,7 +19,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use regledger::cert::bundle::{
-    verify_bundle, BundleError, CertificateBundle, EntryProof, BUNDLE_FORMAT,
+    verify_bundle, BundleError, CertificateBundle, EntryProof, BUNDLE_FORMAT, BUNDLE_FORMAT_V1,
 };
 use regledger::descriptor::{verify_checkpoint, verify_log_signature, LogDescriptor};
 use regledger::entry::blockchain_no::BlockchainNo;
@@ -325,7 +325,7 @@ fn run(
             )
         }
     };
-    if b.format != BUNDLE_FORMAT {
+    if b.format != BUNDLE_FORMAT && b.format != BUNDLE_FORMAT_V1 {
         return r.set(
             "bundle",
             Outcome::Fail,
