@@ -343,7 +343,9 @@ impl<'a> Follower<'a> {
                     OpenError::Unexpected => Check::Envelope,
                     OpenError::Leaf(_) => Check::Leaf,
                 };
-                policy.fail(Failure::at(i, check, format!("{}: {e}", self.src.describe())))?;
+                // The detail names no source: the audit's report is the same
+                // whichever source served it (the mirror's alarm adds it).
+                policy.fail(Failure::at(i, check, e.to_string()))?;
                 (None, None)
             }
         };
@@ -355,8 +357,7 @@ impl<'a> Follower<'a> {
                         i,
                         Check::EnvelopeMissing,
                         format!(
-                            "{}: the envelope of entry {i} is not served in envelope bundle {} (tile/envelopes/…)",
-                            self.src.describe(),
+                            "the envelope of entry {i} is not served in envelope bundle {} (tile/envelopes/…)",
                             i / TILE_WIDTH
                         ),
                     ))?;
@@ -388,7 +389,9 @@ impl<'a> Follower<'a> {
             lh,
             leaf.version,
             bytes,
-            env_bytes.as_deref().filter(|_| leaf.version != regledger::entry::leaf::LEAF_V1),
+            env_bytes
+                .as_deref()
+                .filter(|_| leaf.version != regledger::entry::leaf::LEAF_V1),
             true,
             applied.as_ref(),
         )

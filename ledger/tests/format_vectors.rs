@@ -144,6 +144,36 @@ fn generate() -> Value {
             "entries": entries.iter().map(|e| hx(e)).collect::<Vec<_>>(),
             "bytes": hx(&bundle),
         },
+        "state_records": state_records(),
+    })
+}
+
+/// state_records are the committed state map records (schemas/FORMATS.md,
+/// "State records") of the testkit's whole lifecycle in a SHA-256 log:
+/// every key kind and the latest record of each key, with the state root
+/// after the last entry. A field added to, renamed in or reordered in a
+/// state type changes these bytes, and so fails
+/// `the_library_reproduces_the_committed_vectors`: a format change.
+fn state_records() -> Value {
+    let kit = regledger::testkit::Testkit::new(ORIGIN);
+    let steps = kit.lifecycle(HashSuite::Sha256, "guangxi");
+    let r = regledger::testkit::replay(ORIGIN, HashSuite::Sha256, &steps).expect("valid history");
+    let mut kinds: std::collections::BTreeSet<String> = Default::default();
+    let records: Vec<Value> = r
+        .records
+        .iter()
+        .map(|(k, v)| {
+            let key = String::from_utf8(k.clone()).expect("utf-8 key");
+            kinds.insert(key.split('/').next().unwrap_or("").to_string());
+            json!({"key": key, "value_utf8": String::from_utf8(v.clone()).expect("utf-8 json")})
+        })
+        .collect();
+    let last = r.leaves.last().expect("entries");
+    json!({
+        "about": "every map key and its record after the testkit lifecycle (sha256): key UTF-8, value = canonical JSON bytes",
+        "key_kinds": kinds.into_iter().collect::<Vec<_>>(),
+        "records": records,
+        "state_root_sha256": last.state_root().expect("v2").to_hex(),
     })
 }
 
@@ -338,4 +368,46 @@ fn the_vectors_follow_the_prose_of_formats_md() {
         want.extend(en);
     }
     assert_eq!(unhex(&eb["bytes"]), want);
+
+    // State records: the state root after the lifecycle, from the records
+    // alone, by the prose of "State map" (SHA-256, tags 0x10..0x13).
+    let sr = &v["state_records"];
+    let mut leaves: Vec<([u8; 32], [u8; 32])> = sr["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let k = Sha256::digest([&[0x10u8][..], r["key"].as_str().unwrap().as_bytes()].concat());
+            let v = Sha256::digest(
+                [&[0x11u8][..], r["value_utf8"].as_str().unwrap().as_bytes()].concat(),
+            );
+            (k.into(), v.into())
+        })
+        .collect();
+    leaves.sort();
+    fn bit(h: &[u8; 32], i: usize) -> u8 {
+        (h[i / 8] >> (7 - i % 8)) & 1
+    }
+    fn subtree(s: &[([u8; 32], [u8; 32])], d: usize) -> [u8; 32] {
+        match s {
+            [] => [0; 32],
+            [(k, v)] => Sha256::digest([&[0x12u8][..], k, v].concat()).into(),
+            _ => {
+                let split = s.partition_point(|(k, _)| bit(k, d) == 0);
+                let (l, r) = (subtree(&s[..split], d + 1), subtree(&s[split..], d + 1));
+                Sha256::digest([&[0x13u8][..], &l, &r].concat()).into()
+            }
+        }
+    }
+    assert_eq!(
+        hx(&subtree(&leaves, 0)),
+        sr["state_root_sha256"].as_str().unwrap()
+    );
+    // Every record is {"set_by": <index>, "object": …} (a content id's: {"set_by"}).
+    for r in sr["records"].as_array().unwrap() {
+        let val: Value = serde_json::from_str(r["value_utf8"].as_str().unwrap()).unwrap();
+        assert!(val["set_by"].is_u64(), "{r}");
+        let content = r["key"].as_str().unwrap().starts_with("content/");
+        assert_eq!(val.get("object").is_none(), content, "{r}");
+    }
 }

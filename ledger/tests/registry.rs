@@ -57,7 +57,12 @@ fn whole_lifecycle_replays_in_every_profile() {
         for (j, w) in r.leaves.windows(2).enumerate() {
             assert_eq!(w[1].prev_leaf_hash, w[0].hash(HashSuite::Blake3));
             let writes = r.effects[j + 1].kind != EntryKind::OperationEvent;
-            assert_eq!(w[1].state_root() != w[0].state_root(), writes, "entry {}", j + 1);
+            assert_eq!(
+                w[1].state_root() != w[0].state_root(),
+                writes,
+                "entry {}",
+                j + 1
+            );
         }
     }
 }

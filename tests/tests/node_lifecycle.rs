@@ -84,18 +84,22 @@ fn lifecycle_certificate_and_revocation() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // The node's bundle is v2: it proves the certificate revoked as of its
+    // checkpoint, so the command verifies it and exits 4 (已撤销登记),
+    // never 0 (issue 14; it used to exit 0 with "revoked" in English).
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(4),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
         stdout.contains("数据产品登记证书")
             && stdout.contains("区块链编号")
-            && stdout.contains("revoked"),
+            && stdout.starts_with("NOT ACTIVE: 数据产品登记证书 verified, 状态 已撤销登记"),
         "{stdout}"
     );
+    assert_eq!(b.format, "regledger-certificate-bundle/v2");
     let mut bad = b.clone();
     bad.certificate.product_name.push('X');
     std::fs::write(&bf, serde_json::to_vec(&bad).unwrap()).unwrap();

@@ -7,13 +7,13 @@ use std::collections::HashMap;
 
 use regledger::entry::chain::ChainHead;
 use regledger::registry::calendar::Date;
+use regledger::registry::commit::{apply_writes, entry_writes};
 use regledger::registry::profile::profile;
 use regledger::registry::{EntryKind, MemoryState, StateObject, StateReader};
+use regledger::statemap::{MemoryStore, StateMap};
 use regledger::tlog::memory::MemoryTree;
 use regledger::tlog::tree::TreeError;
 use regledger::{Hash, HashSuite};
-use regledger::registry::commit::{apply_writes, entry_writes};
-use regledger::statemap::{MemoryStore, StateMap};
 use regledger_client::{Applied, Entry, Sink};
 
 use crate::report::{

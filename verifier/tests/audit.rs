@@ -255,7 +255,13 @@ fn reordered_entries_fail() {
 fn a_fork_against_a_trusted_checkpoint_fails_with_both_roots() {
     let log = lifecycle_log();
     // The regulator saved the checkpoint at size 12.
-    let early = tile_files(HashSuite::Blake3, ORIGIN, &log_signer(), &log.leaves[..12], &[]);
+    let early = tile_files(
+        HashSuite::Blake3,
+        ORIGIN,
+        &log_signer(),
+        &log.leaves[..12],
+        &[],
+    );
     let trusted = log.dir.path().join("trusted.checkpoint");
     std::fs::write(&trusted, &early["checkpoint"]).unwrap();
     let t = trusted.to_str().unwrap();

@@ -168,19 +168,26 @@ fn bundle_of(good: &[Step], log: &Log) -> CertificateBundle {
         extensions: vec![],
     };
     let note = sign_checkpoint(&cp, &log_signer()).unwrap();
-    let mut b = assemble(ORIGIN, &r.state, REGISTRATION_NO, &note, |i| {
-        Ok(EntryProof {
-            index: i,
-            leaf: B64.encode(&log.leaves[i as usize]),
-            inclusion_proof: t
-                .prove_inclusion(t.size(), i)
-                .unwrap()
-                .iter()
-                .map(|h| B64.encode(h.0))
-                .collect(),
-            envelope: None,
-        })
-    }, None)
+    let mut b = assemble(
+        ORIGIN,
+        &r.state,
+        REGISTRATION_NO,
+        &note,
+        |i| {
+            Ok(EntryProof {
+                index: i,
+                leaf: B64.encode(&log.leaves[i as usize]),
+                inclusion_proof: t
+                    .prove_inclusion(t.size(), i)
+                    .unwrap()
+                    .iter()
+                    .map(|h| B64.encode(h.0))
+                    .collect(),
+                envelope: None,
+            })
+        },
+        None,
+    )
     .unwrap();
     // The 区块链编号 names the leaf the log holds (its hash chain differs
     // from `good` after an edited entry).
@@ -229,8 +236,9 @@ fn an_edited_status_is_never_presented_as_current() {
     };
     for b in [&real, &forged] {
         let o = cert(&log, b, false);
-        // A v1 bundle that verifies still exits 0 (bundle v2 will change that).
-        assert_eq!(o.code, Some(0), "{o}");
+        // A v1 bundle that verifies never exits 0 (issue 14, on purpose: it
+        // used to): it cannot prove the status current, exit 8.
+        assert_eq!(o.code, Some(8), "{o}");
         let lines = status_lines(&o.stdout);
         assert!(
             o.stdout.contains("状态未经证明为当前状态"),
@@ -252,7 +260,7 @@ fn an_edited_status_is_never_presented_as_current() {
             b.status.state
         );
         let o = cert(&log, b, true);
-        assert_eq!(o.code, Some(0), "{o}");
+        assert_eq!(o.code, Some(8), "{o}");
         let j: Value = serde_json::from_str(&o.stdout).unwrap();
         assert_eq!(j["status_proven_current"], false, "{j}");
         assert_eq!(j["status"], b.status.state.as_str(), "{j}");
@@ -358,8 +366,7 @@ fn hand_bundle(log: &Log, reg: u64, signers: &[u64]) -> CertificateBundle {
         envelope: None,
     };
     let leaf = Leaf::parse(&log.leaves[reg as usize]).unwrap();
-    let certificate =
-        serde_json::from_slice(&leaf.inline_envelope().unwrap().payload).unwrap();
+    let certificate = serde_json::from_slice(&leaf.inline_envelope().unwrap().payload).unwrap();
     let lh = SUITE.leaf_hash(&log.leaves[reg as usize]);
     let cp = Checkpoint {
         origin: ORIGIN.into(),

@@ -193,9 +193,12 @@ pub(super) fn open_signed(
     let leaf_bytes = leaf.to_bytes();
     let opened = open_leaf_envelope(d.suite, &leaf_bytes, given.as_deref())
         .map_err(|x| err(&format!("{part}.envelope"), x.to_string()))?;
-    let env = opened
-        .envelope
-        .ok_or_else(|| err(&format!("{part}.envelope"), "missing: a v2 leaf's envelope is carried beside it"))?;
+    let env = opened.envelope.ok_or_else(|| {
+        err(
+            &format!("{part}.envelope"),
+            "missing: a v2 leaf's envelope is carried beside it",
+        )
+    })?;
     Ok((leaf, lh, env))
 }
 

@@ -164,7 +164,12 @@ pub fn derive_state(
     as_of: Date,
 ) -> Result<State, String> {
     let set_by = record.set_by;
-    let other = |what: &str| Err(format!("the record is of {what}, not the {} {id}", kind.name()));
+    let other = |what: &str| {
+        Err(format!(
+            "the record is of {what}, not the {} {id}",
+            kind.name()
+        ))
+    };
     Ok(match (&record.object, kind) {
         (StateObject::RegistrationNo(r), StatusKind::Product) => State {
             status_index: Some(r.status_index),
@@ -329,7 +334,10 @@ pub fn open_state_entry(
     if cp.size == 0 || e.index != cp.size - 1 {
         return Err(fail(
             &format!("{part}.index"),
-            format!("must be the last entry of the checkpoint, {}", cp.size.saturating_sub(1)),
+            format!(
+                "must be the last entry of the checkpoint, {}",
+                cp.size.saturating_sub(1)
+            ),
         ));
     }
     let bytes = B64
@@ -346,7 +354,10 @@ pub fn open_state_entry(
         )
     })?;
     if e.envelope.is_some() {
-        return Err(fail(&format!("{part}.envelope"), "not part of a state entry"));
+        return Err(fail(
+            &format!("{part}.envelope"),
+            "not part of a state entry",
+        ));
     }
     let proof = e
         .inclusion_proof

@@ -3,10 +3,10 @@
 
 use super::assemble::assemble;
 use super::bundle::*;
+use super::status::{build_status, verify_status, StatusKind, StatusProof};
 use crate::descriptor::LogDescriptor;
 use crate::descriptor::LogDescriptorJson;
 use crate::entry::blockchain_no::BlockchainNo;
-use super::status::{build_status, verify_status, StatusKind, StatusProof};
 use crate::registry::commit::MapKey;
 use crate::registry::Role;
 use crate::registry::{EntryKind, MemoryState};
@@ -143,7 +143,15 @@ impl TestLog {
 
     /// assembled_v1 is what a node before issue 14 served: no status proof.
     fn assembled_v1(&self, state: &MemoryState) -> CertificateBundle {
-        assemble(ORIGIN, state, REGISTRATION_NO, &self.note, |i| self.at(i), None).unwrap()
+        assemble(
+            ORIGIN,
+            state,
+            REGISTRATION_NO,
+            &self.note,
+            |i| self.at(i),
+            None,
+        )
+        .unwrap()
     }
 
     /// hand is the v1 bundle of the registration at `reg` with exactly the
@@ -218,12 +226,18 @@ fn valid_bundles_verify_with_their_status() {
     let (b, d) = setup("product registered");
     assert_eq!(b.format, BUNDLE_FORMAT);
     let v = verify_bundle(&b, &d).unwrap();
-    assert_eq!((v.status.as_str(), v.status_zh.as_str()), ("active", "有效"));
+    assert_eq!(
+        (v.status.as_str(), v.status_zh.as_str()),
+        ("active", "有效")
+    );
     assert!(v.status_proven_current);
     assert_eq!(v.witnesses, vec!["witness.test".to_string()]);
     let (b, d) = setup("registration revoked");
     let v = verify_bundle(&b, &d).unwrap();
-    assert_eq!((v.status.as_str(), v.status_zh.as_str()), ("revoked", "已撤销登记"));
+    assert_eq!(
+        (v.status.as_str(), v.status_zh.as_str()),
+        ("revoked", "已撤销登记")
+    );
     assert!(v.status_proven_current);
     assert_eq!(v.certificate.registration_no, REGISTRATION_NO);
 }
@@ -253,10 +267,16 @@ fn a_v1_bundle_still_verifies_but_never_proves_its_status_current() {
     // A v1 bundle carrying a status proof, or a v2 one without: refused.
     let mut with = b.clone();
     with.status_proof = Some(log.status(StatusKind::Product, REGISTRATION_NO));
-    assert_eq!(verify_bundle(&with, &log.d).unwrap_err().part, "status_proof");
+    assert_eq!(
+        verify_bundle(&with, &log.d).unwrap_err().part,
+        "status_proof"
+    );
     let mut without = log.assembled(&r.state);
     without.status_proof = None;
-    assert_eq!(verify_bundle(&without, &log.d).unwrap_err().part, "status_proof");
+    assert_eq!(
+        verify_bundle(&without, &log.d).unwrap_err().part,
+        "status_proof"
+    );
 }
 
 #[test]
@@ -331,7 +351,9 @@ fn every_part_is_tamper_evident() {
     });
     // Inside the leaf: header, state root, envelope hash.
     push("entry.leaf", &|b| b.entry.leaf = flip_b64(&b.entry.leaf, 3));
-    push("entry.leaf", &|b| b.entry.leaf = flip_b64(&b.entry.leaf, 60));
+    push("entry.leaf", &|b| {
+        b.entry.leaf = flip_b64(&b.entry.leaf, 60)
+    });
     push("entry.leaf", &|b| {
         b.entry.leaf = flip_b64(&b.entry.leaf, 200)
     });
@@ -583,7 +605,9 @@ fn status_proofs_show_every_kind_and_absence_and_refuse_tampering() {
     push("kind", &|p| p.kind = "participant".into());
     push("id", &|p| p.id = "GXDP-2025-000002".into());
     push("id grammar", &|p| p.id = "gxdp-2025-000001".into());
-    push("record", &|p| p.record = Some(flip_b64(p.record.as_ref().unwrap(), 50)));
+    push("record", &|p| {
+        p.record = Some(flip_b64(p.record.as_ref().unwrap(), 50))
+    });
     push("record removed", &|p| p.record = None);
     push("map_proof", &|p| p.map_proof = flip_b64(&p.map_proof, 10));
     push("state_entry.index", &|p| p.state_entry.index -= 1);
@@ -601,11 +625,18 @@ fn status_proofs_show_every_kind_and_absence_and_refuse_tampering() {
         p.checkpoint = n.to_text();
     });
     for (name, p) in cases {
-        assert!(verify_status(&p, &log.d).is_err(), "tampered {name} still verifies");
+        assert!(
+            verify_status(&p, &log.d).is_err(),
+            "tampered {name} still verifies"
+        );
     }
     // Proven at an older checkpoint, the same product was still active:
     // a genuine but stale proof (what --max-age is for).
     let older = test_log(&steps, Some(17));
-    let v = verify_status(&older.status(StatusKind::Product, REGISTRATION_NO), &older.d).unwrap();
+    let v = verify_status(
+        &older.status(StatusKind::Product, REGISTRATION_NO),
+        &older.d,
+    )
+    .unwrap();
     assert_eq!(v.state.status, "active");
 }

@@ -391,7 +391,13 @@ mod tests {
 
     #[test]
     fn v2_is_113_bytes_exactly_and_round_trips() {
-        let l = Leaf::compact(7, 1_700_000_000_000, Hash([5; 32]), Hash([6; 32]), Hash([7; 32]));
+        let l = Leaf::compact(
+            7,
+            1_700_000_000_000,
+            Hash([5; 32]),
+            Hash([6; 32]),
+            Hash([7; 32]),
+        );
         let b = l.to_bytes();
         assert_eq!(b.len(), LEAF_V2_LEN);
         assert_eq!(LEAF_V2_LEN, 113);
@@ -440,9 +446,6 @@ mod tests {
         // A v1 leaf holds its own envelope and takes none beside it.
         let v1 = Leaf::inline(3, 10, Hash([1; 32]), e.clone()).to_bytes();
         assert_eq!(open_entry(s, &v1, None).unwrap().envelope, Some(e));
-        assert_eq!(
-            open_entry(s, &v1, Some(&eb)),
-            Err(OpenError::Unexpected)
-        );
+        assert_eq!(open_entry(s, &v1, Some(&eb)), Err(OpenError::Unexpected));
     }
 }

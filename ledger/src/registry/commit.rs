@@ -312,9 +312,14 @@ mod tests {
         let key = MapKey::State(StateKey::RegistrationNo("GXDP-1".into()));
         assert_eq!(
             parse_record(&key, &b).unwrap(),
-            Record::State(StateRecord { set_by: 41, object: o })
+            Record::State(StateRecord {
+                set_by: 41,
+                object: o
+            })
         );
-        let spaced = String::from_utf8(b.clone()).unwrap().replace(":41,", ": 41,");
+        let spaced = String::from_utf8(b.clone())
+            .unwrap()
+            .replace(":41,", ": 41,");
         assert_eq!(
             parse_record(&key, spaced.as_bytes()),
             Err(RecordError::NotCanonical)
@@ -333,10 +338,7 @@ mod tests {
         ));
         let c = MapKey::Content([1; 32]);
         assert_eq!(content_record_bytes(7), br#"{"set_by":7}"#.to_vec());
-        assert_eq!(
-            parse_record(&c, br#"{"set_by":7}"#).unwrap().set_by(),
-            7
-        );
+        assert_eq!(parse_record(&c, br#"{"set_by":7}"#).unwrap().set_by(), 7);
         assert!(parse_record(&c, br#"{"set_by":7,"x":0}"#).is_err());
         assert!(parse_record(&key, br#"{"set_by":7}"#).is_err());
     }

@@ -98,7 +98,6 @@ impl Publisher {
         write_tiles(&self.tiles_dir, &view, from, size)?;
         self.tiles_written.store(size, Ordering::Relaxed);
         let root = view.root_at(self.suite, size)?;
-        drop(view);
         let cp = Checkpoint {
             origin: self.origin.clone(),
             size,
@@ -137,6 +136,8 @@ impl Publisher {
         tx.set_tiles_size(size)?;
         tx.commit()?;
         write_atomic(&self.tiles_dir.join("checkpoint"), note.as_bytes())?;
+        // Status proofs at size N are made from this snapshot at N (D15).
+        self.store.pin(view);
         *self.latest.write().expect("lock") = Published { size, note };
         self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
         let _ = self.notify.send(size);
@@ -166,6 +167,9 @@ impl Publisher {
                 .and_then(|n| Checkpoint::parse(&n.text).ok())
                 .map(|c| c.size)
                 .unwrap_or(0);
+            if view.size()? == size {
+                self.store.pin(view);
+            }
             *self.latest.write().expect("lock") = Published { size, note };
             self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
             let _ = self.notify.send(size);

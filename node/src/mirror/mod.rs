@@ -248,6 +248,17 @@ impl Mirror {
         Ok(())
     }
 
+    /// pin_at keeps a snapshot of the mirror's store for status proofs at
+    /// the served size, if the store holds exactly that many entries (a
+    /// witness catch-up past it leaves none: proofs wait for the next).
+    fn pin_at(&self, size: u64) {
+        if let Ok(view) = self.store.read() {
+            if view.size().ok() == Some(size) {
+                self.store.pin(view);
+            }
+        }
+    }
+
     /// serve records `note` (for verified size `size`) as the accepted checkpoint and starts serving it.
     fn serve(&self, size: u64, note: &[u8]) -> Result<(), SyncError> {
         let text = String::from_utf8_lossy(note).into_owned();
@@ -255,6 +266,7 @@ impl Mirror {
         tx.set_published_checkpoint(size, &text)?;
         tx.commit()?;
         write_atomic(&self.tiles_dir.join("checkpoint"), note).map_err(TileError::from)?;
+        self.pin_at(size);
         *self.latest.write().expect("lock") = Published { size, note: text };
         self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
         self.metrics.mirror_syncs.fetch_add(1, Ordering::Relaxed);
@@ -285,6 +297,7 @@ impl Mirror {
         if let Some(note) = note {
             served = note_size(note.as_bytes()).unwrap_or(0);
             write_atomic(&self.tiles_dir.join("checkpoint"), note.as_bytes())?;
+            self.pin_at(served);
             *self.latest.write().expect("lock") = Published { size: served, note };
         }
         let tx = self.store.write()?;

@@ -712,11 +712,7 @@ async fn entry(State(s): State<Arc<Site>>, Path(index): Path<String>) -> Respons
         Ok(None) => return missing(),
         Err(e) => return s.unavailable(e),
     };
-    let Some(kind) = env
-        .kind_name()
-        .ok()
-        .and_then(EntryKind::from_name)
-    else {
+    let Some(kind) = env.kind_name().ok().and_then(EntryKind::from_name) else {
         return missing();
     };
     let v = pages::EntryView {

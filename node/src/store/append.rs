@@ -20,8 +20,7 @@ use regledger::tlog::tree::{stored_hash_count, stored_hashes_for_record, tree_ha
 use regledger::{Hash, HashSuite};
 
 use super::tables::{
-    state_get, Hashes, MapNodes, CONTENT_IDS, ENVELOPES, HASHES, LEAVES, STATE, STATE_MAP,
-    SUBJECTS,
+    state_get, Hashes, MapNodes, CONTENT_IDS, ENVELOPES, HASHES, LEAVES, STATE, STATE_MAP, SUBJECTS,
 };
 use super::{Head, StoreError};
 
@@ -179,7 +178,15 @@ impl<'tx> Appender<'tx> {
                 size: i,
             });
         }
-        let written = self.write(i, ctx, leaf_hash, leaf_bytes, envelope_bytes, fx, content_id);
+        let written = self.write(
+            i,
+            ctx,
+            leaf_hash,
+            leaf_bytes,
+            envelope_bytes,
+            fx,
+            content_id,
+        );
         if written.is_err() {
             *self.failed = true;
         }
@@ -218,7 +225,11 @@ impl<'tx> Appender<'tx> {
         // The version byte of a leaf (bytes that are not one, which only
         // tests append, keep the head's).
         let version = match leaf_bytes.first() {
-            Some(&v) if v == regledger::entry::leaf::LEAF_V1 || v == regledger::entry::leaf::LEAF_V2 => v,
+            Some(&v)
+                if v == regledger::entry::leaf::LEAF_V1 || v == regledger::entry::leaf::LEAF_V2 =>
+            {
+                v
+            }
             _ => self.head.last_version,
         };
         self.head

@@ -110,13 +110,16 @@ pub(super) fn state_map(db: &Database, quick_repair: bool) -> Result<(), StoreEr
             let leaf = Leaf::parse(bytes.value())
                 .map_err(|source| StoreError::BadLeaf { index: i, source })?;
             let Some(env) = leaf.inline_envelope() else {
-                return Err(StoreError::Unreadable("v2 leaf in a store without a state map"));
+                return Err(StoreError::Unreadable(
+                    "v2 leaf in a store without a state map",
+                ));
             };
             if i == 0 {
                 // Genesis names the origin every entry is judged in.
-                origin = serde_json::from_slice::<regledger::registry::payloads::Genesis>(&env.payload)
-                    .map(|g| g.origin)
-                    .map_err(|_| StoreError::Unreadable("genesis payload"))?;
+                origin =
+                    serde_json::from_slice::<regledger::registry::payloads::Genesis>(&env.payload)
+                        .map(|g| g.origin)
+                        .map_err(|_| StoreError::Unreadable("genesis payload"))?;
             }
             let ctx = EntryContext {
                 index: i,

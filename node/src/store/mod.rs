@@ -79,10 +79,7 @@ pub enum StoreError {
     MissingLeaf(u64),
     /// BadLeaf: stored leaf bytes do not parse.
     #[error("storage: entry {index}: {reason}")]
-    BadEntry {
-        index: u64,
-        reason: String,
-    },
+    BadEntry { index: u64, reason: String },
     #[error("storage: leaf {index}: {source}")]
     BadLeaf {
         /// index is the leaf's index.
@@ -158,6 +155,9 @@ pub struct Store {
     /// commit in two phases), so opening after a crash takes milliseconds
     /// instead of a walk over the whole file (decision D11).
     quick_repair: bool,
+    /// pinned is the snapshot at the served checkpoint's size (see
+    /// [`Store::pin`]): status proofs are made from it.
+    pinned: RwLock<Option<Arc<ReadTx>>>,
 }
 
 /// begin starts a durable write transaction (fsync at commit).
@@ -189,6 +189,7 @@ impl Store {
             path: path.to_path_buf(),
             db: RwLock::new(Some(Arc::new(Self::open_db(path, quick_repair)?))),
             quick_repair,
+            pinned: RwLock::new(None),
         })
     }
 
@@ -227,6 +228,21 @@ impl Store {
     ///
     /// [`StoreError::Closed`] while the handle is reopened, or
     /// [`StoreError::Database`].
+    /// pin keeps `view`, a snapshot at the size of the checkpoint just
+    /// served, for status proofs (D15): the state map keeps only its
+    /// current nodes, and a proof must be against leaf N−1's root, so the
+    /// node proves from the redb read transaction it published size N
+    /// from (MVCC: writers go on; the pages it pins are freed when the next
+    /// checkpoint replaces it). [`Store::reopen`] drops it first.
+    pub fn pin(&self, view: ReadTx) {
+        *self.pinned.write().expect("pin lock") = Some(Arc::new(view));
+    }
+
+    /// pinned returns the snapshot [`Store::pin`] kept, if any.
+    pub fn pinned(&self) -> Option<Arc<ReadTx>> {
+        self.pinned.read().expect("pin lock").clone()
+    }
+
     pub fn read(&self) -> Result<ReadTx, StoreError> {
         let txn = self.db()?.begin_read()?;
         Ok(ReadTx {
@@ -267,6 +283,8 @@ impl Store {
     ///
     /// The last open's error after about two seconds of retries.
     pub fn reopen(&self) -> Result<(), StoreError> {
+        // The pinned snapshot holds the old database open.
+        self.pinned.write().expect("pin lock").take();
         let mut g = self.db.write().expect("store lock");
         g.take();
         let mut last = StoreError::Closed;

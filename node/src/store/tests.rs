@@ -17,7 +17,8 @@ pub(crate) fn old_store(path: &Path, leaves: &[regledger::entry::leaf::Leaf]) {
         let mut m = tx.open_table(META).unwrap();
         for (i, leaf) in leaves.iter().enumerate() {
             l.insert(i as u64, leaf.to_bytes().as_slice()).unwrap();
-            d.insert(leaf.inline_envelope().unwrap().digest(), i as u64).unwrap();
+            d.insert(leaf.inline_envelope().unwrap().digest(), i as u64)
+                .unwrap();
         }
         m.insert(M_SIZE, (leaves.len() as u64).to_be_bytes().as_slice())
             .unwrap();
@@ -114,7 +115,8 @@ fn an_interrupted_migration_resumes_where_it_stopped() {
         {
             let mut ids = tx.open_table(CONTENT_IDS).unwrap();
             for (i, l) in leaves[..7].iter().enumerate() {
-                ids.insert(l.inline_envelope().unwrap().content_id(), i as u64).unwrap();
+                ids.insert(l.inline_envelope().unwrap().content_id(), i as u64)
+                    .unwrap();
             }
             tx.open_table(META)
                 .unwrap()
@@ -186,10 +188,8 @@ fn an_append_not_at_the_head_is_refused_and_writes_nothing() {
     let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
     let mut tx = store.write().unwrap();
     let mut a = tx.appender(HashSuite::Sha256).unwrap();
-    append(&mut a, ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32])
-        .unwrap();
-    let e = append(&mut a, ctx(2, 20, 2), b"leaf 2", &nothing(), [2; 32])
-        .unwrap_err();
+    append(&mut a, ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32]).unwrap();
+    let e = append(&mut a, ctx(2, 20, 2), b"leaf 2", &nothing(), [2; 32]).unwrap_err();
     assert!(
         matches!(e, StoreError::NotNext { index: 2, size: 1 }),
         "{e}"
@@ -260,8 +260,7 @@ fn a_transaction_whose_append_failed_half_way_does_not_commit() {
     let store = Store::open(&path).unwrap();
     let mut tx = store.write().unwrap();
     let mut a = tx.appender(HashSuite::Sha256).unwrap();
-    let e = append(&mut a, ctx(1, 10, 1), b"leaf 1", &nothing(), [1; 32])
-        .unwrap_err();
+    let e = append(&mut a, ctx(1, 10, 1), b"leaf 1", &nothing(), [1; 32]).unwrap_err();
     assert!(matches!(e, StoreError::Tree(_)), "{e}");
     drop(a);
     assert!(matches!(tx.commit(), Err(StoreError::Incomplete)));

@@ -417,8 +417,8 @@ fn run(
                 b.entry.index, env.payload_type
             ));
         }
-        let signed: ProductRegistration = serde_json::from_slice(&env.payload)
-            .map_err(|e| format!("the signed payload: {e}"))?;
+        let signed: ProductRegistration =
+            serde_json::from_slice(&env.payload).map_err(|e| format!("the signed payload: {e}"))?;
         let shown = serde_json::to_value(&b.certificate).map_err(|e| e.to_string())?;
         let signed_v = serde_json::to_value(&signed).map_err(|e| e.to_string())?;
         if shown != signed_v {
