@@ -100,9 +100,14 @@ pub(crate) async fn bundle_for(
             },
             proof,
         );
+        // The snapshot is at the served checkpoint: a certificate registered
+        // after it is there once the next checkpoint is.
+        let after_checkpoint = r.is_err()
+            && pinned.is_some()
+            && app.store.head().map(|h| h.size > cp.size).unwrap_or(false);
         match r {
             Ok(b) => return Ok(b),
-            Err(_) if too_new.get() => {
+            Err(_) if too_new.get() || after_checkpoint => {
                 let mut w = app.published.clone();
                 let target = cp.size;
                 let _ = tokio::time::timeout(WAIT_TIMEOUT, w.wait_for(|s| *s > target)).await;

@@ -436,6 +436,51 @@ mod tests {
     }
 
     #[test]
+    fn a_v1_store_switches_to_v2_leaves_whose_first_root_covers_the_whole_state() {
+        use regledger::entry::leaf::{Leaf, LEAF_V1, LEAF_V2};
+        use regledger::testkit::{chain_v1, replay, Testkit};
+        let kit = Testkit::new("sequencer.test/switch");
+        let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
+        let (last, before) = steps.split_last().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.redb");
+        crate::store::tests::old_store(&path, &chain_v1(HashSuite::Blake3, before));
+        // Open migrates: the state map is rebuilt from the v1 leaves.
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.head().unwrap().last_version, LEAF_V1);
+        let (tx, rx) = oneshot::channel();
+        let claim = Claim::default();
+        claim.take();
+        commit_batch(
+            &store,
+            HashSuite::Blake3,
+            &kit.origin,
+            vec![Submission {
+                envelope: last.envelope.clone(),
+                preverified: vec![],
+                reply: tx,
+                claim,
+            }],
+            &Metrics::default(),
+        )
+        .map_err(|(e, _)| e)
+        .unwrap();
+        let r = rx.blocking_recv().unwrap().unwrap();
+        assert_eq!(r.index, before.len() as u64);
+        let view = store.read().unwrap();
+        let leaf = Leaf::parse(&view.leaf(r.index).unwrap().unwrap()).unwrap();
+        assert_eq!(leaf.version, LEAF_V2);
+        // Its root is the root of replaying every entry (v1 ones included)
+        // into the map: what any follower computes.
+        let want = replay(&kit.origin, HashSuite::Blake3, &steps).unwrap();
+        assert_eq!(leaf.state_root(), want.leaves.last().unwrap().state_root());
+        assert_eq!(store.head().unwrap().last_version, LEAF_V2);
+        // The migrated rows are committed records, readable as before.
+        use regledger::registry::StateReader;
+        assert!(view.get(&regledger::registry::StateKey::Genesis).is_some());
+    }
+
+    #[test]
     fn integrated_time_is_strictly_increasing_when_the_clock_goes_back() {
         let mut last = 0;
         // The clock jumps forward, stalls, then goes back an hour.

@@ -164,6 +164,11 @@ public final class CertificateBundle {
         if (!FORMAT.equals(b.get("format")) && !FORMAT_V2.equals(b.get("format"))) {
             throw err("format", "unknown bundle format " + b.get("format"));
         }
+        boolean v2 = FORMAT_V2.equals(b.get("format"));
+        if (v2 != b.containsKey("status_proof")) {
+            throw err(v2 ? "status_proof" : "bundle", v2 ? "missing from a v2 bundle"
+                    : "a v1 bundle carries no status proof (its format says so)");
+        }
         if (!d.origin().equals(b.get("origin"))) {
             throw err("origin", "not the log of this descriptor");
         }
