@@ -116,13 +116,17 @@ fn each_status_has_its_exit_code_and_the_chinese_status_comes_first() {
     let all = kit.lifecycle(SUITE, "guangxi");
     let resumed = upto(&all, "product resumed");
     let mut deregistered = resumed.clone();
+    let t = resumed.last().unwrap().time_ms + DAY_MS;
+    let on = regledger::registry::calendar::Date::from_unix_ms(t)
+        .unwrap()
+        .to_string();
     deregistered.push(Step {
         label: "product deregistered",
         envelope: kit.authority.sign(
             EntryKind::ProductDeregistered,
-            &json!({"id": "P-1", "reason": "经营主体申请注销", "effective_on": kit.on("2025-04-10")}),
+            &json!({"id": "P-1", "reason": "经营主体申请注销", "effective_on": on}),
         ),
-        time_ms: resumed.last().unwrap().time_ms + DAY_MS,
+        time_ms: t,
     });
     let cases: Vec<(&str, Vec<Step>, i32, &str)> = vec![
         ("registered", upto(&all, "product registered"), 0, "有效"),

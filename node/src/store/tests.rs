@@ -15,9 +15,38 @@ pub(crate) fn old_store(path: &Path, leaves: &[regledger::entry::leaf::Leaf]) {
         let mut l = tx.open_table(LEAVES).unwrap();
         let mut d = tx.open_table(LEGACY_DIGESTS).unwrap();
         let mut m = tx.open_table(META).unwrap();
+        // The stored hashes too (blake3, as every caller's log), so that
+        // an upgraded node can append.
+        struct Stored(Vec<Hash>);
+        impl regledger::tlog::tree::HashReader for Stored {
+            fn read_hashes(
+                &self,
+                ix: &[u64],
+            ) -> Result<Vec<Hash>, regledger::tlog::tree::TreeError> {
+                Ok(ix.iter().map(|&i| self.0[i as usize]).collect())
+            }
+        }
+        let mut h = tx.open_table(HASHES).unwrap();
+        let mut stored = Stored(Vec::new());
         for (i, leaf) in leaves.iter().enumerate() {
             l.insert(i as u64, leaf.to_bytes().as_slice()).unwrap();
             d.insert(leaf.inline_envelope().unwrap().digest(), i as u64)
+                .unwrap();
+            let lh = leaf.hash(HashSuite::Blake3);
+            let new = regledger::tlog::tree::stored_hashes_for_record(
+                HashSuite::Blake3,
+                i as u64,
+                lh,
+                &stored,
+            )
+            .unwrap();
+            for x in new {
+                h.insert(stored.0.len() as u64, x.0).unwrap();
+                stored.0.push(x);
+            }
+        }
+        if let Some(last) = leaves.last() {
+            m.insert(M_LAST_HASH, last.hash(HashSuite::Blake3).0.as_slice())
                 .unwrap();
         }
         m.insert(M_SIZE, (leaves.len() as u64).to_be_bytes().as_slice())
