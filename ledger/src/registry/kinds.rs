@@ -194,7 +194,7 @@ pub fn kinds_table() -> String {
             if after.is_empty() {
                 "—".to_string()
             } else {
-                after.join(" or ")
+                after.join(", ")
             },
             p.note
         ));

@@ -566,11 +566,19 @@ pub fn run(
         let (app, extra) = start(addr)?;
         println!("{} listening on http://{addr}", s.name);
         tracing::info!(%addr, origin = %app.descriptor.origin, "{} serving", s.name);
+        let name = s.name;
         let server = serve(
             listener,
             router(app, s.request_timeout, extra),
             s.limits,
-            shutdown_signal(),
+            async move {
+                shutdown_signal().await;
+                // Said once, when the signal arrives: an operator watching a
+                // stop sees it was heard and what the node does before exiting.
+                tracing::info!(
+                    "{name}: 收到停止信号，正在关闭 (shutting down: no new connections; draining the queue and open requests…)"
+                );
+            },
         );
         match s.drain {
             None => server.await,
