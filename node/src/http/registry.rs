@@ -52,7 +52,8 @@ pub(crate) async fn bundle_for(
     app: &Arc<App>,
     no: &str,
 ) -> Result<regledger::cert::bundle::CertificateBundle, Response> {
-    for _ in 0..5 {
+    const TRIES: usize = 5;
+    for tries in 0..TRIES {
         let cp = app.latest.read().expect("lock").clone();
         // A v2 bundle is made from the snapshot at the served checkpoint,
         // with the status proof of its 登记号 (D15); without one (a log
@@ -62,6 +63,22 @@ pub(crate) async fn bundle_for(
             .store
             .pinned()
             .filter(|v| cp.size > 0 && v.size().ok() == Some(cp.size));
+        // A fresh bundle shows the certificate's latest status: if an entry
+        // after the checkpoint set it (or registered it), wait for the
+        // checkpoint that covers it, as before the snapshot (the last try
+        // serves the status as of the checkpoint, proven).
+        if pinned.is_some() && tries + 1 < TRIES {
+            let newer = app.store.read().ok().and_then(|v| {
+                regledger::registry::product_by_registration_no(&v, no)
+                    .map(|p| p.status_index >= cp.size)
+            });
+            if newer == Some(true) {
+                let mut w = app.published.clone();
+                let target = cp.size;
+                let _ = tokio::time::timeout(WAIT_TIMEOUT, w.wait_for(|s| *s > target)).await;
+                continue;
+            }
+        }
         let proof = pinned.as_ref().and_then(|v| {
             super::status::prove_at(app, v, &cp.note, cp.size, StatusKind::Product, no).ok()
         });
