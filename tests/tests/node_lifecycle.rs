@@ -128,6 +128,7 @@ fn lifecycle_certificate_and_revocation() {
         "/v1/proof/inclusion",
         "/v1/proof/consistency",
         "/v1/certificates/{no}",
+        "/v1/status/{kind}/{id}",
         "/checkpoint",
         "/tile/{path}",
         "/log.json",
