@@ -422,7 +422,7 @@ pub fn verify_status(p: &StatusProof, d: &LogDescriptor) -> Result<VerifiedStatu
                 return Err(fail("record", "not a registry object"));
             };
             let state = derive_state(kind, &p.id, &rec, as_of).map_err(|e| fail("record", e))?;
-            (state, Some(rec))
+            (state, Some(*rec))
         }
     };
     if p.state != state {

@@ -102,8 +102,9 @@ impl MapKey {
 /// Record is a parsed map value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
-    /// State is a registry object's record.
-    State(StateRecord),
+    /// State is a registry object's record (boxed: it is far larger than a
+    /// content record).
+    State(Box<StateRecord>),
     /// Content is a content id's record.
     Content(ContentRecord),
 }
@@ -208,7 +209,7 @@ pub fn parse_record(key: &MapKey, bytes: &[u8]) -> Result<Record, RecordError> {
             if got != want {
                 return Err(RecordError::WrongKind { got, want });
             }
-            Record::State(r)
+            Record::State(Box::new(r))
         }
     };
     let again = match &rec {
@@ -312,10 +313,10 @@ mod tests {
         let key = MapKey::State(StateKey::RegistrationNo("GXDP-1".into()));
         assert_eq!(
             parse_record(&key, &b).unwrap(),
-            Record::State(StateRecord {
+            Record::State(Box::new(StateRecord {
                 set_by: 41,
                 object: o
-            })
+            }))
         );
         let spaced = String::from_utf8(b.clone())
             .unwrap()
