@@ -180,6 +180,7 @@ fn spawn_quiet(mut c: Command, log: &Path) -> Child {
             .unwrap_or_else(|_| Stdio::null())
     };
     c.env("REGLEDGER_LOG", "warn")
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()
