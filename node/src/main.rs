@@ -172,12 +172,6 @@ fn main() -> ExitCode {
         // when stderr fails, in whichever thread logged (the sequencer's
         // storage warning stopped it). tests/tests/faults.rs.
         .log_internal_errors(false)
-        // A log line that cannot be written (its disk is full, the pipe is
-        // gone) is lost, not fatal: by default tracing-subscriber reports
-        // the failure with eprintln!, which panics on the same full disk
-        // and took the sequencer thread down with it
-        // (tests/tests/faults.rs, the node's stderr on the full tmpfs).
-        .log_internal_errors(false)
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
