@@ -66,6 +66,23 @@ pub enum AssembleError {
     StatusProof(String),
 }
 
+/// signed_envelope returns an entry's envelope: inside a v1 leaf, or the
+/// one carried beside a v2 leaf (which must hash to its envelope hash).
+fn signed_envelope(e: &EntryProof) -> Result<crate::entry::envelope::Envelope, AssembleError> {
+    let leaf = Leaf::parse(
+        &B64.decode(&e.leaf)
+            .map_err(|x| AssembleError::LeafBase64(x.to_string()))?,
+    )?;
+    if let Some(env) = leaf.inline_envelope() {
+        return Ok(env.clone());
+    }
+    e.envelope
+        .as_ref()
+        .and_then(|x| B64.decode(x).ok())
+        .and_then(|b| crate::entry::envelope::Envelope::from_bytes(&b).ok())
+        .ok_or(AssembleError::Envelope(e.index))
+}
+
 /// assemble builds the bundle of registration number `no` from registry
 /// state and a source of entries with proofs at the checkpoint's size
 /// (each with its envelope when its leaf is v2). With `status_proof` (the
@@ -104,6 +121,13 @@ pub fn assemble(
         .ok_or_else(|| AssembleError::UnknownRegistrationNo(no.to_string()))?;
     let reg = p.registration.ok_or(AssembleError::NotRegistered)?;
     let entry = entry_at(reg.index)?;
+    // The certificate shows what the registering entry signed: a verifier
+    // compares it with that entry's payload. The registry's fields may be
+    // newer (product-changed), and a bundle carries no later entry to
+    // prove them.
+    let signed = signed_envelope(&entry)?;
+    let certificate = serde_json::from_slice(&signed.payload)
+        .map_err(|e| AssembleError::Entry(format!("registration entry payload: {e}")))?;
     let previous = EntryProof {
         envelope: None,
         ..entry_at(
@@ -147,19 +171,7 @@ pub fn assemble(
     let mut todo: Vec<EntryProof> = vec![entry.clone()];
     todo.extend(status.entry.clone());
     while let Some(e) = todo.pop() {
-        let leaf = Leaf::parse(
-            &B64.decode(&e.leaf)
-                .map_err(|x| AssembleError::LeafBase64(x.to_string()))?,
-        )?;
-        let env = match leaf.inline_envelope() {
-            Some(env) => env.clone(),
-            None => e
-                .envelope
-                .as_ref()
-                .and_then(|x| B64.decode(x).ok())
-                .and_then(|b| crate::entry::envelope::Envelope::from_bytes(&b).ok())
-                .ok_or(AssembleError::Envelope(e.index))?,
-        };
+        let env = signed_envelope(&e)?;
         for sig in &env.signatures {
             let Some(StateObject::Key(k)) = state.get(&StateKey::Key(sig.key_id.clone())) else {
                 return Err(AssembleError::UnknownKey {
@@ -217,7 +229,7 @@ pub fn assemble(
         .into(),
         origin: origin.into(),
         blockchain_no: blockchain_no.to_string(),
-        certificate: reg.fields,
+        certificate,
         entry,
         previous,
         signer_entries: history.into_values().collect(),
