@@ -36,10 +36,17 @@ pub(crate) async fn prove(
     id: &str,
 ) -> Result<StatusProof, ProofError> {
     kind.key(id).map_err(ProofError::Bad)?;
-    for _ in 0..5 {
+    const TRIES: usize = 5;
+    for tries in 0..TRIES {
         let cp = app.latest.read().expect("lock").clone();
+        // Entries logged after the served checkpoint: wait once (at most
+        // WAIT_TIMEOUT) for the one that covers them, so that a proof is of
+        // the latest state the node signs; then prove at the served one.
+        let behind = app.store.head().map(|h| h.size > cp.size).unwrap_or(false);
         match app.store.pinned() {
-            Some(view) if cp.size > 0 && view.size().ok() == Some(cp.size) => {
+            Some(view)
+                if cp.size > 0 && view.size().ok() == Some(cp.size) && (!behind || tries > 0) =>
+            {
                 return prove_at(app, &view, &cp.note, cp.size, kind, id)
                     .map_err(ProofError::Internal);
             }
