@@ -104,8 +104,28 @@ pub const BASE_MS: u64 = 1_740_967_200_000;
 /// DAY_MS is one day in milliseconds.
 pub const DAY_MS: u64 = 86_400_000;
 
-/// DOC is a BLAKE3 digest of a (fictional) document.
+/// DOC is a digest of a (fictional) document.
 pub const DOC: &str = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
+
+/// suite_fields renames a payload's `document_blake3` to `document_digest`
+/// in an `sm3` log, which refuses the BLAKE3 field; other suites keep the
+/// older field so that their histories (and every vector pinned on them)
+/// stay byte for byte what they were.
+pub fn suite_fields(hash: HashSuite, mut v: Value) -> Value {
+    if hash == HashSuite::Sm3 {
+        if let Some(o) = v.as_object_mut() {
+            for (old, new) in [
+                ("document_blake3", "document_digest"),
+                ("evidence_blake3", "evidence_digest"),
+            ] {
+                if let Some(x) = o.remove(old) {
+                    o.insert(new.into(), x);
+                }
+            }
+        }
+    }
+    v
+}
 
 /// REGISTRATION_NO is the 登记号 of the lifecycle's product.
 pub const REGISTRATION_NO: &str = "GXDP-2025-000001";
@@ -250,9 +270,9 @@ impl Testkit {
                 "implementation plan filed",
                 self.agency.sign(
                     EntryKind::AgreementFiled,
-                    &json!({"id": "PLAN-1", "agreement_type": "implementation-plan", "parties": [self.agency.id], "grantee": self.agency.id,
+                    &suite_fields(hash, json!({"id": "PLAN-1", "agreement_type": "implementation-plan", "parties": [self.agency.id], "grantee": self.agency.id,
                             "scope": ["R-GX-TRANSPORT-001"], "signed_on": on("2025-02-28"), "term_start": on("2025-03-01"), "term_end": until("2028-02-27"),
-                            "document_title": "公共数据授权运营实施方案", "document_blake3": DOC}),
+                            "document_title": "公共数据授权运营实施方案", "document_blake3": DOC})),
                 ),
                 self.at(1, 0),
             ),
@@ -260,9 +280,9 @@ impl Testkit {
                 "operation agreement filed",
                 self.agency.sign(
                     EntryKind::AgreementFiled,
-                    &json!({"id": "OA-1", "agreement_type": "operation-agreement", "parties": [self.agency.id, self.operator.id], "grantee": self.operator.id,
+                    &suite_fields(hash, json!({"id": "OA-1", "agreement_type": "operation-agreement", "parties": [self.agency.id, self.operator.id], "grantee": self.operator.id,
                             "scope": ["R-GX-TRANSPORT-001"], "signed_on": on("2025-02-28"), "term_start": on("2025-03-01"), "term_end": until("2028-02-27"),
-                            "document_title": "公共数据资源授权运营协议", "document_blake3": DOC}),
+                            "document_title": "公共数据资源授权运营协议", "document_blake3": DOC})),
                 ),
                 self.at(1, 1),
             ),
@@ -270,9 +290,9 @@ impl Testkit {
                 "scene authorization filed",
                 self.operator.sign(
                     EntryKind::AgreementFiled,
-                    &json!({"id": "SA-1", "agreement_type": "scene-authorization", "parties": [self.operator.id, self.business.id], "grantee": self.business.id,
+                    &suite_fields(hash, json!({"id": "SA-1", "agreement_type": "scene-authorization", "parties": [self.operator.id, self.business.id], "grantee": self.business.id,
                             "parent": "OA-1", "scope": ["R-GX-TRANSPORT-001"], "scene": "公交出行规划", "signed_on": on("2025-03-04"),
-                            "term_start": on("2025-03-05"), "term_end": until("2027-03-04"), "document_title": "场景授权协议", "document_blake3": DOC}),
+                            "term_start": on("2025-03-05"), "term_end": until("2027-03-04"), "document_title": "场景授权协议", "document_blake3": DOC})),
                 ),
                 self.at(1, 2),
             ),

@@ -306,7 +306,7 @@ pub fn to_hex(b: &[u8]) -> String {
 /// from_hex reads lowercase hex (an even number of digits).
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if b.len() & 1 != 0 {
         return None;
     }
     let d = |c: u8| match c {

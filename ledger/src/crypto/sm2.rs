@@ -15,7 +15,8 @@
 //! default itself, so that each key has one encoding); no ID means the
 //! default [`DEFAULT_ID`].
 
-use sm2::elliptic_curve::ops::{MulByGenerator, Reduce};
+use sm2::elliptic_curve::group::Group;
+use sm2::elliptic_curve::ops::{LinearCombination, MulByGenerator, Reduce};
 use sm2::elliptic_curve::point::AffineCoordinates;
 use sm2::elliptic_curve::sec1::ToEncodedPoint;
 use sm2::elliptic_curve::{Curve, FieldBytesEncoding, PrimeField};
@@ -192,17 +193,38 @@ impl Sm2PublicKey {
     ///
     /// [`Sm2Error::BadSignature`] naming what failed.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), Sm2Error> {
-        use sm2::dsa::signature::hazmat::PrehashVerifier;
         let sig = <[u8; SIGNATURE_LEN]>::try_from(sig)
             .map_err(|_| Sm2Error::BadSignature("not 64 bytes"))?;
-        // from_bytes refuses r or s that is zero or not below n.
-        let sig = sm2::dsa::Signature::from_bytes(&sig)
-            .map_err(|_| Sm2Error::BadSignature("r or s is zero or not below n"))?;
+        // B1, B2: r and s in [1, n-1] (from_repr refuses values not below n).
+        let scalar = |b: &[u8]| {
+            Option::<Scalar>::from(Scalar::from_repr(*FieldBytes::from_slice(b)))
+                .filter(|x| !bool::from(x.is_zero()))
+                .ok_or(Sm2Error::BadSignature("r or s is zero or not below n"))
+        };
+        let (r, s) = (scalar(&sig[..32])?, scalar(&sig[32..])?);
         let pk = parse_point(&self.point)?;
-        let vk = sm2::dsa::VerifyingKey::new(self.id(), pk)
-            .map_err(|_| Sm2Error::BadPoint("not on the curve"))?;
-        vk.verify_prehash(&e(&self.z(), msg), &sig)
-            .map_err(|_| Sm2Error::BadSignature("the equation does not hold"))
+        // B4: e' = SM3(Z ‖ M'), as an integer mod n.
+        let e =
+            <Scalar as Reduce<sm2::U256>>::reduce_bytes(FieldBytes::from_slice(&e(&self.z(), msg)));
+        // B5: t = (r' + s') mod n, refused if zero.
+        let t = r + s;
+        if bool::from(t.is_zero()) {
+            return Err(Sm2Error::BadSignature("r + s is zero mod n"));
+        }
+        // B6, B7: (x1', y1') = [s']G + [t]P; accept iff r' = (e' + x1') mod n.
+        let x1 = ProjectivePoint::lincomb(
+            &ProjectivePoint::generator(),
+            &s,
+            &ProjectivePoint::from(*pk.as_affine()),
+            &t,
+        )
+        .to_affine()
+        .x();
+        if r == e + <Scalar as Reduce<sm2::U256>>::reduce_bytes(&x1) {
+            Ok(())
+        } else {
+            Err(Sm2Error::BadSignature("the equation does not hold"))
+        }
     }
 }
 
@@ -274,7 +296,10 @@ impl Sm2SecretKey {
     /// # Errors
     ///
     /// As [`Sm2SecretKey::from_bytes`].
-    pub fn from_secret(secret: &sm2::SecretKey, id: Option<&str>) -> Result<Sm2SecretKey, Sm2Error> {
+    pub fn from_secret(
+        secret: &sm2::SecretKey,
+        id: Option<&str>,
+    ) -> Result<Sm2SecretKey, Sm2Error> {
         let d: [u8; 32] = secret.to_bytes().into();
         Sm2SecretKey::from_bytes(&d, id)
     }
@@ -360,7 +385,9 @@ pub fn sign_prehash_with_k(
 pub mod pem {
     use super::{Sm2Error, Sm2PublicKey, Sm2SecretKey};
     use sm2::elliptic_curve::sec1::ToEncodedPoint;
-    use sm2::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+    use sm2::pkcs8::{
+        DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+    };
 
     /// PemError says why a PEM key was refused.
     #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
@@ -431,7 +458,10 @@ mod tests {
         assert!(k.public().verify(b"hello", &bad).is_err());
         // Another signer ID is another Z: the signature no longer verifies.
         let other = Sm2PublicKey::new(k.public().point(), Some("ALICE123@YAHOO.COM")).unwrap();
-        assert!(matches!(other.verify(b"hello", &sig), Err(Sm2Error::BadSignature(_))));
+        assert!(matches!(
+            other.verify(b"hello", &sig),
+            Err(Sm2Error::BadSignature(_))
+        ));
     }
 
     #[test]
@@ -439,7 +469,14 @@ mod tests {
         let k = key(7);
         let sig = k.sign(b"m");
         let n = hex32("fffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123");
-        for (at, v) in [(0, [0u8; 32]), (32, [0u8; 32]), (0, n), (32, n), (0, [0xff; 32]), (32, [0xff; 32])] {
+        for (at, v) in [
+            (0, [0u8; 32]),
+            (32, [0u8; 32]),
+            (0, n),
+            (32, n),
+            (0, [0xff; 32]),
+            (32, [0xff; 32]),
+        ] {
             let mut bad = sig;
             bad[at..at + 32].copy_from_slice(&v);
             assert_eq!(
@@ -459,11 +496,25 @@ mod tests {
         compressed[0] = 0x02;
         let mut hybrid = p;
         hybrid[0] = 0x06;
-        for bad in [&off[..], &compressed, &hybrid, &[0u8][..], &[0u8; 65], &p[..64], &[0x04; 65]] {
-            assert!(matches!(Sm2PublicKey::new(bad, None), Err(Sm2Error::BadPoint(_))), "{bad:?}");
+        for bad in [
+            &off[..],
+            &compressed,
+            &hybrid,
+            &[0u8][..],
+            &[0u8; 65],
+            &p[..64],
+            &[0x04; 65],
+        ] {
+            assert!(
+                matches!(Sm2PublicKey::new(bad, None), Err(Sm2Error::BadPoint(_))),
+                "{bad:?}"
+            );
         }
         for id in ["", DEFAULT_ID, "tab\there", &"x".repeat(65), "中文"] {
-            assert!(matches!(Sm2PublicKey::new(&p, Some(id)), Err(Sm2Error::BadId(_))), "{id}");
+            assert!(
+                matches!(Sm2PublicKey::new(&p, Some(id)), Err(Sm2Error::BadId(_))),
+                "{id}"
+            );
         }
         assert_eq!(Sm2PublicKey::from_material(&p).unwrap().id(), DEFAULT_ID);
         let mut m = p.to_vec();
@@ -474,14 +525,20 @@ mod tests {
 
     #[test]
     fn secret_range() {
-        assert_eq!(Sm2SecretKey::from_bytes(&[0; 32], None), Err(Sm2Error::BadSecret));
+        assert_eq!(
+            Sm2SecretKey::from_bytes(&[0; 32], None),
+            Err(Sm2Error::BadSecret)
+        );
         let n = hex32("fffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123");
         let mut n1 = n;
         n1[31] -= 1;
         let mut n2 = n;
         n2[31] -= 2;
         assert_eq!(Sm2SecretKey::from_bytes(&n, None), Err(Sm2Error::BadSecret));
-        assert_eq!(Sm2SecretKey::from_bytes(&n1, None), Err(Sm2Error::BadSecret));
+        assert_eq!(
+            Sm2SecretKey::from_bytes(&n1, None),
+            Err(Sm2Error::BadSecret)
+        );
         assert!(Sm2SecretKey::from_bytes(&n2, None).is_ok());
     }
 
@@ -490,7 +547,10 @@ mod tests {
         let k = key(9);
         let pem = pem::private_to_pem(&k);
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
-        assert_eq!(pem::private_from_pem(&pem, None).unwrap().to_bytes(), k.to_bytes());
+        assert_eq!(
+            pem::private_from_pem(&pem, None).unwrap().to_bytes(),
+            k.to_bytes()
+        );
         let pubpem = pem::public_to_pem(k.public());
         assert_eq!(&pem::public_from_pem(&pubpem, None).unwrap(), k.public());
         assert!(pem::public_from_pem("garbage", None).is_err());

@@ -261,8 +261,18 @@ pub struct Agreement {
     pub term_end: Date,
     /// document_title is the document's title.
     pub document_title: String,
-    /// document_blake3 is the BLAKE3 digest (hex) of the document; the document itself is never stored.
-    pub document_blake3: String,
+    /// document_digest is the digest (64 lowercase hex digits) of the
+    /// document in the log's hash suite (SM3 in an `sm3` log); the document
+    /// itself is never stored. Exactly one of document_digest and
+    /// document_blake3 is given (docs/registry.md, "Document digests").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_digest: Option<String>,
+    /// document_blake3 is the older field: the BLAKE3 digest of the
+    /// document whatever the log's suite. Deprecated; accepted in `sha256`
+    /// and `blake3` logs (their existing entries carry it), refused in an
+    /// `sm3` log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_blake3: Option<String>,
     /// request_id makes a deliberate repeat of an identical act a new
     /// signed content (replay identity is the signed content, D12): 1..64
     /// printable ASCII characters without spaces, e.g. a UUID. The rules
@@ -282,8 +292,14 @@ pub struct AgreementAmend {
     /// scope replaces the scope, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Vec<String>>,
-    /// document_blake3 is the digest of the amended document.
-    pub document_blake3: String,
+    /// document_digest is the digest of the amended document in the log's
+    /// suite (see [`AgreementFile::document_digest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_digest: Option<String>,
+    /// document_blake3 is its deprecated BLAKE3 form (see
+    /// [`AgreementFile::document_blake3`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_blake3: Option<String>,
     /// amended_on is the date of the amendment.
     pub amended_on: Date,
     /// reason explains the amendment.
@@ -308,8 +324,14 @@ pub struct AgreementRenewal {
     pub applied_on: Date,
     /// new_term_end is the new last day.
     pub new_term_end: Date,
-    /// document_blake3 is the digest of the renewal document.
-    pub document_blake3: String,
+    /// document_digest is the digest of the renewal document in the log's
+    /// suite (see [`AgreementFile::document_digest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_digest: Option<String>,
+    /// document_blake3 is its deprecated BLAKE3 form (see
+    /// [`AgreementFile::document_blake3`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_blake3: Option<String>,
     /// request_id makes a deliberate repeat of an identical act a new
     /// signed content (replay identity is the signed content, D12): 1..64
     /// printable ASCII characters without spaces, e.g. a UUID. The rules
@@ -485,7 +507,12 @@ pub struct Objection {
     pub filer_name: String,
     /// grounds summarises the grounds.
     pub grounds: String,
-    /// evidence_blake3 is the digest of the evidence, if any.
+    /// evidence_digest is the digest of the evidence, if any, in the log's
+    /// suite (see [`AgreementFile::document_digest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_digest: Option<String>,
+    /// evidence_blake3 is its deprecated BLAKE3 form (see
+    /// [`AgreementFile::document_blake3`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence_blake3: Option<String>,
     /// request_id makes a deliberate repeat of an identical act a new
@@ -595,8 +622,15 @@ pub struct DestructionAttestation {
     pub attested_on: Date,
     /// method describes how.
     pub method: String,
-    /// evidence_blake3 is the digest of the evidence.
-    pub evidence_blake3: String,
+    /// evidence_digest is the digest of the evidence in the log's suite
+    /// (see [`AgreementFile::document_digest`]); exactly one of it and
+    /// evidence_blake3 is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_digest: Option<String>,
+    /// evidence_blake3 is its deprecated BLAKE3 form (see
+    /// [`AgreementFile::document_blake3`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_blake3: Option<String>,
     /// request_id makes a deliberate repeat of an identical act a new
     /// signed content (replay identity is the signed content, D12): 1..64
     /// printable ASCII characters without spaces, e.g. a UUID. The rules

@@ -61,10 +61,43 @@ pub(super) fn check_digest(what: &str, s: &str) -> R<()> {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
         return Err(RuleViolation::MalformedPayload(format!(
-            "{what} must be 64 lowercase hex digits (BLAKE3)"
+            "{what} must be 64 lowercase hex digits (a 32-byte digest)"
         )));
     }
     Ok(())
+}
+
+/// check_digest_pair checks a digest given as `{what}_digest` (in the log's
+/// hash suite) or `{what}_blake3` (the older field, always BLAKE3): at most
+/// one of them, exactly one when `required`, and the `_blake3` form never
+/// in an `sm3` log, whose every hash is SM3 (docs/registry.md, "Document
+/// digests"; D19).
+pub(super) fn check_digest_pair<S: StateReader + ?Sized>(
+    c: &Ctx<'_, S>,
+    what: &str,
+    digest: &Option<String>,
+    blake3: &Option<String>,
+    required: bool,
+) -> R<()> {
+    match (digest, blake3) {
+        (Some(_), Some(_)) => Err(RuleViolation::MalformedPayload(format!(
+            "give {what}_digest or the deprecated {what}_blake3, not both"
+        ))),
+        (None, None) if required => Err(RuleViolation::MalformedPayload(format!(
+            "{what}_digest is missing (the document's digest in the log's hash suite, 64 lowercase hex digits)"
+        ))),
+        (None, None) => Ok(()),
+        (Some(d), None) => check_digest(&format!("{what}_digest"), d),
+        (None, Some(b)) => {
+            let suite = c.suite();
+            if suite == "sm3" {
+                return Err(RuleViolation::MalformedPayload(format!(
+                    "{what}_blake3 is a BLAKE3 digest, refused in an sm3 log: give {what}_digest, the document's SM3 digest"
+                )));
+            }
+            check_digest(&format!("{what}_blake3"), b)
+        }
+    }
 }
 
 /// decode_key reads a base64 Ed25519 public key and refuses keys of small
@@ -229,6 +262,13 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
             .find(|(wk, _)| wk == k)
             .map(|(_, v)| v.clone())
             .or_else(|| self.s.get(k))
+    }
+    /// suite returns the name of the log's hash suite, as genesis fixed it.
+    pub(super) fn suite(&self) -> String {
+        match self.get(&StateKey::Genesis) {
+            Some(StateObject::Genesis(g)) => g.hash,
+            _ => String::new(),
+        }
     }
     pub(super) fn put(&mut self, k: StateKey, v: StateObject) {
         self.fx.writes.push((k, v));
