@@ -7,6 +7,7 @@ use base64::Engine;
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 
+use crate::crypto::{PublicKey, SecretKey, SigAlg};
 use crate::entry::envelope::{participant_key_id, payload_type_for, Envelope};
 use crate::entry::leaf::Leaf;
 use crate::registry::calendar::Date;
@@ -24,6 +25,9 @@ pub struct Party {
     pub role: Role,
     /// key is its Ed25519 key.
     pub key: SigningKey,
+    /// sm2, when set, is the key the party registers and signs with
+    /// instead (an SM2 key from the same seed, see [`Party::new_sm2`]).
+    pub sm2: Option<SecretKey>,
 }
 
 impl Party {
@@ -34,26 +38,47 @@ impl Party {
             name: name.into(),
             role,
             key: SigningKey::from_bytes(&[seed; 32]),
+            sm2: None,
         }
+    }
+
+    /// new_sm2 makes a party whose key is the SM2 key d = `seed` repeated
+    /// (default signer ID).
+    pub fn new_sm2(id: &str, name: &str, role: Role, seed: u8) -> Party {
+        let mut p = Party::new(id, name, role, seed);
+        p.sm2 = Some(SecretKey::from_seed(SigAlg::Sm2, &[seed; 32]).expect("d in range"));
+        p
+    }
+
+    /// secret returns the key the party signs with.
+    pub fn secret(&self) -> SecretKey {
+        self.sm2
+            .clone()
+            .unwrap_or_else(|| SecretKey::Ed25519(self.key.clone()))
+    }
+
+    /// public_key returns the party's typed public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.secret().public_key()
     }
 
     /// key_id returns the party's key id.
     pub fn key_id(&self) -> String {
-        participant_key_id(&self.id, self.key.verifying_key().as_bytes())
+        participant_key_id(&self.id, &self.public_key())
     }
 
-    /// public_key_b64 returns the base64 public key.
+    /// public_key_b64 returns the base64 public key (its material).
     pub fn public_key_b64(&self) -> String {
-        B64.encode(self.key.verifying_key().as_bytes())
+        B64.encode(self.public_key().material())
     }
 
     /// sign signs a payload of `kind` as this party.
     pub fn sign(&self, kind: EntryKind, payload: &Value) -> Envelope {
-        Envelope::sign(
+        Envelope::sign_with(
             &payload_type_for(kind.name()),
             serde_json::to_vec(payload).expect("json"),
             &self.key_id(),
-            &self.key,
+            &self.secret(),
         )
     }
 
@@ -159,6 +184,23 @@ impl Testkit {
             base_ms: BASE_MS,
             live: false,
         }
+    }
+
+    /// with_sm2 gives every party an SM2 key (from its seed), for a log of
+    /// the `sm3` suite (D19).
+    pub fn with_sm2(mut self) -> Testkit {
+        for p in [
+            &mut self.authority,
+            &mut self.agency,
+            &mut self.source,
+            &mut self.operator,
+            &mut self.business,
+            &mut self.venue,
+        ] {
+            let seed = p.key.to_bytes()[0];
+            *p = Party::new_sm2(&p.id, &p.name, p.role, seed);
+        }
+        self
     }
 
     /// live returns the standard parties with scenarios dated today (China

@@ -25,7 +25,9 @@ pub struct ParticipantSpec {
     pub name: String,
     /// role is its role.
     pub role: Role,
-    /// public_keys are base64 Ed25519 public keys.
+    /// public_keys are base64 public keys: 32 bytes Ed25519, or the SM2
+    /// 65-byte uncompressed point, optionally followed by a stated signer ID
+    /// (schemas/FORMATS.md, "SM2").
     pub public_keys: Vec<String>,
     /// credit_code is the 统一社会信用代码, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,6 +54,11 @@ pub struct Genesis {
     pub profile: String,
     /// authority is the root data authority, which signs this entry.
     pub authority: ParticipantSpec,
+    /// require_sm2: every participant key (the authority's included) must
+    /// be SM2 (D19: a log assessed under GB/T 39786 level 3). Omitted when
+    /// false, so genesis entries written before it are unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_sm2: bool,
 }
 
 /// ParticipantKeyRotated adds and retires keys.
@@ -61,7 +68,7 @@ pub struct Genesis {
 pub struct KeyRotation {
     /// id is the participant.
     pub id: String,
-    /// add_keys are new base64 Ed25519 public keys.
+    /// add_keys are new base64 public keys (Ed25519 or SM2, as `public_keys`).
     #[serde(default)]
     pub add_keys: Vec<String>,
     /// retire_key_ids are key ids to retire.

@@ -42,7 +42,7 @@ const DOC: &str = "digest of a document the site does not publish";
 pub const DISCLOSURES: &[Disclosure] = &[
     Disclosure {
         kind: EntryKind::Genesis,
-        show: &["origin", "hash", "profile", "authority"],
+        show: &["origin", "hash", "profile", "authority", "require_sm2"],
         deny: &[],
     },
     Disclosure {

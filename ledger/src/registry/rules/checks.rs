@@ -100,22 +100,32 @@ pub(super) fn check_digest_pair<S: StateReader + ?Sized>(
     }
 }
 
-/// decode_key reads a base64 Ed25519 public key and refuses keys of small
-/// order (the identity and the other torsion points): any signature
-/// verifies under them, so they would let anyone act as the participant.
-pub(super) fn decode_key(s: &str) -> R<[u8; 32]> {
+/// decode_key reads a base64 public key: 32 bytes are Ed25519, refused if
+/// of small order (the identity and the other torsion points: any
+/// signature verifies under them, so they would let anyone act as the
+/// participant); 65 bytes or more are SM2, the uncompressed point on the
+/// curve, then a stated signer ID if any (D19). With `require_sm2` (set at
+/// genesis) an Ed25519 key is refused.
+pub(super) fn decode_key(s: &str, require_sm2: bool) -> R<crate::crypto::PublicKey> {
     let b = B64
         .decode(s)
         .map_err(|_| RuleViolation::MalformedPayload("public key is not base64".into()))?;
-    let k: [u8; 32] = b
-        .try_into()
-        .map_err(|_| RuleViolation::MalformedPayload("public key is not 32 bytes".into()))?;
-    let vk = ed25519_dalek::VerifyingKey::from_bytes(&k).map_err(|_| {
-        RuleViolation::MalformedPayload("public key is not a valid Ed25519 point".into())
-    })?;
-    if vk.is_weak() {
+    if b.len() == 32 {
+        let k: [u8; 32] = b.as_slice().try_into().expect("32 bytes");
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&k).map_err(|_| {
+            RuleViolation::MalformedPayload("public key is not a valid Ed25519 point".into())
+        })?;
+        if vk.is_weak() {
+            return Err(RuleViolation::MalformedPayload(
+                "public key is of small order (weak): it would accept forged signatures".into(),
+            ));
+        }
+    }
+    let k = crate::crypto::PublicKey::from_payload_material(&b)
+        .map_err(|e| RuleViolation::MalformedPayload(format!("public key: {e}")))?;
+    if require_sm2 && k.alg() != crate::crypto::SigAlg::Sm2 {
         return Err(RuleViolation::MalformedPayload(
-            "public key is of small order (weak): it would accept forged signatures".into(),
+            "this log requires SM2 keys (genesis require_sm2): an Ed25519 key is refused".into(),
         ));
     }
     Ok(k)
@@ -262,6 +272,10 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
             .find(|(wk, _)| wk == k)
             .map(|(_, v)| v.clone())
             .or_else(|| self.s.get(k))
+    }
+    /// require_sm2 reports whether genesis requires SM2 participant keys.
+    pub(super) fn require_sm2(&self) -> bool {
+        matches!(self.get(&StateKey::Genesis), Some(StateObject::Genesis(g)) if g.require_sm2)
     }
     /// suite returns the name of the log's hash suite, as genesis fixed it.
     pub(super) fn suite(&self) -> String {
