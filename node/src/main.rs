@@ -51,8 +51,10 @@ enum Cmd {
     Init(InitArgs),
     /// Run the node. With no log in --data it first initialises a development log.
     Serve(ServeArgs),
-    /// Sign a payload as a participant and submit it; prints the receipt JSON.
+    /// Sign a payload as a participant and submit it; prints the receipt JSON (`--example KIND`: a payload template).
     Submit(client::SubmitArgs),
+    /// List the entry kinds: Chinese name, who may submit each, what must come first.
+    Kinds(client::KindsArgs),
     /// Generate a signer key file and print its verifier key and base64 public key.
     Keygen(KeygenArgs),
     /// Follow an upstream log as a verified mirror (and witness); serve its read API and change feed.
@@ -183,11 +185,20 @@ struct KeygenArgs {
 }
 
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("REGLEDGER_LOG")
                 .unwrap_or_else(|_| "info".into()),
         )
+        // Colour only on a terminal: a log file or journal gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
+        // A log line that cannot be written (its disk is full, the pipe is
+        // gone) is lost, not fatal: by default tracing-subscriber reports
+        // the failure with eprintln!, which panics on the same full disk
+        // and took the sequencer thread down with it
+        // (tests/tests/faults.rs, the node's stderr on the full tmpfs).
+        .log_internal_errors(false)
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -195,6 +206,7 @@ fn main() -> ExitCode {
         Cmd::Init(a) => init(a),
         Cmd::Serve(a) => serve(a),
         Cmd::Submit(a) => client::submit(a),
+        Cmd::Kinds(a) => client::kinds(a),
         Cmd::Keygen(a) => keygen(a),
         Cmd::Mirror(a) => mirror::run_mirror(a),
         Cmd::PemImport(a) => keyfile::pem_import(a),
@@ -211,6 +223,7 @@ fn main() -> ExitCode {
             eprintln!("error: {m}");
             ExitCode::from(2)
         }
+        Err(Failure::Silent) => ExitCode::from(1),
     }
 }
 
@@ -220,6 +233,24 @@ pub enum Failure {
     Fail(String),
     /// Usage: usage or input error (exit 2).
     Usage(String),
+    /// Silent: refused, and already reported on stdout (`--json`; exit 1).
+    Silent,
+}
+
+/// fatal_if_it_panics runs a thread the node cannot do without (the
+/// sequencer, the publisher) and ends the process if it panics. A node
+/// whose sequencer died would otherwise keep serving reads and answer
+/// every write 503 until someone noticed; exiting lets the supervisor
+/// restart it, and a restart loses nothing (every acknowledged entry was
+/// committed before its answer).
+fn fatal_if_it_panics<T>(name: &str, f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(_) => {
+            tracing::error!("the {name} thread panicked: stopping the node (restart it; nothing acknowledged is lost)");
+            std::process::exit(70)
+        }
+    }
 }
 
 fn init(a: InitArgs) -> Result<(), Failure> {
@@ -279,6 +310,12 @@ fn keygen(a: KeygenArgs) -> Result<(), Failure> {
         j["public_pem"] = serde_json::json!(pubp);
     }
     println!("{j}");
+    if !t.is_cosignature() {
+        eprintln!(
+            "next: a data authority registers {:?} with this public_key (`regledger-node submit --example participant-registered` prints the payload); the key file stays with its owner",
+            s.name()
+        );
+    }
     Ok(())
 }
 
@@ -371,7 +408,11 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
     }
     let seq = std::thread::Builder::new()
         .name("sequencer".into())
-        .spawn(move || sequencer::run(seq_store, suite, origin, cfg, rx, seq_metrics))
+        .spawn(move || {
+            fatal_if_it_panics("sequencer", || {
+                sequencer::run(seq_store, suite, origin, cfg, rx, seq_metrics)
+            })
+        })
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let pub_stop = stop.clone();
@@ -381,7 +422,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
     );
     let pubt = std::thread::Builder::new()
         .name("publisher".into())
-        .spawn(move || publisher.run(interval, idle, pub_stop))
+        .spawn(move || fatal_if_it_panics("publisher", || publisher.run(interval, idle, pub_stop)))
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let app = Arc::new(http::App {
         store,
@@ -409,9 +450,14 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         Ok((app, site))
     });
     // Router (and queue sender) dropped with the runtime: the sequencer drains and exits.
-    let _ = seq.join();
+    let seq_ok = seq.join().is_ok();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = pubt.join();
+    let pub_ok = pubt.join().is_ok();
+    if result.is_ok() && seq_ok && pub_ok {
+        tracing::info!(
+            "已正常关闭 (closed cleanly: every acknowledged entry is committed, the database closed; the next start needs no repair)"
+        );
+    }
     result.map_err(Failure::Usage)
 }
 
