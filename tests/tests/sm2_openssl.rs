@@ -223,8 +223,70 @@ fn sm3_node_with_sm2_keys_cross_checked_by_openssl() {
         assert!((400..500).contains(&code), "{what}: {code} {body}");
         assert!(body.to_string().contains("signature"), "{what}: {body}");
     }
+    // Malformed SM2 keys in a registration: off the curve, compressed,
+    // the point at infinity, a stated ID that is the default written out.
+    let point = ossl.public().point().to_vec();
+    let mut off = point.clone();
+    off[64] ^= 1;
+    let mut compressed = point[..33].to_vec();
+    compressed[0] = 2;
+    let mut default_id = point.clone();
+    default_id.extend_from_slice(b"1234567812345678");
+    for (what, key) in [
+        ("off the curve", off),
+        ("compressed", compressed),
+        ("infinity", vec![0u8; 65]),
+        ("default ID written out", default_id),
+    ] {
+        let reg = kit.authority.sign(
+            EntryKind::ParticipantRegistered,
+            &json!({"id": "bad-key-party", "name": "坏钥匙", "role": "business-entity", "public_keys": [B64.encode(&key)]}),
+        );
+        let (code, body) = post(&node.url, &reg);
+        assert!((400..500).contains(&code), "{what}: {code} {body}");
+        assert!(body.to_string().contains("public key"), "{what}: {body}");
+    }
     let (code, body) = post(&node.url, &env);
     assert_eq!(code, 200, "the OpenSSL-signed envelope: {body}");
+    n += 1;
+    // The same OpenSSL key through the node's own CLI: pem-import, then submit.
+    let key_file = d.join("business.key");
+    let o = Command::new(bin("regledger-node"))
+        .args(["pem-import", "--name", &kit.business.id, "--pem"])
+        .arg(d.join("ossl.pem"))
+        .arg("--out")
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pf = d.join("event.json");
+    std::fs::write(
+        &pf,
+        serde_json::to_vec(&json!({"agreement_id": "SA-1", "action": "access",
+        "occurred_at_ms": kit.base_ms, "actor": "cli", "records": 4}))
+        .unwrap(),
+    )
+    .unwrap();
+    let o = Command::new(bin("regledger-node"))
+        .args([
+            "submit",
+            "--url",
+            &node.url,
+            "--kind",
+            "operation-event",
+            "--key",
+        ])
+        .arg(&key_file)
+        .arg("--payload")
+        .arg(&pf)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "submit with an SM2 key: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     n += 1;
     assert_eq!(
         tree_size(&node.url),
