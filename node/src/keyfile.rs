@@ -105,9 +105,13 @@ pub struct PemImportArgs {
 /// PemExportArgs are `regledger-node pem-export`'s.
 #[derive(clap::Args)]
 pub struct PemExportArgs {
-    /// The regledger SM2 key file.
+    /// The regledger SM2 key file (writes both PEM files).
+    #[arg(long, required_unless_present = "vkey", conflicts_with = "vkey")]
+    pub key: Option<PathBuf>,
+    /// Or an SM2 verifier key (e.g. log_vkey of log.json): writes only
+    /// `<out>.pub.pem`, for an assessor's `openssl pkeyutl -verify`.
     #[arg(long)]
-    pub key: PathBuf,
+    pub vkey: Option<String>,
     /// Write `<out>.pem` (PKCS#8 private) and `<out>.pub.pem` (public key).
     #[arg(long)]
     pub out: PathBuf,
@@ -139,9 +143,29 @@ pub fn pem_import(a: PemImportArgs) -> Result<(), Failure> {
 ///
 /// The key file does not parse or is not SM2, or the PEM files exist.
 pub fn pem_export(a: PemExportArgs) -> Result<(), Failure> {
-    let s = logdir::read_signer(&a.key).map_err(Failure::Usage)?;
+    if let Some(v) = &a.vkey {
+        let v = regledger::tlog::note::VerifierKey::parse(v)
+            .map_err(|e| Failure::Usage(format!("--vkey: {e}")))?;
+        let PublicKey::Sm2(p) = v.public_key() else {
+            return Err(Failure::Usage(format!(
+                "{} is an {} key: PEM export is for SM2 keys",
+                v.name(),
+                v.key_type().name()
+            )));
+        };
+        let (_, pubp) = pem_paths(&a.out);
+        logdir::write_secret(&pubp, pem::public_to_pem(p).trim_end())
+            .map_err(|e| Failure::Usage(format!("{}: {e}", pubp.display())))?;
+        println!(
+            "{}",
+            serde_json::json!({"vkey": v.to_vkey(), "public_pem": pubp})
+        );
+        return Ok(());
+    }
+    let key = a.key.expect("clap requires --key or --vkey");
+    let s = logdir::read_signer(&key).map_err(Failure::Usage)?;
     let (pp, pubp) = write_pem(&s, &a.out).map_err(Failure::Usage)?;
-    let mut j = key_json(&s, &a.key);
+    let mut j = key_json(&s, &key);
     j["pem"] = serde_json::json!(pp);
     j["public_pem"] = serde_json::json!(pubp);
     println!("{j}");

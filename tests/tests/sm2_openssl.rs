@@ -511,6 +511,20 @@ fn sm2_pem_keys_interoperate_with_openssl() {
         std::fs::read(d.join("w2.pub.pem")).unwrap(),
         std::fs::read(d.join("w.pub.pem")).unwrap()
     );
+    // From the vkey alone (what an assessor has): the same public key PEM.
+    let o = node_cmd(&[
+        "pem-export",
+        "--vkey",
+        imported["vkey"].as_str().unwrap(),
+        "--out",
+        &p("w3"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(d.join("w3.pub.pem")).unwrap(),
+        std::fs::read(d.join("w.pub.pem")).unwrap()
+    );
+    assert!(!d.join("w3.pem").exists());
 
     // Bad input: a public key or garbage as a private key, an Ed25519 key
     // to export, an unknown algorithm; nothing is written.
