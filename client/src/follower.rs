@@ -466,7 +466,7 @@ impl<'a> Follower<'a> {
             .enumerate()
             .map(|(index, pk)| Preverified {
                 index,
-                public_key: *pk,
+                public_key: pk.clone(),
             })
             .collect();
         let effects = match apply_preverified(sink.state(), ctx, &env, &pre) {

@@ -7,6 +7,7 @@ use base64::Engine;
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 
+use crate::crypto::{PublicKey, SecretKey, SigAlg};
 use crate::entry::envelope::{participant_key_id, payload_type_for, Envelope};
 use crate::entry::leaf::{envelope_hash, Leaf};
 use crate::registry::calendar::Date;
@@ -26,6 +27,9 @@ pub struct Party {
     pub role: Role,
     /// key is its Ed25519 key.
     pub key: SigningKey,
+    /// sm2, when set, is the key the party registers and signs with
+    /// instead (an SM2 key from the same seed, see [`Party::new_sm2`]).
+    pub sm2: Option<SecretKey>,
 }
 
 impl Party {
@@ -36,26 +40,47 @@ impl Party {
             name: name.into(),
             role,
             key: SigningKey::from_bytes(&[seed; 32]),
+            sm2: None,
         }
+    }
+
+    /// new_sm2 makes a party whose key is the SM2 key d = `seed` repeated
+    /// (default signer ID).
+    pub fn new_sm2(id: &str, name: &str, role: Role, seed: u8) -> Party {
+        let mut p = Party::new(id, name, role, seed);
+        p.sm2 = Some(SecretKey::from_seed(SigAlg::Sm2, &[seed; 32]).expect("d in range"));
+        p
+    }
+
+    /// secret returns the key the party signs with.
+    pub fn secret(&self) -> SecretKey {
+        self.sm2
+            .clone()
+            .unwrap_or_else(|| SecretKey::Ed25519(self.key.clone()))
+    }
+
+    /// public_key returns the party's typed public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.secret().public_key()
     }
 
     /// key_id returns the party's key id.
     pub fn key_id(&self) -> String {
-        participant_key_id(&self.id, self.key.verifying_key().as_bytes())
+        participant_key_id(&self.id, &self.public_key())
     }
 
-    /// public_key_b64 returns the base64 public key.
+    /// public_key_b64 returns the base64 public key (its material).
     pub fn public_key_b64(&self) -> String {
-        B64.encode(self.key.verifying_key().as_bytes())
+        B64.encode(self.public_key().material())
     }
 
     /// sign signs a payload of `kind` as this party.
     pub fn sign(&self, kind: EntryKind, payload: &Value) -> Envelope {
-        Envelope::sign(
+        Envelope::sign_with(
             &payload_type_for(kind.name()),
             serde_json::to_vec(payload).expect("json"),
             &self.key_id(),
-            &self.key,
+            &self.secret(),
         )
     }
 
@@ -106,8 +131,28 @@ pub const BASE_MS: u64 = 1_740_967_200_000;
 /// DAY_MS is one day in milliseconds.
 pub const DAY_MS: u64 = 86_400_000;
 
-/// DOC is a BLAKE3 digest of a (fictional) document.
+/// DOC is a digest of a (fictional) document.
 pub const DOC: &str = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
+
+/// suite_fields renames a payload's `document_blake3` to `document_digest`
+/// in an `sm3` log, which refuses the BLAKE3 field; other suites keep the
+/// older field so that their histories (and every vector pinned on them)
+/// stay byte for byte what they were.
+pub fn suite_fields(hash: HashSuite, mut v: Value) -> Value {
+    if hash == HashSuite::Sm3 {
+        if let Some(o) = v.as_object_mut() {
+            for (old, new) in [
+                ("document_blake3", "document_digest"),
+                ("evidence_blake3", "evidence_digest"),
+            ] {
+                if let Some(x) = o.remove(old) {
+                    o.insert(new.into(), x);
+                }
+            }
+        }
+    }
+    v
+}
 
 /// REGISTRATION_NO is the 登记号 of the lifecycle's product.
 pub const REGISTRATION_NO: &str = "GXDP-2025-000001";
@@ -141,6 +186,23 @@ impl Testkit {
             base_ms: BASE_MS,
             live: false,
         }
+    }
+
+    /// with_sm2 gives every party an SM2 key (from its seed), for a log of
+    /// the `sm3` suite (D19).
+    pub fn with_sm2(mut self) -> Testkit {
+        for p in [
+            &mut self.authority,
+            &mut self.agency,
+            &mut self.source,
+            &mut self.operator,
+            &mut self.business,
+            &mut self.venue,
+        ] {
+            let seed = p.key.to_bytes()[0];
+            *p = Party::new_sm2(&p.id, &p.name, p.role, seed);
+        }
+        self
     }
 
     /// live returns the standard parties with scenarios dated today (China
@@ -252,9 +314,9 @@ impl Testkit {
                 "implementation plan filed",
                 self.agency.sign(
                     EntryKind::AgreementFiled,
-                    &json!({"id": "PLAN-1", "agreement_type": "implementation-plan", "parties": [self.agency.id], "grantee": self.agency.id,
+                    &suite_fields(hash, json!({"id": "PLAN-1", "agreement_type": "implementation-plan", "parties": [self.agency.id], "grantee": self.agency.id,
                             "scope": ["R-GX-TRANSPORT-001"], "signed_on": on("2025-02-28"), "term_start": on("2025-03-01"), "term_end": until("2028-02-27"),
-                            "document_title": "公共数据授权运营实施方案", "document_blake3": DOC}),
+                            "document_title": "公共数据授权运营实施方案", "document_blake3": DOC})),
                 ),
                 self.at(1, 0),
             ),
@@ -262,9 +324,9 @@ impl Testkit {
                 "operation agreement filed",
                 self.agency.sign(
                     EntryKind::AgreementFiled,
-                    &json!({"id": "OA-1", "agreement_type": "operation-agreement", "parties": [self.agency.id, self.operator.id], "grantee": self.operator.id,
+                    &suite_fields(hash, json!({"id": "OA-1", "agreement_type": "operation-agreement", "parties": [self.agency.id, self.operator.id], "grantee": self.operator.id,
                             "scope": ["R-GX-TRANSPORT-001"], "signed_on": on("2025-02-28"), "term_start": on("2025-03-01"), "term_end": until("2028-02-27"),
-                            "document_title": "公共数据资源授权运营协议", "document_blake3": DOC}),
+                            "document_title": "公共数据资源授权运营协议", "document_blake3": DOC})),
                 ),
                 self.at(1, 1),
             ),
@@ -272,9 +334,9 @@ impl Testkit {
                 "scene authorization filed",
                 self.operator.sign(
                     EntryKind::AgreementFiled,
-                    &json!({"id": "SA-1", "agreement_type": "scene-authorization", "parties": [self.operator.id, self.business.id], "grantee": self.business.id,
+                    &suite_fields(hash, json!({"id": "SA-1", "agreement_type": "scene-authorization", "parties": [self.operator.id, self.business.id], "grantee": self.business.id,
                             "parent": "OA-1", "scope": ["R-GX-TRANSPORT-001"], "scene": "公交出行规划", "signed_on": on("2025-03-04"),
-                            "term_start": on("2025-03-05"), "term_end": until("2027-03-04"), "document_title": "场景授权协议", "document_blake3": DOC}),
+                            "term_start": on("2025-03-05"), "term_end": until("2027-03-04"), "document_title": "场景授权协议", "document_blake3": DOC})),
                 ),
                 self.at(1, 2),
             ),

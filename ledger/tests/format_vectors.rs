@@ -40,7 +40,7 @@ fn unhex(v: &Value) -> Vec<u8> {
 fn generate() -> Value {
     let key = SigningKey::from_bytes(&[0x11; 32]);
     let pk = key.verifying_key().to_bytes();
-    let key_id = participant_key_id("gx-operator", &pk);
+    let key_id = participant_key_id("gx-operator", &regledger::crypto::PublicKey::Ed25519(pk));
     let payload = r#"{"product_id":"P-1","registration_no":"GXDP-2025-000001","product_name":"公交客流预测服务"}"#;
     let ptype = payload_type_for("product-registered");
     let env = Envelope::sign(&ptype, payload.as_bytes().to_vec(), &key_id, &key);

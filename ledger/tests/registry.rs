@@ -635,3 +635,56 @@ fn the_registry_table_names_every_kind_with_the_roles_the_code_allows() {
         assert_eq!(row.matches('|').count(), 6, "{row}");
     }
 }
+
+/// Document digests (docs/registry.md, "Document digests"): an `sm3` log
+/// takes `document_digest` and refuses the BLAKE3-named field; other logs
+/// take either (their existing entries carry `document_blake3`), never both,
+/// and one is required. Failed before the rule: `document_digest` was an
+/// unknown field everywhere and `document_blake3` passed in an sm3 log.
+#[test]
+fn document_digest_field_by_suite() {
+    let k = kit();
+    for suite in [HashSuite::Sm3, HashSuite::Sha256, HashSuite::Blake3] {
+        let setup = k.setup(suite, "guangxi");
+        let r = replay(ORIGIN, suite, &setup)
+            .unwrap_or_else(|(i, e)| panic!("{suite:?}: step {i} rejected: {e}"));
+        let ctx = EntryContext {
+            index: setup.len() as u64,
+            integrated_time_ms: k.at(2, 0),
+            log_id: ORIGIN.into(),
+        };
+        let amend = |fields: serde_json::Value| {
+            let mut p = json!({"id": "OA-1", "amended_on": k.on("2025-03-04"), "reason": "变更"});
+            for (f, v) in fields.as_object().unwrap() {
+                p[f] = v.clone();
+            }
+            apply(
+                &r.state,
+                &ctx,
+                &k.agency.sign(EntryKind::AgreementAmended, &p),
+            )
+        };
+        let digest = amend(json!({"document_digest": DOC}));
+        assert!(digest.is_ok(), "{suite:?}: {digest:?}");
+        let old = amend(json!({"document_blake3": DOC}));
+        if suite == HashSuite::Sm3 {
+            let e = old.unwrap_err();
+            assert_eq!(e.code(), "malformed-payload");
+            assert!(e.to_string().contains("refused in an sm3 log"), "{e}");
+        } else {
+            assert!(old.is_ok(), "{suite:?}: {old:?}");
+        }
+        let both = amend(json!({"document_digest": DOC, "document_blake3": DOC})).unwrap_err();
+        assert!(both.to_string().contains("not both"), "{both}");
+        let none = amend(json!({})).unwrap_err();
+        assert!(
+            none.to_string().contains("document_digest is missing"),
+            "{none}"
+        );
+        let upper = amend(json!({"document_digest": DOC.to_uppercase()})).unwrap_err();
+        assert!(upper.to_string().contains("64 lowercase hex"), "{upper}");
+        let steps = k.lifecycle(suite, "guangxi");
+        replay(ORIGIN, suite, &steps)
+            .unwrap_or_else(|(i, e)| panic!("{suite:?}: lifecycle step {i} rejected: {e}"));
+    }
+}

@@ -263,6 +263,15 @@ pub fn get_text(url: &str) -> Result<(u16, String), String> {
     })
 }
 
+/// get_bytes GETs a URL and returns status and body bytes.
+pub fn get_bytes(url: &str) -> (u16, Vec<u8>) {
+    rt().block_on(async {
+        let r = reqwest::get(url).await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.bytes().await.unwrap().to_vec())
+    })
+}
+
 /// get_json GETs a URL and parses JSON (panics unless 200).
 pub fn get_json(url: &str) -> Value {
     let (s, b) = get_text(url).unwrap();
@@ -305,12 +314,14 @@ pub fn tree_size(base: &str) -> u64 {
 /// init_with_testkit initialises a log whose root authority is the testkit's.
 pub fn init_with_testkit(data: &Path, origin: &str, hash: &str, kit: &regledger::testkit::Testkit) {
     let key = data.with_extension("authority.key");
-    let signer = regledger::tlog::note::Signer::generate(
-        &kit.authority.id,
-        regledger::tlog::note::KeyType::Ed25519,
-        kit.authority.key.to_bytes(),
-    )
-    .unwrap();
+    // The authority's SM2 key when the kit has SM2 parties (Testkit::with_sm2).
+    let t = match kit.authority.secret().alg() {
+        regledger::crypto::SigAlg::Sm2 => regledger::tlog::note::KeyType::Sm2,
+        regledger::crypto::SigAlg::Ed25519 => regledger::tlog::note::KeyType::Ed25519,
+    };
+    let signer =
+        regledger::tlog::note::Signer::from_secret(&kit.authority.id, t, kit.authority.secret())
+            .unwrap();
     std::fs::write(&key, signer.to_skey()).unwrap();
     init(
         data,

@@ -15,25 +15,22 @@ use crate::registry::calendar::{Date, YearNotice};
 use crate::registry::kinds::*;
 use crate::registry::payloads::*;
 use crate::registry::violation::Flag;
-use crate::tlog::hash::Hash;
 
-/// hex_key writes a 32-byte public key as the hex string state has always
-/// held (so existing data directories read back unchanged) and reads it
-/// strictly: exactly 64 hex digits.
+/// hex_key writes a public key as the string state has always held for
+/// Ed25519, 64 hex digits (so existing data directories read back
+/// unchanged), and an SM2 key as `sm2:` and the hex of its material
+/// ([`crate::crypto::PublicKey::to_state_string`]); it reads both strictly.
 mod hex_key {
+    use crate::crypto::PublicKey;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    use super::Hash;
-
-    pub fn serialize<S: Serializer>(key: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&Hash(*key).to_hex())
+    pub fn serialize<S: Serializer>(key: &PublicKey, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&key.to_state_string())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PublicKey, D::Error> {
         let s = String::deserialize(d)?;
-        Hash::from_hex(&s)
-            .map(|h| h.0)
-            .ok_or_else(|| serde::de::Error::custom("a public key is 64 hex digits"))
+        PublicKey::from_state_string(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -131,6 +128,10 @@ pub struct GenesisState {
     pub hash: String,
     /// profile is the policy profile name.
     pub profile: String,
+    /// require_sm2: participant keys must be SM2 (omitted when false, so
+    /// the state of existing logs is byte for byte unchanged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_sm2: bool,
 }
 
 /// ParticipantState is a participant as registered.
@@ -159,10 +160,11 @@ pub struct KeyState {
     pub key_id: String,
     /// participant is the owner.
     pub participant: String,
-    /// public_key is the Ed25519 public key, stored (in the node's database
-    /// and the mirror's) and served as 64 lowercase hex digits.
+    /// public_key is the public key, stored (in the node's database and
+    /// the mirror's) and served as 64 lowercase hex digits (Ed25519) or
+    /// `sm2:<hex of point ‖ stated ID>` (SM2).
     #[serde(with = "hex_key")]
-    pub public_key: [u8; 32],
+    pub public_key: crate::crypto::PublicKey,
     /// added_index is the entry that added it.
     pub added_index: u64,
     /// retired_index is the entry that retired it, if any.
@@ -399,7 +401,7 @@ impl MemoryState {
 /// not: what the node and the audit verify a signature with before the
 /// rules decide whether the key may still sign (see
 /// [`crate::entry::envelope::Envelope::verify_known`]).
-pub fn key_of(s: &(impl StateReader + ?Sized), key_id: &str) -> Option<[u8; 32]> {
+pub fn key_of(s: &(impl StateReader + ?Sized), key_id: &str) -> Option<crate::crypto::PublicKey> {
     match s.get(&StateKey::Key(key_id.to_string())) {
         Some(StateObject::Key(k)) => Some(k.public_key),
         _ => None,
@@ -446,7 +448,7 @@ mod tests {
             StateObject::Key(KeyState {
                 key_id: "p/aa".into(),
                 participant: "p".into(),
-                public_key: [0xab; 32],
+                public_key: crate::crypto::PublicKey::Ed25519([0xab; 32]),
                 added_index: 1,
                 retired_index: Some(3),
             }),
@@ -460,7 +462,11 @@ mod tests {
                 status_index: 2,
             }),
         );
-        assert_eq!(key_of(&st, "p/aa"), Some([0xab; 32]), "retired or not");
+        assert_eq!(
+            key_of(&st, "p/aa"),
+            Some(crate::crypto::PublicKey::Ed25519([0xab; 32])),
+            "retired or not"
+        );
         assert_eq!(key_of(&st, "p/cc"), None);
         assert_eq!(key_of(&st, "p/dd"), None);
     }
@@ -473,7 +479,7 @@ mod tests {
         let StateObject::Key(k) = &o else {
             panic!("{o:?}")
         };
-        assert_eq!(k.public_key[..2], [0x8a, 0x88]);
+        assert_eq!(k.public_key.material()[..2], [0x8a, 0x88]);
         assert_eq!(serde_json::to_string(&o).unwrap(), stored);
         for bad in [
             "8a88",

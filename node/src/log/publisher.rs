@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
-use regledger::tlog::note::{NoteError, Signer};
+use crate::keysigner::{KeySigner, SignerError};
+use regledger::tlog::checkpoint::Checkpoint;
 use regledger::HashSuite;
 use tokio::sync::watch;
 
@@ -28,9 +28,10 @@ pub enum PublishError {
     /// Io: the checkpoint file could not be written.
     #[error("checkpoint file: {0}")]
     Io(#[from] std::io::Error),
-    /// Sign: the log key could not sign.
+    /// Sign: the log key could not sign (an external signer down, or its
+    /// signature refused): no checkpoint is published.
     #[error("signing the checkpoint: {0}")]
-    Sign(#[from] NoteError),
+    Sign(#[from] SignerError),
 }
 
 /// Published is the latest checkpoint, shared with the HTTP layer.
@@ -50,8 +51,8 @@ pub struct Publisher {
     pub suite: HashSuite,
     /// origin is the checkpoint origin.
     pub origin: String,
-    /// signer is the log key.
-    pub signer: Signer,
+    /// signer is the log key (a key file, or an external signer).
+    pub signer: KeySigner,
     /// tiles_dir is where tiles go.
     pub tiles_dir: PathBuf,
     /// latest is the published checkpoint.
@@ -104,7 +105,7 @@ impl Publisher {
             root,
             extensions: vec![],
         };
-        let mut note = sign_checkpoint(&cp, &self.signer)?;
+        let mut note = self.signer.sign_checkpoint(&cp)?;
         if let Some(w) = &self.witnesses {
             let o = w.cosign(&self.store, self.suite, size, &note);
             if o.verified < w.quorum {
@@ -186,6 +187,9 @@ impl Publisher {
                 Ok(true) => last = Instant::now(),
                 Ok(false) => {}
                 Err(e) => {
+                    if matches!(e, PublishError::Sign(_)) {
+                        self.metrics.sign_failures.fetch_add(1, Ordering::Relaxed);
+                    }
                     tracing::error!("checkpoint not published: {e}");
                     // A failed commit leaves redb's handle unusable: reopen it
                     // (only then) so publishing resumes once space returns,

@@ -97,9 +97,16 @@ pub struct MirrorArgs {
     /// POST every change event as JSON to this URL (repeatable; at-least-once, resumed after restart).
     #[arg(long)]
     pub webhook: Vec<String>,
-    /// Witness key (type 0x04, cosignature/v1): serve C2SP tlog-witness `POST /add-checkpoint`.
+    /// Witness key (cosignature/v1, or sm2-witness for an sm3 log): serve C2SP tlog-witness `POST /add-checkpoint`.
     #[arg(long)]
     pub witness_key: Option<PathBuf>,
+    /// Keep the witness key in a device instead: sign through `cmd:<program> [args]`
+    /// (the external signer interface, docs/operator.md); needs --witness-vkey.
+    #[arg(long, requires = "witness_vkey", conflicts_with = "witness_key")]
+    pub witness_signer: Option<String>,
+    /// The witness's verifier key, for --witness-signer.
+    #[arg(long, requires = "witness_signer")]
+    pub witness_vkey: Option<String>,
     /// Longest time a request may take, in seconds (the event stream is exempt).
     #[arg(long, default_value_t = 30)]
     pub request_timeout_s: u64,
@@ -353,18 +360,28 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
             .map_err(|_| Failure::Usage(format!("{flag} {url:?} is not an http(s) URL")))?;
         sources.push(Arc::new(s));
     }
-    let witness = match &a.witness_key {
-        None => None,
-        Some(p) => {
+    let witness = match (&a.witness_key, &a.witness_signer, &a.witness_vkey) {
+        (Some(p), _, _) => {
             let s = crate::logdir::read_signer(p).map_err(Failure::Usage)?;
-            if s.key_type() != regledger::tlog::note::KeyType::CosignatureV1 {
+            if !s.key_type().is_cosignature() {
                 return Err(Failure::Usage(format!(
-                    "{}: a witness key must be of type cosignature/v1 (0x04); make one with `regledger-node keygen --type witness`",
+                    "{}: a witness key must be a cosignature key (cosignature/v1, or SM2 for an sm3 log); make one with `regledger-node keygen --type witness [--alg sm2]`",
                     p.display()
                 )));
             }
-            Some(s)
+            Some(crate::keysigner::KeySigner::Local(s))
         }
+        (None, Some(spec), Some(vkey)) => {
+            let v = regledger::tlog::note::VerifierKey::parse(vkey)
+                .map_err(|e| Failure::Usage(format!("--witness-vkey: {e}")))?;
+            if !v.key_type().is_cosignature() {
+                return Err(Failure::Usage(
+                    "--witness-vkey must be a witness (cosignature) key".into(),
+                ));
+            }
+            Some(crate::keysigner::KeySigner::external(spec, v).map_err(Failure::Usage)?)
+        }
+        _ => None,
     };
     check_data_dir(&a.data, &descriptor_json)?;
     let db = a.data.join("ledger.redb");
