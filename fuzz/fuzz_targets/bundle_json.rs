@@ -17,12 +17,14 @@ use base64::Engine;
 use libfuzzer_sys::fuzz_target;
 use regledger::cert::assemble::assemble;
 use regledger::cert::bundle::{verify_bundle, CertificateBundle, EntryProof};
+use regledger::cert::status::{build_status, StatusKind};
+use regledger::descriptor::{LogDescriptor, LogDescriptorJson};
+use regledger::registry::commit::MapKey;
+use regledger::testkit::{replay, Sequencer, Testkit, REGISTRATION_NO};
 use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
 use regledger::tlog::cosignature::{add_signatures, cosign};
-use regledger::descriptor::{LogDescriptor, LogDescriptorJson};
-use regledger::tlog::note::{KeyType, Signer};
-use regledger::testkit::{replay, Testkit, REGISTRATION_NO};
 use regledger::tlog::memory::MemoryTree;
+use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use std::sync::OnceLock;
 
@@ -35,8 +37,15 @@ fn fixture() -> &'static (CertificateBundle, LogDescriptor) {
         let k = Testkit::new(ORIGIN);
         let steps = k.lifecycle(suite, "guangxi");
         let r = replay(ORIGIN, suite, &steps).unwrap();
+        // v2 leaves (state roots a correct replay computes), their
+        // envelopes beside them, as a node stores them.
+        let mut sq = Sequencer::new(ORIGIN, suite);
+        let leaves: Vec<Vec<u8>> = steps
+            .iter()
+            .map(|st| sq.next_unchecked(&st.envelope, st.time_ms).to_bytes())
+            .collect();
+        let envelopes: Vec<Vec<u8>> = steps.iter().map(|st| st.envelope.to_bytes()).collect();
         let mut t = MemoryTree::new(suite);
-        let leaves: Vec<Vec<u8>> = r.leaves.iter().map(|l| l.to_bytes()).collect();
         for l in &leaves {
             t.append_data(l);
         }
@@ -60,18 +69,40 @@ fn fixture() -> &'static (CertificateBundle, LogDescriptor) {
             profile: "guangxi".into(),
         })
         .unwrap();
-        let b = assemble(ORIGIN, &r.state, REGISTRATION_NO, &note, |i| {
-            Ok(EntryProof {
-                index: i,
-                leaf: B64.encode(&leaves[i as usize]),
-                inclusion_proof: t
-                    .prove_inclusion(t.size(), i)
-                    .unwrap()
-                    .iter()
-                    .map(|h| B64.encode(h.0))
-                    .collect(),
-            })
-        })
+        let at = |i: u64| EntryProof {
+            index: i,
+            leaf: B64.encode(&leaves[i as usize]),
+            inclusion_proof: t
+                .prove_inclusion(t.size(), i)
+                .unwrap()
+                .iter()
+                .map(|h| B64.encode(h.0))
+                .collect(),
+            envelope: Some(B64.encode(&envelopes[i as usize])),
+        };
+        let key = MapKey::State(StatusKind::Product.key(REGISTRATION_NO).unwrap()).bytes();
+        let status = build_status(
+            suite,
+            ORIGIN,
+            StatusKind::Product,
+            REGISTRATION_NO,
+            &note,
+            EntryProof {
+                envelope: None,
+                ..at(t.size() - 1)
+            },
+            &sq.map().prove(&key).unwrap(),
+            sq.records.get(&key).map(|r| r.as_slice()),
+        )
+        .unwrap();
+        let b = assemble(
+            ORIGIN,
+            &r.state,
+            REGISTRATION_NO,
+            &note,
+            |i| Ok(at(i)),
+            Some(status),
+        )
         .unwrap();
         verify_bundle(&b, &d).expect("the fixture bundle verifies");
         (b, d)

@@ -47,8 +47,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         if check_text(text).is_ok() {
             let signed = sign_note(text, &[signer]).expect("checked text signs");
-            let o = open_note(signed.as_bytes(), &[&mine])
-                .expect("signed note opens");
+            let o = open_note(signed.as_bytes(), &[&mine]).expect("signed note opens");
             assert_eq!(o.text, text);
             assert_eq!(o.verified.len(), 1);
             // The same name and id with another key is a different key id,

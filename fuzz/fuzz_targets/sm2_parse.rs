@@ -20,10 +20,16 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again.to_bytes(), k.to_bytes());
         }
         if let Ok(p) = pem::public_from_pem(s, None) {
-            assert_eq!(pem::public_from_pem(&pem::public_to_pem(&p), None).unwrap(), p);
+            assert_eq!(
+                pem::public_from_pem(&pem::public_to_pem(&p), None).unwrap(),
+                p
+            );
         }
         if let Ok(k) = PublicKey::from_state_string(s) {
-            assert_eq!(PublicKey::from_state_string(&k.to_state_string()).unwrap(), k);
+            assert_eq!(
+                PublicKey::from_state_string(&k.to_state_string()).unwrap(),
+                k
+            );
         }
     }
     if let Ok(k) = Sm2PublicKey::from_material(data) {

@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(p) = MapProof::parse(data) else {
         return;
     };
-    assert_eq!(p.to_bytes(), data, "state map proof encoding is not canonical");
+    assert_eq!(
+        p.to_bytes(),
+        data,
+        "state map proof encoding is not canonical"
+    );
     assert_eq!(MapProof::parse(&p.to_bytes()).unwrap(), p);
     assert!(p.depth() <= 256);
     for suite in [HashSuite::Sha256, HashSuite::Blake3] {
