@@ -1,46 +1,13 @@
-//! The node's durable state behind a narrow API: the seam a second storage
-//! driver (PostgreSQL, issue 19) plugs into. redb is the implementation:
-//! one file holding leaves, stored Merkle hashes, registry state, indexes
-//! and checkpoints; every write is one transaction committed with
-//! `Durability::Immediate` (fsync).
-//!
-//! # The boundary
-//!
-//! Nothing outside this module sees a table. A driver gives these methods
-//! their meaning, and nothing else:
-//!
-//! - [`Store`]: `open`, `open_with`, `reopen`, `is_open`, `head`, `read`,
-//!   `write`. After an I/O error the handle is refused and `reopen` recovers
-//!   the last durable commit, exactly as after a crash.
-//! - [`ReadTx`], a consistent snapshot: `head`, `size`, `leaf`, `subjects`,
-//!   `root_at`, the stored hashes as a [`HashReader`] (proofs and tiles), the
-//!   registry state as a [`StateReader`], and the named values
-//!   `published_checkpoint`, `tiles_size`, `witness_checkpoint`,
-//!   `verifying_checkpoint`, `cosigned_size`, `webhook_delivered`.
-//! - [`WriteTx`], one atomic, durable change: `head`, `appender` (the log's
-//!   one append path, [`Appender`]), `root_at`, `witness_checkpoint`, the
-//!   setters of the named values, and `commit`. Dropping it without `commit`
-//!   writes nothing.
-//! - [`Appender`] (store/append.rs): `head`, `logged_at` (the replay index),
-//!   `state`, `root_at` and `append_entry`, which writes one entry's leaf,
-//!   stored hashes, state writes, subject index rows and content id and
-//!   advances the head. The sequencer and the mirror both append through it,
-//!   so what makes an entry part of the log is written once.
-//!
-//! The callers keep the rules: the leaf chain ([`regledger::entry::chain`])
-//! and the registry ([`regledger::registry::apply`]) are checked before
-//! `append_entry`; the store only refuses an entry that is not at its end.
-//!
-//! This is a struct, not yet a trait, on purpose: with one driver a trait
-//! would only add generic parameters to every handler. The second driver
-//! turns exactly these public methods into `trait LogStore` (with its read
-//! and write transaction types); nothing else has to change.
+//! The embedded driver: redb, one file (`ledger.redb`) holding leaves,
+//! stored Merkle hashes, registry state, indexes and checkpoints; every
+//! write is one transaction committed with `Durability::Immediate` (fsync).
+//! The default, and the two-command start.
 //!
 //! # On disk
 //!
-//! store/tables.rs is the format of existing data directories: table names,
-//! key and value types and encodings stay as they are. A store written
-//! before D12 gets its replay index built at open (store/migrate.rs).
+//! store/redb/tables.rs is the format of existing data directories: table
+//! names, key and value types and encodings stay as they are. A store
+//! written before D12 gets its replay index built at open (migrate.rs).
 
 mod append;
 mod migrate;
@@ -50,104 +17,23 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use redb::{
-    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, WriteTransaction,
+    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
+    WriteTransaction,
 };
-use regledger::entry::leaf::LeafError;
 use regledger::registry::{StateKey, StateObject, StateReader};
 use regledger::tlog::tree::{tree_hash, HashReader, TreeError};
 use regledger::{Hash, HashSuite};
 
-pub use append::Appender;
+pub use append::RedbAppender;
 use tables::*;
 
-/// Head is the committed head of the log: the end of its leaf chain.
-pub type Head = regledger::entry::chain::ChainHead;
-
-/// StoreError is a storage failure. Every variant means nothing of the
-/// failed transaction was committed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Database: redb refused (I/O error, full disk, corruption). After an
-    /// I/O error the handle stays refused until [`Store::reopen`].
-    #[error("storage: {0}")]
-    Database(#[from] redb::Error),
-    /// Closed: the handle is being reopened after a storage error.
-    #[error("storage: the database is being reopened after a storage error")]
-    Closed,
-    /// MissingLeaf: a leaf below the committed size is not stored.
-    #[error("storage: leaf {0} is missing")]
-    MissingLeaf(u64),
-    /// BadLeaf: stored leaf bytes do not parse.
-    #[error("storage: leaf {index}: {source}")]
-    BadLeaf {
-        /// index is the leaf's index.
-        index: u64,
-        /// source is why it does not parse.
-        source: LeafError,
-    },
-    /// Tree: the stored hashes do not give what was asked (a missing hash,
-    /// a size out of range).
-    #[error("storage: {0}")]
-    Tree(#[from] TreeError),
-    /// NotNext: an append at another index than the store's size (a caller
-    /// bug: entries are appended only at the end, in order).
-    #[error("storage: entry {index} appended to a log of size {size}")]
-    NotNext {
-        /// index is the entry's index.
-        index: u64,
-        /// size is the store's size.
-        size: u64,
-    },
-    /// Encode: a registry object did not encode as JSON.
-    #[error("storage: a state object does not encode: {0}")]
-    Encode(serde_json::Error),
-    /// Unreadable: a stored value does not decode.
-    #[error("storage: the stored {0} is unreadable")]
-    Unreadable(&'static str),
-    /// Incomplete: a transaction whose append failed half-way was committed
-    /// (a caller bug: it must be dropped).
-    #[error("storage: refusing to commit a transaction whose append failed")]
-    Incomplete,
-}
-
-// redb has one error type per operation; they all become `Database`
-// (each converts into `redb::Error`), so `?` works on every redb call.
-impl From<redb::DatabaseError> for StoreError {
-    fn from(e: redb::DatabaseError) -> Self {
-        StoreError::Database(e.into())
-    }
-}
-impl From<redb::TransactionError> for StoreError {
-    fn from(e: redb::TransactionError) -> Self {
-        StoreError::Database(e.into())
-    }
-}
-impl From<redb::TableError> for StoreError {
-    fn from(e: redb::TableError) -> Self {
-        StoreError::Database(e.into())
-    }
-}
-impl From<redb::StorageError> for StoreError {
-    fn from(e: redb::StorageError) -> Self {
-        StoreError::Database(e.into())
-    }
-}
-impl From<redb::CommitError> for StoreError {
-    fn from(e: redb::CommitError) -> Self {
-        StoreError::Database(e.into())
-    }
-}
-impl From<redb::SetDurabilityError> for StoreError {
-    fn from(e: redb::SetDurabilityError) -> Self {
-        StoreError::Database(e.into())
-    }
-}
+use super::{Head, StoreError};
 
 /// Store is the open database. After an I/O error redb refuses every
 /// further transaction on that handle (its page cache may no longer match
 /// the disk), so the store can be reopened in place: the durable state on
 /// disk is the truth, exactly as after a crash.
-pub struct Store {
+pub struct RedbStore {
     path: PathBuf,
     db: RwLock<Option<Arc<Database>>>,
     /// quick_repair makes every commit save redb's allocator state (and
@@ -164,24 +50,24 @@ fn begin(db: &Database, quick_repair: bool) -> Result<WriteTransaction, StoreErr
     Ok(tx)
 }
 
-impl Store {
+impl RedbStore {
     /// open opens (or creates) the database file and its tables, with quick repair.
     ///
     /// # Errors
     ///
     /// [`StoreError::Database`] if the file cannot be opened or created, or a
     /// pre-D12 store's migration fails.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
         Self::open_with(path, true)
     }
 
-    /// open_with opens (or creates) the database file and its tables; `quick_repair` as in [`Store::quick_repair`].
+    /// open_with opens (or creates) the database file and its tables; `quick_repair` as in [`RedbStore::quick_repair`].
     ///
     /// # Errors
     ///
-    /// As [`Store::open`].
-    pub fn open_with(path: &Path, quick_repair: bool) -> Result<Store, StoreError> {
-        Ok(Store {
+    /// As [`RedbStore::open`].
+    pub fn open_with(path: &Path, quick_repair: bool) -> Result<RedbStore, StoreError> {
+        Ok(RedbStore {
             path: path.to_path_buf(),
             db: RwLock::new(Some(Arc::new(Self::open_db(path, quick_repair)?))),
             quick_repair,
@@ -220,9 +106,9 @@ impl Store {
     ///
     /// [`StoreError::Closed`] while the handle is reopened, or
     /// [`StoreError::Database`].
-    pub fn read(&self) -> Result<ReadTx, StoreError> {
+    pub fn read(&self) -> Result<RedbRead, StoreError> {
         let txn = self.db()?.begin_read()?;
-        Ok(ReadTx {
+        Ok(RedbRead {
             leaves: txn.open_table(LEAVES)?,
             hashes: txn.open_table(HASHES)?,
             state: txn.open_table(STATE)?,
@@ -236,11 +122,11 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// As [`Store::read`].
-    pub fn write(&self) -> Result<WriteTx, StoreError> {
+    /// As [`RedbStore::read`].
+    pub fn write(&self) -> Result<RedbWrite, StoreError> {
         let tx = begin(self.db()?.as_ref(), self.quick_repair)?;
         let head = head_of(&tx.open_table(META)?)?;
-        Ok(WriteTx {
+        Ok(RedbWrite {
             tx,
             head,
             moved: false,
@@ -282,16 +168,16 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// As [`Store::read`].
+    /// As [`RedbStore::read`].
     pub fn head(&self) -> Result<Head, StoreError> {
         self.read()?.head()
     }
 }
 
-/// ReadTx is a consistent snapshot of the log, for the read API, the
+/// RedbRead is a consistent snapshot of the log, for the read API, the
 /// publisher and the followers. It holds redb's read transaction: a
 /// long-lived one keeps old pages from being reused, so drop it when done.
-pub struct ReadTx {
+pub struct RedbRead {
     leaves: ReadOnlyTable<u64, &'static [u8]>,
     hashes: ReadOnlyTable<u64, [u8; 32]>,
     state: ReadOnlyTable<&'static str, &'static [u8]>,
@@ -299,7 +185,7 @@ pub struct ReadTx {
     txn: ReadTransaction,
 }
 
-impl ReadTx {
+impl RedbRead {
     /// head returns the head in this snapshot.
     ///
     /// # Errors
@@ -325,6 +211,24 @@ impl ReadTx {
     /// [`StoreError::Database`].
     pub fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.leaves.get(index)?.map(|v| v.value().to_vec()))
+    }
+
+    /// leaves returns the leaf bytes at `start..end`, in order; it stops at
+    /// the first missing one (past the end).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::new();
+        for (want, kv) in (start..end).zip(self.leaves.range(start..end)?) {
+            let (k, v) = kv?;
+            if k.value() != want {
+                break;
+            }
+            out.push(v.value().to_vec());
+        }
+        Ok(out)
     }
 
     /// objects returns the registry objects whose state key starts with
@@ -435,22 +339,22 @@ impl ReadTx {
 }
 
 /// A snapshot reads stored hashes for proofs and tiles.
-impl HashReader for ReadTx {
+impl HashReader for RedbRead {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
         Hashes(&self.hashes).read_hashes(indexes)
     }
 }
 
 /// A snapshot reads the registry state.
-impl StateReader for ReadTx {
+impl StateReader for RedbRead {
     fn get(&self, key: &StateKey) -> Option<StateObject> {
         state_get(&self.state, key)
     }
 }
 
-/// WriteTx is one atomic, durable change to the log. Dropping it without
-/// [`WriteTx::commit`] writes nothing.
-pub struct WriteTx {
+/// RedbWrite is one atomic, durable change to the log. Dropping it without
+/// [`RedbWrite::commit`] writes nothing.
+pub struct RedbWrite {
     tx: WriteTransaction,
     /// head is the head as of the last append (loaded at begin).
     head: Head,
@@ -460,7 +364,7 @@ pub struct WriteTx {
     failed: bool,
 }
 
-impl WriteTx {
+impl RedbWrite {
     /// head returns the head, including this transaction's appends.
     pub fn head(&self) -> Head {
         self.head
@@ -473,8 +377,8 @@ impl WriteTx {
     /// # Errors
     ///
     /// [`StoreError::Database`].
-    pub fn appender(&mut self, suite: HashSuite) -> Result<Appender<'_>, StoreError> {
-        Appender::open(
+    pub fn appender(&mut self, suite: HashSuite) -> Result<RedbAppender<'_>, StoreError> {
+        RedbAppender::open(
             &self.tx,
             suite,
             &mut self.head,
@@ -496,7 +400,7 @@ impl WriteTx {
         )?)
     }
 
-    /// witness_checkpoint is [`ReadTx::witness_checkpoint`] inside this transaction.
+    /// witness_checkpoint is [`RedbRead::witness_checkpoint`] inside this transaction.
     ///
     /// # Errors
     ///

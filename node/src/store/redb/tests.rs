@@ -73,7 +73,7 @@ fn an_old_store_gets_every_logged_content_protected_at_open() {
     let path = dir.path().join("ledger.redb");
     old_store(&path, &leaves);
 
-    let store = Store::open(&path).unwrap();
+    let store = RedbStore::open(&path).unwrap();
     let mut want: Vec<([u8; 32], u64)> = leaves[..n]
         .iter()
         .enumerate()
@@ -127,7 +127,7 @@ fn an_interrupted_migration_resumes_where_it_stopped() {
     migrate::content_ids(&db, false, 3).unwrap();
     assert!(!tables(&db).contains(&"digests".to_string()));
     drop(db);
-    let store = Store::open(&path).unwrap();
+    let store = RedbStore::open(&path).unwrap();
     let mut want: Vec<([u8; 32], u64)> = leaves
         .iter()
         .enumerate()
@@ -140,7 +140,7 @@ fn an_interrupted_migration_resumes_where_it_stopped() {
 #[test]
 fn a_new_store_has_no_legacy_table() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
+    let store = RedbStore::open(&dir.path().join("ledger.redb")).unwrap();
     let db = store.db().unwrap();
     let t = tables(&db);
     assert!(t.contains(&"content_ids".to_string()), "{t:?}");
@@ -167,7 +167,7 @@ fn nothing() -> Effects {
 #[test]
 fn an_append_not_at_the_head_is_refused_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
+    let store = RedbStore::open(&dir.path().join("ledger.redb")).unwrap();
     let mut tx = store.write().unwrap();
     let mut a = tx.appender(HashSuite::Sha256).unwrap();
     a.append_entry(&ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32])
@@ -202,7 +202,7 @@ fn an_append_not_at_the_head_is_refused_and_writes_nothing() {
 #[test]
 fn a_dropped_write_transaction_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
+    let store = RedbStore::open(&dir.path().join("ledger.redb")).unwrap();
     let mut tx = store.write().unwrap();
     tx.appender(HashSuite::Sha256)
         .unwrap()
@@ -220,7 +220,7 @@ fn a_transaction_whose_append_failed_half_way_does_not_commit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.redb");
     {
-        let store = Store::open(&path).unwrap();
+        let store = RedbStore::open(&path).unwrap();
         let db = store.db().unwrap();
         let tx = db.begin_write().unwrap();
         tx.open_table(META)
@@ -229,7 +229,7 @@ fn a_transaction_whose_append_failed_half_way_does_not_commit() {
             .unwrap();
         tx.commit().unwrap();
     }
-    let store = Store::open(&path).unwrap();
+    let store = RedbStore::open(&path).unwrap();
     let mut tx = store.write().unwrap();
     let mut a = tx.appender(HashSuite::Sha256).unwrap();
     let e = a
@@ -245,7 +245,7 @@ fn a_transaction_whose_append_failed_half_way_does_not_commit() {
 #[test]
 fn named_values_keep_their_on_disk_format() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
+    let store = RedbStore::open(&dir.path().join("ledger.redb")).unwrap();
     let tx = store.write().unwrap();
     tx.set_published_checkpoint(5, "published note\n").unwrap();
     tx.set_tiles_size(5).unwrap();

@@ -1,7 +1,7 @@
 //! The one append path of the log: what makes an entry part of it.
 //!
 //! The sequencer (entries it builds) and the mirror (entries it verified
-//! against a signed tree) both call [`Appender::append_entry`], so the
+//! against a signed tree) both call [`RedbAppender::append_entry`], so the
 //! writes of an entry (leaf, stored hashes, state, subject index, replay
 //! index, head) exist once and cannot drift between the two.
 
@@ -12,13 +12,13 @@ use regledger::tlog::tree::{stored_hash_count, stored_hashes_for_record, tree_ha
 use regledger::{Hash, HashSuite};
 
 use super::tables::{state_get, Hashes, CONTENT_IDS, HASHES, LEAVES, STATE, SUBJECTS};
-use super::{Head, StoreError};
+use crate::store::{Head, StoreError};
 
-/// Appender holds the log's tables open in a [`super::WriteTx`] and appends
+/// RedbAppender holds the log's tables open in a [`super::RedbWrite`] and appends
 /// entries at its head. Reads through it (state, replay index, root) see
 /// the entries appended before in the same transaction, as the rules must
 /// (an entry earlier in a batch counts).
-pub struct Appender<'tx> {
+pub struct RedbAppender<'tx> {
     suite: HashSuite,
     head: &'tx mut Head,
     moved: &'tx mut bool,
@@ -30,7 +30,7 @@ pub struct Appender<'tx> {
     subjects: MultimapTable<'tx, &'static str, u64>,
 }
 
-/// StateView reads the registry state of an [`Appender`]'s transaction.
+/// StateView reads the registry state of an [`RedbAppender`]'s transaction.
 struct StateView<'a, 'tx>(&'a Table<'tx, &'static str, &'static [u8]>);
 
 impl StateReader for StateView<'_, '_> {
@@ -39,16 +39,16 @@ impl StateReader for StateView<'_, '_> {
     }
 }
 
-impl<'tx> Appender<'tx> {
-    /// open opens the tables (see [`super::WriteTx::appender`]).
+impl<'tx> RedbAppender<'tx> {
+    /// open opens the tables (see [`super::RedbWrite::appender`]).
     pub(super) fn open(
         tx: &'tx WriteTransaction,
         suite: HashSuite,
         head: &'tx mut Head,
         moved: &'tx mut bool,
         failed: &'tx mut bool,
-    ) -> Result<Appender<'tx>, StoreError> {
-        Ok(Appender {
+    ) -> Result<RedbAppender<'tx>, StoreError> {
+        Ok(RedbAppender {
             suite,
             head,
             moved,
@@ -126,7 +126,7 @@ impl<'tx> Appender<'tx> {
         written
     }
 
-    /// write does the writes of [`Appender::append_entry`] at index `i`.
+    /// write does the writes of [`RedbAppender::append_entry`] at index `i`.
     fn write(
         &mut self,
         i: u64,

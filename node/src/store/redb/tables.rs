@@ -1,9 +1,7 @@
 //! The redb tables and META keys: the on-disk format of `ledger.redb`.
 //!
-//! Private to the store: every other module reads and writes through
-//! [`super::Store`], [`super::ReadTx`], [`super::WriteTx`] and
-//! [`super::Appender`], so a second driver only has to give those methods
-//! their meaning. Names, key and value types and byte encodings here are
+//! Private to the redb driver: every other module reads and writes through
+//! [`crate::store::Store`] and its transactions. Names, key and value types and byte encodings here are
 //! the format of existing data directories: never change one (a renamed
 //! table is an empty table, not a migration).
 
@@ -11,7 +9,7 @@ use redb::{MultimapTableDefinition, ReadableTable, TableDefinition};
 use regledger::tlog::tree::{HashReader, TreeError};
 use regledger::Hash;
 
-use super::{Head, StoreError};
+use crate::store::{Head, StoreError};
 
 /// LEAVES maps index → leaf bytes.
 pub(super) const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
