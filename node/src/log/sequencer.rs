@@ -389,7 +389,7 @@ mod tests {
         let leaves = chain(HashSuite::Blake3, &steps);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.redb");
-        crate::store::tests::old_store(&path, &leaves);
+        crate::store::redb::tests::old_store(&path, &leaves);
         let store = Store::open(&path).unwrap();
         let at = steps
             .iter()

@@ -17,8 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use redb::{
-    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
-    WriteTransaction,
+    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, WriteTransaction,
 };
 use regledger::registry::{StateKey, StateObject, StateReader};
 use regledger::tlog::tree::{tree_hash, HashReader, TreeError};
@@ -162,15 +161,6 @@ impl RedbStore {
     /// is_open reports whether the database handle is usable.
     pub fn is_open(&self) -> bool {
         self.db.read().expect("store lock").is_some()
-    }
-
-    /// head returns the committed head.
-    ///
-    /// # Errors
-    ///
-    /// As [`RedbStore::read`].
-    pub fn head(&self) -> Result<Head, StoreError> {
-        self.read()?.head()
     }
 }
 

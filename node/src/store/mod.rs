@@ -1,0 +1,542 @@
+//! The node's durable state behind a narrow API, with one driver per
+//! engine (decision D19): redb, the embedded default (store/redb/), and
+//! PostgreSQL (store/postgres/), for a node whose state must outlive its
+//! machine. Every write is one transaction, durable at commit (redb:
+//! fsync; PostgreSQL: `synchronous_commit = on`).
+//!
+//! # The boundary
+//!
+//! Nothing outside this module sees a table. A driver gives these methods
+//! their meaning, and nothing else:
+//!
+//! - [`Store`]: `open`, `open_with`, `reopen`, `is_open`, `head`, `read`,
+//!   `write`. After an I/O error the handle is refused and `reopen` recovers
+//!   the last durable commit, exactly as after a crash.
+//! - [`ReadTx`], a consistent snapshot: `head`, `size`, `leaf`, `leaves`,
+//!   `objects`, `subjects`, `root_at`, the stored hashes as a
+//!   [`HashReader`] (proofs and tiles), the registry state as a
+//!   [`StateReader`], and the named values `published_checkpoint`,
+//!   `tiles_size`, `witness_checkpoint`, `verifying_checkpoint`,
+//!   `cosigned_size`, `webhook_delivered`.
+//! - [`WriteTx`], one atomic, durable change: `head`, `appender` (the log's
+//!   one append path, [`Appender`]), `root_at`, `witness_checkpoint`, the
+//!   setters of the named values, and `commit`. Dropping it without `commit`
+//!   writes nothing.
+//! - [`Appender`]: `head`, `logged_at` (the replay index), `state`,
+//!   `root_at` and `append_entry`, which writes one entry's leaf, stored
+//!   hashes, state writes, subject index rows and content id and advances
+//!   the head. The sequencer and the mirror both append through it, so what
+//!   makes an entry part of the log is written once.
+//!
+//! The callers keep the rules: the leaf chain ([`regledger::entry::chain`])
+//! and the registry ([`regledger::registry::apply`]) are checked before
+//! `append_entry`; the store only refuses an entry that is not at its end.
+//!
+//! # Dispatch
+//!
+//! The driver is chosen at run time (`--store`), so the types here are
+//! enums over the drivers' types and every method is one `match` (the
+//! `each!` macro): no generic parameter reaches a handler. A new table
+//! (say, a state-map node table) is one method per driver plus its line
+//! here; nothing outside the store changes.
+
+pub(crate) mod redb;
+
+use regledger::entry::chain::EntryContext;
+use regledger::entry::leaf::LeafError;
+use regledger::registry::{Effects, StateKey, StateObject, StateReader};
+use regledger::tlog::tree::{HashReader, TreeError};
+use regledger::{Hash, HashSuite};
+
+pub use self::redb::{RedbAppender, RedbRead, RedbStore, RedbWrite};
+
+/// Head is the committed head of the log: the end of its leaf chain.
+pub type Head = regledger::entry::chain::ChainHead;
+
+/// StoreError is a storage failure. Every variant means nothing of the
+/// failed transaction was committed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Database: redb refused (I/O error, full disk, corruption). After an
+    /// I/O error the handle stays refused until [`Store::reopen`].
+    #[error("storage: {0}")]
+    Database(#[from] ::redb::Error),
+    /// Closed: the handle is being reopened after a storage error.
+    #[error("storage: the database is being reopened after a storage error")]
+    Closed,
+    /// MissingLeaf: a leaf below the committed size is not stored.
+    #[error("storage: leaf {0} is missing")]
+    MissingLeaf(u64),
+    /// BadLeaf: stored leaf bytes do not parse.
+    #[error("storage: leaf {index}: {source}")]
+    BadLeaf {
+        /// index is the leaf's index.
+        index: u64,
+        /// source is why it does not parse.
+        source: LeafError,
+    },
+    /// Tree: the stored hashes do not give what was asked (a missing hash,
+    /// a size out of range).
+    #[error("storage: {0}")]
+    Tree(#[from] TreeError),
+    /// NotNext: an append at another index than the store's size (a caller
+    /// bug: entries are appended only at the end, in order).
+    #[error("storage: entry {index} appended to a log of size {size}")]
+    NotNext {
+        /// index is the entry's index.
+        index: u64,
+        /// size is the store's size.
+        size: u64,
+    },
+    /// Encode: a registry object did not encode as JSON.
+    #[error("storage: a state object does not encode: {0}")]
+    Encode(serde_json::Error),
+    /// Unreadable: a stored value does not decode.
+    #[error("storage: the stored {0} is unreadable")]
+    Unreadable(&'static str),
+    /// Incomplete: a transaction whose append failed half-way was committed
+    /// (a caller bug: it must be dropped).
+    #[error("storage: refusing to commit a transaction whose append failed")]
+    Incomplete,
+}
+
+// redb has one error type per operation; they all become `Database`
+// (each converts into `redb::Error`), so `?` works on every redb call.
+macro_rules! from_redb {
+    ($($t:ident),*) => {$(
+        impl From<::redb::$t> for StoreError {
+            fn from(e: ::redb::$t) -> Self {
+                StoreError::Database(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    DatabaseError,
+    TransactionError,
+    TableError,
+    StorageError,
+    CommitError,
+    SetDurabilityError
+);
+
+/// each runs `$e` on the driver value inside `$s` (bound to `$v`).
+macro_rules! each {
+    ($s:expr, $v:ident => $e:expr) => {
+        match $s {
+            Self::Redb($v) => $e,
+        }
+    };
+}
+
+/// Store is the open store of one driver.
+pub enum Store {
+    /// Redb: the embedded file `ledger.redb`.
+    Redb(RedbStore),
+}
+
+impl Store {
+    /// open opens (or creates) the redb file at `path`, with quick repair.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] if the file cannot be opened or created, or a
+    /// pre-D12 store's migration fails.
+    pub fn open(path: &std::path::Path) -> Result<Store, StoreError> {
+        Ok(Store::Redb(RedbStore::open(path)?))
+    }
+
+    /// open_with opens (or creates) the redb file at `path`; `quick_repair`
+    /// as in redb's driver (D11).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::open`].
+    pub fn open_with(path: &std::path::Path, quick_repair: bool) -> Result<Store, StoreError> {
+        Ok(Store::Redb(RedbStore::open_with(path, quick_repair)?))
+    }
+
+    /// read begins a read transaction: a consistent snapshot of the log.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Closed`] while the handle is reopened, or the driver's error.
+    pub fn read(&self) -> Result<ReadTx, StoreError> {
+        Ok(match self {
+            Store::Redb(s) => ReadTx::Redb(s.read()?),
+        })
+    }
+
+    /// write begins a durable write transaction (one writer at a time:
+    /// this waits for the current one).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::read`].
+    pub fn write(&self) -> Result<WriteTx, StoreError> {
+        Ok(match self {
+            Store::Redb(s) => WriteTx::Redb(s.write()?),
+        })
+    }
+
+    /// reopen closes the handle and opens it again, recovering the last
+    /// durable commit; on failure the store stays closed and the next call
+    /// tries again.
+    ///
+    /// # Errors
+    ///
+    /// The last open's error.
+    pub fn reopen(&self) -> Result<(), StoreError> {
+        each!(self, s => s.reopen())
+    }
+
+    /// is_open reports whether the handle is usable.
+    pub fn is_open(&self) -> bool {
+        each!(self, s => s.is_open())
+    }
+
+    /// head returns the committed head.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::read`].
+    pub fn head(&self) -> Result<Head, StoreError> {
+        self.read()?.head()
+    }
+}
+
+/// ReadTx is a consistent snapshot of the log, for the read API, the
+/// publisher and the followers. Drop it when done: a long-lived snapshot
+/// holds back the engine's cleanup.
+pub enum ReadTx {
+    /// Redb: a redb read transaction.
+    Redb(RedbRead),
+}
+
+impl ReadTx {
+    /// head returns the head in this snapshot.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn head(&self) -> Result<Head, StoreError> {
+        each!(self, r => r.head())
+    }
+
+    /// size returns the committed tree size in this snapshot.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn size(&self) -> Result<u64, StoreError> {
+        each!(self, r => r.size())
+    }
+
+    /// leaf returns the leaf bytes at `index`, `None` past the end.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        each!(self, r => r.leaf(index))
+    }
+
+    /// leaves returns the leaf bytes at `start..end`, in order; it stops at
+    /// the first missing one (past the end).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        each!(self, r => r.leaves(start, end))
+    }
+
+    /// objects returns the registry objects whose state key starts with
+    /// `prefix` (e.g. "product/"), in key order (bytewise), at most
+    /// `limit`: the public site's lists. Objects that do not decode are
+    /// skipped.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn objects(&self, prefix: &str, limit: usize) -> Result<Vec<StateObject>, StoreError> {
+        each!(self, r => r.objects(prefix, limit))
+    }
+
+    /// subjects returns the indexes of the entries concerning `subject`, in
+    /// order, at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn subjects(&self, subject: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
+        each!(self, r => r.subjects(subject, limit))
+    }
+
+    /// root_at returns the root of the first `size` leaves.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Tree`] if `size` is past the stored hashes.
+    pub fn root_at(&self, suite: HashSuite, size: u64) -> Result<Hash, StoreError> {
+        each!(self, r => r.root_at(suite, size))
+    }
+
+    /// published_checkpoint returns the latest published (served) checkpoint note.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn published_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        each!(self, r => r.published_checkpoint())
+    }
+
+    /// tiles_size returns the size the tile directory was last completed for (0 if never).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn tiles_size(&self) -> Result<u64, StoreError> {
+        each!(self, r => r.tiles_size())
+    }
+
+    /// witness_checkpoint returns the latest checkpoint this node's witness endpoint cosigned.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn witness_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        each!(self, r => r.witness_checkpoint())
+    }
+
+    /// verifying_checkpoint returns the log-signed checkpoint a mirror's
+    /// verified entries are a prefix of.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn verifying_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        each!(self, r => r.verifying_checkpoint())
+    }
+
+    /// cosigned_size returns the size the witness at `url` last cosigned for this node (0 if never).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn cosigned_size(&self, url: &str) -> Result<u64, StoreError> {
+        each!(self, r => r.cosigned_size(url))
+    }
+
+    /// webhook_delivered returns the id of the last event the webhook at
+    /// `url` acknowledged (`None` if none, or if the stored id does not parse).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn webhook_delivered(&self, url: &str) -> Result<Option<u64>, StoreError> {
+        each!(self, r => r.webhook_delivered(url))
+    }
+}
+
+/// A snapshot reads stored hashes for proofs and tiles.
+impl HashReader for ReadTx {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
+        each!(self, r => r.read_hashes(indexes))
+    }
+}
+
+/// A snapshot reads the registry state.
+impl StateReader for ReadTx {
+    fn get(&self, key: &StateKey) -> Option<StateObject> {
+        each!(self, r => r.get(key))
+    }
+}
+
+/// WriteTx is one atomic, durable change to the log. Dropping it without
+/// [`WriteTx::commit`] writes nothing.
+pub enum WriteTx {
+    /// Redb: a redb write transaction.
+    Redb(RedbWrite),
+}
+
+impl WriteTx {
+    /// head returns the head, including this transaction's appends.
+    pub fn head(&self) -> Head {
+        each!(self, w => w.head())
+    }
+
+    /// appender opens the log's tables for appending entries (hashes in
+    /// `suite`). Open it once per transaction, not per entry: opening the
+    /// tables is the costly part.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn appender(&mut self, suite: HashSuite) -> Result<Appender<'_>, StoreError> {
+        Ok(match self {
+            WriteTx::Redb(w) => Appender::Redb(w.appender(suite)?),
+        })
+    }
+
+    /// root_at returns the root of the first `size` leaves, this transaction's appends included.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Tree`] if `size` is past the stored hashes.
+    pub fn root_at(&self, suite: HashSuite, size: u64) -> Result<Hash, StoreError> {
+        each!(self, w => w.root_at(suite, size))
+    }
+
+    /// witness_checkpoint is [`ReadTx::witness_checkpoint`] inside this transaction.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn witness_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        each!(self, w => w.witness_checkpoint())
+    }
+
+    /// set_published_checkpoint records `note` (for tree `size`) as the
+    /// published checkpoint and keeps it in the checkpoint history.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn set_published_checkpoint(&self, size: u64, note: &str) -> Result<(), StoreError> {
+        each!(self, w => w.set_published_checkpoint(size, note))
+    }
+
+    /// set_tiles_size records that the tile directory is complete for `size`.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn set_tiles_size(&self, size: u64) -> Result<(), StoreError> {
+        each!(self, w => w.set_tiles_size(size))
+    }
+
+    /// set_witness_checkpoint records `note` as the latest this node's witness endpoint cosigned.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn set_witness_checkpoint(&self, note: &str) -> Result<(), StoreError> {
+        each!(self, w => w.set_witness_checkpoint(note))
+    }
+
+    /// set_verifying_checkpoint records the log-signed checkpoint a mirror's verified entries are a prefix of.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn set_verifying_checkpoint(&self, note: &[u8]) -> Result<(), StoreError> {
+        each!(self, w => w.set_verifying_checkpoint(note))
+    }
+
+    /// set_cosigned_size records that the witness at `url` cosigned `size`.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn set_cosigned_size(&self, url: &str, size: u64) -> Result<(), StoreError> {
+        each!(self, w => w.set_cosigned_size(url, size))
+    }
+
+    /// set_webhook_delivered records that the webhook at `url` acknowledged event `id`.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn set_webhook_delivered(&self, url: &str, id: u64) -> Result<(), StoreError> {
+        each!(self, w => w.set_webhook_delivered(url, id))
+    }
+
+    /// commit makes the transaction durable with the head its appends reached.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Incomplete`] if an append failed (nothing is written),
+    /// or the driver's error (nothing is written).
+    pub fn commit(self) -> Result<(), StoreError> {
+        each!(self, w => w.commit())
+    }
+}
+
+/// Appender holds the log's tables open in a [`WriteTx`] and appends
+/// entries at its head. Reads through it (state, replay index, root) see
+/// the entries appended before in the same transaction, as the rules must
+/// (an entry earlier in a batch counts).
+pub enum Appender<'tx> {
+    /// Redb: redb's open tables.
+    Redb(RedbAppender<'tx>),
+}
+
+/// AppenderState reads the registry state of an [`Appender`]'s transaction.
+struct AppenderState<'a, 'tx>(&'a Appender<'tx>);
+
+impl StateReader for AppenderState<'_, '_> {
+    fn get(&self, key: &StateKey) -> Option<StateObject> {
+        match self.0 {
+            Appender::Redb(a) => a.state().get(key),
+        }
+    }
+}
+
+impl Appender<'_> {
+    /// head returns the head the next entry continues.
+    pub fn head(&self) -> Head {
+        each!(self, a => a.head())
+    }
+
+    /// logged_at returns the index of the entry that logged `content_id`
+    /// ([`regledger::entry::envelope::Envelope::content_id`]), if one did: a
+    /// replay (D12).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn logged_at(&self, content_id: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+        each!(self, a => a.logged_at(content_id))
+    }
+
+    /// state returns the registry state the next entry is judged against.
+    pub fn state(&self) -> impl StateReader + '_ {
+        AppenderState(self)
+    }
+
+    /// root_at returns the root of the first `size` leaves, the entries appended so far included.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Tree`] if `size` is past the head.
+    pub fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
+        each!(self, a => a.root_at(size))
+    }
+
+    /// append_entry appends one entry at the head: its leaf bytes, the
+    /// stored hashes it completes, the state writes and subjects of its
+    /// effects `fx`, its `content_id` in the replay index; then the head
+    /// moves past it. `ctx` is what
+    /// [`regledger::entry::chain::ChainHead::check_next`] returned for the
+    /// leaf, so the chain rule was checked before; the registry rules gave
+    /// `fx`. The entry is durable only once the transaction commits.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotNext`] if `ctx` is not at the head (nothing is
+    /// written); any other error part-way, after which the transaction
+    /// refuses to commit: drop it.
+    pub fn append_entry(
+        &mut self,
+        ctx: &EntryContext,
+        leaf_bytes: &[u8],
+        fx: &Effects,
+        content_id: [u8; 32],
+    ) -> Result<(), StoreError> {
+        each!(self, a => a.append_entry(ctx, leaf_bytes, fx, content_id))
+    }
+}
+
+#[cfg(test)]
+mod tests;
