@@ -87,6 +87,10 @@ struct InitArgs {
     /// How many witnesses must cosign each checkpoint (default: all of them).
     #[arg(long)]
     quorum: Option<usize>,
+    /// Where the log's durable state lives: redb (the default, DATA/ledger.redb)
+    /// or a PostgreSQL database, postgres://user@host:port/db (decision D19).
+    #[arg(long, env = "REGLEDGER_STORE")]
+    store: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -94,6 +98,10 @@ struct ServeArgs {
     /// Data directory.
     #[arg(long, env = "REGLEDGER_DATA", default_value = "./regledger-data")]
     data: PathBuf,
+    /// Where the log's durable state lives: redb (the default, DATA/ledger.redb)
+    /// or a PostgreSQL database, postgres://user@host:port/db (decision D19).
+    #[arg(long, env = "REGLEDGER_STORE")]
+    store: Option<String>,
     /// Listen address.
     #[arg(long, env = "REGLEDGER_LISTEN", default_value = "127.0.0.1:8470")]
     listen: SocketAddr,
@@ -198,9 +206,13 @@ fn init(a: InitArgs) -> Result<(), Failure> {
         .ok_or_else(|| Failure::Usage(format!("unknown hash {:?}", a.hash)))?;
     let origin = a.origin.unwrap_or_else(dev_origin);
     let paths = Paths { dir: a.data };
+    let store =
+        store::StoreSpec::parse(a.store.as_deref(), &paths.db(), true).map_err(Failure::Usage)?;
+    let spec_text = store.describe();
     let d = logdir::init(
         &paths,
         &InitOptions {
+            store,
             origin,
             suite,
             profile: a.profile,
@@ -212,7 +224,7 @@ fn init(a: InitArgs) -> Result<(), Failure> {
         },
     )
     .map_err(Failure::Usage)?;
-    print_created(&paths, &d);
+    print_created(&paths, &d, &spec_text);
     Ok(())
 }
 
@@ -221,7 +233,7 @@ fn dev_origin() -> String {
     format!("regledger.local/dev-{}", hex::encode(&s[..4]))
 }
 
-fn print_created(paths: &Paths, d: &regledger::descriptor::LogDescriptor) {
+fn print_created(paths: &Paths, d: &regledger::descriptor::LogDescriptor, store: &str) {
     println!(
         "created log {} ({}, profile {})",
         d.origin, d.suite, d.profile
@@ -229,7 +241,7 @@ fn print_created(paths: &Paths, d: &regledger::descriptor::LogDescriptor) {
     println!("  log.json:       {}", paths.descriptor().display());
     println!("  log key:        {}", paths.log_key().display());
     println!("  authority key:  {}", paths.authority_key().display());
-    println!("  database:       {}", paths.db().display());
+    println!("  database:       {store}");
 }
 
 fn keygen(a: KeygenArgs) -> Result<(), Failure> {
@@ -259,6 +271,8 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
     let paths = Paths {
         dir: a.data.clone(),
     };
+    let store_spec = store::StoreSpec::parse(a.store.as_deref(), &paths.db(), !a.full_repair)
+        .map_err(Failure::Usage)?;
     if !paths.exists() {
         let origin = dev_origin();
         let d = logdir::init(
@@ -272,6 +286,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
                 authority_name: "数据主管部门 (development)".into(),
                 witnesses: vec![],
                 quorum: 0,
+                store: store_spec.clone(),
             },
         )
         .map_err(Failure::Usage)?;
@@ -279,7 +294,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
             "no log in {}: initialised a development log",
             paths.dir.display()
         );
-        print_created(&paths, &d);
+        print_created(&paths, &d, &store_spec.describe());
     }
     let descriptor = logdir::load_descriptor(&paths).map_err(Failure::Usage)?;
     let descriptor_json =
@@ -291,8 +306,8 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         ));
     }
     let store = Arc::new(
-        store::Store::open_with(&paths.db(), !a.full_repair)
-            .map_err(|e| Failure::Usage(format!("{}: {e}", paths.db().display())))?,
+        store::Store::open_spec(&store_spec)
+            .map_err(|e| Failure::Usage(format!("{}: {e}", store_spec.describe())))?,
     );
     let metrics = Arc::new(metrics::Metrics::default());
     let latest = Arc::new(RwLock::new(publisher::Published::default()));

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use regledger::entry::envelope::Envelope;
 use serde_json::Value;
 
+mod postgres;
+pub use postgres::{postgres, Postgres};
+
 /// bin returns the path of a workspace binary built next to the test executable.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test exe");
@@ -226,6 +229,18 @@ pub fn tree_size(base: &str) -> u64 {
 
 /// init_with_testkit initialises a log whose root authority is the testkit's.
 pub fn init_with_testkit(data: &Path, origin: &str, hash: &str, kit: &regledger::testkit::Testkit) {
+    init_with_testkit_in(data, origin, hash, kit, None)
+}
+
+/// init_with_testkit_in is [`init_with_testkit`] with the store `store`
+/// (`--store`; `None`: redb in the data directory).
+pub fn init_with_testkit_in(
+    data: &Path,
+    origin: &str,
+    hash: &str,
+    kit: &regledger::testkit::Testkit,
+    store: Option<&str>,
+) {
     let key = data.with_extension("authority.key");
     let signer = regledger::tlog::note::Signer::generate(
         &kit.authority.id,
@@ -234,12 +249,12 @@ pub fn init_with_testkit(data: &Path, origin: &str, hash: &str, kit: &regledger:
     )
     .unwrap();
     std::fs::write(&key, signer.to_skey()).unwrap();
-    init(
-        data,
-        origin,
-        hash,
-        &["--authority-key".as_ref(), key.as_os_str()],
-    );
+    let mut extra: Vec<&std::ffi::OsStr> = vec!["--authority-key".as_ref(), key.as_os_str()];
+    if let Some(s) = store {
+        extra.push("--store".as_ref());
+        extra.push(s.as_ref());
+    }
+    init(data, origin, hash, &extra);
 }
 
 /// init_fork initialises `fork` as a second log with the log key, origin

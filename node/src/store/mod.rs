@@ -40,6 +40,7 @@
 //! (say, a state-map node table) is one method per driver plus its line
 //! here; nothing outside the store changes.
 
+mod postgres;
 pub(crate) mod redb;
 
 use regledger::entry::chain::EntryContext;
@@ -48,6 +49,7 @@ use regledger::registry::{Effects, StateKey, StateObject, StateReader};
 use regledger::tlog::tree::{HashReader, TreeError};
 use regledger::{Hash, HashSuite};
 
+pub use self::postgres::{PgAppender, PgRead, PgStore, PgWrite};
 pub use self::redb::{RedbAppender, RedbRead, RedbStore, RedbWrite};
 
 /// Head is the committed head of the log: the end of its leaf chain.
@@ -94,6 +96,10 @@ pub enum StoreError {
     /// Unreadable: a stored value does not decode.
     #[error("storage: the stored {0} is unreadable")]
     Unreadable(&'static str),
+    /// Postgres: PostgreSQL refused or could not be reached (the message
+    /// and SQLSTATE are the server's). The transaction was rolled back.
+    #[error("storage (PostgreSQL): {0}")]
+    Postgres(String),
     /// Incomplete: a transaction whose append failed half-way was committed
     /// (a caller bug: it must be dropped).
     #[error("storage: refusing to commit a transaction whose append failed")]
@@ -125,6 +131,7 @@ macro_rules! each {
     ($s:expr, $v:ident => $e:expr) => {
         match $s {
             Self::Redb($v) => $e,
+            Self::Postgres($v) => $e,
         }
     };
 }
@@ -133,6 +140,60 @@ macro_rules! each {
 pub enum Store {
     /// Redb: the embedded file `ledger.redb`.
     Redb(RedbStore),
+    /// Postgres: a PostgreSQL database.
+    Postgres(PgStore),
+}
+
+/// StoreSpec says where a node's store is (`--store`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// Redb: the file `ledger.redb` in the data directory.
+    Redb {
+        /// path is the file.
+        path: std::path::PathBuf,
+        /// quick_repair as in redb's driver (D11).
+        quick_repair: bool,
+    },
+    /// Postgres: a `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl StoreSpec {
+    /// parse reads `--store`: absent or `redb` is the file at `redb_path`,
+    /// `postgres://...`/`postgresql://...` a PostgreSQL database.
+    ///
+    /// # Errors
+    ///
+    /// A message naming what is accepted, for anything else.
+    pub fn parse(
+        arg: Option<&str>,
+        redb_path: &std::path::Path,
+        quick_repair: bool,
+    ) -> Result<StoreSpec, String> {
+        match arg {
+            None | Some("redb") => Ok(StoreSpec::Redb {
+                path: redb_path.to_path_buf(),
+                quick_repair,
+            }),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Ok(StoreSpec::Postgres(u.to_string()))
+            }
+            Some(other) => Err(format!(
+                "--store {other:?}: expected redb (the default) or a postgres:// URL"
+            )),
+        }
+    }
+
+    /// describe names the store for messages, without credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreSpec::Redb { path, .. } => path.display().to_string(),
+            StoreSpec::Postgres(u) => match u.rsplit_once('@') {
+                Some((_, host)) => format!("postgres://...@{host}"),
+                None => u.clone(),
+            },
+        }
+    }
 }
 
 impl Store {
@@ -146,14 +207,18 @@ impl Store {
         Ok(Store::Redb(RedbStore::open(path)?))
     }
 
-    /// open_with opens (or creates) the redb file at `path`; `quick_repair`
-    /// as in redb's driver (D11).
+    /// open_spec opens (or creates) the store `spec` names.
     ///
     /// # Errors
     ///
-    /// As [`Store::open`].
-    pub fn open_with(path: &std::path::Path, quick_repair: bool) -> Result<Store, StoreError> {
-        Ok(Store::Redb(RedbStore::open_with(path, quick_repair)?))
+    /// The driver's error.
+    pub fn open_spec(spec: &StoreSpec) -> Result<Store, StoreError> {
+        Ok(match spec {
+            StoreSpec::Redb { path, quick_repair } => {
+                Store::Redb(RedbStore::open_with(path, *quick_repair)?)
+            }
+            StoreSpec::Postgres(url) => Store::Postgres(PgStore::open(url)?),
+        })
     }
 
     /// read begins a read transaction: a consistent snapshot of the log.
@@ -164,6 +229,7 @@ impl Store {
     pub fn read(&self) -> Result<ReadTx, StoreError> {
         Ok(match self {
             Store::Redb(s) => ReadTx::Redb(s.read()?),
+            Store::Postgres(s) => ReadTx::Postgres(s.read()?),
         })
     }
 
@@ -176,6 +242,7 @@ impl Store {
     pub fn write(&self) -> Result<WriteTx, StoreError> {
         Ok(match self {
             Store::Redb(s) => WriteTx::Redb(s.write()?),
+            Store::Postgres(s) => WriteTx::Postgres(s.write()?),
         })
     }
 
@@ -208,9 +275,14 @@ impl Store {
 /// ReadTx is a consistent snapshot of the log, for the read API, the
 /// publisher and the followers. Drop it when done: a long-lived snapshot
 /// holds back the engine's cleanup.
+// One lives on the stack per transaction; boxing redb's (the default)
+// would add an allocation to every read for no gain.
+#[allow(clippy::large_enum_variant)]
 pub enum ReadTx {
     /// Redb: a redb read transaction.
     Redb(RedbRead),
+    /// Postgres: a repeatable-read, read-only transaction.
+    Postgres(PgRead),
 }
 
 impl ReadTx {
@@ -355,9 +427,14 @@ impl StateReader for ReadTx {
 
 /// WriteTx is one atomic, durable change to the log. Dropping it without
 /// [`WriteTx::commit`] writes nothing.
+// One lives on the stack per transaction; boxing redb's (the default)
+// would add an allocation to every read for no gain.
+#[allow(clippy::large_enum_variant)]
 pub enum WriteTx {
     /// Redb: a redb write transaction.
     Redb(RedbWrite),
+    /// Postgres: a transaction holding the writer lock.
+    Postgres(PgWrite),
 }
 
 impl WriteTx {
@@ -376,6 +453,7 @@ impl WriteTx {
     pub fn appender(&mut self, suite: HashSuite) -> Result<Appender<'_>, StoreError> {
         Ok(match self {
             WriteTx::Redb(w) => Appender::Redb(w.appender(suite)?),
+            WriteTx::Postgres(w) => Appender::Postgres(w.appender(suite)?),
         })
     }
 
@@ -467,9 +545,14 @@ impl WriteTx {
 /// entries at its head. Reads through it (state, replay index, root) see
 /// the entries appended before in the same transaction, as the rules must
 /// (an entry earlier in a batch counts).
+// One lives on the stack per transaction; boxing redb's (the default)
+// would add an allocation to every read for no gain.
+#[allow(clippy::large_enum_variant)]
 pub enum Appender<'tx> {
     /// Redb: redb's open tables.
     Redb(RedbAppender<'tx>),
+    /// Postgres: the transaction's buffered rows.
+    Postgres(PgAppender<'tx>),
 }
 
 /// AppenderState reads the registry state of an [`Appender`]'s transaction.
@@ -479,6 +562,7 @@ impl StateReader for AppenderState<'_, '_> {
     fn get(&self, key: &StateKey) -> Option<StateObject> {
         match self.0 {
             Appender::Redb(a) => a.state().get(key),
+            Appender::Postgres(a) => a.state().get(key),
         }
     }
 }
@@ -538,5 +622,7 @@ impl Appender<'_> {
     }
 }
 
+#[cfg(test)]
+pub(crate) mod pgtest;
 #[cfg(test)]
 mod tests;

@@ -13,15 +13,24 @@ struct Driver {
     _keep: Box<dyn std::any::Any>,
 }
 
-/// drivers opens a fresh, empty store of every driver.
+/// drivers opens a fresh, empty store of every driver (PostgreSQL on a
+/// real server, see store/pgtest.rs).
 fn drivers() -> Vec<Driver> {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
-    vec![Driver {
+    let mut out = vec![Driver {
         name: "redb",
         store,
         _keep: Box::new(dir),
-    }]
+    }];
+    if let Some(url) = super::pgtest::fresh_url() {
+        out.push(Driver {
+            name: "postgres",
+            store: Store::open_spec(&StoreSpec::Postgres(url)).unwrap(),
+            _keep: Box::new(()),
+        });
+    }
+    out
 }
 
 fn ctx(index: u64, time: u64, h: u8) -> EntryContext {

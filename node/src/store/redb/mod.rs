@@ -11,7 +11,7 @@
 
 mod append;
 mod migrate;
-mod tables;
+pub(crate) mod tables;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};

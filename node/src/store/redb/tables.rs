@@ -33,34 +33,34 @@ pub(super) const SUBJECTS: MultimapTableDefinition<&str, u64> =
 pub(super) const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoints");
 
 /// M_SIZE is the committed tree size (u64 BE).
-pub(super) const M_SIZE: &str = "size";
+pub(crate) const M_SIZE: &str = "size";
 /// M_LAST_HASH is the last leaf hash.
-pub(super) const M_LAST_HASH: &str = "last_leaf_hash";
+pub(crate) const M_LAST_HASH: &str = "last_leaf_hash";
 /// M_LAST_TIME is the last integrated time (u64 BE ms).
-pub(super) const M_LAST_TIME: &str = "last_time_ms";
+pub(crate) const M_LAST_TIME: &str = "last_time_ms";
 /// M_CHECKPOINT is the latest published checkpoint note.
-pub(super) const M_CHECKPOINT: &str = "checkpoint";
+pub(crate) const M_CHECKPOINT: &str = "checkpoint";
 /// M_TILES_SIZE is the tree size the tile directory is complete for (u64 BE).
-pub(super) const M_TILES_SIZE: &str = "tiles_size";
+pub(crate) const M_TILES_SIZE: &str = "tiles_size";
 /// M_CONTENT_IDS_BUILT is, while a pre-D12 store is migrated, how many
 /// leaves [`CONTENT_IDS`] already holds (u64 BE); absent otherwise.
-pub(super) const M_CONTENT_IDS_BUILT: &str = "content_ids_built";
+pub(crate) const M_CONTENT_IDS_BUILT: &str = "content_ids_built";
 /// M_VERIFYING is the log-signed checkpoint whose tree a mirror's verified
 /// entries are a prefix of (the one it integrates or last integrated): the
 /// signed statement its entries beyond the served checkpoint rest on.
-pub(super) const M_VERIFYING: &str = "mirror_verifying_checkpoint";
+pub(crate) const M_VERIFYING: &str = "mirror_verifying_checkpoint";
 /// M_WITNESS is the latest checkpoint this node's witness endpoint cosigned.
-pub(super) const M_WITNESS: &str = "witness_checkpoint";
+pub(crate) const M_WITNESS: &str = "witness_checkpoint";
 /// COSIGNED_PREFIX prefixes the key holding the size a witness (then its
 /// URL) last cosigned for this node (u64 BE).
-pub(super) const COSIGNED_PREFIX: &str = "witness_cosigned:";
+pub(crate) const COSIGNED_PREFIX: &str = "witness_cosigned:";
 /// WEBHOOK_PREFIX prefixes the key holding a webhook's (then its URL) last
 /// delivered event id (decimal text, unlike the other counters: kept as
 /// first written).
-pub(super) const WEBHOOK_PREFIX: &str = "webhook:";
+pub(crate) const WEBHOOK_PREFIX: &str = "webhook:";
 
 /// u64_of decodes a u64 BE value; anything else reads as 0, as it always has.
-fn u64_of(b: &[u8]) -> u64 {
+pub(crate) fn u64_of(b: &[u8]) -> u64 {
     b.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
