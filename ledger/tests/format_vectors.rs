@@ -84,7 +84,19 @@ fn generate() -> Value {
     let bundle = encode_entry_bundle(&refs).expect("bundle");
 
     let leaf_hash_b3 = HashSuite::Blake3.leaf_hash(&leaf_bytes);
+    // The participant key file that signs the envelope vector (same seed).
+    let participant = Signer::generate("gx-operator", KeyType::Ed25519, [0x11; 32]).expect("key");
     json!({
+        "participant_key_file": {
+            "about": "what `regledger-node keygen --name gx-operator --out FILE` writes (one line, then a newline; mode 0600) and `submit --key FILE` reads: the key that signs the envelope vector",
+            "file": format!("{}\n", participant.to_skey()),
+            "name": "gx-operator",
+            "seed": hx(&[0x11; 32]),
+            "note_key_id": participant.to_skey().split('+').nth(3).unwrap(),
+            "vkey": participant.verifier().to_vkey(),
+            "public_key_base64": B64.encode(pk),
+            "envelope_key_id": key_id,
+        },
         "about": "regledger byte-format vectors; see schemas/FORMATS.md. Hex is lowercase; all integers big-endian.",
         "envelope": {
             "signer_seed": hx(&[0x11; 32]),
@@ -202,6 +214,44 @@ fn the_vectors_follow_the_prose_of_formats_md() {
             .or(e["json"]["payload_type"].as_str()),
         Some(ptype)
     );
+
+    // Participant key file: PRIVATE+KEY+<name>+<8 hex note key id>+<base64(0x01 ‖ seed)>,
+    // one line; the note key id is SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[0..4]; the
+    // envelope key id is <name>/<SHA-256(public key)[0..4] in hex>, another number.
+    let f = &v["participant_key_file"];
+    let text = f["file"].as_str().unwrap();
+    let line = text.strip_suffix('\n').unwrap();
+    assert!(!line.contains('\n'));
+    let parts: Vec<&str> = line.split('+').collect();
+    assert_eq!(parts.len(), 5, "{line}");
+    assert_eq!(
+        (parts[0], parts[1], parts[2]),
+        ("PRIVATE", "KEY", "gx-operator")
+    );
+    let b64 = B64;
+    let raw = b64.decode(parts[4]).unwrap();
+    assert_eq!((raw.len(), raw[0]), (33, 0x01));
+    assert_eq!(hx(&raw[1..]), f["seed"].as_str().unwrap());
+    assert_eq!(
+        &raw[1..],
+        &seed[..],
+        "the key that signs the envelope vector"
+    );
+    let mut idin = b"gx-operator\n".to_vec();
+    idin.push(0x01);
+    idin.extend(pk);
+    let note_id = hx(&Sha256::digest(&idin)[..4]);
+    assert_eq!(parts[3], note_id);
+    assert_eq!(f["note_key_id"], note_id.as_str());
+    let mut vk = vec![0x01u8];
+    vk.extend(pk);
+    assert_eq!(
+        f["vkey"],
+        format!("gx-operator+{note_id}+{}", b64.encode(&vk)).as_str()
+    );
+    assert_eq!(f["public_key_base64"], b64.encode(pk).as_str());
+    assert_eq!(f["envelope_key_id"], e["key_id"]);
+    assert_ne!(note_id, kid.rsplit('/').next().unwrap());
 
     // Leaf: version ‖ index ‖ time ‖ prev ‖ envelope; RFC 9162 leaf hash in both suites.
     let l = &v["leaf"];

@@ -1,9 +1,20 @@
 //! The reference client: `regledger-node submit` signs a payload as a
-//! participant and submits it. (The load generator is tools/loadgen.)
+//! participant and submits it; `submit --example KIND` prints a payload
+//! template; `regledger-node kinds` lists the kinds. (The load generator
+//! is tools/loadgen.)
+//!
+//! Output follows the CONTRACT: a receipt is JSON on stdout (exit 0); a
+//! refusal is reported once, as one `FAIL:` line on stderr (exit 1), or,
+//! with `--json`, as the node's problem JSON on stdout instead (exit 1);
+//! an input or connection error is one `error:` line that says what to do
+//! (exit 2).
 
+use std::io::Read;
 use std::path::PathBuf;
 
 use regledger::entry::envelope::{participant_key_id, payload_type_for, Envelope};
+use regledger::registry::calendar::Date;
+use regledger::registry::examples;
 use regledger::registry::EntryKind;
 use regledger::tlog::note::Signer;
 use serde_json::{json, Value};
@@ -18,23 +29,127 @@ pub struct SubmitArgs {
     #[arg(long, env = "REGLEDGER_URL", default_value = "http://127.0.0.1:8470")]
     pub url: String,
     /// The participant's signer key file (its key name is the participant id).
-    #[arg(long)]
-    pub key: PathBuf,
-    /// Entry kind, e.g. product-registered (see docs/registry.md).
-    #[arg(long)]
-    pub kind: String,
-    /// The payload JSON file; its exact bytes are signed and stored.
-    #[arg(long)]
-    pub payload: PathBuf,
+    #[arg(long, required_unless_present = "example")]
+    pub key: Option<PathBuf>,
+    /// Entry kind, e.g. product-registered (`regledger-node kinds` lists them).
+    #[arg(long, required_unless_present = "example")]
+    pub kind: Option<String>,
+    /// The payload JSON file, or `-` for stdin; its exact bytes are signed and stored.
+    #[arg(long, required_unless_present = "example")]
+    pub payload: Option<PathBuf>,
     /// Wait for a checkpoint and print the inclusion proof with it.
     #[arg(long)]
     pub wait: bool,
+    /// Print a refusal as the node's problem JSON on stdout instead of a `FAIL:` line.
+    #[arg(long)]
+    pub json: bool,
+    /// Print a valid payload template for KIND (dated today, China time) and exit; nothing is sent.
+    #[arg(long, value_name = "KIND", conflicts_with_all = ["key", "kind", "payload", "wait"])]
+    pub example: Option<String>,
+}
+
+/// Arguments of `kinds`.
+#[derive(clap::Args)]
+pub struct KindsArgs {
+    /// Print JSON: name, Chinese name, roles, prerequisites, payload type, example signer.
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    /// Print the Markdown table docs/registry.md embeds.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 /// sign_as signs payload bytes of `kind` with a participant's signer key.
 pub fn sign_as(signer: &Signer, kind: &str, payload: Vec<u8>) -> Envelope {
     let kid = participant_key_id(signer.name(), signer.verifier().public_key());
     Envelope::sign(&payload_type_for(kind), payload, &kid, signer.signing_key())
+}
+
+/// parse_kind parses a kind name; an unknown one is refused with the list of valid ones.
+fn parse_kind(s: &str) -> Result<EntryKind, Failure> {
+    EntryKind::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = EntryKind::ALL.iter().map(|k| k.name()).collect();
+        Failure::Usage(format!(
+            "unknown kind {s:?}; the kinds are: {} (`regledger-node kinds` shows who submits each and what must come first)",
+            names.join(", ")
+        ))
+    })
+}
+
+/// today_china returns today's date in China (UTC+8), the day the node judges acts on.
+fn today_china() -> Date {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Date::from_unix_ms(ms).unwrap_or(examples::SCHEMA_EXAMPLE_DATE)
+}
+
+/// example prints the template of `kind` on stdout and, on stderr, who signs it and what must come first.
+fn example(kind: &str) -> Result<(), Failure> {
+    let k = parse_kind(kind)?;
+    let ex = examples::example(k, today_china());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&ex.payload).expect("json")
+    );
+    let p = k.prerequisites();
+    let after: Vec<&str> = p.after.iter().map(|a| a.name()).collect();
+    eprintln!(
+        "# {} — {}: {}. In the example it is signed by {}; may submit: {}. After: {}; {}.",
+        k.name(),
+        k.label_zh(),
+        ex.what,
+        ex.signer,
+        k.allowed_roles()
+            .iter()
+            .map(|r| r.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        if after.is_empty() {
+            "nothing".to_string()
+        } else {
+            after.join(", ")
+        },
+        p.note
+    );
+    Ok(())
+}
+
+/// read_payload reads the payload file, or stdin for `-`, and checks it is JSON.
+fn read_payload(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    let (payload, shown) = if path.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut b)
+            .map_err(|e| Failure::Usage(format!("stdin: {e}")))?;
+        (b, "stdin".to_string())
+    } else {
+        let b =
+            std::fs::read(path).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+        (b, path.display().to_string())
+    };
+    serde_json::from_slice::<Value>(&payload).map_err(|e| {
+        Failure::Usage(format!(
+            "{shown}: not JSON: {e} (`regledger-node submit --example KIND` prints a valid payload)"
+        ))
+    })?;
+    Ok(payload)
+}
+
+/// unreachable says what to do when the node does not answer.
+fn unreachable(url: &str, base: &str, e: &reqwest::Error) -> Failure {
+    let why = if e.is_connect() {
+        "connection refused or no route"
+    } else if e.is_timeout() {
+        "timed out"
+    } else {
+        "no answer"
+    };
+    Failure::Usage(format!(
+        "cannot reach the node at {base} ({why}: {url}): is the node running there? Start one with \
+         `regledger-node serve` (default http://127.0.0.1:8470), or point --url / REGLEDGER_URL at it"
+    ))
 }
 
 /// submit runs `regledger-node submit`.
@@ -44,18 +159,25 @@ pub fn sign_as(signer: &Signer, kind: &str, payload: Vec<u8>) -> Envelope {
 /// [`Failure::Usage`] for a bad key, kind or payload file or an unreachable
 /// node; [`Failure::Fail`] when the node refuses the entry.
 pub fn submit(a: SubmitArgs) -> Result<(), Failure> {
-    let signer = read_signer(&a.key).map_err(Failure::Usage)?;
-    if EntryKind::from_name(&a.kind).is_none() {
-        return Err(Failure::Usage(format!("unknown kind {:?}", a.kind)));
+    if let Some(k) = &a.example {
+        return example(k);
     }
-    let payload = std::fs::read(&a.payload)
-        .map_err(|e| Failure::Usage(format!("{}: {e}", a.payload.display())))?;
-    serde_json::from_slice::<Value>(&payload)
-        .map_err(|e| Failure::Usage(format!("{}: not JSON: {e}", a.payload.display())))?;
-    let env = sign_as(&signer, &a.kind, payload);
+    let (Some(key), Some(kind), Some(payload)) = (&a.key, &a.kind, &a.payload) else {
+        return Err(Failure::Usage(
+            "give --key, --kind and --payload (or --example KIND)".into(),
+        ));
+    };
+    parse_kind(kind)?;
+    let signer = read_signer(key).map_err(|e| {
+        Failure::Usage(format!(
+            "{e} (a signer key file is what `regledger-node keygen --name ID --out FILE` writes)"
+        ))
+    })?;
+    let payload = read_payload(payload)?;
+    let env = sign_as(&signer, kind, payload);
+    let base = a.url.trim_end_matches('/');
     let url = format!(
-        "{}/v1/entries{}",
-        a.url.trim_end_matches('/'),
+        "{base}/v1/entries{}",
         if a.wait { "?wait=checkpoint" } else { "" }
     );
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -68,24 +190,89 @@ pub fn submit(a: SubmitArgs) -> Result<(), Failure> {
             .json(&env.to_json())
             .send()
             .await
-            .map_err(|e| Failure::Usage(format!("{url}: {e}")))?;
+            .map_err(|e| unreachable(&url, base, &e))?;
         let status = resp.status();
-        let body = resp
-            .text()
-            .await
-            .map_err(|e| Failure::Usage(e.to_string()))?;
+        let body = resp.text().await.map_err(|e| unreachable(&url, base, &e))?;
         if status.is_success() {
             println!("{body}");
-            Ok(())
-        } else {
-            let v: Value = serde_json::from_str(&body).unwrap_or(json!({"detail": body}));
-            println!("{body}");
-            Err(Failure::Fail(format!(
-                "{} {}: {}",
-                status.as_u16(),
-                v["type"].as_str().unwrap_or(""),
-                v["detail"].as_str().unwrap_or("")
-            )))
+            return Ok(());
         }
+        // One report of the problem: JSON on stdout with --json, else one FAIL line.
+        if a.json {
+            println!("{body}");
+            return Err(Failure::Silent);
+        }
+        let v: Value = serde_json::from_str(&body).unwrap_or(json!({"detail": body}));
+        let code = v["type"]
+            .as_str()
+            .and_then(|t| t.rsplit('/').next())
+            .unwrap_or("");
+        let mut line = format!(
+            "{} {code}: {}",
+            status.as_u16(),
+            v["detail"].as_str().unwrap_or("")
+        );
+        if let Some(c) = v["citation"].as_str() {
+            line.push_str(&format!(" ({c})"));
+        }
+        Err(Failure::Fail(line))
     })
+}
+
+/// kinds runs `regledger-node kinds`.
+///
+/// # Errors
+///
+/// None today; the signature matches the other commands.
+pub fn kinds(a: KindsArgs) -> Result<(), Failure> {
+    use std::fmt::Write as _;
+    let out = if a.markdown {
+        regledger::registry::kinds::kinds_table()
+    } else if a.json {
+        let today = today_china();
+        let v: Vec<Value> = EntryKind::ALL
+            .iter()
+            .map(|k| {
+                let p = k.prerequisites();
+                json!({"kind": k.name(), "label_zh": k.label_zh(),
+                       "payload_type": payload_type_for(k.name()),
+                       "roles": k.allowed_roles().iter().map(|r| r.name()).collect::<Vec<_>>(),
+                       "after": p.after.iter().map(|a| a.name()).collect::<Vec<_>>(),
+                       "requires": p.note,
+                       "example_signer": examples::example(*k, today).signer})
+            })
+            .collect();
+        format!("{}\n", Value::Array(v))
+    } else {
+        let mut t = String::from(
+            "条目类型 (entry kinds), in lifecycle order; `submit --example KIND` prints a template of each:\n",
+        );
+        for (i, k) in EntryKind::ALL.iter().enumerate() {
+            let p = k.prerequisites();
+            let after: Vec<&str> = p.after.iter().map(|a| a.name()).collect();
+            let roles: Vec<String> = k
+                .allowed_roles()
+                .iter()
+                .map(|r| format!("{} {}", r.name(), r.label_zh()))
+                .collect();
+            let _ = write!(
+                t,
+                "\n{:>2}. {}  {}\n    提交方 (submitted by): {}\n    前置 (after): {}\n    要求 (requires): {}\n",
+                i + 1,
+                k.name(),
+                k.label_zh(),
+                roles.join(", "),
+                if after.is_empty() {
+                    "无 (none)".to_string()
+                } else {
+                    after.join(", ")
+                },
+                p.note
+            );
+        }
+        t
+    };
+    // A reader that stops early (`| head`) is not an error.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
+    Ok(())
 }

@@ -50,8 +50,10 @@ enum Cmd {
     Init(InitArgs),
     /// Run the node. With no log in --data it first initialises a development log.
     Serve(ServeArgs),
-    /// Sign a payload as a participant and submit it; prints the receipt JSON.
+    /// Sign a payload as a participant and submit it; prints the receipt JSON (`--example KIND`: a payload template).
     Submit(client::SubmitArgs),
+    /// List the entry kinds: Chinese name, who may submit each, what must come first.
+    Kinds(client::KindsArgs),
     /// Generate a signer key file and print its verifier key and base64 public key.
     Keygen(KeygenArgs),
     /// Follow an upstream log as a verified mirror (and witness); serve its read API and change feed.
@@ -165,11 +167,14 @@ struct KeygenArgs {
 }
 
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("REGLEDGER_LOG")
                 .unwrap_or_else(|_| "info".into()),
         )
+        // Colour only on a terminal: a log file or journal gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -177,6 +182,7 @@ fn main() -> ExitCode {
         Cmd::Init(a) => init(a),
         Cmd::Serve(a) => serve(a),
         Cmd::Submit(a) => client::submit(a),
+        Cmd::Kinds(a) => client::kinds(a),
         Cmd::Keygen(a) => keygen(a),
         Cmd::Mirror(a) => mirror::run_mirror(a),
     };
@@ -190,6 +196,7 @@ fn main() -> ExitCode {
             eprintln!("error: {m}");
             ExitCode::from(2)
         }
+        Err(Failure::Silent) => ExitCode::from(1),
     }
 }
 
@@ -199,6 +206,8 @@ pub enum Failure {
     Fail(String),
     /// Usage: usage or input error (exit 2).
     Usage(String),
+    /// Silent: refused, and already reported on stdout (`--json`; exit 1).
+    Silent,
 }
 
 fn init(a: InitArgs) -> Result<(), Failure> {
@@ -264,6 +273,12 @@ fn keygen(a: KeygenArgs) -> Result<(), Failure> {
         serde_json::json!({"vkey": s.verifier().to_vkey(), "public_key": base64::engine::general_purpose::STANDARD.encode(s.verifier().public_key()),
                            "key_id": regledger::entry::envelope::participant_key_id(s.name(), s.verifier().public_key()), "file": a.out})
     );
+    if t == KeyType::Ed25519 {
+        eprintln!(
+            "next: a data authority registers {:?} with this public_key (`regledger-node submit --example participant-registered` prints the payload); the key file stays with its owner",
+            s.name()
+        );
+    }
     Ok(())
 }
 
@@ -387,9 +402,14 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         Ok((app, site))
     });
     // Router (and queue sender) dropped with the runtime: the sequencer drains and exits.
-    let _ = seq.join();
+    let seq_ok = seq.join().is_ok();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = pubt.join();
+    let pub_ok = pubt.join().is_ok();
+    if result.is_ok() && seq_ok && pub_ok {
+        tracing::info!(
+            "已正常关闭 (closed cleanly: every acknowledged entry is committed, the database closed; the next start needs no repair)"
+        );
+    }
     result.map_err(Failure::Usage)
 }
 

@@ -6,6 +6,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// patience is how long a test waits for something that must happen
+/// (a process to come up, a checkpoint, a mirror to catch up) before it
+/// fails: 300 s, or `REGLEDGER_E2E_PATIENCE_S`. It is a bound for a hung
+/// test, not a performance claim: a busy 2-core machine running several
+/// builds can take tens of seconds to start a process, and a test that
+/// is merely slow must pass. Waits poll, so a fast machine waits only as
+/// long as the event takes; a process that died is reported at once
+/// (see [`wait_up`]), not after the deadline.
+pub fn patience() -> Duration {
+    let s = std::env::var("REGLEDGER_E2E_PATIENCE_S")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    Duration::from_secs(s)
+}
+
 use regledger::entry::envelope::Envelope;
 use serde_json::Value;
 
@@ -84,7 +100,7 @@ impl Node {
     fn spawn_at(data: &Path, port: u16, extra: &[&str], ready: &'static str) -> Node {
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let child = spawn(data, port, &extra);
-        let n = Node {
+        let mut n = Node {
             child,
             url: format!("http://127.0.0.1:{port}"),
             data: data.to_path_buf(),
@@ -96,8 +112,14 @@ impl Node {
         n
     }
 
-    fn wait_ready(&self) {
-        wait_up(&self.url, self.ready, "node");
+    fn wait_ready(&mut self) {
+        wait_up(
+            &self.url,
+            self.ready,
+            "node",
+            &mut self.child,
+            &stderr_file(&self.data),
+        );
     }
 
     /// kill9 kills the process with SIGKILL and reaps it.
@@ -134,36 +156,82 @@ fn spawn(data: &Path, port: u16, extra: &[String]) -> Child {
         .arg("--checkpoint-ms")
         .arg("50")
         .args(extra);
-    spawn_quiet(c)
+    spawn_quiet(c, &stderr_file(data))
 }
 
-/// spawn_quiet starts a regledger-node process with its log at warn and its
-/// output hidden; REGLEDGER_E2E_NODE_LOG=1 shows its log when debugging a test.
-fn spawn_quiet(mut c: Command) -> Child {
+/// stderr_file is where a process started on `data` writes its log: next
+/// to the data directory (in the test's temp dir), appended across
+/// restarts, shown when the process dies before it is up.
+fn stderr_file(data: &Path) -> PathBuf {
+    let mut s = data.as_os_str().to_owned();
+    s.push(".stderr.log");
+    PathBuf::from(s)
+}
+
+/// spawn_quiet starts a regledger-node process with its log at warn,
+/// stdout hidden and stderr appended to `log` (shown if it dies before it
+/// is up); REGLEDGER_E2E_NODE_LOG=1 shows its log live when debugging a test.
+fn spawn_quiet(mut c: Command, log: &Path) -> Child {
+    let stderr = if std::env::var_os("REGLEDGER_E2E_NODE_LOG").is_some() {
+        Stdio::inherit()
+    } else {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null())
+    };
     c.env("REGLEDGER_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(if std::env::var_os("REGLEDGER_E2E_NODE_LOG").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
+        .stderr(stderr)
         .spawn()
         .expect("spawn regledger-node")
 }
 
-/// wait_up waits until `base` answers 200 on `path`, or panics after 30 s.
-fn wait_up(base: &str, path: &str, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
+/// wait_up waits until `base` answers 200 on `path`. It fails at once,
+/// with the exit status and the end of its log, when the process exits
+/// first, and only after [`patience`] when it stays up without answering
+/// (hung), so a slow start on a busy machine is waited for.
+pub fn wait_up(base: &str, path: &str, what: &str, child: &mut Child, log: &Path) {
+    let start = Instant::now();
+    let deadline = start + patience();
+    loop {
         if get_text(&format!("{base}{path}"))
             .map(|(c, _)| c == 200)
             .unwrap_or(false)
         {
             return;
         }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{what} at {base} exited ({status}) before it answered {path}, after {:.1} s; the end of its log ({}):\n{}",
+                start.elapsed().as_secs_f64(),
+                log.display(),
+                log_tail(log)
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} at {base} is running but did not answer {path} within {} s (REGLEDGER_E2E_PATIENCE_S); the end of its log ({}):\n{}",
+            patience().as_secs(),
+            log.display(),
+            log_tail(log)
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("{what} at {base} did not come up");
+}
+
+/// log_tail returns the last lines of a process's log file.
+fn log_tail(log: &Path) -> String {
+    let s = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = s.lines().collect();
+    let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+    if tail.is_empty() {
+        "(empty: REGLEDGER_E2E_NODE_LOG=1 shows it live)".into()
+    } else {
+        tail
+    }
 }
 
 /// kill9 kills a process with SIGKILL (what `Child::kill` sends on Unix) and reaps it.
@@ -380,8 +448,9 @@ impl Mirror {
             .arg(format!("127.0.0.1:{}", self.port))
             .args(["--poll-ms", "50"])
             .args(&self.extra);
-        self.child = spawn_quiet(c);
-        wait_up(&self.url, "/healthz", "mirror");
+        let log = stderr_file(&self.data);
+        self.child = spawn_quiet(c, &log);
+        wait_up(&self.url, "/healthz", "mirror", &mut self.child, &log);
     }
 
     /// kill9 kills the process with SIGKILL and reaps it.
@@ -403,7 +472,7 @@ pub fn checkpoint_size(note: &str) -> Option<u64> {
 
 /// wait_for_checkpoint waits until `url` serves a checkpoint of `size` and returns it.
 pub fn wait_for_checkpoint(url: &str, size: u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + patience();
     loop {
         if let Ok((200, cp)) = get_text(&format!("{url}/checkpoint")) {
             if checkpoint_size(&cp) == Some(size) {
@@ -466,7 +535,7 @@ pub fn sse_collect(
         connected();
         let mut buf = String::new();
         let mut out = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let deadline = tokio::time::Instant::now() + patience();
         while !done(&out) {
             let chunk = tokio::time::timeout_at(deadline, r.chunk())
                 .await

@@ -95,7 +95,7 @@ fn full_filesystem_refuses_writes_loses_nothing_and_recovers() {
         .status()
         .unwrap()
         .success());
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + patience();
     let mut code = 0;
     let mut i = 20_000;
     while Instant::now() < deadline {
@@ -175,7 +175,7 @@ fn torn_or_corrupted_edge_tiles_are_rewritten_at_start() {
     for s in kit.setup(HashSuite::Sha256, "guangxi").iter().skip(1) {
         assert_eq!(post(&node.url, &s.envelope).0, 200, "{}", s.label);
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + patience();
     while get_text(&format!("{}/checkpoint", node.url))
         .unwrap()
         .1

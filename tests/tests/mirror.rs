@@ -63,7 +63,7 @@ fn verify_cmd(args: &[&std::ffi::OsStr]) -> (i32, Value, String) {
 
 /// evidence waits until the mirror saved `k` complete evidence directories and returns them, oldest first.
 fn evidence(m: &Mirror, k: usize) -> Vec<std::path::PathBuf> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + regledger_e2e::patience();
     loop {
         let mut evs: Vec<_> = std::fs::read_dir(m.data.join("evidence"))
             .map(|r| {
@@ -310,11 +310,7 @@ fn two_mirrors_follow_a_node_feed_changes_and_witness() {
     // The webhook got every change once, in order, despite the failures.
     let mut hooks: Vec<Value> = Vec::new();
     while hooks.last().is_none_or(|e| e["type"] != "product-revoked") {
-        hooks.push(
-            sink.bodies
-                .recv_timeout(std::time::Duration::from_secs(60))
-                .unwrap(),
-        );
+        hooks.push(sink.bodies.recv_timeout(regledger_e2e::patience()).unwrap());
     }
     let ids: Vec<u64> = hooks.iter().map(|e| e["id"].as_u64().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
@@ -327,10 +323,7 @@ fn two_mirrors_follow_a_node_feed_changes_and_witness() {
         &json!({"id": "SA-1", "reason": "监督检查", "effective_on": kit.on("2025-05-06")}),
     );
     post_all(&node.url, [suspend]);
-    let next = sink
-        .bodies
-        .recv_timeout(std::time::Duration::from_secs(60))
-        .unwrap();
+    let next = sink.bodies.recv_timeout(regledger_e2e::patience()).unwrap();
     assert_eq!(next["type"], "authorization-suspended", "{next}");
     assert_eq!(
         (next["id"].as_u64(), next["subject"].as_str()),
@@ -412,7 +405,7 @@ fn a_forked_upstream_is_refused_with_evidence() {
     m.kill9();
     m.upstream = fork.url.clone();
     m.restart();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + regledger_e2e::patience();
     while metric(&m.url, "regledger_mirror_split_view") != Some(1) {
         assert!(
             std::time::Instant::now() < deadline,
@@ -530,9 +523,9 @@ fn a_fork_shown_only_to_the_witness_is_a_split_view() {
     assert!(fork_n > n);
 }
 
-/// wait_until polls `cond` until it holds, or panics with `what` after 60 s.
+/// wait_until polls `cond` until it holds, or panics with `what` after [`regledger_e2e::patience`].
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + regledger_e2e::patience();
     while !cond() {
         assert!(std::time::Instant::now() < deadline, "{what}");
         std::thread::sleep(std::time::Duration::from_millis(50));

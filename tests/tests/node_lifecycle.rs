@@ -512,3 +512,21 @@ fn every_part_of_a_node_bundle_is_tamper_evident_to_the_regulator() {
         &["checkpoint"],
     );
 }
+
+/// The harness reports a node that died on start-up at once, with its
+/// exit status and log, instead of waiting out a deadline (issue 17: a
+/// busy machine must not turn a slow start into a failure, and a dead
+/// process must not look like a slow one).
+#[test]
+fn a_node_that_dies_at_start_is_reported_with_its_error_not_a_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("log.json"), "not a descriptor").unwrap();
+    let Err(panic) = std::panic::catch_unwind(|| Node::start(&data, &[])) else {
+        panic!("a node on a broken log.json came up");
+    };
+    let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    // Its exit and its own error line, not "did not come up" after a deadline.
+    assert!(msg.contains("exited") && msg.contains("error:"), "{msg}");
+}

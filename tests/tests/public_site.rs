@@ -331,7 +331,7 @@ impl Browser {
             let _ = std::io::Read::read_to_end(&mut stdout, &mut b);
             b
         });
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + regledger_e2e::patience();
         loop {
             if child.try_wait().unwrap().is_some() {
                 break;

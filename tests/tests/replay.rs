@@ -257,7 +257,7 @@ fn a_mirror_refuses_an_upstream_that_logged_a_replay() {
     std::fs::write(&log, serde_json::to_vec(&d).unwrap()).unwrap();
     let web = StaticServer::start(&served);
     let m = Mirror::start(&web.url, &log, &dir.path().join("mirror"), &[]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + regledger_e2e::patience();
     while metric(&m.url, "regledger_mirror_split_view") != Some(1) {
         assert!(
             std::time::Instant::now() < deadline,
@@ -267,7 +267,7 @@ fn a_mirror_refuses_an_upstream_that_logged_a_replay() {
     }
     // Nothing of that checkpoint was taken, and the alarm names the replay.
     assert_eq!(tree_size(&m.url), 0);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + regledger_e2e::patience();
     let readme = loop {
         let found = std::fs::read_dir(m.data.join("evidence"))
             .into_iter()

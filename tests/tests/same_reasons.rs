@@ -255,7 +255,7 @@ fn the_mirror_and_the_audit_refuse_the_same_tampered_logs_for_the_same_reasons()
         let (check, index) = first(&from_dir);
 
         let m = start_mirror(case, &server.url, &work.path().join(format!("m{k}")));
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + regledger_e2e::patience();
         let (m_check, m_index, split) = loop {
             let log = std::fs::read_to_string(&m.log).unwrap_or_default();
             if let Some(f) = mirror_failure(&log) {

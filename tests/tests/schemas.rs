@@ -70,6 +70,47 @@ fn schemas_match_the_payload_types() {
     assert_eq!(files, kinds);
 }
 
+/// conforms asserts that payload `p` of `kind` has only properties its
+/// schema names, every required one, and that the schema refuses others.
+fn conforms(kind: EntryKind, p: &Value) {
+    let s = schema(kind);
+    let props = s["properties"].as_object().unwrap();
+    for key in p.as_object().unwrap().keys() {
+        assert!(
+            props.contains_key(key),
+            "{}: {key} not in its schema",
+            kind.name()
+        );
+    }
+    for r in s["required"].as_array().into_iter().flatten() {
+        assert!(
+            p.get(r.as_str().unwrap()).is_some(),
+            "{}: lacks required {r}",
+            kind.name()
+        );
+    }
+    assert_eq!(
+        s["additionalProperties"],
+        false,
+        "{}: unknown fields are refused",
+        kind.name()
+    );
+}
+
+#[test]
+fn every_schema_has_examples_that_conform_to_it() {
+    for &k in EntryKind::ALL {
+        let s = schema(k);
+        let ex = s["examples"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{} has no examples", k.name()));
+        assert!(!ex.is_empty(), "{} has no examples", k.name());
+        for p in ex {
+            conforms(k, p);
+        }
+    }
+}
+
 #[test]
 fn lifecycle_payloads_conform_to_their_schemas() {
     let kit = Testkit::new("schemas.example/gx");
@@ -78,29 +119,7 @@ fn lifecycle_payloads_conform_to_their_schemas() {
         let env = &step.envelope;
         let kind = EntryKind::from_name(env.kind_name().unwrap()).unwrap();
         seen.insert(kind);
-        let s = schema(kind);
-        let p: Value = serde_json::from_slice(&env.payload).unwrap();
-        let props = s["properties"].as_object().unwrap();
-        for key in p.as_object().unwrap().keys() {
-            assert!(
-                props.contains_key(key),
-                "{}: {key} not in its schema",
-                kind.name()
-            );
-        }
-        for r in s["required"].as_array().into_iter().flatten() {
-            assert!(
-                p.get(r.as_str().unwrap()).is_some(),
-                "{}: lacks required {r}",
-                kind.name()
-            );
-        }
-        assert_eq!(
-            s["additionalProperties"],
-            false,
-            "{}: unknown fields are refused",
-            kind.name()
-        );
+        conforms(kind, &serde_json::from_slice(&env.payload).unwrap());
     }
     assert!(
         seen.len() >= 12,

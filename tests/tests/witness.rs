@@ -136,7 +136,7 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
         assert_eq!(post(&url, &op(&kit, i)).0, 200);
     }
     assert_eq!(tree_size(&url), 13);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + patience();
     while metric(&url, "regledger_checkpoint_unwitnessed_total").unwrap_or(0) == 0 {
         assert!(
             Instant::now() < deadline,
@@ -148,7 +148,7 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     // once, is not rewritten at every attempt (inode unchanged).
     use std::os::unix::fs::MetadataExt;
     let bundle = data.join("tiles/tile/entries/000.p/13");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + patience();
     while !bundle.exists() {
         assert!(Instant::now() < deadline, "tiles for 13 never written");
         std::thread::sleep(Duration::from_millis(20));
@@ -201,7 +201,7 @@ fn quorum_two_publishes_only_cosigned_checkpoints_and_stops_when_a_witness_is_do
     assert_eq!(post(&url, &op(&kit, 3)).0, 200);
     let cp = wait_for_checkpoint(&url, 14);
     open_witnessed_checkpoint(cp.as_bytes(), &d.log_key, &d.witnesses, 2).expect("2-of-2 again");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + patience();
     loop {
         let (_, m1_cp) = get_text(&format!("{u1}/checkpoint")).unwrap();
         if checkpoint_size(&m1_cp) == Some(14) {

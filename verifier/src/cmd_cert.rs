@@ -54,7 +54,10 @@ pub fn run(a: &Args) -> Outcome {
                 text.push_str(&format!("{zh} ({en}): {val}\n"));
             }
             text.push_str(&proven_lines(&v));
-            text.push_str(&format!("见证 (Witnesses): {}\n", v.witnesses.join(", ")));
+            text.push_str(&format!(
+                "见证 (Witnesses): {}\n",
+                witness_list(&v.witnesses)
+            ));
             Outcome::Verified {
                 text,
                 json: json!({"certificate": fields, "index": v.index, "signer": v.signer,
@@ -70,6 +73,16 @@ pub fn run(a: &Args) -> Outcome {
             }
         }
         Err(e) => Outcome::fail(e.to_string()),
+    }
+}
+
+/// witness_list names the witnesses that cosigned, or says 无 (none) when
+/// none did: an empty field would read as a missing line.
+pub fn witness_list(w: &[String]) -> String {
+    if w.is_empty() {
+        "无 (none: this log.json names no witnesses, or none was required)".into()
+    } else {
+        w.join(", ")
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use regledger::tlog::checkpoint::open_checkpoint;
-use regledger::tlog::proof::verify_consistency;
+use regledger::tlog::proof::{verify_consistency, ProofError};
 use regledger::Hash;
 use serde_json::json;
 
@@ -15,9 +15,12 @@ use crate::outcome::Outcome;
 /// Arguments of `consistency`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The log's verifier key (the key text, or a file holding it).
-    #[arg(long)]
-    pub vkey: String,
+    /// The log descriptor (log.json): the hash suite and log key are taken from it.
+    #[arg(long, conflicts_with_all = ["vkey", "hash"])]
+    pub log: Option<PathBuf>,
+    /// The log's verifier key (the key text, or a file holding it), for a log without log.json.
+    #[arg(long, required_unless_present = "log")]
+    pub vkey: Option<String>,
     /// The older signed checkpoint.
     #[arg(long)]
     pub old: PathBuf,
@@ -27,9 +30,9 @@ pub struct Args {
     /// The consistency proof: one base64 hash per line (tlog-witness layout).
     #[arg(long)]
     pub proof: PathBuf,
-    /// The log's hash: sha256 or blake3.
-    #[arg(long, default_value = "sha256")]
-    pub hash: String,
+    /// The log's hash with --vkey: sha256 (the default) or blake3.
+    #[arg(long)]
+    pub hash: Option<String>,
 }
 
 /// parse_proof_lines reads one base64 hash per line; blank lines are not allowed.
@@ -66,39 +69,55 @@ pub fn parse_proof_lines(b: &[u8]) -> Result<Vec<Hash>, InputError> {
 /// run verifies both checkpoints and their consistency.
 pub fn run(a: &Args) -> Outcome {
     let prep = || -> Result<_, InputError> {
-        let suite = input::suite(&a.hash)?;
-        let log = input::verifier_key(&a.vkey)?;
+        // Witnesses are not checked here: only the log's signature on each checkpoint.
+        let t = input::trust(
+            a.log.as_deref(),
+            a.vkey.as_deref(),
+            a.hash.as_deref(),
+            &[],
+            None,
+        )?;
         let old = input::read_file(&a.old)?;
         let new = input::read_file(&a.new)?;
         let proof = parse_proof_lines(&input::read_file(&a.proof)?)?;
-        Ok((suite, log, old, new, proof))
+        Ok((t, old, new, proof))
     };
-    let (suite, log, old, new, proof) = match prep() {
+    let (t, old, new, proof) = match prep() {
         Ok(x) => x,
         Err(e) => return Outcome::input(e),
     };
-    let old = match open_checkpoint(&old, &log) {
+    let old = match open_checkpoint(&old, &t.log) {
         Ok(v) => v.checkpoint,
         Err(e) => return Outcome::fail(format!("old checkpoint: {e}")),
     };
-    let new = match open_checkpoint(&new, &log) {
+    let new = match open_checkpoint(&new, &t.log) {
         Ok(v) => v.checkpoint,
         Err(e) => return Outcome::fail(format!("new checkpoint: {e}")),
     };
-    match verify_consistency(suite, old.size, new.size, &proof, &old.root, &new.root) {
+    let check = |s| verify_consistency(s, old.size, new.size, &proof, &old.root, &new.root);
+    match check(t.suite) {
         Ok(()) => Outcome::Verified {
             text: format!(
-                "OK: {} size {} is consistent with size {}\nold root: {}\nnew root: {}\n",
-                new.origin, new.size, old.size, old.root, new.root
+                "OK: {} size {} is consistent with size {}\nhash suite: {}\nold root: {}\nnew root: {}\n",
+                new.origin, new.size, old.size, t.suite, old.root, new.root
             ),
-            json: json!({"origin": new.origin, "old_size": old.size, "new_size": new.size,
+            json: json!({"origin": new.origin, "old_size": old.size, "new_size": new.size, "hash": t.suite.name(),
                          "old_root": old.root.to_hex(), "new_root": new.root.to_hex()}),
         },
-        Err(e) => Outcome::Failed {
-            reason: format!("consistency proof {} -> {}: {e}", old.size, new.size),
-            json: json!({"old_size": old.size, "new_size": new.size,
-                         "old_root": old.root.to_hex(), "new_root": new.root.to_hex()}),
-            text: String::new(),
-        },
+        Err(e) => {
+            let what = format!("consistency proof {} -> {}: {e}", old.size, new.size);
+            let reason = match e {
+                ProofError::RootMismatch | ProofError::OldRootMismatch => {
+                    t.mismatch(&what, |s| check(s).is_ok())
+                }
+                _ => what,
+            };
+            Outcome::Failed {
+                reason,
+                json: json!({"old_size": old.size, "new_size": new.size, "hash": t.suite.name(),
+                             "old_root": old.root.to_hex(), "new_root": new.root.to_hex()}),
+                text: String::new(),
+            }
+        }
     }
 }

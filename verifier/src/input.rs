@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use regledger::descriptor::LogDescriptor;
 use regledger::tlog::note::VerifierKey;
 use regledger::{Hash, HashSuite};
 use regledger_client::source::read_bounded;
@@ -37,7 +38,7 @@ pub enum InputError {
         reason: String,
     },
     /// UnknownHash: a --hash that names no suite.
-    #[error("unknown hash {0:?} (want sha256 or blake3)")]
+    #[error("unknown hash {name:?} (want one of: {})", known_suites().join(", "), name = .0)]
     UnknownHash(String),
     /// NotAHash: not 64 hex digits.
     #[error("{0:?} is not a 64-digit hex hash")]
@@ -164,5 +165,106 @@ pub fn invalid(path: &Path, reason: impl std::fmt::Display) -> InputError {
     InputError::Invalid {
         path: path.to_path_buf(),
         reason: reason.to_string(),
+    }
+}
+
+/// SUITE_NAMES are the hash suite names a log may name. A name this build
+/// does not know (`HashSuite::from_name` says None) is skipped, so the
+/// list may name a suite before every build has it.
+const SUITE_NAMES: &[&str] = &["sha256", "blake3", "sm3"];
+
+/// known_suites returns the names of the hash suites this build knows.
+pub fn known_suites() -> Vec<&'static str> {
+    SUITE_NAMES
+        .iter()
+        .copied()
+        .filter(|n| HashSuite::from_name(n).is_some())
+        .collect()
+}
+
+/// Trust is what a proof is checked against: the log's hash suite, its
+/// key and witnesses, and where they came from.
+pub struct Trust {
+    /// suite is the log's hash suite.
+    pub suite: HashSuite,
+    /// log is the log's verifier key.
+    pub log: VerifierKey,
+    /// witnesses are the witnesses' verifier keys.
+    pub witnesses: Vec<VerifierKey>,
+    /// quorum is how many of them must cosign.
+    pub quorum: usize,
+    /// from_log: the suite and keys come from a log.json (not flags).
+    pub from_log: bool,
+}
+
+/// trust resolves `--log log.json` (suite, key, witnesses and quorum as the
+/// descriptor says) or the generic C2SP flags `--vkey`, `--hash` (default
+/// sha256), `--witness` and `--quorum`.
+///
+/// # Errors
+///
+/// An unreadable or invalid log.json or key, an unknown hash, a quorum
+/// above the witnesses, or neither `--log` nor `--vkey`.
+pub fn trust(
+    log: Option<&Path>,
+    vkey: Option<&str>,
+    hash: Option<&str>,
+    witnesses: &[String],
+    q: Option<usize>,
+) -> Result<Trust, InputError> {
+    if let Some(p) = log {
+        let d = LogDescriptor::parse(&read_file(p)?).map_err(|e| invalid(p, e))?;
+        return Ok(Trust {
+            suite: d.suite,
+            log: d.log_key,
+            witnesses: d.witnesses,
+            quorum: d.quorum,
+            from_log: true,
+        });
+    }
+    let Some(vkey) = vkey else {
+        return Err(InputError::Usage(
+            "give --log log.json (a regledger log) or --vkey VKEY [--hash SUITE] (any C2SP log)",
+        ));
+    };
+    let ws = verifier_keys(witnesses)?;
+    Ok(Trust {
+        suite: suite(hash.unwrap_or("sha256"))?,
+        log: verifier_key(vkey)?,
+        quorum: quorum(q, ws.len())?,
+        witnesses: ws,
+        from_log: false,
+    })
+}
+
+impl Trust {
+    /// mismatch explains a proof that leads to another root: it names the
+    /// suite used and where it came from and, when another suite this
+    /// build knows would have verified (`verifies(suite)`), says so, so a
+    /// wrong `--hash` is not read as tampering.
+    pub fn mismatch(&self, what: &str, verifies: impl Fn(HashSuite) -> bool) -> String {
+        let source = if self.from_log {
+            "from log.json"
+        } else {
+            "from --hash; sha256 unless given"
+        };
+        let mut m = format!("{what} (hash suite {}, {source})", self.suite.name());
+        let other = known_suites()
+            .into_iter()
+            .filter_map(HashSuite::from_name)
+            .find(|s| *s != self.suite && verifies(*s));
+        match (other, self.from_log) {
+            (Some(o), false) => m.push_str(&format!(
+                "; with {o} it verifies: this log's log.json says {o}? Pass --log log.json (or --hash {o}); the data is not shown to be tampered with"
+            )),
+            (Some(o), true) => m.push_str(&format!(
+                "; it would verify with {o}, which is not the suite this log.json names: the proof is not from this log"
+            )),
+            (None, false) => m.push_str(
+                "; regledger logs are blake3 unless created with --hash sha256: pass --log log.json to take the suite from the log",
+            ),
+            (None, true) => {}
+        }
+        m
     }
 }

@@ -9,6 +9,7 @@ mod cmd_cert;
 mod cmd_checkpoint;
 mod cmd_consistency;
 mod cmd_deadline;
+mod cmd_digest;
 mod cmd_proof;
 mod input;
 mod outcome;
@@ -46,6 +47,8 @@ enum Cmd {
     Audit(cmd_audit::Args),
     /// Print the date N working days after a date on the official holiday calendar.
     Deadline(cmd_deadline::Args),
+    /// Print a document's digest in the log's hash suite (what document_blake3 holds).
+    Digest(cmd_digest::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -57,6 +60,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Cert(a) => cmd_cert::run(a),
         Cmd::Audit(a) => cmd_audit::run(a, cli.json),
         Cmd::Deadline(a) => cmd_deadline::run(a),
+        Cmd::Digest(a) => cmd_digest::run(a),
     };
     outcome.report(cli.json)
 }

@@ -269,11 +269,7 @@ fn render_head(w: &mut String, r: &Report) {
             "检查点 (checkpoint): size {}  root {}  见证 (witnesses): {}",
             c.size,
             c.root,
-            if c.witnesses.is_empty() {
-                "—".to_string()
-            } else {
-                c.witnesses.join(", ")
-            }
+            crate::cmd_cert::witness_list(&c.witnesses)
         );
     }
     let _ = writeln!(w, "重算根 (recomputed root): {}", opt(&r.computed_root));
@@ -297,6 +293,10 @@ fn render_head(w: &mut String, r: &Report) {
         r.entries_checked,
         r.signatures_verified,
         opt(&r.as_of)
+    );
+    let _ = writeln!(
+        w,
+        "  （签名数不含创世条目：其签名由创世规则以其声明的密钥验证；多签条目每个签名各计一次）\n  (the signature count leaves out the genesis entry, whose signature the genesis rule checks against the key it declares; an entry with several signatures counts each)"
     );
 }
 

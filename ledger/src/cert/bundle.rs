@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::descriptor::{verify_checkpoint, LogDescriptor};
 use crate::entry::blockchain_no::BlockchainNo;
+use crate::entry::chain::{ChainError, ChainHead};
 use crate::entry::envelope::Envelope;
 use crate::entry::leaf::Leaf;
 use crate::registry::{EntryKind, ProductRegistration};
@@ -223,12 +224,21 @@ pub fn verify_bundle(
             "must be the entry before the registering entry",
         ));
     }
-    let (_, prev_hash) = open_entry("previous", &b.previous, d, &cp)?;
-    if leaf.prev_leaf_hash != prev_hash {
-        return Err(err(
-            "entry.prev_leaf_hash",
-            "does not chain to the previous entry",
-        ));
+    // The link is the log's one chain rule (entry::chain), applied to the
+    // single step from the previous entry to this one.
+    let (prev, prev_hash) = open_entry("previous", &b.previous, d, &cp)?;
+    let head = ChainHead {
+        size: b.entry.index,
+        last_leaf_hash: prev_hash,
+        last_time_ms: prev.integrated_time_ms,
+    };
+    if let Some(e) = head.breaks(&leaf).into_iter().next() {
+        let field = match e {
+            ChainError::BrokenLink { .. } => "entry.prev_leaf_hash",
+            ChainError::TimeNotIncreasing { .. } => "entry.integrated_time_ms",
+            ChainError::IndexMismatch { .. } => "entry.index",
+        };
+        return Err(err(field, e.to_string()));
     }
 
     // The status and the entry that set it (its signatures are checked in

@@ -131,6 +131,77 @@ kinds! {
     OperationEvent = "operation-event", "操作日志/调用日志", [Operator, BusinessEntity];
 }
 
+/// Prerequisites are what the log must hold before an entry of a kind is
+/// accepted: the kinds of the entries it depends on and, in words, what
+/// else must hold (docs/registry.md has the full rules). Shown by
+/// `regledger-node kinds` and in docs/registry.md ([`kinds_table`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prerequisites {
+    /// after are the kinds of the entries that must come first.
+    pub after: &'static [EntryKind],
+    /// note says what else must hold.
+    pub note: &'static str,
+}
+
+impl EntryKind {
+    /// prerequisites returns what must be in the log before an entry of this kind.
+    pub fn prerequisites(self) -> Prerequisites {
+        use EntryKind as K;
+        let (after, note): (&'static [EntryKind], &'static str) = match self {
+            K::Genesis => (&[], "entry 0 only, written by `regledger-node init` (or `serve` on an empty directory)"),
+            K::ParticipantRegistered => (&[K::Genesis], "a new id; its public keys are those its own `keygen` printed"),
+            K::ParticipantKeyRotated | K::ParticipantRevoked => (&[K::ParticipantRegistered], "the participant is not revoked"),
+            K::CalendarPublished => (&[K::Genesis], "a year from six back to one ahead; national years 2024–2026 are built in"),
+            K::ResourceRegistered => (&[K::ParticipantRegistered], "the holder is a registered data source unit"),
+            K::ResourceChanged | K::ResourceCorrected | K::ResourceDeregistered => (&[K::ResourceRegistered], "the resource is active"),
+            K::AgreementFiled => (&[K::ParticipantRegistered, K::ResourceRegistered], "every party registered, every resource of the scope active; a scene or catalog authorization names its operation agreement (`parent`, itself agreement-filed and in force)"),
+            K::AgreementAmended | K::AgreementRenewed | K::AgreementTerminated => (&[K::AgreementFiled], "the agreement is not terminated; a derived one's parent is in force"),
+            K::AgreementSuspended => (&[K::AgreementFiled], "the agreement is active"),
+            K::AgreementResumed => (&[K::AgreementSuspended], "the agreement is suspended"),
+            K::CatalogCredentialIssued => (&[K::AgreementFiled], "the authorization and its parent are in force; grantee_name is the grantee's registered name"),
+            K::ProductApproved => (&[K::AgreementFiled], "its authorization (a scene or catalog authorization, or the operator's operation agreement) is in force; the business entity is its grantee or a party"),
+            K::PublicNoticeOpened => (&[K::ProductApproved], "no notice opened yet"),
+            K::ObjectionFiled => (&[K::ProductApproved], "the product is not revoked or deregistered"),
+            K::ObjectionResolved => (&[K::ObjectionFiled], "the objection is open"),
+            K::ProductRegistered => (&[K::ProductApproved], "with non-public data a public-notice-opened whose 10 natural days are over; every objection-filed resolved; the authorization in force"),
+            K::ProductChanged | K::ProductSuspended | K::ProductRegistrationRevoked | K::ProductDeregistered => (&[K::ProductRegistered], "the product is active (or suspended)"),
+            K::ProductResumed => (&[K::ProductSuspended], "the product is suspended"),
+            K::DataDestructionAttested => (&[K::AgreementFiled, K::ProductApproved], "the agreement or product whose data was destroyed (usually after agreement-terminated or product-deregistered)"),
+            K::OperationEvent => (&[K::AgreementFiled], "the signer is a party to the agreement (or its parent); a named product is authorized under it"),
+        };
+        Prerequisites { after, note }
+    }
+}
+
+/// kinds_table renders every kind as a Markdown table in lifecycle order:
+/// name, Chinese name, the roles that may submit it and its
+/// prerequisites. docs/registry.md embeds exactly this (a test keeps it
+/// so) and `regledger-node kinds --markdown` prints it.
+pub fn kinds_table() -> String {
+    let mut s = String::from(
+        "| # | kind | 中文 | submitted by | after | what else must hold |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    for (i, k) in EntryKind::ALL.iter().enumerate() {
+        let p = k.prerequisites();
+        let roles: Vec<&str> = k.allowed_roles().iter().map(|r| r.name()).collect();
+        let after: Vec<String> = p.after.iter().map(|a| format!("`{}`", a.name())).collect();
+        s.push_str(&format!(
+            "| {} | `{}` | {} | {} | {} | {} |\n",
+            i + 1,
+            k.name(),
+            k.label_zh(),
+            roles.join(", "),
+            if after.is_empty() {
+                "—".to_string()
+            } else {
+                after.join(", ")
+            },
+            p.note
+        ));
+    }
+    s
+}
+
 // A kind is written by its name (e.g. "product-registered") wherever it is
 // serialized: in Effects, receipts and reports.
 impl Serialize for EntryKind {
@@ -152,6 +223,20 @@ impl EntryKind {
     /// payload_schema returns the JSON Schema of this kind's payload, as
     /// the rules parse it (unknown fields are refused).
     pub fn payload_schema(self) -> schemars::Schema {
+        let mut s = self.bare_payload_schema();
+        // Examples of the one example scenario (registry::examples), so
+        // the schema shows a payload the rules accept.
+        s.insert(
+            "examples".into(),
+            serde_json::Value::Array(crate::registry::examples::examples(
+                self,
+                crate::registry::examples::SCHEMA_EXAMPLE_DATE,
+            )),
+        );
+        s
+    }
+
+    fn bare_payload_schema(self) -> schemars::Schema {
         match self {
             EntryKind::Genesis => schemars::schema_for!(Genesis),
             EntryKind::ParticipantRegistered => schemars::schema_for!(ParticipantSpec),

@@ -12,6 +12,7 @@
 //! | --- | --- |
 //! | [`kinds`] | the one table of entry kinds, their Chinese labels and the roles that may submit each |
 //! | [`payloads`] | the payload of every kind |
+//! | [`examples`] | a valid example of every kind: one Guangxi lifecycle (schemas, `submit --example`, docs/walkthrough.md) |
 //! | [`state`] | the state objects, [`StateReader`], [`MemoryState`], [`Effects`] |
 //! | `rules` | [`apply`]: the checks every entry shares and the one dispatch on its kind in `rules/mod.rs`; each kind's rules in the file of its lifecycle group (participants, calendar, resources, agreements, credentials, products, objections, operations) |
 //! | [`violation`] | [`RuleViolation`] (refusals) and [`Flag`] (findings), with their codes and citations |
@@ -21,6 +22,7 @@
 //! | [`ident`] | the grammar of identifiers and free text |
 
 pub mod calendar;
+pub mod examples;
 pub mod ident;
 pub mod kinds;
 pub mod payloads;

@@ -221,6 +221,18 @@ pub enum AgreementType {
 }
 
 impl AgreementType {
+    /// name returns the kebab-case name, as written in payloads.
+    pub fn name(self) -> &'static str {
+        match self {
+            AgreementType::ImplementationPlan => "implementation-plan",
+            AgreementType::OperationAgreement => "operation-agreement",
+            AgreementType::CatalogAuthorization => "catalog-authorization",
+            AgreementType::SceneAuthorization => "scene-authorization",
+            AgreementType::OpenDataUsage => "open-data-usage",
+            AgreementType::PartnerFiling => "partner-filing",
+        }
+    }
+
     /// authorizes reports whether this type authorizes products to be built and registered.
     pub fn authorizes_products(self) -> bool {
         matches!(

@@ -102,16 +102,16 @@ pub enum RuleViolation {
     #[error("genesis must be the first entry and only the first")]
     GenesisPosition,
     /// UnknownSigner: no registered, unretired key has that id.
-    #[error("unknown or retired signing key {0:?}")]
+    #[error("unknown or retired signing key {0:?}: a key signs only once a data authority has registered it (participant-registered, or participant-key-rotated for a new key)")]
     UnknownSigner(String),
     /// SignerRevoked: the signer's registration was revoked.
-    #[error("participant {0:?} is revoked")]
+    #[error("participant {0:?} is revoked: it signs nothing more (a data authority registers a new participant)")]
     SignerRevoked(String),
     /// BadSignature: the signature does not verify.
     #[error("signature does not verify: {0}")]
     BadSignature(String),
     /// RoleNotAllowed: the signer's role may not submit this kind.
-    #[error("role {role} may not submit {kind}")]
+    #[error("role {role} may not submit {kind}: {}", submitted_by(kind))]
     RoleNotAllowed {
         /// role is the signer's role.
         role: String,
@@ -171,7 +171,7 @@ pub enum RuleViolation {
     #[error("invalid dates: {0}")]
     InvalidDates(String),
     /// NoticePeriodOpen: the public notice has not run its course.
-    #[error("public notice for {product:?} runs until {until}: registration must wait")]
+    #[error("public notice for {product:?} runs until {until}: registration must wait until the notice is over (register after {until})")]
     NoticePeriodOpen {
         /// product is the product id.
         product: String,
@@ -179,10 +179,10 @@ pub enum RuleViolation {
         until: Date,
     },
     /// NoticeMissing: non-public data was used and no notice was opened.
-    #[error("product {0:?} used non-public data and needs a public notice before registration")]
+    #[error("product {0:?} used non-public data and needs a public notice before registration: submit public-notice-opened first, then register once the notice is over")]
     NoticeMissing(String),
     /// ObjectionPending: an objection is unresolved.
-    #[error("product {0:?} has an unresolved objection")]
+    #[error("product {0:?} has an unresolved objection: submit objection-resolved for it first")]
     ObjectionPending(String),
     /// WrongParty: the signer or a named participant is not the right party
     /// (a generic refusal; party checks that have an article use
@@ -244,6 +244,20 @@ pub enum RuleViolation {
     /// UnknownProfile: genesis names no known profile or hash.
     #[error("unknown profile or hash suite: {0}")]
     UnknownProfile(String),
+}
+
+/// submitted_by says which roles submit `kind` (for the refusal of any other).
+fn submitted_by(kind: &str) -> String {
+    match crate::registry::kinds::EntryKind::from_name(kind) {
+        Some(k) => {
+            let roles: Vec<&str> = k.allowed_roles().iter().map(|r| r.name()).collect();
+            format!(
+                "it is submitted by {} (regledger-node kinds lists who submits what)",
+                roles.join(", ")
+            )
+        }
+        None => "no role submits it".into(),
+    }
 }
 
 impl RuleViolation {

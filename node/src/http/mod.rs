@@ -86,7 +86,21 @@ pub struct App {
 
 /// problem builds an RFC 9457 response.
 pub fn problem(status: StatusCode, code: &str, title: &str, detail: impl Into<String>) -> Response {
-    let body = json!({"type": format!("{PROBLEM_BASE}{code}"), "title": title, "status": status.as_u16(), "detail": detail.into()});
+    problem_with(status, code, title, detail, &[])
+}
+
+/// problem_with is [`problem`] with extension members (RFC 9457 §3.2), e.g. the article a rule cites.
+pub fn problem_with(
+    status: StatusCode,
+    code: &str,
+    title: &str,
+    detail: impl Into<String>,
+    extra: &[(&str, &str)],
+) -> Response {
+    let mut body = json!({"type": format!("{PROBLEM_BASE}{code}"), "title": title, "status": status.as_u16(), "detail": detail.into()});
+    for (k, v) in extra {
+        body[*k] = json!(v);
+    }
     let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -552,11 +566,19 @@ pub fn run(
         let (app, extra) = start(addr)?;
         println!("{} listening on http://{addr}", s.name);
         tracing::info!(%addr, origin = %app.descriptor.origin, "{} serving", s.name);
+        let name = s.name;
         let server = serve(
             listener,
             router(app, s.request_timeout, extra),
             s.limits,
-            shutdown_signal(),
+            async move {
+                shutdown_signal().await;
+                // Said once, when the signal arrives: an operator watching a
+                // stop sees it was heard and what the node does before exiting.
+                tracing::info!(
+                    "{name}: 收到停止信号，正在关闭 (shutting down: no new connections; draining the queue and open requests…)"
+                );
+            },
         );
         match s.drain {
             None => server.await,

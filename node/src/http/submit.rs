@@ -35,12 +35,23 @@ fn rejection_response(r: Rejection) -> Response {
                 "role-not-allowed" | "wrong-party" => StatusCode::FORBIDDEN,
                 _ => StatusCode::CONFLICT,
             };
-            let mut resp = problem(
-                status,
-                v.code(),
-                "Entry refused by a registry rule",
-                v.to_string(),
-            );
+            let mut resp = match v.citation() {
+                // The article travels in the body too (an RFC 9457
+                // extension member), readable as it is written.
+                Some(c) => super::problem_with(
+                    status,
+                    v.code(),
+                    "Entry refused by a registry rule",
+                    v.to_string(),
+                    &[("citation", c)],
+                ),
+                None => problem(
+                    status,
+                    v.code(),
+                    "Entry refused by a registry rule",
+                    v.to_string(),
+                ),
+            };
             if let Some(c) = v.citation() {
                 // Citations are Chinese titles: percent-encoded, not lost to '?'.
                 if let Ok(h) =

@@ -453,6 +453,8 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
     // Held to here: a closed wake channel would make the sync loop spin.
     drop(wake_tx);
     stop.store(true, Ordering::Relaxed);
-    let _ = sync.join();
+    if sync.join().is_ok() && result.is_ok() {
+        tracing::info!("mirror 已正常关闭 (closed cleanly: what it verified is committed)");
+    }
     result.map_err(Failure::Usage)
 }

@@ -1,5 +1,7 @@
 //! Flags of the site and the parsing of its query parameters.
 
+use super::assets::{asset, WASM};
+use super::products::parse_status;
 use super::*;
 
 #[test]

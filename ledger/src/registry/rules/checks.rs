@@ -116,7 +116,10 @@ pub(super) fn chain_in_force(id: &str, chain: &[AgreementState], on: &[Date]) ->
     if !chain[0].fields.agreement_type.authorizes_products() {
         return Err(RuleViolation::AuthorizationNotActive {
             agreement: id.into(),
-            why: "it is not an operation, catalog or scene authorization".into(),
+            why: format!(
+                "it is a {}, which authorizes no product: products are approved under a scene or catalog authorization (or the operator's own operation agreement)",
+                chain[0].fields.agreement_type.name()
+            ),
         });
     }
     for (i, a) in chain.iter().enumerate() {
@@ -158,12 +161,13 @@ pub(super) trait Stored: Sized {
     fn key(id: &str) -> StateKey;
     /// from_object returns the object if `o` is of this type.
     fn from_object(o: StateObject) -> Option<Self>;
-    /// missing is the refusal when there is no such object.
-    fn missing(id: &str) -> RuleViolation;
+    /// missing is the refusal when there is no such object, for an entry
+    /// of kind `kind`: it names the step the submitter skipped (issue 17).
+    fn missing(id: &str, kind: EntryKind) -> RuleViolation;
 }
 
 macro_rules! stored {
-    ($t:ty, $variant:ident, |$id:ident| $missing:expr) => {
+    ($t:ty, $variant:ident, |$id:ident, $kind:ident| $missing:expr) => {
         impl Stored for $t {
             fn key(id: &str) -> StateKey {
                 StateKey::$variant(id.to_string())
@@ -174,37 +178,91 @@ macro_rules! stored {
                     _ => None,
                 }
             }
-            fn missing($id: &str) -> RuleViolation {
+            fn missing($id: &str, $kind: EntryKind) -> RuleViolation {
                 $missing
             }
         }
     };
 }
 
-stored!(ParticipantState, Participant, |id| {
-    RuleViolation::NotFound {
+stored!(ParticipantState, Participant, |id, _kind| {
+    RuleViolation::MissingStep {
         what: "participant",
         id: id.to_string(),
+        missing: "is not registered",
+        step: "participant-registered (signed by a data authority)",
+        citation: reg::REGISTERED_OR_FILED,
     }
 });
-stored!(ResourceState, Resource, |id| RuleViolation::NotFound {
-    what: "resource",
-    id: id.to_string(),
+stored!(ResourceState, Resource, |id, _kind| {
+    RuleViolation::MissingStep {
+        what: "resource",
+        id: id.to_string(),
+        missing: "is not registered",
+        step: "resource-registered",
+        citation: reg::RESOURCE_REGISTRATION,
+    }
 });
-stored!(AgreementState, Agreement, |id| RuleViolation::MissingStep {
-    what: "agreement",
-    id: id.to_string(),
-    missing: "has not been filed",
-    step: "agreement-filed",
-    citation: reg::REGISTERED_OR_FILED,
+stored!(AgreementState, Agreement, |id, _kind| {
+    RuleViolation::MissingStep {
+        what: "agreement",
+        id: id.to_string(),
+        missing: "has not been filed",
+        step: "agreement-filed",
+        citation: reg::REGISTERED_OR_FILED,
+    }
 });
-stored!(ProductState, Product, |id| RuleViolation::MissingStep {
-    what: "product",
-    id: id.to_string(),
-    missing: "has not been approved",
-    step: "product-approved (then, for a certificate, product-registered)",
-    citation: reg::PRODUCT_REGISTRATION,
-});
+stored!(ProductState, Product, |id, kind| missing_product(id, kind));
+
+/// missing_product is the refusal of an act on a product that was never
+/// approved: every act on a product starts with its approval, and those
+/// on a registered product (change, status) with its registration too.
+fn missing_product(id: &str, kind: EntryKind) -> RuleViolation {
+    let (missing, step, citation) = match kind {
+        EntryKind::PublicNoticeOpened => (
+            "has not been approved",
+            "product-approved",
+            reg::PUBLIC_NOTICE,
+        ),
+        EntryKind::ObjectionFiled | EntryKind::ObjectionResolved => {
+            ("has not been approved", "product-approved", reg::OBJECTIONS)
+        }
+        EntryKind::ProductChanged
+        | EntryKind::ProductSuspended
+        | EntryKind::ProductResumed
+        | EntryKind::ProductRegistrationRevoked
+        | EntryKind::ProductDeregistered => (
+            "has not been approved or registered",
+            "product-approved, then product-registered,",
+            reg::PRODUCT_ACTS,
+        ),
+        _ => (
+            "has not been approved",
+            "product-approved",
+            reg::PRODUCT_REGISTRATION,
+        ),
+    };
+    RuleViolation::MissingStep {
+        what: "product",
+        id: id.to_string(),
+        missing,
+        step,
+        citation,
+    }
+}
+
+/// not_registered is the refusal of an act that needs a registered product
+/// (change, suspension, resumption, revocation, deregistration) on one that
+/// is only approved: the certificate comes first.
+pub(super) fn not_registered(id: &str) -> RuleViolation {
+    RuleViolation::MissingStep {
+        what: "product",
+        id: id.to_string(),
+        missing: "is approved but not registered",
+        step: "product-registered",
+        citation: reg::PRODUCT_ACTS,
+    }
+}
 
 /// Ctx is the state one entry is judged against: the registry state read,
 /// the entry's context and kind, the log's profile, the China date of its
@@ -243,7 +301,7 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
     pub(super) fn object<T: Stored>(&self, id: &str) -> R<T> {
         self.get(&T::key(id))
             .and_then(T::from_object)
-            .ok_or_else(|| T::missing(id))
+            .ok_or_else(|| T::missing(id, self.kind))
     }
     pub(super) fn participant(&self, id: &str) -> R<ParticipantState> {
         self.object(id)
@@ -396,12 +454,14 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
                 if out.is_empty() {
                     RuleViolation::AuthorizationNotActive {
                         agreement: id.into(),
-                        why: "no such authorization is filed: submit agreement-filed first".into(),
+                        why: "it has not been filed: submit agreement-filed for it first".into(),
                     }
                 } else {
                     RuleViolation::AuthorizationNotActive {
                         agreement: id.into(),
-                        why: format!("its parent {cur} is not filed"),
+                        why: format!(
+                            "its parent {cur} has not been filed: submit agreement-filed for {cur} first"
+                        ),
                     }
                 }
             })?;

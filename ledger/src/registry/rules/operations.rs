@@ -31,9 +31,12 @@ pub(super) fn data_destruction_attested<S: StateReader + ?Sized>(
         p.approval.business_entity == signer.id
             || entitled(signer, &c.product_chain(&p)?, &[Role::Operator])
     } else {
-        return Err(RuleViolation::NotFound {
+        return Err(RuleViolation::MissingStep {
             what: "agreement or product",
             id: d.subject_id,
+            missing: "has not been filed or approved",
+            step: "agreement-filed (or product-approved)",
+            citation: reg::TERMINATION,
         });
     };
     if !entitled {

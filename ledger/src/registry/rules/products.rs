@@ -221,7 +221,13 @@ pub(super) fn product_registered<S: StateReader + ?Sized>(
         || reg_.authorization != p.approval.authorization
     {
         return Err(not_entitled(
-            "business entity and authorization must be those approved".into(),
+            format!(
+                "business entity and authorization must be those approved: product {} was approved for {} under {} (product-approved, entry {})",
+                reg_.product_id,
+                p.approval.business_entity,
+                p.approval.authorization,
+                p.approved_index
+            ),
             reg::PRODUCT_REGISTRATION,
         ));
     }
@@ -308,6 +314,9 @@ pub(super) fn product_changed<S: StateReader + ?Sized>(
     check_text("reason", &ch.reason)?;
     let mut p = c.product(&ch.id)?;
     c.operator_of(signer, &p, &[Role::Operator], "change", reg::PRODUCT_ACTS)?;
+    if p.status == Status::Approved {
+        return Err(not_registered(&ch.id));
+    }
     if !matches!(p.status, Status::Active | Status::Suspended) {
         return Err(RuleViolation::InvalidTransition {
             what: "product",
@@ -378,6 +387,9 @@ pub(super) fn product_status_changed<S: StateReader + ?Sized>(
         _ => reg::EXIT,
     };
     c.operator_of(signer, &p, &[Role::Operator], action, reg::PRODUCT_ACTS)?;
+    if p.status == Status::Approved {
+        return Err(not_registered(&sc.id));
+    }
     if !ok_from.contains(&p.status) {
         return Err(RuleViolation::InvalidTransition {
             what: "product",
