@@ -75,6 +75,52 @@ impl Postgres {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// pg_ctl runs `pg_ctl ACTION` on the cluster (as the postgres user when root).
+    fn pg_ctl(&self, action: &[&str]) {
+        let bin = std::env::var("REGLEDGER_PG_BIN").unwrap_or_else(|_| {
+            let mut v: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+                .expect("/usr/lib/postgresql")
+                .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+                .collect();
+            v.sort();
+            v.pop().expect("a PostgreSQL version").display().to_string()
+        });
+        let db = self.dir.join("db");
+        let log = self.dir.join("pg.log");
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"])
+                .arg(format!("{bin}/pg_ctl"));
+            c
+        } else {
+            Command::new(format!("{bin}/pg_ctl"))
+        };
+        let out = cmd
+            .arg("-D")
+            .arg(&db)
+            .arg("-l")
+            .arg(&log)
+            .args(action)
+            .output()
+            .expect("run pg_ctl");
+        assert!(
+            out.status.success(),
+            "pg_ctl {action:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// stop stops the server at once (`-m immediate`: as if its machine died;
+    /// what was committed is in its WAL).
+    pub fn stop(&self) {
+        self.pg_ctl(&["-m", "immediate", "-w", "stop"]);
+    }
+
+    /// start starts the server again (crash recovery from its WAL).
+    pub fn start(&self) {
+        self.pg_ctl(&["-w", "-t", "60", "start"]);
+    }
+
     /// fresh_db creates an empty database and returns its URL.
     pub fn fresh_db(&self) -> String {
         let name = format!(
@@ -85,4 +131,12 @@ impl Postgres {
         self.psql("postgres", &format!("CREATE DATABASE {name}"));
         format!("postgres://regledger@127.0.0.1:{}/{name}", self.port)
     }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
