@@ -149,6 +149,14 @@ struct ServeArgs {
     /// for a slow disk in the end-to-end tests). Hidden; never set it in production.
     #[arg(long, hide = true, default_value_t = 0)]
     test_commit_delay_ms: u64,
+    /// Also publish tiles, entry bundles and the checkpoint to S3-compatible object storage,
+    /// s3://BUCKET/PREFIX, with conditional puts (decision D19). Credentials and region from
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.
+    #[arg(long, env = "REGLEDGER_TILES")]
+    tiles: Option<String>,
+    /// The endpoint of an S3-compatible service (MinIO, OSS, OBS, COS, ...), addressed path-style.
+    #[arg(long, env = "REGLEDGER_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
     #[command(flatten)]
     site: site::SiteArgs,
 }
@@ -338,14 +346,31 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         metrics: metrics.clone(),
         witnesses: witnesses(&a, &descriptor)?,
         tiles_written: Default::default(),
+        objects: match &a.tiles {
+            None => None,
+            Some(url) => Some(
+                log::objects::ObjectTiles::open(
+                    url,
+                    a.s3_endpoint.as_deref(),
+                    descriptor_json.as_bytes(),
+                )
+                .map_err(Failure::Usage)?,
+            ),
+        },
     };
     publisher
         .load()
         .map_err(|e| Failure::Usage(e.to_string()))?;
     // Reconcile at start: tiles and a checkpoint for everything committed.
-    publisher
-        .publish_once(false)
-        .map_err(|e| Failure::Usage(format!("cannot publish at start: {e}")))?;
+    match publisher.publish_once(false) {
+        Ok(_) => {}
+        // The bucket may be down: serve and acknowledge from the store of
+        // record; the publisher copies everything once it is back.
+        Err(publisher::PublishError::Objects(e)) => {
+            tracing::warn!("object store not reachable at start (retrying): {e}")
+        }
+        Err(e) => return Err(Failure::Usage(format!("cannot publish at start: {e}"))),
+    }
     let (tx, rx) = std::sync::mpsc::sync_channel(a.queue.max(1));
     let seq_store = store.clone();
     let seq_metrics = metrics.clone();

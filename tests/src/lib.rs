@@ -27,6 +27,7 @@ use serde_json::Value;
 
 mod postgres;
 pub use postgres::{postgres, Postgres};
+pub mod s3;
 
 /// bin returns the path of a workspace binary built next to the test executable.
 pub fn bin(name: &str) -> PathBuf {
@@ -253,6 +254,15 @@ pub fn get_text(url: &str) -> Result<(u16, String), String> {
         let r = reqwest::get(url).await.map_err(|e| e.to_string())?;
         let s = r.status().as_u16();
         Ok((s, r.text().await.map_err(|e| e.to_string())?))
+    })
+}
+
+/// get_bytes GETs a URL: its status and body bytes.
+pub fn get_bytes(url: &str) -> Result<(u16, Vec<u8>), String> {
+    rt().block_on(async {
+        let r = reqwest::get(url).await.map_err(|e| e.to_string())?;
+        let s = r.status().as_u16();
+        Ok((s, r.bytes().await.map_err(|e| e.to_string())?.to_vec()))
     })
 }
 

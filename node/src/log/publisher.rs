@@ -28,6 +28,9 @@ pub enum PublishError {
     /// Io: the checkpoint file could not be written.
     #[error("checkpoint file: {0}")]
     Io(#[from] std::io::Error),
+    /// Objects: the object store did not take the tiles or the checkpoint.
+    #[error(transparent)]
+    Objects(#[from] super::objects::ObjectError),
     /// Sign: the log key could not sign.
     #[error("signing the checkpoint: {0}")]
     Sign(#[from] NoteError),
@@ -67,6 +70,9 @@ pub struct Publisher {
     /// each retry writes only the new tiles, not everything since the last
     /// published checkpoint again.
     pub tiles_written: std::sync::atomic::AtomicU64,
+    /// objects is the S3-compatible bucket every publication is copied to
+    /// before it is recorded (`--tiles s3://...`, D19).
+    pub objects: Option<super::objects::ObjectTiles>,
 }
 
 impl Publisher {
@@ -84,7 +90,10 @@ impl Publisher {
         let current = self.latest.read().expect("lock").size;
         let has_note = !self.latest.read().expect("lock").note.is_empty();
         let tiles_ok = tiles_complete(&self.tiles_dir, tiles_size);
-        if size == current && !force && has_note && tiles_ok {
+        // The bucket (if any) must hold this size too: at start it is read
+        // first, and after an outage it is caught up.
+        let bucket_ok = self.objects.as_ref().is_none_or(|o| o.holds(size));
+        if size == current && !force && has_note && tiles_ok && bucket_ok {
             return Ok(false);
         }
         // Tiles first: a checkpoint is never served for data the tiles lack.
@@ -97,6 +106,9 @@ impl Publisher {
         };
         write_tiles(&self.tiles_dir, &view, from, size)?;
         self.tiles_written.store(size, Ordering::Relaxed);
+        if let Some(o) = &self.objects {
+            o.upload_tiles(&self.tiles_dir, size)?;
+        }
         let root = view.root_at(self.suite, size)?;
         drop(view);
         let cp = Checkpoint {
@@ -131,6 +143,10 @@ impl Publisher {
                 );
             }
             note = o.note;
+        }
+        if let Some(o) = &self.objects {
+            // Conditional on the bucket's version: never over a newer one.
+            o.put_checkpoint(size, &note)?;
         }
         let tx = self.store.write()?;
         tx.set_published_checkpoint(size, &note)?;
