@@ -154,6 +154,15 @@ struct ServeArgs {
     /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.
     #[arg(long, env = "REGLEDGER_TILES")]
     tiles: Option<String>,
+    /// Run as one of several candidate leaders of a log in one PostgreSQL database (--store
+    /// postgres://...), with a lease of this many milliseconds: the holder sequences and
+    /// publishes, the others serve reads and take over when the lease lapses (decision D19).
+    /// 0: the only node.
+    #[arg(long, env = "REGLEDGER_HA_LEASE_MS", default_value_t = 0)]
+    ha_lease_ms: u64,
+    /// This node's name in the lease (default: the listen address).
+    #[arg(long, env = "REGLEDGER_NODE_ID")]
+    node_id: Option<String>,
     /// The endpoint of an S3-compatible service (MinIO, OSS, OBS, COS, ...), addressed path-style.
     #[arg(long, env = "REGLEDGER_S3_ENDPOINT")]
     s3_endpoint: Option<String>,
@@ -332,6 +341,12 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         store::Store::open_spec(&store_spec)
             .map_err(|e| Failure::Usage(format!("{}: {e}", store_spec.describe())))?,
     );
+    if a.ha_lease_ms > 0 {
+        let holder = a.node_id.clone().unwrap_or_else(|| a.listen.to_string());
+        store
+            .start_lease(holder, Duration::from_millis(a.ha_lease_ms.max(300)))
+            .map_err(Failure::Usage)?;
+    }
     let metrics = Arc::new(metrics::Metrics::default());
     let latest = Arc::new(RwLock::new(publisher::Published::default()));
     let (notify, published) = tokio::sync::watch::channel(0u64);

@@ -75,6 +75,15 @@ pub struct Publisher {
     pub objects: Option<super::objects::ObjectTiles>,
 }
 
+/// note_size is the tree size of a checkpoint note (0 if it does not parse).
+fn note_size(note: &str) -> u64 {
+    regledger::tlog::note::Note::parse(note.as_bytes())
+        .ok()
+        .and_then(|n| Checkpoint::parse(&n.text).ok())
+        .map(|c| c.size)
+        .unwrap_or(0)
+}
+
 impl Publisher {
     /// publish_once makes the committed size public if it grew (or
     /// `force`): tiles, then a signed (and, with witnesses, cosigned)
@@ -84,6 +93,14 @@ impl Publisher {
     ///
     /// [`PublishError`]; nothing new is served then.
     pub fn publish_once(&self, force: bool) -> Result<bool, PublishError> {
+        let leader = self.store.is_leader();
+        self.metrics
+            .leader
+            .store(u64::from(leader), Ordering::Relaxed);
+        if !leader {
+            self.follow_once()?;
+            return Ok(false);
+        }
         let view = self.store.read()?;
         let size = view.size()?;
         let tiles_size = view.tiles_size()?;
@@ -145,7 +162,10 @@ impl Publisher {
             note = o.note;
         }
         if let Some(o) = &self.objects {
-            // Conditional on the bucket's version: never over a newer one.
+            // Only a node that still holds the lease writes outside the
+            // database; and conditionally on the bucket's version, so
+            // never over a newer checkpoint.
+            self.store.check_leader()?;
             o.put_checkpoint(size, &note)?;
         }
         let tx = self.store.write()?;
@@ -157,6 +177,43 @@ impl Publisher {
         self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
         let _ = self.notify.send(size);
         Ok(true)
+    }
+
+    /// follow_once is a standby's publisher: it serves what the leader
+    /// published (the checkpoint recorded in the shared store, and local
+    /// tiles for it), so reads are answered as by the leader, and a
+    /// takeover continues from complete tiles.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError`]; nothing new is served then.
+    fn follow_once(&self) -> Result<(), PublishError> {
+        let view = self.store.read()?;
+        self.metrics
+            .tree_size
+            .store(view.size()?, Ordering::Relaxed);
+        let Some(note) = view.published_checkpoint()? else {
+            return Ok(());
+        };
+        let size = note_size(&note);
+        let current = self.latest.read().expect("lock").clone();
+        if current.note == note {
+            return Ok(());
+        }
+        let written = self.tiles_written.load(Ordering::Relaxed);
+        let from = if written <= size && tiles_complete(&self.tiles_dir, written) {
+            written
+        } else {
+            0
+        };
+        write_tiles(&self.tiles_dir, &view, from, size)?;
+        self.tiles_written.store(size, Ordering::Relaxed);
+        drop(view);
+        write_atomic(&self.tiles_dir.join("checkpoint"), note.as_bytes())?;
+        *self.latest.write().expect("lock") = Published { size, note };
+        self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
+        let _ = self.notify.send(size);
+        Ok(())
     }
 
     /// load restores the latest published checkpoint from the database and
@@ -177,11 +234,7 @@ impl Publisher {
             write_tiles(&self.tiles_dir, &view, tiles_size - 1, tiles_size)?;
         }
         if let Some(note) = view.published_checkpoint()? {
-            let size = regledger::tlog::note::Note::parse(note.as_bytes())
-                .ok()
-                .and_then(|n| Checkpoint::parse(&n.text).ok())
-                .map(|c| c.size)
-                .unwrap_or(0);
+            let size = note_size(&note);
             *self.latest.write().expect("lock") = Published { size, note };
             self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
             let _ = self.notify.send(size);

@@ -100,6 +100,20 @@ pub enum StoreError {
     /// and SQLSTATE are the server's). The transaction was rolled back.
     #[error("storage (PostgreSQL): {0}")]
     Postgres(String),
+    /// NotLeader: this node is a standby (another node of the log holds
+    /// the lease); nothing was written.
+    #[error("storage: this node is a standby, not the leader")]
+    NotLeader,
+    /// Fenced: the lease moved to another node (token `current`) since
+    /// this one took it (token `mine`); nothing was written and this node
+    /// stands down.
+    #[error("storage: fenced: the leader's token is {current}, this node's was {mine}")]
+    Fenced {
+        /// mine is this node's token.
+        mine: i64,
+        /// current is the leader's.
+        current: i64,
+    },
     /// Incomplete: a transaction whose append failed half-way was committed
     /// (a caller bug: it must be dropped).
     #[error("storage: refusing to commit a transaction whose append failed")]
@@ -260,6 +274,45 @@ impl Store {
     /// is_open reports whether the handle is usable.
     pub fn is_open(&self) -> bool {
         each!(self, s => s.is_open())
+    }
+
+    /// is_leader says whether this node may write: always, unless it is one
+    /// of several candidates sharing a PostgreSQL database and does not
+    /// hold the lease.
+    pub fn is_leader(&self) -> bool {
+        match self {
+            Store::Redb(_) => true,
+            Store::Postgres(s) => s.is_leader(),
+        }
+    }
+
+    /// check_leader checks in the database that this node still holds the
+    /// lease (a no-op without one).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotLeader`], [`StoreError::Fenced`], or the driver's error.
+    pub fn check_leader(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Redb(_) => Ok(()),
+            Store::Postgres(s) => s.check_leader(),
+        }
+    }
+
+    /// start_lease makes this node one of several candidate leaders of a
+    /// log in one PostgreSQL database, named `holder`, with a lease of `ttl`.
+    ///
+    /// # Errors
+    ///
+    /// A message for the redb driver (one process owns its file).
+    pub fn start_lease(&self, holder: String, ttl: std::time::Duration) -> Result<(), String> {
+        match self {
+            Store::Redb(_) => Err("--ha-lease-ms needs --store postgres://...".into()),
+            Store::Postgres(s) => {
+                s.start_lease(holder, ttl);
+                Ok(())
+            }
+        }
     }
 
     /// head returns the committed head.

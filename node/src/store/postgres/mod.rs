@@ -34,11 +34,13 @@
 //! with [`block_on`], which needs no runtime, so it works from a tokio
 //! worker, the sequencer's thread or a test alike.
 
+pub mod lease;
+
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -71,6 +73,8 @@ CREATE TABLE IF NOT EXISTS regledger.subjects (subject text COLLATE "C" NOT NULL
 CREATE TABLE IF NOT EXISTS regledger.checkpoints (size bigint PRIMARY KEY, note text NOT NULL);
 CREATE TABLE IF NOT EXISTS regledger.writer (id int PRIMARY KEY);
 INSERT INTO regledger.writer VALUES (1) ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS regledger.leader (id int PRIMARY KEY, holder text NOT NULL, token bigint NOT NULL, expires_at timestamptz NOT NULL);
+INSERT INTO regledger.leader VALUES (1, '', 0, '-infinity') ON CONFLICT DO NOTHING;
 "#;
 
 /// SCHEMA_LOCK is the advisory lock key that serialises schema creation
@@ -180,6 +184,8 @@ impl Shared {
 /// PgStore is a store in one PostgreSQL database.
 pub struct PgStore {
     shared: Arc<Shared>,
+    /// lease, once started, fences every write (store/postgres/lease.rs).
+    lease: OnceLock<Arc<lease::Lease>>,
 }
 
 impl PgStore {
@@ -217,7 +223,68 @@ impl PgStore {
             "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {SCHEMA} COMMIT;"
         )))?;
         shared.checkin(c);
-        Ok(PgStore { shared })
+        Ok(PgStore {
+            shared,
+            lease: OnceLock::new(),
+        })
+    }
+
+    /// start_lease makes this store one candidate leader named `holder`
+    /// (lease `ttl`): from now on it writes only while it holds the lease,
+    /// and every write checks the fencing token in its transaction.
+    pub fn start_lease(&self, holder: String, ttl: Duration) -> Arc<lease::Lease> {
+        let l = self
+            .lease
+            .get_or_init(|| Arc::new(lease::Lease::new(holder, ttl)))
+            .clone();
+        let (shared, l2) = (self.shared.clone(), l.clone());
+        std::thread::Builder::new()
+            .name("leadership".into())
+            .spawn(move || lease::run(shared, l2))
+            .expect("spawn the leadership thread");
+        l
+    }
+
+    /// with_lease attaches `lease` without its thread: the tests drive
+    /// the rounds themselves.
+    #[cfg(test)]
+    pub(crate) fn with_lease(&self, lease: Arc<lease::Lease>) {
+        assert!(self.lease.set(lease).is_ok());
+    }
+
+    /// connect_raw is a connection outside the pool, for the tests.
+    #[cfg(test)]
+    pub(crate) fn connect_raw(&self) -> Client {
+        self.shared.connect().unwrap()
+    }
+
+    /// is_leader says whether this store may write (always, without a lease).
+    pub fn is_leader(&self) -> bool {
+        self.lease.get().is_none_or(|l| l.token() != 0)
+    }
+
+    /// check_leader checks, in the database, that this node still holds
+    /// the token (before it publishes outside the database).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotLeader`], [`StoreError::Fenced`] or [`StoreError::Postgres`].
+    pub fn check_leader(&self) -> Result<(), StoreError> {
+        let Some(l) = self.lease.get() else {
+            return Ok(());
+        };
+        let mine = l.token();
+        if mine == 0 {
+            return Err(StoreError::NotLeader);
+        }
+        let c = self.shared.checkout()?;
+        let current = current_token(&c)?;
+        self.shared.checkin(c);
+        if current != mine {
+            l.step_down();
+            return Err(StoreError::Fenced { mine, current });
+        }
+        Ok(())
     }
 
     /// read begins a snapshot.
@@ -242,11 +309,43 @@ impl PgStore {
     ///
     /// [`StoreError::Postgres`].
     pub fn write(&self) -> Result<PgWrite, StoreError> {
+        let lease = self.lease.get();
+        let mine = lease.map(|l| l.token());
+        if mine == Some(0) {
+            return Err(StoreError::NotLeader);
+        }
         let c = self.shared.checkout()?;
-        block_on(
-            c.batch_execute("BEGIN; SELECT id FROM regledger.writer WHERE id = 1 FOR UPDATE"),
-        )?;
-        // Read committed: after the lock, this sees every earlier writer's commit.
+        let begin = match lease {
+            // A paused leader's open transaction must not hold the writer
+            // lock past its lease: the server ends it.
+            Some(l) => format!(
+                "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '{}ms'; \
+                 SELECT id FROM regledger.writer WHERE id = 1 FOR UPDATE",
+                l.idle_timeout_ms()
+            ),
+            None => "BEGIN; SELECT id FROM regledger.writer WHERE id = 1 FOR UPDATE".into(),
+        };
+        block_on(c.batch_execute(&begin))?;
+        // Read committed: after the lock, this sees every earlier writer's
+        // commit, and the token as of the last takeover (which takes the
+        // writer lock to change it).
+        let fenced = match (lease, mine) {
+            (Some(l), Some(mine)) => match current_token(&c) {
+                Ok(current) if current != mine => {
+                    l.step_down();
+                    Some(StoreError::Fenced { mine, current })
+                }
+                Ok(_) => None,
+                Err(e) => Some(e),
+            },
+            _ => None,
+        };
+        if let Some(e) = fenced {
+            if block_on(c.batch_execute("ROLLBACK")).is_ok() {
+                self.shared.checkin(c);
+            }
+            return Err(e);
+        }
         let head = head_of(&c)?;
         Ok(PgWrite {
             shared: self.shared.clone(),
@@ -277,6 +376,11 @@ impl PgStore {
     pub fn is_open(&self) -> bool {
         true
     }
+}
+
+/// current_token reads the fencing token of the current leader.
+fn current_token(c: &Client) -> Result<i64, StoreError> {
+    Ok(block_on(c.query_typed_one("SELECT token FROM regledger.leader WHERE id = 1", &[]))?.get(0))
 }
 
 /// meta_get reads a META value in the transaction on `c`.
@@ -885,3 +989,6 @@ impl PgAppender<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
