@@ -192,6 +192,12 @@ fn main() -> ExitCode {
         )
         // Colour only on a terminal: a log file or journal gets plain text.
         .with_ansi(std::io::stderr().is_terminal())
+        // A log line that cannot be written (its disk is full, the pipe is
+        // gone) is lost, not fatal: by default tracing-subscriber reports
+        // the failure with eprintln!, which panics on the same full disk
+        // and took the sequencer thread down with it
+        // (tests/tests/faults.rs, the node's stderr on the full tmpfs).
+        .log_internal_errors(false)
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -225,6 +231,22 @@ pub enum Failure {
     Usage(String),
     /// Silent: refused, and already reported on stdout (`--json`; exit 1).
     Silent,
+}
+
+/// fatal_if_it_panics runs a thread the node cannot do without (the
+/// sequencer, the publisher) and ends the process if it panics. A node
+/// whose sequencer died would otherwise keep serving reads and answer
+/// every write 503 until someone noticed; exiting lets the supervisor
+/// restart it, and a restart loses nothing (every acknowledged entry was
+/// committed before its answer).
+fn fatal_if_it_panics<T>(name: &str, f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(_) => {
+            tracing::error!("the {name} thread panicked: stopping the node (restart it; nothing acknowledged is lost)");
+            std::process::exit(70)
+        }
+    }
 }
 
 fn init(a: InitArgs) -> Result<(), Failure> {
@@ -404,7 +426,11 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
     }
     let seq = std::thread::Builder::new()
         .name("sequencer".into())
-        .spawn(move || sequencer::run(seq_store, suite, origin, cfg, rx, seq_metrics))
+        .spawn(move || {
+            fatal_if_it_panics("sequencer", || {
+                sequencer::run(seq_store, suite, origin, cfg, rx, seq_metrics)
+            })
+        })
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let pub_stop = stop.clone();
@@ -414,7 +440,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
     );
     let pubt = std::thread::Builder::new()
         .name("publisher".into())
-        .spawn(move || publisher.run(interval, idle, pub_stop))
+        .spawn(move || fatal_if_it_panics("publisher", || publisher.run(interval, idle, pub_stop)))
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let app = Arc::new(http::App {
         store,

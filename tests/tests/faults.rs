@@ -54,7 +54,7 @@ fn full_filesystem_refuses_writes_loses_nothing_and_recovers() {
     let big = |i: u64| {
         kit.business.sign(
             EntryKind::OperationEvent,
-            &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": 1_741_300_000_000u64 + i, "actor": format!("a{i}"),
+            &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": kit.base_ms - 3_600_000 + i, "actor": format!("a{i}"),
                     "records": i, "personal_data_commitments": vec![DOC; 256]}),
         )
     };

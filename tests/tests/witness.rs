@@ -22,7 +22,7 @@ const ORIGIN: &str = "regledger.test/witnessed";
 fn op(kit: &Testkit, i: u64) -> regledger::entry::envelope::Envelope {
     kit.business.sign(
         EntryKind::OperationEvent,
-        &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": 1_741_300_000_000u64 + i, "actor": format!("w{i}"),
+        &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": kit.base_ms - 3_600_000 + i, "actor": format!("w{i}"),
                 "records": i, "personal_data_commitments": [DOC]}),
     )
 }

@@ -176,7 +176,7 @@ fn add_checkpoint_blocking(w: &Witness, body: &[u8]) -> Response {
     // Verify the entries first when the checkpoint is ahead of this mirror
     // (outside the witness transaction: the sync commits its own).
     let not_verified = match (verified, &w.catch_up) {
-        (None, Some(catch_up)) => wait_for_catch_up(catch_up, &p.req.note),
+        (None, Some(catch_up)) => wait_for_catch_up(catch_up, &p.req.note, CATCH_UP_WAIT),
         _ => String::new(),
     };
     if p.req.old > p.cp.size {
@@ -222,17 +222,38 @@ fn add_checkpoint_blocking(w: &Witness, body: &[u8]) -> Response {
     }
 }
 
+/// CATCH_UPS_IN_FLIGHT counts catch-up threads started by add-checkpoint
+/// requests. At most one runs at a time: a flood of requests for a log
+/// that is ahead would otherwise start a thread each (all syncing the same
+/// entries), and the later ones learn nothing the first will not.
+static CATCH_UPS_IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// wait_for_catch_up runs the mirror's catch-up to `note` in its own thread,
-/// so a slow upstream costs the caller at most [`CATCH_UP_WAIT`] (the sync
-/// then finishes for the next request); it returns why the entries are not
-/// verified yet, as a suffix of the 503's detail ("" if they are).
-fn wait_for_catch_up(catch_up: &CatchUp, note: &[u8]) -> String {
+/// so a slow upstream costs the caller at most `wait` (the sync then
+/// finishes for the next request); it returns why the entries are not
+/// verified yet, as a suffix of the 503's detail ("" if they are). While
+/// one catch-up runs, another request does not start a second.
+fn wait_for_catch_up(catch_up: &CatchUp, note: &[u8], wait: Duration) -> String {
+    if CATCH_UPS_IN_FLIGHT
+        .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return ": still verifying (a catch-up is running)".into();
+    }
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let (catch_up, note) = (catch_up.clone(), note.to_vec());
     std::thread::spawn(move || {
+        // Released however the catch-up ends, panics included.
+        struct Release;
+        impl Drop for Release {
+            fn drop(&mut self) {
+                CATCH_UPS_IN_FLIGHT.store(0, Ordering::Release);
+            }
+        }
+        let _release = Release;
         let _ = done_tx.send(catch_up(&note));
     });
-    match done_rx.recv_timeout(CATCH_UP_WAIT) {
+    match done_rx.recv_timeout(wait) {
         Ok(Ok(())) => String::new(),
         Ok(Err(e)) => format!(": {e}"),
         Err(_) => ": still verifying".into(),
@@ -382,4 +403,46 @@ fn check_consistency(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn a_flood_of_requests_starts_one_catch_up_at_a_time() {
+        let started = Arc::new(AtomicUsize::new(0));
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let release_rx = Arc::new(Mutex::new(release_rx));
+        let (s2, r2) = (started.clone(), release_rx.clone());
+        let catch_up: CatchUp = Arc::new(move |_note: &[u8]| {
+            s2.fetch_add(1, Ordering::SeqCst);
+            let _ = r2.lock().unwrap().recv();
+            Ok(())
+        });
+        // The first request starts the catch-up and times out waiting for it.
+        let first = wait_for_catch_up(&catch_up, b"n", Duration::from_millis(20));
+        assert_eq!(first, ": still verifying");
+        // Fifty more while it runs start nothing.
+        for _ in 0..50 {
+            let r = wait_for_catch_up(&catch_up, b"n", Duration::from_millis(1));
+            assert!(r.contains("a catch-up is running"), "{r}");
+        }
+        assert_eq!(started.load(Ordering::SeqCst), 1);
+        // Once it ends, the next request may start another, which answers in time.
+        release_tx.send(()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while CATCH_UPS_IN_FLIGHT.load(Ordering::Acquire) != 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the first catch-up never ended"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        release_tx.send(()).unwrap();
+        let again = wait_for_catch_up(&catch_up, b"n", Duration::from_secs(60));
+        assert_eq!(again, "");
+        assert_eq!(started.load(Ordering::SeqCst), 2);
+    }
 }
