@@ -3,7 +3,8 @@
 # (as bench/pg_hashchain.sh does): initdb into a temp dir, trust auth for
 # the user "regledger" on 127.0.0.1, a free-looking loopback port, fsync and
 # synchronous_commit on. Prints one line "PORT DIR" and returns; a watchdog
-# stops the cluster and deletes DIR once OWNER_PID (the test process) is
+# stops the cluster (and DIR/replica, a standby a test may add) and
+# deletes DIR once OWNER_PID (the test process) is
 # gone, so a test that panics or is killed leaves nothing running.
 # Exit 2 if no PostgreSQL server is installed.
 set -euo pipefail
@@ -40,7 +41,9 @@ fi
 # The watchdog outlives this script (setsid, no inherited stdout).
 setsid bash -c "
   while kill -0 $OWNER 2>/dev/null; do sleep 1; done
-  ${RUNAS[*]} $PGBIN/pg_ctl -D $WORK/db -m immediate stop >/dev/null 2>&1
+  for d in $WORK/db $WORK/replica; do
+    [ -d \$d ] && ${RUNAS[*]} $PGBIN/pg_ctl -D \$d -m immediate stop >/dev/null 2>&1
+  done
   rm -rf $WORK
 " </dev/null >/dev/null 2>&1 &
 echo "$PORT $WORK"

@@ -13,8 +13,10 @@ use std::sync::OnceLock;
 pub struct Postgres {
     /// port is its loopback port.
     pub port: u16,
-    /// dir holds its data directory (`dir/db`) and log.
+    /// dir is the test cluster's work directory (its sockets).
     pub dir: std::path::PathBuf,
+    /// data is its data directory (`dir/db`, or `dir/replica`).
+    pub data: std::path::PathBuf,
 }
 
 static SERVER: OnceLock<Option<Postgres>> = OnceLock::new();
@@ -42,8 +44,12 @@ fn start() -> Option<Postgres> {
     let line = String::from_utf8(out.stdout).expect("utf-8");
     let mut w = line.split_whitespace();
     let port = w.next().and_then(|p| p.parse().ok()).expect("port");
-    let dir = w.next().expect("dir").into();
-    Some(Postgres { port, dir })
+    let dir: std::path::PathBuf = w.next().expect("dir").into();
+    Some(Postgres {
+        port,
+        data: dir.join("db"),
+        dir,
+    })
 }
 
 /// postgres returns the test cluster, started on first use (`None`: not
@@ -77,16 +83,9 @@ impl Postgres {
 
     /// pg_ctl runs `pg_ctl ACTION` on the cluster (as the postgres user when root).
     fn pg_ctl(&self, action: &[&str]) {
-        let bin = std::env::var("REGLEDGER_PG_BIN").unwrap_or_else(|_| {
-            let mut v: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
-                .expect("/usr/lib/postgresql")
-                .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-                .collect();
-            v.sort();
-            v.pop().expect("a PostgreSQL version").display().to_string()
-        });
-        let db = self.dir.join("db");
-        let log = self.dir.join("pg.log");
+        let bin = pg_bin();
+        let db = self.data.clone();
+        let log = self.data.with_extension("log");
         let mut cmd = if is_root() {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"])
@@ -108,6 +107,64 @@ impl Postgres {
             "pg_ctl {action:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// replica adds a synchronous streaming standby of this cluster in
+    /// `dir/replica` (pg_basebackup, a second site's copy) on its own port,
+    /// and makes the primary wait for it at every commit
+    /// (`synchronous_standby_names = '*'`). It returns the standby.
+    pub fn replica(&self) -> Postgres {
+        let bin = pg_bin();
+        let dir = self.dir.join("replica");
+        let port = crate::free_port();
+        run_as_postgres(
+            &format!("{bin}/pg_basebackup"),
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "regledger",
+                "-D",
+                &dir.display().to_string(),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+            ],
+        );
+        let conf = dir.join("postgresql.conf");
+        let mut c = std::fs::read_to_string(&conf).unwrap();
+        c.push_str(&format!(
+            "\nport = {port}\nunix_socket_directories = '{}'\n",
+            self.dir.display()
+        ));
+        std::fs::write(&conf, c).unwrap();
+        let r = Postgres {
+            port,
+            dir: self.dir.clone(),
+            data: dir,
+        };
+        r.start();
+        self.psql(
+            "postgres",
+            "ALTER SYSTEM SET synchronous_standby_names = '*'",
+        );
+        self.psql("postgres", "SELECT pg_reload_conf()");
+        r
+    }
+
+    /// promote makes a standby the primary (the second site takes over).
+    pub fn promote(&self) {
+        self.pg_ctl(&["-w", "promote"]);
+    }
+
+    /// destroy stops the server at once and deletes its data: the site is lost.
+    pub fn destroy(&self) {
+        self.stop();
+        std::fs::remove_dir_all(&self.data).unwrap();
     }
 
     /// stop stops the server at once (`-m immediate`: as if its machine died;
@@ -139,4 +196,37 @@ fn is_root() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
+}
+
+/// pg_bin is the PostgreSQL server's bin directory.
+fn pg_bin() -> String {
+    std::env::var("REGLEDGER_PG_BIN").unwrap_or_else(|_| {
+        let mut v: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("/usr/lib/postgresql")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .collect();
+        v.sort();
+        v.pop().expect("a PostgreSQL version").display().to_string()
+    })
+}
+
+/// run_as_postgres runs a server tool as the postgres user when root.
+fn run_as_postgres(prog: &str, args: &[&str]) {
+    let mut c = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", prog]);
+        c
+    } else {
+        Command::new(prog)
+    };
+    let out = c
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{prog} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
