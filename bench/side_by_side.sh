@@ -9,6 +9,8 @@
 # Prints each result as JSON and the ratios regledger/PostgreSQL and regledger/limit.
 # Usage: bench/side_by_side.sh [CLIENTS] [ENTRIES] [PAYLOAD_BYTES]
 # NODE_ARGS adds flags to `regledger-node serve` (e.g. NODE_ARGS=--full-repair).
+# STORE=postgres runs (a) on the PostgreSQL driver (decision D19) instead of redb: a throwaway
+# cluster started by tests/pg_server.sh with the settings (b) uses (fsync, synchronous_commit on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENTS=${1:-64}
@@ -22,10 +24,17 @@ BIN=target/release/regledger-node
 LOADGEN=target/release/regledger-loadgen   # tools/loadgen
 PORT=$(( 20000 + RANDOM % 20000 ))
 DATA=$(mktemp -d "$PWD/target/sbs-data.XXXXXX")   # on the same disk as the other two
+STORE_ARGS=()
+if [ "${STORE:-redb}" = postgres ]; then
+  # The cluster lives until this script exits (its watchdog watches this shell).
+  read -r PGPORT PGDIR < <(PG_SHARED_BUFFERS=512MB bash tests/pg_server.sh $$)
+  psql -h 127.0.0.1 -p "$PGPORT" -U regledger -d postgres -qc "CREATE DATABASE bench"
+  STORE_ARGS=(--store "postgres://regledger@127.0.0.1:$PGPORT/bench")
+fi
 # shellcheck disable=SC2086  # NODE_ARGS is a list of flags
-"$BIN" serve --data "$DATA" --listen "127.0.0.1:$PORT" ${NODE_ARGS:-} > "$OUT/node.log" 2>&1 &
+"$BIN" serve --data "$DATA" --listen "127.0.0.1:$PORT" "${STORE_ARGS[@]}" ${NODE_ARGS:-} > "$OUT/node.log" 2>&1 &
 NODE_PID=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 300); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 "$LOADGEN" --url "http://127.0.0.1:$PORT" --data "$DATA" --clients "$CLIENTS" --entries "$ENTRIES" \
   --payload-bytes "$PAYLOAD_BYTES" > "$OUT/regledger.json"
 kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true
@@ -35,10 +44,11 @@ bench/pg_hashchain.sh "$CLIENTS" "$(( ENTRIES < 40000 ? ENTRIES : 40000 ))" "$PA
 BATCH=$(python3 -c "import json,sys; d=json.load(open('$OUT/regledger.json')); print(max(1, int(round(d.get('mean_batch_size', 64)))))")
 python3 bench/disk_limit.py --dir "$PWD/target" --entries "$ENTRIES" --entry-bytes "$PAYLOAD_BYTES" --batch "$BATCH" > "$OUT/disk.json"
 
-python3 - "$OUT" <<'PY'
+python3 - "$OUT" "${STORE:-redb}" <<'PY'
 import json, sys
 o = sys.argv[1]
 r, p, d = (json.load(open(f"{o}/{n}.json")) for n in ("regledger", "pg", "disk"))
+r["store"] = sys.argv[2]
 for x in (r, p, d):
     print(json.dumps(x))
 rt = r["throughput_per_s"]

@@ -28,7 +28,7 @@ unix_socket_directories = '$WORK'
 fsync = on
 synchronous_commit = on
 max_connections = 200
-shared_buffers = 64MB
+shared_buffers = ${PG_SHARED_BUFFERS:-64MB}
 CONF
   if "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$WORK/db" -l "$WORK/pg.log" -w -t 30 start >/dev/null 2>&1; then
     break
