@@ -110,3 +110,22 @@ fn placeholder_keys_register_but_cannot_sign() {
     let (i, e) = replay(ORIGIN, HashSuite::Blake3, &s[..=upto]).unwrap_err();
     assert_eq!((i, e.code()), (upto, "unknown-signer"), "{e}");
 }
+
+#[test]
+fn docs_registry_md_embeds_the_kinds_table_the_command_prints() {
+    let doc = include_str!("../../docs/registry.md");
+    let begin = "<!-- kinds table: begin (regledger-node kinds --markdown) -->\n";
+    let at = doc
+        .find(begin)
+        .expect("docs/registry.md has the kinds table marker")
+        + begin.len();
+    let end = doc[at..]
+        .find("<!-- kinds table: end -->")
+        .expect("end marker")
+        + at;
+    assert_eq!(
+        &doc[at..end],
+        regledger::registry::kinds::kinds_table(),
+        "docs/registry.md: paste `regledger-node kinds --markdown` between the markers"
+    );
+}

@@ -192,11 +192,10 @@ fn main() -> ExitCode {
         )
         // Colour only on a terminal: a log file or journal gets plain text.
         .with_ansi(std::io::stderr().is_terminal())
-        // A log line that cannot be written (its disk is full, the pipe is
-        // gone) is lost, not fatal: by default tracing-subscriber reports
-        // the failure with eprintln!, which panics on the same full disk
-        // and took the sequencer thread down with it
-        // (tests/tests/faults.rs, the node's stderr on the full tmpfs).
+        // A log line that cannot be written (stderr on a full disk) is
+        // dropped: the layer's fallback would eprintln!, which panics
+        // when stderr fails, in whichever thread logged (the sequencer's
+        // storage warning stopped it). tests/tests/faults.rs.
         .log_internal_errors(false)
         .with_writer(std::io::stderr)
         .init();

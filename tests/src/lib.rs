@@ -144,6 +144,7 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         kill9(&mut self.child);
+        let _ = std::fs::remove_file(stderr_file(&self.data));
     }
 }
 
@@ -160,13 +161,21 @@ fn spawn(data: &Path, port: u16, extra: &[String]) -> Child {
     spawn_quiet(c, &stderr_file(data))
 }
 
-/// stderr_file is where a process started on `data` writes its log: next
-/// to the data directory (in the test's temp dir), appended across
-/// restarts, shown when the process dies before it is up.
+/// stderr_file is where a process started on `data` writes its log,
+/// appended across restarts and shown when the process dies before it is
+/// up. It lives in the system temp dir, not beside the data: a test that
+/// fills the data's filesystem (tests/tests/faults.rs) must not fill it
+/// with the log too, nor make the log fail. Named by this test process
+/// and the data path, so each process gets its own; removed on drop.
 fn stderr_file(data: &Path) -> PathBuf {
-    let mut s = data.as_os_str().to_owned();
-    s.push(".stderr.log");
-    PathBuf::from(s)
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut h);
+    std::env::temp_dir().join(format!(
+        "regledger-e2e-{}-{:016x}.stderr.log",
+        std::process::id(),
+        h.finish()
+    ))
 }
 
 /// spawn_quiet starts a regledger-node process with its log at warn,
@@ -184,6 +193,7 @@ fn spawn_quiet(mut c: Command, log: &Path) -> Child {
             .unwrap_or_else(|_| Stdio::null())
     };
     c.env("REGLEDGER_LOG", "warn")
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()
@@ -472,6 +482,7 @@ impl Mirror {
 impl Drop for Mirror {
     fn drop(&mut self) {
         kill9(&mut self.child);
+        let _ = std::fs::remove_file(stderr_file(&self.data));
     }
 }
 

@@ -228,3 +228,72 @@ fn torn_or_corrupted_edge_tiles_are_rewritten_at_start() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A node whose own log is on the filesystem that fills up (stderr
+/// redirected to a file on the data disk, a common setup) keeps refusing
+/// cleanly: a log line it cannot write is dropped. Before, the logging
+/// layer's fallback `eprintln!` panicked in the sequencer thread at the
+/// first storage warning, and every later submission got `shutting-down`.
+#[test]
+fn a_full_disk_under_the_nodes_own_log_does_not_stop_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    if !mount_tmpfs(&mnt, "6m") {
+        eprintln!("SKIPPED full-disk log test: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let _guard = Unmount(&mnt);
+    let data = mnt.join("node");
+    let kit = Testkit::live(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let log = mnt.join("node.log");
+    // Killed however the test ends (it holds the tmpfs busy otherwise).
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Command::new(bin("regledger-node"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(&data)
+        .args(["--checkpoint-ms", "50"])
+        .env("REGLEDGER_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_up(&url, "/checkpoint", "node", &mut child, &log);
+    let _child = Killed(child);
+    for s in kit.setup(HashSuite::Blake3, "guangxi").iter().skip(1) {
+        assert_eq!(post(&url, &s.envelope).0, 200, "{}", s.label);
+    }
+    let big = |i: u64| {
+        kit.business.sign(
+            EntryKind::OperationEvent,
+            &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": kit.base_ms - 3_600_000 + i, "actor": format!("a{i}"),
+                    "records": i, "personal_data_commitments": vec![DOC; 256]}),
+        )
+    };
+    let mut refusals = Vec::new();
+    for i in 0..2_000u64 {
+        let (code, body) = post(&url, &big(i));
+        if code != 200 {
+            refusals.push(body["type"].as_str().unwrap_or("").to_string());
+            if refusals.len() == 3 {
+                break;
+            }
+        }
+    }
+    assert_eq!(refusals.len(), 3, "a 6 MB filesystem filled up");
+    for t in &refusals {
+        assert_eq!(
+            t, "https://regledger.dev/problems/storage-unavailable",
+            "refusals after the disk filled: {refusals:?}"
+        );
+    }
+}

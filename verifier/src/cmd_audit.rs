@@ -77,7 +77,7 @@ pub fn run(a: &Args, as_json: bool) -> Outcome {
     };
     let (log, trusted, as_of, src) = match prep() {
         Ok(x) => x,
-        Err(e) => return Outcome::input(e),
+        Err(e) => return Outcome::input_error(e),
     };
     let bar = if !as_json && std::io::stderr().is_terminal() {
         let b = ProgressBar::new(0);
@@ -106,7 +106,7 @@ pub fn run(a: &Args, as_json: bool) -> Outcome {
     };
     let report = match audit::run(src.as_ref(), &opts) {
         Ok(r) => r,
-        Err(e) => return Outcome::input(InputError::from(e)),
+        Err(e) => return Outcome::input_error(InputError::from(e)),
     };
     if let Some(b) = bar {
         b.finish_and_clear();

@@ -32,7 +32,7 @@ pub fn run(a: &Args) -> Outcome {
     };
     let (b, d) = match prep() {
         Ok(x) => x,
-        Err(e) => return Outcome::input(e),
+        Err(e) => return Outcome::input_error(e),
     };
     match verify_bundle(&b, &d) {
         Ok(v) => {

@@ -35,7 +35,7 @@ pub fn run(a: &Args) -> Outcome {
     };
     let (note, log, ws, q) = match prep() {
         Ok(x) => x,
-        Err(e) => return Outcome::input(e),
+        Err(e) => return Outcome::input_error(e),
     };
     match open_witnessed_checkpoint(&note, &log, &ws, q) {
         Ok(v) => {

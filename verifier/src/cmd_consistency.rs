@@ -84,7 +84,7 @@ pub fn run(a: &Args) -> Outcome {
     };
     let (t, old, new, proof) = match prep() {
         Ok(x) => x,
-        Err(e) => return Outcome::input(e),
+        Err(e) => return Outcome::input_error(e),
     };
     let old = match open_checkpoint(&old, &t.log) {
         Ok(v) => v.checkpoint,

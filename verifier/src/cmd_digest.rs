@@ -40,7 +40,7 @@ pub fn run(a: &Args) -> Outcome {
     };
     let (suite, bytes) = match prep() {
         Ok(x) => x,
-        Err(e) => return Outcome::input(e),
+        Err(e) => return Outcome::input_error(e),
     };
     // The plain digest of the bytes in the suite (not a leaf hash).
     let d = suite.digest(&[&bytes]);

@@ -62,7 +62,7 @@ pub fn run(a: &Args) -> Outcome {
     };
     let (t, proof, leaf_data, given) = match prep() {
         Ok(x) => x,
-        Err(e) => return Outcome::input(e),
+        Err(e) => return Outcome::input_error(e),
     };
     // The leaf hash in a suite: the file's bytes hashed as a leaf, or the hash given.
     let leaf_in = |s: HashSuite| -> Hash {

@@ -80,6 +80,53 @@ pub enum InputError {
     Audit(#[from] AuditError),
 }
 
+impl InputError {
+    /// next_step says what to do about the error, where there is more to
+    /// say than the error itself: every failure says what to do next.
+    pub fn next_step(&self) -> Option<&'static str> {
+        let is_log_json = |p: &Path| p.file_name().is_some_and(|n| n == "log.json");
+        let fetch = match self {
+            InputError::Read(f) => Some(f),
+            InputError::Audit(AuditError::Read(regledger_client::Stop::Fetch(f))) => Some(f),
+            _ => None,
+        };
+        if let InputError::Invalid { path, reason } = self {
+            if is_log_json(path) || reason.contains("log descriptor") {
+                return Some(LOG_JSON_HINT);
+            }
+        }
+        if let InputError::Key { .. } = self {
+            return Some(
+                "a verifier key is NAME+HEX+BASE64, the log_vkey of log.json; or give --log log.json instead",
+            );
+        }
+        match fetch? {
+            FetchError::Missing(p) if is_log_json(p) => Some(LOG_JSON_HINT),
+            FetchError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound && is_log_json(path) => {
+                Some(LOG_JSON_HINT)
+            }
+            FetchError::Missing(_) | FetchError::NotADirectory(_) => Some(
+                "check the path (--dir is a tile directory: the node's DATA/tiles/, or a copy of it)",
+            ),
+            FetchError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Some(
+                "check the path (--dir is a tile directory: the node's DATA/tiles/, or a copy of it)",
+            ),
+            FetchError::Network { .. } => Some(
+                "is a node or mirror serving the log at that URL? Start it (`regledger-node serve`), \
+                 check --url, or audit a copy of its tiles/ with --dir",
+            ),
+            FetchError::Status { .. } | FetchError::NotServed(_) => {
+                Some("--url must be the log's base URL, the one that serves /checkpoint and /tile/…")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// LOG_JSON_HINT says where a log's descriptor comes from.
+const LOG_JSON_HINT: &str = "log.json is the log's descriptor: DATA/log.json in the node's data directory, \
+     also served at GET /log.json; a regulator obtains it through a channel it trusts, not from the node it checks";
+
 /// read_file reads a whole input file, refusing anything but a regular
 /// file of at most [`MAX_INPUT_BYTES`]. Every path a command is given is
 /// read through it.

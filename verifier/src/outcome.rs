@@ -36,6 +36,14 @@ impl Outcome {
         }
     }
 
+    /// input_error builds an InputError from an input error, with what to do next.
+    pub fn input_error(e: crate::input::InputError) -> Outcome {
+        match e.next_step() {
+            Some(next) => Outcome::InputError(format!("{e} ({next})")),
+            None => Outcome::InputError(e.to_string()),
+        }
+    }
+
     /// input builds an InputError from any error or message.
     pub fn input(reason: impl std::fmt::Display) -> Outcome {
         Outcome::InputError(reason.to_string())

@@ -390,7 +390,7 @@ fn render_findings(w: &mut String, r: &Report) {
             d.done,
             d.working_days_late,
             if d.provisional {
-                " (provisional calendar)"
+                " 临时日历 (provisional calendar: no holiday notice for a year it crosses; see docs/operator.md, Working days)"
             } else {
                 ""
             },

@@ -263,3 +263,54 @@ fn the_audit_text_says_none_for_no_witnesses_and_explains_the_signature_count() 
     // Plain text off a terminal: no colour codes.
     assert!(!out.contains('\u{1b}') && !err.contains('\u{1b}'));
 }
+
+/// Input errors say what to do next (issue 17): where log.json comes
+/// from, what --dir is, and that a refused --url means no node there.
+#[test]
+fn input_errors_say_what_to_do_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = log(dir.path(), HashSuite::Blake3);
+    let missing = dir.path().join("log.json-missing/log.json");
+    let (code, _, err) = run(&[
+        "cert",
+        l.proof.to_str().unwrap(),
+        "--log",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("GET /log.json"), "{err}");
+    let not_a_log = write(dir.path(), "log.json", "{}");
+    let (code, _, err) = run(&[
+        "cert",
+        l.proof.to_str().unwrap(),
+        "--log",
+        not_a_log.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("GET /log.json"), "{err}");
+    let tiles = dir.path().join("no-tiles");
+    let (code, _, err) = run(&[
+        "audit",
+        "--dir",
+        tiles.to_str().unwrap(),
+        "--log",
+        l.log_json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("tiles/"), "{err}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, _, err) = run(&[
+        "audit",
+        "--url",
+        &url,
+        "--log",
+        l.log_json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is a node or mirror serving"), "{err}");
+}

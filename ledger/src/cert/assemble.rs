@@ -86,6 +86,16 @@ pub fn assemble(
         .ok_or_else(|| AssembleError::UnknownRegistrationNo(no.to_string()))?;
     let reg = p.registration.ok_or(AssembleError::NotRegistered)?;
     let entry = entry_at(reg.index)?;
+    // The certificate shows what the registering entry signed: a verifier
+    // compares it with that entry's payload. The registry's fields may be
+    // newer (product-changed), and bundle v1 carries no later entry to
+    // prove them.
+    let signed = Leaf::parse(
+        &B64.decode(&entry.leaf)
+            .map_err(|x| AssembleError::LeafBase64(x.to_string()))?,
+    )?;
+    let certificate = serde_json::from_slice(&signed.envelope.payload)
+        .map_err(|e| AssembleError::Entry(format!("registration entry payload: {e}")))?;
     let previous = entry_at(
         reg.index
             .checked_sub(1)
@@ -157,7 +167,7 @@ pub fn assemble(
         format: BUNDLE_FORMAT.into(),
         origin: origin.into(),
         blockchain_no: reg.blockchain_no,
-        certificate: reg.fields,
+        certificate,
         entry,
         previous,
         signer_entries: history.into_values().collect(),

@@ -380,3 +380,29 @@ fn a_malformed_signer_history_fails_naming_the_part() {
     assert_eq!(e.part, "signer_entries[0]", "{e}");
     assert!(e.reason.contains("genesis fixes hash sha256"), "{e}");
 }
+
+/// A product changed after its registration (变更登记) still has a
+/// certificate that verifies: the bundle shows the fields the registering
+/// entry signed (bundle v1 carries that entry, not later changes), not the
+/// registry's current fields, which the verifier cannot check against any
+/// signed payload. Found by docs/walkthrough.md (issue 17).
+#[test]
+fn a_certificate_of_a_changed_product_verifies_with_its_signed_fields() {
+    let k = Testkit::new(ORIGIN);
+    let mut steps = steps_upto("product registered");
+    let t = steps.last().unwrap().time_ms + 86_400_000;
+    steps.push(step(
+        "product changed",
+        k.operator.sign(
+            EntryKind::ProductChanged,
+            &serde_json::json!({"id": "P-1", "scenarios": ["公交出行规划", "运力调度", "客流预警"],
+                                "reason": "新增应用场景", "effective_on": "2025-03-25"}),
+        ),
+        t,
+    ));
+    let r = replay(ORIGIN, HashSuite::Blake3, &steps).unwrap();
+    let log = test_log(&steps, None);
+    let b = log.assembled(&r.state);
+    let v = verify_bundle(&b, &log.d).expect("the certificate of a changed product verifies");
+    assert_eq!(v.certificate.scenarios, ["公交出行规划", "运力调度"]);
+}

@@ -272,4 +272,28 @@ mod tests {
         assert_eq!(event_type(EntryKind::OperationEvent), None);
         assert_eq!(event_of(3, b"not a leaf"), None);
     }
+
+    /// The one table of feed events and the kinds behind them, as
+    /// docs/registry.md and docs/venue.md show it.
+    #[test]
+    fn both_docs_show_the_event_table_this_code_uses() {
+        let mut t = String::from(
+            "<!-- feed events: begin -->\n| feed event | entry kind |\n| --- | --- |\n",
+        );
+        for k in EntryKind::ALL {
+            if let Some(e) = event_type(*k) {
+                t.push_str(&format!("| `{e}` | `{}` |\n", k.name()));
+            }
+        }
+        t.push_str("<!-- feed events: end -->");
+        for (name, doc) in [
+            (
+                "docs/registry.md",
+                include_str!("../../../docs/registry.md"),
+            ),
+            ("docs/venue.md", include_str!("../../../docs/venue.md")),
+        ] {
+            assert!(doc.contains(&t), "{name} must show exactly:\n{t}");
+        }
+    }
 }

@@ -451,11 +451,21 @@ impl Mirror {
                 source = %url,
                 "SOURCE ROLLED BACK (回退): it served size {max_seen} before and serves {n} now; retrying in {delay:?}{others}",
             ),
-            e => tracing::warn!(
-                source = %url,
-                "source failed: {}; retrying in {delay:?}{others}",
-                e.describe()
-            ),
+            e => {
+                let d = e.describe();
+                // A refused or timed-out connection is most often a node
+                // that is not running, or a wrong --upstream: say so.
+                let hint = if d.contains("refused") || d.contains("timed out") || d.contains("dns")
+                {
+                    " (is the upstream node running at this URL? check --upstream/--fallback and the network)"
+                } else {
+                    ""
+                };
+                tracing::warn!(
+                    source = %url,
+                    "source failed: {d}{hint}; retrying in {delay:?}{others}"
+                )
+            }
         }
     }
 
