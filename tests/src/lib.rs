@@ -167,7 +167,7 @@ fn spawn(data: &Path, port: u16, extra: &[String]) -> Child {
 /// fills the data's filesystem (tests/tests/faults.rs) must not fill it
 /// with the log too, nor make the log fail. Named by this test process
 /// and the data path, so each process gets its own; removed on drop.
-fn stderr_file(data: &Path) -> PathBuf {
+pub fn stderr_file(data: &Path) -> PathBuf {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     data.hash(&mut h);

@@ -185,11 +185,7 @@ fn a_stale_writer_cannot_replace_a_newer_checkpoint() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let stale = Node::start(&old, &args);
     assert_eq!(tree_size(&stale.url), old_size);
-    let log = {
-        let mut p = old.as_os_str().to_owned();
-        p.push(".stderr.log");
-        std::path::PathBuf::from(p)
-    };
+    let log = stderr_file(&old);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         // Until it tried and was refused, or it replaced the checkpoint.
