@@ -166,6 +166,17 @@ pub fn run(
         }
         match commit_batch(&store, suite, &origin, batch, &metrics) {
             Ok(()) => {}
+            // A standby (or a fenced ex-leader) refuses writes by design
+            // (D19): the store is fine, there is nothing to reopen.
+            Err((
+                CommitError::Store(e @ (StoreError::NotLeader | StoreError::Fenced { .. })),
+                waiting,
+            )) => {
+                tracing::debug!("batch refused, nothing acknowledged: {e}");
+                for reply in waiting {
+                    let _ = reply.send(Err(Rejection::Storage(e.to_string())));
+                }
+            }
             Err((e, waiting)) => {
                 metrics.storage_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!("batch not committed, nothing acknowledged: {e}");
@@ -276,10 +287,12 @@ fn sequence(
     metrics: &Metrics,
     out: &mut Sequenced,
 ) -> Result<(), CommitError> {
-    for sub in batch {
-        // Replay identity is the signed content, not the envelope: a copy
-        // with signatures added, replaced or reordered is the same act.
-        let content_id = sub.envelope.content_id();
+    // Replay identity is the signed content, not the envelope: a copy
+    // with signatures added, replaced or reordered is the same act. Asked
+    // for the whole batch at once (one query on a database driver).
+    let ids: Vec<[u8; 32]> = batch.iter().map(|s| s.envelope.content_id()).collect();
+    log.prefetch_logged(&ids)?;
+    for (sub, content_id) in batch.into_iter().zip(ids) {
         if let Some(i) = log.logged_at(&content_id)? {
             out.rejected.push((sub.reply, Rejection::Replay(i)));
             continue;

@@ -642,6 +642,20 @@ impl Appender<'_> {
         AppenderState(self)
     }
 
+    /// prefetch_logged reads the replay index for `content_ids` at once,
+    /// so the [`Appender::logged_at`] calls that follow need no round trip
+    /// each (a no-op on redb, whose reads are local).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error (the transaction then refuses to commit).
+    pub fn prefetch_logged(&mut self, content_ids: &[[u8; 32]]) -> Result<(), StoreError> {
+        match self {
+            Appender::Redb(_) => Ok(()),
+            Appender::Postgres(a) => a.prefetch_logged(content_ids),
+        }
+    }
+
     /// root_at returns the root of the first `size` leaves, the entries appended so far included.
     ///
     /// # Errors

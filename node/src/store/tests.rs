@@ -248,3 +248,27 @@ fn named_values_read_back() {
         assert_eq!(v.webhook_delivered("http://h.example").unwrap(), Some(18));
     }
 }
+
+#[test]
+fn a_prefetched_replay_index_answers_as_the_store_does() {
+    for Driver { name, store, .. } in drivers() {
+        let mut tx = store.write().unwrap();
+        tx.appender(HashSuite::Sha256)
+            .unwrap()
+            .append_entry(&ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32])
+            .unwrap();
+        tx.commit().unwrap();
+        let mut tx = store.write().unwrap();
+        let mut a = tx.appender(HashSuite::Sha256).unwrap();
+        a.prefetch_logged(&[[1; 32], [2; 32]]).unwrap();
+        assert_eq!(a.logged_at(&[1; 32]).unwrap(), Some(0), "{name}");
+        assert_eq!(a.logged_at(&[2; 32]).unwrap(), None, "{name}");
+        assert_eq!(a.logged_at(&[3; 32]).unwrap(), None, "{name}");
+        // An entry appended after the prefetch counts at once.
+        a.append_entry(&ctx(1, 11, 2), b"leaf 1", &nothing(), [2; 32])
+            .unwrap();
+        assert_eq!(a.logged_at(&[2; 32]).unwrap(), Some(1), "{name}");
+        drop(a);
+        tx.commit().unwrap();
+    }
+}

@@ -355,6 +355,7 @@ impl PgStore {
             failed: AtomicBool::new(false),
             pending: Pending::default(),
             cache: Mutex::new(Cache::default()),
+            prefetched: HashMap::new(),
         })
     }
 
@@ -613,6 +614,10 @@ pub struct PgWrite {
     failed: AtomicBool,
     pending: Pending,
     cache: Mutex<Cache>,
+    /// prefetched is the replay index for content ids asked for at once
+    /// (absent ones as `None`: valid while this transaction holds the
+    /// writer lock, since only writers add to it).
+    prefetched: HashMap<[u8; 32], Option<u64>>,
 }
 
 impl Drop for PgWrite {
@@ -918,11 +923,36 @@ impl PgAppender<'_> {
         if let Some(&x) = self.w.pending.content_ids.get(content_id) {
             return Ok(Some(x));
         }
+        if let Some(&x) = self.w.prefetched.get(content_id) {
+            return Ok(x);
+        }
         let r = block_on(self.w.c().query_typed_opt(
             "SELECT idx FROM regledger.content_ids WHERE cid = $1",
             &[(&content_id.as_slice(), Type::BYTEA)],
         ));
         Ok(self.w.fail_on(r)?.map(|row| row.get::<_, i64>(0) as u64))
+    }
+
+    /// prefetch_logged: see [`super::Appender::prefetch_logged`].
+    pub fn prefetch_logged(&mut self, content_ids: &[[u8; 32]]) -> Result<(), StoreError> {
+        let want: Vec<&[u8]> = content_ids.iter().map(|c| c.as_slice()).collect();
+        let r = block_on(self.w.c().query_typed(
+            "SELECT cid, idx FROM regledger.content_ids WHERE cid = ANY($1)",
+            &[(&want, Type::BYTEA_ARRAY)],
+        ));
+        let rows = self.w.fail_on(r)?;
+        for c in content_ids {
+            self.w.prefetched.insert(*c, None);
+        }
+        for row in rows {
+            let cid: &[u8] = row.get(0);
+            if let Ok(k) = <[u8; 32]>::try_from(cid) {
+                self.w
+                    .prefetched
+                    .insert(k, Some(row.get::<_, i64>(1) as u64));
+            }
+        }
+        Ok(())
     }
 
     /// state: see [`super::Appender::state`].
