@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# s3_tile_reads.sh — tile read throughput from the object store (decision D19).
+# s3_tile_reads.sh — tile read throughput from the object store (decision D20).
 # A node publishes ENTRIES entries to an S3-protocol server (s3s-fs, the writers'
 # endpoint, signed); a second s3s-fs process on the same directory is the public
 # read endpoint a CDN or read replica would sit in front of. CLIENTS concurrent

@@ -9,7 +9,7 @@
 # Prints each result as JSON and the ratios regledger/PostgreSQL and regledger/limit.
 # Usage: bench/side_by_side.sh [CLIENTS] [ENTRIES] [PAYLOAD_BYTES]
 # NODE_ARGS adds flags to `regledger-node serve` (e.g. NODE_ARGS=--full-repair).
-# STORE=postgres runs (a) on the PostgreSQL driver (decision D19) instead of redb: a throwaway
+# STORE=postgres runs (a) on the PostgreSQL driver (decision D20) instead of redb: a throwaway
 # cluster started by tests/pg_server.sh with the settings (b) uses (fsync, synchronous_commit on).
 set -euo pipefail
 cd "$(dirname "$0")/.."

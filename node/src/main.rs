@@ -90,7 +90,7 @@ struct InitArgs {
     #[arg(long)]
     quorum: Option<usize>,
     /// Where the log's durable state lives: redb (the default, DATA/ledger.redb)
-    /// or a PostgreSQL database, postgres://user@host:port/db (decision D19).
+    /// or a PostgreSQL database, postgres://user@host:port/db (decision D20).
     #[arg(long, env = "REGLEDGER_STORE")]
     store: Option<String>,
 }
@@ -101,7 +101,7 @@ struct ServeArgs {
     #[arg(long, env = "REGLEDGER_DATA", default_value = "./regledger-data")]
     data: PathBuf,
     /// Where the log's durable state lives: redb (the default, DATA/ledger.redb)
-    /// or a PostgreSQL database, postgres://user@host:port/db (decision D19).
+    /// or a PostgreSQL database, postgres://user@host:port/db (decision D20).
     #[arg(long, env = "REGLEDGER_STORE")]
     store: Option<String>,
     /// Listen address.
@@ -150,13 +150,13 @@ struct ServeArgs {
     #[arg(long, hide = true, default_value_t = 0)]
     test_commit_delay_ms: u64,
     /// Also publish tiles, entry bundles and the checkpoint to S3-compatible object storage,
-    /// s3://BUCKET/PREFIX, with conditional puts (decision D19). Credentials and region from
+    /// s3://BUCKET/PREFIX, with conditional puts (decision D20). Credentials and region from
     /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.
     #[arg(long, env = "REGLEDGER_TILES")]
     tiles: Option<String>,
     /// Run as one of several candidate leaders of a log in one PostgreSQL database (--store
     /// postgres://...), with a lease of this many milliseconds: the holder sequences and
-    /// publishes, the others serve reads and take over when the lease lapses (decision D19).
+    /// publishes, the others serve reads and take over when the lease lapses (decision D20).
     /// 0: the only node.
     #[arg(long, env = "REGLEDGER_HA_LEASE_MS", default_value_t = 0)]
     ha_lease_ms: u64,

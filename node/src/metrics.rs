@@ -26,7 +26,7 @@ pub struct Metrics {
     /// checkpoint_size is the latest published checkpoint's size.
     pub checkpoint_size: AtomicU64,
     /// leader is 1 while this node may sequence and publish (always, but
-    /// for a standby of a log shared in PostgreSQL, D19).
+    /// for a standby of a log shared in PostgreSQL, D20).
     pub leader: AtomicU64,
     /// storage_errors counts batches that could not be made durable.
     pub storage_errors: AtomicU64,

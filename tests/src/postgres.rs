@@ -1,5 +1,5 @@
 //! A real PostgreSQL server for the end-to-end tests of the PostgreSQL
-//! driver (decision D19): one throwaway cluster per test process
+//! driver (decision D20): one throwaway cluster per test process
 //! (tests/pg_server.sh; its watchdog stops it when the process ends), one
 //! fresh database per log. Without a server installed these tests skip
 //! with a note, unless `REGLEDGER_REQUIRE_POSTGRES=1` (CI), where they fail.

@@ -1,4 +1,4 @@
-//! A real S3-protocol server for the object-storage tests (decision D19):
+//! A real S3-protocol server for the object-storage tests (decision D20):
 //! `s3s-fs` (crates.io, `cargo install s3s-fs --version 0.14.1 --features
 //! binary --locked`), a separate process serving a directory, one
 //! directory per bucket. Found at `REGLEDGER_S3S_FS`, on `PATH`, in

@@ -43,7 +43,7 @@ fn sigkill_loses_no_acknowledged_entry_and_never_forks() {
     campaign(cycles(3), None);
 }
 
-/// The same campaign on the PostgreSQL driver (decision D19), against a
+/// The same campaign on the PostgreSQL driver (decision D20), against a
 /// real server: the node is killed, PostgreSQL keeps what was committed.
 #[test]
 fn sigkill_on_postgres_loses_no_acknowledged_entry_and_never_forks() {

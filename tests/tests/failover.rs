@@ -1,4 +1,4 @@
-//! Hot standby (issue 19, decision D19) with real processes: two nodes on
+//! Hot standby (issue 19, decision D20) with real processes: two nodes on
 //! one PostgreSQL database, leadership a lease row with a fencing token.
 //!
 //! - kill -9 the leader under load: the standby takes over and continues

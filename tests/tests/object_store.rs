@@ -1,5 +1,5 @@
 //! Tiles, entry bundles and the checkpoint on S3-compatible object storage
-//! (issue 19, decision D19), against a real S3-protocol server process
+//! (issue 19, decision D20), against a real S3-protocol server process
 //! (s3s-fs): the node copies every publication to the bucket; the audit
 //! reads the bucket's public endpoint as it reads a node; a stale writer
 //! cannot replace a newer checkpoint; with the bucket down entries are

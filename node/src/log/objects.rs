@@ -1,4 +1,4 @@
-//! The read side on S3-compatible object storage (decision D19): the
+//! The read side on S3-compatible object storage (decision D20): the
 //! publisher copies every tile, entry bundle and checkpoint it publishes to
 //! `s3://BUCKET/PREFIX/` under the same tlog-tiles paths, so read replicas,
 //! a CDN, mirrors and the audit read the bucket as they read a node.

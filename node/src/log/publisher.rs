@@ -71,7 +71,7 @@ pub struct Publisher {
     /// published checkpoint again.
     pub tiles_written: std::sync::atomic::AtomicU64,
     /// objects is the S3-compatible bucket every publication is copied to
-    /// before it is recorded (`--tiles s3://...`, D19).
+    /// before it is recorded (`--tiles s3://...`, D20).
     pub objects: Option<super::objects::ObjectTiles>,
 }
 

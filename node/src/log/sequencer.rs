@@ -167,7 +167,7 @@ pub fn run(
         match commit_batch(&store, suite, &origin, batch, &metrics) {
             Ok(()) => {}
             // A standby (or a fenced ex-leader) refuses writes by design
-            // (D19): the store is fine, there is nothing to reopen.
+            // (D20): the store is fine, there is nothing to reopen.
             Err((
                 CommitError::Store(e @ (StoreError::NotLeader | StoreError::Fenced { .. })),
                 waiting,

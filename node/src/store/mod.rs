@@ -1,5 +1,5 @@
 //! The node's durable state behind a narrow API, with one driver per
-//! engine (decision D19): redb, the embedded default (store/redb/), and
+//! engine (decision D20): redb, the embedded default (store/redb/), and
 //! PostgreSQL (store/postgres/), for a node whose state must outlive its
 //! machine. Every write is one transaction, durable at commit (redb:
 //! fsync; PostgreSQL: `synchronous_commit = on`).

@@ -1,5 +1,5 @@
 //! Leadership of a log whose nodes share one PostgreSQL database (decision
-//! D19): a lease row with a fencing token.
+//! D20): a lease row with a fencing token.
 //!
 //! `regledger.leader` holds one row: the holder, its token and when its
 //! lease expires, by the server's clock (no node's clock matters). Every

@@ -1,4 +1,4 @@
-//! The PostgreSQL driver (decision D19): the node's durable state in tables
+//! The PostgreSQL driver (decision D20): the node's durable state in tables
 //! of the schema `regledger` of one database, for nodes whose state must
 //! outlive their machine (a synchronous standby in a second site, a managed
 //! PostgreSQL-compatible service).

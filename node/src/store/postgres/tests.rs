@@ -1,4 +1,4 @@
-//! Fencing (decision D19), on a real server: a leader whose lease was
+//! Fencing (decision D20), on a real server: a leader whose lease was
 //! taken over cannot commit, whatever it believes; a commit in flight when
 //! the lease lapses finishes before the takeover, under the old token.
 
