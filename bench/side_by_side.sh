@@ -11,6 +11,8 @@
 # NODE_ARGS adds flags to `regledger-node serve` (e.g. NODE_ARGS=--full-repair).
 # STORE=postgres runs (a) on the PostgreSQL driver (decision D20) instead of redb: a throwaway
 # cluster started by tests/pg_server.sh with the settings (b) uses (fsync, synchronous_commit on).
+# MODE=ed25519 (default: a blake3 log, Ed25519 keys), MODE=sm3 (国密: an sm3 log, SM2 log and
+# participant keys, D19) or MODE=both (both, one after the other in this run, and their ratio).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENTS=${1:-64}
@@ -22,23 +24,47 @@ trap 'kill $NODE_PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$OUT
 cargo build --release -p regledger-node -p regledger-loadgen >/dev/null 2>&1
 BIN=target/release/regledger-node
 LOADGEN=target/release/regledger-loadgen   # tools/loadgen
-PORT=$(( 20000 + RANDOM % 20000 ))
-DATA=$(mktemp -d "$PWD/target/sbs-data.XXXXXX")   # on the same disk as the other two
+MODE=${MODE:-ed25519}
+NODE_PID=
 STORE_ARGS=()
 if [ "${STORE:-redb}" = postgres ]; then
   # The cluster lives until this script exits (its watchdog watches this shell).
   read -r PGPORT PGDIR < <(PG_SHARED_BUFFERS=512MB bash tests/pg_server.sh $$)
-  psql -h 127.0.0.1 -p "$PGPORT" -U regledger -d postgres -qc "CREATE DATABASE bench"
-  STORE_ARGS=(--store "postgres://regledger@127.0.0.1:$PGPORT/bench")
+  PGN=0
 fi
-# shellcheck disable=SC2086  # NODE_ARGS is a list of flags
-"$BIN" serve --data "$DATA" --listen "127.0.0.1:$PORT" "${STORE_ARGS[@]}" ${NODE_ARGS:-} > "$OUT/node.log" 2>&1 &
-NODE_PID=$!
-for _ in $(seq 300); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
-"$LOADGEN" --url "http://127.0.0.1:$PORT" --data "$DATA" --clients "$CLIENTS" --entries "$ENTRIES" \
-  --payload-bytes "$PAYLOAD_BYTES" > "$OUT/regledger.json"
-kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true
-rm -rf "$DATA"
+# run_regledger MODE OUTFILE: one node, one load, in the given mode.
+run_regledger() {
+  local mode=$1 out=$2 port data
+  port=$(( 20000 + RANDOM % 20000 ))
+  data=$(mktemp -d "$PWD/target/sbs-data.XXXXXX")   # on the same disk as the other two
+  rmdir "$data"
+  if [ "${STORE:-redb}" = postgres ]; then
+    # One database per run: init refuses a database that holds a log.
+    PGN=$((PGN + 1))
+    psql -h 127.0.0.1 -p "$PGPORT" -U regledger -d postgres -qc "CREATE DATABASE bench$PGN"
+    STORE_ARGS=(--store "postgres://regledger@127.0.0.1:$PGPORT/bench$PGN")
+  fi
+  case "$mode" in
+    ed25519) "$BIN" init --data "$data" --hash blake3 "${STORE_ARGS[@]}" > /dev/null ;;
+    sm3) "$BIN" init --data "$data" --hash sm3 "${STORE_ARGS[@]}" > /dev/null ;;   # SM2 log and authority keys
+    *) echo "MODE is ed25519, sm3 or both" >&2; exit 2 ;;
+  esac
+  # shellcheck disable=SC2086  # NODE_ARGS is a list of flags
+  "$BIN" serve --data "$data" --listen "127.0.0.1:$port" "${STORE_ARGS[@]}" ${NODE_ARGS:-} > "$OUT/node-$mode.log" 2>&1 &
+  NODE_PID=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  # The load's participants sign with the authority's algorithm (SM2 in an sm3 log).
+  "$LOADGEN" --url "http://127.0.0.1:$port" --data "$data" --clients "$CLIENTS" --entries "$ENTRIES" \
+    --payload-bytes "$PAYLOAD_BYTES" > "$out"
+  kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true
+  rm -rf "$data"
+}
+if [ "$MODE" = both ]; then
+  run_regledger ed25519 "$OUT/regledger.json"
+  run_regledger sm3 "$OUT/regledger-sm3.json"
+else
+  run_regledger "$MODE" "$OUT/regledger.json"
+fi
 
 bench/pg_hashchain.sh "$CLIENTS" "$(( ENTRIES < 40000 ? ENTRIES : 40000 ))" "$PAYLOAD_BYTES" > "$OUT/pg.json"
 BATCH=$(python3 -c "import json,sys; d=json.load(open('$OUT/regledger.json')); print(max(1, int(round(d.get('mean_batch_size', 64)))))")
@@ -54,4 +80,11 @@ for x in (r, p, d):
 rt = r["throughput_per_s"]
 print(json.dumps({"regledger_over_postgresql": round(rt / p["throughput_per_s"], 2),
                   "regledger_over_disk_limit": round(rt / d["throughput_per_s"], 3)}))
+try:
+    s = json.load(open(f"{o}/regledger-sm3.json"))
+except FileNotFoundError:
+    s = None
+if s is not None:
+    print(json.dumps({"mode": "sm3", **s}))
+    print(json.dumps({"sm3_over_ed25519": round(s["throughput_per_s"] / rt, 3)}))
 PY

@@ -39,6 +39,20 @@ pub enum Check {
     HashChain,
     /// TimeOrder: a leaf's integrated time is not after the previous one's.
     TimeOrder,
+    /// LeafVersion: a v1 leaf after a v2 leaf.
+    LeafVersion,
+    /// StateRoot: a v2 leaf's state root is not the root of the state its
+    /// entries make (D15): the log signed a wrong state.
+    StateRoot,
+    /// EnvelopeMissing: a v2 leaf's envelope is not served beside it.
+    EnvelopeMissing,
+    /// Envelope: the envelope served beside a v2 leaf does not hash to the
+    /// leaf's envelope hash (bad data from the source: the log signed only
+    /// the hash), or the envelope bundle does not decode.
+    Envelope,
+    /// EnvelopeMalformed: the bytes a v2 leaf commits to are not an
+    /// envelope (the log signed them).
+    EnvelopeMalformed,
     /// Rule: the registry rules refuse the entry (the code of its
     /// [`regledger::registry::RuleViolation`], or "replayed-envelope").
     Rule(&'static str),
@@ -73,6 +87,11 @@ impl Check {
             Check::LeafIndex => Borrowed("leaf-index"),
             Check::HashChain => Borrowed("hash-chain"),
             Check::TimeOrder => Borrowed("time-order"),
+            Check::LeafVersion => Borrowed("leaf-version"),
+            Check::StateRoot => Borrowed("state-root-mismatch"),
+            Check::EnvelopeMissing => Borrowed("envelope-missing"),
+            Check::Envelope => Borrowed("envelope"),
+            Check::EnvelopeMalformed => Borrowed("envelope-malformed"),
             Check::Rule(code) => Owned(format!("rule:{code}")),
             Check::Signature => Borrowed("signature"),
             Check::Genesis => Borrowed("genesis"),
@@ -90,16 +109,21 @@ impl Check {
             Check::Unwitnessed
             | Check::TreeSize
             | Check::EntriesMissing
+            | Check::EnvelopeMissing
             | Check::HashTileMissing => Fault::Unavailable,
             Check::Checkpoint
             | Check::TrustedCheckpoint
             | Check::EntryBundle
+            | Check::Envelope
             | Check::HashTile
             | Check::Root => Fault::BadData,
             Check::Leaf
             | Check::LeafIndex
             | Check::HashChain
             | Check::TimeOrder
+            | Check::LeafVersion
+            | Check::StateRoot
+            | Check::EnvelopeMalformed
             | Check::Rule(_)
             | Check::Signature
             | Check::Genesis
@@ -121,6 +145,7 @@ impl From<&ChainError> for Check {
             ChainError::IndexMismatch { .. } => Check::LeafIndex,
             ChainError::BrokenLink { .. } => Check::HashChain,
             ChainError::TimeNotIncreasing { .. } => Check::TimeOrder,
+            ChainError::VersionDowngrade { .. } => Check::LeafVersion,
         }
     }
 }

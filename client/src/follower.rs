@@ -13,12 +13,16 @@
 //!    [`crate::tiles`]: authenticated before use by [`SignedTree`], or
 //!    compared after by [`crate::tiles::compare_hash_tiles`]);
 //! 4. replays every entry in order ([`Follower::replay_bundle`]): the leaf
-//!    chain ([`regledger::entry::chain`]), the replay of a signed content
+//!    chain ([`regledger::entry::chain`]), a v2 leaf's envelope read from
+//!    the envelope bundle beside its entry bundle and checked against the
+//!    leaf's envelope hash, the replay of a signed content
 //!    ([`Sink::replayed`], D12), the registry rules
 //!    ([`regledger::registry::apply_preverified`]) with every signature
 //!    verified by a [`SignatureCheck`] under the key the state registers
 //!    for it ([`regledger::registry::key_of`]), and the genesis
-//!    entry against `log.json`;
+//!    entry against `log.json`; then the state root: the sink applies the
+//!    entry's state map writes and the root must be the one its v2 leaf
+//!    commits to ([`Check::StateRoot`], `state-root-mismatch`, D15);
 //! 5. hands each entry with its effects to a [`Sink`] that the consumer
 //!    keeps: the mirror's database, the audit's memory.
 //!
@@ -30,7 +34,7 @@
 use regledger::descriptor::{verify_checkpoint, verify_log_signature, LogDescriptor};
 use regledger::entry::chain::{ChainHead, EntryContext};
 use regledger::entry::envelope::{Envelope, Preverified};
-use regledger::entry::leaf::Leaf;
+use regledger::entry::leaf::{open_entry, Leaf, OpenError};
 use regledger::registry::{
     apply_preverified, key_of, Effects, EntryKind, StateObject, StateReader,
 };
@@ -56,14 +60,22 @@ pub struct Applied {
 }
 
 /// Entry is one entry handed to a [`Sink`], in index order. The sink's
-/// head moves past it: `head.advance(ctx.leaf_hash, ctx.integrated_time_ms)`.
+/// head moves past it: `head.advance(leaf_hash, ctx.integrated_time_ms, version)`.
 pub struct Entry<'a> {
     /// ctx is where it is: its index (the sink's head size), integrated
-    /// time (the previous one's for bytes that are not a leaf), leaf hash
-    /// and the log's origin.
+    /// time (the previous one's for bytes that are not a leaf) and the
+    /// log's origin.
     pub ctx: &'a EntryContext,
+    /// leaf_hash is the leaf hash of `bytes`.
+    pub leaf_hash: Hash,
+    /// version is the leaf's version (the previous one's for bytes that
+    /// are not a leaf).
+    pub version: u8,
     /// bytes are the leaf as logged.
     pub bytes: &'a [u8],
+    /// envelope is a v2 leaf's envelope as served beside it and checked
+    /// against its envelope hash (None for a v1 leaf or one missing).
+    pub envelope: Option<&'a [u8]>,
     /// parsed: the bytes are a leaf (a reader that collects failures is
     /// also handed those that are not, so that its tree stays whole).
     pub parsed: bool,
@@ -99,6 +111,16 @@ pub trait Sink {
     /// The consumer's storage error.
     fn replayed(&self, content_id: &[u8; 32]) -> Result<Option<u64>, Self::Error>;
 
+    /// next_root applies the state map writes of entry `index` (none when
+    /// `applied` is None: refused or unreadable) to the sink's map and
+    /// returns the state root after it. Called once per entry, before
+    /// [`Sink::append`].
+    ///
+    /// # Errors
+    ///
+    /// The consumer's storage error.
+    fn next_root(&mut self, index: u64, applied: Option<&Applied>) -> Result<Hash, Self::Error>;
+
     /// append adds the next entry: its leaf, its stored hashes, and (if
     /// applied) its effects and content id.
     ///
@@ -112,12 +134,20 @@ pub trait Sink {
 pub struct Follower<'a> {
     log: &'a LogDescriptor,
     src: &'a dyn TileSource,
+    /// state_lost: an entry whose state writes are unknown (its envelope
+    /// missing or bad, or not a leaf) was passed, so later state roots
+    /// are not compared (that failure is already reported).
+    state_lost: std::cell::Cell<bool>,
 }
 
 impl<'a> Follower<'a> {
     /// new follows the log `log` as `src` serves it.
     pub fn new(log: &'a LogDescriptor, src: &'a dyn TileSource) -> Follower<'a> {
-        Follower { log, src }
+        Follower {
+            log,
+            src,
+            state_lost: std::cell::Cell::new(false),
+        }
     }
 
     /// log returns the log descriptor followed.
@@ -201,16 +231,17 @@ impl<'a> Follower<'a> {
         let mut bytes = 0usize;
         let mut k = from / TILE_WIDTH;
         while k * TILE_WIDTH < tree.size() && window.len() < max_bundles && bytes < max_bytes {
-            let (t, data) = tree.bundle(k)?;
-            bytes += data.len();
-            window.push((t, data));
+            let (t, data, envs) = tree.bundle(k)?;
+            bytes += data.len() + envs.as_ref().map_or(0, Vec::len);
+            window.push((t, data, envs));
             k += 1;
         }
         Ok(window)
     }
 
-    /// replay_bundle replays the entries of bundle `t` (its bytes `data`)
-    /// that follow the sink's head, in order, into `sink`. It returns
+    /// replay_bundle replays the entries of bundle `t` (its bytes `data`,
+    /// and `envelopes`, the envelope bundle beside it, if served) that
+    /// follow the sink's head, in order, into `sink`. It returns
     /// false if the bundle does not decode ([`Check::EntryBundle`], given
     /// to `policy`): none of its entries can be placed.
     ///
@@ -223,10 +254,25 @@ impl<'a> Follower<'a> {
         sink: &mut S,
         t: &Tile,
         data: &[u8],
+        envelopes: Option<&[u8]>,
         policy: &mut dyn Policy,
         sigs: &mut dyn SignatureCheck,
     ) -> Result<bool, Stop> {
         let first = t.n * TILE_WIDTH;
+        // An envelope bundle that does not decode is bad data from the
+        // source; its entries' envelopes are then missing.
+        let envs = match envelopes.map(|e| decode_entry_bundle(e, usize::from(t.width))) {
+            None => None,
+            Some(Ok(e)) => Some(e),
+            Some(Err(e)) => {
+                policy.fail(Failure::at(
+                    first,
+                    Check::Envelope,
+                    format!("{}: {e}", t.envelopes().path()),
+                ))?;
+                None
+            }
+        };
         let entries = match decode_entry_bundle(data, usize::from(t.width)) {
             Ok(e) => e,
             Err(e) => {
@@ -239,7 +285,7 @@ impl<'a> Follower<'a> {
             }
         };
         let mut head = sink.head();
-        for (i, bytes) in (first..).zip(entries) {
+        for (k, (i, bytes)) in (first..).zip(entries).enumerate() {
             if i < head.size {
                 continue;
             }
@@ -250,18 +296,21 @@ impl<'a> Follower<'a> {
                     head.size
                 )));
             }
-            self.replay_entry(sink, &mut head, bytes, policy, sigs)?;
+            let env = envs.as_ref().and_then(|e| e.get(k).copied());
+            self.replay_entry(sink, &mut head, bytes, env, policy, sigs)?;
         }
         Ok(true)
     }
 
     /// replay_entry judges entry `head.size` and appends it: the chain, the
-    /// replay of a signed content, the rules, the signatures.
+    /// envelope beside a v2 leaf, the replay of a signed content, the
+    /// rules, the signatures, the state root.
     fn replay_entry<S: Sink>(
         &self,
         sink: &mut S,
         head: &mut ChainHead,
         bytes: &[u8],
+        served: Option<&[u8]>,
         policy: &mut dyn Policy,
         sigs: &mut dyn SignatureCheck,
     ) -> Result<(), Stop> {
@@ -272,36 +321,99 @@ impl<'a> Follower<'a> {
             Err(e) => {
                 policy.fail(Failure::at(i, Check::Leaf, e.to_string()))?;
                 // The chain goes on from its hash; its time is unknown.
-                let ctx = EntryContext {
-                    index: i,
-                    integrated_time_ms: head.last_time_ms,
-                    leaf_hash: lh,
-                    log_id: self.log.origin.clone(),
-                };
-                head.advance(lh, ctx.integrated_time_ms);
-                return Self::append(sink, &ctx, bytes, false, None);
+                let ctx = head.context_at(head.last_time_ms, &self.log.origin);
+                let version = head.last_version;
+                sink.next_root(i, None).map_err(Stop::sink)?;
+                self.state_lost.set(true);
+                head.advance(lh, ctx.integrated_time_ms, version);
+                return Self::append(sink, &ctx, lh, version, bytes, None, false, None);
             }
         };
         // Every break is a failure; a policy that goes on judges the entry anyway.
         for e in head.breaks(&leaf) {
             policy.fail(Failure::at(i, Check::from(&e), e.to_string()))?;
         }
-        let ctx = head.context(&leaf, lh, &self.log.origin);
-        let applied = self.judge(sink, &ctx, leaf.envelope, policy, sigs)?;
-        head.advance(lh, ctx.integrated_time_ms);
-        Self::append(sink, &ctx, bytes, true, applied.as_ref())
+        let ctx = head.context(&leaf, &self.log.origin);
+        let (env, env_bytes) = match open_entry(self.log.suite, bytes, served) {
+            Ok(o) => (o.envelope, o.envelope_bytes),
+            Err(e) => {
+                let check = match e {
+                    OpenError::EnvelopeMismatch { .. } => Check::Envelope,
+                    OpenError::Envelope(_) => Check::EnvelopeMalformed,
+                    OpenError::Unexpected => Check::Envelope,
+                    OpenError::Leaf(_) => Check::Leaf,
+                };
+                // The detail names no source: the audit's report is the same
+                // whichever source served it (the mirror's alarm adds it).
+                policy.fail(Failure::at(i, check, e.to_string()))?;
+                (None, None)
+            }
+        };
+        let applied = match env {
+            Some(env) => self.judge(sink, &ctx, env, policy, sigs)?,
+            None => {
+                if env_bytes.is_none() && served.is_none_or(<[u8]>::is_empty) {
+                    policy.fail(Failure::at(
+                        i,
+                        Check::EnvelopeMissing,
+                        format!(
+                            "the envelope of entry {i} is not served in envelope bundle {} (tile/envelopes/…)",
+                            i / TILE_WIDTH
+                        ),
+                    ))?;
+                }
+                // The entry's state writes are unknown: later roots cannot
+                // be recomputed (the failure above says why).
+                self.state_lost.set(true);
+                None
+            }
+        };
+        let root = sink.next_root(i, applied.as_ref()).map_err(Stop::sink)?;
+        if let Some(want) = leaf.state_root() {
+            if root != want && !self.state_lost.get() {
+                policy.fail(Failure::at(
+                    i,
+                    Check::StateRoot,
+                    format!(
+                        "leaf {i} commits to state root {} but its entries make {} (D15)",
+                        want.to_hex(),
+                        root.to_hex()
+                    ),
+                ))?;
+            }
+        }
+        head.advance(lh, ctx.integrated_time_ms, leaf.version);
+        Self::append(
+            sink,
+            &ctx,
+            lh,
+            leaf.version,
+            bytes,
+            env_bytes
+                .as_deref()
+                .filter(|_| leaf.version != regledger::entry::leaf::LEAF_V1),
+            true,
+            applied.as_ref(),
+        )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn append<S: Sink>(
         sink: &mut S,
         ctx: &EntryContext,
+        leaf_hash: Hash,
+        version: u8,
         bytes: &[u8],
+        envelope: Option<&[u8]>,
         parsed: bool,
         applied: Option<&Applied>,
     ) -> Result<(), Stop> {
         sink.append(Entry {
             ctx,
+            leaf_hash,
+            version,
             bytes,
+            envelope,
             parsed,
             applied,
         })
@@ -354,7 +466,7 @@ impl<'a> Follower<'a> {
             .enumerate()
             .map(|(index, pk)| Preverified {
                 index,
-                public_key: *pk,
+                public_key: pk.clone(),
             })
             .collect();
         let effects = match apply_preverified(sink.state(), ctx, &env, &pre) {
@@ -439,7 +551,11 @@ impl<'a> Follower<'a> {
                 ))?;
                 return Ok(false);
             };
-            if !self.replay_bundle(sink, &t, &data, policy, sigs)? {
+            let envs = match decode_entry_bundle(&data, usize::from(t.width)) {
+                Ok(e) => crate::tiles::fetch_envelopes(self.src, &t, &e)?,
+                Err(_) => None,
+            };
+            if !self.replay_bundle(sink, &t, &data, envs.as_deref(), policy, sigs)? {
                 return Ok(false);
             }
             progress(sink);

@@ -27,7 +27,7 @@ pub trait SignatureCheck {
         &mut self,
         index: u64,
         envelope: Envelope,
-        keys: Vec<[u8; 32]>,
+        keys: Vec<regledger::crypto::PublicKey>,
         policy: &mut dyn Policy,
     ) -> Result<(), Failure>;
 }
@@ -45,7 +45,7 @@ impl SignatureCheck for Inline {
         &mut self,
         index: u64,
         envelope: Envelope,
-        keys: Vec<[u8; 32]>,
+        keys: Vec<regledger::crypto::PublicKey>,
         policy: &mut dyn Policy,
     ) -> Result<(), Failure> {
         let bad = verify_each(&[(&envelope, keys.as_slice())]);

@@ -74,8 +74,31 @@ fn full_tile_root(suite: HashSuite, data: &[u8]) -> Hash {
     level[0]
 }
 
-/// Bundle is an authenticated entry bundle: its tile and its bytes.
-pub type Bundle = (Tile, Vec<u8>);
+/// Bundle is an authenticated entry bundle: its tile, its bytes and, when
+/// it holds v2 leaves, the bytes of the envelope bundle beside it (None if
+/// not served). The envelopes are not authenticated by the tiles: each is
+/// checked against its leaf's envelope hash when the entry is replayed.
+pub type Bundle = (Tile, Vec<u8>, Option<Vec<u8>>);
+
+/// fetch_envelopes reads the envelope bundle beside entry bundle `t`, if
+/// any of its `entries` is a v2 leaf (None: not needed, or not served).
+///
+/// # Errors
+///
+/// [`Stop::Fetch`].
+pub fn fetch_envelopes(
+    src: &dyn TileSource,
+    t: &Tile,
+    entries: &[&[u8]],
+) -> Result<Option<Vec<u8>>, Stop> {
+    let v2 = entries
+        .iter()
+        .any(|e| e.first() == Some(&regledger::entry::leaf::LEAF_V2));
+    if !v2 {
+        return Ok(None);
+    }
+    Ok(src.get(&t.envelopes().path())?)
+}
 
 /// SignedTree reads the tree a log-signed checkpoint commits to from one
 /// source and authenticates each tile before use. A tile that does not
@@ -296,7 +319,8 @@ impl<'a> SignedTree<'a> {
                 .into());
             }
         }
-        Ok((t, data))
+        let envelopes = fetch_envelopes(self.src, &t, &entries)?;
+        Ok((t, data, envelopes))
     }
 }
 
@@ -306,7 +330,9 @@ fn fetch(src: &dyn TileSource, t: &Tile, size: u64) -> Result<Vec<u8>, Stop> {
     let path = t.path();
     src.get(&path)?.ok_or_else(|| {
         let (check, index) = match t.kind {
-            TileKind::Entries => (Check::EntriesMissing, Some(t.n * TILE_WIDTH)),
+            TileKind::Entries | TileKind::Envelopes => {
+                (Check::EntriesMissing, Some(t.n * TILE_WIDTH))
+            }
             TileKind::Hash(_) => (Check::HashTileMissing, first_leaf(t, 0)),
         };
         Failure {

@@ -79,7 +79,7 @@ fn signatures(c: &mut Criterion) {
         EntryKind::OperationEvent,
         &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": BASE_MS + 3 * DAY_MS, "actor": "svc-1", "records": 12}),
     );
-    let pk = kit.business.key.verifying_key().to_bytes();
+    let pk = kit.business.public_key();
     let key_id = participant_key_id(&kit.business.id, &pk);
     let mut g = c.benchmark_group("envelope");
     g.throughput(Throughput::Elements(1));
@@ -90,7 +90,7 @@ fn signatures(c: &mut Criterion) {
     g.bench_function("from_bytes", |b| {
         b.iter(|| Envelope::from_bytes(black_box(&bytes)).unwrap())
     });
-    let leaf = Leaf::new(12, BASE_MS + 3 * DAY_MS + 1, Hash([1; 32]), env.clone()).to_bytes();
+    let leaf = Leaf::inline(12, BASE_MS + 3 * DAY_MS + 1, Hash([1; 32]), env.clone()).to_bytes();
     g.bench_function("leaf_parse", |b| {
         b.iter(|| Leaf::parse(black_box(&leaf)).unwrap())
     });
@@ -104,7 +104,6 @@ fn signatures(c: &mut Criterion) {
     let ctx = EntryContext {
         index: setup.len() as u64,
         integrated_time_ms: BASE_MS + 3 * DAY_MS + 1,
-        leaf_hash: Hash([2; 32]),
         log_id: "bench.example/core".into(),
     };
     g.bench_function("apply_operation_event_with_signature", |b| {
@@ -117,16 +116,40 @@ fn signatures(c: &mut Criterion) {
     g.bench_function("apply_operation_event_preverified", |b| {
         let pre = [regledger::entry::envelope::Preverified {
             index: 0,
-            public_key: pk,
+            public_key: pk.clone(),
         }];
         b.iter(|| regledger::registry::apply_preverified(&st, &ctx, black_box(&env), &pre).unwrap())
     });
     g.finish();
 }
 
+/// algorithms: one signature and one verification of an envelope's PAE,
+/// Ed25519 against SM2 (D19: what sm3 mode costs per signature).
+fn algorithms(c: &mut Criterion) {
+    use regledger::crypto::{SecretKey, SigAlg};
+    let msg = Envelope::pae(
+        "application/vnd.regledger.operation-event+json",
+        &[b'x'; 200],
+    );
+    let mut g = c.benchmark_group("signature");
+    g.throughput(Throughput::Elements(1));
+    for alg in [SigAlg::Ed25519, SigAlg::Sm2] {
+        let k = SecretKey::from_seed(alg, &[7; 32]).unwrap();
+        let pk = k.public_key();
+        let sig = k.sign(&msg);
+        g.bench_function(format!("{alg}_sign"), |b| {
+            b.iter(|| k.sign(black_box(&msg)))
+        });
+        g.bench_function(format!("{alg}_verify"), |b| {
+            b.iter(|| pk.verify(alg, black_box(&msg), &sig).unwrap())
+        });
+    }
+    g.finish();
+}
+
 fn batch(c: &mut Criterion) {
     let kit = Testkit::new("bench.example/core");
-    let pk = [kit.business.key.verifying_key().to_bytes()];
+    let pk = [kit.business.public_key()];
     let many: Vec<Envelope> = (0..256u64)
         .map(|k| {
             kit.business.sign(
@@ -135,7 +158,8 @@ fn batch(c: &mut Criterion) {
             )
         })
         .collect();
-    let items: Vec<(&Envelope, &[[u8; 32]])> = many.iter().map(|e| (e, &pk[..])).collect();
+    let items: Vec<(&Envelope, &[regledger::crypto::PublicKey])> =
+        many.iter().map(|e| (e, &pk[..])).collect();
     let mut gb = c.benchmark_group("envelope_batch_256");
     gb.throughput(Throughput::Elements(256));
     gb.sample_size(20);
@@ -165,5 +189,5 @@ fn notes(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hashing, tree, signatures, batch, notes);
+criterion_group!(benches, hashing, tree, signatures, algorithms, batch, notes);
 criterion_main!(benches);

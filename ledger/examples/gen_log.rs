@@ -13,9 +13,9 @@
 use std::path::Path;
 
 use regledger::descriptor::LogDescriptorJson;
-use regledger::entry::leaf::Leaf;
+use regledger::entry::leaf::{envelope_hash, Leaf};
 use regledger::registry::EntryKind;
-use regledger::testkit::{chain, tile_files, Testkit, BASE_MS, DAY_MS};
+use regledger::testkit::{chain, tile_files, Logged, Testkit, BASE_MS, DAY_MS};
 use regledger::tlog::note::{KeyType, Signer};
 use regledger::{Hash, HashSuite};
 use serde_json::json;
@@ -36,8 +36,15 @@ fn main() {
     let kit = Testkit::new(ORIGIN);
     let setup = kit.setup(suite, "guangxi");
     assert!(total >= setup.len(), "at least {} entries", setup.len());
-    let mut leaves: Vec<Vec<u8>> = chain(suite, &setup).iter().map(Leaf::to_bytes).collect();
+    let logged = chain(ORIGIN, suite, &setup);
+    let mut leaves: Vec<Vec<u8>> = logged.iter().map(Logged::leaf_bytes).collect();
+    let mut envs: Vec<Vec<u8>> = logged.iter().map(Logged::envelope_bytes).collect();
     let mut prev = suite.leaf_hash(leaves.last().expect("setup"));
+    // Operation events write no state: every later leaf repeats this root.
+    let root = logged
+        .last()
+        .and_then(|l| l.leaf.state_root())
+        .expect("v2 leaves");
     // Operation events start on 2025-03-06, within SA-1's term, one ms apart.
     let t0 = BASE_MS + 3 * DAY_MS;
     let n_ops = total - setup.len();
@@ -67,15 +74,17 @@ fn main() {
     });
     for (k, env) in envelopes.into_iter().enumerate() {
         let i = leaves.len() as u64;
-        let leaf = Leaf::new(i, t0 + k as u64 + 1, prev, env);
+        let eb = env.to_bytes();
+        let leaf = Leaf::compact(i, t0 + k as u64 + 1, prev, root, envelope_hash(suite, &eb));
         let b = leaf.to_bytes();
+        envs.push(eb);
         prev = suite.leaf_hash(&b);
         leaves.push(b);
     }
     let _: Hash = prev;
 
     let log_key = Signer::generate(ORIGIN, KeyType::Ed25519, [42; 32]).expect("key");
-    let files = tile_files(suite, ORIGIN, &log_key, &leaves);
+    let files = tile_files(suite, ORIGIN, &log_key, &leaves, &envs);
     let tiles = out.join("tiles");
     for (path, data) in &files {
         let p = tiles.join(path);

@@ -15,7 +15,7 @@ use crate::tlog::checkpoint::{
     open_checkpoint, open_witnessed_checkpoint, CheckpointError, VerifiedCheckpoint,
 };
 use crate::tlog::hash::HashSuite;
-use crate::tlog::note::VerifierKey;
+use crate::tlog::note::{KeyType, VerifierKey};
 
 /// MAX_DESCRIPTOR_BYTES bounds the size of a `log.json` a verifier will parse.
 pub const MAX_DESCRIPTOR_BYTES: usize = 64 * 1024;
@@ -33,10 +33,11 @@ pub enum DescriptorError {
     #[error("log descriptor is not valid JSON of the expected shape: {0}")]
     Json(String),
     /// UnknownHash: the `hash` field names no supported suite.
-    #[error("unknown hash suite {0:?} (want \"sha256\" or \"blake3\")")]
+    #[error("unknown hash suite {0:?} (want \"sha256\", \"blake3\" or \"sm3\")")]
     UnknownHash(String),
-    /// BadLogKey: `log_vkey` does not parse as an Ed25519 note verifier key.
-    #[error("log_vkey is not a valid Ed25519 verifier key: {0}")]
+    /// BadLogKey: `log_vkey` does not parse as a note verifier key, or is
+    /// not of the suite's algorithm (an `sm3` log's key is SM2, D19).
+    #[error("log_vkey is not a valid verifier key for this log: {0}")]
     BadLogKey(String),
     /// BadWitnessKey: a witness key does not parse.
     #[error("witness key {index} is not a valid verifier key: {reason}")]
@@ -138,17 +139,34 @@ impl LogDescriptor {
                 origin: j.origin.clone(),
             });
         }
+        // An sm3 log is signed and cosigned with SM2 only: a verifier
+        // reading its log.json is never led to trust an Ed25519 signature.
+        let sm3 = suite == HashSuite::Sm3;
+        if sm3 && log_key.key_type() != KeyType::Sm2 {
+            return Err(DescriptorError::BadLogKey(format!(
+                "an sm3 log's key is SM2, this one is {}",
+                log_key.key_type().name()
+            )));
+        }
         if j.witnesses.len() > MAX_WITNESSES {
             return Err(DescriptorError::TooManyWitnesses);
         }
         let mut witnesses = Vec::with_capacity(j.witnesses.len());
         for (index, w) in j.witnesses.iter().enumerate() {
-            witnesses.push(
-                VerifierKey::parse(w).map_err(|e| DescriptorError::BadWitnessKey {
+            let k = VerifierKey::parse(w).map_err(|e| DescriptorError::BadWitnessKey {
+                index,
+                reason: e.to_string(),
+            })?;
+            if sm3 && k.key_type() != KeyType::Sm2CosignatureV1 {
+                return Err(DescriptorError::BadWitnessKey {
                     index,
-                    reason: e.to_string(),
-                })?,
-            );
+                    reason: format!(
+                        "an sm3 log's witnesses cosign with SM2 (keygen --type sm2-witness), this key is {}",
+                        k.key_type().name()
+                    ),
+                });
+            }
+            witnesses.push(k);
         }
         if j.quorum > witnesses.len() {
             return Err(DescriptorError::Quorum {

@@ -122,6 +122,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cert;
+pub mod crypto;
 pub mod descriptor;
 pub mod entry;
 pub mod registry;

@@ -7,10 +7,13 @@ use base64::Engine;
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 
+use crate::crypto::{PublicKey, SecretKey, SigAlg};
 use crate::entry::envelope::{participant_key_id, payload_type_for, Envelope};
-use crate::entry::leaf::Leaf;
+use crate::entry::leaf::{envelope_hash, Leaf};
 use crate::registry::calendar::Date;
+use crate::registry::commit::{apply_writes, entry_writes};
 use crate::registry::*;
+use crate::statemap::{MemoryStore, StateMap};
 use crate::tlog::hash::HashSuite;
 
 /// Party is a test participant with its signing key.
@@ -24,6 +27,9 @@ pub struct Party {
     pub role: Role,
     /// key is its Ed25519 key.
     pub key: SigningKey,
+    /// sm2, when set, is the key the party registers and signs with
+    /// instead (an SM2 key from the same seed, see [`Party::new_sm2`]).
+    pub sm2: Option<SecretKey>,
 }
 
 impl Party {
@@ -34,26 +40,47 @@ impl Party {
             name: name.into(),
             role,
             key: SigningKey::from_bytes(&[seed; 32]),
+            sm2: None,
         }
+    }
+
+    /// new_sm2 makes a party whose key is the SM2 key d = `seed` repeated
+    /// (default signer ID).
+    pub fn new_sm2(id: &str, name: &str, role: Role, seed: u8) -> Party {
+        let mut p = Party::new(id, name, role, seed);
+        p.sm2 = Some(SecretKey::from_seed(SigAlg::Sm2, &[seed; 32]).expect("d in range"));
+        p
+    }
+
+    /// secret returns the key the party signs with.
+    pub fn secret(&self) -> SecretKey {
+        self.sm2
+            .clone()
+            .unwrap_or_else(|| SecretKey::Ed25519(self.key.clone()))
+    }
+
+    /// public_key returns the party's typed public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.secret().public_key()
     }
 
     /// key_id returns the party's key id.
     pub fn key_id(&self) -> String {
-        participant_key_id(&self.id, self.key.verifying_key().as_bytes())
+        participant_key_id(&self.id, &self.public_key())
     }
 
-    /// public_key_b64 returns the base64 public key.
+    /// public_key_b64 returns the base64 public key (its material).
     pub fn public_key_b64(&self) -> String {
-        B64.encode(self.key.verifying_key().as_bytes())
+        B64.encode(self.public_key().material())
     }
 
     /// sign signs a payload of `kind` as this party.
     pub fn sign(&self, kind: EntryKind, payload: &Value) -> Envelope {
-        Envelope::sign(
+        Envelope::sign_with(
             &payload_type_for(kind.name()),
             serde_json::to_vec(payload).expect("json"),
             &self.key_id(),
-            &self.key,
+            &self.secret(),
         )
     }
 
@@ -104,8 +131,28 @@ pub const BASE_MS: u64 = 1_740_967_200_000;
 /// DAY_MS is one day in milliseconds.
 pub const DAY_MS: u64 = 86_400_000;
 
-/// DOC is a BLAKE3 digest of a (fictional) document.
+/// DOC is a digest of a (fictional) document.
 pub const DOC: &str = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
+
+/// suite_fields renames a payload's `document_blake3` to `document_digest`
+/// in an `sm3` log, which refuses the BLAKE3 field; other suites keep the
+/// older field so that their histories (and every vector pinned on them)
+/// stay byte for byte what they were.
+pub fn suite_fields(hash: HashSuite, mut v: Value) -> Value {
+    if hash == HashSuite::Sm3 {
+        if let Some(o) = v.as_object_mut() {
+            for (old, new) in [
+                ("document_blake3", "document_digest"),
+                ("evidence_blake3", "evidence_digest"),
+            ] {
+                if let Some(x) = o.remove(old) {
+                    o.insert(new.into(), x);
+                }
+            }
+        }
+    }
+    v
+}
 
 /// REGISTRATION_NO is the 登记号 of the lifecycle's product.
 pub const REGISTRATION_NO: &str = "GXDP-2025-000001";
@@ -139,6 +186,23 @@ impl Testkit {
             base_ms: BASE_MS,
             live: false,
         }
+    }
+
+    /// with_sm2 gives every party an SM2 key (from its seed), for a log of
+    /// the `sm3` suite (D19).
+    pub fn with_sm2(mut self) -> Testkit {
+        for p in [
+            &mut self.authority,
+            &mut self.agency,
+            &mut self.source,
+            &mut self.operator,
+            &mut self.business,
+            &mut self.venue,
+        ] {
+            let seed = p.key.to_bytes()[0];
+            *p = Party::new_sm2(&p.id, &p.name, p.role, seed);
+        }
+        self
     }
 
     /// live returns the standard parties with scenarios dated today (China
@@ -250,9 +314,9 @@ impl Testkit {
                 "implementation plan filed",
                 self.agency.sign(
                     EntryKind::AgreementFiled,
-                    &json!({"id": "PLAN-1", "agreement_type": "implementation-plan", "parties": [self.agency.id], "grantee": self.agency.id,
+                    &suite_fields(hash, json!({"id": "PLAN-1", "agreement_type": "implementation-plan", "parties": [self.agency.id], "grantee": self.agency.id,
                             "scope": ["R-GX-TRANSPORT-001"], "signed_on": on("2025-02-28"), "term_start": on("2025-03-01"), "term_end": until("2028-02-27"),
-                            "document_title": "公共数据授权运营实施方案", "document_blake3": DOC}),
+                            "document_title": "公共数据授权运营实施方案", "document_blake3": DOC})),
                 ),
                 self.at(1, 0),
             ),
@@ -260,9 +324,9 @@ impl Testkit {
                 "operation agreement filed",
                 self.agency.sign(
                     EntryKind::AgreementFiled,
-                    &json!({"id": "OA-1", "agreement_type": "operation-agreement", "parties": [self.agency.id, self.operator.id], "grantee": self.operator.id,
+                    &suite_fields(hash, json!({"id": "OA-1", "agreement_type": "operation-agreement", "parties": [self.agency.id, self.operator.id], "grantee": self.operator.id,
                             "scope": ["R-GX-TRANSPORT-001"], "signed_on": on("2025-02-28"), "term_start": on("2025-03-01"), "term_end": until("2028-02-27"),
-                            "document_title": "公共数据资源授权运营协议", "document_blake3": DOC}),
+                            "document_title": "公共数据资源授权运营协议", "document_blake3": DOC})),
                 ),
                 self.at(1, 1),
             ),
@@ -270,9 +334,9 @@ impl Testkit {
                 "scene authorization filed",
                 self.operator.sign(
                     EntryKind::AgreementFiled,
-                    &json!({"id": "SA-1", "agreement_type": "scene-authorization", "parties": [self.operator.id, self.business.id], "grantee": self.business.id,
+                    &suite_fields(hash, json!({"id": "SA-1", "agreement_type": "scene-authorization", "parties": [self.operator.id, self.business.id], "grantee": self.business.id,
                             "parent": "OA-1", "scope": ["R-GX-TRANSPORT-001"], "scene": "公交出行规划", "signed_on": on("2025-03-04"),
-                            "term_start": on("2025-03-05"), "term_end": until("2027-03-04"), "document_title": "场景授权协议", "document_blake3": DOC}),
+                            "term_start": on("2025-03-05"), "term_end": until("2027-03-04"), "document_title": "场景授权协议", "document_blake3": DOC})),
                 ),
                 self.at(1, 2),
             ),
@@ -367,71 +431,237 @@ impl Testkit {
     }
 }
 
+/// Logged is one entry as a node logs it: its leaf and, beside it, its
+/// envelope (inside the leaf for v1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logged {
+    /// leaf is the leaf.
+    pub leaf: Leaf,
+    /// envelope is its envelope.
+    pub envelope: Envelope,
+}
+
+impl Logged {
+    /// leaf_bytes returns the leaf bytes.
+    pub fn leaf_bytes(&self) -> Vec<u8> {
+        self.leaf.to_bytes()
+    }
+
+    /// envelope_bytes returns what the envelope bundle holds for it: the
+    /// envelope's binary form for a v2 leaf, nothing for a v1 leaf (whose
+    /// envelope is inside it).
+    pub fn envelope_bytes(&self) -> Vec<u8> {
+        match self.leaf.version {
+            crate::entry::leaf::LEAF_V1 => Vec::new(),
+            _ => self.envelope.to_bytes(),
+        }
+    }
+}
+
 /// Replayed is a history replayed the way the node sequences it.
 #[derive(Clone, Debug)]
 pub struct Replayed {
     /// state is the final registry state.
     pub state: MemoryState,
-    /// leaves are the leaves in order.
+    /// leaves are the leaves in order (v2).
     pub leaves: Vec<Leaf>,
+    /// envelopes are their envelopes.
+    pub envelopes: Vec<Envelope>,
     /// effects are each entry's effects.
     pub effects: Vec<Effects>,
+    /// map is the final state map's store (see [`Replayed::map`]).
+    pub map: MemoryStore,
+    /// records are the final map's keys and values.
+    pub records: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    /// suite is the log's hash suite.
+    pub suite: HashSuite,
 }
 
-/// replay sequences `steps` into leaves (hash chain included) and applies
-/// them, stopping at the first violation (returned with its position).
+impl Replayed {
+    /// map returns the final state map.
+    pub fn map(&self) -> StateMap<&MemoryStore> {
+        StateMap::new(self.suite, &self.map)
+    }
+
+    /// logged returns the entries as [`Logged`].
+    pub fn logged(&self) -> Vec<Logged> {
+        self.leaves
+            .iter()
+            .zip(&self.envelopes)
+            .map(|(l, e)| Logged {
+                leaf: l.clone(),
+                envelope: e.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Sequencer sequences entries in memory as the node does: the leaf chain,
+/// the registry rules and the state map, one v2 leaf per entry.
+#[derive(Clone, Debug)]
+pub struct Sequencer {
+    origin: String,
+    suite: HashSuite,
+    /// state is the registry state so far.
+    pub state: MemoryState,
+    /// map is the state map's store.
+    pub map: MemoryStore,
+    /// records are the map's keys and values (what a snapshot lists).
+    pub records: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    /// head is the end of the chain.
+    pub head: crate::entry::chain::ChainHead,
+    /// seen are the content ids logged (D12: a node refuses a replay).
+    seen: std::collections::HashSet<[u8; 32]>,
+}
+
+impl Sequencer {
+    /// new starts an empty log.
+    pub fn new(origin: &str, suite: HashSuite) -> Sequencer {
+        Sequencer {
+            origin: origin.into(),
+            suite,
+            state: MemoryState::default(),
+            map: MemoryStore::default(),
+            records: Default::default(),
+            head: Default::default(),
+            seen: Default::default(),
+        }
+    }
+
+    /// map returns the state map.
+    pub fn map(&self) -> StateMap<&MemoryStore> {
+        StateMap::new(self.suite, &self.map)
+    }
+
+    /// root returns the current state root.
+    pub fn root(&self) -> crate::Hash {
+        StateMap::new(self.suite, &self.map)
+            .root()
+            .expect("memory map")
+    }
+
+    /// next sequences `env` at `time_ms` through the rules: its v2 leaf and
+    /// effects, or the violation (nothing changes then).
+    ///
+    /// # Errors
+    ///
+    /// The rule the entry breaks.
+    pub fn next(&mut self, env: &Envelope, time_ms: u64) -> Result<(Leaf, Effects), RuleViolation> {
+        let ctx = self.head.context_at(time_ms, &self.origin);
+        let fx = apply(&self.state, &ctx, env)?;
+        let writes = entry_writes(ctx.index, &fx, &env.content_id());
+        let mut map = StateMap::new(self.suite, &mut self.map);
+        let root = apply_writes(&mut map, &writes).expect("memory map");
+        self.records.extend(writes);
+        self.seen.insert(env.content_id());
+        self.state.apply_effects(&fx);
+        let leaf = self.push(env, time_ms, root);
+        Ok((leaf, fx))
+    }
+
+    /// next_unchecked appends `env` at `time_ms` whatever the rules say: a
+    /// leaf a node without rules would write. Where the rules accept it,
+    /// its effects are applied; where they refuse it, the state (and the
+    /// root its leaf commits to) stays as it was, which is what a correct
+    /// replay computes.
+    pub fn next_unchecked(&mut self, env: &Envelope, time_ms: u64) -> Leaf {
+        // A replayed content is refused by every replay before any rule
+        // (D12): it writes nothing.
+        if self.seen.contains(&env.content_id()) {
+            let root = self.root();
+            return self.push(env, time_ms, root);
+        }
+        match self.next(env, time_ms) {
+            Ok((leaf, _)) => leaf,
+            Err(_) => {
+                let root = self.root();
+                self.push(env, time_ms, root)
+            }
+        }
+    }
+
+    fn push(&mut self, env: &Envelope, time_ms: u64, root: crate::Hash) -> Leaf {
+        let h = self.head;
+        let leaf = Leaf::compact(
+            h.size,
+            time_ms,
+            h.last_leaf_hash,
+            root,
+            envelope_hash(self.suite, &env.to_bytes()),
+        );
+        self.head
+            .advance(leaf.hash(self.suite), time_ms, leaf.version);
+        leaf
+    }
+}
+
+/// replay sequences `steps` into v2 leaves (hash chain and state roots
+/// included) and applies them, stopping at the first violation (returned
+/// with its position).
 pub fn replay(
     origin: &str,
     suite: HashSuite,
     steps: &[Step],
 ) -> Result<Replayed, (usize, RuleViolation)> {
-    let mut state = MemoryState::default();
+    let mut sq = Sequencer::new(origin, suite);
     let mut leaves = Vec::new();
+    let mut envelopes = Vec::new();
     let mut effects = Vec::new();
-    let mut prev = crate::tlog::hash::Hash([0; 32]);
     for (i, s) in steps.iter().enumerate() {
-        let leaf = Leaf::new(i as u64, s.time_ms, prev, s.envelope.clone());
-        let lh = leaf.hash(suite);
-        let ctx = EntryContext {
-            index: i as u64,
-            integrated_time_ms: s.time_ms,
-            leaf_hash: lh,
-            log_id: origin.into(),
-        };
-        let fx = apply(&state, &ctx, &s.envelope).map_err(|e| (i, e))?;
-        state.apply_effects(&fx);
+        let (leaf, fx) = sq.next(&s.envelope, s.time_ms).map_err(|e| (i, e))?;
         effects.push(fx);
         leaves.push(leaf);
-        prev = lh;
+        envelopes.push(s.envelope.clone());
     }
     Ok(Replayed {
-        state,
+        state: sq.state,
         leaves,
+        envelopes,
         effects,
+        map: sq.map,
+        records: sq.records,
+        suite,
     })
 }
 
-/// chain sequences `steps` into leaves with the hash chain, applying no
-/// rules: for building logs a correct node would never have written.
-pub fn chain(suite: HashSuite, steps: &[Step]) -> Vec<Leaf> {
+/// chain sequences `steps` into v2 leaves with the hash chain whatever the
+/// rules say (see [`Sequencer::next_unchecked`]): for building logs a
+/// correct node would never have written.
+pub fn chain(origin: &str, suite: HashSuite, steps: &[Step]) -> Vec<Logged> {
+    let mut sq = Sequencer::new(origin, suite);
+    steps
+        .iter()
+        .map(|s| Logged {
+            leaf: sq.next_unchecked(&s.envelope, s.time_ms),
+            envelope: s.envelope.clone(),
+        })
+        .collect()
+}
+
+/// chain_v1 sequences `steps` into v1 leaves (envelope inline, no state
+/// root), as a node before issue 14 wrote them.
+pub fn chain_v1(suite: HashSuite, steps: &[Step]) -> Vec<Leaf> {
     let mut prev = crate::tlog::hash::Hash([0; 32]);
     let mut leaves = Vec::with_capacity(steps.len());
     for (i, s) in steps.iter().enumerate() {
-        let leaf = Leaf::new(i as u64, s.time_ms, prev, s.envelope.clone());
+        let leaf = Leaf::inline(i as u64, s.time_ms, prev, s.envelope.clone());
         prev = leaf.hash(suite);
         leaves.push(leaf);
     }
     leaves
 }
 
-/// tile_files returns what a node publishes for these leaf bytes: every
-/// hash tile and entry bundle (C2SP tlog-tiles paths) and `checkpoint`,
-/// signed by `log_key` for `origin`.
+/// tile_files returns what a node publishes for these leaf bytes and
+/// envelope bytes (one per leaf, empty for a v1 leaf or a pruned envelope;
+/// none at all for a v1 log): every hash tile, entry bundle and envelope
+/// bundle (C2SP tlog-tiles paths, `tile/envelopes/…` beside
+/// `tile/entries/…`) and `checkpoint`, signed by `log_key` for `origin`.
 pub fn tile_files(
     suite: HashSuite,
     origin: &str,
     log_key: &crate::tlog::note::Signer,
     leaves: &[Vec<u8>],
+    envelopes: &[Vec<u8>],
 ) -> std::collections::BTreeMap<String, Vec<u8>> {
     use crate::tlog::tile::{
         encode_entry_bundle, entry_tiles_for_size, hash_tiles_for_size, read_tile_data, TILE_WIDTH,
@@ -453,6 +683,16 @@ pub fn tile_files(
             .map(|l| l.as_slice())
             .collect();
         files.insert(t.path(), encode_entry_bundle(&refs).expect("entries fit"));
+        if !envelopes.is_empty() {
+            let refs: Vec<&[u8]> = envelopes[start..start + usize::from(t.width)]
+                .iter()
+                .map(|e| e.as_slice())
+                .collect();
+            files.insert(
+                t.envelopes().path(),
+                encode_entry_bundle(&refs).expect("envelopes fit"),
+            );
+        }
     }
     let cp = crate::tlog::checkpoint::Checkpoint {
         origin: origin.into(),

@@ -40,15 +40,24 @@ fn unhex(v: &Value) -> Vec<u8> {
 fn generate() -> Value {
     let key = SigningKey::from_bytes(&[0x11; 32]);
     let pk = key.verifying_key().to_bytes();
-    let key_id = participant_key_id("gx-operator", &pk);
+    let key_id = participant_key_id("gx-operator", &regledger::crypto::PublicKey::Ed25519(pk));
     let payload = r#"{"product_id":"P-1","registration_no":"GXDP-2025-000001","product_name":"公交客流预测服务"}"#;
     let ptype = payload_type_for("product-registered");
     let env = Envelope::sign(&ptype, payload.as_bytes().to_vec(), &key_id, &key);
     let env_bytes = env.to_bytes();
 
     let prev = Hash(Sha256::digest(b"previous leaf").into());
-    let leaf = Leaf::new(1042, 1_742_781_600_000, prev, env.clone());
+    let leaf = Leaf::inline(1042, 1_742_781_600_000, prev, env.clone());
     let leaf_bytes = leaf.to_bytes();
+    let state_root = Hash(Sha256::digest(b"state root").into());
+    let leaf_v2 = Leaf::compact(
+        1042,
+        1_742_781_600_000,
+        prev,
+        state_root,
+        regledger::entry::leaf::envelope_hash(HashSuite::Sha256, &env_bytes),
+    );
+    let leaf_v2_bytes = leaf_v2.to_bytes();
 
     let mut trees = Vec::new();
     for suite in [HashSuite::Sha256, HashSuite::Blake3] {
@@ -120,6 +129,15 @@ fn generate() -> Value {
             "leaf_hash_sha256": HashSuite::Sha256.leaf_hash(&leaf_bytes).to_hex(),
             "leaf_hash_blake3": leaf_hash_b3.to_hex(),
         },
+        "leaf_v2": {
+            "index": 1042,
+            "integrated_time_ms": 1_742_781_600_000u64,
+            "prev_leaf_hash": prev.to_hex(),
+            "state_root": state_root.to_hex(),
+            "envelope": "the envelope vector's binary form, hashed with SHA-256 (a sha256 log)",
+            "bytes": hx(&leaf_v2_bytes),
+            "leaf_hash_sha256": HashSuite::Sha256.leaf_hash(&leaf_v2_bytes).to_hex(),
+        },
         "blockchain_no": {
             "origin": ORIGIN,
             "index": 1042,
@@ -138,6 +156,36 @@ fn generate() -> Value {
             "entries": entries.iter().map(|e| hx(e)).collect::<Vec<_>>(),
             "bytes": hx(&bundle),
         },
+        "state_records": state_records(),
+    })
+}
+
+/// state_records are the committed state map records (schemas/FORMATS.md,
+/// "State records") of the testkit's whole lifecycle in a SHA-256 log:
+/// every key kind and the latest record of each key, with the state root
+/// after the last entry. A field added to, renamed in or reordered in a
+/// state type changes these bytes, and so fails
+/// `the_library_reproduces_the_committed_vectors`: a format change.
+fn state_records() -> Value {
+    let kit = regledger::testkit::Testkit::new(ORIGIN);
+    let steps = kit.lifecycle(HashSuite::Sha256, "guangxi");
+    let r = regledger::testkit::replay(ORIGIN, HashSuite::Sha256, &steps).expect("valid history");
+    let mut kinds: std::collections::BTreeSet<String> = Default::default();
+    let records: Vec<Value> = r
+        .records
+        .iter()
+        .map(|(k, v)| {
+            let key = String::from_utf8(k.clone()).expect("utf-8 key");
+            kinds.insert(key.split('/').next().unwrap_or("").to_string());
+            json!({"key": key, "value_utf8": String::from_utf8(v.clone()).expect("utf-8 json")})
+        })
+        .collect();
+    let last = r.leaves.last().expect("entries");
+    json!({
+        "about": "every map key and its record after the testkit lifecycle (sha256): key UTF-8, value = canonical JSON bytes",
+        "key_kinds": kinds.into_iter().collect::<Vec<_>>(),
+        "records": records,
+        "state_root_sha256": last.state_root().expect("v2").to_hex(),
     })
 }
 
@@ -266,6 +314,19 @@ fn the_vectors_follow_the_prose_of_formats_md() {
     let b3 = blake3::hash(&[&[0u8][..], &leaf].concat());
     assert_eq!(unhex(&l["leaf_hash_blake3"]), b3.as_bytes().to_vec());
 
+    // Leaf v2: 2 ‖ index ‖ time ‖ prev ‖ state root ‖ SHA-256(envelope binary), 113 bytes.
+    let l2 = &v["leaf_v2"];
+    let mut leaf2 = vec![2u8];
+    leaf2.extend(l2["index"].as_u64().unwrap().to_be_bytes());
+    leaf2.extend(l2["integrated_time_ms"].as_u64().unwrap().to_be_bytes());
+    leaf2.extend(unhex(&l2["prev_leaf_hash"]));
+    leaf2.extend(unhex(&l2["state_root"]));
+    leaf2.extend(Sha256::digest(&bin));
+    assert_eq!(leaf2.len(), 113);
+    assert_eq!(unhex(&l2["bytes"]), leaf2);
+    let sha2 = Sha256::digest([&[0u8][..], &leaf2].concat());
+    assert_eq!(unhex(&l2["leaf_hash_sha256"]), sha2.to_vec());
+
     // 区块链编号: RL1-<SHA-256(origin)[0..4]>-<index>-<leaf hash[0..8]>.
     let b = &v["blockchain_no"];
     let text = format!(
@@ -357,4 +418,46 @@ fn the_vectors_follow_the_prose_of_formats_md() {
         want.extend(en);
     }
     assert_eq!(unhex(&eb["bytes"]), want);
+
+    // State records: the state root after the lifecycle, from the records
+    // alone, by the prose of "State map" (SHA-256, tags 0x10..0x13).
+    let sr = &v["state_records"];
+    let mut leaves: Vec<([u8; 32], [u8; 32])> = sr["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let k = Sha256::digest([&[0x10u8][..], r["key"].as_str().unwrap().as_bytes()].concat());
+            let v = Sha256::digest(
+                [&[0x11u8][..], r["value_utf8"].as_str().unwrap().as_bytes()].concat(),
+            );
+            (k.into(), v.into())
+        })
+        .collect();
+    leaves.sort();
+    fn bit(h: &[u8; 32], i: usize) -> u8 {
+        (h[i / 8] >> (7 - i % 8)) & 1
+    }
+    fn subtree(s: &[([u8; 32], [u8; 32])], d: usize) -> [u8; 32] {
+        match s {
+            [] => [0; 32],
+            [(k, v)] => Sha256::digest([&[0x12u8][..], k, v].concat()).into(),
+            _ => {
+                let split = s.partition_point(|(k, _)| bit(k, d) == 0);
+                let (l, r) = (subtree(&s[..split], d + 1), subtree(&s[split..], d + 1));
+                Sha256::digest([&[0x13u8][..], &l, &r].concat()).into()
+            }
+        }
+    }
+    assert_eq!(
+        hx(&subtree(&leaves, 0)),
+        sr["state_root_sha256"].as_str().unwrap()
+    );
+    // Every record is {"set_by": <index>, "object": …} (a content id's: {"set_by"}).
+    for r in sr["records"].as_array().unwrap() {
+        let val: Value = serde_json::from_str(r["value_utf8"].as_str().unwrap()).unwrap();
+        assert!(val["set_by"].is_u64(), "{r}");
+        let content = r["key"].as_str().unwrap().starts_with("content/");
+        assert_eq!(val.get("object").is_none(), content, "{r}");
+    }
 }

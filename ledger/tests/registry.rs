@@ -4,7 +4,7 @@
 use regledger::registry::calendar::Date;
 use regledger::registry::{apply, EntryContext, EntryKind, MemoryState, RuleViolation, Status};
 use regledger::testkit::{replay, Step, Testkit, BASE_MS, DAY_MS, DOC, REGISTRATION_NO};
-use regledger::{Hash, HashSuite};
+use regledger::HashSuite;
 use serde_json::json;
 
 const ORIGIN: &str = "regledger.test/gx";
@@ -23,7 +23,6 @@ fn try_after(
     let ctx = EntryContext {
         index: prefix.len() as u64,
         integrated_time_ms: time_ms,
-        leaf_hash: Hash([7; 32]),
         log_id: ORIGIN.into(),
     };
     apply(&r.state, &ctx, &env)
@@ -52,15 +51,18 @@ fn whole_lifecycle_replays_in_every_profile() {
             .position(|s| s.label == "product registered")
             .unwrap();
         assert_eq!(reg.index, i as u64);
-        let lh = r.leaves[i].hash(HashSuite::Blake3);
-        assert!(
-            regledger::entry::blockchain_no::BlockchainNo::parse(&reg.blockchain_no)
-                .unwrap()
-                .matches(ORIGIN, i as u64, &lh)
-        );
-        // Every leaf chains to the previous one.
-        for w in r.leaves.windows(2) {
+        // Every leaf chains to the previous one, and commits to a new
+        // state root exactly when its entry writes state: an operation
+        // event repeats the root before it.
+        for (j, w) in r.leaves.windows(2).enumerate() {
             assert_eq!(w[1].prev_leaf_hash, w[0].hash(HashSuite::Blake3));
+            let writes = r.effects[j + 1].kind != EntryKind::OperationEvent;
+            assert_eq!(
+                w[1].state_root() != w[0].state_root(),
+                writes,
+                "entry {}",
+                j + 1
+            );
         }
     }
 }
@@ -82,7 +84,6 @@ fn genesis_rules() {
     let ctx0 = |origin: &str| EntryContext {
         index: 0,
         integrated_time_ms: BASE_MS,
-        leaf_hash: Hash([0; 32]),
         log_id: origin.into(),
     };
     assert!(apply(&MemoryState::default(), &ctx0(ORIGIN), &g).is_ok());
@@ -632,5 +633,58 @@ fn the_registry_table_names_every_kind_with_the_roles_the_code_allows() {
         assert_eq!(roles, want, "{}", kind.name());
         // Every row names its dates (or says it has none) and an article (or none).
         assert_eq!(row.matches('|').count(), 6, "{row}");
+    }
+}
+
+/// Document digests (docs/registry.md, "Document digests"): an `sm3` log
+/// takes `document_digest` and refuses the BLAKE3-named field; other logs
+/// take either (their existing entries carry `document_blake3`), never both,
+/// and one is required. Failed before the rule: `document_digest` was an
+/// unknown field everywhere and `document_blake3` passed in an sm3 log.
+#[test]
+fn document_digest_field_by_suite() {
+    let k = kit();
+    for suite in [HashSuite::Sm3, HashSuite::Sha256, HashSuite::Blake3] {
+        let setup = k.setup(suite, "guangxi");
+        let r = replay(ORIGIN, suite, &setup)
+            .unwrap_or_else(|(i, e)| panic!("{suite:?}: step {i} rejected: {e}"));
+        let ctx = EntryContext {
+            index: setup.len() as u64,
+            integrated_time_ms: k.at(2, 0),
+            log_id: ORIGIN.into(),
+        };
+        let amend = |fields: serde_json::Value| {
+            let mut p = json!({"id": "OA-1", "amended_on": k.on("2025-03-04"), "reason": "变更"});
+            for (f, v) in fields.as_object().unwrap() {
+                p[f] = v.clone();
+            }
+            apply(
+                &r.state,
+                &ctx,
+                &k.agency.sign(EntryKind::AgreementAmended, &p),
+            )
+        };
+        let digest = amend(json!({"document_digest": DOC}));
+        assert!(digest.is_ok(), "{suite:?}: {digest:?}");
+        let old = amend(json!({"document_blake3": DOC}));
+        if suite == HashSuite::Sm3 {
+            let e = old.unwrap_err();
+            assert_eq!(e.code(), "malformed-payload");
+            assert!(e.to_string().contains("refused in an sm3 log"), "{e}");
+        } else {
+            assert!(old.is_ok(), "{suite:?}: {old:?}");
+        }
+        let both = amend(json!({"document_digest": DOC, "document_blake3": DOC})).unwrap_err();
+        assert!(both.to_string().contains("not both"), "{both}");
+        let none = amend(json!({})).unwrap_err();
+        assert!(
+            none.to_string().contains("document_digest is missing"),
+            "{none}"
+        );
+        let upper = amend(json!({"document_digest": DOC.to_uppercase()})).unwrap_err();
+        assert!(upper.to_string().contains("64 lowercase hex"), "{upper}");
+        let steps = k.lifecycle(suite, "guangxi");
+        replay(ORIGIN, suite, &steps)
+            .unwrap_or_else(|(i, e)| panic!("{suite:?}: lifecycle step {i} rejected: {e}"));
     }
 }

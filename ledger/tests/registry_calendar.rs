@@ -7,7 +7,7 @@
 use regledger::registry::calendar::Date;
 use regledger::registry::{apply, EntryContext, EntryKind, Flag};
 use regledger::testkit::{replay, Step, Testkit, BASE_MS, DAY_MS, DOC};
-use regledger::{Hash, HashSuite};
+use regledger::HashSuite;
 use serde_json::json;
 
 const ORIGIN: &str = "regledger.test/calendar";
@@ -33,7 +33,6 @@ fn late_filing(profile: &str, extra: Vec<Step>, signed_on: &str, day: u64) -> Fl
     let ctx = EntryContext {
         index: steps.len() as u64,
         integrated_time_ms: BASE_MS + day * DAY_MS,
-        leaf_hash: Hash([3; 32]),
         log_id: ORIGIN.into(),
     };
     let fx = apply(&r.state, &ctx, &late).unwrap();
@@ -94,7 +93,6 @@ fn a_deadline_into_a_year_without_a_shipped_notice_is_provisional() {
     let ctx = EntryContext {
         index: steps.len() as u64,
         integrated_time_ms: t,
-        leaf_hash: Hash([4; 32]),
         log_id: ORIGIN.into(),
     };
     let fx = apply(&r.state, &ctx, &oa).unwrap();

@@ -7,7 +7,7 @@
 
 use regledger::registry::{apply, EntryContext, EntryKind, Role, RuleViolation};
 use regledger::testkit::{replay, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
-use regledger::{Hash, HashSuite};
+use regledger::HashSuite;
 use serde_json::{json, Value};
 
 const ORIGIN: &str = "regledger.test/hostile";
@@ -110,7 +110,6 @@ fn try_after(
     let ctx = EntryContext {
         index: prefix.len() as u64,
         integrated_time_ms: time_ms,
-        leaf_hash: Hash([7; 32]),
         log_id: ORIGIN.into(),
     };
     apply(&r.state, &ctx, env)

@@ -6,7 +6,7 @@
 use regledger::entry::envelope::Envelope;
 use regledger::registry::{apply, EntryContext, EntryKind, Role, RuleViolation};
 use regledger::testkit::{replay, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
-use regledger::{Hash, HashSuite};
+use regledger::HashSuite;
 use serde_json::json;
 
 const ORIGIN: &str = "regledger.test/missing-steps";
@@ -48,7 +48,6 @@ fn refusal(
     let ctx = EntryContext {
         index: prefix.len() as u64,
         integrated_time_ms: time_ms,
-        leaf_hash: Hash([9; 32]),
         log_id: ORIGIN.into(),
     };
     let e = match apply(&r.state, &ctx, env) {

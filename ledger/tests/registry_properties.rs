@@ -11,7 +11,7 @@ use regledger::registry::{
     apply, EntryContext, EntryKind, MemoryState, StateKey, StateObject, StateReader, Status,
 };
 use regledger::testkit::{replay, Party, Testkit, BASE_MS, DAY_MS, DOC};
-use regledger::{Hash, HashSuite};
+use regledger::HashSuite;
 use serde_json::json;
 
 const ORIGIN: &str = "props.regledger.test/gx";
@@ -149,7 +149,11 @@ fn check(st: &MemoryState) -> Result<(), String> {
                 }
                 if let Some(r) = &p.registration {
                     match st.get(&StateKey::RegistrationNo(r.fields.registration_no.clone())) {
-                        Some(StateObject::RegistrationNo(pid)) if &pid == id => {}
+                        // The 登记号's status record follows the product's (D15).
+                        Some(StateObject::RegistrationNo(r))
+                            if &r.product_id == id
+                                && r.status == p.status
+                                && r.status_index == p.status_index => {}
                         other => return Err(format!("registration no of {id} maps to {other:?}")),
                     }
                     if r.index < p.approved_index {
@@ -171,7 +175,8 @@ fn check(st: &MemoryState) -> Result<(), String> {
                     ));
                 }
             }
-            (StateKey::RegistrationNo(no), StateObject::RegistrationNo(pid)) => {
+            (StateKey::RegistrationNo(no), StateObject::RegistrationNo(rn)) => {
+                let pid = &rn.product_id;
                 match st.get(&StateKey::Product(pid.clone())) {
                     Some(StateObject::Product(p))
                         if p.registration
@@ -236,7 +241,6 @@ proptest! {
             let ctx = EntryContext {
                 index,
                 integrated_time_ms: time,
-                leaf_hash: Hash([(index % 251) as u8; 32]),
                 log_id: ORIGIN.into(),
             };
             let before = state.clone();
@@ -757,7 +761,6 @@ proptest! {
             let ctx = EntryContext {
                 index,
                 integrated_time_ms: time,
-                leaf_hash: Hash([(index % 251) as u8; 32]),
                 log_id: ORIGIN.into(),
             };
             let Ok(fx) = apply(&state, &ctx, &env) else { continue };
@@ -838,7 +841,6 @@ fn the_random_acts_reach_deep_into_the_lifecycle() {
         let ctx = EntryContext {
             index: (steps.len() + i) as u64,
             integrated_time_ms: time,
-            leaf_hash: Hash([i as u8; 32]),
             log_id: ORIGIN.into(),
         };
         let fx = apply(&state, &ctx, &signer.sign(kind, &p))

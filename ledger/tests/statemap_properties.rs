@@ -39,6 +39,14 @@ mod reference {
                 }
                 *d.finalize().as_bytes()
             }
+            HashSuite::Sm3 => {
+                use sm3::Digest;
+                let mut d = sm3::Sm3::new();
+                for p in parts {
+                    d.update(p);
+                }
+                d.finalize().into()
+            }
         }
     }
 
@@ -404,7 +412,7 @@ proptest! {
 
 #[test]
 fn empty_map_proves_absence_of_everything() {
-    for suite in [HashSuite::Sha256, HashSuite::Blake3] {
+    for suite in [HashSuite::Sha256, HashSuite::Blake3, HashSuite::Sm3] {
         let m = StateMap::new(suite, MemoryStore::default());
         let p = m.prove(b"anything").unwrap();
         assert_eq!(p.to_bytes(), vec![1, 0, 0, 0]);

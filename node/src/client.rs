@@ -62,7 +62,7 @@ pub struct KindsArgs {
 /// sign_as signs payload bytes of `kind` with a participant's signer key.
 pub fn sign_as(signer: &Signer, kind: &str, payload: Vec<u8>) -> Envelope {
     let kid = participant_key_id(signer.name(), signer.verifier().public_key());
-    Envelope::sign(&payload_type_for(kind), payload, &kid, signer.signing_key())
+    Envelope::sign_with(&payload_type_for(kind), payload, &kid, signer.secret())
 }
 
 /// parse_kind parses a kind name; an unknown one is refused with the list of valid ones.

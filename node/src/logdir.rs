@@ -111,6 +111,55 @@ pub struct InitOptions {
     pub quorum: usize,
     /// store is where the log's durable state goes (`--store`).
     pub store: StoreSpec,
+    /// require_sm2 is written to genesis: participant keys must be SM2.
+    pub require_sm2: bool,
+}
+
+/// generate_signer makes a key of `key_type` from fresh randomness (an SM2
+/// d outside [1, n-2], probability about 2^-32, is drawn again).
+///
+/// # Errors
+///
+/// The name is not a valid key name.
+pub fn generate_signer(name: &str, key_type: KeyType) -> Result<Signer, String> {
+    let mut last = String::new();
+    for _ in 0..8 {
+        match Signer::generate(name, key_type, random_seed()) {
+            Ok(s) => return Ok(s),
+            Err(regledger::tlog::note::KeyError::Key(e)) => last = e,
+            Err(e) => return Err(format!("key name {name:?}: {e}")),
+        }
+    }
+    Err(last)
+}
+
+/// note_type is the log key type of a suite: SM2 for sm3, else Ed25519.
+pub fn note_type(suite: HashSuite) -> KeyType {
+    if suite == HashSuite::Sm3 {
+        KeyType::Sm2
+    } else {
+        KeyType::Ed25519
+    }
+}
+
+/// check_log_key_suite refuses a log key whose algorithm the suite does
+/// not use: an sm3 log is signed with SM2 only (D19), and the log key is
+/// never a witness key.
+///
+/// # Errors
+///
+/// A message naming the key type and the suite.
+pub fn check_log_key_suite(suite: HashSuite, t: KeyType) -> Result<(), String> {
+    if t.is_cosignature() {
+        return Err("the log key must be a note key, not a witness key".into());
+    }
+    if suite == HashSuite::Sm3 && t != KeyType::Sm2 {
+        return Err(format!(
+            "an sm3 log signs with SM2: the log key is {} (make one with keygen --type sm2)",
+            t.name()
+        ));
+    }
+    Ok(())
 }
 
 /// init creates a log in `paths.dir`: keys, genesis entry, log.json. It refuses to overwrite.
@@ -130,9 +179,15 @@ pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
     for w in &o.witnesses {
         let k = regledger::tlog::note::VerifierKey::parse(w)
             .map_err(|e| format!("witness key {w:?}: {e}"))?;
-        if k.key_type() != KeyType::CosignatureV1 {
+        if !k.key_type().is_cosignature() {
             return Err(format!(
-                "witness key {w:?} is not a cosignature/v1 (witness) key"
+                "witness key {w:?} is not a witness key (cosignature/v1, or SM2 for an sm3 log)"
+            ));
+        }
+        if o.suite == HashSuite::Sm3 && k.key_type() != KeyType::Sm2CosignatureV1 {
+            return Err(format!(
+                "witness key {w:?} is {}: an sm3 log's witnesses cosign with SM2 (keygen --alg sm2 --type witness)",
+                k.key_type().name()
             ));
         }
     }
@@ -162,12 +217,13 @@ pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
             ));
         }
     }
-    fs::create_dir_all(&paths.dir).map_err(|e| format!("{}: {e}", paths.dir.display()))?;
     let log = match &o.log_key {
         Some(p) => read_signer(p)?,
-        None => Signer::generate(&o.origin, KeyType::Ed25519, random_seed())
+        // An sm3 log signs its checkpoints with SM2 (D19).
+        None => generate_signer(&o.origin, note_type(o.suite))
             .map_err(|e| format!("origin {:?}: {e}", o.origin))?,
     };
+    check_log_key_suite(o.suite, log.key_type())?;
     if log.name() != o.origin {
         return Err(format!(
             "log key name {:?} must equal the origin {:?}",
@@ -177,23 +233,42 @@ pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
     }
     let authority = match &o.authority_key {
         Some(p) => read_signer(p)?,
-        None => Signer::generate("data-authority", KeyType::Ed25519, random_seed())
-            .map_err(|e| e.to_string())?,
+        None => generate_signer(
+            "data-authority",
+            if o.suite == HashSuite::Sm3 || o.require_sm2 {
+                KeyType::Sm2
+            } else {
+                KeyType::Ed25519
+            },
+        )?,
     };
+    if o.require_sm2 && authority.key_type() != KeyType::Sm2 {
+        return Err("--require-sm2: the authority key must be SM2 (keygen --alg sm2)".into());
+    }
+    if authority.key_type().is_cosignature() {
+        return Err(
+            "the authority key must be a note key (ed25519 or sm2), not a witness key".into(),
+        );
+    }
+    // Only now, with every choice checked, is anything written.
+    fs::create_dir_all(&paths.dir).map_err(|e| format!("{}: {e}", paths.dir.display()))?;
     write_secret(&paths.log_key(), &log.to_skey())
         .map_err(|e| format!("{}: {e}", paths.log_key().display()))?;
     write_secret(&paths.authority_key(), &authority.to_skey())
         .map_err(|e| format!("{}: {e}", paths.authority_key().display()))?;
-    let pk = *authority.verifier().public_key();
-    let genesis = json!({
+    let pk = authority.verifier().public_key().clone();
+    let mut genesis = json!({
         "origin": o.origin, "hash": o.suite.name(), "profile": o.profile,
-        "authority": {"id": authority.name(), "name": o.authority_name, "role": "data-authority", "public_keys": [B64.encode(pk)]}
+        "authority": {"id": authority.name(), "name": o.authority_name, "role": "data-authority", "public_keys": [B64.encode(pk.material())]}
     });
-    let env = Envelope::sign(
+    if o.require_sm2 {
+        genesis["require_sm2"] = json!(true);
+    }
+    let env = Envelope::sign_with(
         &payload_type_for("genesis"),
         serde_json::to_vec(&genesis).expect("json"),
         &participant_key_id(authority.name(), &pk),
-        authority.signing_key(),
+        authority.secret(),
     );
     let store = Store::open_spec(&o.store).map_err(|e| format!("{}: {e}", o.store.describe()))?;
     crate::log::sequencer::append_genesis(&store, o.suite, &o.origin, env)?;

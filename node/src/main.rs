@@ -14,6 +14,8 @@
 
 mod client;
 mod http;
+mod keyfile;
+mod keysigner;
 mod log;
 mod logdir;
 mod metrics;
@@ -30,7 +32,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 
 use crate::log::{publisher, sequencer};
@@ -58,6 +59,12 @@ enum Cmd {
     Keygen(KeygenArgs),
     /// Follow an upstream log as a verified mirror (and witness); serve its read API and change feed.
     Mirror(mirror::MirrorArgs),
+    /// Make a regledger key file of an SM2 private key in PKCS#8 PEM (OpenSSL, BouncyCastle, a 密码机 vendor's tool).
+    PemImport(keyfile::PemImportArgs),
+    /// The reference software signer of the external signer interface: sign stdin, print base64.
+    Sign(keysigner::SignArgs),
+    /// Write an SM2 key file as PKCS#8 PEM (<out>.pem) and its public key as SubjectPublicKeyInfo PEM (<out>.pub.pem).
+    PemExport(keyfile::PemExportArgs),
 }
 
 #[derive(clap::Args)]
@@ -68,7 +75,8 @@ struct InitArgs {
     /// Checkpoint origin (also the log key's name), e.g. "ledger.example.gov.cn/gx".
     #[arg(long)]
     origin: Option<String>,
-    /// Hash suite: blake3 (default) or sha256 (readable by any C2SP client).
+    /// Hash suite: blake3 (default), sha256 (readable by any C2SP client) or
+    /// sm3 (国密: SM3 hashes, SM2 log and witness keys; D19).
     #[arg(long, default_value = "blake3")]
     hash: String,
     /// Policy profile fixed in genesis: xian, chengdu, shuozhou or guangxi.
@@ -86,6 +94,10 @@ struct InitArgs {
     /// A witness's verifier key (cosignature/v1, see `keygen --type witness`); repeatable. Written to log.json.
     #[arg(long)]
     witness: Vec<String>,
+    /// Genesis requires every participant key to be SM2 (D19; for a log
+    /// assessed under GB/T 39786). The generated authority key is then SM2.
+    #[arg(long)]
+    require_sm2: bool,
     /// How many witnesses must cosign each checkpoint (default: all of them).
     #[arg(long)]
     quorum: Option<usize>,
@@ -107,6 +119,11 @@ struct ServeArgs {
     /// Listen address.
     #[arg(long, env = "REGLEDGER_LISTEN", default_value = "127.0.0.1:8470")]
     listen: SocketAddr,
+    /// Sign checkpoints through an external signer holding the log key
+    /// (a 密码机 / signing server): `cmd:<program> [args]`, given the message
+    /// on stdin (docs/operator.md). keys/log.key is then not read.
+    #[arg(long, env = "REGLEDGER_LOG_SIGNER")]
+    log_signer: Option<String>,
     /// Most entries per batch (one fsync per batch).
     #[arg(long, env = "REGLEDGER_MAX_BATCH", default_value_t = 4096)]
     max_batch: usize,
@@ -175,9 +192,18 @@ struct KeygenArgs {
     /// Key name: the participant id (for participant keys) or the witness/log name.
     #[arg(long)]
     name: String,
-    /// Key type: ed25519 (participants, logs) or witness (cosignature/v1).
+    /// Key type: ed25519 or sm2 (participants, logs), witness (cosignature/v1,
+    /// Ed25519) or sm2-witness (an SM2 witness key, for sm3 logs).
     #[arg(long, default_value = "ed25519")]
     r#type: String,
+    /// Algorithm: ed25519 (default) or sm2, which makes `--type ed25519` an
+    /// SM2 key and `--type witness` an SM2 witness key (D19).
+    #[arg(long, default_value = "ed25519")]
+    alg: String,
+    /// Also write the key as PKCS#8 PEM (<out>.pem) and its public key as
+    /// SubjectPublicKeyInfo PEM (<out>.pub.pem); SM2 keys only.
+    #[arg(long)]
+    pem: bool,
     /// Where to write the private key (mode 0600; refuses to overwrite).
     #[arg(long)]
     out: PathBuf,
@@ -207,6 +233,9 @@ fn main() -> ExitCode {
         Cmd::Kinds(a) => client::kinds(a),
         Cmd::Keygen(a) => keygen(a),
         Cmd::Mirror(a) => mirror::run_mirror(a),
+        Cmd::PemImport(a) => keyfile::pem_import(a),
+        Cmd::Sign(a) => keysigner::sign(a),
+        Cmd::PemExport(a) => keyfile::pem_export(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -268,6 +297,7 @@ fn init(a: InitArgs) -> Result<(), Failure> {
             authority_name: a.authority_name,
             quorum: a.quorum.unwrap_or(a.witness.len()),
             witnesses: a.witness,
+            require_sm2: a.require_sm2,
         },
     )
     .map_err(Failure::Usage)?;
@@ -292,26 +322,23 @@ fn print_created(paths: &Paths, d: &regledger::descriptor::LogDescriptor, store:
 }
 
 fn keygen(a: KeygenArgs) -> Result<(), Failure> {
-    let t = match a.r#type.as_str() {
-        "ed25519" => KeyType::Ed25519,
-        "witness" => KeyType::CosignatureV1,
-        other => {
-            return Err(Failure::Usage(format!(
-                "unknown key type {other:?} (ed25519 or witness)"
-            )))
-        }
-    };
-    let s = Signer::generate(&a.name, t, logdir::random_seed())
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let t = keyfile::key_type(&a.r#type, &a.alg).map_err(Failure::Usage)?;
+    if a.pem && t.alg() != regledger::crypto::SigAlg::Sm2 {
+        return Err(Failure::Usage(
+            "--pem is for SM2 keys (add --alg sm2)".into(),
+        ));
+    }
+    let s = logdir::generate_signer(&a.name, t).map_err(Failure::Usage)?;
     logdir::write_secret(&a.out, &s.to_skey())
         .map_err(|e| Failure::Usage(format!("{}: {e}", a.out.display())))?;
-    use base64::Engine;
-    println!(
-        "{}",
-        serde_json::json!({"vkey": s.verifier().to_vkey(), "public_key": base64::engine::general_purpose::STANDARD.encode(s.verifier().public_key()),
-                           "key_id": regledger::entry::envelope::participant_key_id(s.name(), s.verifier().public_key()), "file": a.out})
-    );
-    if t == KeyType::Ed25519 {
+    let mut j = keyfile::key_json(&s, &a.out);
+    if a.pem {
+        let (pp, pubp) = keyfile::write_pem(&s, &a.out).map_err(Failure::Usage)?;
+        j["pem"] = serde_json::json!(pp);
+        j["public_pem"] = serde_json::json!(pubp);
+    }
+    println!("{j}");
+    if !t.is_cosignature() {
         eprintln!(
             "next: a data authority registers {:?} with this public_key (`regledger-node submit --example participant-registered` prints the payload); the key file stays with its owner",
             s.name()
@@ -340,6 +367,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
                 witnesses: vec![],
                 quorum: 0,
                 store: store_spec.clone(),
+                require_sm2: false,
             },
         )
         .map_err(Failure::Usage)?;
@@ -352,12 +380,21 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
     let descriptor = logdir::load_descriptor(&paths).map_err(Failure::Usage)?;
     let descriptor_json =
         std::fs::read_to_string(paths.descriptor()).map_err(|e| Failure::Usage(e.to_string()))?;
-    let signer = logdir::read_signer(&paths.log_key()).map_err(Failure::Usage)?;
-    if signer.verifier() != descriptor.log_key {
-        return Err(Failure::Usage(
-            "keys/log.key does not match log_vkey in log.json".into(),
-        ));
-    }
+    // The log key: keys/log.key, or an external signer (a 密码机) for the
+    // log_vkey of log.json, in which case no private key is on disk.
+    let signer = match &a.log_signer {
+        Some(spec) => keysigner::KeySigner::external(spec, descriptor.log_key.clone())
+            .map_err(Failure::Usage)?,
+        None => {
+            let signer = logdir::read_signer(&paths.log_key()).map_err(Failure::Usage)?;
+            if signer.verifier() != descriptor.log_key {
+                return Err(Failure::Usage(
+                    "keys/log.key does not match log_vkey in log.json".into(),
+                ));
+            }
+            keysigner::KeySigner::Local(signer)
+        }
+    };
     let store = Arc::new(
         store::Store::open_spec(&store_spec)
             .map_err(|e| Failure::Usage(format!("{}: {e}", store_spec.describe())))?,

@@ -32,6 +32,9 @@ pub struct Metrics {
     pub storage_errors: AtomicU64,
     /// unwitnessed counts checkpoints signed without the witness quorum.
     pub unwitnessed: AtomicU64,
+    /// sign_failures counts checkpoints the log key could not sign (an
+    /// external signer down or answering a wrong signature).
+    pub sign_failures: AtomicU64,
     /// overloaded counts 503 answers for a full queue.
     pub overloaded: AtomicU64,
     /// flags counts deadline findings recorded.
@@ -169,6 +172,13 @@ impl Metrics {
             "1 while this node sequences and publishes; 0 for a standby (--ha-lease-ms).",
             "gauge",
             self.leader.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_checkpoint_sign_failures_total",
+            "Checkpoints not published because the log key could not sign (an external signer down, timed out, or answering a signature that does not verify); retried every interval.",
+            "counter",
+            self.sign_failures.load(Ordering::Relaxed),
         );
         g(
             &mut s,

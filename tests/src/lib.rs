@@ -267,12 +267,12 @@ pub fn get_text(url: &str) -> Result<(u16, String), String> {
     })
 }
 
-/// get_bytes GETs a URL: its status and body bytes.
-pub fn get_bytes(url: &str) -> Result<(u16, Vec<u8>), String> {
+/// get_bytes GETs a URL and returns status and body bytes.
+pub fn get_bytes(url: &str) -> (u16, Vec<u8>) {
     rt().block_on(async {
-        let r = reqwest::get(url).await.map_err(|e| e.to_string())?;
+        let r = reqwest::get(url).await.unwrap();
         let s = r.status().as_u16();
-        Ok((s, r.bytes().await.map_err(|e| e.to_string())?.to_vec()))
+        (s, r.bytes().await.unwrap().to_vec())
     })
 }
 
@@ -330,12 +330,14 @@ pub fn init_with_testkit_in(
     store: Option<&str>,
 ) {
     let key = data.with_extension("authority.key");
-    let signer = regledger::tlog::note::Signer::generate(
-        &kit.authority.id,
-        regledger::tlog::note::KeyType::Ed25519,
-        kit.authority.key.to_bytes(),
-    )
-    .unwrap();
+    // The authority's SM2 key when the kit has SM2 parties (Testkit::with_sm2).
+    let t = match kit.authority.secret().alg() {
+        regledger::crypto::SigAlg::Sm2 => regledger::tlog::note::KeyType::Sm2,
+        regledger::crypto::SigAlg::Ed25519 => regledger::tlog::note::KeyType::Ed25519,
+    };
+    let signer =
+        regledger::tlog::note::Signer::from_secret(&kit.authority.id, t, kit.authority.secret())
+            .unwrap();
     std::fs::write(&key, signer.to_skey()).unwrap();
     let mut extra: Vec<&std::ffi::OsStr> = vec!["--authority-key".as_ref(), key.as_os_str()];
     if let Some(s) = store {

@@ -84,18 +84,22 @@ fn lifecycle_certificate_and_revocation() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // The node's bundle is v2: it proves the certificate revoked as of its
+    // checkpoint, so the command verifies it and exits 4 (已撤销登记),
+    // never 0 (issue 14; it used to exit 0 with "revoked" in English).
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(4),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
         stdout.contains("数据产品登记证书")
             && stdout.contains("区块链编号")
-            && stdout.contains("revoked"),
+            && stdout.starts_with("NOT ACTIVE: 数据产品登记证书 verified, 状态 已撤销登记"),
         "{stdout}"
     );
+    assert_eq!(b.format, "regledger-certificate-bundle/v2");
     let mut bad = b.clone();
     bad.certificate.product_name.push('X');
     std::fs::write(&bf, serde_json::to_vec(&bad).unwrap()).unwrap();
@@ -124,6 +128,7 @@ fn lifecycle_certificate_and_revocation() {
         "/v1/proof/inclusion",
         "/v1/proof/consistency",
         "/v1/certificates/{no}",
+        "/v1/status/{kind}/{id}",
         "/checkpoint",
         "/tile/{path}",
         "/log.json",
@@ -411,9 +416,10 @@ fn every_part_of_a_node_bundle_is_tamper_evident_to_the_regulator() {
             "tampered {name}: {err} names none of {want:?}"
         );
     };
-    // The untouched bundle verifies.
+    // The untouched bundle verifies, and proves the product revoked (the
+    // lifecycle ends revoked): exit 4, not 0 (issue 14).
     let (code, err) = verify_cert(dir.path(), &log, &good);
-    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(code, Some(4), "{err}");
 
     let m = |f: &dyn Fn(&mut CertificateBundle)| {
         let mut b = good.clone();
@@ -445,20 +451,15 @@ fn every_part_of_a_node_bundle_is_tamper_evident_to_the_regulator() {
         &m(&|b| b.blockchain_no.push('0')),
         &["blockchain_no"],
     );
-    let leaf_len = {
+    let env_len = {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD
-            .decode(&good.entry.leaf)
+            .decode(good.entry.envelope.as_ref().unwrap())
             .unwrap()
             .len()
     };
-    // Leaf header (index), payload, signature (last bytes), key id (before the signature).
-    for (what, at) in [
-        ("header", 3),
-        ("payload", 150),
-        ("signature", leaf_len - 5),
-        ("key id", leaf_len - 70),
-    ] {
+    // The v2 leaf: header (index), state root, envelope hash.
+    for (what, at) in [("header", 3), ("state root", 60), ("envelope hash", 100)] {
         check(
             what,
             &m(&|b| b.entry.leaf = flip_b64(&b.entry.leaf, at)),
@@ -470,6 +471,27 @@ fn every_part_of_a_node_bundle_is_tamper_evident_to_the_regulator() {
             ],
         );
     }
+    // The envelope beside it: payload, signature (last bytes), key id
+    // (before the signature): not what the leaf commits to.
+    for (what, at) in [
+        ("payload", 150),
+        ("signature", env_len - 5),
+        ("key id", env_len - 70),
+    ] {
+        check(
+            what,
+            &m(&|b| b.entry.envelope = Some(flip_b64(b.entry.envelope.as_ref().unwrap(), at))),
+            &["entry.envelope"],
+        );
+    }
+    check(
+        "status proof",
+        &m(&|b| {
+            let p = b.status_proof.as_mut().unwrap();
+            p.map_proof = flip_b64(&p.map_proof, 40);
+        }),
+        &["status_proof"],
+    );
     check(
         "entry index",
         &m(&|b| b.entry.index += 1),

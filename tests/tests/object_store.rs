@@ -141,8 +141,8 @@ fn publications_go_to_the_bucket_and_the_audit_reads_them_there() {
     s.wait_bucket(size);
     // The bucket serves the same tlog-tiles paths as the node, byte for byte.
     for p in ["tile/0/000", "tile/entries/000", "tile/1/000.p/1"] {
-        let (c1, from_node) = get_bytes(&format!("{}/{p}", node.url)).unwrap();
-        let (c2, from_bucket) = get_bytes(&format!("{}/{p}", s.public())).unwrap();
+        let (c1, from_node) = get_bytes(&format!("{}/{p}", node.url));
+        let (c2, from_bucket) = get_bytes(&format!("{}/{p}", s.public()));
         assert_eq!((c1, c2), (200, 200), "{p}");
         assert_eq!(from_node, from_bucket, "{p}");
     }

@@ -799,7 +799,10 @@ fn the_public_site_discloses_verifies_and_prints() {
     ] {
         assert_eq!(check_result(&dom, id), "pass", "{id}");
     }
-    assert_eq!(check_result(&dom, "status"), "not-proven");
+    // Bundle v2 carries the status proof of its 登记号: the browser shows
+    // the status proven current (it showed "not proven" before issue 14).
+    assert_eq!(check_result(&dom, "status"), "pass");
+    assert!(dom.contains("已证明为检查点"), "{dom}");
     assert!(dom.contains(&fingerprint) && dom.contains("浏览器验证的证书内容"));
     // On the mirror too, and the hostile product's page verifies as well.
     let (state, _) = verdict(&browser.dom(&format!("{}/products/{REGISTRATION_NO}", mirror.url)));

@@ -235,12 +235,11 @@ fn a_mirror_refuses_an_upstream_that_logged_a_replay() {
         time_ms: t + DAY_MS,
     });
     let log_key = Signer::generate(ORIGIN, KeyType::Ed25519, [42; 32]).unwrap();
-    let leaves: Vec<Vec<u8>> = chain(HashSuite::Sha256, &steps)
-        .iter()
-        .map(|l| l.to_bytes())
-        .collect();
+    let logged = chain(ORIGIN, HashSuite::Sha256, &steps);
+    let leaves: Vec<Vec<u8>> = logged.iter().map(|l| l.leaf_bytes()).collect();
+    let envs: Vec<Vec<u8>> = logged.iter().map(|l| l.envelope_bytes()).collect();
     let served = dir.path().join("static");
-    for (path, data) in tile_files(HashSuite::Sha256, ORIGIN, &log_key, &leaves) {
+    for (path, data) in tile_files(HashSuite::Sha256, ORIGIN, &log_key, &leaves, &envs) {
         let p = served.join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, data).unwrap();

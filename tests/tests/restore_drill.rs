@@ -93,11 +93,10 @@ fn lose_the_primary_site_and_restore_from_the_off_site_copies() {
 
     // Nothing acknowledged is lost (the standby confirmed every commit).
     for (index, env_b64) in &acked {
+        // The envelope as stored (beside a v2 leaf), in its binary form.
         let e = get_json(&format!("{}/v1/entries/{index}", restored.url));
-        let leaf =
-            regledger::entry::leaf::Leaf::parse(&B64.decode(e["leaf"].as_str().unwrap()).unwrap())
-                .unwrap();
-        assert_eq!(B64.encode(&leaf.envelope_bytes), *env_b64, "entry {index}");
+        let env = regledger::entry::envelope::Envelope::from_json(&e["envelope"]).unwrap();
+        assert_eq!(B64.encode(env.to_bytes()), *env_b64, "entry {index}");
     }
     // The restored log extends what the mirror saw.
     let seen = verify_log_signature(mirror_note.as_bytes(), &d)

@@ -15,9 +15,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use regledger::descriptor::LogDescriptorJson;
-use regledger::entry::leaf::Leaf;
+use regledger::entry::leaf::Body;
 use regledger::registry::EntryKind;
-use regledger::testkit::{chain, tile_files, Step, Testkit, DAY_MS};
+use regledger::testkit::{chain as chain_in, tile_files, Logged, Step, Testkit, DAY_MS};
 use regledger::tlog::hash::Hash;
 use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
@@ -48,10 +48,11 @@ impl Case {
 
 /// publish writes `leaves` the way a node publishes them, signed by the log
 /// key (a tamperer holding the key re-signs whatever it wants).
-fn publish(name: &'static str, leaves: &[Leaf]) -> Case {
+fn publish(name: &'static str, leaves: &[Logged]) -> Case {
     let dir = tempfile::tempdir().unwrap();
-    let bytes: Vec<Vec<u8>> = leaves.iter().map(Leaf::to_bytes).collect();
-    for (path, data) in tile_files(SUITE, ORIGIN, &log_signer(), &bytes) {
+    let bytes: Vec<Vec<u8>> = leaves.iter().map(Logged::leaf_bytes).collect();
+    let envs: Vec<Vec<u8>> = leaves.iter().map(Logged::envelope_bytes).collect();
+    for (path, data) in tile_files(SUITE, ORIGIN, &log_signer(), &bytes, &envs) {
         let p = dir.path().join("tiles").join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, data).unwrap();
@@ -74,6 +75,10 @@ fn flip(path: &Path, byte: usize) {
     std::fs::write(path, b).unwrap();
 }
 
+fn chain(suite: HashSuite, steps: &[Step]) -> Vec<Logged> {
+    chain_in(ORIGIN, suite, steps)
+}
+
 fn steps() -> (Testkit, Vec<Step>) {
     let kit = Testkit::new(ORIGIN);
     let steps = kit.lifecycle(SUITE, "guangxi");
@@ -86,17 +91,50 @@ fn cases() -> Vec<Case> {
     let (kit, base) = steps();
     let n = base.len();
 
-    // A flipped byte in entry 7's payload, tiles and checkpoint untouched.
+    // A flipped byte in entry 7's leaf (its state root), tiles and
+    // checkpoint untouched.
     let c = publish("flipped entry byte", &chain(SUITE, &base));
-    let leaves: Vec<Vec<u8>> = chain(SUITE, &base).iter().map(Leaf::to_bytes).collect();
+    let logged = chain(SUITE, &base);
     let bundle = c.tiles().join(format!("tile/entries/000.p/{n}"));
-    let at: usize = leaves[..7].iter().map(|l| 2 + l.len()).sum::<usize>() + 2 + 120;
+    let at: usize = logged[..7]
+        .iter()
+        .map(|l| 2 + l.leaf_bytes().len())
+        .sum::<usize>()
+        + 2
+        + 60;
     flip(&bundle, at);
     out.push(c);
 
+    // A flipped byte in entry 7's payload, in the envelope bundle beside
+    // the entry bundle: not what its leaf's envelope hash commits to, so
+    // bad data from the source (the log signed only the hash).
+    let c = publish("flipped envelope byte", &chain(SUITE, &base));
+    let ebundle = c.tiles().join(format!("tile/envelopes/000.p/{n}"));
+    let at: usize = logged[..7]
+        .iter()
+        .map(|l| 2 + l.envelope_bytes().len())
+        .sum::<usize>()
+        + 2
+        + 60;
+    flip(&ebundle, at);
+    out.push(c);
+
+    // A forged state root in entry 6's leaf, re-signed by the log key: the
+    // log signed a state its entries do not make (D15).
+    let mut leaves = chain(SUITE, &base);
+    if let Body::Compact { state_root, .. } = &mut leaves[6].leaf.body {
+        state_root.0[0] ^= 1;
+    }
+    let mut prev = leaves[6].leaf.hash(SUITE);
+    for l in &mut leaves[7..] {
+        l.leaf.prev_leaf_hash = prev;
+        prev = l.leaf.hash(SUITE);
+    }
+    out.push(publish("forged state root", &leaves));
+
     // A broken hash chain, re-signed by the log key.
     let mut leaves = chain(SUITE, &base);
-    leaves[4].prev_leaf_hash = Hash([7; 32]);
+    leaves[4].leaf.prev_leaf_hash = Hash([7; 32]);
     out.push(publish("broken hash chain", &leaves));
 
     // Time going back: entry 6 at the very time of entry 5.
@@ -278,7 +316,7 @@ fn the_mirror_and_the_audit_refuse_the_same_tampered_logs_for_the_same_reasons()
         }
         // Bad bytes from a source are a failing source; an entry the log
         // key signed that breaks a rule, or a broken chain, is a split view.
-        let bad_data = matches!(check.as_str(), "hash-tile" | "checkpoint");
+        let bad_data = matches!(check.as_str(), "hash-tile" | "checkpoint" | "envelope");
         assert_eq!(split, !bad_data, "{}: {m_check} classified", case.name);
         if get_text(&format!("{}/healthz", m.url)).is_ok() {
             let v = metric(&m.url, "regledger_mirror_split_view");

@@ -9,7 +9,7 @@ use regledger::descriptor::LogDescriptor;
 use serde_json::{json, Value};
 
 use crate::input::{self, InputError};
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, StatusCode};
 
 /// Arguments of `cert`.
 #[derive(clap::Args)]
@@ -19,6 +19,10 @@ pub struct Args {
     /// The log descriptor (log.json) the regulator trusts.
     #[arg(long)]
     pub log: PathBuf,
+    /// Refuse a bundle whose status proof's checkpoint is older than this
+    /// (e.g. 90s, 10m, 24h, 7d), as `status --max-age` does.
+    #[arg(long, value_parser = crate::cmd_status::parse_duration)]
+    pub max_age: Option<u64>,
 }
 
 /// run verifies the bundle and prints the certificate, Chinese field names first.
@@ -36,11 +40,37 @@ pub fn run(a: &Args) -> Outcome {
     };
     match verify_bundle(&b, &d) {
         Ok(v) => {
+            if let Some(sp) = &v.status_proof {
+                if let Some(why) = crate::cmd_status::stale(sp, d.quorum, a.max_age) {
+                    return Outcome::fail(why);
+                }
+            }
             let mut fields = serde_json::to_value(&v.certificate).expect("json");
             fields["blockchain_no"] = json!(v.blockchain_no);
-            let mut text = String::from(
-                "OK: 数据产品登记证书 verified (Data product registration certificate)\n",
-            );
+            // Chinese status first: what a venue acts on.
+            let (head, code) = match (&v.status_proof, v.status_proven_current) {
+                (Some(sp), true) => match StatusCode::of(&sp.state.status) {
+                    None => (
+                        "OK: 数据产品登记证书 verified, 状态 有效 (active, proven current)".to_string(),
+                        None,
+                    ),
+                    Some(c) => (
+                        format!(
+                            "NOT ACTIVE: 数据产品登记证书 verified, 状态 {} ({}, proven current)",
+                            sp.state.status_zh, sp.state.status
+                        ),
+                        Some(c),
+                    ),
+                },
+                _ => (
+                    format!(
+                        "UNPROVEN: 数据产品登记证书 verified, 状态 {} ({}) 未经证明为当前状态 (not proven current: a v1 bundle carries no status proof)",
+                        v.status_zh, v.status
+                    ),
+                    Some(StatusCode::Unproven),
+                ),
+            };
+            let mut text = format!("{head}\n");
             for (k, zh, en) in CERTIFICATE_LABELS {
                 let val = match &fields[k] {
                     Value::Array(a) => a
@@ -58,9 +88,14 @@ pub fn run(a: &Args) -> Outcome {
                 "见证 (Witnesses): {}\n",
                 witness_list(&v.witnesses)
             ));
-            Outcome::Verified {
-                text,
-                json: json!({"certificate": fields, "index": v.index, "signer": v.signer,
+            if let Some(sp) = &v.status_proof {
+                text.push_str(&crate::cmd_status::state_lines(sp));
+            }
+            let state = v
+                .status_proof
+                .as_ref()
+                .map(|sp| serde_json::to_value(&sp.state).expect("json"));
+            let json = json!({"certificate": fields, "index": v.index, "signer": v.signer,
                              "signer_chain": v.signer_chain,
                              "signer_key_retired_index": v.signer_key_retired_index,
                              "signer_revoked_index": v.signer_revoked_index,
@@ -68,8 +103,12 @@ pub fn run(a: &Args) -> Outcome {
                              "status": v.status, "status_index": v.status_index,
                              "status_signer": v.status_signer,
                              "status_proven_current": v.status_proven_current,
+                             "status_zh": v.status_zh, "state": state,
                              "checkpoint_size": v.checkpoint.size, "root": v.checkpoint.root.to_hex(),
-                             "witnesses": v.witnesses}),
+                             "witnesses": v.witnesses});
+            match code {
+                None => Outcome::Verified { text, json },
+                Some(code) => Outcome::NotActive { code, text, json },
             }
         }
         Err(e) => Outcome::fail(e.to_string()),

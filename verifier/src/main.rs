@@ -1,6 +1,9 @@
 //! regledger-verify: offline checks a regulator runs on regledger (and any
 //! C2SP) logs. Exit codes: 0 verified, 1 verification failure (`FAIL:` on
-//! stderr), 2 usage or input error (`error:` on stderr).
+//! stderr), 2 usage or input error (`error:` on stderr); `status` and
+//! `cert` exit 0 only for an object proven 有效 (active), and 3 暂停
+//! suspended, 4 已撤销 revoked, 5 已注销登记 deregistered, 6 不存在 absent,
+//! 7 another inactive state, 8 (cert) status not provable by the bundle (v1).
 #![forbid(unsafe_code)]
 
 mod audit;
@@ -11,6 +14,7 @@ mod cmd_consistency;
 mod cmd_deadline;
 mod cmd_digest;
 mod cmd_proof;
+mod cmd_status;
 mod input;
 mod outcome;
 mod replay;
@@ -22,7 +26,10 @@ use clap::{Parser, Subcommand};
 /// Offline verifier for regledger logs and any C2SP transparency log.
 ///
 /// Exit status: 0 verified; 1 verification failed (reason on stderr after
-/// "FAIL:"); 2 usage or input error ("error:" on stderr).
+/// "FAIL:"); 2 usage or input error ("error:" on stderr). `status` and
+/// `cert`: 0 only when proven 有效 (active); 3 暂停 suspended, 4 已撤销
+/// revoked, 5 已注销登记 deregistered, 6 不存在 absent, 7 other inactive,
+/// 8 status not proven current (certificate bundle v1).
 #[derive(Parser)]
 #[command(name = "regledger-verify", version, about, long_about = None)]
 struct Cli {
@@ -43,6 +50,8 @@ enum Cmd {
     Checkpoint(cmd_checkpoint::Args),
     /// Verify a certificate bundle (数据产品登记证书) against log.json and print it.
     Cert(cmd_cert::Args),
+    /// Verify a status proof (GET /v1/status/{kind}/{id}): the object's state, or its absence, as of a checkpoint.
+    Status(cmd_status::Args),
     /// Audit a whole log from its tiles: every entry, signature, rule, deadline and the root.
     Audit(cmd_audit::Args),
     /// Print the date N working days after a date on the official holiday calendar.
@@ -58,6 +67,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Consistency(a) => cmd_consistency::run(a),
         Cmd::Checkpoint(a) => cmd_checkpoint::run(a),
         Cmd::Cert(a) => cmd_cert::run(a),
+        Cmd::Status(a) => cmd_status::run(a),
         Cmd::Audit(a) => cmd_audit::run(a, cli.json),
         Cmd::Deadline(a) => cmd_deadline::run(a),
         Cmd::Digest(a) => cmd_digest::run(a),

@@ -7,12 +7,14 @@ use std::collections::HashMap;
 
 use regledger::entry::chain::ChainHead;
 use regledger::registry::calendar::Date;
+use regledger::registry::commit::{apply_writes, entry_writes};
 use regledger::registry::profile::profile;
 use regledger::registry::{EntryKind, MemoryState, StateObject, StateReader};
+use regledger::statemap::{MemoryStore, StateMap};
 use regledger::tlog::memory::MemoryTree;
 use regledger::tlog::tree::TreeError;
 use regledger::{Hash, HashSuite};
-use regledger_client::{Entry, Sink};
+use regledger_client::{Applied, Entry, Sink};
 
 use crate::report::{
     AgreementRow, DeadlineRow, ParticipantRow, ProductRow, Report, ResourceRow, RetentionRow,
@@ -36,9 +38,14 @@ pub struct AuditSink {
     tree: MemoryTree,
     state: MemoryState,
     head: ChainHead,
+    /// map is the state map the entries make (D15), checked against every v2 leaf.
+    map: StateMap<MemoryStore>,
     seen: ReplaySeen,
     /// ops counts the operation events recorded under each subject.
     ops: HashMap<String, u64>,
+    /// registered maps each product-registered entry's index to its leaf
+    /// hash: the 区块链编号 is derived from it when shown (D15).
+    registered: HashMap<u64, Hash>,
     /// entries_checked counts the entries read that are leaves.
     pub entries_checked: u64,
     /// report holds what the replay adds to the report as it goes.
@@ -52,8 +59,10 @@ impl AuditSink {
             tree: MemoryTree::new(suite),
             state: MemoryState::default(),
             head: ChainHead::default(),
+            map: StateMap::new(suite, MemoryStore::default()),
             seen: ReplaySeen::default(),
             ops: HashMap::new(),
+            registered: HashMap::new(),
             entries_checked: 0,
             report,
         }
@@ -69,13 +78,26 @@ impl AuditSink {
     pub fn finish(mut self, as_of: Option<Date>) -> Report {
         let as_of = as_of.or_else(|| Date::from_unix_ms(self.head.last_time_ms));
         self.report.entries_checked = self.entries_checked;
-        summarise_state(&self.state, as_of, &self.ops, &mut self.report);
+        summarise_state(
+            &self.state,
+            as_of,
+            &self.ops,
+            &self.registered,
+            &mut self.report,
+        );
         self.report
     }
 }
 
 impl Sink for AuditSink {
     type Error = TreeError;
+
+    fn next_root(&mut self, index: u64, applied: Option<&Applied>) -> Result<Hash, TreeError> {
+        let writes = applied
+            .map(|a| entry_writes(index, &a.effects, &a.content_id))
+            .unwrap_or_default();
+        apply_writes(&mut self.map, &writes).map_err(|e| TreeError::Storage(e.to_string()))
+    }
 
     fn head(&self) -> ChainHead {
         self.head
@@ -94,8 +116,9 @@ impl Sink for AuditSink {
     }
 
     fn append(&mut self, e: Entry<'_>) -> Result<(), TreeError> {
-        self.tree.append(e.ctx.leaf_hash);
-        self.head.advance(e.ctx.leaf_hash, e.ctx.integrated_time_ms);
+        self.tree.append(e.leaf_hash);
+        self.head
+            .advance(e.leaf_hash, e.ctx.integrated_time_ms, e.version);
         if e.parsed {
             self.entries_checked += 1;
         }
@@ -104,6 +127,9 @@ impl Sink for AuditSink {
         };
         let fx = &a.effects;
         self.seen.insert(short(&a.content_id), e.ctx.index);
+        if fx.kind == EntryKind::ProductRegistered {
+            self.registered.insert(e.ctx.index, e.leaf_hash);
+        }
         if fx.kind == EntryKind::OperationEvent {
             // Its subjects are its agreement (and product): the agreement
             // rows pick their own ids out of this count.
@@ -145,6 +171,7 @@ fn summarise_state(
     state: &MemoryState,
     as_of: Option<Date>,
     ops: &HashMap<String, u64>,
+    registered: &HashMap<u64, Hash>,
     r: &mut Report,
 ) {
     r.as_of = as_of;
@@ -206,7 +233,15 @@ fn summarise_state(
                     name: p.approval.product_name.clone(),
                     business_entity: p.approval.business_entity.clone(),
                     registration_no: reg.map(|g| g.fields.registration_no.clone()),
-                    blockchain_no: reg.map(|g| g.blockchain_no.clone()),
+                    blockchain_no: reg.and_then(|g| {
+                        let lh = registered.get(&g.index)?;
+                        Some(
+                            regledger::entry::blockchain_no::BlockchainNo::new(
+                                &r.origin, g.index, lh,
+                            )
+                            .to_string(),
+                        )
+                    }),
                     status: p.status.name().into(),
                     status_zh: p.status.label_zh().into(),
                     status_index: p.status_index,

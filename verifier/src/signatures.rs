@@ -23,7 +23,7 @@ const BATCH_ENTRIES: usize = 256;
 struct SigJob {
     index: u64,
     envelope: Envelope,
-    keys: Vec<[u8; 32]>,
+    keys: Vec<regledger::crypto::PublicKey>,
 }
 
 /// Outcome is what one worker verified: the signatures that held and the failures.
@@ -111,7 +111,7 @@ impl SignatureCheck for Batches<'_> {
         &mut self,
         index: u64,
         envelope: Envelope,
-        keys: Vec<[u8; 32]>,
+        keys: Vec<regledger::crypto::PublicKey>,
         _policy: &mut dyn Policy,
     ) -> Result<(), Failure> {
         self.pending.push(SigJob {
@@ -137,7 +137,7 @@ fn work(rx: &Mutex<mpsc::Receiver<Vec<SigJob>>>, strict: bool) -> Outcome {
         };
         // Every signature of every entry, one key each: an entry never
         // passes on some of its signatures.
-        let items: Vec<(&Envelope, &[[u8; 32]])> = batch
+        let items: Vec<(&Envelope, &[regledger::crypto::PublicKey])> = batch
             .iter()
             .map(|j| (&j.envelope, j.keys.as_slice()))
             .collect();

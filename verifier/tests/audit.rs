@@ -11,7 +11,7 @@ use regledger::descriptor::LogDescriptorJson;
 use regledger::entry::leaf::Leaf;
 use regledger::registry::calendar::Date;
 use regledger::registry::EntryKind;
-use regledger::testkit::{chain, tile_files, Step, Testkit, DAY_MS, DOC};
+use regledger::testkit::{chain_v1 as chain, tile_files, Step, Testkit, DAY_MS, DOC};
 use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::{json, Value};
@@ -22,7 +22,9 @@ fn log_signer() -> Signer {
     Signer::generate(ORIGIN, KeyType::Ed25519, [42; 32]).unwrap()
 }
 
-/// Log is a log written to a temp dir the way a node publishes it.
+/// Log is a log written to a temp dir the way a node before leaf v2
+/// published it (v1 leaves, envelopes inline: an audit still reads such
+/// logs; v2 logs are audited in tests/tests and audit_replay.rs).
 struct Log {
     dir: tempfile::TempDir,
     leaves: Vec<Vec<u8>>,
@@ -40,7 +42,7 @@ impl Log {
 fn publish(dir: &Path, suite: HashSuite, leaves: &[Vec<u8>]) {
     let tiles = dir.join("tiles");
     let _ = std::fs::remove_dir_all(&tiles);
-    for (path, data) in tile_files(suite, ORIGIN, &log_signer(), leaves) {
+    for (path, data) in tile_files(suite, ORIGIN, &log_signer(), leaves, &[]) {
         let p = tiles.join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, data).unwrap();
@@ -253,7 +255,13 @@ fn reordered_entries_fail() {
 fn a_fork_against_a_trusted_checkpoint_fails_with_both_roots() {
     let log = lifecycle_log();
     // The regulator saved the checkpoint at size 12.
-    let early = tile_files(HashSuite::Blake3, ORIGIN, &log_signer(), &log.leaves[..12]);
+    let early = tile_files(
+        HashSuite::Blake3,
+        ORIGIN,
+        &log_signer(),
+        &log.leaves[..12],
+        &[],
+    );
     let trusted = log.dir.path().join("trusted.checkpoint");
     std::fs::write(&trusted, &early["checkpoint"]).unwrap();
     let t = trusted.to_str().unwrap();
@@ -467,7 +475,7 @@ fn bad_inputs_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     // A checkpoint signed by another key is a verification failure.
     let other = Signer::generate(ORIGIN, KeyType::Ed25519, [7; 32]).unwrap();
-    let files = tile_files(HashSuite::Blake3, ORIGIN, &other, &log.leaves);
+    let files = tile_files(HashSuite::Blake3, ORIGIN, &other, &log.leaves, &[]);
     std::fs::write(log.tiles().join("checkpoint"), &files["checkpoint"]).unwrap();
     let (code, v, _) = audit(&log, &[]);
     assert_eq!(code, 1);

@@ -11,9 +11,8 @@ use std::process::Command;
 
 use base64::Engine;
 use regledger::descriptor::LogDescriptorJson;
-use regledger::entry::leaf::Leaf;
 use regledger::registry::{apply, EntryContext, EntryKind, MemoryState, Role};
-use regledger::testkit::{chain, tile_files, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
+use regledger::testkit::{chain, tile_files, Logged, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
 use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::{json, Value};
@@ -239,13 +238,15 @@ fn the_audit_reports_every_act_the_loose_rules_let_through() {
     let (steps, bad) = crafted();
     // What the node runs: the library's apply, entry by entry.
     let mut state = MemoryState::default();
-    let leaves = chain(HashSuite::Blake3, &steps);
+    // A node without the rules writes v2 leaves whose state roots are
+    // what a correct replay computes (refused acts write nothing), so the
+    // audit reports the acts, not the roots.
+    let leaves = chain(ORIGIN, HashSuite::Blake3, &steps);
     let mut refused = Vec::new();
-    for (i, (s, leaf)) in steps.iter().zip(&leaves).enumerate() {
+    for (i, s) in steps.iter().enumerate() {
         let ctx = EntryContext {
             index: i as u64,
             integrated_time_ms: s.time_ms,
-            leaf_hash: leaf.hash(HashSuite::Blake3),
             log_id: ORIGIN.into(),
         };
         match apply(&state, &ctx, &s.envelope) {
@@ -261,8 +262,9 @@ fn the_audit_reports_every_act_the_loose_rules_let_through() {
 
     // What the regulator runs: the audit on the published tiles.
     let dir = tempfile::tempdir().unwrap();
-    let bytes: Vec<Vec<u8>> = leaves.iter().map(Leaf::to_bytes).collect();
-    for (path, data) in tile_files(HashSuite::Blake3, ORIGIN, &log_signer(), &bytes) {
+    let bytes: Vec<Vec<u8>> = leaves.iter().map(Logged::leaf_bytes).collect();
+    let envs: Vec<Vec<u8>> = leaves.iter().map(Logged::envelope_bytes).collect();
+    for (path, data) in tile_files(HashSuite::Blake3, ORIGIN, &log_signer(), &bytes, &envs) {
         let p = dir.path().join("tiles").join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, data).unwrap();

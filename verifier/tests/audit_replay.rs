@@ -9,9 +9,8 @@ use std::process::Command;
 
 use regledger::descriptor::LogDescriptorJson;
 use regledger::entry::envelope::{Envelope, EnvelopeSignature, SigAlg};
-use regledger::entry::leaf::Leaf;
 use regledger::registry::EntryKind;
-use regledger::testkit::{chain, tile_files, Step, Testkit, DAY_MS};
+use regledger::testkit::{chain, tile_files, Logged, Step, Testkit, DAY_MS};
 use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::{json, Value};
@@ -26,12 +25,11 @@ fn log_signer() -> Signer {
 /// `regledger-verify --json audit` on them.
 fn audit(steps: &[Step], extra: &[&str]) -> (i32, Value) {
     let dir = tempfile::tempdir().unwrap();
-    let leaves: Vec<Vec<u8>> = chain(HashSuite::Blake3, steps)
-        .iter()
-        .map(Leaf::to_bytes)
-        .collect();
+    let logged = chain(ORIGIN, HashSuite::Blake3, steps);
+    let leaves: Vec<Vec<u8>> = logged.iter().map(Logged::leaf_bytes).collect();
+    let envs: Vec<Vec<u8>> = logged.iter().map(Logged::envelope_bytes).collect();
     let tiles = dir.path().join("tiles");
-    for (path, data) in tile_files(HashSuite::Blake3, ORIGIN, &log_signer(), &leaves) {
+    for (path, data) in tile_files(HashSuite::Blake3, ORIGIN, &log_signer(), &leaves, &envs) {
         let p = tiles.join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, data).unwrap();

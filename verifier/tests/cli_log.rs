@@ -48,7 +48,13 @@ struct Log {
 }
 
 fn log(dir: &Path, suite: HashSuite) -> Log {
-    let key = Signer::generate(ORIGIN, KeyType::Ed25519, [8; 32]).unwrap();
+    // An sm3 log is signed with SM2 (D19; log.json refuses anything else).
+    let kt = if suite == HashSuite::Sm3 {
+        KeyType::Sm2
+    } else {
+        KeyType::Ed25519
+    };
+    let key = Signer::generate(ORIGIN, kt, [8; 32]).unwrap();
     let mut t = MemoryTree::new(suite);
     for i in 0..40u8 {
         t.append_data(&[b'e', i]);
@@ -97,7 +103,7 @@ fn s(p: &Path) -> &str {
 #[test]
 fn proof_takes_the_suite_and_key_from_log_json() {
     let d = tempfile::tempdir().unwrap();
-    for suite in [HashSuite::Blake3, HashSuite::Sha256] {
+    for suite in [HashSuite::Blake3, HashSuite::Sha256, HashSuite::Sm3] {
         let l = log(d.path(), suite);
         let (code, out, err) = run(&[
             "proof",
@@ -219,9 +225,17 @@ fn digest_prints_the_document_digest_in_the_log_suite() {
     assert!(run(&["digest", s(&doc)])
         .1
         .starts_with("6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85  "));
+    // GB/T 32905 Appendix A: SM3("abc").
+    assert_eq!(
+        run(&["digest", s(&doc), "--hash", "sm3"]).1,
+        format!(
+            "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0  {}\n",
+            s(&doc)
+        )
+    );
     let (code, _, err) = run(&["digest", s(&doc), "--hash", "md5"]);
     assert_eq!(code, 2);
-    assert!(err.contains("want one of: sha256, blake3"), "{err}");
+    assert!(err.contains("want one of: sha256, blake3, sm3"), "{err}");
 }
 
 #[test]
@@ -231,12 +245,11 @@ fn the_audit_text_says_none_for_no_witnesses_and_explains_the_signature_count() 
     let d = tempfile::tempdir().unwrap();
     let kit = Testkit::new(ORIGIN);
     let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
-    let leaves: Vec<Vec<u8>> = chain(HashSuite::Blake3, &steps)
-        .iter()
-        .map(|l| l.to_bytes())
-        .collect();
+    let logged = chain(ORIGIN, HashSuite::Blake3, &steps);
+    let leaves: Vec<Vec<u8>> = logged.iter().map(|l| l.leaf_bytes()).collect();
+    let envs: Vec<Vec<u8>> = logged.iter().map(|l| l.envelope_bytes()).collect();
     let key = Signer::generate(ORIGIN, KeyType::Ed25519, [8; 32]).unwrap();
-    for (path, data) in tile_files(HashSuite::Blake3, ORIGIN, &key, &leaves) {
+    for (path, data) in tile_files(HashSuite::Blake3, ORIGIN, &key, &leaves, &envs) {
         let p = d.path().join("tiles").join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, data).unwrap();

@@ -20,7 +20,7 @@ use regledger::cert::bundle::{CertificateBundle, EntryProof};
 use regledger::descriptor::LogDescriptorJson;
 use regledger::entry::leaf::Leaf;
 use regledger::registry::EntryKind;
-use regledger::testkit::{chain, replay, tile_files, Step, Testkit, REGISTRATION_NO};
+use regledger::testkit::{chain_v1 as chain, replay, tile_files, Step, Testkit, REGISTRATION_NO};
 use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
 use regledger::tlog::memory::MemoryTree;
 use regledger::tlog::note::{KeyType, Signer};
@@ -127,7 +127,7 @@ impl Log {
 
 fn write_log(leaves: Vec<Vec<u8>>) -> Log {
     let dir = tempfile::tempdir().unwrap();
-    for (path, data) in tile_files(SUITE, ORIGIN, &log_signer(), &leaves) {
+    for (path, data) in tile_files(SUITE, ORIGIN, &log_signer(), &leaves, &[]) {
         let p = dir.path().join("tiles").join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, data).unwrap();
@@ -168,18 +168,26 @@ fn bundle_of(good: &[Step], log: &Log) -> CertificateBundle {
         extensions: vec![],
     };
     let note = sign_checkpoint(&cp, &log_signer()).unwrap();
-    let mut b = assemble(ORIGIN, &r.state, REGISTRATION_NO, &note, |i| {
-        Ok(EntryProof {
-            index: i,
-            leaf: B64.encode(&log.leaves[i as usize]),
-            inclusion_proof: t
-                .prove_inclusion(t.size(), i)
-                .unwrap()
-                .iter()
-                .map(|h| B64.encode(h.0))
-                .collect(),
-        })
-    })
+    let mut b = assemble(
+        ORIGIN,
+        &r.state,
+        REGISTRATION_NO,
+        &note,
+        |i| {
+            Ok(EntryProof {
+                index: i,
+                leaf: B64.encode(&log.leaves[i as usize]),
+                inclusion_proof: t
+                    .prove_inclusion(t.size(), i)
+                    .unwrap()
+                    .iter()
+                    .map(|h| B64.encode(h.0))
+                    .collect(),
+                envelope: None,
+            })
+        },
+        None,
+    )
     .unwrap();
     // The 区块链编号 names the leaf the log holds (its hash chain differs
     // from `good` after an edited entry).
@@ -228,8 +236,9 @@ fn an_edited_status_is_never_presented_as_current() {
     };
     for b in [&real, &forged] {
         let o = cert(&log, b, false);
-        // A v1 bundle that verifies still exits 0 (bundle v2 will change that).
-        assert_eq!(o.code, Some(0), "{o}");
+        // A v1 bundle that verifies never exits 0 (issue 14, on purpose: it
+        // used to): it cannot prove the status current, exit 8.
+        assert_eq!(o.code, Some(8), "{o}");
         let lines = status_lines(&o.stdout);
         assert!(
             o.stdout.contains("状态未经证明为当前状态"),
@@ -251,7 +260,7 @@ fn an_edited_status_is_never_presented_as_current() {
             b.status.state
         );
         let o = cert(&log, b, true);
-        assert_eq!(o.code, Some(0), "{o}");
+        assert_eq!(o.code, Some(8), "{o}");
         let j: Value = serde_json::from_str(&o.stdout).unwrap();
         assert_eq!(j["status_proven_current"], false, "{j}");
         assert_eq!(j["status"], b.status.state.as_str(), "{j}");
@@ -354,9 +363,10 @@ fn hand_bundle(log: &Log, reg: u64, signers: &[u64]) -> CertificateBundle {
             .iter()
             .map(|h| B64.encode(h.0))
             .collect(),
+        envelope: None,
     };
     let leaf = Leaf::parse(&log.leaves[reg as usize]).unwrap();
-    let certificate = serde_json::from_slice(&leaf.envelope.payload).unwrap();
+    let certificate = serde_json::from_slice(&leaf.inline_envelope().unwrap().payload).unwrap();
     let lh = SUITE.leaf_hash(&log.leaves[reg as usize]);
     let cp = Checkpoint {
         origin: ORIGIN.into(),
@@ -365,7 +375,7 @@ fn hand_bundle(log: &Log, reg: u64, signers: &[u64]) -> CertificateBundle {
         extensions: vec![],
     };
     CertificateBundle {
-        format: regledger::cert::bundle::BUNDLE_FORMAT.into(),
+        format: regledger::cert::bundle::BUNDLE_FORMAT_V1.into(),
         origin: ORIGIN.into(),
         blockchain_no: regledger::entry::blockchain_no::BlockchainNo::new(ORIGIN, reg, &lh)
             .to_string(),
@@ -378,6 +388,7 @@ fn hand_bundle(log: &Log, reg: u64, signers: &[u64]) -> CertificateBundle {
             set_by_index: reg,
             entry: None,
         },
+        status_proof: None,
         checkpoint: sign_checkpoint(&cp, &log_signer()).unwrap(),
     }
 }

@@ -4,7 +4,11 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
-use super::bundle::{CertificateBundle, EntryProof, StatusInfo, BUNDLE_FORMAT, MAX_SIGNER_ENTRIES};
+use super::bundle::{
+    CertificateBundle, EntryProof, StatusInfo, BUNDLE_FORMAT, BUNDLE_FORMAT_V1, MAX_SIGNER_ENTRIES,
+};
+use super::status::StatusProof;
+use crate::entry::blockchain_no::BlockchainNo;
 use crate::entry::leaf::{Leaf, LeafError};
 use crate::registry::{StateKey, StateObject, StateReader};
 use crate::tlog::checkpoint::{Checkpoint, CheckpointError};
@@ -51,11 +55,41 @@ pub enum AssembleError {
     /// HistoryTooLong: more signer entries than [`MAX_SIGNER_ENTRIES`].
     #[error("the signer history needs more than {MAX_SIGNER_ENTRIES} entries, more than a bundle carries")]
     HistoryTooLong,
+    /// Envelope: an entry's envelope is missing or not what its leaf commits to.
+    #[error("entry {0}: its envelope is not available")]
+    Envelope(u64),
+    /// NoGenesis: the registry holds no genesis (so no hash suite).
+    #[error("the registry holds no genesis")]
+    NoGenesis,
+    /// StatusProof: the status proof is not about this certificate.
+    #[error("the status proof is not about registration number {0:?}")]
+    StatusProof(String),
+}
+
+/// signed_envelope returns an entry's envelope: inside a v1 leaf, or the
+/// one carried beside a v2 leaf (which must hash to its envelope hash).
+fn signed_envelope(e: &EntryProof) -> Result<crate::entry::envelope::Envelope, AssembleError> {
+    let leaf = Leaf::parse(
+        &B64.decode(&e.leaf)
+            .map_err(|x| AssembleError::LeafBase64(x.to_string()))?,
+    )?;
+    if let Some(env) = leaf.inline_envelope() {
+        return Ok(env.clone());
+    }
+    e.envelope
+        .as_ref()
+        .and_then(|x| B64.decode(x).ok())
+        .and_then(|b| crate::entry::envelope::Envelope::from_bytes(&b).ok())
+        .ok_or(AssembleError::Envelope(e.index))
 }
 
 /// assemble builds the bundle of registration number `no` from registry
-/// state and a source of entries with proofs at the checkpoint's size.
-/// The node serves what this returns; tests use it with an in-memory log.
+/// state and a source of entries with proofs at the checkpoint's size
+/// (each with its envelope when its leaf is v2). With `status_proof` (the
+/// status proof of `no` at the same checkpoint) it builds a v2 bundle whose
+/// status is the proven one; without, a v1 bundle whose status is the
+/// state's. The node serves what this returns; tests use it with an
+/// in-memory log.
 ///
 /// The signer history it includes is genesis and, for every participant
 /// that signed the registration or the status entry, or signed one of the
@@ -75,6 +109,7 @@ pub fn assemble(
     no: &str,
     checkpoint: &str,
     entry_at: impl Fn(u64) -> Result<EntryProof, String>,
+    status_proof: Option<StatusProof>,
 ) -> Result<CertificateBundle, AssembleError> {
     use crate::registry::product_by_registration_no;
     let entry_at = |i| entry_at(i).map_err(AssembleError::Entry);
@@ -88,30 +123,44 @@ pub fn assemble(
     let entry = entry_at(reg.index)?;
     // The certificate shows what the registering entry signed: a verifier
     // compares it with that entry's payload. The registry's fields may be
-    // newer (product-changed), and bundle v1 carries no later entry to
+    // newer (product-changed), and a bundle carries no later entry to
     // prove them.
-    let signed = Leaf::parse(
-        &B64.decode(&entry.leaf)
-            .map_err(|x| AssembleError::LeafBase64(x.to_string()))?,
-    )?;
-    let certificate = serde_json::from_slice(&signed.envelope.payload)
+    let signed = signed_envelope(&entry)?;
+    let certificate = serde_json::from_slice(&signed.payload)
         .map_err(|e| AssembleError::Entry(format!("registration entry payload: {e}")))?;
-    let previous = entry_at(
-        reg.index
-            .checked_sub(1)
-            .ok_or(AssembleError::RegisteredAtGenesis)?,
-    )?;
-    let status = if p.status_index == reg.index {
+    let previous = EntryProof {
+        envelope: None,
+        ..entry_at(
+            reg.index
+                .checked_sub(1)
+                .ok_or(AssembleError::RegisteredAtGenesis)?,
+        )?
+    };
+    // The status as of the checkpoint: the proven one when there is a
+    // proof (the state may have moved on since the checkpoint).
+    let (state_name, status_index) = match &status_proof {
+        Some(sp) => {
+            let s = &sp.state;
+            match (s.status_index, s.product_id.as_deref()) {
+                (Some(i), Some(pid)) if sp.id == no && pid == reg.fields.product_id => {
+                    (s.status.clone(), i)
+                }
+                _ => return Err(AssembleError::StatusProof(no.to_string())),
+            }
+        }
+        None => (p.status.name().to_string(), p.status_index),
+    };
+    let status = if status_index == reg.index {
         StatusInfo {
-            state: p.status.name().into(),
+            state: state_name,
             set_by_index: reg.index,
             entry: None,
         }
     } else {
         StatusInfo {
-            state: p.status.name().into(),
-            set_by_index: p.status_index,
-            entry: Some(entry_at(p.status_index)?),
+            state: state_name,
+            set_by_index: status_index,
+            entry: Some(entry_at(status_index)?),
         }
     };
 
@@ -122,11 +171,8 @@ pub fn assemble(
     let mut todo: Vec<EntryProof> = vec![entry.clone()];
     todo.extend(status.entry.clone());
     while let Some(e) = todo.pop() {
-        let leaf = Leaf::parse(
-            &B64.decode(&e.leaf)
-                .map_err(|x| AssembleError::LeafBase64(x.to_string()))?,
-        )?;
-        for sig in &leaf.envelope.signatures {
+        let env = signed_envelope(&e)?;
+        for sig in &env.signatures {
             let Some(StateObject::Key(k)) = state.get(&StateKey::Key(sig.key_id.clone())) else {
                 return Err(AssembleError::UnknownKey {
                     key_id: sig.key_id.clone(),
@@ -163,15 +209,32 @@ pub fn assemble(
             return Err(AssembleError::HistoryTooLong);
         }
     }
+    let leaf_bytes = B64
+        .decode(&entry.leaf)
+        .map_err(|x| AssembleError::LeafBase64(x.to_string()))?;
+    // The 区块链编号 is derived, not stored (D15): from the origin, the
+    // registering entry's index and its leaf hash in the log's suite.
+    let suite = match state.get(&StateKey::Genesis) {
+        Some(StateObject::Genesis(g)) => crate::HashSuite::from_name(&g.hash),
+        _ => None,
+    }
+    .ok_or(AssembleError::NoGenesis)?;
+    let blockchain_no = BlockchainNo::new(origin, reg.index, &suite.leaf_hash(&leaf_bytes));
     Ok(CertificateBundle {
-        format: BUNDLE_FORMAT.into(),
+        format: if status_proof.is_some() {
+            BUNDLE_FORMAT
+        } else {
+            BUNDLE_FORMAT_V1
+        }
+        .into(),
         origin: origin.into(),
-        blockchain_no: reg.blockchain_no,
+        blockchain_no: blockchain_no.to_string(),
         certificate,
         entry,
         previous,
         signer_entries: history.into_values().collect(),
         status,
+        status_proof,
         checkpoint: checkpoint.into(),
     })
 }

@@ -12,28 +12,39 @@
 //! the status entry, if any, is in the log, is signed by a key valid at its
 //! index, and sets that status as of its index.
 //!
-//! What it cannot prove (format v1): that no later entry (up to the
-//! checkpoint) changed the status, nor that no entry the bundle omits
-//! retired the signing key or revoked the signer. Absence needs the whole
-//! log (`regledger-verify audit`) or, later, a proof against committed
-//! state. [`VerifiedCertificate::status_proven_current`] says so.
+//! Format v2 (`regledger-certificate-bundle/v2`) adds the **status proof**
+//! of its 登记号 ([`crate::cert::status`]) at the bundle's checkpoint: the
+//! committed state shows the product's current status, so a v2 bundle
+//! proves that status as of the checkpoint
+//! ([`VerifiedCertificate::status_proven_current`]). Its entries are v2
+//! leaves with their envelopes beside them (`envelope`), each checked
+//! against its leaf's envelope hash.
+//!
+//! What a v1 bundle cannot prove: that no later entry (up to the
+//! checkpoint) changed the status. Neither format proves that no entry
+//! the bundle omits retired the signing key or revoked the signer.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use super::status::{verify_status, StatusKind, StatusProof, VerifiedStatus};
 use crate::descriptor::{verify_checkpoint, LogDescriptor};
 use crate::entry::blockchain_no::BlockchainNo;
 use crate::entry::chain::{ChainError, ChainHead};
 use crate::entry::envelope::Envelope;
-use crate::entry::leaf::Leaf;
+use crate::entry::leaf::{open_entry as open_leaf_envelope, Leaf};
 use crate::registry::{EntryKind, ProductRegistration};
 use crate::tlog::checkpoint::Checkpoint;
 use crate::tlog::hash::Hash;
 use crate::tlog::proof::verify_inclusion;
 
-/// BUNDLE_FORMAT names the bundle format version.
-pub const BUNDLE_FORMAT: &str = "regledger-certificate-bundle/v1";
+/// BUNDLE_FORMAT names the bundle format a node writes (v2: with the
+/// status proof of its 登记号).
+pub const BUNDLE_FORMAT: &str = "regledger-certificate-bundle/v2";
+
+/// BUNDLE_FORMAT_V1 names the first format (no status proof), still verified.
+pub const BUNDLE_FORMAT_V1: &str = "regledger-certificate-bundle/v1";
 
 /// MAX_SIGNER_ENTRIES bounds the signer history a bundle carries (genesis,
 /// the registrations, key rotations and revocations of every participant
@@ -50,6 +61,10 @@ pub struct EntryProof {
     pub leaf: String,
     /// inclusion_proof are base64 hashes, bottom-up.
     pub inclusion_proof: Vec<String>,
+    /// envelope is the envelope of a v2 leaf (base64 binary form), where
+    /// the bundle needs it (a v1 leaf holds its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<String>,
 }
 
 /// StatusInfo is the product's status and the entry that set it.
@@ -89,6 +104,10 @@ pub struct CertificateBundle {
     /// status is the status the node reports, with the entry that set it
     /// (a v1 bundle cannot prove that it is still current).
     pub status: StatusInfo,
+    /// status_proof proves the current status of the 登记号 at the
+    /// checkpoint (v2; absent in v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_proof: Option<StatusProof>,
     /// checkpoint is the signed (and cosigned) checkpoint all proofs are for.
     pub checkpoint: String,
 }
@@ -141,14 +160,47 @@ pub struct VerifiedCertificate {
     /// status_signer is the participant that signed the status entry
     /// (None when the status is the registration's own).
     pub status_signer: Option<String>,
-    /// status_proven_current: the bundle proves that no later entry up to
-    /// the checkpoint changed the status. Always false for format v1, which
-    /// cannot show the absence of later entries.
+    /// status_zh is the status's Chinese label.
+    pub status_zh: String,
+    /// status_proven_current: the bundle proves the status is the current
+    /// one at the checkpoint (v2: by its status proof). Always false for
+    /// format v1, which cannot show the absence of later entries.
     pub status_proven_current: bool,
+    /// status_proof is the verified status proof (v2).
+    pub status_proof: Option<VerifiedStatus>,
     /// checkpoint is the verified checkpoint.
     pub checkpoint: Checkpoint,
     /// witnesses are the names of the witnesses that cosigned.
     pub witnesses: Vec<String>,
+}
+
+/// open_signed opens an entry whose envelope the bundle needs (inline in a
+/// v1 leaf, beside a v2 leaf and matching its envelope hash).
+pub(super) fn open_signed(
+    part: &str,
+    e: &EntryProof,
+    d: &LogDescriptor,
+    cp: &Checkpoint,
+) -> Result<(Leaf, Hash, Envelope), BundleError> {
+    let (leaf, lh) = open_entry(part, e, d, cp)?;
+    let given = e
+        .envelope
+        .as_ref()
+        .map(|x| B64.decode(x))
+        .transpose()
+        .map_err(|_| err(&format!("{part}.envelope"), "not base64"))?;
+    // open_entry decoded and parsed the leaf already; this pairs it with
+    // the envelope beside it.
+    let leaf_bytes = leaf.to_bytes();
+    let opened = open_leaf_envelope(d.suite, &leaf_bytes, given.as_deref())
+        .map_err(|x| err(&format!("{part}.envelope"), x.to_string()))?;
+    let env = opened.envelope.ok_or_else(|| {
+        err(
+            &format!("{part}.envelope"),
+            "missing: a v2 leaf's envelope is carried beside it",
+        )
+    })?;
+    Ok((leaf, lh, env))
 }
 
 pub(super) fn open_entry(
@@ -189,9 +241,11 @@ pub fn verify_bundle(
     b: &CertificateBundle,
     d: &LogDescriptor,
 ) -> Result<VerifiedCertificate, BundleError> {
-    if b.format != BUNDLE_FORMAT {
-        return Err(err("format", format!("unknown format {:?}", b.format)));
-    }
+    let v2 = match b.format.as_str() {
+        BUNDLE_FORMAT => true,
+        BUNDLE_FORMAT_V1 => false,
+        _ => return Err(err("format", format!("unknown format {:?}", b.format))),
+    };
     if b.origin != d.origin {
         return Err(err("origin", "not the log of this descriptor"));
     }
@@ -200,8 +254,8 @@ pub fn verify_bundle(
     let cp = vc.checkpoint;
 
     // The registering entry and its payload.
-    let (leaf, lh) = open_entry("entry", &b.entry, d, &cp)?;
-    let env = &leaf.envelope;
+    let (leaf, lh, env) = open_signed("entry", &b.entry, d, &cp)?;
+    let env = &env;
     if env.kind_name().ok() != Some(EntryKind::ProductRegistered.name()) {
         return Err(err(
             "entry.payload_type",
@@ -224,6 +278,12 @@ pub fn verify_bundle(
             "must be the entry before the registering entry",
         ));
     }
+    if b.previous.envelope.is_some() {
+        return Err(err(
+            "previous.envelope",
+            "not part of a bundle: only the previous entry's leaf hash is checked",
+        ));
+    }
     // The link is the log's one chain rule (entry::chain), applied to the
     // single step from the previous entry to this one.
     let (prev, prev_hash) = open_entry("previous", &b.previous, d, &cp)?;
@@ -231,12 +291,14 @@ pub fn verify_bundle(
         size: b.entry.index,
         last_leaf_hash: prev_hash,
         last_time_ms: prev.integrated_time_ms,
+        last_version: prev.version,
     };
     if let Some(e) = head.breaks(&leaf).into_iter().next() {
         let field = match e {
             ChainError::BrokenLink { .. } => "entry.prev_leaf_hash",
             ChainError::TimeNotIncreasing { .. } => "entry.integrated_time_ms",
             ChainError::IndexMismatch { .. } => "entry.index",
+            ChainError::VersionDowngrade { .. } => "entry.leaf",
         };
         return Err(err(field, e.to_string()));
     }
@@ -261,8 +323,8 @@ pub fn verify_bundle(
                 "index must be set_by_index, after registration",
             ));
         }
-        let (sl, _) = open_entry("status.entry", se, d, &cp)?;
-        let kind = EntryKind::from_name(sl.envelope.kind_name().unwrap_or(""))
+        let (_, _, senv) = open_signed("status.entry", se, d, &cp)?;
+        let kind = EntryKind::from_name(senv.kind_name().unwrap_or(""))
             .ok_or_else(|| err("status.entry", "unknown kind"))?;
         let state = match kind {
             EntryKind::ProductSuspended => "suspended",
@@ -276,7 +338,7 @@ pub fn verify_bundle(
                 ))
             }
         };
-        let id = kind.subject_id(&sl.envelope.payload);
+        let id = kind.subject_id(&senv.payload);
         if id.as_deref() != Some(signed.product_id.as_str()) {
             return Err(err("status.entry", "concerns another product"));
         }
@@ -286,7 +348,7 @@ pub fn verify_bundle(
                 format!("bundle says {}, entry sets {state}", b.status.state),
             ));
         }
-        status_env = Some((se.index, sl.envelope, kind));
+        status_env = Some((se.index, senv, kind));
         state.to_string()
     };
 
@@ -295,6 +357,24 @@ pub fn verify_bundle(
     // with the keys valid at its index; the registration and the status
     // entry are checked against the keys valid at theirs.
     let chain = super::signers::replay_signer_history(b, d, &cp, env, status_env.as_ref())?;
+
+    // v2: the status proof of the 登记号 at the same checkpoint shows the
+    // status above is the current one.
+    let proven = match (&b.status_proof, v2) {
+        (None, false) => None,
+        (Some(_), false) => {
+            return Err(err(
+                "status_proof",
+                "a v1 bundle carries no status proof (its format says so)",
+            ))
+        }
+        (None, true) => return Err(err("status_proof", "missing from a v2 bundle")),
+        (Some(p), true) => Some(check_status_proof(b, p, d, &signed)?),
+    };
+    let status_zh = match &proven {
+        Some(v) => v.state.status_zh.clone(),
+        None => status_label_zh(&status).to_string(),
+    };
     Ok(VerifiedCertificate {
         certificate: signed,
         blockchain_no: b.blockchain_no.clone(),
@@ -306,10 +386,69 @@ pub fn verify_bundle(
         status,
         status_index: b.status.set_by_index,
         status_signer: chain.status_signer,
-        status_proven_current: false,
+        status_zh,
+        status_proven_current: proven.is_some(),
+        status_proof: proven,
         checkpoint: cp,
         witnesses: vc.witnesses.iter().map(|w| w.name().to_string()).collect(),
     })
+}
+
+/// status_label_zh is the Chinese label of a product status name.
+fn status_label_zh(state: &str) -> &'static str {
+    match state {
+        "active" => "有效",
+        "suspended" => "暂停",
+        "revoked" => "已撤销登记",
+        "deregistered" => "已注销登记",
+        _ => "未知",
+    }
+}
+
+/// check_status_proof verifies a v2 bundle's status proof: about its
+/// 登记号, at its checkpoint, naming its product, and agreeing with its
+/// `status` (state and the entry that set it).
+fn check_status_proof(
+    b: &CertificateBundle,
+    p: &StatusProof,
+    d: &LogDescriptor,
+    signed: &ProductRegistration,
+) -> Result<VerifiedStatus, BundleError> {
+    if p.kind != StatusKind::Product.name() || p.id != signed.registration_no {
+        return Err(err(
+            "status_proof",
+            format!(
+                "is about {} {}, not the product {}",
+                p.kind, p.id, signed.registration_no
+            ),
+        ));
+    }
+    if p.checkpoint != b.checkpoint {
+        return Err(err(
+            "status_proof.checkpoint",
+            "must be the bundle's checkpoint",
+        ));
+    }
+    let v = verify_status(p, d).map_err(|e| err(&format!("status_proof.{}", e.part), e.reason))?;
+    if v.state.product_id.as_deref() != Some(signed.product_id.as_str()) {
+        return Err(err(
+            "status_proof.record",
+            "the 登记号 names another product",
+        ));
+    }
+    if v.state.status != b.status.state || v.state.status_index != Some(b.status.set_by_index) {
+        return Err(err(
+            "status",
+            format!(
+                "the bundle says {} (set by entry {}), the status proof shows {} (set by entry {})",
+                b.status.state,
+                b.status.set_by_index,
+                v.state.status,
+                v.state.status_index.unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(v)
 }
 
 fn compare_fields(

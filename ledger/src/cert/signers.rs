@@ -3,7 +3,7 @@
 //! registration (and the status entry) were signed by keys valid at their
 //! indexes (schemas/FORMATS.md, "Verifying a certificate bundle").
 
-use super::bundle::{err, open_entry, BundleError, CertificateBundle, MAX_SIGNER_ENTRIES};
+use super::bundle::{err, open_signed, BundleError, CertificateBundle, MAX_SIGNER_ENTRIES};
 use crate::descriptor::LogDescriptor;
 use crate::entry::envelope::Envelope;
 use crate::registry::{
@@ -75,8 +75,8 @@ pub(super) fn replay_signer_history(
             _ => {}
         }
         due.run(&state, Some(se.index))?;
-        let (leaf, lh) = open_entry(&part, se, d, cp)?;
-        let kind = leaf.envelope.kind_name().unwrap_or("?").to_string();
+        let (leaf, _, env) = open_signed(&part, se, d, cp)?;
+        let kind = env.kind_name().unwrap_or("?").to_string();
         if !matches!(
             EntryKind::from_name(&kind),
             Some(
@@ -94,10 +94,9 @@ pub(super) fn replay_signer_history(
         let ctx = EntryContext {
             index: se.index,
             integrated_time_ms: leaf.integrated_time_ms,
-            leaf_hash: lh,
             log_id: d.origin.clone(),
         };
-        let fx = apply(&state, &ctx, &leaf.envelope).map_err(|v| {
+        let fx = apply(&state, &ctx, &env).map_err(|v| {
             err(
                 &part,
                 format!(

@@ -3,13 +3,14 @@
 
 use super::assemble::assemble;
 use super::bundle::*;
+use super::status::{build_status, verify_status, StatusKind, StatusProof};
 use crate::descriptor::LogDescriptor;
 use crate::descriptor::LogDescriptorJson;
 use crate::entry::blockchain_no::BlockchainNo;
-use crate::entry::leaf::Leaf;
+use crate::registry::commit::MapKey;
 use crate::registry::Role;
 use crate::registry::{EntryKind, MemoryState};
-use crate::testkit::{chain, replay, Party, Step, Testkit, REGISTRATION_NO};
+use crate::testkit::{replay, Party, Sequencer, Step, Testkit, REGISTRATION_NO};
 use crate::tlog::checkpoint::sign_checkpoint;
 use crate::tlog::checkpoint::Checkpoint;
 use crate::tlog::hash::HashSuite;
@@ -20,26 +21,37 @@ use base64::Engine;
 
 const ORIGIN: &str = "regledger.test/bundle";
 
-/// TestLog is a log of `steps` (hash-chained, no rules applied) with a
-/// checkpoint over its first `size` leaves, cosigned by one witness.
+/// TestLog is a log of `steps` (hash-chained, v2 leaves whose state roots
+/// a correct replay computes, no rule enforced) with a checkpoint over its
+/// first `size` leaves, cosigned by one witness, and the state map at it.
 struct TestLog {
     leaves: Vec<Vec<u8>>,
+    envelopes: Vec<Vec<u8>>,
     tree: MemoryTree,
     size: u64,
     note: String,
     d: LogDescriptor,
+    /// at_size is the sequencer (state map and records) after `size` entries.
+    at_size: Sequencer,
 }
 
 fn test_log(steps: &[Step], size: Option<u64>) -> TestLog {
-    let leaves: Vec<Vec<u8>> = chain(HashSuite::Blake3, steps)
-        .iter()
-        .map(|l| l.to_bytes())
-        .collect();
+    let size = size.unwrap_or(steps.len() as u64);
+    let mut sq = Sequencer::new(ORIGIN, HashSuite::Blake3);
+    let mut at_size = sq.clone();
+    let mut leaves = Vec::new();
+    let mut envelopes = Vec::new();
+    for (i, s) in steps.iter().enumerate() {
+        leaves.push(sq.next_unchecked(&s.envelope, s.time_ms).to_bytes());
+        envelopes.push(s.envelope.to_bytes());
+        if i as u64 + 1 == size {
+            at_size = sq.clone();
+        }
+    }
     let mut t = MemoryTree::new(HashSuite::Blake3);
     for l in &leaves {
         t.append_data(l);
     }
-    let size = size.unwrap_or(t.size());
     let log = Signer::generate(ORIGIN, KeyType::Ed25519, [42; 32]).unwrap();
     let w = Signer::generate("witness.test", KeyType::CosignatureV1, [43; 32]).unwrap();
     let cp = Checkpoint {
@@ -62,16 +74,18 @@ fn test_log(steps: &[Step], size: Option<u64>) -> TestLog {
     .unwrap();
     TestLog {
         leaves,
+        envelopes,
         tree: t,
         size,
         note,
         d,
+        at_size,
     }
 }
 
 impl TestLog {
-    /// at is entry `i` with its proof at the checkpoint; entries past
-    /// it cannot be proven, as on a node.
+    /// at is entry `i` with its proof at the checkpoint (and its envelope);
+    /// entries past it cannot be proven, as on a node.
     fn at(&self, i: u64) -> Result<EntryProof, String> {
         if i >= self.size {
             return Err(format!("entry {i} is past the checkpoint"));
@@ -86,37 +100,88 @@ impl TestLog {
                 .iter()
                 .map(|h| B64.encode(h.0))
                 .collect(),
+            envelope: Some(B64.encode(&self.envelopes[i as usize])),
         })
     }
 
-    /// assembled is what a node serves for the lifecycle's certificate.
-    fn assembled(&self, state: &MemoryState) -> CertificateBundle {
-        assemble(ORIGIN, state, REGISTRATION_NO, &self.note, |i| self.at(i)).unwrap()
+    /// status is the status proof of `kind`/`id` at the checkpoint, as a
+    /// node serves it.
+    fn status(&self, kind: StatusKind, id: &str) -> StatusProof {
+        let key = MapKey::State(kind.key(id).unwrap()).bytes();
+        let proof = self.at_size.map().prove(&key).unwrap();
+        let record = self.at_size.records.get(&key);
+        let state_entry = EntryProof {
+            envelope: None,
+            ..self.at(self.size - 1).unwrap()
+        };
+        build_status(
+            HashSuite::Blake3,
+            ORIGIN,
+            kind,
+            id,
+            &self.note,
+            state_entry,
+            &proof,
+            record.map(|r| r.as_slice()),
+        )
+        .unwrap()
     }
 
-    /// hand is the bundle of the registration at `reg` with exactly the
+    /// assembled is what a node serves for the lifecycle's certificate (v2).
+    fn assembled(&self, state: &MemoryState) -> CertificateBundle {
+        let proof = self.status(StatusKind::Product, REGISTRATION_NO);
+        assemble(
+            ORIGIN,
+            state,
+            REGISTRATION_NO,
+            &self.note,
+            |i| self.at(i),
+            Some(proof),
+        )
+        .unwrap()
+    }
+
+    /// assembled_v1 is what a node before issue 14 served: no status proof.
+    fn assembled_v1(&self, state: &MemoryState) -> CertificateBundle {
+        assemble(
+            ORIGIN,
+            state,
+            REGISTRATION_NO,
+            &self.note,
+            |i| self.at(i),
+            None,
+        )
+        .unwrap()
+    }
+
+    /// hand is the v1 bundle of the registration at `reg` with exactly the
     /// signer entries `signers` and the status set by `status`, as a
     /// hostile operator may build it.
     fn hand(&self, reg: u64, signers: &[u64], status: Option<(&str, u64)>) -> CertificateBundle {
-        let leaf = Leaf::parse(&self.leaves[reg as usize]).unwrap();
         let lh = HashSuite::Blake3.leaf_hash(&self.leaves[reg as usize]);
+        let env =
+            crate::entry::envelope::Envelope::from_bytes(&self.envelopes[reg as usize]).unwrap();
         let (state, set_by_index, entry) = match status {
             None => ("active".to_string(), reg, None),
             Some((s, i)) => (s.to_string(), i, Some(self.at(i).unwrap())),
         };
         CertificateBundle {
-            format: BUNDLE_FORMAT.into(),
+            format: BUNDLE_FORMAT_V1.into(),
             origin: ORIGIN.into(),
             blockchain_no: BlockchainNo::new(ORIGIN, reg, &lh).to_string(),
-            certificate: serde_json::from_slice(&leaf.envelope.payload).unwrap(),
+            certificate: serde_json::from_slice(&env.payload).unwrap(),
             entry: self.at(reg).unwrap(),
-            previous: self.at(reg - 1).unwrap(),
+            previous: EntryProof {
+                envelope: None,
+                ..self.at(reg - 1).unwrap()
+            },
             signer_entries: signers.iter().map(|&i| self.at(i).unwrap()).collect(),
             status: StatusInfo {
                 state,
                 set_by_index,
                 entry,
             },
+            status_proof: None,
             checkpoint: self.note.clone(),
         }
     }
@@ -159,13 +224,97 @@ fn rotation(k: &Testkit) -> crate::entry::envelope::Envelope {
 #[test]
 fn valid_bundles_verify_with_their_status() {
     let (b, d) = setup("product registered");
+    assert_eq!(b.format, BUNDLE_FORMAT);
     let v = verify_bundle(&b, &d).unwrap();
-    assert_eq!(v.status, "active");
+    assert_eq!(
+        (v.status.as_str(), v.status_zh.as_str()),
+        ("active", "有效")
+    );
+    assert!(v.status_proven_current);
     assert_eq!(v.witnesses, vec!["witness.test".to_string()]);
     let (b, d) = setup("registration revoked");
     let v = verify_bundle(&b, &d).unwrap();
-    assert_eq!(v.status, "revoked");
+    assert_eq!(
+        (v.status.as_str(), v.status_zh.as_str()),
+        ("revoked", "已撤销登记")
+    );
+    assert!(v.status_proven_current);
     assert_eq!(v.certificate.registration_no, REGISTRATION_NO);
+}
+
+#[test]
+fn a_v1_bundle_still_verifies_but_never_proves_its_status_current() {
+    let steps = steps_upto("product suspended");
+    let r = replay(ORIGIN, HashSuite::Blake3, &steps).unwrap();
+    let log = test_log(&steps, None);
+    let b = log.assembled_v1(&r.state);
+    assert_eq!(b.format, BUNDLE_FORMAT_V1);
+    let v = verify_bundle(&b, &log.d).unwrap();
+    assert_eq!(v.status, "suspended");
+    assert!(!v.status_proven_current);
+    assert!(v.status_proof.is_none());
+    // Why a v1 bundle can never be taken as current: its status edited to
+    // active, with no key, still verifies (issue 14).
+    let mut edited = b.clone();
+    edited.status = StatusInfo {
+        state: "active".into(),
+        set_by_index: b.entry.index,
+        entry: None,
+    };
+    let v = verify_bundle(&edited, &log.d).unwrap();
+    assert_eq!(v.status, "active");
+    assert!(!v.status_proven_current);
+    // A v1 bundle carrying a status proof, or a v2 one without: refused.
+    let mut with = b.clone();
+    with.status_proof = Some(log.status(StatusKind::Product, REGISTRATION_NO));
+    assert_eq!(
+        verify_bundle(&with, &log.d).unwrap_err().part,
+        "status_proof"
+    );
+    let mut without = log.assembled(&r.state);
+    without.status_proof = None;
+    assert_eq!(
+        verify_bundle(&without, &log.d).unwrap_err().part,
+        "status_proof"
+    );
+}
+
+#[test]
+fn a_bundle_whose_status_was_edited_or_whose_proof_is_another_objects_fails() {
+    // Suspended, then edited to say active everywhere a hostile venue can.
+    let steps = steps_upto("product suspended");
+    let r = replay(ORIGIN, HashSuite::Blake3, &steps).unwrap();
+    let log = test_log(&steps, None);
+    let good = log.assembled(&r.state);
+    assert_eq!(verify_bundle(&good, &log.d).unwrap().status, "suspended");
+    let mut edited = good.clone();
+    edited.status = StatusInfo {
+        state: "active".into(),
+        set_by_index: good.entry.index,
+        entry: None,
+    };
+    let e = verify_bundle(&edited, &log.d).unwrap_err();
+    assert_eq!(e.part, "status", "{e}");
+    let mut both = edited.clone();
+    let sp = both.status_proof.as_mut().unwrap();
+    sp.state.status = "active".into();
+    sp.state.status_zh = "有效".into();
+    let e = verify_bundle(&both, &log.d).unwrap_err();
+    assert_eq!(e.part, "status_proof.state", "{e}");
+    // The proof of another object: the participant registering it (active).
+    let mut swapped = good.clone();
+    swapped.status_proof = Some(log.status(StatusKind::Participant, "gx-operator"));
+    let e = verify_bundle(&swapped, &log.d).unwrap_err();
+    assert_eq!(e.part, "status_proof", "{e}");
+    // The proof of another 登记号, renamed: the key the verifier builds
+    // from the id is not the key the proof is for.
+    let mut renamed = good.clone();
+    let mut other = log.status(StatusKind::Product, "GXDP-2099-000009");
+    assert_eq!(other.state.status, "absent");
+    other.id = REGISTRATION_NO.into();
+    renamed.status_proof = Some(other);
+    let e = verify_bundle(&renamed, &log.d).unwrap_err();
+    assert_eq!(e.part, "status_proof.map_proof", "{e}");
 }
 
 /// flip_b64 flips one bit inside the decoded bytes of a base64 string.
@@ -200,22 +349,61 @@ fn every_part_is_tamper_evident() {
     push("blockchain_no", &|b| {
         b.blockchain_no = b.blockchain_no.replace("-1", "-2")
     });
-    // Inside the leaf: header, payload, signature, key id.
+    // Inside the leaf: header, state root, envelope hash.
     push("entry.leaf", &|b| b.entry.leaf = flip_b64(&b.entry.leaf, 3));
+    push("entry.leaf", &|b| {
+        b.entry.leaf = flip_b64(&b.entry.leaf, 60)
+    });
     push("entry.leaf", &|b| {
         b.entry.leaf = flip_b64(&b.entry.leaf, 200)
     });
-    push("entry.leaf", &|b| {
-        let raw = B64.decode(&b.entry.leaf).unwrap();
-        b.entry.leaf = flip_b64(&b.entry.leaf, raw.len() - 5);
+    // Inside the envelope beside it: payload, signature, key id.
+    push("entry.envelope", &|b| {
+        let e = b.entry.envelope.clone().unwrap();
+        b.entry.envelope = Some(flip_b64(&e, 120))
     });
-    push("entry.leaf", &|b| {
-        let raw = B64.decode(&b.entry.leaf).unwrap();
+    push("entry.envelope", &|b| {
+        let e = b.entry.envelope.clone().unwrap();
+        let raw = B64.decode(&e).unwrap();
+        b.entry.envelope = Some(flip_b64(&e, raw.len() - 5));
+    });
+    push("entry.envelope", &|b| {
+        let e = b.entry.envelope.clone().unwrap();
+        let raw = B64.decode(&e).unwrap();
         let at = raw
-            .windows(b"nn-mobility".len())
+            .windows(b"gx-operator".len())
             .position(|w| w == b"gx-operator")
-            .unwrap_or(raw.len() - 80);
-        b.entry.leaf = flip_b64(&b.entry.leaf, at);
+            .unwrap();
+        b.entry.envelope = Some(flip_b64(&e, at));
+    });
+    push("entry.envelope missing", &|b| b.entry.envelope = None);
+    push("signer_entries[1].envelope", &|b| {
+        let e = b.signer_entries[1].envelope.clone().unwrap();
+        b.signer_entries[1].envelope = Some(flip_b64(&e, 100))
+    });
+    push("status.entry.envelope", &|b| {
+        let se = b.status.entry.as_mut().unwrap();
+        se.envelope = Some(flip_b64(se.envelope.as_ref().unwrap(), 100))
+    });
+    // The status proof: its map proof, record, state entry and checkpoint.
+    push("status_proof.map_proof", &|b| {
+        let p = b.status_proof.as_mut().unwrap();
+        p.map_proof = flip_b64(&p.map_proof, 40)
+    });
+    push("status_proof.record", &|b| {
+        let p = b.status_proof.as_mut().unwrap();
+        p.record = Some(flip_b64(p.record.as_ref().unwrap(), 30))
+    });
+    push("status_proof.record removed", &|b| {
+        b.status_proof.as_mut().unwrap().record = None
+    });
+    push("status_proof.state_entry", &|b| {
+        let p = b.status_proof.as_mut().unwrap();
+        p.state_entry.leaf = flip_b64(&p.state_entry.leaf, 60)
+    });
+    push("status_proof.checkpoint", &|b| {
+        let p = b.status_proof.as_mut().unwrap();
+        p.checkpoint = p.checkpoint.replacen('\n', "x\n", 1)
     });
     push("entry.index", &|b| b.entry.index += 1);
     push("previous", &|b| {
@@ -280,7 +468,7 @@ fn the_signer_history_runs_from_genesis_and_shows_later_retirement_and_revocatio
     assert_eq!(v.signer_chain, idx);
     assert_eq!(v.signer_key_retired_index, Some(16));
     assert_eq!(v.signer_revoked_index, Some(17));
-    assert!(!v.status_proven_current);
+    assert!(v.status_proven_current);
 
     // Checkpointed before the rotation, the registry is newer than the
     // checkpoint: the bundle leaves out what it cannot prove at it.
@@ -298,7 +486,7 @@ fn the_status_signer_is_checked_at_its_index() {
     let v = verify_bundle(&b, &d).unwrap();
     assert_eq!(v.status, "suspended");
     assert_eq!(v.status_signer.as_deref(), Some("gx-data-bureau"));
-    assert!(!v.status_proven_current);
+    assert!(v.status_proven_current);
     // A suspension "signed" by the trading venue, whose role may not suspend.
     let k = Testkit::new(ORIGIN);
     let mut steps = steps_upto("product suspended");
@@ -379,6 +567,78 @@ fn a_malformed_signer_history_fails_naming_the_part() {
     let e = verify_bundle(&log.hand(15, &[0, 3], None), &log.d).unwrap_err();
     assert_eq!(e.part, "signer_entries[0]", "{e}");
     assert!(e.reason.contains("genesis fixes hash sha256"), "{e}");
+}
+
+#[test]
+fn status_proofs_show_every_kind_and_absence_and_refuse_tampering() {
+    let steps = steps_upto("registration revoked");
+    let log = test_log(&steps, None);
+    let cases = [
+        (StatusKind::Product, REGISTRATION_NO, "revoked"),
+        (StatusKind::Participant, "gx-operator", "active"),
+        (StatusKind::Product, "GXDP-2099-000009", "absent"),
+        (StatusKind::Participant, "nobody", "absent"),
+    ];
+    for (kind, id, want) in cases {
+        let p = log.status(kind, id);
+        let v = verify_status(&p, &log.d).unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(v.state.status, want, "{id}");
+        assert_eq!(v.checkpoint.size, log.size);
+        assert_eq!(v.witness_times, vec![1_700_000_000]);
+        // Round trip through JSON, as served.
+        let j = serde_json::to_string(&p).unwrap();
+        let back: StatusProof = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, p);
+    }
+    let good = log.status(StatusKind::Product, REGISTRATION_NO);
+    let mut cases: Vec<(&str, StatusProof)> = Vec::new();
+    let mut push = |name: &'static str, f: &dyn Fn(&mut StatusProof)| {
+        let mut p = good.clone();
+        f(&mut p);
+        cases.push((name, p));
+    };
+    push("state", &|p| {
+        p.state.status = "active".into();
+        p.state.status_zh = "有效".into();
+    });
+    push("state set_by", &|p| p.state.set_by = Some(1));
+    push("kind", &|p| p.kind = "participant".into());
+    push("id", &|p| p.id = "GXDP-2025-000002".into());
+    push("id grammar", &|p| p.id = "gxdp-2025-000001".into());
+    push("record", &|p| {
+        p.record = Some(flip_b64(p.record.as_ref().unwrap(), 50))
+    });
+    push("record removed", &|p| p.record = None);
+    push("map_proof", &|p| p.map_proof = flip_b64(&p.map_proof, 10));
+    push("state_entry.index", &|p| p.state_entry.index -= 1);
+    push("state_entry.leaf", &|p| {
+        p.state_entry.leaf = flip_b64(&p.state_entry.leaf, 55)
+    });
+    push("state_entry.inclusion_proof", &|p| {
+        p.state_entry.inclusion_proof[0] = flip_b64(&p.state_entry.inclusion_proof[0], 0)
+    });
+    push("format", &|p| p.format = "regledger-status-proof/v0".into());
+    push("origin", &|p| p.origin = "other".into());
+    push("checkpoint", &|p| {
+        let mut n = crate::tlog::note::Note::parse(p.checkpoint.as_bytes()).unwrap();
+        n.sigs.truncate(1);
+        p.checkpoint = n.to_text();
+    });
+    for (name, p) in cases {
+        assert!(
+            verify_status(&p, &log.d).is_err(),
+            "tampered {name} still verifies"
+        );
+    }
+    // Proven at an older checkpoint, the same product was still active:
+    // a genuine but stale proof (what --max-age is for).
+    let older = test_log(&steps, Some(17));
+    let v = verify_status(
+        &older.status(StatusKind::Product, REGISTRATION_NO),
+        &older.d,
+    )
+    .unwrap();
+    assert_eq!(v.state.status, "active");
 }
 
 /// A product changed after its registration (变更登记) still has a

@@ -6,9 +6,11 @@
 //! The JSON form is for the HTTP API; the binary form ([`Envelope::to_bytes`])
 //! is what a leaf carries. Layouts are in `schemas/FORMATS.md`.
 
+pub use crate::crypto::SigAlg;
+use crate::crypto::{PublicKey, SecretKey};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -51,6 +53,17 @@ pub enum EnvelopeError {
     /// UnknownKey: no public key is known for a signature's key id.
     #[error("no key is registered under key id {0:?}; every signature must be by a known key")]
     UnknownKey(String),
+    /// WrongAlgorithm: a signature's algorithm is not its key's (an SM2
+    /// signature on an Ed25519 key id, or the reverse).
+    #[error("signature by key {key_id:?} says {sig}, but the key registered under it is {key}")]
+    WrongAlgorithm {
+        /// key_id is the signature's key id.
+        key_id: String,
+        /// sig is the signature's algorithm.
+        sig: SigAlg,
+        /// key is the key's.
+        key: SigAlg,
+    },
     /// DuplicateKey: two signatures share a key id or a public key.
     #[error("two signatures by the same key {0:?}; every signature must come from a distinct key")]
     DuplicateKey(String),
@@ -61,35 +74,12 @@ pub enum EnvelopeError {
 /// the same envelope need not verify it again. It names one signature by
 /// position: a signature it does not name is verified, so a junk signature
 /// can never ride on a verified one (issue 12).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Preverified {
     /// index is the signature's position in [`Envelope::signatures`].
     pub index: usize,
     /// public_key is the key it verified with.
-    pub public_key: [u8; 32],
-}
-
-/// SigAlg tags a signature's algorithm so SM2 can be added later.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SigAlg {
-    /// Ed25519 (tag 1), verified with verify_strict.
-    Ed25519,
-}
-
-impl SigAlg {
-    /// tag is the algorithm byte of the binary layout.
-    pub fn tag(self) -> u8 {
-        match self {
-            SigAlg::Ed25519 => 1,
-        }
-    }
-
-    /// name is the algorithm name of the JSON form.
-    pub fn name(self) -> &'static str {
-        match self {
-            SigAlg::Ed25519 => "ed25519",
-        }
-    }
+    pub public_key: PublicKey,
 }
 
 /// EnvelopeSignature is one signature of an envelope.
@@ -115,9 +105,11 @@ pub struct Envelope {
 }
 
 /// participant_key_id returns the key id of a participant's key:
-/// `<participant id>/<first 8 hex digits of SHA-256(public key)>`.
-pub fn participant_key_id(participant_id: &str, public_key: &[u8; 32]) -> String {
-    let d = Sha256::digest(public_key);
+/// `<participant id>/<first 8 hex digits of SHA-256(key material)>`, the
+/// material being the 32-byte Ed25519 key or the SM2 point (and stated
+/// signer ID, if any): [`PublicKey::material`].
+pub fn participant_key_id(participant_id: &str, public_key: &PublicKey) -> String {
+    let d = Sha256::digest(public_key.material());
     format!("{participant_id}/{}", hex8(&d[..4]))
 }
 
@@ -158,15 +150,28 @@ impl Envelope {
 
     /// sign returns an envelope with one Ed25519 signature.
     pub fn sign(payload_type: &str, payload: Vec<u8>, key_id: &str, key: &SigningKey) -> Envelope {
-        let sig = key
-            .sign(&Envelope::pae(payload_type, &payload))
-            .to_bytes()
-            .to_vec();
+        Envelope::sign_with(
+            payload_type,
+            payload,
+            key_id,
+            &SecretKey::Ed25519(key.clone()),
+        )
+    }
+
+    /// sign_with returns an envelope with one signature by `key` (Ed25519,
+    /// or SM2 under the key's signer ID).
+    pub fn sign_with(
+        payload_type: &str,
+        payload: Vec<u8>,
+        key_id: &str,
+        key: &SecretKey,
+    ) -> Envelope {
+        let sig = key.sign(&Envelope::pae(payload_type, &payload)).to_vec();
         Envelope {
             payload_type: payload_type.to_string(),
             payload,
             signatures: vec![EnvelopeSignature {
-                alg: SigAlg::Ed25519,
+                alg: key.alg(),
                 key_id: key_id.to_string(),
                 sig,
             }],
@@ -194,7 +199,7 @@ impl Envelope {
                 return m("key id must be 1..128 printable ASCII bytes");
             }
             if s.sig.len() != 64 {
-                return m("an Ed25519 signature is 64 bytes");
+                return m("a signature is 64 bytes (Ed25519, or SM2 r ‖ s)");
             }
         }
         Ok(())
@@ -218,21 +223,31 @@ impl Envelope {
         Ok(())
     }
 
-    /// verify_at verifies signature `index` with `public_key` (verify_strict,
-    /// which also refuses small-order keys).
-    fn verify_at(&self, index: usize, public_key: &[u8; 32]) -> Result<(), EnvelopeError> {
+    /// verify_at verifies signature `index` with `public_key`: the
+    /// signature's algorithm must be the key's; Ed25519 with verify_strict
+    /// (refusing small-order keys), SM2 under the key's signer ID.
+    fn verify_at(&self, index: usize, public_key: &PublicKey) -> Result<(), EnvelopeError> {
         let s = &self.signatures[index];
-        let bad = || EnvelopeError::BadSignature(s.key_id.clone());
-        let vk = VerifyingKey::from_bytes(public_key).map_err(|_| bad())?;
-        if crate::tlog::note::verify_strict(
-            &vk,
-            &Envelope::pae(&self.payload_type, &self.payload),
-            &s.sig,
-        ) {
-            Ok(())
-        } else {
-            Err(bad())
+        if s.alg != public_key.alg() {
+            return Err(EnvelopeError::WrongAlgorithm {
+                key_id: s.key_id.clone(),
+                sig: s.alg,
+                key: public_key.alg(),
+            });
         }
+        if let PublicKey::Ed25519(k) = public_key {
+            let weak = VerifyingKey::from_bytes(k).map_or(true, |vk| vk.is_weak());
+            if weak {
+                return Err(EnvelopeError::BadSignature(s.key_id.clone()));
+            }
+        }
+        public_key
+            .verify(
+                s.alg,
+                &Envelope::pae(&self.payload_type, &self.payload),
+                &s.sig,
+            )
+            .map_err(|_| EnvelopeError::BadSignature(s.key_id.clone()))
     }
 
     /// verify_all verifies every signature: each must be under a key id
@@ -246,8 +261,8 @@ impl Envelope {
     /// As [`Envelope::verify_all_preverified`].
     pub fn verify_all(
         &self,
-        key_of: impl FnMut(&str) -> Option<[u8; 32]>,
-    ) -> Result<Vec<[u8; 32]>, EnvelopeError> {
+        key_of: impl FnMut(&str) -> Option<PublicKey>,
+    ) -> Result<Vec<PublicKey>, EnvelopeError> {
         self.verify_all_preverified(key_of, &[])
     }
 
@@ -263,18 +278,21 @@ impl Envelope {
     /// [`EnvelopeError::BadSignature`].
     pub fn verify_all_preverified(
         &self,
-        mut key_of: impl FnMut(&str) -> Option<[u8; 32]>,
+        mut key_of: impl FnMut(&str) -> Option<PublicKey>,
         preverified: &[Preverified],
-    ) -> Result<Vec<[u8; 32]>, EnvelopeError> {
+    ) -> Result<Vec<PublicKey>, EnvelopeError> {
         self.distinct_key_ids()?;
-        let mut keys: Vec<[u8; 32]> = Vec::with_capacity(self.signatures.len());
+        let mut keys: Vec<PublicKey> = Vec::with_capacity(self.signatures.len());
         for (index, s) in self.signatures.iter().enumerate() {
             let public_key =
                 key_of(&s.key_id).ok_or_else(|| EnvelopeError::UnknownKey(s.key_id.clone()))?;
             if keys.contains(&public_key) {
                 return Err(EnvelopeError::DuplicateKey(s.key_id.clone()));
             }
-            if !preverified.contains(&Preverified { index, public_key }) {
+            if !preverified
+                .iter()
+                .any(|p| p.index == index && p.public_key == public_key)
+            {
                 self.verify_at(index, &public_key)?;
             }
             keys.push(public_key);
@@ -293,7 +311,7 @@ impl Envelope {
     /// [`EnvelopeError::DuplicateKey`] or [`EnvelopeError::BadSignature`].
     pub fn verify_known(
         &self,
-        mut key_of: impl FnMut(&str) -> Option<[u8; 32]>,
+        mut key_of: impl FnMut(&str) -> Option<PublicKey>,
     ) -> Result<Vec<Preverified>, EnvelopeError> {
         self.distinct_key_ids()?;
         let mut out = Vec::with_capacity(self.signatures.len());
@@ -319,7 +337,7 @@ impl Envelope {
     pub fn verify_signature(
         &self,
         key_id: &str,
-        public_key: &[u8; 32],
+        public_key: &PublicKey,
     ) -> Result<(), EnvelopeError> {
         let mut at = self
             .signatures
@@ -389,14 +407,12 @@ impl Envelope {
         let n = usize::from(r.u8()?);
         let mut signatures = Vec::with_capacity(n.min(MAX_SIGNATURES));
         for _ in 0..n {
-            let alg = match r.u8()? {
-                1 => SigAlg::Ed25519,
-                t => {
-                    return Err(EnvelopeError::Malformed(format!(
-                        "unknown signature algorithm {t}"
-                    )))
-                }
-            };
+            let t = r.u8()?;
+            let alg = SigAlg::from_tag(t).ok_or_else(|| {
+                EnvelopeError::Malformed(format!(
+                    "unknown signature algorithm {t} (1 is ed25519, 2 is sm2)"
+                ))
+            })?;
             let kl = usize::from(r.u8()?);
             let key_id = String::from_utf8(r.take(kl)?.to_vec())
                 .map_err(|_| EnvelopeError::Malformed("key id is not UTF-8".into()))?;
@@ -477,8 +493,11 @@ impl Envelope {
                 return Err(m("unknown field in signature"));
             }
             let alg = match so.get("alg").map(|a| a.as_str()) {
-                None | Some(Some("ed25519")) => SigAlg::Ed25519,
-                _ => return Err(m("unsupported signature algorithm")),
+                None => SigAlg::Ed25519,
+                Some(Some(a)) => SigAlg::from_name(a).ok_or_else(|| {
+                    m("unsupported signature algorithm (alg is \"ed25519\" or \"sm2\")")
+                })?,
+                Some(None) => return Err(m("alg must be a string")),
             };
             let key_id = so
                 .get("keyid")
@@ -551,7 +570,7 @@ impl<'a> Reader<'a> {
 /// refuses only if the key's holder deliberately malformed it (a
 /// non-canonical or small-order-twisted R); docs/decisions.md D9 explains
 /// why the audit accepts that trade.
-pub fn verify_batch(items: &[(&Envelope, &[[u8; 32]])]) -> Vec<(usize, usize)> {
+pub fn verify_batch(items: &[(&Envelope, &[PublicKey])]) -> Vec<(usize, usize)> {
     let n: usize = items.iter().map(|(e, _)| e.signatures.len()).sum();
     let mut msgs = Vec::with_capacity(items.len());
     let mut sigs = Vec::with_capacity(n);
@@ -565,7 +584,14 @@ pub fn verify_batch(items: &[(&Envelope, &[[u8; 32]])]) -> Vec<(usize, usize)> {
         }
         msgs.push(Envelope::pae(&env.payload_type, &env.payload));
         for (s, pk) in env.signatures.iter().zip(pks.iter()) {
-            let vk = VerifyingKey::from_bytes(pk).ok().filter(|k| !k.is_weak());
+            // Only Ed25519 batches; an SM2 key or signature (or a mismatch)
+            // sends the whole batch to the one-by-one check.
+            let vk = match (pk, s.alg) {
+                (PublicKey::Ed25519(pk), SigAlg::Ed25519) => {
+                    VerifyingKey::from_bytes(pk).ok().filter(|k| !k.is_weak())
+                }
+                _ => None,
+            };
             let sig = <[u8; 64]>::try_from(s.sig.as_slice()).ok();
             match (vk, sig) {
                 (Some(vk), Some(sig)) => {
@@ -588,7 +614,7 @@ pub fn verify_batch(items: &[(&Envelope, &[[u8; 32]])]) -> Vec<(usize, usize)> {
 
 /// verify_each is [`verify_batch`] checking each signature alone with
 /// `verify_strict` (exactly the node's rule; slower).
-pub fn verify_each(items: &[(&Envelope, &[[u8; 32]])]) -> Vec<(usize, usize)> {
+pub fn verify_each(items: &[(&Envelope, &[PublicKey])]) -> Vec<(usize, usize)> {
     let mut bad = Vec::new();
     for (i, (env, pks)) in items.iter().enumerate() {
         if pks.len() != env.signatures.len() {

@@ -3,30 +3,34 @@
 
 use super::*;
 
+fn ed(k: &SigningKey) -> PublicKey {
+    PublicKey::Ed25519(k.verifying_key().to_bytes())
+}
+
 #[test]
 fn verify_batch_names_exactly_the_bad_signatures() {
     let keys: Vec<SigningKey> = (1..=12u8)
         .map(|i| SigningKey::from_bytes(&[i; 32]))
         .collect();
-    let envs: Vec<(Envelope, String, [u8; 32])> = keys
+    let envs: Vec<(Envelope, String, PublicKey)> = keys
         .iter()
         .enumerate()
         .map(|(i, k)| {
-            let id = participant_key_id(&format!("p{i}"), k.verifying_key().as_bytes());
+            let id = participant_key_id(&format!("p{i}"), &ed(k));
             let e = Envelope::sign(
                 &payload_type_for("operation-event"),
                 format!("{{\"n\":{i}}}").into_bytes(),
                 &id,
                 k,
             );
-            (e, id, k.verifying_key().to_bytes())
+            (e, id, ed(k))
         })
         .collect();
     // Each envelope has one signature: name the failing envelopes.
     // (The key id is not an input: keys come in signature order.)
-    let items = |v: &[(Envelope, String, [u8; 32])]| -> Vec<usize> {
-        let pks: Vec<[[u8; 32]; 1]> = v.iter().map(|(_, _, pk)| [*pk]).collect();
-        let refs: Vec<(&Envelope, &[[u8; 32]])> = v
+    let items = |v: &[(Envelope, String, PublicKey)]| -> Vec<usize> {
+        let pks: Vec<[PublicKey; 1]> = v.iter().map(|(_, _, pk)| [pk.clone()]).collect();
+        let refs: Vec<(&Envelope, &[PublicKey])> = v
             .iter()
             .zip(&pks)
             .map(|((e, _, _), pk)| (e, pk.as_slice()))
@@ -47,18 +51,18 @@ fn verify_batch_names_exactly_the_bad_signatures() {
         v[bad].0.payload[2] ^= 1;
         assert_eq!(items(&v), vec![bad]);
         let mut v = envs.clone();
-        v[bad].2 = keys[(bad + 1) % 12].verifying_key().to_bytes();
+        v[bad].2 = ed(&keys[(bad + 1) % 12]);
         assert_eq!(items(&v), vec![bad]);
     }
     let mut v = envs.clone();
     v[2].0.signatures[0].sig[40] ^= 0x80;
-    v[7].2 = keys[0].verifying_key().to_bytes();
+    v[7].2 = ed(&keys[0]);
     assert_eq!(items(&v), vec![2, 7]);
     // The identity point is a weak (small-order) key: never accepted.
     let mut v = envs.clone();
     let mut ident = [0u8; 32];
     ident[0] = 1;
-    v[4].2 = ident;
+    v[4].2 = PublicKey::Ed25519(ident);
     assert_eq!(items(&v), vec![4]);
     // A truncated signature is refused, not a panic.
     let mut v = envs;
@@ -68,7 +72,7 @@ fn verify_batch_names_exactly_the_bad_signatures() {
 
 fn sample() -> (Envelope, SigningKey, String) {
     let k = SigningKey::from_bytes(&[8; 32]);
-    let id = participant_key_id("gx-authority", k.verifying_key().as_bytes());
+    let id = participant_key_id("gx-authority", &ed(&k));
     let e = Envelope::sign(
         &payload_type_for("resource-registered"),
         br#"{"id":"r1"}"#.to_vec(),
@@ -83,8 +87,7 @@ fn round_trips_and_verifies() {
     let (e, k, id) = sample();
     assert_eq!(Envelope::from_bytes(&e.to_bytes()).unwrap(), e);
     assert_eq!(Envelope::from_json(&e.to_json()).unwrap(), e);
-    e.verify_signature(&id, k.verifying_key().as_bytes())
-        .unwrap();
+    e.verify_signature(&id, &ed(&k)).unwrap();
     assert_eq!(e.kind_name().unwrap(), "resource-registered");
     assert_eq!(Envelope::pae("t", b"ab"), b"DSSEv1 1 t 2 ab".to_vec());
 }
@@ -92,7 +95,7 @@ fn round_trips_and_verifies() {
 #[test]
 fn tampering_is_detected() {
     let (e, k, id) = sample();
-    let pk = *k.verifying_key().as_bytes();
+    let pk = ed(&k);
     let mut t = e.clone();
     t.payload_type = payload_type_for("resource-deregistered");
     assert!(t.verify_signature(&id, &pk).is_err());
@@ -109,9 +112,7 @@ fn tampering_is_detected() {
         Err(EnvelopeError::NoSignature(id.clone()))
     );
     let other = SigningKey::from_bytes(&[9; 32]);
-    assert!(e
-        .verify_signature(&id, other.verifying_key().as_bytes())
-        .is_err());
+    assert!(e.verify_signature(&id, &ed(&other)).is_err());
 }
 
 fn junk(key_id: &str) -> EnvelopeSignature {
@@ -123,28 +124,28 @@ fn junk(key_id: &str) -> EnvelopeSignature {
 }
 
 /// cosigner is a second key and its signature over `e`'s content.
-fn cosigner(e: &Envelope) -> (EnvelopeSignature, String, [u8; 32]) {
+fn cosigner(e: &Envelope) -> (EnvelopeSignature, String, PublicKey) {
     let k = SigningKey::from_bytes(&[9; 32]);
-    let id = participant_key_id("gx-operator", k.verifying_key().as_bytes());
+    let id = participant_key_id("gx-operator", &ed(&k));
     let s = Envelope::sign(&e.payload_type, e.payload.clone(), &id, &k);
-    (s.signatures[0].clone(), id, k.verifying_key().to_bytes())
+    (s.signatures[0].clone(), id, ed(&k))
 }
 
 #[test]
 fn every_signature_must_verify_and_come_from_a_distinct_key() {
     let (e, k, id) = sample();
-    let pk = k.verifying_key().to_bytes();
+    let pk = ed(&k);
     let (co, co_id, co_pk) = cosigner(&e);
     let keys = |kid: &str| {
         if kid == id {
-            Some(pk)
+            Some(pk.clone())
         } else if kid == co_id {
-            Some(co_pk)
+            Some(co_pk.clone())
         } else {
             None
         }
     };
-    assert_eq!(e.verify_all(keys), Ok(vec![pk]));
+    assert_eq!(e.verify_all(keys), Ok(vec![pk.clone()]));
 
     // The issue's attack: a junk signature under the signer's own key
     // id. Judged on the first signature before; refused now, whatever
@@ -157,7 +158,7 @@ fn every_signature_must_verify_and_come_from_a_distinct_key() {
     assert_eq!(t.verify_signature(&id, &pk), Err(dup.clone()));
     let pre = [Preverified {
         index: 0,
-        public_key: pk,
+        public_key: pk.clone(),
     }];
     assert_eq!(t.verify_all_preverified(keys, &pre), Err(dup));
 
@@ -169,17 +170,23 @@ fn every_signature_must_verify_and_come_from_a_distinct_key() {
     assert_eq!(t.verify_all(keys), Err(bad.clone()));
     assert_eq!(t.verify_all_preverified(keys, &pre), Err(bad.clone()));
     assert_eq!(t.verify_known(keys), Err(bad));
-    assert_eq!(verify_batch(&[(&t, &[pk, co_pk][..])]), vec![(0, 1)]);
-    assert_eq!(verify_each(&[(&t, &[pk, co_pk][..])]), vec![(0, 1)]);
+    assert_eq!(
+        verify_batch(&[(&t, &[pk.clone(), co_pk.clone()][..])]),
+        vec![(0, 1)]
+    );
+    assert_eq!(
+        verify_each(&[(&t, &[pk.clone(), co_pk.clone()][..])]),
+        vec![(0, 1)]
+    );
     // A preverified entry for another position or key covers nothing.
     for wrong in [
         Preverified {
             index: 1,
-            public_key: pk,
+            public_key: pk.clone(),
         },
         Preverified {
             index: 0,
-            public_key: co_pk,
+            public_key: co_pk.clone(),
         },
     ] {
         let mut t = e.clone();
@@ -201,7 +208,7 @@ fn every_signature_must_verify_and_come_from_a_distinct_key() {
     let mut again = t.signatures[0].clone();
     again.key_id = "alias/00000000".into();
     t.signatures.push(again);
-    let alias = |kid: &str| (kid == id || kid == "alias/00000000").then_some(pk);
+    let alias = |kid: &str| (kid == id || kid == "alias/00000000").then_some(pk.clone());
     assert_eq!(
         t.verify_all(alias),
         Err(EnvelopeError::DuplicateKey("alias/00000000".into()))
@@ -210,13 +217,19 @@ fn every_signature_must_verify_and_come_from_a_distinct_key() {
     // A valid co-signature by a second key: both verified, in order.
     let mut t = e.clone();
     t.signatures.push(co.clone());
-    assert_eq!(t.verify_all(keys), Ok(vec![pk, co_pk]));
+    assert_eq!(t.verify_all(keys), Ok(vec![pk.clone(), co_pk.clone()]));
     t.signatures.reverse();
-    assert_eq!(t.verify_all(keys), Ok(vec![co_pk, pk]));
-    assert!(verify_batch(&[(&t, &[co_pk, pk][..])]).is_empty());
+    assert_eq!(t.verify_all(keys), Ok(vec![co_pk.clone(), pk.clone()]));
+    assert!(verify_batch(&[(&t, &[co_pk.clone(), pk.clone()][..])]).is_empty());
     // Keys that do not cover every signature fail every signature.
-    assert_eq!(verify_batch(&[(&t, &[co_pk][..])]), vec![(0, 0), (0, 1)]);
-    assert_eq!(verify_each(&[(&t, &[co_pk][..])]), vec![(0, 0), (0, 1)]);
+    assert_eq!(
+        verify_batch(&[(&t, &[co_pk.clone()][..])]),
+        vec![(0, 0), (0, 1)]
+    );
+    assert_eq!(
+        verify_each(&[(&t, &[co_pk.clone()][..])]),
+        vec![(0, 0), (0, 1)]
+    );
 }
 
 #[test]
@@ -263,7 +276,7 @@ fn content_id_is_the_signed_content_not_the_signatures() {
 fn the_rules_refuse_any_signature_that_is_not_verified_or_not_distinct() {
     use crate::registry::{apply, apply_preverified, EntryContext, EntryKind, Role};
     use crate::testkit::{replay, Party, Step, Testkit, DAY_MS};
-    use crate::tlog::hash::{Hash, HashSuite};
+    use crate::tlog::hash::HashSuite;
     use serde_json::json;
 
     let kit = Testkit::new("envelope.test/rules");
@@ -287,7 +300,6 @@ fn the_rules_refuse_any_signature_that_is_not_verified_or_not_distinct() {
     let ctx = EntryContext {
         index: steps.len() as u64,
         integrated_time_ms: t + DAY_MS,
-        leaf_hash: Hash([7; 32]),
         log_id: kit.origin.clone(),
     };
     let suspend = kit.authority.sign(
@@ -296,10 +308,10 @@ fn the_rules_refuse_any_signature_that_is_not_verified_or_not_distinct() {
                 "effective_on": crate::registry::calendar::Date::from_unix_ms(t + DAY_MS).unwrap().to_string()}),
     );
     apply(&r.state, &ctx, &suspend).expect("the act itself is valid");
-    let pk = kit.authority.key.verifying_key().to_bytes();
+    let pk = kit.authority.public_key();
     let pre = [Preverified {
         index: 0,
-        public_key: pk,
+        public_key: pk.clone(),
     }];
 
     let with = |extra: EnvelopeSignature| {
@@ -366,7 +378,6 @@ fn the_rules_refuse_any_signature_that_is_not_verified_or_not_distinct() {
     let gctx = EntryContext {
         index: 0,
         integrated_time_ms: steps[0].time_ms,
-        leaf_hash: Hash([0; 32]),
         log_id: kit.origin.clone(),
     };
     let empty = crate::registry::MemoryState::default();
@@ -409,7 +420,10 @@ fn hostile_bytes_and_json_are_rejected() {
         json!({"payloadType": "x", "payload": "", "signatures": []}),
         json!({"payloadType": "x", "payload": "", "signatures": [{"keyid": "k", "sig": "AA=="}]}),
         json!({"payloadType": "x y", "payload": "", "signatures": [{"keyid": "k", "sig": B64.encode([0u8; 64])}]}),
-        json!({"payloadType": "x", "payload": "", "signatures": [{"keyid": "k", "sig": B64.encode([0u8; 64]), "alg": "sm2"}]}),
+        // (alg "sm2" is tag 2 since D19; an unknown name is still refused.)
+        json!({"payloadType": "x", "payload": "", "signatures": [{"keyid": "k", "sig": B64.encode([0u8; 64]), "alg": "ecdsa"}]}),
+        json!({"payloadType": "x", "payload": "", "signatures": [{"keyid": "k", "sig": B64.encode([0u8; 64]), "alg": 2}]}),
+        json!({"payloadType": "x", "payload": "", "signatures": [{"keyid": "k", "sig": B64.encode([0u8; 64]), "alg": "SM2"}]}),
         json!({"payloadType": "x", "payload": "", "extra": 1, "signatures": [{"keyid": "k", "sig": B64.encode([0u8; 64])}]}),
         json!({"payloadType": "x", "payload": B64.encode(vec![0u8; MAX_PAYLOAD + 1]), "signatures": [{"keyid": "k", "sig": B64.encode([0u8; 64])}]}),
     ] {

@@ -240,7 +240,10 @@ mod tests {
             assert!(check_id("id", bad).is_err(), "{bad:?}");
         }
         // The longest id still makes a key id within the envelope's limit.
-        let kid = crate::entry::envelope::participant_key_id(&"a".repeat(MAX_ID_BYTES), &[7; 32]);
+        let kid = crate::entry::envelope::participant_key_id(
+            &"a".repeat(MAX_ID_BYTES),
+            &crate::crypto::PublicKey::Ed25519([7; 32]),
+        );
         assert!(kid.len() <= crate::entry::envelope::MAX_KEY_ID_BYTES);
     }
 

@@ -19,9 +19,11 @@
 //! | [`regulations`] | the one table of the regulations, cited by title and article |
 //! | [`profile`] | the numbers in which the regulations differ, per jurisdiction |
 //! | [`calendar`] | civil dates and working days |
+//! | [`commit`] | committed state: the state map's keys and records, an entry's writes, its root (D15) |
 //! | [`ident`] | the grammar of identifiers and free text |
 
 pub mod calendar;
+pub mod commit;
 pub mod examples;
 pub mod ident;
 pub mod kinds;

@@ -25,7 +25,9 @@ pub struct ParticipantSpec {
     pub name: String,
     /// role is its role.
     pub role: Role,
-    /// public_keys are base64 Ed25519 public keys.
+    /// public_keys are base64 public keys: 32 bytes Ed25519, or the SM2
+    /// 65-byte uncompressed point, optionally followed by a stated signer ID
+    /// (schemas/FORMATS.md, "SM2").
     pub public_keys: Vec<String>,
     /// credit_code is the 统一社会信用代码, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,6 +54,11 @@ pub struct Genesis {
     pub profile: String,
     /// authority is the root data authority, which signs this entry.
     pub authority: ParticipantSpec,
+    /// require_sm2: every participant key (the authority's included) must
+    /// be SM2 (D19: a log assessed under GB/T 39786 level 3). Omitted when
+    /// false, so genesis entries written before it are unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_sm2: bool,
 }
 
 /// ParticipantKeyRotated adds and retires keys.
@@ -61,7 +68,7 @@ pub struct Genesis {
 pub struct KeyRotation {
     /// id is the participant.
     pub id: String,
-    /// add_keys are new base64 Ed25519 public keys.
+    /// add_keys are new base64 public keys (Ed25519 or SM2, as `public_keys`).
     #[serde(default)]
     pub add_keys: Vec<String>,
     /// retire_key_ids are key ids to retire.
@@ -273,8 +280,18 @@ pub struct Agreement {
     pub term_end: Date,
     /// document_title is the document's title.
     pub document_title: String,
-    /// document_blake3 is the BLAKE3 digest (hex) of the document; the document itself is never stored.
-    pub document_blake3: String,
+    /// document_digest is the digest (64 lowercase hex digits) of the
+    /// document in the log's hash suite (SM3 in an `sm3` log); the document
+    /// itself is never stored. Exactly one of document_digest and
+    /// document_blake3 is given (docs/registry.md, "Document digests").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_digest: Option<String>,
+    /// document_blake3 is the older field: the BLAKE3 digest of the
+    /// document whatever the log's suite. Deprecated; accepted in `sha256`
+    /// and `blake3` logs (their existing entries carry it), refused in an
+    /// `sm3` log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_blake3: Option<String>,
     /// request_id makes a deliberate repeat of an identical act a new
     /// signed content (replay identity is the signed content, D12): 1..64
     /// printable ASCII characters without spaces, e.g. a UUID. The rules
@@ -294,8 +311,14 @@ pub struct AgreementAmend {
     /// scope replaces the scope, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Vec<String>>,
-    /// document_blake3 is the digest of the amended document.
-    pub document_blake3: String,
+    /// document_digest is the digest of the amended document in the log's
+    /// suite (see [`AgreementFile::document_digest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_digest: Option<String>,
+    /// document_blake3 is its deprecated BLAKE3 form (see
+    /// [`AgreementFile::document_blake3`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_blake3: Option<String>,
     /// amended_on is the date of the amendment.
     pub amended_on: Date,
     /// reason explains the amendment.
@@ -320,8 +343,14 @@ pub struct AgreementRenewal {
     pub applied_on: Date,
     /// new_term_end is the new last day.
     pub new_term_end: Date,
-    /// document_blake3 is the digest of the renewal document.
-    pub document_blake3: String,
+    /// document_digest is the digest of the renewal document in the log's
+    /// suite (see [`AgreementFile::document_digest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_digest: Option<String>,
+    /// document_blake3 is its deprecated BLAKE3 form (see
+    /// [`AgreementFile::document_blake3`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_blake3: Option<String>,
     /// request_id makes a deliberate repeat of an identical act a new
     /// signed content (replay identity is the signed content, D12): 1..64
     /// printable ASCII characters without spaces, e.g. a UUID. The rules
@@ -497,7 +526,12 @@ pub struct Objection {
     pub filer_name: String,
     /// grounds summarises the grounds.
     pub grounds: String,
-    /// evidence_blake3 is the digest of the evidence, if any.
+    /// evidence_digest is the digest of the evidence, if any, in the log's
+    /// suite (see [`AgreementFile::document_digest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_digest: Option<String>,
+    /// evidence_blake3 is its deprecated BLAKE3 form (see
+    /// [`AgreementFile::document_blake3`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence_blake3: Option<String>,
     /// request_id makes a deliberate repeat of an identical act a new
@@ -607,8 +641,15 @@ pub struct DestructionAttestation {
     pub attested_on: Date,
     /// method describes how.
     pub method: String,
-    /// evidence_blake3 is the digest of the evidence.
-    pub evidence_blake3: String,
+    /// evidence_digest is the digest of the evidence in the log's suite
+    /// (see [`AgreementFile::document_digest`]); exactly one of it and
+    /// evidence_blake3 is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_digest: Option<String>,
+    /// evidence_blake3 is its deprecated BLAKE3 form (see
+    /// [`AgreementFile::document_blake3`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_blake3: Option<String>,
     /// request_id makes a deliberate repeat of an identical act a new
     /// signed content (replay identity is the signed content, D12): 1..64
     /// printable ASCII characters without spaces, e.g. a UUID. The rules
@@ -722,8 +763,8 @@ mod tests {
         let steps = t.lifecycle(HashSuite::Blake3, "guangxi");
         let r = replay(&t.origin, HashSuite::Blake3, &steps).unwrap();
         let mut kinds = 0;
-        for (leaf, fx) in r.leaves.iter().zip(&r.effects) {
-            let got = fx.kind.subject_id(&leaf.envelope.payload);
+        for (env, fx) in r.envelopes.iter().zip(&r.effects) {
+            let got = fx.kind.subject_id(&env.payload);
             if fx.kind == EntryKind::CalendarPublished {
                 assert_eq!(got, None);
                 continue;

@@ -15,25 +15,22 @@ use crate::registry::calendar::{Date, YearNotice};
 use crate::registry::kinds::*;
 use crate::registry::payloads::*;
 use crate::registry::violation::Flag;
-use crate::tlog::hash::Hash;
 
-/// hex_key writes a 32-byte public key as the hex string state has always
-/// held (so existing data directories read back unchanged) and reads it
-/// strictly: exactly 64 hex digits.
+/// hex_key writes a public key as the string state has always held for
+/// Ed25519, 64 hex digits (so existing data directories read back
+/// unchanged), and an SM2 key as `sm2:` and the hex of its material
+/// ([`crate::crypto::PublicKey::to_state_string`]); it reads both strictly.
 mod hex_key {
+    use crate::crypto::PublicKey;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    use super::Hash;
-
-    pub fn serialize<S: Serializer>(key: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&Hash(*key).to_hex())
+    pub fn serialize<S: Serializer>(key: &PublicKey, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&key.to_state_string())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PublicKey, D::Error> {
         let s = String::deserialize(d)?;
-        Hash::from_hex(&s)
-            .map(|h| h.0)
-            .ok_or_else(|| serde::de::Error::custom("a public key is 64 hex digits"))
+        PublicKey::from_state_string(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -131,6 +128,10 @@ pub struct GenesisState {
     pub hash: String,
     /// profile is the policy profile name.
     pub profile: String,
+    /// require_sm2: participant keys must be SM2 (omitted when false, so
+    /// the state of existing logs is byte for byte unchanged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_sm2: bool,
 }
 
 /// ParticipantState is a participant as registered.
@@ -159,10 +160,11 @@ pub struct KeyState {
     pub key_id: String,
     /// participant is the owner.
     pub participant: String,
-    /// public_key is the Ed25519 public key, stored (in the node's database
-    /// and the mirror's) and served as 64 lowercase hex digits.
+    /// public_key is the public key, stored (in the node's database and
+    /// the mirror's) and served as 64 lowercase hex digits (Ed25519) or
+    /// `sm2:<hex of point ‖ stated ID>` (SM2).
     #[serde(with = "hex_key")]
-    pub public_key: [u8; 32],
+    pub public_key: crate::crypto::PublicKey,
     /// added_index is the entry that added it.
     pub added_index: u64,
     /// retired_index is the entry that retired it, if any.
@@ -246,16 +248,34 @@ pub struct AgreementState {
 }
 
 /// RegistrationState is a product's certificate data.
+///
+/// It holds no leaf hash and no 区块链编号: state is committed in the
+/// entry's own leaf (D15), so it cannot depend on that leaf's hash. The
+/// number is derived when shown, from the origin, `index` and the leaf
+/// hash of entry `index` ([`crate::entry::blockchain_no::BlockchainNo::new`]).
+/// Rows a node wrote before issue 14 carried `leaf_hash` and
+/// `blockchain_no` too; they are ignored when read, and the node rewrites
+/// every row when it upgrades a data directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistrationState {
     /// fields are the certificate fields as signed.
     pub fields: ProductRegistration,
     /// index is the registering entry.
     pub index: u64,
-    /// leaf_hash is the registering entry's leaf hash (hex).
-    pub leaf_hash: String,
-    /// blockchain_no is the 区块链编号.
-    pub blockchain_no: String,
+}
+
+/// RegistrationNoState is the small status record of a 登记号 (the
+/// `regno/<登记号>` key): the product it names and that product's current
+/// status, rewritten by every status act, so that a status proof by
+/// 登记号 is one map proof with a record of about 100 bytes (D15).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationNoState {
+    /// product_id is the registered product.
+    pub product_id: String,
+    /// status is the product's status.
+    pub status: Status,
+    /// status_index is the entry that set it.
+    pub status_index: u64,
 }
 
 /// ProductState is a product and its lifecycle.
@@ -311,8 +331,8 @@ pub enum StateObject {
     Credential(CatalogCredential),
     /// A product.
     Product(ProductState),
-    /// A registration number's product id.
-    RegistrationNo(String),
+    /// A registration number's product and status.
+    RegistrationNo(RegistrationNoState),
     /// An objection.
     Objection(ObjectionState),
     /// A published calendar notice.
@@ -381,7 +401,7 @@ impl MemoryState {
 /// not: what the node and the audit verify a signature with before the
 /// rules decide whether the key may still sign (see
 /// [`crate::entry::envelope::Envelope::verify_known`]).
-pub fn key_of(s: &(impl StateReader + ?Sized), key_id: &str) -> Option<[u8; 32]> {
+pub fn key_of(s: &(impl StateReader + ?Sized), key_id: &str) -> Option<crate::crypto::PublicKey> {
     match s.get(&StateKey::Key(key_id.to_string())) {
         Some(StateObject::Key(k)) => Some(k.public_key),
         _ => None,
@@ -393,11 +413,11 @@ pub fn product_by_registration_no(
     s: &(impl StateReader + ?Sized),
     no: &str,
 ) -> Option<ProductState> {
-    let Some(StateObject::RegistrationNo(pid)) = s.get(&StateKey::RegistrationNo(no.to_string()))
+    let Some(StateObject::RegistrationNo(r)) = s.get(&StateKey::RegistrationNo(no.to_string()))
     else {
         return None;
     };
-    match s.get(&StateKey::Product(pid)) {
+    match s.get(&StateKey::Product(r.product_id)) {
         Some(StateObject::Product(p)) => Some(p),
         _ => None,
     }
@@ -428,7 +448,7 @@ mod tests {
             StateObject::Key(KeyState {
                 key_id: "p/aa".into(),
                 participant: "p".into(),
-                public_key: [0xab; 32],
+                public_key: crate::crypto::PublicKey::Ed25519([0xab; 32]),
                 added_index: 1,
                 retired_index: Some(3),
             }),
@@ -436,9 +456,17 @@ mod tests {
         // Another object under a key's name is not a key.
         st.0.insert(
             StateKey::Key("p/cc".into()),
-            StateObject::RegistrationNo("x".into()),
+            StateObject::RegistrationNo(RegistrationNoState {
+                product_id: "x".into(),
+                status: Status::Active,
+                status_index: 2,
+            }),
         );
-        assert_eq!(key_of(&st, "p/aa"), Some([0xab; 32]), "retired or not");
+        assert_eq!(
+            key_of(&st, "p/aa"),
+            Some(crate::crypto::PublicKey::Ed25519([0xab; 32])),
+            "retired or not"
+        );
         assert_eq!(key_of(&st, "p/cc"), None);
         assert_eq!(key_of(&st, "p/dd"), None);
     }
@@ -451,7 +479,7 @@ mod tests {
         let StateObject::Key(k) = &o else {
             panic!("{o:?}")
         };
-        assert_eq!(k.public_key[..2], [0x8a, 0x88]);
+        assert_eq!(k.public_key.material()[..2], [0x8a, 0x88]);
         assert_eq!(serde_json::to_string(&o).unwrap(), stored);
         for bad in [
             "8a88",

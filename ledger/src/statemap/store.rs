@@ -395,6 +395,13 @@ impl<R: NodeReader> Overlay<R> {
         }
     }
 
+    /// with_changes continues an overlay over `base` whose buffered writes
+    /// so far are `changes` (a sequencer that keeps them between entries
+    /// of one batch while the base is borrowed only per entry).
+    pub fn with_changes(base: R, changes: Changes) -> Overlay<R> {
+        Overlay { base, changes }
+    }
+
     /// changes returns the buffered writes.
     pub fn changes(&self) -> &Changes {
         &self.changes

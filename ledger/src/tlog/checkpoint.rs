@@ -12,7 +12,7 @@ use crate::tlog::cosignature::{check_quorum, CosignatureV1Verifier};
 use crate::tlog::hash::Hash;
 use crate::tlog::note::{
     open_note, sign_note, Ed25519Verifier, KeyType, Note, NoteError, NoteVerifier, OpenedNote,
-    Signer, VerifierKey,
+    Signer, Sm2Verifier, VerifierKey,
 };
 
 /// MAX_EXTENSION_LINES bounds the extension lines of a checkpoint.
@@ -165,8 +165,9 @@ pub struct VerifiedCheckpoint {
 pub fn verifier_for(key: &VerifierKey) -> Box<dyn NoteVerifier> {
     match key.key_type() {
         KeyType::Ed25519 => Box::new(Ed25519Verifier::new(key).expect("an Ed25519 key")),
-        KeyType::CosignatureV1 => {
-            Box::new(CosignatureV1Verifier::new(key).expect("a cosignature/v1 key"))
+        KeyType::Sm2 => Box::new(Sm2Verifier::new(key).expect("an SM2 key")),
+        KeyType::CosignatureV1 | KeyType::Sm2CosignatureV1 => {
+            Box::new(CosignatureV1Verifier::new(key).expect("a cosignature key"))
         }
     }
 }

@@ -6,8 +6,8 @@
 //! Ed25519 signature.
 
 use crate::tlog::note::{
-    KeyError, KeyType, Note, NoteError, NoteSignature, NoteVerifier, OpenedNote, Signer,
-    VerifierKey, ED25519_SIGNATURE_LEN,
+    KeyError, Note, NoteError, NoteSignature, NoteVerifier, OpenedNote, Signer, VerifierKey,
+    ED25519_SIGNATURE_LEN,
 };
 
 /// TIMESTAMP_LEN is the length of the big-endian timestamp that starts a
@@ -36,7 +36,7 @@ pub fn cosign(
     checkpoint_text: &str,
     timestamp: u64,
 ) -> Result<NoteSignature, NoteError> {
-    if witness.key_type() != KeyType::CosignatureV1 {
+    if !witness.key_type().is_cosignature() {
         return Err(NoteError::InvalidSigner);
     }
     crate::tlog::note::check_text(checkpoint_text)?;
@@ -66,7 +66,8 @@ fn split_cosignature(sig: &[u8]) -> Option<(u64, &[u8])> {
 
 /// CosignatureV1Verifier verifies a witness's cosignature/v1 signatures
 /// (key type 0x04): timestamp ‖ Ed25519 signature of the cosignature/v1
-/// message for the note text.
+/// message for the note text; for an SM2 witness key (0xff ‖
+/// `regledger/sm2-cosignature/v1`) the same layout with the SM2 signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CosignatureV1Verifier {
     key: VerifierKey,
@@ -79,7 +80,7 @@ impl CosignatureV1Verifier {
     ///
     /// [`KeyError::Algorithm`] if `key` is not of type 0x04.
     pub fn new(key: &VerifierKey) -> Result<CosignatureV1Verifier, KeyError> {
-        if key.key_type() != KeyType::CosignatureV1 {
+        if !key.key_type().is_cosignature() {
             return Err(KeyError::Algorithm(key.key_type().byte()));
         }
         Ok(CosignatureV1Verifier { key: key.clone() })
@@ -97,7 +98,7 @@ impl NoteVerifier for CosignatureV1Verifier {
         let Some((ts, ed)) = split_cosignature(sig) else {
             return false;
         };
-        self.key.verify_ed25519(&cosignature_message(text, ts), ed)
+        self.key.verify_sig(&cosignature_message(text, ts), ed)
     }
 }
 
@@ -163,7 +164,7 @@ pub fn check_quorum(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tlog::note::open_note;
+    use crate::tlog::note::{open_note, KeyType};
 
     fn verifier(w: &Signer) -> CosignatureV1Verifier {
         CosignatureV1Verifier::new(&w.verifier()).unwrap()

@@ -2,7 +2,7 @@
 //! (<https://www.rfc-editor.org/rfc/rfc9162#section-2.1.1>; schemas/FORMATS.md, "Tree").
 //!
 //! Every suite regledger supports produces 32-byte digests (SHA-256,
-//! BLAKE3-256 and, later, SM3), so [`struct@Hash`] is a fixed 32-byte newtype and a
+//! BLAKE3-256 and SM3), so [`struct@Hash`] is a fixed 32-byte newtype and a
 //! suite only decides which function fills it. Adding a suite means adding a
 //! variant here; the tree math never changes.
 
@@ -72,14 +72,19 @@ pub enum HashSuite {
     /// Blake3 is BLAKE3 with 32-byte output; regledger's default.
     #[default]
     Blake3,
+    /// Sm3 is SM3 (GB/T 32905-2016), the suite of a log assessed under
+    /// GB/T 39786 (密评); its log and witness keys are SM2 (D19).
+    Sm3,
 }
 
 impl HashSuite {
-    /// name returns the suite's name as written in log.json and genesis: "sha256" or "blake3".
+    /// name returns the suite's name as written in log.json and genesis:
+    /// "sha256", "blake3" or "sm3".
     pub fn name(self) -> &'static str {
         match self {
             HashSuite::Sha256 => "sha256",
             HashSuite::Blake3 => "blake3",
+            HashSuite::Sm3 => "sm3",
         }
     }
 
@@ -88,6 +93,7 @@ impl HashSuite {
         match s {
             "sha256" => Some(HashSuite::Sha256),
             "blake3" => Some(HashSuite::Blake3),
+            "sm3" => Some(HashSuite::Sm3),
             _ => None,
         }
     }
@@ -109,6 +115,14 @@ impl HashSuite {
                     h.update(p);
                 }
                 Hash(*h.finalize().as_bytes())
+            }
+            HashSuite::Sm3 => {
+                use sm3::Digest;
+                let mut h = sm3::Sm3::new();
+                for p in parts {
+                    h.update(p);
+                }
+                Hash(h.finalize().into())
             }
         }
     }
@@ -149,6 +163,15 @@ mod tests {
             HashSuite::Blake3.empty_root().to_hex(),
             "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
         );
+        // SM3("") as OpenSSL 3 computes it (`openssl dgst -sm3 /dev/null`).
+        assert_eq!(
+            HashSuite::Sm3.empty_root().to_hex(),
+            "1ab21d8355cfa17f8e61194831e81a8f22bec8c728fefb747ed035eb5082aa2b"
+        );
+        for s in [HashSuite::Sha256, HashSuite::Blake3, HashSuite::Sm3] {
+            assert_eq!(HashSuite::from_name(s.name()), Some(s));
+        }
+        assert_eq!(HashSuite::from_name("SM3"), None);
     }
 
     #[test]

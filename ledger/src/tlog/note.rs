@@ -7,11 +7,17 @@
 //! Key ids are the first four bytes of SHA-256(name ‖ "\n" ‖ type ‖ key).
 //!
 //! Ed25519 signatures are checked with `verify_strict` (see
-//! `docs/decisions.md` D7 and the CCTV vector test).
+//! `docs/decisions.md` D7 and the CCTV vector test). SM2 keys (GB/T 32918.2
+//! with SM3 and the default signer ID, D19) use signature type 0xff, which
+//! signed-note reserves for types it does not assign, followed by a
+//! regledger identifier ([`SM2_NOTE_ID`], [`SM2_COSIGNATURE_ID`]); the key
+//! id is derived exactly as for the assigned types, over those bytes
+//! (schemas/FORMATS.md, "SM2 note keys").
 
+use crate::crypto::{PublicKey, SecretKey, SigAlg};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 /// MAX_NOTE_BYTES bounds the size of a note this module parses.
@@ -23,7 +29,16 @@ pub const MAX_SIGNATURES: usize = 100;
 /// MAX_NAME_BYTES bounds key names.
 pub const MAX_NAME_BYTES: usize = 256;
 
-/// KeyType is the algorithm byte of a note key.
+/// SM2_NOTE_ID follows the 0xff type byte of an SM2 note key: the note
+/// signature is the 64-byte SM2 signature `r ‖ s` of the note text.
+pub const SM2_NOTE_ID: &[u8] = b"regledger/sm2-note/v1";
+
+/// SM2_COSIGNATURE_ID follows the 0xff type byte of an SM2 witness key: the
+/// signature is an 8-byte timestamp and the SM2 signature of the
+/// cosignature/v1 message (as type 0x04 does with Ed25519).
+pub const SM2_COSIGNATURE_ID: &[u8] = b"regledger/sm2-cosignature/v1";
+
+/// KeyType is the signature type of a note key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyType {
     /// Ed25519 is a plain Ed25519 note signature (0x01).
@@ -33,23 +48,87 @@ pub enum KeyType {
     /// over the cosignature/v1 message (verified by
     /// [`crate::tlog::cosignature::CosignatureV1Verifier`]).
     CosignatureV1,
+    /// Sm2 is an SM2 note signature (0xff ‖ [`SM2_NOTE_ID`]).
+    Sm2,
+    /// Sm2CosignatureV1 is an SM2 witness key (0xff ‖ [`SM2_COSIGNATURE_ID`]).
+    Sm2CosignatureV1,
 }
 
 impl KeyType {
-    /// byte returns the algorithm byte.
+    /// byte returns the first (signed-note type) byte.
     pub fn byte(self) -> u8 {
         match self {
             KeyType::Ed25519 => 0x01,
             KeyType::CosignatureV1 => 0x04,
+            KeyType::Sm2 | KeyType::Sm2CosignatureV1 => 0xff,
         }
     }
 
-    /// from_byte returns the key type of an algorithm byte.
+    /// type_bytes returns the bytes that precede the public key in a vkey
+    /// and in the key id hash: the type byte, and for 0xff the identifier.
+    pub fn type_bytes(self) -> Vec<u8> {
+        let mut b = vec![self.byte()];
+        match self {
+            KeyType::Sm2 => b.extend_from_slice(SM2_NOTE_ID),
+            KeyType::Sm2CosignatureV1 => b.extend_from_slice(SM2_COSIGNATURE_ID),
+            _ => {}
+        }
+        b
+    }
+
+    /// from_byte returns the key type of a one-byte type (0x01 or 0x04).
     pub fn from_byte(b: u8) -> Option<KeyType> {
         match b {
             0x01 => Some(KeyType::Ed25519),
             0x04 => Some(KeyType::CosignatureV1),
             _ => None,
+        }
+    }
+
+    /// split reads the type at the start of `raw` (type ‖ key material),
+    /// returning it and the key material.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Algorithm`] for an unknown type byte or identifier.
+    pub fn split(raw: &[u8]) -> Result<(KeyType, &[u8]), KeyError> {
+        let (&t, rest) = raw.split_first().ok_or(KeyError::Format("empty key"))?;
+        if t != 0xff {
+            return KeyType::from_byte(t)
+                .map(|k| (k, rest))
+                .ok_or(KeyError::Algorithm(t));
+        }
+        for (k, id) in [
+            (KeyType::Sm2, SM2_NOTE_ID),
+            (KeyType::Sm2CosignatureV1, SM2_COSIGNATURE_ID),
+        ] {
+            if let Some(m) = rest.strip_prefix(id) {
+                return Ok((k, m));
+            }
+        }
+        Err(KeyError::Algorithm(0xff))
+    }
+
+    /// alg returns the signature algorithm of the type.
+    pub fn alg(self) -> SigAlg {
+        match self {
+            KeyType::Ed25519 | KeyType::CosignatureV1 => SigAlg::Ed25519,
+            KeyType::Sm2 | KeyType::Sm2CosignatureV1 => SigAlg::Sm2,
+        }
+    }
+
+    /// is_cosignature reports a witness (timestamped cosignature) type.
+    pub fn is_cosignature(self) -> bool {
+        matches!(self, KeyType::CosignatureV1 | KeyType::Sm2CosignatureV1)
+    }
+
+    /// name returns a short name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::Ed25519 => "Ed25519 (0x01)",
+            KeyType::CosignatureV1 => "cosignature/v1 (0x04)",
+            KeyType::Sm2 => "SM2 (0xff regledger/sm2-note/v1)",
+            KeyType::Sm2CosignatureV1 => "SM2 cosignature (0xff regledger/sm2-cosignature/v1)",
         }
     }
 }
@@ -69,9 +148,13 @@ pub enum KeyError {
     /// IdMismatch: the key id does not match name and key.
     #[error("key id does not match the key")]
     IdMismatch,
-    /// BadPublicKey: the bytes are not a valid Ed25519 public key.
+    /// BadPublicKey: the bytes are not a valid public key of the type.
     #[error("invalid Ed25519 public key")]
     BadPublicKey,
+    /// Key: the key material is refused (an SM2 point off the curve, an
+    /// SM2 private key out of range, a stated signer ID on a note key).
+    #[error("invalid key: {0}")]
+    Key(String),
 }
 
 /// NoteError says why a note was rejected.
@@ -106,12 +189,14 @@ pub fn is_valid_name(name: &str) -> bool {
 }
 
 /// key_id returns the C2SP key id of a key: the first 4 bytes, big-endian,
-/// of SHA-256(name ‖ 0x0A ‖ type ‖ public key).
-pub fn key_id(name: &str, key_type: KeyType, public_key: &[u8; 32]) -> u32 {
+/// of SHA-256(name ‖ 0x0A ‖ type bytes ‖ public key), where the type bytes
+/// are [`KeyType::type_bytes`] and the public key is 32 bytes (Ed25519) or
+/// the 65-byte uncompressed point (SM2).
+pub fn key_id(name: &str, key_type: KeyType, public_key: &[u8]) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");
-    h.update([key_type.byte()]);
+    h.update(key_type.type_bytes());
     h.update(public_key);
     let d = h.finalize();
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
@@ -124,9 +209,9 @@ fn parse_hex8(s: &str) -> Option<u32> {
     u32::from_str_radix(s, 16).ok()
 }
 
-/// split_key reads `<name>+<8 hex id>+<base64(type ‖ 32 key bytes)>`, the
+/// split_key reads `<name>+<8 hex id>+<base64(type ‖ key bytes)>`, the
 /// common tail of signer and verifier key text.
-fn split_key(s: &str) -> Result<(&str, u32, KeyType, [u8; 32]), KeyError> {
+fn split_key(s: &str) -> Result<(&str, u32, KeyType, Vec<u8>), KeyError> {
     // Base64 may contain '+': split at the first two only (Go's chop).
     let mut parts = s.splitn(3, '+');
     let (name, id, key) = match (parts.next(), parts.next(), parts.next()) {
@@ -140,12 +225,31 @@ fn split_key(s: &str) -> Result<(&str, u32, KeyType, [u8; 32]), KeyError> {
     let raw = B64
         .decode(key)
         .map_err(|_| KeyError::Format("key is not base64"))?;
-    let (&alg, bytes) = raw.split_first().ok_or(KeyError::Format("empty key"))?;
-    let key_type = KeyType::from_byte(alg).ok_or(KeyError::Algorithm(alg))?;
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| KeyError::Format("key is not 32 bytes"))?;
-    Ok((name, id, key_type, bytes))
+    let (key_type, bytes) = KeyType::split(&raw)?;
+    Ok((name, id, key_type, bytes.to_vec()))
+}
+
+/// public_of reads note public key material of a type: a 32-byte Ed25519
+/// key, or a 65-byte SM2 point (note keys sign under the default signer
+/// ID; a stated ID is refused so that a vkey has one meaning).
+fn public_of(key_type: KeyType, b: &[u8]) -> Result<PublicKey, KeyError> {
+    match key_type.alg() {
+        SigAlg::Ed25519 => {
+            let k: [u8; 32] = b
+                .try_into()
+                .map_err(|_| KeyError::Format("key is not 32 bytes"))?;
+            VerifyingKey::from_bytes(&k).map_err(|_| KeyError::BadPublicKey)?;
+            Ok(PublicKey::Ed25519(k))
+        }
+        SigAlg::Sm2 => {
+            if b.len() != crate::crypto::sm2::POINT_LEN {
+                return Err(KeyError::Key(
+                    "an SM2 note key is the 65-byte uncompressed point".into(),
+                ));
+            }
+            PublicKey::from_material(SigAlg::Sm2, b).map_err(|e| KeyError::Key(e.to_string()))
+        }
+    }
 }
 
 /// Signer holds a private note key.
@@ -154,7 +258,7 @@ pub struct Signer {
     name: String,
     key_id: u32,
     key_type: KeyType,
-    key: SigningKey,
+    key: SecretKey,
 }
 
 impl std::fmt::Debug for Signer {
@@ -164,7 +268,8 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    /// from_skey parses `PRIVATE+KEY+<name>+<8 hex id>+<base64(type ‖ seed)>`.
+    /// from_skey parses `PRIVATE+KEY+<name>+<8 hex id>+<base64(type ‖ seed)>`
+    /// (the seed is the 32-byte Ed25519 seed, or SM2's d big-endian).
     ///
     /// # Errors
     ///
@@ -176,6 +281,10 @@ impl Signer {
             .strip_prefix("PRIVATE+KEY+")
             .ok_or(KeyError::Format("missing PRIVATE+KEY+ prefix"))?;
         let (name, id, key_type, seed) = split_key(rest)?;
+        let seed: [u8; 32] = seed
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyError::Format("key is not 32 bytes"))?;
         let signer = Signer::generate(name, key_type, seed)?;
         if signer.key_id != id {
             return Err(KeyError::IdMismatch);
@@ -188,13 +297,36 @@ impl Signer {
     ///
     /// # Errors
     ///
-    /// [`KeyError::Name`] if `name` is not a valid key name.
+    /// [`KeyError::Name`] if `name` is not a valid key name;
+    /// [`KeyError::Key`] for an SM2 seed outside [1, n-2] (draw again).
     pub fn generate(name: &str, key_type: KeyType, seed: [u8; 32]) -> Result<Signer, KeyError> {
+        let key = SecretKey::from_seed(key_type.alg(), &seed)
+            .map_err(|e| KeyError::Key(e.to_string()))?;
+        Signer::from_secret(name, key_type, key)
+    }
+
+    /// from_secret makes a signer of a secret key (SM2 keys sign under the
+    /// default signer ID, whatever `key` states).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Name`], or [`KeyError::Algorithm`] if the key is not of
+    /// the type's algorithm.
+    pub fn from_secret(name: &str, key_type: KeyType, key: SecretKey) -> Result<Signer, KeyError> {
         if !is_valid_name(name) {
             return Err(KeyError::Name);
         }
-        let key = SigningKey::from_bytes(&seed);
-        let id = key_id(name, key_type, key.verifying_key().as_bytes());
+        if key.alg() != key_type.alg() {
+            return Err(KeyError::Algorithm(key_type.byte()));
+        }
+        let key = match key {
+            SecretKey::Sm2(k) if k.public().stated_id().is_some() => SecretKey::Sm2(
+                crate::crypto::Sm2SecretKey::from_bytes(&k.to_bytes(), None)
+                    .map_err(|e| KeyError::Key(e.to_string()))?,
+            ),
+            k => k,
+        };
+        let id = key_id(name, key_type, &key.public_key().material());
         Ok(Signer {
             name: name.to_string(),
             key_id: id,
@@ -205,8 +337,8 @@ impl Signer {
 
     /// to_skey formats the private key text.
     pub fn to_skey(&self) -> String {
-        let mut raw = vec![self.key_type.byte()];
-        raw.extend_from_slice(self.key.as_bytes());
+        let mut raw = self.key_type.type_bytes();
+        raw.extend_from_slice(&self.key.to_seed());
         format!(
             "PRIVATE+KEY+{}+{:08x}+{}",
             self.name,
@@ -230,8 +362,8 @@ impl Signer {
         self.key_type
     }
 
-    /// signing_key returns the Ed25519 key (for envelopes signed by the same key).
-    pub fn signing_key(&self) -> &SigningKey {
+    /// secret returns the private key (for envelopes signed by the same key).
+    pub fn secret(&self) -> &SecretKey {
         &self.key
     }
 
@@ -241,13 +373,13 @@ impl Signer {
             name: self.name.clone(),
             key_id: self.key_id,
             key_type: self.key_type,
-            public: self.key.verifying_key(),
+            public: self.key.public_key(),
         }
     }
 
-    /// sign returns the raw Ed25519 signature of `msg`.
+    /// sign returns the raw 64-byte signature of `msg` (Ed25519, or SM2 `r ‖ s`).
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
-        self.key.sign(msg).to_bytes()
+        self.key.sign(msg)
     }
 }
 
@@ -257,7 +389,7 @@ pub struct VerifierKey {
     name: String,
     key_id: u32,
     key_type: KeyType,
-    public: VerifyingKey,
+    public: PublicKey,
 }
 
 impl VerifierKey {
@@ -267,14 +399,14 @@ impl VerifierKey {
     ///
     /// A [`KeyError`]: the text is not `name+id+key`, the name is invalid, the
     /// algorithm unknown, the id does not match, or the key is not a valid
-    /// Ed25519 point.
+    /// point of its algorithm.
     pub fn parse(vkey: &str) -> Result<VerifierKey, KeyError> {
         let vkey = vkey.trim_end_matches(['\n', '\r']);
         let (name, id, key_type, pubkey) = split_key(vkey)?;
+        let public = public_of(key_type, &pubkey)?;
         if key_id(name, key_type, &pubkey) != id {
             return Err(KeyError::IdMismatch);
         }
-        let public = VerifyingKey::from_bytes(&pubkey).map_err(|_| KeyError::BadPublicKey)?;
         Ok(VerifierKey {
             name: name.to_string(),
             key_id: id,
@@ -291,12 +423,12 @@ impl VerifierKey {
     pub fn from_public_key(
         name: &str,
         key_type: KeyType,
-        public_key: &[u8; 32],
+        public_key: &[u8],
     ) -> Result<VerifierKey, KeyError> {
         if !is_valid_name(name) {
             return Err(KeyError::Name);
         }
-        let public = VerifyingKey::from_bytes(public_key).map_err(|_| KeyError::BadPublicKey)?;
+        let public = public_of(key_type, public_key)?;
         Ok(VerifierKey {
             name: name.to_string(),
             key_id: key_id(name, key_type, public_key),
@@ -307,8 +439,8 @@ impl VerifierKey {
 
     /// to_vkey formats the verifier key text.
     pub fn to_vkey(&self) -> String {
-        let mut raw = vec![self.key_type.byte()];
-        raw.extend_from_slice(self.public.as_bytes());
+        let mut raw = self.key_type.type_bytes();
+        raw.extend_from_slice(&self.public.material());
         format!("{}+{:08x}+{}", self.name, self.key_id, B64.encode(raw))
     }
 
@@ -327,14 +459,21 @@ impl VerifierKey {
         self.key_type
     }
 
-    /// public_key returns the raw Ed25519 public key.
-    pub fn public_key(&self) -> &[u8; 32] {
-        self.public.as_bytes()
+    /// public_key returns the typed public key.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
     }
 
-    /// verify_ed25519 checks a raw Ed25519 signature with `verify_strict`.
+    /// verify_sig checks a raw 64-byte signature of `msg` under the key's
+    /// algorithm (Ed25519 verify_strict, or SM2 with the default ID).
+    pub fn verify_sig(&self, msg: &[u8], sig: &[u8]) -> bool {
+        self.public.verify(self.key_type.alg(), msg, sig).is_ok()
+    }
+
+    /// verify_ed25519 checks a raw Ed25519 signature with `verify_strict`;
+    /// false for a key of another algorithm.
     pub fn verify_ed25519(&self, msg: &[u8], sig: &[u8]) -> bool {
-        verify_strict(&self.public, msg, sig)
+        self.key_type.alg() == SigAlg::Ed25519 && self.verify_sig(msg, sig)
     }
 }
 
@@ -342,10 +481,8 @@ impl VerifierKey {
 /// [`open_note`] asks each signature line's key name and id of the
 /// verifiers it is given and lets the matching one judge the signature.
 /// Each key type implements it where its format is defined: plain Ed25519
-/// here ([`Ed25519Verifier`]), witness cosignatures in
-/// [`crate::tlog::cosignature::CosignatureV1Verifier`]. The trait knows no
-/// key or signature sizes, so a key type with other sizes (SM2, later) is
-/// one more implementation.
+/// and SM2 here ([`Ed25519Verifier`], [`Sm2Verifier`]), witness
+/// cosignatures in [`crate::tlog::cosignature::CosignatureV1Verifier`].
 pub trait NoteVerifier {
     /// name is the key name a signature line must carry.
     fn name(&self) -> &str;
@@ -390,6 +527,39 @@ impl NoteVerifier for Ed25519Verifier {
     }
     fn verify(&self, text: &str, sig: &[u8]) -> bool {
         sig.len() == ED25519_SIGNATURE_LEN && self.key.verify_ed25519(text.as_bytes(), sig)
+    }
+}
+
+/// Sm2Verifier verifies SM2 note signatures (0xff ‖ [`SM2_NOTE_ID`]): the
+/// 64-byte `r ‖ s` SM2 signature of the note text, default signer ID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sm2Verifier {
+    key: VerifierKey,
+}
+
+impl Sm2Verifier {
+    /// new returns the verifier of an SM2 note key.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Algorithm`] if `key` is not an SM2 note key.
+    pub fn new(key: &VerifierKey) -> Result<Sm2Verifier, KeyError> {
+        if key.key_type() != KeyType::Sm2 {
+            return Err(KeyError::Algorithm(key.key_type().byte()));
+        }
+        Ok(Sm2Verifier { key: key.clone() })
+    }
+}
+
+impl NoteVerifier for Sm2Verifier {
+    fn name(&self) -> &str {
+        self.key.name()
+    }
+    fn key_id(&self) -> u32 {
+        self.key.key_id()
+    }
+    fn verify(&self, text: &str, sig: &[u8]) -> bool {
+        self.key.verify_sig(text.as_bytes(), sig)
     }
 }
 
@@ -528,18 +698,18 @@ pub fn check_text(text: &str) -> Result<(), NoteError> {
     check_chars(text)
 }
 
-/// sign_note signs `text` with Ed25519 signers (Go `note.Sign`).
+/// sign_note signs `text` with Ed25519 or SM2 note signers (Go `note.Sign`).
 ///
 /// # Errors
 ///
 /// [`NoteError::Malformed`] (see [`check_text`]) or
-/// [`NoteError::InvalidSigner`] for a signer that is not an Ed25519 key.
+/// [`NoteError::InvalidSigner`] for a witness (cosignature) key.
 pub fn sign_note(text: &str, signers: &[&Signer]) -> Result<String, NoteError> {
     check_text(text)?;
     let mut out = text.to_string();
     out.push('\n');
     for s in signers {
-        if s.key_type() != KeyType::Ed25519 {
+        if s.key_type().is_cosignature() {
             return Err(NoteError::InvalidSigner);
         }
         let sig = NoteSignature {

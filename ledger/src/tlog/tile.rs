@@ -43,13 +43,19 @@ pub enum TileError {
     EntryTooLarge(usize),
 }
 
-/// TileKind says whether a tile holds hashes (of a tile level) or entries.
+/// TileKind says whether a tile holds hashes (of a tile level), entries,
+/// or the envelopes of the entries of the entry bundle with the same index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TileKind {
     /// Hash is a hash tile at the given tile level.
     Hash(u8),
     /// Entries is an entry bundle.
     Entries,
+    /// Envelopes is an envelope bundle (`tile/envelopes/<N>[.p/<W>]`, not
+    /// C2SP: a regledger extension beside it): entry k of bundle N is the
+    /// envelope of leaf 256·N+k, empty when that leaf holds its own (v1)
+    /// or its envelope was pruned. Same encoding as an entry bundle.
+    Envelopes,
 }
 
 /// Tile names one tile: its kind, index N at its level, and width W.
@@ -78,6 +84,7 @@ impl Tile {
         let level = match self.kind {
             TileKind::Hash(l) => l.to_string(),
             TileKind::Entries => "entries".to_string(),
+            TileKind::Envelopes => "envelopes".to_string(),
         };
         let p = if u64::from(self.width) == TILE_WIDTH {
             String::new()
@@ -108,6 +115,8 @@ impl Tile {
         }
         let kind = if f[1] == "entries" {
             TileKind::Entries
+        } else if f[1] == "envelopes" {
+            TileKind::Envelopes
         } else {
             let l: u8 = parse_small(f[1]).ok_or_else(bad)?;
             if l > MAX_TILE_LEVEL {
@@ -156,11 +165,20 @@ impl Tile {
         Ok(t)
     }
 
-    /// level returns the tile level of a hash tile (0 for entry bundles).
+    /// level returns the tile level of a hash tile (0 for entry and envelope bundles).
     pub fn level(&self) -> u8 {
         match self.kind {
             TileKind::Hash(l) => l,
-            TileKind::Entries => 0,
+            TileKind::Entries | TileKind::Envelopes => 0,
+        }
+    }
+
+    /// envelopes returns the envelope bundle beside this entry bundle (the
+    /// same index and width).
+    pub fn envelopes(&self) -> Tile {
+        Tile {
+            kind: TileKind::Envelopes,
+            ..*self
         }
     }
 }
@@ -227,7 +245,7 @@ pub fn entry_tiles_for_size(old_size: u64, new_size: u64) -> Vec<Tile> {
 pub fn tile_at(size: u64, kind: TileKind, n: u64) -> Option<Tile> {
     let level = u32::from(match kind {
         TileKind::Hash(l) => l,
-        TileKind::Entries => 0,
+        TileKind::Entries | TileKind::Envelopes => 0,
     });
     let at_level = size
         .checked_shr(u32::from(TILE_HEIGHT) * level)
@@ -457,6 +475,14 @@ mod tests {
                     width: 256,
                 },
                 "tile/entries/005",
+            ),
+            (
+                Tile {
+                    kind: TileKind::Envelopes,
+                    n: 5,
+                    width: 7,
+                },
+                "tile/envelopes/005.p/7",
             ),
             (
                 Tile {

@@ -11,6 +11,7 @@
 
 mod proofs;
 pub(crate) mod registry;
+pub(crate) mod status;
 mod submit;
 mod tlog;
 
@@ -452,6 +453,7 @@ pub fn router(app: Arc<App>, request_timeout: Duration, extra: Router) -> Router
             "/v1/products/{id}",
             get(|s, p| registry::object(s, p, "product")),
         )
+        .route("/v1/status/{kind}/{id}", get(status::status))
         .route("/checkpoint", get(tlog::checkpoint))
         .route("/tile/{*path}", get(tlog::tile))
         .route("/log.json", get(tlog::log_json))

@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::entry::leaf::Leaf;
 use regledger::tlog::tree::{prove_consistency, prove_inclusion};
 use serde_json::json;
 
@@ -52,18 +51,21 @@ pub(super) async fn entry(State(app): State<Arc<App>>, PathParam(index): PathPar
         }
         Err(e) => return unavailable(e),
     };
-    let leaf = match Leaf::parse(&bytes) {
-        Ok(l) => l,
+    let opened = match view.entry(app.descriptor.suite, index) {
+        Ok(o) => o,
         Err(e) => return internal(e),
     };
+    let leaf = &opened.leaf;
     json_ok(json!({
         "index": index,
         "leaf": B64.encode(&bytes),
         "leaf_hash": app.descriptor.suite.leaf_hash(&bytes).to_hex(),
         "integrated_time_ms": leaf.integrated_time_ms,
         "prev_leaf_hash": leaf.prev_leaf_hash.to_hex(),
-        "kind": leaf.envelope.kind_name().unwrap_or(""),
-        "envelope": leaf.envelope.to_json(),
+        "leaf_version": leaf.version,
+        "state_root": leaf.state_root().map(|h| h.to_hex()),
+        "kind": opened.envelope.as_ref().and_then(|e| e.kind_name().ok()).unwrap_or(""),
+        "envelope": opened.envelope.as_ref().map(|e| e.to_json()),
     }))
 }
 

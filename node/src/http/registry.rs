@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use regledger::cert::assemble::assemble;
 use regledger::cert::bundle::EntryProof;
+use regledger::cert::status::StatusKind;
 use regledger::registry::{StateKey, StateReader};
 use regledger::tlog::tlog_proof::TlogProof;
 use regledger::tlog::tree::prove_inclusion;
@@ -51,31 +52,79 @@ pub(crate) async fn bundle_for(
     app: &Arc<App>,
     no: &str,
 ) -> Result<regledger::cert::bundle::CertificateBundle, Response> {
-    for _ in 0..5 {
+    const TRIES: usize = 5;
+    for tries in 0..TRIES {
         let cp = app.latest.read().expect("lock").clone();
-        let view = app.store.read().map_err(internal)?;
+        // A v2 bundle is made from the snapshot at the served checkpoint,
+        // with the status proof of its 登记号 (D15); without one (a log
+        // whose last leaf is v1, or no snapshot yet) a v1 bundle from the
+        // current state, which cannot show that the status is current.
+        let pinned = app
+            .store
+            .pinned()
+            .filter(|v| cp.size > 0 && v.size().ok() == Some(cp.size));
+        // A fresh bundle shows the certificate's latest status: if an entry
+        // after the checkpoint set it (or registered it), wait for the
+        // checkpoint that covers it, as before the snapshot (the last try
+        // serves the status as of the checkpoint, proven).
+        if pinned.is_some() && tries + 1 < TRIES {
+            let newer = app.store.read().ok().and_then(|v| {
+                regledger::registry::product_by_registration_no(&v, no)
+                    .map(|p| p.status_index >= cp.size)
+            });
+            if newer == Some(true) {
+                let mut w = app.published.clone();
+                let target = cp.size;
+                let _ = tokio::time::timeout(WAIT_TIMEOUT, w.wait_for(|s| *s > target)).await;
+                continue;
+            }
+        }
+        let proof = pinned.as_ref().and_then(|v| {
+            super::status::prove_at(app, v, &cp.note, cp.size, StatusKind::Product, no).ok()
+        });
+        let fresh;
+        let view: &crate::store::ReadTx = match (&pinned, &proof) {
+            (Some(v), Some(_)) => v,
+            _ => {
+                fresh = app.store.read().map_err(internal)?;
+                &fresh
+            }
+        };
         let suite = app.descriptor.suite;
         let too_new = std::cell::Cell::new(false);
-        let r = assemble(&app.descriptor.origin, &view, no, &cp.note, |i| {
-            if i >= cp.size {
-                too_new.set(true);
-                return Err("entry not yet covered by a checkpoint".into());
-            }
-            let leaf = view
-                .leaf(i)
-                .map_err(|e| e.to_string())?
-                .ok_or("missing leaf")?;
-            let p = prove_inclusion(suite, cp.size, i, &view).map_err(|e| e.to_string())?;
-            Ok(EntryProof {
-                index: i,
-                leaf: B64.encode(leaf),
-                inclusion_proof: p.iter().map(|h| B64.encode(h.0)).collect(),
-            })
-        });
+        let r = assemble(
+            &app.descriptor.origin,
+            view,
+            no,
+            &cp.note,
+            |i| {
+                if i >= cp.size {
+                    too_new.set(true);
+                    return Err("entry not yet covered by a checkpoint".into());
+                }
+                let leaf = view
+                    .leaf(i)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("missing leaf")?;
+                let envelope = view.envelope(i).map_err(|e| e.to_string())?;
+                let p = prove_inclusion(suite, cp.size, i, view).map_err(|e| e.to_string())?;
+                Ok(EntryProof {
+                    index: i,
+                    leaf: B64.encode(leaf),
+                    inclusion_proof: p.iter().map(|h| B64.encode(h.0)).collect(),
+                    envelope: envelope.map(|e| B64.encode(e)),
+                })
+            },
+            proof,
+        );
+        // The snapshot is at the served checkpoint: a certificate registered
+        // after it is there once the next checkpoint is.
+        let after_checkpoint = r.is_err()
+            && pinned.is_some()
+            && app.store.head().map(|h| h.size > cp.size).unwrap_or(false);
         match r {
             Ok(b) => return Ok(b),
-            Err(_) if too_new.get() => {
-                drop(view);
+            Err(_) if too_new.get() || after_checkpoint => {
                 let mut w = app.published.clone();
                 let target = cp.size;
                 let _ = tokio::time::timeout(WAIT_TIMEOUT, w.wait_for(|s| *s > target)).await;

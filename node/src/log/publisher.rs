@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
-use regledger::tlog::note::{NoteError, Signer};
+use crate::keysigner::{KeySigner, SignerError};
+use regledger::tlog::checkpoint::Checkpoint;
 use regledger::HashSuite;
 use tokio::sync::watch;
 
@@ -31,9 +31,10 @@ pub enum PublishError {
     /// Objects: the object store did not take the tiles or the checkpoint.
     #[error(transparent)]
     Objects(#[from] super::objects::ObjectError),
-    /// Sign: the log key could not sign.
+    /// Sign: the log key could not sign (an external signer down, or its
+    /// signature refused): no checkpoint is published.
     #[error("signing the checkpoint: {0}")]
-    Sign(#[from] NoteError),
+    Sign(#[from] SignerError),
 }
 
 /// Published is the latest checkpoint, shared with the HTTP layer.
@@ -53,8 +54,8 @@ pub struct Publisher {
     pub suite: HashSuite,
     /// origin is the checkpoint origin.
     pub origin: String,
-    /// signer is the log key.
-    pub signer: Signer,
+    /// signer is the log key (a key file, or an external signer).
+    pub signer: KeySigner,
     /// tiles_dir is where tiles go.
     pub tiles_dir: PathBuf,
     /// latest is the published checkpoint.
@@ -127,14 +128,13 @@ impl Publisher {
             o.upload_tiles(&self.tiles_dir, size)?;
         }
         let root = view.root_at(self.suite, size)?;
-        drop(view);
         let cp = Checkpoint {
             origin: self.origin.clone(),
             size,
             root,
             extensions: vec![],
         };
-        let mut note = sign_checkpoint(&cp, &self.signer)?;
+        let mut note = self.signer.sign_checkpoint(&cp)?;
         if let Some(w) = &self.witnesses {
             let o = w.cosign(&self.store, self.suite, size, &note);
             if o.verified < w.quorum {
@@ -173,6 +173,8 @@ impl Publisher {
         tx.set_tiles_size(size)?;
         tx.commit()?;
         write_atomic(&self.tiles_dir.join("checkpoint"), note.as_bytes())?;
+        // Status proofs at size N are made from this snapshot at N (D15).
+        self.store.pin(view);
         *self.latest.write().expect("lock") = Published { size, note };
         self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
         let _ = self.notify.send(size);
@@ -235,6 +237,9 @@ impl Publisher {
         }
         if let Some(note) = view.published_checkpoint()? {
             let size = note_size(&note);
+            if view.size()? == size {
+                self.store.pin(view);
+            }
             *self.latest.write().expect("lock") = Published { size, note };
             self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
             let _ = self.notify.send(size);
@@ -251,6 +256,9 @@ impl Publisher {
                 Ok(true) => last = Instant::now(),
                 Ok(false) => {}
                 Err(e) => {
+                    if matches!(e, PublishError::Sign(_)) {
+                        self.metrics.sign_failures.fetch_add(1, Ordering::Relaxed);
+                    }
                     tracing::error!("checkpoint not published: {e}");
                     // A failed commit leaves redb's handle unusable: reopen it
                     // (only then) so publishing resumes once space returns,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use regledger::entry::blockchain_no::BlockchainNo;
 use regledger::entry::chain::ChainError;
 use regledger::entry::envelope::{Envelope, Preverified};
-use regledger::entry::leaf::Leaf;
+use regledger::entry::leaf::{envelope_hash, Leaf};
 use regledger::registry::{apply_preverified, EntryKind, RuleViolation};
 use regledger::HashSuite;
 use tokio::sync::oneshot;
@@ -299,23 +299,30 @@ fn sequence(
         }
         let head = log.head();
         let time = integrated_time(now_ms(), head.last_time_ms);
-        let leaf = Leaf::new(head.size, time, head.last_leaf_hash, sub.envelope);
-        let bytes = leaf.to_bytes();
-        let lh = suite.leaf_hash(&bytes);
-        // The leaf is built to continue the chain; checked with the one
-        // rule every replay applies, so a bug here cannot log a leaf the
-        // mirror and the audit would refuse.
-        let ctx = head
-            .check_next(&leaf, lh, origin)
-            .map_err(CommitError::OffChain)?;
-        let fx = match apply_preverified(&log.state(), &ctx, &leaf.envelope, &sub.preverified) {
+        // The rules judge the entry in its context (which holds nothing of
+        // its own leaf); the leaf then commits to the state they make (D15).
+        let ctx = head.context_at(time, origin);
+        let fx = match apply_preverified(&log.state(), &ctx, &sub.envelope, &sub.preverified) {
             Ok(fx) => fx,
             Err(v) => {
                 out.rejected.push((sub.reply, Rejection::Rule(v)));
                 continue;
             }
         };
-        log.append_entry(&ctx, &bytes, &fx, content_id)?;
+        let root = log.next_root(ctx.index, &fx, &content_id)?;
+        let envelope_bytes = sub.envelope.to_bytes();
+        let leaf = Leaf::compact(
+            head.size,
+            time,
+            head.last_leaf_hash,
+            root,
+            envelope_hash(suite, &envelope_bytes),
+        );
+        let bytes = leaf.to_bytes();
+        let lh = suite.leaf_hash(&bytes);
+        head.check_next(&leaf, origin)
+            .map_err(CommitError::OffChain)?;
+        log.append_entry(&ctx, lh, &bytes, Some(&envelope_bytes), &fx, content_id)?;
         let kind = fx.kind.name().to_string();
         let blockchain_no = (fx.kind == EntryKind::ProductRegistered)
             .then(|| BlockchainNo::new(origin, ctx.index, &lh).to_string());
@@ -396,7 +403,7 @@ mod tests {
 
     #[test]
     fn after_an_upgrade_a_resigned_copy_of_an_old_entry_is_a_replay() {
-        use regledger::testkit::{chain, Testkit};
+        use regledger::testkit::{chain_v1 as chain, Testkit};
         let kit = Testkit::new("sequencer.test/upgrade");
         let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
         let leaves = chain(HashSuite::Blake3, &steps);
@@ -439,6 +446,52 @@ mod tests {
             other => panic!("not refused as a replay: {other:?}"),
         }
         assert_eq!(store.head().unwrap().size, steps.len() as u64);
+    }
+
+    #[test]
+    fn a_v1_store_switches_to_v2_leaves_whose_first_root_covers_the_whole_state() {
+        use regledger::entry::leaf::{Leaf, LEAF_V1, LEAF_V2};
+        use regledger::testkit::{chain_v1, replay, Testkit};
+        // Dated now: the sequencer judges the last entry at the clock.
+        let kit = Testkit::live("sequencer.test/switch");
+        let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
+        let (last, before) = steps.split_last().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.redb");
+        crate::store::redb::tests::old_store(&path, &chain_v1(HashSuite::Blake3, before));
+        // Open migrates: the state map is rebuilt from the v1 leaves.
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.head().unwrap().last_version, LEAF_V1);
+        let (tx, rx) = oneshot::channel();
+        let claim = Claim::default();
+        claim.take();
+        commit_batch(
+            &store,
+            HashSuite::Blake3,
+            &kit.origin,
+            vec![Submission {
+                envelope: last.envelope.clone(),
+                preverified: vec![],
+                reply: tx,
+                claim,
+            }],
+            &Metrics::default(),
+        )
+        .map_err(|(e, _)| e)
+        .unwrap();
+        let r = rx.blocking_recv().unwrap().unwrap();
+        assert_eq!(r.index, before.len() as u64);
+        let view = store.read().unwrap();
+        let leaf = Leaf::parse(&view.leaf(r.index).unwrap().unwrap()).unwrap();
+        assert_eq!(leaf.version, LEAF_V2);
+        // Its root is the root of replaying every entry (v1 ones included)
+        // into the map: what any follower computes.
+        let want = replay(&kit.origin, HashSuite::Blake3, &steps).unwrap();
+        assert_eq!(leaf.state_root(), want.leaves.last().unwrap().state_root());
+        assert_eq!(store.head().unwrap().last_version, LEAF_V2);
+        // The migrated rows are committed records, readable as before.
+        use regledger::registry::StateReader;
+        assert!(view.get(&regledger::registry::StateKey::Genesis).is_some());
     }
 
     #[test]

@@ -95,6 +95,24 @@ pub fn write_tiles(tiles_dir: &Path, view: &ReadTx, old: u64, new: u64) -> Resul
             return Err(StoreError::MissingLeaf(start + entries.len() as u64).into());
         }
         let refs: Vec<&[u8]> = entries.iter().map(|e| e.as_slice()).collect();
+        // The envelope bundle first: a reader that sees an entry bundle
+        // finds the envelopes of its v2 leaves beside it (D15). Entry k
+        // of envelope bundle N is the envelope of leaf 256·N+k, empty for
+        // a v1 leaf (which holds its own).
+        if entries
+            .iter()
+            .any(|e| e.first() == Some(&regledger::entry::leaf::LEAF_V2))
+        {
+            let mut envs = Vec::with_capacity(entries.len());
+            for i in start..start + u64::from(t.width) {
+                envs.push(view.envelope(i)?.unwrap_or_default());
+            }
+            let erefs: Vec<&[u8]> = envs.iter().map(|e| e.as_slice()).collect();
+            write_atomic(
+                &tiles_dir.join(t.envelopes().path()),
+                &encode_entry_bundle(&erefs)?,
+            )?;
+        }
         write_atomic(&tiles_dir.join(t.path()), &encode_entry_bundle(&refs)?)?;
     }
     Ok(())

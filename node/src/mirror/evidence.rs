@@ -46,6 +46,17 @@ impl Mirror {
                 let refs: Vec<&[u8]> = entries.iter().map(|e| e.as_slice()).collect();
                 encode_entry_bundle(&refs).ok()
             }
+            TileKind::Envelopes => {
+                if end > upto {
+                    return None;
+                }
+                let mut envs = Vec::with_capacity(usize::from(t.width));
+                for i in t.n * TILE_WIDTH..end {
+                    envs.push(view.envelope(i).ok()?.unwrap_or_default());
+                }
+                let refs: Vec<&[u8]> = envs.iter().map(|e| e.as_slice()).collect();
+                encode_entry_bundle(&refs).ok()
+            }
         }
     }
 
@@ -162,13 +173,13 @@ impl Mirror {
         if let Some(size) = note_size(tree).filter(|s| *s <= MAX_TREE_SIZE) {
             let kinds = (0..=MAX_TILE_LEVEL)
                 .map(TileKind::Hash)
-                .chain(std::iter::once(TileKind::Entries));
+                .chain([TileKind::Entries, TileKind::Envelopes]);
             'kinds: for kind in kinds {
                 let at = match kind {
                     TileKind::Hash(l) => size
                         .checked_shr(u32::from(TILE_HEIGHT) * u32::from(l))
                         .unwrap_or(0),
-                    TileKind::Entries => size,
+                    TileKind::Entries | TileKind::Envelopes => size,
                 };
                 for n in 0..at.div_ceil(TILE_WIDTH) {
                     let Some(t) = tile_at(size, kind, n) else {

@@ -18,7 +18,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use regledger::entry::leaf::Leaf;
 use regledger::registry::EntryKind;
 use regledger::tlog::checkpoint::parse_size;
 use serde::Serialize;
@@ -69,13 +68,12 @@ pub fn event_type(kind: EntryKind) -> Option<&'static str> {
 }
 
 /// event_of derives the change event of a stored leaf, if it announces one.
-pub fn event_of(index: u64, leaf: &[u8]) -> Option<ChangeEvent> {
-    let l = Leaf::parse(leaf).ok()?;
-    let entry_kind = EntryKind::from_name(l.envelope.kind_name().ok()?)?;
+pub fn event_of(index: u64, leaf: &[u8], envelope: Option<&[u8]>) -> Option<ChangeEvent> {
+    let o = regledger::entry::leaf::open_entry_unchecked(leaf, envelope).ok()?;
+    let (l, env) = (o.leaf, o.envelope?);
+    let entry_kind = EntryKind::from_name(env.kind_name().ok()?)?;
     let kind = event_type(entry_kind)?;
-    let subject = entry_kind
-        .subject_id(&l.envelope.payload)
-        .unwrap_or_default();
+    let subject = entry_kind.subject_id(&env.payload).unwrap_or_default();
     Some(ChangeEvent {
         id: index,
         kind,
@@ -101,7 +99,8 @@ pub fn events_between(
     let mut out = Vec::new();
     for i in from..end {
         if let Some(b) = view.leaf(i)? {
-            out.extend(event_of(i, &b));
+            let env = view.envelope(i)?;
+            out.extend(event_of(i, &b, env.as_deref()));
         }
     }
     Ok((out, end))
@@ -270,7 +269,7 @@ mod tests {
             Some("authorization-terminated")
         );
         assert_eq!(event_type(EntryKind::OperationEvent), None);
-        assert_eq!(event_of(3, b"not a leaf"), None);
+        assert_eq!(event_of(3, b"not a leaf", None), None);
     }
 
     /// The one table of feed events and the kinds behind them, as

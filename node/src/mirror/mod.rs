@@ -97,9 +97,16 @@ pub struct MirrorArgs {
     /// POST every change event as JSON to this URL (repeatable; at-least-once, resumed after restart).
     #[arg(long)]
     pub webhook: Vec<String>,
-    /// Witness key (type 0x04, cosignature/v1): serve C2SP tlog-witness `POST /add-checkpoint`.
+    /// Witness key (cosignature/v1, or sm2-witness for an sm3 log): serve C2SP tlog-witness `POST /add-checkpoint`.
     #[arg(long)]
     pub witness_key: Option<PathBuf>,
+    /// Keep the witness key in a device instead: sign through `cmd:<program> [args]`
+    /// (the external signer interface, docs/operator.md); needs --witness-vkey.
+    #[arg(long, requires = "witness_vkey", conflicts_with = "witness_key")]
+    pub witness_signer: Option<String>,
+    /// The witness's verifier key, for --witness-signer.
+    #[arg(long, requires = "witness_signer")]
+    pub witness_vkey: Option<String>,
     /// Longest time a request may take, in seconds (the event stream is exempt).
     #[arg(long, default_value_t = 30)]
     pub request_timeout_s: u64,
@@ -248,6 +255,17 @@ impl Mirror {
         Ok(())
     }
 
+    /// pin_at keeps a snapshot of the mirror's store for status proofs at
+    /// the served size, if the store holds exactly that many entries (a
+    /// witness catch-up past it leaves none: proofs wait for the next).
+    fn pin_at(&self, size: u64) {
+        if let Ok(view) = self.store.read() {
+            if view.size().ok() == Some(size) {
+                self.store.pin(view);
+            }
+        }
+    }
+
     /// serve records `note` (for verified size `size`) as the accepted checkpoint and starts serving it.
     fn serve(&self, size: u64, note: &[u8]) -> Result<(), SyncError> {
         let text = String::from_utf8_lossy(note).into_owned();
@@ -255,6 +273,7 @@ impl Mirror {
         tx.set_published_checkpoint(size, &text)?;
         tx.commit()?;
         write_atomic(&self.tiles_dir.join("checkpoint"), note).map_err(TileError::from)?;
+        self.pin_at(size);
         *self.latest.write().expect("lock") = Published { size, note: text };
         self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
         self.metrics.mirror_syncs.fetch_add(1, Ordering::Relaxed);
@@ -285,6 +304,7 @@ impl Mirror {
         if let Some(note) = note {
             served = note_size(note.as_bytes()).unwrap_or(0);
             write_atomic(&self.tiles_dir.join("checkpoint"), note.as_bytes())?;
+            self.pin_at(served);
             *self.latest.write().expect("lock") = Published { size: served, note };
         }
         let tx = self.store.write()?;
@@ -340,18 +360,28 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
             .map_err(|_| Failure::Usage(format!("{flag} {url:?} is not an http(s) URL")))?;
         sources.push(Arc::new(s));
     }
-    let witness = match &a.witness_key {
-        None => None,
-        Some(p) => {
+    let witness = match (&a.witness_key, &a.witness_signer, &a.witness_vkey) {
+        (Some(p), _, _) => {
             let s = crate::logdir::read_signer(p).map_err(Failure::Usage)?;
-            if s.key_type() != regledger::tlog::note::KeyType::CosignatureV1 {
+            if !s.key_type().is_cosignature() {
                 return Err(Failure::Usage(format!(
-                    "{}: a witness key must be of type cosignature/v1 (0x04); make one with `regledger-node keygen --type witness`",
+                    "{}: a witness key must be a cosignature key (cosignature/v1, or SM2 for an sm3 log); make one with `regledger-node keygen --type witness [--alg sm2]`",
                     p.display()
                 )));
             }
-            Some(s)
+            Some(crate::keysigner::KeySigner::Local(s))
         }
+        (None, Some(spec), Some(vkey)) => {
+            let v = regledger::tlog::note::VerifierKey::parse(vkey)
+                .map_err(|e| Failure::Usage(format!("--witness-vkey: {e}")))?;
+            if !v.key_type().is_cosignature() {
+                return Err(Failure::Usage(
+                    "--witness-vkey must be a witness (cosignature) key".into(),
+                ));
+            }
+            Some(crate::keysigner::KeySigner::external(spec, v).map_err(Failure::Usage)?)
+        }
+        _ => None,
     };
     check_data_dir(&a.data, &descriptor_json)?;
     let db = a.data.join("ledger.redb");

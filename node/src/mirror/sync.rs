@@ -24,7 +24,7 @@ use regledger::Hash;
 use regledger_client::source::note_size;
 use regledger_client::tiles::Bundle;
 use regledger_client::{
-    consistency, Accepted, Check, Consistency, Entry, Fallback, Fault, Follower, Inline,
+    consistency, Accepted, Applied, Check, Consistency, Entry, Fallback, Fault, Follower, Inline,
     SignedTree, Sink, Stop, StopAtFirst, TileSource,
 };
 
@@ -83,11 +83,21 @@ impl Sink for MirrorSink<'_> {
         Ok(self.log.logged_at(content_id)?)
     }
 
+    fn next_root(&mut self, index: u64, applied: Option<&Applied>) -> Result<Hash, SinkError> {
+        let a = applied.ok_or(SinkError::NotApplied(index))?;
+        Ok(self.log.next_root(index, &a.effects, &a.content_id)?)
+    }
+
     fn append(&mut self, e: Entry<'_>) -> Result<(), SinkError> {
         let a = e.applied.ok_or(SinkError::NotApplied(e.ctx.index))?;
-        Ok(self
-            .log
-            .append_entry(e.ctx, e.bytes, &a.effects, a.content_id)?)
+        Ok(self.log.append_entry(
+            e.ctx,
+            e.leaf_hash,
+            e.bytes,
+            e.envelope,
+            &a.effects,
+            a.content_id,
+        )?)
     }
 }
 
@@ -408,9 +418,16 @@ impl Mirror {
             // Every signature is verified again, each at once: the mirror
             // trusts keys, not the upstream, and commits nothing unverified.
             let mut sigs = Inline::default();
-            for (t, data) in bundles {
+            for (t, data, envs) in bundles {
                 follower
-                    .replay_bundle(&mut sink, t, data, &mut StopAtFirst, &mut sigs)
+                    .replay_bundle(
+                        &mut sink,
+                        t,
+                        data,
+                        envs.as_deref(),
+                        &mut StopAtFirst,
+                        &mut sigs,
+                    )
                     .map_err(stopped)?;
             }
             let end = sink.head().size;

@@ -228,13 +228,43 @@ impl Reader<'_> {
         }
     }
 
-    /// leaf reads and parses one entry.
-    pub fn leaf(&self, index: u64) -> Result<Option<(Leaf, Vec<u8>)>, StoreError> {
+    /// leaf reads and parses one entry: its leaf, the leaf bytes and its
+    /// envelope (inline in a v1 leaf, stored beside a v2 leaf).
+    pub fn leaf(&self, index: u64) -> Result<Option<(Leaf, Vec<u8>, Envelope)>, StoreError> {
         let Some(b) = self.view.leaf(index)? else {
             return Ok(None);
         };
-        let l = Leaf::parse(&b).map_err(|source| StoreError::BadLeaf { index, source })?;
-        Ok(Some((l, b)))
+        let env = self.view.envelope(index)?;
+        let o = regledger::entry::leaf::open_entry_unchecked(&b, env.as_deref()).map_err(|e| {
+            StoreError::BadEntry {
+                index,
+                reason: e.to_string(),
+            }
+        })?;
+        let Some(e) = o.envelope else {
+            return Ok(None);
+        };
+        Ok(Some((o.leaf, b, e)))
+    }
+
+    /// blockchain_no derives the 区块链编号 of a registration at entry
+    /// `index` (D15: derived when shown, from the origin, the index and
+    /// the entry's leaf hash).
+    pub fn blockchain_no(
+        &self,
+        origin: &str,
+        suite: regledger::HashSuite,
+        index: u64,
+    ) -> Result<(String, regledger::Hash), StoreError> {
+        let b = self
+            .view
+            .leaf(index)?
+            .ok_or(StoreError::MissingLeaf(index))?;
+        let lh = suite.leaf_hash(&b);
+        Ok((
+            regledger::entry::blockchain_no::BlockchainNo::new(origin, index, &lh).to_string(),
+            lh,
+        ))
     }
 
     /// products returns every product.
@@ -268,8 +298,8 @@ impl Reader<'_> {
     ) -> Result<Vec<HistoryRow>, StoreError> {
         let mut out = Vec::with_capacity(ix.len());
         for &i in ix {
-            if let Some((l, _)) = self.leaf(i)? {
-                if let Some(kind) = l.envelope.kind_name().ok().and_then(EntryKind::from_name) {
+            if let Some((l, _, env)) = self.leaf(i)? {
+                if let Some(kind) = env.kind_name().ok().and_then(EntryKind::from_name) {
                     out.push(HistoryRow {
                         index: i,
                         kind,
@@ -285,7 +315,10 @@ impl Reader<'_> {
 
 /// certificate_fields are a registered product's certificate fields for
 /// the page and the PDF, in [`CERTIFICATE_LABELS`] order.
-pub fn certificate_fields(p: &ProductState) -> Vec<(&'static str, &'static str, String)> {
+pub fn certificate_fields(
+    p: &ProductState,
+    blockchain_no: &str,
+) -> Vec<(&'static str, &'static str, String)> {
     let Some(r) = &p.registration else {
         return vec![];
     };
@@ -294,7 +327,7 @@ pub fn certificate_fields(p: &ProductState) -> Vec<(&'static str, &'static str, 
         .iter()
         .map(|&(k, zh, en)| {
             let v = if k == "blockchain_no" {
-                r.blockchain_no.clone()
+                blockchain_no.to_string()
             } else {
                 text(shown.get(k))
             };
@@ -365,9 +398,9 @@ pub fn notice_row(
     // Who opened the notice: the signer of its entry.
     let mut published_by = String::new();
     for i in rd.view.subjects(&product_id, MAX_HISTORY)? {
-        if let Some((l, _)) = rd.leaf(i)? {
-            if l.envelope.kind_name().ok() == Some(EntryKind::PublicNoticeOpened.name()) {
-                published_by = rd.signer_name(&l.envelope);
+        if let Some((_, _, env)) = rd.leaf(i)? {
+            if env.kind_name().ok() == Some(EntryKind::PublicNoticeOpened.name()) {
+                published_by = rd.signer_name(&env);
                 break;
             }
         }

@@ -42,7 +42,7 @@ const DOC: &str = "digest of a document the site does not publish";
 pub const DISCLOSURES: &[Disclosure] = &[
     Disclosure {
         kind: EntryKind::Genesis,
-        show: &["origin", "hash", "profile", "authority"],
+        show: &["origin", "hash", "profile", "authority", "require_sm2"],
         deny: &[],
     },
     Disclosure {
@@ -110,17 +110,17 @@ pub const DISCLOSURES: &[Disclosure] = &[
             "term_end",
             "document_title",
         ],
-        deny: &[("document_blake3", DOC), REQ],
+        deny: &[("document_digest", DOC), ("document_blake3", DOC), REQ],
     },
     Disclosure {
         kind: EntryKind::AgreementAmended,
         show: &["id", "scope", "amended_on", "reason"],
-        deny: &[("document_blake3", DOC), REQ],
+        deny: &[("document_digest", DOC), ("document_blake3", DOC), REQ],
     },
     Disclosure {
         kind: EntryKind::AgreementRenewed,
         show: &["id", "applied_on", "new_term_end"],
-        deny: &[("document_blake3", DOC), REQ],
+        deny: &[("document_digest", DOC), ("document_blake3", DOC), REQ],
     },
     Disclosure {
         kind: EntryKind::AgreementSuspended,
@@ -180,6 +180,10 @@ pub const DISCLOSURES: &[Disclosure] = &[
             (
                 "grounds",
                 "the filer's own words, which may carry personal data",
+            ),
+            (
+                "evidence_digest",
+                "digest of evidence, which may carry personal data",
             ),
             (
                 "evidence_blake3",
@@ -245,7 +249,7 @@ pub const DISCLOSURES: &[Disclosure] = &[
     Disclosure {
         kind: EntryKind::DataDestructionAttested,
         show: &["subject_id", "attested_on", "method"],
-        deny: &[("evidence_blake3", DOC), REQ],
+        deny: &[("evidence_digest", DOC), ("evidence_blake3", DOC), REQ],
     },
     Disclosure {
         kind: EntryKind::OperationEvent,

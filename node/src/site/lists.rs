@@ -134,17 +134,12 @@ pub(super) async fn entry(State(s): State<Arc<Site>>, Path(index): Path<String>)
         Err(e) => return s.unavailable(e),
     };
     let rd = Reader { view: &view };
-    let (leaf, bytes) = match rd.leaf(i) {
+    let (leaf, bytes, env) = match rd.leaf(i) {
         Ok(Some(x)) => x,
         Ok(None) => return missing(),
         Err(e) => return s.unavailable(e),
     };
-    let Some(kind) = leaf
-        .envelope
-        .kind_name()
-        .ok()
-        .and_then(EntryKind::from_name)
-    else {
+    let Some(kind) = env.kind_name().ok().and_then(EntryKind::from_name) else {
         return missing();
     };
     let v = pages::EntryView {
@@ -152,8 +147,8 @@ pub(super) async fn entry(State(s): State<Arc<Site>>, Path(index): Path<String>)
         kind,
         time_ms: leaf.integrated_time_ms,
         leaf_hash: s.app.descriptor.suite.leaf_hash(&bytes).to_hex(),
-        signer: rd.signer_name(&leaf.envelope),
-        fields: data::entry_fields(kind, &leaf.envelope.payload),
+        signer: rd.signer_name(&env),
+        fields: data::entry_fields(kind, &env.payload),
         proof_size: (i < cp.size).then_some(cp.size),
     };
     s.html(StatusCode::OK, pages::entry(&s.chrome(), &v))

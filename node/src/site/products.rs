@@ -13,7 +13,7 @@ pub(super) async fn overview(State(s): State<Arc<Site>>) -> Response {
     let d = &s.app.descriptor;
     let (size, root_b64) = data::checkpoint_parts(&cp.note).unwrap_or((0, String::new()));
     let latest_entry_ms = match size.checked_sub(1).map(|i| rd.leaf(i)) {
-        Some(Ok(Some((l, _)))) => Some(l.integrated_time_ms),
+        Some(Ok(Some((l, _, _)))) => Some(l.integrated_time_ms),
         Some(Err(e)) => return s.unavailable(e),
         _ => None,
     };
@@ -158,13 +158,18 @@ pub(super) async fn certificate(
         Ok(h) => h,
         Err(e) => return s.unavailable(e),
     };
-    let verify_url = qr::verify_url(&s.public_url, &no, &reg.leaf_hash);
+    let d = &s.app.descriptor;
+    let (bno, lh) = match rd.blockchain_no(&d.origin, d.suite, reg.index) {
+        Ok(x) => x,
+        Err(e) => return s.unavailable(e),
+    };
+    let verify_url = qr::verify_url(&s.public_url, &no, &lh.to_hex());
     let qr_svg = match qr::encode(&verify_url) {
         Ok(m) => m.svg("9rem", &no),
         Err(e) => return s.unavailable(e),
     };
     let vkey = s.app.descriptor.log_key.to_vkey();
-    let fields = data::certificate_fields(&p);
+    let fields = data::certificate_fields(&p, &bno);
     let product_name = fields
         .iter()
         .find(|f| f.0 == "数据产品名称")
@@ -177,7 +182,7 @@ pub(super) async fn certificate(
         status: p.status,
         status_index: p.status_index,
         index: reg.index,
-        leaf_hash: reg.leaf_hash.clone(),
+        leaf_hash: lh.to_hex(),
         verify_url,
         qr_svg,
         checkpoint_size: cp.size,
@@ -208,7 +213,7 @@ pub(super) async fn certificate_pdf(
             )
         }
     };
-    let (p, fields) = {
+    let (p, fields, lh) = {
         let view = match s.app.store.read() {
             Ok(v) => v,
             Err(e) => return s.unavailable(e),
@@ -216,19 +221,24 @@ pub(super) async fn certificate_pdf(
         let rd = Reader { view: &view };
         match s.product(&rd, &no) {
             Ok(p) => {
-                let f = data::certificate_fields(&p);
-                (p, f)
+                let d = &s.app.descriptor;
+                let index = p.registration.as_ref().map_or(0, |r| r.index);
+                let (bno, lh) = match rd.blockchain_no(&d.origin, d.suite, index) {
+                    Ok(x) => x,
+                    Err(e) => return s.unavailable(e),
+                };
+                let f = data::certificate_fields(&p, &bno);
+                (p, f, lh)
             }
             Err(r) => return r,
         }
     };
-    let reg = p.registration.as_ref().expect("registered");
     let bundle = match crate::http::registry::bundle_for(&s.app, &no).await {
         Ok(b) => b,
         Err(r) => return r,
     };
     let (size, root) = data::checkpoint_parts(&bundle.checkpoint).unwrap_or_default();
-    let verify_url = qr::verify_url(&s.public_url, &no, &reg.leaf_hash);
+    let verify_url = qr::verify_url(&s.public_url, &no, &lh.to_hex());
     let qr = match qr::encode(&verify_url) {
         Ok(m) => m,
         Err(e) => return s.unavailable(e),

@@ -69,6 +69,14 @@ pub enum StoreError {
     /// MissingLeaf: a leaf below the committed size is not stored.
     #[error("storage: leaf {0} is missing")]
     MissingLeaf(u64),
+    /// BadEntry: a stored leaf and its envelope do not open together.
+    #[error("storage: entry {index}: {reason}")]
+    BadEntry {
+        /// index is the leaf's index.
+        index: u64,
+        /// reason says what does not match.
+        reason: String,
+    },
     /// BadLeaf: stored leaf bytes do not parse.
     #[error("storage: leaf {index}: {source}")]
     BadLeaf {
@@ -90,9 +98,6 @@ pub enum StoreError {
         /// size is the store's size.
         size: u64,
     },
-    /// Encode: a registry object did not encode as JSON.
-    #[error("storage: a state object does not encode: {0}")]
-    Encode(serde_json::Error),
     /// Unreadable: a stored value does not decode.
     #[error("storage: the stored {0} is unreadable")]
     Unreadable(&'static str),
@@ -114,6 +119,9 @@ pub enum StoreError {
         /// current is the leader's.
         current: i64,
     },
+    /// Map: the stored state map is unreadable.
+    #[error("storage: the state map: {0}")]
+    Map(String),
     /// Incomplete: a transaction whose append failed half-way was committed
     /// (a caller bug: it must be dropped).
     #[error("storage: refusing to commit a transaction whose append failed")]
@@ -323,6 +331,50 @@ impl Store {
     pub fn head(&self) -> Result<Head, StoreError> {
         self.read()?.head()
     }
+
+    /// pin_slot is the driver's slot for the pinned snapshot.
+    fn pin_slot(&self) -> &std::sync::RwLock<Option<std::sync::Arc<ReadTx>>> {
+        each!(self, s => s.pin_slot())
+    }
+
+    /// pin keeps `view`, a snapshot at the size of the checkpoint just
+    /// served, for status proofs (D15): the state map keeps only its
+    /// current nodes, and a proof must be against leaf N−1's root, so the
+    /// node proves from the snapshot it published size N from. One is kept
+    /// at a time: the next checkpoint's replaces it, and
+    /// [`Store::reopen`] drops it. On redb it is a read transaction (MVCC:
+    /// writers go on; the pages it pins are freed when it is replaced); on
+    /// PostgreSQL a `REPEATABLE READ` transaction holding one pooled
+    /// connection, for at most one publishing interval (the server keeps
+    /// the row versions it sees until then).
+    pub fn pin(&self, view: ReadTx) {
+        *self.pin_slot().write().expect("pin lock") = Some(std::sync::Arc::new(view));
+    }
+
+    /// pinned returns the snapshot [`Store::pin`] kept, if any.
+    pub fn pinned(&self) -> Option<std::sync::Arc<ReadTx>> {
+        self.pin_slot().read().expect("pin lock").clone()
+    }
+}
+
+/// MapReader reads the state map's nodes from a [`ReadTx`] of either driver.
+pub enum MapReader<'a> {
+    /// Redb: the snapshot's `state_map` table.
+    Redb(redb::tables::MapNodes<'a, ::redb::ReadOnlyTable<&'static [u8], &'static [u8]>>),
+    /// Postgres: `regledger.state_map` in the snapshot's transaction.
+    Postgres(postgres::PgMapNodes<'a>),
+}
+
+impl regledger::statemap::NodeReader for MapReader<'_> {
+    fn read_root(&self) -> Result<regledger::statemap::Child, regledger::statemap::StoreError> {
+        each!(self, m => m.read_root())
+    }
+    fn read_node(
+        &self,
+        id: &regledger::statemap::NodeId,
+    ) -> Result<Option<regledger::statemap::InternalNode>, regledger::statemap::StoreError> {
+        each!(self, m => m.read_node(id))
+    }
 }
 
 /// ReadTx is a consistent snapshot of the log, for the read API, the
@@ -374,6 +426,56 @@ impl ReadTx {
     /// The driver's error.
     pub fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         each!(self, r => r.leaves(start, end))
+    }
+
+    /// envelope returns the envelope stored beside v2 leaf `index` (None
+    /// for a v1 leaf, which holds its own, or one not stored).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn envelope(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        each!(self, r => r.envelope(index))
+    }
+
+    /// entry returns leaf `index` opened with its envelope (inline or
+    /// beside it), checked against the leaf's envelope hash.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::MissingLeaf`], [`StoreError::BadEntry`], or the driver's error.
+    pub fn entry(
+        &self,
+        suite: HashSuite,
+        index: u64,
+    ) -> Result<regledger::entry::leaf::Opened, StoreError> {
+        let leaf = self.leaf(index)?.ok_or(StoreError::MissingLeaf(index))?;
+        let env = self.envelope(index)?;
+        regledger::entry::leaf::open_entry(suite, &leaf, env.as_deref()).map_err(|e| {
+            StoreError::BadEntry {
+                index,
+                reason: e.to_string(),
+            }
+        })
+    }
+
+    /// state_map returns the state map as of this snapshot (for proofs).
+    pub fn state_map(&self, suite: HashSuite) -> regledger::statemap::StateMap<MapReader<'_>> {
+        let nodes = match self {
+            ReadTx::Redb(r) => MapReader::Redb(r.map_nodes()),
+            ReadTx::Postgres(r) => MapReader::Postgres(r.map_nodes()),
+        };
+        regledger::statemap::StateMap::new(suite, nodes)
+    }
+
+    /// state_value returns the committed value of `key` (the record
+    /// bytes the state map's value hash covers), if the object exists.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn state_value(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
+        each!(self, r => r.state_value(key))
     }
 
     /// objects returns the registry objects whose state key starts with
@@ -665,27 +767,50 @@ impl Appender<'_> {
         each!(self, a => a.root_at(size))
     }
 
-    /// append_entry appends one entry at the head: its leaf bytes, the
-    /// stored hashes it completes, the state writes and subjects of its
-    /// effects `fx`, its `content_id` in the replay index; then the head
-    /// moves past it. `ctx` is what
-    /// [`regledger::entry::chain::ChainHead::check_next`] returned for the
-    /// leaf, so the chain rule was checked before; the registry rules gave
-    /// `fx`. The entry is durable only once the transaction commits.
+    /// next_root stages the state map writes of the entry at the head
+    /// (index `index`, effects `fx`, envelope content id `content_id`;
+    /// [`regledger::registry::commit::entry_writes`]) and returns the state
+    /// root after it: what its v2 leaf commits to. Call it once per entry,
+    /// before [`Appender::append_entry`], which refuses an entry not staged.
     ///
     /// # Errors
     ///
-    /// [`StoreError::NotNext`] if `ctx` is not at the head (nothing is
-    /// written); any other error part-way, after which the transaction
-    /// refuses to commit: drop it.
+    /// [`StoreError::NotNext`] if `index` is not the head;
+    /// [`StoreError::Map`] if the stored map is unreadable.
+    pub fn next_root(
+        &mut self,
+        index: u64,
+        fx: &Effects,
+        content_id: &[u8; 32],
+    ) -> Result<Hash, StoreError> {
+        each!(self, a => a.next_root(index, fx, content_id))
+    }
+
+    /// append_entry appends one entry at the head: its leaf bytes (hash
+    /// `leaf_hash`), its envelope's bytes beside a v2 leaf, the stored
+    /// hashes it completes, the state writes and subjects of its effects
+    /// `fx`, its `content_id` in the replay index; then the head moves past
+    /// it. `ctx` is what
+    /// [`regledger::entry::chain::ChainHead::check_next`] returned for the
+    /// leaf, so the chain rule was checked before; the registry rules gave
+    /// `fx`, and [`Appender::next_root`] staged its map writes. The entry is
+    /// durable only once the transaction commits.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotNext`] if `ctx` is not at the head or its map
+    /// writes were not staged (nothing is written); any other error
+    /// part-way, after which the transaction refuses to commit: drop it.
     pub fn append_entry(
         &mut self,
         ctx: &EntryContext,
+        leaf_hash: Hash,
         leaf_bytes: &[u8],
+        envelope_bytes: Option<&[u8]>,
         fx: &Effects,
         content_id: [u8; 32],
     ) -> Result<(), StoreError> {
-        each!(self, a => a.append_entry(ctx, leaf_bytes, fx, content_id))
+        each!(self, a => a.append_entry(ctx, leaf_hash, leaf_bytes, envelope_bytes, fx, content_id))
     }
 }
 

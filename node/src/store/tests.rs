@@ -33,13 +33,29 @@ fn drivers() -> Vec<Driver> {
     out
 }
 
-fn ctx(index: u64, time: u64, h: u8) -> EntryContext {
-    EntryContext {
-        index,
-        integrated_time_ms: time,
-        leaf_hash: Hash([h; 32]),
-        log_id: "store.test/append".into(),
+fn ctx(index: u64, time: u64, h: u8) -> (EntryContext, Hash) {
+    (
+        EntryContext {
+            index,
+            integrated_time_ms: time,
+            log_id: "store.test/append".into(),
+        },
+        Hash([h; 32]),
+    )
+}
+
+/// append stages an entry's state writes at the head and appends it.
+fn append(
+    a: &mut Appender<'_>,
+    (ctx, lh): (EntryContext, Hash),
+    leaf: &[u8],
+    fx: &Effects,
+    content_id: [u8; 32],
+) -> Result<(), StoreError> {
+    if ctx.index == a.head().size {
+        a.next_root(ctx.index, fx, &content_id)?;
     }
+    a.append_entry(&ctx, lh, leaf, None, fx, content_id)
 }
 
 /// nothing is the effects of an entry that writes and concerns nothing.
@@ -59,11 +75,8 @@ fn an_append_not_at_the_head_is_refused_and_writes_nothing() {
     for Driver { name, store, .. } in drivers() {
         let mut tx = store.write().unwrap();
         let mut a = tx.appender(HashSuite::Sha256).unwrap();
-        a.append_entry(&ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32])
-            .unwrap();
-        let e = a
-            .append_entry(&ctx(2, 20, 2), b"leaf 2", &nothing(), [2; 32])
-            .unwrap_err();
+        append(&mut a, ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32]).unwrap();
+        let e = append(&mut a, ctx(2, 20, 2), b"leaf 2", &nothing(), [2; 32]).unwrap_err();
         assert!(
             matches!(e, StoreError::NotNext { index: 2, size: 1 }),
             "{name}: {e}"
@@ -79,7 +92,8 @@ fn an_append_not_at_the_head_is_refused_and_writes_nothing() {
             Head {
                 size: 1,
                 last_leaf_hash: Hash([1; 32]),
-                last_time_ms: 10
+                last_time_ms: 10,
+                last_version: 0,
             },
             "{name}"
         );
@@ -94,10 +108,14 @@ fn an_append_not_at_the_head_is_refused_and_writes_nothing() {
 fn a_dropped_write_transaction_writes_nothing() {
     for Driver { name, store, .. } in drivers() {
         let mut tx = store.write().unwrap();
-        tx.appender(HashSuite::Sha256)
-            .unwrap()
-            .append_entry(&ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32])
-            .unwrap();
+        append(
+            &mut tx.appender(HashSuite::Sha256).unwrap(),
+            ctx(0, 10, 1),
+            b"leaf 0",
+            &nothing(),
+            [1; 32],
+        )
+        .unwrap();
         tx.set_tiles_size(1).unwrap();
         drop(tx);
         assert_eq!(store.head().unwrap(), Head::default(), "{name}");
@@ -108,10 +126,14 @@ fn a_dropped_write_transaction_writes_nothing() {
         // And the next transaction starts from the durable head.
         let mut tx = store.write().unwrap();
         assert_eq!(tx.head(), Head::default(), "{name}");
-        tx.appender(HashSuite::Sha256)
-            .unwrap()
-            .append_entry(&ctx(0, 11, 3), b"leaf 0'", &nothing(), [3; 32])
-            .unwrap();
+        append(
+            &mut tx.appender(HashSuite::Sha256).unwrap(),
+            ctx(0, 11, 3),
+            b"leaf 0'",
+            &nothing(),
+            [3; 32],
+        )
+        .unwrap();
         tx.commit().unwrap();
         assert_eq!(store.head().unwrap().last_time_ms, 11, "{name}");
     }
@@ -125,8 +147,9 @@ fn a_batch_sees_its_own_appends_and_commits_them_at_once() {
         let mut a = tx.appender(suite).unwrap();
         for i in 0..7u64 {
             let s = format!("subject-{}", i % 2);
-            a.append_entry(
-                &ctx(i, 100 + i, i as u8 + 1),
+            append(
+                &mut a,
+                ctx(i, 100 + i, i as u8 + 1),
                 format!("leaf {i}").as_bytes(),
                 &about(&[s.as_str(), "all"]),
                 [i as u8 + 1; 32],
@@ -178,10 +201,14 @@ fn a_snapshot_does_not_see_later_commits() {
     for Driver { name, store, .. } in drivers() {
         let before = store.read().unwrap();
         let mut tx = store.write().unwrap();
-        tx.appender(HashSuite::Sha256)
-            .unwrap()
-            .append_entry(&ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32])
-            .unwrap();
+        append(
+            &mut tx.appender(HashSuite::Sha256).unwrap(),
+            ctx(0, 10, 1),
+            b"leaf 0",
+            &nothing(),
+            [1; 32],
+        )
+        .unwrap();
         tx.set_published_checkpoint(1, "note 1\n").unwrap();
         tx.commit().unwrap();
         assert_eq!(before.size().unwrap(), 0, "{name}");
@@ -253,10 +280,14 @@ fn named_values_read_back() {
 fn a_prefetched_replay_index_answers_as_the_store_does() {
     for Driver { name, store, .. } in drivers() {
         let mut tx = store.write().unwrap();
-        tx.appender(HashSuite::Sha256)
-            .unwrap()
-            .append_entry(&ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32])
-            .unwrap();
+        append(
+            &mut tx.appender(HashSuite::Sha256).unwrap(),
+            ctx(0, 10, 1),
+            b"leaf 0",
+            &nothing(),
+            [1; 32],
+        )
+        .unwrap();
         tx.commit().unwrap();
         let mut tx = store.write().unwrap();
         let mut a = tx.appender(HashSuite::Sha256).unwrap();
@@ -265,8 +296,7 @@ fn a_prefetched_replay_index_answers_as_the_store_does() {
         assert_eq!(a.logged_at(&[2; 32]).unwrap(), None, "{name}");
         assert_eq!(a.logged_at(&[3; 32]).unwrap(), None, "{name}");
         // An entry appended after the prefetch counts at once.
-        a.append_entry(&ctx(1, 11, 2), b"leaf 1", &nothing(), [2; 32])
-            .unwrap();
+        append(&mut a, ctx(1, 11, 2), b"leaf 1", &nothing(), [2; 32]).unwrap();
         assert_eq!(a.logged_at(&[2; 32]).unwrap(), Some(1), "{name}");
         drop(a);
         tx.commit().unwrap();

@@ -22,8 +22,7 @@ use axum::routing::post;
 use axum::Router;
 use regledger::descriptor::verify_log_signature;
 use regledger::tlog::checkpoint::Checkpoint;
-use regledger::tlog::cosignature::cosign;
-use regledger::tlog::note::{Note, Signer};
+use regledger::tlog::note::Note;
 use regledger::tlog::proof::{consistency_roots, verify_consistency};
 use regledger::tlog::witness::{size_body, AddCheckpoint, SIZE_CONTENT_TYPE};
 use regledger::{Hash, HashSuite};
@@ -55,7 +54,7 @@ pub struct Witness {
     /// app is the mirror's read side (its store holds what it verified).
     pub app: Arc<App>,
     /// key signs the cosignatures (type 0x04, cosignature/v1).
-    pub key: Signer,
+    pub key: crate::keysigner::KeySigner,
     /// wake asks the sync loop to poll the upstream now.
     pub wake: Mutex<std::sync::mpsc::Sender<()>>,
     /// catch_up verifies the upstream's entries up to a checkpoint presented
@@ -211,7 +210,7 @@ fn add_checkpoint_blocking(w: &Witness, body: &[u8]) -> Response {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    match cosign(&w.key, &p.text, ts) {
+    match w.key.cosign(&p.text, ts) {
         Ok(sig) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -16,20 +16,15 @@ use regledger::registry::{
 use regledger::tlog::note::{KeyType, Signer};
 use serde::Serialize;
 
-/// DOC is the document digest the load's payloads carry (BLAKE3 of the
-/// empty string): its entries stand for no real document.
+/// DOC is the document digest the load's payloads carry (`document_digest`;
+/// the rules check its form only, the document is never stored).
 pub const DOC: &str = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
 
 /// sign_as signs `payload` as an entry of `kind` with a participant's signer key.
 pub fn sign_as(signer: &Signer, kind: EntryKind, payload: &impl Serialize) -> Envelope {
     let kid = participant_key_id(signer.name(), signer.verifier().public_key());
     let bytes = serde_json::to_vec(payload).expect("payload structs serialize");
-    Envelope::sign(
-        &payload_type_for(kind.name()),
-        bytes,
-        &kid,
-        signer.signing_key(),
-    )
+    Envelope::sign_with(&payload_type_for(kind.name()), bytes, &kid, signer.secret())
 }
 
 /// Setup is a run's own participants and agreement.
@@ -55,9 +50,14 @@ pub fn setup(
     today: Date,
     mut seed: impl FnMut() -> [u8; 32],
 ) -> Result<Setup, String> {
+    // The run's participants sign with the authority's algorithm: SM2 in
+    // an sm3 log (whose authority key init makes SM2), Ed25519 otherwise.
+    let kt = match authority.key_type().alg() {
+        regledger::crypto::SigAlg::Sm2 => KeyType::Sm2,
+        regledger::crypto::SigAlg::Ed25519 => KeyType::Ed25519,
+    };
     let mut mk = |id: &str| {
-        Signer::generate(&format!("bench-{id}-{tag}"), KeyType::Ed25519, seed())
-            .map_err(|e| e.to_string())
+        Signer::generate(&format!("bench-{id}-{tag}"), kt, seed()).map_err(|e| e.to_string())
     };
     let (agency, source, operator) = (mk("agency")?, mk("source")?, mk("operator")?);
     let end = today.add_months(12).ok_or("date out of range")?;
@@ -65,7 +65,7 @@ pub fn setup(
         id: s.name().to_string(),
         name: s.name().to_string(),
         role,
-        public_keys: vec![B64.encode(s.verifier().public_key())],
+        public_keys: vec![B64.encode(s.verifier().public_key().material())],
         credit_code: None,
         request_id: None,
     };
@@ -111,7 +111,8 @@ pub fn setup(
                 term_start: today,
                 term_end: end,
                 document_title: "bench".into(),
-                document_blake3: DOC.into(),
+                document_digest: Some(DOC.into()),
+                document_blake3: None,
                 request_id: None,
             },
         ),
@@ -154,34 +155,44 @@ mod tests {
     //! replayed in memory from its genesis accepts every one of them.
 
     use super::*;
-    use regledger::entry::chain::ChainHead;
-    use regledger::entry::leaf::Leaf;
-    use regledger::registry::{apply, Genesis, MemoryState};
+    use regledger::registry::Genesis;
     use regledger::HashSuite;
 
     const NOW_MS: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
-    fn genesis(authority: &Signer, origin: &str) -> Envelope {
+    fn genesis(authority: &Signer, origin: &str, suite: HashSuite) -> Envelope {
         let g = Genesis {
             origin: origin.into(),
-            hash: "blake3".into(),
+            hash: suite.name().into(),
             profile: "guangxi".into(),
             authority: ParticipantSpec {
                 id: authority.name().into(),
                 name: "authority".into(),
                 role: Role::DataAuthority,
-                public_keys: vec![B64.encode(authority.verifier().public_key())],
+                public_keys: vec![B64.encode(authority.verifier().public_key().material())],
                 credit_code: None,
                 request_id: None,
             },
+            require_sm2: suite == HashSuite::Sm3,
         };
         sign_as(authority, EntryKind::Genesis, &g)
     }
 
     #[test]
     fn every_entry_of_a_load_run_is_accepted_by_the_rules() {
+        // Ed25519 in a blake3 log; SM2 participants in an sm3 log that
+        // requires SM2 (the load generator's 国密 mode).
+        for (suite, kt) in [
+            (HashSuite::Blake3, KeyType::Ed25519),
+            (HashSuite::Sm3, KeyType::Sm2),
+        ] {
+            run(suite, kt);
+        }
+    }
+
+    fn run(suite: HashSuite, kt: KeyType) {
         let origin = "loadgen.test/rules";
-        let authority = Signer::generate("data-authority", KeyType::Ed25519, [7; 32]).unwrap();
+        let authority = Signer::generate("data-authority", kt, [7; 32]).unwrap();
         let today = Date::from_unix_ms(NOW_MS).unwrap();
         let mut n = 0u8;
         let s = setup(&authority, "t", today, || {
@@ -191,7 +202,7 @@ mod tests {
         .unwrap();
         let t0 = NOW_MS + 10_000;
         let k = commitments_for(&s.agreement, 512, t0 - 1000);
-        let mut envs = vec![genesis(&authority, origin)];
+        let mut envs = vec![genesis(&authority, origin, suite)];
         envs.extend(s.entries);
         for i in 0..3 {
             envs.push(sign_as(
@@ -202,17 +213,13 @@ mod tests {
         }
         let last = envs.last().unwrap().payload.len();
         assert!((512 - 34..=512 + 34).contains(&last), "{last} bytes");
-        let (mut state, mut head) = (MemoryState::default(), ChainHead::default());
+        // The node's sequencing (rules, state map, v2 leaves) accepts them all.
+        let mut sq = regledger::testkit::Sequencer::new(origin, suite);
         for (i, env) in envs.into_iter().enumerate() {
-            let time = t0 + i as u64;
-            let leaf = Leaf::new(head.size, time, head.last_leaf_hash, env);
-            let lh = leaf.hash(HashSuite::Blake3);
-            let ctx = head.check_next(&leaf, lh, origin).unwrap();
-            let fx = apply(&state, &ctx, &leaf.envelope)
+            assert!(env.signatures.iter().all(|s| s.alg == kt.alg()));
+            sq.next(&env, t0 + i as u64)
                 .unwrap_or_else(|v| panic!("entry {i} refused: {v}"));
-            state.apply_effects(&fx);
-            head.advance(lh, time);
         }
-        assert_eq!(head.size, 9);
+        assert_eq!(sq.head.size, 9);
     }
 }

@@ -19,7 +19,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use regledger::cert::bundle::{
-    verify_bundle, BundleError, CertificateBundle, EntryProof, BUNDLE_FORMAT,
+    verify_bundle, BundleError, CertificateBundle, EntryProof, BUNDLE_FORMAT, BUNDLE_FORMAT_V1,
 };
 use regledger::descriptor::{verify_checkpoint, verify_log_signature, LogDescriptor};
 use regledger::entry::blockchain_no::BlockchainNo;
@@ -184,6 +184,28 @@ fn check_of(e: &BundleError) -> &'static str {
     }
 }
 
+/// envelope_of returns an entry's envelope: inside a v1 leaf, or carried
+/// beside a v2 leaf and matching its envelope hash.
+fn envelope_of(
+    what: &str,
+    e: &EntryProof,
+    leaf: &Leaf,
+    d: &LogDescriptor,
+) -> Result<regledger::entry::envelope::Envelope, String> {
+    let given = match &e.envelope {
+        Some(x) => Some(
+            B64.decode(x)
+                .map_err(|_| format!("{what}: the envelope is not base64"))?,
+        ),
+        None => None,
+    };
+    let opened = regledger::entry::leaf::open_entry(d.suite, &leaf.to_bytes(), given.as_deref())
+        .map_err(|x| format!("{what}: {x}"))?;
+    opened
+        .envelope
+        .ok_or_else(|| format!("{what}: the envelope of a v2 leaf is missing"))
+}
+
 /// open_entry opens an entry and checks its inclusion at `cp`; returns the leaf and its hash.
 fn open_entry(
     what: &str,
@@ -303,7 +325,7 @@ fn run(
             )
         }
     };
-    if b.format != BUNDLE_FORMAT {
+    if b.format != BUNDLE_FORMAT && b.format != BUNDLE_FORMAT_V1 {
         return r.set(
             "bundle",
             Outcome::Fail,
@@ -388,14 +410,15 @@ fn run(
 
     // The certificate: the fields shown are the signed payload; the 区块链编号 names the entry.
     let cert = (|| -> Result<(), String> {
-        if leaf.envelope.kind_name().ok() != Some(EntryKind::ProductRegistered.name()) {
+        let env = envelope_of("entry", &b.entry, &leaf, &d)?;
+        if env.kind_name().ok() != Some(EntryKind::ProductRegistered.name()) {
             return Err(format!(
                 "entry {} is {}, not product-registered",
-                b.entry.index, leaf.envelope.payload_type
+                b.entry.index, env.payload_type
             ));
         }
-        let signed: ProductRegistration = serde_json::from_slice(&leaf.envelope.payload)
-            .map_err(|e| format!("the signed payload: {e}"))?;
+        let signed: ProductRegistration =
+            serde_json::from_slice(&env.payload).map_err(|e| format!("the signed payload: {e}"))?;
         let shown = serde_json::to_value(&b.certificate).map_err(|e| e.to_string())?;
         let signed_v = serde_json::to_value(&signed).map_err(|e| e.to_string())?;
         if shown != signed_v {

@@ -42,18 +42,26 @@ fn fixture(upto: usize) -> Fixture {
     };
     let note = sign_checkpoint(&cp, &log).unwrap();
     let note = add_signatures(&note, &[cosign(&w, &cp.to_text(), 1_700_000_000).unwrap()]).unwrap();
-    let bundle = assemble(ORIGIN, &r.state, REGISTRATION_NO, &note, |i| {
-        Ok(EntryProof {
-            index: i,
-            leaf: B64.encode(&bytes[i as usize]),
-            inclusion_proof: tree
-                .prove_inclusion(cp.size, i)
-                .map_err(|e| e.to_string())?
-                .iter()
-                .map(|h| B64.encode(h.0))
-                .collect(),
-        })
-    })
+    let bundle = assemble(
+        ORIGIN,
+        &r.state,
+        REGISTRATION_NO,
+        &note,
+        |i| {
+            Ok(EntryProof {
+                index: i,
+                leaf: B64.encode(&bytes[i as usize]),
+                inclusion_proof: tree
+                    .prove_inclusion(cp.size, i)
+                    .map_err(|e| e.to_string())?
+                    .iter()
+                    .map(|h| B64.encode(h.0))
+                    .collect(),
+                envelope: Some(B64.encode(r.envelopes[i as usize].to_bytes())),
+            })
+        },
+        None,
+    )
     .unwrap();
     let log_json = serde_json::to_string(&LogDescriptorJson {
         origin: ORIGIN.into(),
@@ -64,13 +72,14 @@ fn fixture(upto: usize) -> Fixture {
         profile: "guangxi".into(),
     })
     .unwrap();
-    let leaf_hash = r
+    let reg = r
         .state
         .product_by_registration_no(REGISTRATION_NO)
         .unwrap()
         .registration
         .unwrap()
-        .leaf_hash;
+        .index;
+    let leaf_hash = suite.leaf_hash(&bytes[reg as usize]).to_hex();
     Fixture {
         bundle,
         log_json,

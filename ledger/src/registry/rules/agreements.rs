@@ -33,7 +33,7 @@ pub(super) fn agreement_filed<S: StateReader + ?Sized>(
     if let Some(scene) = &a.scene {
         check_name("scene", scene)?;
     }
-    check_digest("document_blake3", &a.document_blake3)?;
+    check_digest_pair(c, "document", &a.document_digest, &a.document_blake3, true)?;
     if a.parties.is_empty() {
         return Err(RuleViolation::MalformedPayload(
             "an agreement needs at least one party".into(),
@@ -147,7 +147,7 @@ pub(super) fn agreement_amended<S: StateReader + ?Sized>(
     let today = c.today;
     let m: AgreementAmend = parse(env)?;
     check_text("reason", &m.reason)?;
-    check_digest("document_blake3", &m.document_blake3)?;
+    check_digest_pair(c, "document", &m.document_digest, &m.document_blake3, true)?;
     let mut a = c.agreement(&m.id)?;
     c.agreement_actor(signer, &a, "amend")?;
     if a.status == Status::Terminated {
@@ -198,6 +198,7 @@ pub(super) fn agreement_amended<S: StateReader + ?Sized>(
         }
         a.fields.scope = scope;
     }
+    a.fields.document_digest = m.document_digest;
     a.fields.document_blake3 = m.document_blake3;
     let cit = c.profile.filing_citation;
     c.deadline(
@@ -222,7 +223,13 @@ pub(super) fn agreement_renewed<S: StateReader + ?Sized>(
 ) -> R<()> {
     let today = c.today;
     let rn: AgreementRenewal = parse(env)?;
-    check_digest("document_blake3", &rn.document_blake3)?;
+    check_digest_pair(
+        c,
+        "document",
+        &rn.document_digest,
+        &rn.document_blake3,
+        true,
+    )?;
     let mut a = c.agreement(&rn.id)?;
     c.agreement_actor(signer, &a, "renew")?;
     if a.status == Status::Terminated {
@@ -301,6 +308,7 @@ pub(super) fn agreement_renewed<S: StateReader + ?Sized>(
         }
     }
     a.fields.term_end = rn.new_term_end;
+    a.fields.document_digest = rn.document_digest;
     a.fields.document_blake3 = rn.document_blake3;
     c.subject(&rn.id);
     c.put(

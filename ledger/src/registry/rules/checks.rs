@@ -61,28 +61,71 @@ pub(super) fn check_digest(what: &str, s: &str) -> R<()> {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
         return Err(RuleViolation::MalformedPayload(format!(
-            "{what} must be 64 lowercase hex digits (BLAKE3)"
+            "{what} must be 64 lowercase hex digits (a 32-byte digest)"
         )));
     }
     Ok(())
 }
 
-/// decode_key reads a base64 Ed25519 public key and refuses keys of small
-/// order (the identity and the other torsion points): any signature
-/// verifies under them, so they would let anyone act as the participant.
-pub(super) fn decode_key(s: &str) -> R<[u8; 32]> {
+/// check_digest_pair checks a digest given as `{what}_digest` (in the log's
+/// hash suite) or `{what}_blake3` (the older field, always BLAKE3): at most
+/// one of them, exactly one when `required`, and the `_blake3` form never
+/// in an `sm3` log, whose every hash is SM3 (docs/registry.md, "Document
+/// digests"; D19).
+pub(super) fn check_digest_pair<S: StateReader + ?Sized>(
+    c: &Ctx<'_, S>,
+    what: &str,
+    digest: &Option<String>,
+    blake3: &Option<String>,
+    required: bool,
+) -> R<()> {
+    match (digest, blake3) {
+        (Some(_), Some(_)) => Err(RuleViolation::MalformedPayload(format!(
+            "give {what}_digest or the deprecated {what}_blake3, not both"
+        ))),
+        (None, None) if required => Err(RuleViolation::MalformedPayload(format!(
+            "{what}_digest is missing (the document's digest in the log's hash suite, 64 lowercase hex digits)"
+        ))),
+        (None, None) => Ok(()),
+        (Some(d), None) => check_digest(&format!("{what}_digest"), d),
+        (None, Some(b)) => {
+            let suite = c.suite();
+            if suite == "sm3" {
+                return Err(RuleViolation::MalformedPayload(format!(
+                    "{what}_blake3 is a BLAKE3 digest, refused in an sm3 log: give {what}_digest, the document's SM3 digest"
+                )));
+            }
+            check_digest(&format!("{what}_blake3"), b)
+        }
+    }
+}
+
+/// decode_key reads a base64 public key: 32 bytes are Ed25519, refused if
+/// of small order (the identity and the other torsion points: any
+/// signature verifies under them, so they would let anyone act as the
+/// participant); 65 bytes or more are SM2, the uncompressed point on the
+/// curve, then a stated signer ID if any (D19). With `require_sm2` (set at
+/// genesis) an Ed25519 key is refused.
+pub(super) fn decode_key(s: &str, require_sm2: bool) -> R<crate::crypto::PublicKey> {
     let b = B64
         .decode(s)
         .map_err(|_| RuleViolation::MalformedPayload("public key is not base64".into()))?;
-    let k: [u8; 32] = b
-        .try_into()
-        .map_err(|_| RuleViolation::MalformedPayload("public key is not 32 bytes".into()))?;
-    let vk = ed25519_dalek::VerifyingKey::from_bytes(&k).map_err(|_| {
-        RuleViolation::MalformedPayload("public key is not a valid Ed25519 point".into())
-    })?;
-    if vk.is_weak() {
+    if b.len() == 32 {
+        let k: [u8; 32] = b.as_slice().try_into().expect("32 bytes");
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&k).map_err(|_| {
+            RuleViolation::MalformedPayload("public key is not a valid Ed25519 point".into())
+        })?;
+        if vk.is_weak() {
+            return Err(RuleViolation::MalformedPayload(
+                "public key is of small order (weak): it would accept forged signatures".into(),
+            ));
+        }
+    }
+    let k = crate::crypto::PublicKey::from_payload_material(&b)
+        .map_err(|e| RuleViolation::MalformedPayload(format!("public key: {e}")))?;
+    if require_sm2 && k.alg() != crate::crypto::SigAlg::Sm2 {
         return Err(RuleViolation::MalformedPayload(
-            "public key is of small order (weak): it would accept forged signatures".into(),
+            "this log requires SM2 keys (genesis require_sm2): an Ed25519 key is refused".into(),
         ));
     }
     Ok(k)
@@ -287,6 +330,17 @@ impl<S: StateReader + ?Sized> Ctx<'_, S> {
             .find(|(wk, _)| wk == k)
             .map(|(_, v)| v.clone())
             .or_else(|| self.s.get(k))
+    }
+    /// require_sm2 reports whether genesis requires SM2 participant keys.
+    pub(super) fn require_sm2(&self) -> bool {
+        matches!(self.get(&StateKey::Genesis), Some(StateObject::Genesis(g)) if g.require_sm2)
+    }
+    /// suite returns the name of the log's hash suite, as genesis fixed it.
+    pub(super) fn suite(&self) -> String {
+        match self.get(&StateKey::Genesis) {
+            Some(StateObject::Genesis(g)) => g.hash,
+            _ => String::new(),
+        }
     }
     pub(super) fn put(&mut self, k: StateKey, v: StateObject) {
         self.fx.writes.push((k, v));

@@ -142,7 +142,7 @@ pub fn apply_preverified(
     // signatures (issue 12). Each comes from a distinct key and a distinct
     // participant, because the rules read signatures as parties (D12). The
     // first signer is the submitter.
-    let mut signers: Vec<(&str, [u8; 32], ParticipantState)> =
+    let mut signers: Vec<(&str, crate::crypto::PublicKey, ParticipantState)> =
         Vec::with_capacity(env.signatures.len());
     for sig in &env.signatures {
         let Some(StateObject::Key(k)) = c.get(&StateKey::Key(sig.key_id.clone())) else {
@@ -162,7 +162,7 @@ pub fn apply_preverified(
             signers
                 .iter()
                 .find(|(id, _, _)| *id == kid)
-                .map(|(_, pk, _)| *pk)
+                .map(|(_, pk, _)| pk.clone())
         },
         preverified,
     )

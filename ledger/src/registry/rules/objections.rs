@@ -20,9 +20,7 @@ pub(super) fn objection_filed<S: StateReader + ?Sized>(
     check_id("objection_id", &o.objection_id)?;
     check_text("grounds", &o.grounds)?;
     check_name("filer_name", &o.filer_name)?;
-    if let Some(d) = &o.evidence_blake3 {
-        check_digest("evidence_blake3", d)?;
-    }
+    check_digest_pair(c, "evidence", &o.evidence_digest, &o.evidence_blake3, false)?;
     if c.get(&StateKey::Objection(o.objection_id.clone()))
         .is_some()
     {

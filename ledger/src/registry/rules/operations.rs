@@ -18,7 +18,7 @@ pub(super) fn data_destruction_attested<S: StateReader + ?Sized>(
 ) -> R<()> {
     let d: DestructionAttestation = parse(env)?;
     check_text("method", &d.method)?;
-    check_digest("evidence_blake3", &d.evidence_blake3)?;
+    check_digest_pair(c, "evidence", &d.evidence_digest, &d.evidence_blake3, true)?;
     // Who destroyed the data attests it: the parties to the
     // agreement (or the operator above it), or, for a product, its
     // business entity or operator; a data authority always may.

@@ -39,7 +39,7 @@ pub(super) fn participant_registered<S: StateReader + ?Sized>(
     }
     let mut key_ids = Vec::new();
     for k in &p.public_keys {
-        let pk = decode_key(k)?;
+        let pk = decode_key(k, c.require_sm2())?;
         let kid = participant_key_id(&p.id, &pk);
         if c.get(&StateKey::Key(kid.clone())).is_some() || key_ids.contains(&kid) {
             return Err(RuleViolation::Duplicate {
@@ -105,7 +105,7 @@ pub(super) fn participant_key_rotated<S: StateReader + ?Sized>(
         c.put(StateKey::Key(kid.clone()), StateObject::Key(k));
     }
     for k in &r.add_keys {
-        let pk = decode_key(k)?;
+        let pk = decode_key(k, c.require_sm2())?;
         let kid = participant_key_id(&p.id, &pk);
         if c.get(&StateKey::Key(kid.clone())).is_some() {
             return Err(RuleViolation::Duplicate {
@@ -197,16 +197,16 @@ pub(super) fn genesis(ctx: &EntryContext, env: &Envelope) -> Result<Effects, Rul
         }
     }
     let mut key_ids = Vec::new();
-    let mut declared: Vec<[u8; 32]> = Vec::new();
+    let mut declared: Vec<crate::crypto::PublicKey> = Vec::new();
     for k in &a.public_keys {
-        let pk = decode_key(k)?;
+        let pk = decode_key(k, g.require_sm2)?;
         let kid = participant_key_id(&a.id, &pk);
         fx.writes.push((
             StateKey::Key(kid.clone()),
             StateObject::Key(KeyState {
                 key_id: kid.clone(),
                 participant: a.id.clone(),
-                public_key: pk,
+                public_key: pk.clone(),
                 added_index: 0,
                 retired_index: None,
             }),
@@ -217,13 +217,18 @@ pub(super) fn genesis(ctx: &EntryContext, env: &Envelope) -> Result<Effects, Rul
     // Every signature must be by a key the genesis declares, and verify; all
     // those keys are the authority's, and signatures come from distinct
     // participants (D12), so genesis carries exactly one.
-    env.verify_all(|kid| key_ids.iter().position(|k| k == kid).map(|i| declared[i]))
-        .map_err(|e| match e {
-            EnvelopeError::UnknownKey(_) => RuleViolation::UnknownSigner(
-                "genesis must be signed by the authority key it declares".into(),
-            ),
-            e => RuleViolation::BadSignature(e.to_string()),
-        })?;
+    env.verify_all(|kid| {
+        key_ids
+            .iter()
+            .position(|k| k == kid)
+            .map(|i| declared[i].clone())
+    })
+    .map_err(|e| match e {
+        EnvelopeError::UnknownKey(_) => RuleViolation::UnknownSigner(
+            "genesis must be signed by the authority key it declares".into(),
+        ),
+        e => RuleViolation::BadSignature(e.to_string()),
+    })?;
     if env.signatures.len() != 1 {
         return Err(RuleViolation::BadSignature(
             "genesis carries one signature, by one of the authority keys it declares".into(),
@@ -235,6 +240,7 @@ pub(super) fn genesis(ctx: &EntryContext, env: &Envelope) -> Result<Effects, Rul
             origin: g.origin.clone(),
             hash: g.hash.clone(),
             profile: g.profile.clone(),
+            require_sm2: g.require_sm2,
         }),
     ));
     fx.writes.push((

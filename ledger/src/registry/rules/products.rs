@@ -4,7 +4,6 @@
 
 use super::checks::*;
 use super::{RECORDING_DAYS, SAME_DAY_GRACE_DAYS};
-use crate::entry::blockchain_no::BlockchainNo;
 use crate::entry::envelope::Envelope;
 use crate::registry::ident::{check_id, check_name, check_text};
 use crate::registry::regulations as reg;
@@ -175,7 +174,8 @@ pub(super) fn public_notice_opened<S: StateReader + ?Sized>(
 
 /// product_registered issues the 数据产品登记证书: an approved product, its
 /// notice run and no objection open, registered by the operator under an
-/// authorization in force; the entry's 区块链编号 is recorded. Registering
+/// authorization in force (its 区块链编号 is derived from the entry's index
+/// and leaf hash when shown, never stored: D15). Registering
 /// later than the profile allows is flagged `registration-late`.
 pub(super) fn product_registered<S: StateReader + ?Sized>(
     c: &mut Ctx<'_, S>,
@@ -282,20 +282,21 @@ pub(super) fn product_registered<S: StateReader + ?Sized>(
         reg_.registered_on,
         cit,
     );
-    let bno = BlockchainNo::new(&c.entry.log_id, idx, &c.entry.leaf_hash).to_string();
     c.subject(&reg_.product_id);
     c.subject(&reg_.registration_no);
     c.subject(&reg_.business_entity);
     c.put(
         StateKey::RegistrationNo(reg_.registration_no.clone()),
-        StateObject::RegistrationNo(reg_.product_id.clone()),
+        StateObject::RegistrationNo(RegistrationNoState {
+            product_id: reg_.product_id.clone(),
+            status: Status::Active,
+            status_index: idx,
+        }),
     );
     let pid = reg_.product_id.clone();
     p.registration = Some(RegistrationState {
         fields: reg_,
         index: idx,
-        leaf_hash: c.entry.leaf_hash.to_hex(),
-        blockchain_no: bno,
     });
     p.status = Status::Active;
     p.status_index = idx;
@@ -414,6 +415,19 @@ pub(super) fn product_status_changed<S: StateReader + ?Sized>(
         .unwrap_or_default();
     c.subject(&sc.id);
     c.subject(&no);
+    // The 登记号's status record follows the product's, so that the
+    // status proof by 登记号 is one small record (D15). (Only registered
+    // products reach here: `ok_from` holds no unregistered status.)
+    if !no.is_empty() {
+        c.put(
+            StateKey::RegistrationNo(no),
+            StateObject::RegistrationNo(RegistrationNoState {
+                product_id: sc.id.clone(),
+                status: to,
+                status_index: idx,
+            }),
+        );
+    }
     c.put(StateKey::Product(sc.id.clone()), StateObject::Product(p));
     Ok(())
 }

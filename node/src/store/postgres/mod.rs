@@ -53,9 +53,12 @@ use regledger::{Hash, HashSuite};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
+use regledger::registry::commit::{apply_writes, entry_writes, record_bytes};
+use regledger::statemap::{Changes, Child, InternalNode, NodeId, NodeReader, Overlay, StateMap};
+
 use super::redb::tables::{
-    u64_of, COSIGNED_PREFIX, M_CHECKPOINT, M_LAST_HASH, M_LAST_TIME, M_SIZE, M_TILES_SIZE,
-    M_VERIFYING, M_WITNESS, WEBHOOK_PREFIX,
+    decode_state, is_record, u64_of, COSIGNED_PREFIX, M_CHECKPOINT, M_LAST_HASH, M_LAST_TIME,
+    M_LAST_VERSION, M_SIZE, M_TILES_SIZE, M_VERIFYING, M_WITNESS, WEBHOOK_PREFIX,
 };
 use super::{Head, StoreError};
 
@@ -71,6 +74,8 @@ CREATE TABLE IF NOT EXISTS regledger.meta (key text COLLATE "C" PRIMARY KEY, val
 CREATE TABLE IF NOT EXISTS regledger.content_ids (cid bytea PRIMARY KEY, idx bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS regledger.subjects (subject text COLLATE "C" NOT NULL, idx bigint NOT NULL, PRIMARY KEY (subject, idx));
 CREATE TABLE IF NOT EXISTS regledger.checkpoints (size bigint PRIMARY KEY, note text NOT NULL);
+CREATE TABLE IF NOT EXISTS regledger.envelopes (idx bigint PRIMARY KEY, envelope bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS regledger.state_map (key bytea PRIMARY KEY, node bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS regledger.writer (id int PRIMARY KEY);
 INSERT INTO regledger.writer VALUES (1) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS regledger.leader (id int PRIMARY KEY, holder text NOT NULL, token bigint NOT NULL, expires_at timestamptz NOT NULL);
@@ -186,6 +191,12 @@ pub struct PgStore {
     shared: Arc<Shared>,
     /// lease, once started, fences every write (store/postgres/lease.rs).
     lease: OnceLock<Arc<lease::Lease>>,
+    /// pinned is the snapshot [`super::Store::pin`] keeps: a REPEATABLE
+    /// READ transaction on one pooled connection. Bounded: one at a time,
+    /// replaced at the next checkpoint (so held for about one publishing
+    /// interval) and dropped by [`PgStore::reopen`]; meanwhile the server
+    /// keeps the row versions it can see (vacuum waits for it).
+    pinned: std::sync::RwLock<Option<Arc<super::ReadTx>>>,
 }
 
 impl PgStore {
@@ -226,6 +237,7 @@ impl PgStore {
         Ok(PgStore {
             shared,
             lease: OnceLock::new(),
+            pinned: std::sync::RwLock::new(None),
         })
     }
 
@@ -285,6 +297,11 @@ impl PgStore {
             return Err(StoreError::Fenced { mine, current });
         }
         Ok(())
+    }
+
+    /// pin_slot holds the snapshot [`super::Store::pin`] keeps (see `pinned`).
+    pub(crate) fn pin_slot(&self) -> &std::sync::RwLock<Option<Arc<super::ReadTx>>> {
+        &self.pinned
     }
 
     /// read begins a snapshot.
@@ -366,6 +383,8 @@ impl PgStore {
     ///
     /// [`StoreError::Postgres`] if the server cannot be reached yet.
     pub fn reopen(&self) -> Result<(), StoreError> {
+        // The pinned snapshot's connection may be the one that failed.
+        self.pinned.write().expect("pin lock").take();
         self.shared.pool.lock().expect("pool").clear();
         let c = self.shared.connect()?;
         self.shared.checkin(c);
@@ -403,12 +422,13 @@ fn meta_str(c: &Client, key: &str) -> Result<Option<String>, StoreError> {
 
 /// head_of reads the head (three META values, one query).
 fn head_of(c: &Client) -> Result<Head, StoreError> {
-    let keys = vec![M_SIZE, M_LAST_HASH, M_LAST_TIME];
+    let keys = vec![M_SIZE, M_LAST_HASH, M_LAST_TIME, M_LAST_VERSION];
     let rows = block_on(c.query_typed(
         "SELECT key, value FROM regledger.meta WHERE key = ANY($1)",
         &[(&keys, Type::TEXT_ARRAY)],
     ))?;
     let mut h = Head::default();
+    let mut version = None;
     for r in rows {
         let k: &str = r.get(0);
         let v: Vec<u8> = r.get(1);
@@ -416,9 +436,16 @@ fn head_of(c: &Client) -> Result<Head, StoreError> {
             M_SIZE => h.size = u64_of(&v),
             M_LAST_HASH => h.last_leaf_hash = Hash::from_slice(&v).unwrap_or_default(),
             M_LAST_TIME => h.last_time_ms = u64_of(&v),
+            M_LAST_VERSION => version = Some(v.first().copied().unwrap_or(0)),
             _ => {}
         }
     }
+    // As redb's (store/redb/tables.rs): absent in a store before leaf v2.
+    h.last_version = match version {
+        Some(v) => v,
+        None if h.size > 0 => regledger::entry::leaf::LEAF_V1,
+        None => 0,
+    };
     Ok(h)
 }
 
@@ -445,6 +472,45 @@ fn state_get(c: &Client, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         &[(&key, Type::TEXT)],
     ))?
     .map(|r| r.get::<_, Vec<u8>>(0)))
+}
+
+/// map_key is a state map node's key in `regledger.state_map` (the root
+/// slot under the empty key, as redb's table).
+fn map_key(id: Option<&NodeId>) -> Vec<u8> {
+    id.map(NodeId::to_bytes).unwrap_or_default()
+}
+
+fn map_get(c: &Client, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(block_on(c.query_typed_opt(
+        "SELECT node FROM regledger.state_map WHERE key = $1",
+        &[(&key, Type::BYTEA)],
+    ))?
+    .map(|r| r.get::<_, Vec<u8>>(0)))
+}
+
+fn map_err(e: impl std::fmt::Display) -> regledger::statemap::StoreError {
+    regledger::statemap::StoreError(e.to_string())
+}
+
+/// PgMapNodes reads the state map's nodes in a snapshot.
+pub struct PgMapNodes<'a>(&'a PgRead);
+
+impl NodeReader for PgMapNodes<'_> {
+    fn read_root(&self) -> Result<Child, regledger::statemap::StoreError> {
+        match map_get(self.0.c(), &map_key(None)).map_err(map_err)? {
+            Some(v) => Child::from_bytes(&v),
+            None => Ok(Child::Empty),
+        }
+    }
+    fn read_node(
+        &self,
+        id: &NodeId,
+    ) -> Result<Option<InternalNode>, regledger::statemap::StoreError> {
+        match map_get(self.0.c(), &map_key(Some(id))).map_err(map_err)? {
+            Some(v) => InternalNode::from_bytes(&v).map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
 /// PgRead is a snapshot (a read-only repeatable-read transaction).
@@ -487,6 +553,25 @@ impl PgRead {
         .map(|r| r.get::<_, Vec<u8>>(0)))
     }
 
+    /// envelope: see [`super::ReadTx::envelope`].
+    pub fn envelope(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(block_on(self.c().query_typed_opt(
+            "SELECT envelope FROM regledger.envelopes WHERE idx = $1",
+            &[(&i(index), Type::INT8)],
+        ))?
+        .map(|r| r.get::<_, Vec<u8>>(0)))
+    }
+
+    /// map_nodes reads the state map's nodes in this snapshot.
+    pub fn map_nodes(&self) -> PgMapNodes<'_> {
+        PgMapNodes(self)
+    }
+
+    /// state_value: see [`super::ReadTx::state_value`].
+    pub fn state_value(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(state_get(self.c(), &key.to_string())?.filter(|v| is_record(v)))
+    }
+
     /// leaves: see [`super::ReadTx::leaves`].
     pub fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         let rows = block_on(self.c().query_typed(
@@ -512,7 +597,7 @@ impl PgRead {
         ))?;
         Ok(rows
             .iter()
-            .filter_map(|r| serde_json::from_slice(r.get::<_, &[u8]>(0)).ok())
+            .filter_map(|r| decode_state(r.get::<_, &[u8]>(0)))
             .collect())
     }
 
@@ -578,7 +663,7 @@ impl StateReader for PgRead {
         // too, here, on the read side only (a page answers without it); the
         // appender's reads fail their transaction instead.
         let v = state_get(self.c(), &key.to_string()).ok()??;
-        serde_json::from_slice(&v).ok()
+        decode_state(&v)
     }
 }
 
@@ -591,6 +676,13 @@ struct Pending {
     state: BTreeMap<String, Vec<u8>>,
     content_ids: HashMap<[u8; 32], u64>,
     subjects: Vec<(String, i64)>,
+    env_idx: Vec<i64>,
+    envelopes: Vec<Vec<u8>>,
+    /// map_changes are the state map writes staged by the appends, written
+    /// once at commit (D15), as redb's.
+    map_changes: Changes,
+    /// staged is the index whose map writes [`PgAppender::next_root`] staged.
+    staged: Option<u64>,
 }
 
 /// Cache holds what a write transaction read from the database: stored
@@ -601,6 +693,8 @@ struct Pending {
 struct Cache {
     hashes: HashMap<u64, Hash>,
     state: HashMap<String, Option<Vec<u8>>>,
+    /// map holds committed state map rows read (by key; absent as `None`).
+    map: HashMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 /// PgWrite is one write transaction, holding the writer lock.
@@ -663,6 +757,45 @@ impl HashReader for Hashes<'_> {
                     .ok_or(TreeError::MissingHash(*x))
             })
             .collect()
+    }
+}
+
+/// WriteMap reads the committed state map in a write transaction (for the
+/// overlay [`PgAppender::next_root`] computes on): what it read before,
+/// then the database. A read error fails the transaction.
+struct WriteMap<'a>(&'a PgWrite);
+
+impl WriteMap<'_> {
+    fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, regledger::statemap::StoreError> {
+        let w = self.0;
+        let mut cache = w.cache.lock().expect("cache");
+        if let Some(v) = cache.map.get(&key) {
+            return Ok(v.clone());
+        }
+        let v = map_get(w.c(), &key).map_err(|e| {
+            w.failed.store(true, Ordering::Relaxed);
+            map_err(e)
+        })?;
+        cache.map.insert(key, v.clone());
+        Ok(v)
+    }
+}
+
+impl NodeReader for WriteMap<'_> {
+    fn read_root(&self) -> Result<Child, regledger::statemap::StoreError> {
+        match self.get(map_key(None))? {
+            Some(v) => Child::from_bytes(&v),
+            None => Ok(Child::Empty),
+        }
+    }
+    fn read_node(
+        &self,
+        id: &NodeId,
+    ) -> Result<Option<InternalNode>, regledger::statemap::StoreError> {
+        match self.get(map_key(Some(id)))? {
+            Some(v) => InternalNode::from_bytes(&v).map(Some),
+            None => Ok(None),
+        }
     }
 }
 
@@ -798,10 +931,28 @@ impl PgWrite {
         let cid_idx: Vec<i64> = p.content_ids.values().map(|&x| i(x)).collect();
         let subj: Vec<&str> = p.subjects.iter().map(|(s, _)| s.as_str()).collect();
         let subj_idx: Vec<i64> = p.subjects.iter().map(|(_, x)| *x).collect();
-        let meta_keys = vec![M_SIZE, M_LAST_HASH, M_LAST_TIME];
+        let meta_keys = vec![M_SIZE, M_LAST_HASH, M_LAST_TIME, M_LAST_VERSION];
         let size = self.head.size.to_be_bytes();
         let time = self.head.last_time_ms.to_be_bytes();
-        let meta_values: Vec<&[u8]> = vec![&size, &self.head.last_leaf_hash.0, &time];
+        let version = [self.head.last_version];
+        let meta_values: Vec<&[u8]> = vec![&size, &self.head.last_leaf_hash.0, &time, &version];
+        // The state map: nodes set (and the root slot), nodes removed.
+        let mut map_keys: Vec<Vec<u8>> = Vec::new();
+        let mut map_nodes: Vec<Vec<u8>> = Vec::new();
+        let mut map_gone: Vec<Vec<u8>> = Vec::new();
+        for (id, n) in &p.map_changes.nodes {
+            match n {
+                Some(n) => {
+                    map_keys.push(map_key(Some(id)));
+                    map_nodes.push(n.to_bytes());
+                }
+                None => map_gone.push(map_key(Some(id))),
+            }
+        }
+        if let Some(r) = p.map_changes.root {
+            map_keys.push(map_key(None));
+            map_nodes.push(r.to_bytes());
+        }
 
         // Pipelined: every statement is sent before the first answer is
         // awaited; the server runs them in order, in this transaction.
@@ -814,6 +965,36 @@ impl PgWrite {
                 [
                     (&p.leaf_idx, Type::INT8_ARRAY),
                     (&p.leaves, Type::BYTEA_ARRAY),
+                ],
+            ));
+        }
+        if !p.env_idx.is_empty() {
+            sent.push(stmt(
+                c,
+                "INSERT INTO regledger.envelopes (idx, envelope) \
+                 SELECT * FROM unnest($1::int8[], $2::bytea[])",
+                [
+                    (&p.env_idx, Type::INT8_ARRAY),
+                    (&p.envelopes, Type::BYTEA_ARRAY),
+                ],
+            ));
+        }
+        if !map_gone.is_empty() {
+            sent.push(stmt(
+                c,
+                "DELETE FROM regledger.state_map WHERE key = ANY($1) AND $2::int8 IS NOT NULL",
+                [(&map_gone, Type::BYTEA_ARRAY), (&0i64, Type::INT8)],
+            ));
+        }
+        if !map_keys.is_empty() {
+            sent.push(stmt(
+                c,
+                "INSERT INTO regledger.state_map (key, node) \
+                 SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+                 ON CONFLICT (key) DO UPDATE SET node = EXCLUDED.node",
+                [
+                    (&map_keys, Type::BYTEA_ARRAY),
+                    (&map_nodes, Type::BYTEA_ARRAY),
                 ],
             ));
         }
@@ -908,7 +1089,7 @@ impl StateReader for StateView<'_> {
                 }
             }
         }?;
-        serde_json::from_slice(&bytes).ok()
+        decode_state(&bytes)
     }
 }
 
@@ -965,56 +1146,108 @@ impl PgAppender<'_> {
         Ok(tree_hash(self.suite, size, &Hashes(self.w))?)
     }
 
+    /// next_root: see [`super::Appender::next_root`].
+    pub fn next_root(
+        &mut self,
+        index: u64,
+        fx: &Effects,
+        content_id: &[u8; 32],
+    ) -> Result<Hash, StoreError> {
+        if index != self.w.head.size || self.w.pending.staged == Some(index) {
+            return Err(StoreError::NotNext {
+                index,
+                size: self.w.head.size,
+            });
+        }
+        let writes = entry_writes(index, fx, content_id);
+        let changes = std::mem::take(&mut self.w.pending.map_changes);
+        let mut map = StateMap::new(self.suite, Overlay::with_changes(WriteMap(self.w), changes));
+        let root = apply_writes(&mut map, &writes);
+        let changes = map.into_store().into_changes();
+        self.w.pending.map_changes = changes;
+        let root = root.map_err(|e| StoreError::Map(e.to_string()))?;
+        self.w.pending.staged = Some(index);
+        Ok(root)
+    }
+
     /// append_entry: see [`super::Appender::append_entry`].
     pub fn append_entry(
         &mut self,
         ctx: &EntryContext,
+        leaf_hash: Hash,
         leaf_bytes: &[u8],
+        envelope_bytes: Option<&[u8]>,
         fx: &Effects,
         content_id: [u8; 32],
     ) -> Result<(), StoreError> {
         let at = self.w.head.size;
-        if ctx.index != at {
+        if ctx.index != at || self.w.pending.staged != Some(at) {
             return Err(StoreError::NotNext {
                 index: ctx.index,
                 size: at,
             });
         }
-        let written = self.write(at, ctx, leaf_bytes, fx, content_id);
+        let written = self.write(
+            at,
+            ctx,
+            leaf_hash,
+            leaf_bytes,
+            envelope_bytes,
+            fx,
+            content_id,
+        );
         if written.is_err() {
             self.w.failed.store(true, Ordering::Relaxed);
         }
         written
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn write(
         &mut self,
         at: u64,
         ctx: &EntryContext,
+        leaf_hash: Hash,
         leaf_bytes: &[u8],
+        envelope_bytes: Option<&[u8]>,
         fx: &Effects,
         content_id: [u8; 32],
     ) -> Result<(), StoreError> {
-        let new_hashes = stored_hashes_for_record(self.suite, at, ctx.leaf_hash, &Hashes(self.w))?;
-        let mut state = Vec::with_capacity(fx.writes.len());
-        for (k, v) in &fx.writes {
-            state.push((
-                k.to_string(),
-                serde_json::to_vec(v).map_err(StoreError::Encode)?,
-            ));
-        }
+        let new_hashes = stored_hashes_for_record(self.suite, at, leaf_hash, &Hashes(self.w))?;
+        // The committed records, the bytes the state map's value hash covers.
+        let state: Vec<(String, Vec<u8>)> = fx
+            .writes
+            .iter()
+            .map(|(k, v)| (k.to_string(), record_bytes(at, v)))
+            .collect();
         let p = &mut self.w.pending;
         for (x, h) in (stored_hash_count(at)..).zip(new_hashes) {
             p.hashes.insert(x, h);
         }
         p.leaf_idx.push(i(at));
         p.leaves.push(leaf_bytes.to_vec());
+        if let Some(e) = envelope_bytes {
+            p.env_idx.push(i(at));
+            p.envelopes.push(e.to_vec());
+        }
         p.content_ids.insert(content_id, at);
         p.state.extend(state);
         for s in &fx.subjects {
             p.subjects.push((s.clone(), i(at)));
         }
-        self.w.head.advance(ctx.leaf_hash, ctx.integrated_time_ms);
+        // The version byte of a leaf, as redb's (bytes that are not one,
+        // which only tests append, keep the head's).
+        let version = match leaf_bytes.first() {
+            Some(&v)
+                if v == regledger::entry::leaf::LEAF_V1 || v == regledger::entry::leaf::LEAF_V2 =>
+            {
+                v
+            }
+            _ => self.w.head.last_version,
+        };
+        self.w
+            .head
+            .advance(leaf_hash, ctx.integrated_time_ms, version);
         self.w.moved = true;
         Ok(())
     }

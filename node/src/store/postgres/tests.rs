@@ -15,13 +15,20 @@ use crate::store::StoreError;
 
 const TTL: Duration = Duration::from_millis(400);
 
-fn ctx(index: u64, h: u8) -> EntryContext {
+fn ctx(index: u64) -> EntryContext {
     EntryContext {
         index,
         integrated_time_ms: 10 + index,
-        leaf_hash: Hash([h; 32]),
         log_id: "store.test/fence".into(),
     }
+}
+
+/// append_one stages and appends one entry (leaf bytes `[h]`, hash `[h; 32]`).
+fn append_one(w: &mut super::PgWrite, index: u64, h: u8) -> Result<(), StoreError> {
+    let fx = Effects::new(EntryKind::OperationEvent, "p");
+    let mut a = w.appender(HashSuite::Sha256)?;
+    a.next_root(index, &fx, &[h; 32])?;
+    a.append_entry(&ctx(index), Hash([h; 32]), &[h], None, &fx, [h; 32])
 }
 
 /// candidate opens a store on `url` with a lease named `name` that the
@@ -36,12 +43,7 @@ fn candidate(url: &str, name: &str) -> (PgStore, Arc<Lease>, tokio_postgres::Cli
 
 fn append(s: &PgStore, index: u64, h: u8) -> Result<(), StoreError> {
     let mut tx = s.write()?;
-    tx.appender(HashSuite::Sha256)?.append_entry(
-        &ctx(index, h),
-        &[h],
-        &Effects::new(EntryKind::OperationEvent, "p"),
-        [h; 32],
-    )?;
+    append_one(&mut tx, index, h)?;
     tx.commit()
 }
 
@@ -93,15 +95,7 @@ fn a_commit_in_flight_finishes_before_the_takeover() {
     let ta = la.token();
     // a begins a batch (its token checked), then its lease lapses.
     let mut tx = a.write().unwrap();
-    tx.appender(HashSuite::Sha256)
-        .unwrap()
-        .append_entry(
-            &ctx(0, 1),
-            &[1],
-            &Effects::new(EntryKind::OperationEvent, "p"),
-            [1; 32],
-        )
-        .unwrap();
+    append_one(&mut tx, 0, 1).unwrap();
     std::thread::sleep(TTL + Duration::from_millis(200));
     // b's takeover waits for the writer lock a's batch holds.
     let taker = std::thread::spawn(move || {

@@ -39,6 +39,9 @@ pub struct RedbStore {
     /// commit in two phases), so opening after a crash takes milliseconds
     /// instead of a walk over the whole file (decision D11).
     quick_repair: bool,
+    /// pinned is the snapshot at the served checkpoint's size (see
+    /// [`super::Store::pin`]): status proofs are made from it.
+    pinned: RwLock<Option<Arc<super::ReadTx>>>,
 }
 
 /// begin starts a durable write transaction (fsync at commit).
@@ -70,6 +73,7 @@ impl RedbStore {
             path: path.to_path_buf(),
             db: RwLock::new(Some(Arc::new(Self::open_db(path, quick_repair)?))),
             quick_repair,
+            pinned: RwLock::new(None),
         })
     }
 
@@ -85,9 +89,12 @@ impl RedbStore {
             tx.open_table(CONTENT_IDS)?;
             tx.open_multimap_table(SUBJECTS)?;
             tx.open_table(CHECKPOINTS)?;
+            tx.open_table(ENVELOPES)?;
+            tx.open_table(STATE_MAP)?;
         }
         tx.commit()?;
         migrate::content_ids(&db, quick_repair, migrate::CHUNK)?;
+        migrate::state_map(&db, quick_repair)?;
         Ok(db)
     }
 
@@ -97,6 +104,14 @@ impl RedbStore {
             .expect("store lock")
             .clone()
             .ok_or(StoreError::Closed)
+    }
+
+    /// pin_slot holds the snapshot [`super::Store::pin`] keeps: the redb
+    /// read transaction the node published size N from (MVCC: writers go
+    /// on; the pages it pins are freed when the next checkpoint replaces
+    /// it). [`RedbStore::reopen`] drops it first.
+    pub(crate) fn pin_slot(&self) -> &RwLock<Option<Arc<super::ReadTx>>> {
+        &self.pinned
     }
 
     /// read begins a read transaction: a consistent snapshot of the log.
@@ -112,6 +127,8 @@ impl RedbStore {
             hashes: txn.open_table(HASHES)?,
             state: txn.open_table(STATE)?,
             meta: txn.open_table(META)?,
+            envelopes: txn.open_table(ENVELOPES)?,
+            map: txn.open_table(STATE_MAP)?,
             txn,
         })
     }
@@ -130,6 +147,7 @@ impl RedbStore {
             head,
             moved: false,
             failed: false,
+            map_changes: Default::default(),
         })
     }
 
@@ -142,6 +160,8 @@ impl RedbStore {
     ///
     /// The last open's error after about two seconds of retries.
     pub fn reopen(&self) -> Result<(), StoreError> {
+        // The pinned snapshot holds the old database open.
+        self.pinned.write().expect("pin lock").take();
         let mut g = self.db.write().expect("store lock");
         g.take();
         let mut last = StoreError::Closed;
@@ -172,6 +192,8 @@ pub struct RedbRead {
     hashes: ReadOnlyTable<u64, [u8; 32]>,
     state: ReadOnlyTable<&'static str, &'static [u8]>,
     meta: ReadOnlyTable<&'static str, &'static [u8]>,
+    envelopes: ReadOnlyTable<u64, &'static [u8]>,
+    map: ReadOnlyTable<&'static [u8], &'static [u8]>,
     txn: ReadTransaction,
 }
 
@@ -201,6 +223,35 @@ impl RedbRead {
     /// [`StoreError::Database`].
     pub fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.leaves.get(index)?.map(|v| v.value().to_vec()))
+    }
+
+    /// envelope returns the envelope stored beside v2 leaf `index` (None
+    /// for a v1 leaf, which holds its own, or one not stored).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn envelope(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.envelopes.get(index)?.map(|v| v.value().to_vec()))
+    }
+
+    /// map_nodes reads the state map's nodes as of this snapshot.
+    pub(crate) fn map_nodes(&self) -> MapNodes<'_, ReadOnlyTable<&'static [u8], &'static [u8]>> {
+        MapNodes(&self.map)
+    }
+
+    /// state_value returns the committed record of `key`, if the object exists.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn state_value(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = key.to_string();
+        Ok(self
+            .state
+            .get(k.as_str())?
+            .map(|v| v.value().to_vec())
+            .filter(|v| is_record(v)))
     }
 
     /// leaves returns the leaf bytes at `start..end`, in order; it stops at
@@ -236,7 +287,7 @@ impl RedbRead {
             if !k.value().starts_with(prefix) || out.len() >= limit {
                 break;
             }
-            if let Ok(o) = serde_json::from_slice(v.value()) {
+            if let Some(o) = decode_state(v.value()) {
                 out.push(o);
             }
         }
@@ -352,6 +403,9 @@ pub struct RedbWrite {
     moved: bool,
     /// failed says an append failed half-way: the transaction must not commit.
     failed: bool,
+    /// map_changes are the state map writes staged by the appends, written
+    /// once at commit (D15).
+    map_changes: regledger::statemap::Changes,
 }
 
 impl RedbWrite {
@@ -374,6 +428,7 @@ impl RedbWrite {
             &mut self.head,
             &mut self.moved,
             &mut self.failed,
+            &mut self.map_changes,
         )
     }
 
@@ -476,7 +531,11 @@ impl RedbWrite {
             meta.insert(M_SIZE, self.head.size.to_be_bytes().as_slice())?;
             meta.insert(M_LAST_HASH, self.head.last_leaf_hash.0.as_slice())?;
             meta.insert(M_LAST_TIME, self.head.last_time_ms.to_be_bytes().as_slice())?;
+            meta.insert(M_LAST_VERSION, [self.head.last_version].as_slice())?;
             drop(meta);
+        }
+        if self.map_changes != Default::default() {
+            write_map_changes(&mut self.tx.open_table(STATE_MAP)?, &self.map_changes)?;
         }
         self.tx.commit()?;
         Ok(())

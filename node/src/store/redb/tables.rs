@@ -15,8 +15,22 @@ use crate::store::{Head, StoreError};
 pub(super) const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
 /// HASHES maps stored-hash index → hash (Go tlog layout).
 pub(super) const HASHES: TableDefinition<u64, [u8; 32]> = TableDefinition::new("hashes");
-/// STATE maps registry state key → JSON object.
+/// STATE maps registry state key → its committed record (D15,
+/// [`regledger::registry::commit::StateRecord`]: `{"set_by", "object"}`,
+/// the bytes the state map commits to); a store written before the map
+/// holds the bare object JSON, which still reads (and is rewritten by the
+/// migration, store/migrate.rs).
 pub(super) const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
+/// ENVELOPES maps index → the envelope of a v2 leaf (its binary form,
+/// which the leaf's envelope hash commits to); a v1 leaf holds its own.
+pub(super) const ENVELOPES: TableDefinition<u64, &[u8]> = TableDefinition::new("envelopes");
+/// STATE_MAP holds the state map's internal nodes (D15): [`regledger::statemap::NodeId`]
+/// bytes → [`regledger::statemap::InternalNode`] bytes, and under the empty
+/// key the root slot ([`regledger::statemap::Child`] bytes). A store without
+/// the root slot and with entries predates the map (store/migrate.rs).
+pub(super) const STATE_MAP: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_map");
+/// MAP_ROOT_KEY is the key of the root slot in [`STATE_MAP`].
+pub(super) const MAP_ROOT_KEY: &[u8] = b"";
 /// META holds the log's scalars (see the `M_*` keys).
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// CONTENT_IDS maps an entry's content id ([`regledger::entry::envelope::Envelope::content_id`],
@@ -38,6 +52,9 @@ pub(crate) const M_SIZE: &str = "size";
 pub(crate) const M_LAST_HASH: &str = "last_leaf_hash";
 /// M_LAST_TIME is the last integrated time (u64 BE ms).
 pub(crate) const M_LAST_TIME: &str = "last_time_ms";
+/// M_LAST_VERSION is the leaf version of the last leaf (one byte); absent
+/// in a store written before leaf v2, whose leaves are all v1.
+pub(crate) const M_LAST_VERSION: &str = "last_leaf_version";
 /// M_CHECKPOINT is the latest published checkpoint note.
 pub(crate) const M_CHECKPOINT: &str = "checkpoint";
 /// M_TILES_SIZE is the tree size the tile directory is complete for (u64 BE).
@@ -68,13 +85,19 @@ pub(crate) fn u64_of(b: &[u8]) -> u64 {
 pub(super) fn head_of(
     meta: &impl ReadableTable<&'static str, &'static [u8]>,
 ) -> Result<Head, StoreError> {
+    let size = meta_u64(meta, M_SIZE)?;
     Ok(Head {
-        size: meta_u64(meta, M_SIZE)?,
+        size,
         last_leaf_hash: meta
             .get(M_LAST_HASH)?
             .and_then(|v| Hash::from_slice(v.value()))
             .unwrap_or_default(),
         last_time_ms: meta_u64(meta, M_LAST_TIME)?,
+        last_version: match meta.get(M_LAST_VERSION)? {
+            Some(v) => v.value().first().copied().unwrap_or(0),
+            None if size > 0 => regledger::entry::leaf::LEAF_V1,
+            None => 0,
+        },
     })
 }
 
@@ -121,5 +144,68 @@ pub(super) fn state_get(
 ) -> Option<regledger::registry::StateObject> {
     let k = key.to_string();
     let v = t.get(k.as_str()).ok()??;
-    serde_json::from_slice(v.value()).ok()
+    decode_state(v.value())
+}
+
+/// decode_state reads a STATE value: a record, or a bare object as a store
+/// before the state map wrote it.
+pub(crate) fn decode_state(v: &[u8]) -> Option<regledger::registry::StateObject> {
+    match serde_json::from_slice::<regledger::registry::commit::StateRecord>(v) {
+        Ok(r) => Some(r.object),
+        Err(_) => serde_json::from_slice(v).ok(),
+    }
+}
+
+/// is_record says whether a STATE value is a committed record.
+pub(crate) fn is_record(v: &[u8]) -> bool {
+    serde_json::from_slice::<regledger::registry::commit::StateRecord>(v).is_ok()
+}
+
+/// MapNodes reads the state map's nodes from any readable [`STATE_MAP`] table.
+pub(crate) struct MapNodes<'a, T: ReadableTable<&'static [u8], &'static [u8]>>(pub(crate) &'a T);
+
+fn map_err(e: impl std::fmt::Display) -> regledger::statemap::StoreError {
+    regledger::statemap::StoreError(e.to_string())
+}
+
+impl<T: ReadableTable<&'static [u8], &'static [u8]>> regledger::statemap::NodeReader
+    for MapNodes<'_, T>
+{
+    fn read_root(&self) -> Result<regledger::statemap::Child, regledger::statemap::StoreError> {
+        match self.0.get(MAP_ROOT_KEY).map_err(map_err)? {
+            Some(v) => regledger::statemap::Child::from_bytes(v.value()),
+            None => Ok(regledger::statemap::Child::Empty),
+        }
+    }
+    fn read_node(
+        &self,
+        id: &regledger::statemap::NodeId,
+    ) -> Result<Option<regledger::statemap::InternalNode>, regledger::statemap::StoreError> {
+        match self.0.get(id.to_bytes().as_slice()).map_err(map_err)? {
+            Some(v) => regledger::statemap::InternalNode::from_bytes(v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// write_map_changes writes an overlay's changes into [`STATE_MAP`].
+pub(super) fn write_map_changes(
+    t: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
+    c: &regledger::statemap::Changes,
+) -> Result<(), StoreError> {
+    for (id, n) in &c.nodes {
+        let k = id.to_bytes();
+        match n {
+            Some(n) => {
+                t.insert(k.as_slice(), n.to_bytes().as_slice())?;
+            }
+            None => {
+                t.remove(k.as_slice())?;
+            }
+        }
+    }
+    if let Some(r) = c.root {
+        t.insert(MAP_ROOT_KEY, r.to_bytes().as_slice())?;
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 use redb::{ReadableTable, TableHandle};
-use regledger::testkit::{chain, Testkit};
+use regledger::testkit::{chain_v1 as chain, Testkit};
 use regledger::HashSuite;
 
 /// old_store writes `leaves` the way a node before D12 did: a META
@@ -15,9 +15,39 @@ pub(crate) fn old_store(path: &Path, leaves: &[regledger::entry::leaf::Leaf]) {
         let mut l = tx.open_table(LEAVES).unwrap();
         let mut d = tx.open_table(LEGACY_DIGESTS).unwrap();
         let mut m = tx.open_table(META).unwrap();
+        // The stored hashes too (blake3, as every caller's log), so that
+        // an upgraded node can append.
+        struct Stored(Vec<Hash>);
+        impl regledger::tlog::tree::HashReader for Stored {
+            fn read_hashes(
+                &self,
+                ix: &[u64],
+            ) -> Result<Vec<Hash>, regledger::tlog::tree::TreeError> {
+                Ok(ix.iter().map(|&i| self.0[i as usize]).collect())
+            }
+        }
+        let mut h = tx.open_table(HASHES).unwrap();
+        let mut stored = Stored(Vec::new());
         for (i, leaf) in leaves.iter().enumerate() {
             l.insert(i as u64, leaf.to_bytes().as_slice()).unwrap();
-            d.insert(leaf.envelope.digest(), i as u64).unwrap();
+            d.insert(leaf.inline_envelope().unwrap().digest(), i as u64)
+                .unwrap();
+            let lh = leaf.hash(HashSuite::Blake3);
+            let new = regledger::tlog::tree::stored_hashes_for_record(
+                HashSuite::Blake3,
+                i as u64,
+                lh,
+                &stored,
+            )
+            .unwrap();
+            for x in new {
+                h.insert(stored.0.len() as u64, x.0).unwrap();
+                stored.0.push(x);
+            }
+        }
+        if let Some(last) = leaves.last() {
+            m.insert(M_LAST_HASH, last.hash(HashSuite::Blake3).0.as_slice())
+                .unwrap();
         }
         m.insert(M_SIZE, (leaves.len() as u64).to_be_bytes().as_slice())
             .unwrap();
@@ -77,7 +107,7 @@ fn an_old_store_gets_every_logged_content_protected_at_open() {
     let mut want: Vec<([u8; 32], u64)> = leaves[..n]
         .iter()
         .enumerate()
-        .map(|(i, l)| (l.envelope.content_id(), i as u64))
+        .map(|(i, l)| (l.inline_envelope().unwrap().content_id(), i as u64))
         .collect();
     want.sort();
     assert_eq!(content_ids(&store), want, "every entry, first index kept");
@@ -114,7 +144,8 @@ fn an_interrupted_migration_resumes_where_it_stopped() {
         {
             let mut ids = tx.open_table(CONTENT_IDS).unwrap();
             for (i, l) in leaves[..7].iter().enumerate() {
-                ids.insert(l.envelope.content_id(), i as u64).unwrap();
+                ids.insert(l.inline_envelope().unwrap().content_id(), i as u64)
+                    .unwrap();
             }
             tx.open_table(META)
                 .unwrap()
@@ -131,7 +162,7 @@ fn an_interrupted_migration_resumes_where_it_stopped() {
     let mut want: Vec<([u8; 32], u64)> = leaves
         .iter()
         .enumerate()
-        .map(|(i, l)| (l.envelope.content_id(), i as u64))
+        .map(|(i, l)| (l.inline_envelope().unwrap().content_id(), i as u64))
         .collect();
     want.sort();
     assert_eq!(content_ids(&store), want);
@@ -147,13 +178,29 @@ fn a_new_store_has_no_legacy_table() {
     assert!(!t.contains(&"digests".to_string()), "{t:?}");
 }
 
-fn ctx(index: u64, time: u64, h: u8) -> EntryContext {
-    EntryContext {
-        index,
-        integrated_time_ms: time,
-        leaf_hash: Hash([h; 32]),
-        log_id: "store.test/append".into(),
+fn ctx(index: u64, time: u64, h: u8) -> (EntryContext, Hash) {
+    (
+        EntryContext {
+            index,
+            integrated_time_ms: time,
+            log_id: "store.test/append".into(),
+        },
+        Hash([h; 32]),
+    )
+}
+
+/// append stages an entry's (empty) state writes at the head and appends it.
+fn append(
+    a: &mut RedbAppender<'_>,
+    (ctx, lh): (EntryContext, Hash),
+    leaf: &[u8],
+    fx: &Effects,
+    content_id: [u8; 32],
+) -> Result<(), StoreError> {
+    if ctx.index == a.head().size {
+        a.next_root(ctx.index, fx, &content_id)?;
     }
+    a.append_entry(&ctx, lh, leaf, None, fx, content_id)
 }
 
 use regledger::entry::chain::EntryContext;
@@ -178,14 +225,20 @@ fn a_transaction_whose_append_failed_half_way_does_not_commit() {
             .unwrap()
             .insert(M_SIZE, 1u64.to_be_bytes().as_slice())
             .unwrap();
+        // A store with a state map (an empty one), so that nothing is migrated.
+        tx.open_table(STATE_MAP)
+            .unwrap()
+            .insert(
+                MAP_ROOT_KEY,
+                regledger::statemap::Child::Empty.to_bytes().as_slice(),
+            )
+            .unwrap();
         tx.commit().unwrap();
     }
     let store = RedbStore::open(&path).unwrap();
     let mut tx = store.write().unwrap();
     let mut a = tx.appender(HashSuite::Sha256).unwrap();
-    let e = a
-        .append_entry(&ctx(1, 10, 1), b"leaf 1", &nothing(), [1; 32])
-        .unwrap_err();
+    let e = append(&mut a, ctx(1, 10, 1), b"leaf 1", &nothing(), [1; 32]).unwrap_err();
     assert!(matches!(e, StoreError::Tree(_)), "{e}");
     drop(a);
     assert!(matches!(tx.commit(), Err(StoreError::Incomplete)));

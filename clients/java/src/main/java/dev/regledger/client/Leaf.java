@@ -4,8 +4,10 @@ import java.security.MessageDigest;
 import java.util.Arrays;
 
 /**
- * A log leaf (schemas/FORMATS.md, "Leaf"):
- * {@code version (1) = 1 ‖ index (8) ‖ integrated time ms (8) ‖ previous leaf hash (32) ‖ envelope (binary)}.
+ * A log leaf (schemas/FORMATS.md, "Leaf"), in two versions:
+ * v1 {@code 1 ‖ index (8) ‖ integrated time ms (8) ‖ previous leaf hash (32) ‖ envelope (binary)};
+ * v2 {@code 2 ‖ index ‖ time ‖ previous leaf hash ‖ state root (32) ‖ envelope hash (32)} (113 bytes),
+ * whose envelope is served beside it and paired with {@link #withEnvelope}.
  * Its tree leaf hash is {@code H(0x00 ‖ leaf bytes)} in the log's suite.
  */
 public final class Leaf {
@@ -18,12 +20,52 @@ public final class Leaf {
     private final byte[] prevLeafHash;
     private final Envelope envelope;
 
+    /** V2_LEN is the length of a v2 leaf. */
+    public static final int V2_LEN = HEADER_LEN + 32 + 32;
+
     private Leaf(byte[] bytes, long index, long time, byte[] prev, Envelope envelope) {
         this.bytes = bytes;
         this.index = index;
         this.integratedTimeMs = time;
         this.prevLeafHash = prev;
         this.envelope = envelope;
+    }
+
+    /** version is the leaf's version byte (1 or 2). */
+    public int version() {
+        return bytes[0] & 0xff;
+    }
+
+    /** stateRoot is a v2 leaf's state root (null for v1). */
+    public byte[] stateRoot() {
+        return version() == 2 ? Arrays.copyOfRange(bytes, 49, 81) : null;
+    }
+
+    /** envelopeHash is a v2 leaf's envelope hash (null for v1). */
+    public byte[] envelopeHash() {
+        return version() == 2 ? Arrays.copyOfRange(bytes, 81, 113) : null;
+    }
+
+    /**
+     * withEnvelope pairs a v2 leaf with the envelope served beside it, which
+     * must hash to the leaf's envelope hash in {@code suite}.
+     *
+     * @throws VerificationException (part {@code envelope}) if it does not
+     */
+    public Leaf withEnvelope(HashSuite suite, byte[] envelopeBinary) {
+        if (version() != 2) {
+            throw new VerificationException("envelope", "a v1 leaf holds its own envelope");
+        }
+        if (!MessageDigest.isEqual(suite.hash(envelopeBinary), envelopeHash())) {
+            throw new VerificationException("envelope", "does not hash to the leaf's envelope hash");
+        }
+        Envelope e;
+        try {
+            e = Envelope.fromBinary(envelopeBinary);
+        } catch (VerificationException x) {
+            throw x.within("envelope");
+        }
+        return new Leaf(bytes, index, integratedTimeMs, prevLeafHash, e);
     }
 
     /**
@@ -34,6 +76,12 @@ public final class Leaf {
     public static Leaf parse(byte[] b) {
         if (b.length < HEADER_LEN) {
             throw new VerificationException("leaf", "shorter than the leaf header");
+        }
+        if (b[0] == 2) {
+            if (b.length != V2_LEN) {
+                throw new VerificationException("leaf", "a v2 leaf is exactly 113 bytes");
+            }
+            return new Leaf(b.clone(), Codec.u64(b, 1), Codec.u64(b, 9), Arrays.copyOfRange(b, 17, 49), null);
         }
         if (b[0] != 1) {
             throw new VerificationException("leaf", "unknown leaf version " + (b[0] & 0xff));
@@ -81,8 +129,16 @@ public final class Leaf {
         return MessageDigest.isEqual(prevLeafHash, leafHash);
     }
 
-    /** envelope is the signed envelope inside. */
+    /**
+     * envelope is the signed envelope: inside a v1 leaf, or paired with a
+     * v2 leaf by {@link #withEnvelope}.
+     *
+     * @throws VerificationException (part {@code envelope}) for a v2 leaf not paired
+     */
     public Envelope envelope() {
+        if (envelope == null) {
+            throw new VerificationException("envelope", "missing: a v2 leaf's envelope is served beside it");
+        }
         return envelope;
     }
 

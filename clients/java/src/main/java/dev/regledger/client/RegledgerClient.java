@@ -333,6 +333,15 @@ public final class RegledgerClient {
             throw new VerificationException("entry.leaf", "is entry " + Long.toUnsignedString(leaf.index())
                     + ", not " + Long.toUnsignedString(index));
         }
+        if (leaf.version() == 2) {
+            // The node serves a v2 leaf's envelope beside it (as JSON): its
+            // binary form must hash to the leaf's envelope hash.
+            try {
+                leaf = leaf.withEnvelope(log.suite(), Envelope.fromJson(o.get("envelope")).toBinary());
+            } catch (VerificationException e) {
+                throw e.within("entry");
+            }
+        }
         if (o.containsKey("leaf_hash")
                 && !Codec.hex(leaf.leafHash(log.suite())).equals(Json.string(o, "leaf_hash"))) {
             throw new VerificationException("entry.leaf_hash", "is not H(0x00 ‖ leaf)");
