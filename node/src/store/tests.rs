@@ -302,3 +302,78 @@ fn a_prefetched_replay_index_answers_as_the_store_does() {
         tx.commit().unwrap();
     }
 }
+
+#[test]
+fn the_state_map_envelopes_and_leaf_version_read_back_alike_on_every_driver() {
+    let suite = HashSuite::Sha256;
+    // Not an operation event: each entry commits its content id to the map.
+    let fx = Effects::new(EntryKind::ObjectionFiled, "p");
+    let mut roots_by_driver = Vec::new();
+    for Driver { name, store, .. } in drivers() {
+        let mut roots = Vec::new();
+        // Two transactions: the second stages its map writes on the nodes
+        // the first committed (read back from the store, not the overlay).
+        for batch in [0..2u64, 2..4u64] {
+            let mut tx = store.write().unwrap();
+            let mut a = tx.appender(suite).unwrap();
+            for i in batch {
+                let cid = [i as u8 + 1; 32];
+                roots.push(a.next_root(i, &fx, &cid).unwrap());
+                let leaf = [regledger::entry::leaf::LEAF_V2, i as u8];
+                let (c, lh) = ctx(i, 10 + i, i as u8 + 1);
+                let env = format!("envelope {i}");
+                a.append_entry(&c, lh, &leaf, Some(env.as_bytes()), &fx, cid)
+                    .unwrap();
+            }
+            drop(a);
+            if roots.len() == 2 {
+                // The snapshot the publisher would serve size 2 from.
+                tx.commit().unwrap();
+                store.pin(store.read().unwrap());
+            } else {
+                tx.commit().unwrap();
+            }
+        }
+        let r = store.read().unwrap();
+        assert_eq!(r.head().unwrap().last_version, 2, "{name}");
+        assert_eq!(
+            r.state_map(suite).root().unwrap(),
+            *roots.last().unwrap(),
+            "{name}"
+        );
+        for i in 0..4u64 {
+            assert_eq!(
+                r.envelope(i).unwrap(),
+                Some(format!("envelope {i}").into_bytes()),
+                "{name}"
+            );
+            let key = regledger::registry::commit::MapKey::Content([i as u8 + 1; 32]).bytes();
+            assert!(r.state_map(suite).get(&key).unwrap().is_some(), "{name}");
+        }
+        assert_eq!(r.envelope(4).unwrap(), None, "{name}");
+        // The pinned snapshot still sees the map at size 2.
+        let pinned = store.pinned().unwrap();
+        assert_eq!(pinned.size().unwrap(), 2, "{name}");
+        assert_eq!(pinned.state_map(suite).root().unwrap(), roots[1], "{name}");
+        let key = regledger::registry::commit::MapKey::Content([3; 32]).bytes();
+        assert!(
+            pinned.state_map(suite).get(&key).unwrap().is_none(),
+            "{name}"
+        );
+        // A staged index must be appended before the next is staged.
+        let mut tx = store.write().unwrap();
+        let mut a = tx.appender(suite).unwrap();
+        a.next_root(4, &fx, &[9; 32]).unwrap();
+        assert!(matches!(
+            a.next_root(4, &fx, &[9; 32]),
+            Err(StoreError::NotNext { .. })
+        ));
+        drop(a);
+        drop(tx);
+        roots_by_driver.push((name, roots));
+    }
+    // Every driver computes the same roots for the same entries.
+    for w in roots_by_driver.windows(2) {
+        assert_eq!(w[0].1, w[1].1, "{} vs {}", w[0].0, w[1].0);
+    }
+}
