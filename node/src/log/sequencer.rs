@@ -449,6 +449,49 @@ mod tests {
     }
 
     #[test]
+    fn every_driver_commits_the_roots_a_replay_computes() {
+        use regledger::entry::leaf::Leaf;
+        use regledger::testkit::{replay, Testkit};
+        let kit = Testkit::live("sequencer.test/drivers");
+        let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
+        let want = replay(&kit.origin, HashSuite::Blake3, &steps).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut stores = vec![("redb", Store::open(&dir.path().join("ledger.redb")).unwrap())];
+        if let Some(url) = crate::store::pgtest::fresh_url() {
+            let spec = crate::store::StoreSpec::Postgres(url);
+            stores.push(("postgres", Store::open_spec(&spec).unwrap()));
+        }
+        for (name, store) in stores {
+            // One entry per transaction: each stages on the map the last committed.
+            for step in &steps {
+                let (tx, rx) = oneshot::channel();
+                let claim = Claim::default();
+                claim.take();
+                commit_batch(
+                    &store,
+                    HashSuite::Blake3,
+                    &kit.origin,
+                    vec![Submission {
+                        envelope: step.envelope.clone(),
+                        preverified: vec![],
+                        reply: tx,
+                        claim,
+                    }],
+                    &Metrics::default(),
+                )
+                .map_err(|(e, _)| e)
+                .unwrap();
+                rx.blocking_recv().unwrap().unwrap();
+            }
+            let view = store.read().unwrap();
+            for (i, w) in want.leaves.iter().enumerate() {
+                let leaf = Leaf::parse(&view.leaf(i as u64).unwrap().unwrap()).unwrap();
+                assert_eq!(leaf.state_root(), w.state_root(), "{name}: leaf {i}");
+            }
+        }
+    }
+
+    #[test]
     fn a_v1_store_switches_to_v2_leaves_whose_first_root_covers_the_whole_state() {
         use regledger::entry::leaf::{Leaf, LEAF_V1, LEAF_V2};
         use regledger::testkit::{chain_v1, replay, Testkit};
