@@ -256,9 +256,17 @@ impl ObjectTiles {
         if size <= from {
             return Ok(());
         }
-        let tiles = hash_tiles_for_size(from, size)
-            .into_iter()
-            .chain(entry_tiles_for_size(from, size));
+        // An entry bundle's envelope bundle goes first (as on disk,
+        // log/tiles.rs): a reader that sees the entry bundle finds the
+        // envelopes of its v2 leaves beside it. A bundle of v1 leaves only
+        // has none.
+        let tiles = hash_tiles_for_size(from, size).into_iter().chain(
+            entry_tiles_for_size(from, size).into_iter().flat_map(|t| {
+                let env = t.envelopes();
+                let has = tiles_dir.join(env.path()).exists();
+                has.then_some(env).into_iter().chain(std::iter::once(t))
+            }),
+        );
         for t in tiles {
             let rel = t.path();
             let data = std::fs::read(tiles_dir.join(&rel))?;

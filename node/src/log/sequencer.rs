@@ -456,7 +456,10 @@ mod tests {
         let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
         let want = replay(&kit.origin, HashSuite::Blake3, &steps).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let mut stores = vec![("redb", Store::open(&dir.path().join("ledger.redb")).unwrap())];
+        let mut stores = vec![(
+            "redb",
+            Store::open(&dir.path().join("ledger.redb")).unwrap(),
+        )];
         if let Some(url) = crate::store::pgtest::fresh_url() {
             let spec = crate::store::StoreSpec::Postgres(url);
             stores.push(("postgres", Store::open_spec(&spec).unwrap()));
