@@ -378,8 +378,9 @@ fn sm3_node_with_sm2_keys_cross_checked_by_openssl() {
     .unwrap();
     let v = regledger::cert::bundle::verify_bundle(&b, &desc).unwrap();
     assert_eq!(v.status, "revoked");
+    // Verified, and proven 已撤销登记 (revoked): exit 4 (docs/regulator.md).
     let (code, err) = verify_cert(d, &lf, &b);
-    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(code, Some(4), "{err}");
 }
 
 fn node_cmd(args: &[&str]) -> std::process::Output {

@@ -165,10 +165,16 @@ pub(super) async fn certificate_tlog_proof(
     State(app): State<Arc<App>>,
     PathParam(no): PathParam,
 ) -> Response {
-    let b = match bundle_for(&app, &no).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    match bundle_for(&app, &no).await {
+        Ok(b) => tlog_proof_of(b),
+        Err(r) => r,
+    }
+}
+
+/// tlog_proof_of answers a certificate's registering entry as a C2SP
+/// tlog-proof (the API's `?format=tlog-proof` and the site's
+/// `/products/{no}/tlog-proof`).
+pub(crate) fn tlog_proof_of(b: regledger::cert::bundle::CertificateBundle) -> Response {
     let proof = b
         .entry
         .inclusion_proof

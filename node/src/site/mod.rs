@@ -33,12 +33,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
 use regledger::registry::calendar::Date;
 use regledger::registry::{product_by_registration_no, EntryKind, StateObject, Status};
-use regledger::tlog::tlog_proof::TlogProof;
-use regledger::Hash;
 
 use crate::http::App;
 use data::Reader;

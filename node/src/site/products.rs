@@ -311,26 +311,8 @@ pub(super) async fn tlog_proof(State(s): State<Arc<Site>>, Path(no): Path<String
     if let Err(r) = registered(&s, &no) {
         return r;
     }
-    let b = match crate::http::registry::bundle_for(&s.app, &no).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let proof = b
-        .entry
-        .inclusion_proof
-        .iter()
-        .filter_map(|h| B64.decode(h).ok().and_then(|x| Hash::from_slice(&x)))
-        .collect();
-    let p = TlogProof {
-        extra: None,
-        index: b.entry.index,
-        proof,
-        checkpoint: b.checkpoint,
-    };
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        p.to_text(),
-    )
-        .into_response()
+    match crate::http::registry::bundle_for(&s.app, &no).await {
+        Ok(b) => crate::http::registry::tlog_proof_of(b),
+        Err(r) => r,
+    }
 }

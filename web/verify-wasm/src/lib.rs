@@ -290,10 +290,32 @@ fn run(
     expect_no: &str,
     expect_h: &str,
 ) {
+    let Some(d) = check_log_key(r, out, log_json) else {
+        return;
+    };
+    let Some(b) = check_bundle(r, bundle_json, &d) else {
+        return;
+    };
+    let Some(cp) = check_checkpoint(r, out, &b, &d) else {
+        return;
+    };
+    let Some((leaf, lh)) = check_inclusion(r, out, &b, &d, &cp) else {
+        return;
+    };
+    check_certificate(r, &b, &d, &leaf, &lh, expect_no);
+    check_qr_hash(r, &lh, expect_h);
+    check_with_the_ledger(r, out, &b, &d, &cp);
+}
+
+/// check_log_key reads log.json: the pinned log key, shown with its fingerprint.
+fn check_log_key(r: &mut Run, out: &mut Verdict, log_json: &[u8]) -> Option<LogDescriptor> {
     // The log key: pinned from log.json, shown with its fingerprint.
     let d = match LogDescriptor::parse(log_json) {
         Ok(d) => d,
-        Err(e) => return r.set("log_key", Outcome::Fail, format!("log.json: {e}")),
+        Err(e) => {
+            r.set("log_key", Outcome::Fail, format!("log.json: {e}"));
+            return None;
+        }
     };
     let vkey = d.log_key.to_vkey();
     r.set(
@@ -312,39 +334,67 @@ fn run(
     out.log_fingerprint = Some(fingerprint(&vkey));
     out.log_vkey = Some(vkey);
 
+    Some(d)
+}
+
+/// check_bundle parses the bundle and checks its format and log.
+fn check_bundle(r: &mut Run, bundle_json: &[u8], d: &LogDescriptor) -> Option<CertificateBundle> {
     if bundle_json.len() > MAX_INPUT_BYTES {
-        return r.set("bundle", Outcome::Fail, "larger than 8 MiB");
+        {
+            r.set("bundle", Outcome::Fail, "larger than 8 MiB");
+            return None;
+        };
     }
     let b: CertificateBundle = match serde_json::from_slice(bundle_json) {
         Ok(b) => b,
         Err(e) => {
-            return r.set(
+            r.set(
                 "bundle",
                 Outcome::Fail,
                 format!("not a certificate bundle: {e}"),
-            )
+            );
+            return None;
         }
     };
     if b.format != BUNDLE_FORMAT && b.format != BUNDLE_FORMAT_V1 {
-        return r.set(
-            "bundle",
-            Outcome::Fail,
-            format!("unknown format {:?}", b.format),
-        );
+        {
+            r.set(
+                "bundle",
+                Outcome::Fail,
+                format!("unknown format {:?}", b.format),
+            );
+            return None;
+        };
     }
     if b.origin != d.origin {
-        return r.set(
-            "bundle",
-            Outcome::Fail,
-            format!("issued by log {:?}, log.json is {:?}", b.origin, d.origin),
-        );
+        {
+            r.set(
+                "bundle",
+                Outcome::Fail,
+                format!("issued by log {:?}, log.json is {:?}", b.origin, d.origin),
+            );
+            return None;
+        };
     }
     r.set("bundle", Outcome::Pass, b.format.clone());
 
+    Some(b)
+}
+
+/// check_checkpoint checks the log's signature alone, then the witnesses.
+fn check_checkpoint(
+    r: &mut Run,
+    out: &mut Verdict,
+    b: &CertificateBundle,
+    d: &LogDescriptor,
+) -> Option<Checkpoint> {
     // The log's signature alone, then the witnesses.
-    let cp = match verify_log_signature(b.checkpoint.as_bytes(), &d) {
+    let cp = match verify_log_signature(b.checkpoint.as_bytes(), d) {
         Ok(v) => v.checkpoint,
-        Err(e) => return r.set("log_signature", Outcome::Fail, e.to_string()),
+        Err(e) => {
+            r.set("log_signature", Outcome::Fail, e.to_string());
+            return None;
+        }
     };
     out.checkpoint_size = Some(cp.size);
     r.set(
@@ -355,7 +405,7 @@ fn run(
             cp.size, cp.size
         ),
     );
-    match verify_checkpoint(b.checkpoint.as_bytes(), &d) {
+    match verify_checkpoint(b.checkpoint.as_bytes(), d) {
         Ok(v) => {
             out.witnesses = v.witnesses.iter().map(|w| w.name().to_string()).collect();
             let detail = if d.quorum == 0 {
@@ -374,24 +424,40 @@ fn run(
         Err(e) => r.set("witness_quorum", Outcome::Fail, e.to_string()),
     }
 
+    Some(cp)
+}
+
+/// check_inclusion proves the registering entry, the entry before it (its
+/// link through the one chain rule is checked again by verify_bundle) and
+/// the status entry at the checkpoint.
+fn check_inclusion(
+    r: &mut Run,
+    out: &mut Verdict,
+    b: &CertificateBundle,
+    d: &LogDescriptor,
+    cp: &Checkpoint,
+) -> Option<(Leaf, Hash)> {
     // Inclusion: the registering entry, the entry before it (hash chain), the status entry.
     let inclusion = (|| -> Result<(Leaf, Hash), String> {
-        let (leaf, lh) = open_entry("entry", &b.entry, &d, &cp)?;
+        let (leaf, lh) = open_entry("entry", &b.entry, d, cp)?;
         if b.entry.index == 0 || b.previous.index != b.entry.index - 1 {
             return Err("previous: not the entry before the registering entry".into());
         }
-        let (_, ph) = open_entry("previous", &b.previous, &d, &cp)?;
+        let (_, ph) = open_entry("previous", &b.previous, d, cp)?;
         if leaf.prev_leaf_hash != ph {
             return Err("entry: does not chain to the entry before it".into());
         }
         if let Some(se) = &b.status.entry {
-            open_entry("status.entry", se, &d, &cp)?;
+            open_entry("status.entry", se, d, cp)?;
         }
         Ok((leaf, lh))
     })();
     let (leaf, lh) = match inclusion {
         Ok(x) => x,
-        Err(e) => return r.set("inclusion", Outcome::Fail, e),
+        Err(e) => {
+            r.set("inclusion", Outcome::Fail, e);
+            return None;
+        }
     };
     out.leaf_hash = Some(lh.to_hex());
     r.set(
@@ -408,9 +474,22 @@ fn run(
         ),
     );
 
+    Some((leaf, lh))
+}
+
+/// check_certificate compares the fields shown with the signed payload and
+/// the 区块链编号 with the entry.
+fn check_certificate(
+    r: &mut Run,
+    b: &CertificateBundle,
+    d: &LogDescriptor,
+    leaf: &Leaf,
+    lh: &Hash,
+    expect_no: &str,
+) {
     // The certificate: the fields shown are the signed payload; the 区块链编号 names the entry.
     let cert = (|| -> Result<(), String> {
-        let env = envelope_of("entry", &b.entry, &leaf, &d)?;
+        let env = envelope_of("entry", &b.entry, leaf, d)?;
         if env.kind_name().ok() != Some(EntryKind::ProductRegistered.name()) {
             return Err(format!(
                 "entry {} is {}, not product-registered",
@@ -432,7 +511,7 @@ fn run(
             ));
         }
         let bno = BlockchainNo::parse(&b.blockchain_no).ok_or("区块链编号 is malformed")?;
-        if !bno.matches(&d.origin, b.entry.index, &lh) {
+        if !bno.matches(&d.origin, b.entry.index, lh) {
             return Err("区块链编号 does not name this entry of this log".into());
         }
         if !expect_no.is_empty() && signed.registration_no != expect_no {
@@ -454,7 +533,10 @@ fn run(
         ),
         Err(e) => r.set("certificate", Outcome::Fail, e),
     }
+}
 
+/// check_qr_hash ties the printed paper to this entry by the QR code's hash prefix.
+fn check_qr_hash(r: &mut Run, lh: &Hash, expect_h: &str) {
     // The QR code's hash prefix ties the printed paper to this entry.
     if expect_h.is_empty() {
         r.set(
@@ -484,10 +566,21 @@ fn run(
             ),
         );
     }
+}
 
+/// check_with_the_ledger runs everything again through the ledger's own
+/// verify_bundle, the authority: the signer history replayed from genesis
+/// and the status.
+fn check_with_the_ledger(
+    r: &mut Run,
+    out: &mut Verdict,
+    b: &CertificateBundle,
+    d: &LogDescriptor,
+    cp: &Checkpoint,
+) {
     // Everything again through the ledger's own verify_bundle: the signer
     // history replayed from genesis, and the status entry.
-    match verify_bundle(&b, &d) {
+    match verify_bundle(b, d) {
         Ok(v) => {
             r.set(
                 "signer_history",
