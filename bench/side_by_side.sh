@@ -9,6 +9,8 @@
 # Prints each result as JSON and the ratios regledger/PostgreSQL and regledger/limit.
 # Usage: bench/side_by_side.sh [CLIENTS] [ENTRIES] [PAYLOAD_BYTES]
 # NODE_ARGS adds flags to `regledger-node serve` (e.g. NODE_ARGS=--full-repair).
+# STORE=postgres runs (a) on the PostgreSQL driver (decision D20) instead of redb: a throwaway
+# cluster started by tests/pg_server.sh with the settings (b) uses (fsync, synchronous_commit on).
 # MODE=ed25519 (default: a blake3 log, Ed25519 keys), MODE=sm3 (国密: an sm3 log, SM2 log and
 # participant keys, D19) or MODE=both (both, one after the other in this run, and their ratio).
 set -euo pipefail
@@ -24,19 +26,31 @@ BIN=target/release/regledger-node
 LOADGEN=target/release/regledger-loadgen   # tools/loadgen
 MODE=${MODE:-ed25519}
 NODE_PID=
+STORE_ARGS=()
+if [ "${STORE:-redb}" = postgres ]; then
+  # The cluster lives until this script exits (its watchdog watches this shell).
+  read -r PGPORT PGDIR < <(PG_SHARED_BUFFERS=512MB bash tests/pg_server.sh $$)
+  PGN=0
+fi
 # run_regledger MODE OUTFILE: one node, one load, in the given mode.
 run_regledger() {
   local mode=$1 out=$2 port data
   port=$(( 20000 + RANDOM % 20000 ))
   data=$(mktemp -d "$PWD/target/sbs-data.XXXXXX")   # on the same disk as the other two
   rmdir "$data"
+  if [ "${STORE:-redb}" = postgres ]; then
+    # One database per run: init refuses a database that holds a log.
+    PGN=$((PGN + 1))
+    psql -h 127.0.0.1 -p "$PGPORT" -U regledger -d postgres -qc "CREATE DATABASE bench$PGN"
+    STORE_ARGS=(--store "postgres://regledger@127.0.0.1:$PGPORT/bench$PGN")
+  fi
   case "$mode" in
-    ed25519) "$BIN" init --data "$data" --hash blake3 > /dev/null ;;
-    sm3) "$BIN" init --data "$data" --hash sm3 > /dev/null ;;   # SM2 log and authority keys
+    ed25519) "$BIN" init --data "$data" --hash blake3 "${STORE_ARGS[@]}" > /dev/null ;;
+    sm3) "$BIN" init --data "$data" --hash sm3 "${STORE_ARGS[@]}" > /dev/null ;;   # SM2 log and authority keys
     *) echo "MODE is ed25519, sm3 or both" >&2; exit 2 ;;
   esac
   # shellcheck disable=SC2086  # NODE_ARGS is a list of flags
-  "$BIN" serve --data "$data" --listen "127.0.0.1:$port" ${NODE_ARGS:-} > "$OUT/node-$mode.log" 2>&1 &
+  "$BIN" serve --data "$data" --listen "127.0.0.1:$port" "${STORE_ARGS[@]}" ${NODE_ARGS:-} > "$OUT/node-$mode.log" 2>&1 &
   NODE_PID=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   # The load's participants sign with the authority's algorithm (SM2 in an sm3 log).
@@ -56,10 +70,11 @@ bench/pg_hashchain.sh "$CLIENTS" "$(( ENTRIES < 40000 ? ENTRIES : 40000 ))" "$PA
 BATCH=$(python3 -c "import json,sys; d=json.load(open('$OUT/regledger.json')); print(max(1, int(round(d.get('mean_batch_size', 64)))))")
 python3 bench/disk_limit.py --dir "$PWD/target" --entries "$ENTRIES" --entry-bytes "$PAYLOAD_BYTES" --batch "$BATCH" > "$OUT/disk.json"
 
-python3 - "$OUT" <<'PY'
+python3 - "$OUT" "${STORE:-redb}" <<'PY'
 import json, sys
 o = sys.argv[1]
 r, p, d = (json.load(open(f"{o}/{n}.json")) for n in ("regledger", "pg", "disk"))
+r["store"] = sys.argv[2]
 for x in (r, p, d):
     print(json.dumps(x))
 rt = r["throughput_per_s"]

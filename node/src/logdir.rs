@@ -17,7 +17,7 @@ use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::json;
 
-use crate::store::Store;
+use crate::store::{Store, StoreSpec};
 
 /// Paths names the files of a data directory.
 pub struct Paths {
@@ -109,6 +109,8 @@ pub struct InitOptions {
     pub witnesses: Vec<String>,
     /// quorum is how many of them must cosign a checkpoint.
     pub quorum: usize,
+    /// store is where the log's durable state goes (`--store`).
+    pub store: StoreSpec,
     /// require_sm2 is written to genesis: participant keys must be SM2.
     pub require_sm2: bool,
 }
@@ -202,6 +204,19 @@ pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
             o.profile
         ));
     }
+    if let StoreSpec::Postgres(_) = &o.store {
+        // A shared database may already hold a log (a second node of the
+        // same log copies the first one's data directory instead): say so
+        // before writing anything.
+        let s = Store::open_spec(&o.store).map_err(|e| format!("{}: {e}", o.store.describe()))?;
+        let size = s.head().map_err(|e| e.to_string())?.size;
+        if size != 0 {
+            return Err(format!(
+                "{} already holds a log of {size} entries; refusing to start another",
+                o.store.describe()
+            ));
+        }
+    }
     let log = match &o.log_key {
         Some(p) => read_signer(p)?,
         // An sm3 log signs its checkpoints with SM2 (D19).
@@ -255,7 +270,7 @@ pub fn init(paths: &Paths, o: &InitOptions) -> Result<LogDescriptor, String> {
         &participant_key_id(authority.name(), &pk),
         authority.secret(),
     );
-    let store = Store::open(&paths.db()).map_err(|e| e.to_string())?;
+    let store = Store::open_spec(&o.store).map_err(|e| format!("{}: {e}", o.store.describe()))?;
     crate::log::sequencer::append_genesis(&store, o.suite, &o.origin, env)?;
     let d = LogDescriptorJson {
         origin: o.origin.clone(),

@@ -101,6 +101,10 @@ struct InitArgs {
     /// How many witnesses must cosign each checkpoint (default: all of them).
     #[arg(long)]
     quorum: Option<usize>,
+    /// Where the log's durable state lives: redb (the default, DATA/ledger.redb)
+    /// or a PostgreSQL database, postgres://user@host:port/db (decision D20).
+    #[arg(long, env = "REGLEDGER_STORE")]
+    store: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -108,6 +112,10 @@ struct ServeArgs {
     /// Data directory.
     #[arg(long, env = "REGLEDGER_DATA", default_value = "./regledger-data")]
     data: PathBuf,
+    /// Where the log's durable state lives: redb (the default, DATA/ledger.redb)
+    /// or a PostgreSQL database, postgres://user@host:port/db (decision D20).
+    #[arg(long, env = "REGLEDGER_STORE")]
+    store: Option<String>,
     /// Listen address.
     #[arg(long, env = "REGLEDGER_LISTEN", default_value = "127.0.0.1:8470")]
     listen: SocketAddr,
@@ -158,6 +166,23 @@ struct ServeArgs {
     /// for a slow disk in the end-to-end tests). Hidden; never set it in production.
     #[arg(long, hide = true, default_value_t = 0)]
     test_commit_delay_ms: u64,
+    /// Also publish tiles, entry bundles and the checkpoint to S3-compatible object storage,
+    /// s3://BUCKET/PREFIX, with conditional puts (decision D20). Credentials and region from
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.
+    #[arg(long, env = "REGLEDGER_TILES")]
+    tiles: Option<String>,
+    /// Run as one of several candidate leaders of a log in one PostgreSQL database (--store
+    /// postgres://...), with a lease of this many milliseconds: the holder sequences and
+    /// publishes, the others serve reads and take over when the lease lapses (decision D20).
+    /// 0: the only node.
+    #[arg(long, env = "REGLEDGER_HA_LEASE_MS", default_value_t = 0)]
+    ha_lease_ms: u64,
+    /// This node's name in the lease (default: the listen address).
+    #[arg(long, env = "REGLEDGER_NODE_ID")]
+    node_id: Option<String>,
+    /// The endpoint of an S3-compatible service (MinIO, OSS, OBS, COS, ...), addressed path-style.
+    #[arg(long, env = "REGLEDGER_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
     #[command(flatten)]
     site: site::SiteArgs,
 }
@@ -257,9 +282,13 @@ fn init(a: InitArgs) -> Result<(), Failure> {
         .ok_or_else(|| Failure::Usage(format!("unknown hash {:?}", a.hash)))?;
     let origin = a.origin.unwrap_or_else(dev_origin);
     let paths = Paths { dir: a.data };
+    let store =
+        store::StoreSpec::parse(a.store.as_deref(), &paths.db(), true).map_err(Failure::Usage)?;
+    let spec_text = store.describe();
     let d = logdir::init(
         &paths,
         &InitOptions {
+            store,
             origin,
             suite,
             profile: a.profile,
@@ -272,7 +301,7 @@ fn init(a: InitArgs) -> Result<(), Failure> {
         },
     )
     .map_err(Failure::Usage)?;
-    print_created(&paths, &d);
+    print_created(&paths, &d, &spec_text);
     Ok(())
 }
 
@@ -281,7 +310,7 @@ fn dev_origin() -> String {
     format!("regledger.local/dev-{}", hex::encode(&s[..4]))
 }
 
-fn print_created(paths: &Paths, d: &regledger::descriptor::LogDescriptor) {
+fn print_created(paths: &Paths, d: &regledger::descriptor::LogDescriptor, store: &str) {
     println!(
         "created log {} ({}, profile {})",
         d.origin, d.suite, d.profile
@@ -289,7 +318,7 @@ fn print_created(paths: &Paths, d: &regledger::descriptor::LogDescriptor) {
     println!("  log.json:       {}", paths.descriptor().display());
     println!("  log key:        {}", paths.log_key().display());
     println!("  authority key:  {}", paths.authority_key().display());
-    println!("  database:       {}", paths.db().display());
+    println!("  database:       {store}");
 }
 
 fn keygen(a: KeygenArgs) -> Result<(), Failure> {
@@ -322,6 +351,8 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
     let paths = Paths {
         dir: a.data.clone(),
     };
+    let store_spec = store::StoreSpec::parse(a.store.as_deref(), &paths.db(), !a.full_repair)
+        .map_err(Failure::Usage)?;
     if !paths.exists() {
         let origin = dev_origin();
         let d = logdir::init(
@@ -335,6 +366,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
                 authority_name: "数据主管部门 (development)".into(),
                 witnesses: vec![],
                 quorum: 0,
+                store: store_spec.clone(),
                 require_sm2: false,
             },
         )
@@ -343,7 +375,7 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
             "no log in {}: initialised a development log",
             paths.dir.display()
         );
-        print_created(&paths, &d);
+        print_created(&paths, &d, &store_spec.describe());
     }
     let descriptor = logdir::load_descriptor(&paths).map_err(Failure::Usage)?;
     let descriptor_json =
@@ -364,9 +396,15 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         }
     };
     let store = Arc::new(
-        store::Store::open_with(&paths.db(), !a.full_repair)
-            .map_err(|e| Failure::Usage(format!("{}: {e}", paths.db().display())))?,
+        store::Store::open_spec(&store_spec)
+            .map_err(|e| Failure::Usage(format!("{}: {e}", store_spec.describe())))?,
     );
+    if a.ha_lease_ms > 0 {
+        let holder = a.node_id.clone().unwrap_or_else(|| a.listen.to_string());
+        store
+            .start_lease(holder, Duration::from_millis(a.ha_lease_ms.max(300)))
+            .map_err(Failure::Usage)?;
+    }
     let metrics = Arc::new(metrics::Metrics::default());
     let latest = Arc::new(RwLock::new(publisher::Published::default()));
     let (notify, published) = tokio::sync::watch::channel(0u64);
@@ -381,14 +419,31 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         metrics: metrics.clone(),
         witnesses: witnesses(&a, &descriptor)?,
         tiles_written: Default::default(),
+        objects: match &a.tiles {
+            None => None,
+            Some(url) => Some(
+                log::objects::ObjectTiles::open(
+                    url,
+                    a.s3_endpoint.as_deref(),
+                    descriptor_json.as_bytes(),
+                )
+                .map_err(Failure::Usage)?,
+            ),
+        },
     };
     publisher
         .load()
         .map_err(|e| Failure::Usage(e.to_string()))?;
     // Reconcile at start: tiles and a checkpoint for everything committed.
-    publisher
-        .publish_once(false)
-        .map_err(|e| Failure::Usage(format!("cannot publish at start: {e}")))?;
+    match publisher.publish_once(false) {
+        Ok(_) => {}
+        // The bucket may be down: serve and acknowledge from the store of
+        // record; the publisher copies everything once it is back.
+        Err(publisher::PublishError::Objects(e)) => {
+            tracing::warn!("object store not reachable at start (retrying): {e}")
+        }
+        Err(e) => return Err(Failure::Usage(format!("cannot publish at start: {e}"))),
+    }
     let (tx, rx) = std::sync::mpsc::sync_channel(a.queue.max(1));
     let seq_store = store.clone();
     let seq_metrics = metrics.clone();

@@ -25,6 +25,9 @@ pub struct Metrics {
     pub tree_size: AtomicU64,
     /// checkpoint_size is the latest published checkpoint's size.
     pub checkpoint_size: AtomicU64,
+    /// leader is 1 while this node may sequence and publish (always, but
+    /// for a standby of a log shared in PostgreSQL, D20).
+    pub leader: AtomicU64,
     /// storage_errors counts batches that could not be made durable.
     pub storage_errors: AtomicU64,
     /// unwitnessed counts checkpoints signed without the witness quorum.
@@ -162,6 +165,13 @@ impl Metrics {
             "Checkpoint signing attempts that did not reach the witness quorum (under --witness-policy wait: not published, retried every interval, each retry counted).",
             "counter",
             self.unwitnessed.load(Ordering::Relaxed),
+        );
+        g(
+            &mut s,
+            "regledger_leader",
+            "1 while this node sequences and publishes; 0 for a standby (--ha-lease-ms).",
+            "gauge",
+            self.leader.load(Ordering::Relaxed),
         );
         g(
             &mut s,

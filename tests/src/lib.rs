@@ -25,6 +25,10 @@ pub fn patience() -> Duration {
 use regledger::entry::envelope::Envelope;
 use serde_json::Value;
 
+mod postgres;
+pub use postgres::{postgres, Postgres};
+pub mod s3;
+
 /// bin returns the path of a workspace binary built next to the test executable.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test exe");
@@ -163,7 +167,7 @@ fn spawn(data: &Path, port: u16, extra: &[String]) -> Child {
 /// fills the data's filesystem (tests/tests/faults.rs) must not fill it
 /// with the log too, nor make the log fail. Named by this test process
 /// and the data path, so each process gets its own; removed on drop.
-fn stderr_file(data: &Path) -> PathBuf {
+pub fn stderr_file(data: &Path) -> PathBuf {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     data.hash(&mut h);
@@ -313,6 +317,18 @@ pub fn tree_size(base: &str) -> u64 {
 
 /// init_with_testkit initialises a log whose root authority is the testkit's.
 pub fn init_with_testkit(data: &Path, origin: &str, hash: &str, kit: &regledger::testkit::Testkit) {
+    init_with_testkit_in(data, origin, hash, kit, None)
+}
+
+/// init_with_testkit_in is [`init_with_testkit`] with the store `store`
+/// (`--store`; `None`: redb in the data directory).
+pub fn init_with_testkit_in(
+    data: &Path,
+    origin: &str,
+    hash: &str,
+    kit: &regledger::testkit::Testkit,
+    store: Option<&str>,
+) {
     let key = data.with_extension("authority.key");
     // The authority's SM2 key when the kit has SM2 parties (Testkit::with_sm2).
     let t = match kit.authority.secret().alg() {
@@ -323,12 +339,12 @@ pub fn init_with_testkit(data: &Path, origin: &str, hash: &str, kit: &regledger:
         regledger::tlog::note::Signer::from_secret(&kit.authority.id, t, kit.authority.secret())
             .unwrap();
     std::fs::write(&key, signer.to_skey()).unwrap();
-    init(
-        data,
-        origin,
-        hash,
-        &["--authority-key".as_ref(), key.as_os_str()],
-    );
+    let mut extra: Vec<&std::ffi::OsStr> = vec!["--authority-key".as_ref(), key.as_os_str()];
+    if let Some(s) = store {
+        extra.push("--store".as_ref());
+        extra.push(s.as_ref());
+    }
+    init(data, origin, hash, &extra);
 }
 
 /// init_fork initialises `fork` as a second log with the log key, origin

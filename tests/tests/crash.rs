@@ -31,17 +31,38 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-#[test]
-fn sigkill_loses_no_acknowledged_entry_and_never_forks() {
-    let cycles: usize = std::env::var("REGLEDGER_CRASH_CYCLES")
+fn cycles(default: usize) -> usize {
+    std::env::var("REGLEDGER_CRASH_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(default)
+}
+
+#[test]
+fn sigkill_loses_no_acknowledged_entry_and_never_forks() {
+    campaign(cycles(3), None);
+}
+
+/// The same campaign on the PostgreSQL driver (decision D20), against a
+/// real server: the node is killed, PostgreSQL keeps what was committed.
+#[test]
+fn sigkill_on_postgres_loses_no_acknowledged_entry_and_never_forks() {
+    let Some(pg) = postgres() else { return };
+    campaign(cycles(2), Some(&pg.fresh_db()));
+}
+
+/// campaign runs `cycles` kill-and-restart cycles on a node whose store is
+/// `store` (`--store`; `None`: redb).
+fn campaign(cycles: usize, store: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
     let kit = Testkit::live(ORIGIN);
-    init_with_testkit(&data, ORIGIN, "sha256", &kit);
-    let mut node = Node::start(&data, &[]);
+    init_with_testkit_in(&data, ORIGIN, "sha256", &kit, store);
+    let store_args: Vec<&str> = match store {
+        Some(s) => vec!["--store", s],
+        None => vec![],
+    };
+    let mut node = Node::start(&data, &store_args);
     for s in kit.setup(HashSuite::Sha256, "guangxi").iter().skip(1) {
         assert_eq!(post(&node.url, &s.envelope).0, 200, "{}", s.label);
     }
@@ -106,10 +127,10 @@ fn sigkill_loses_no_acknowledged_entry_and_never_forks() {
         // Every third run commits without quick repair (`--full-repair`), so
         // both ways of opening after a crash, and the switches between them,
         // are exercised (decision D11).
-        if cycle % 3 == 2 {
+        if cycle % 3 == 2 && store.is_none() {
             node.restart_with(&["--full-repair"]);
         } else {
-            node.restart_with(&[]);
+            node.restart_with(&store_args);
         }
         seq += 10_000_000;
 
@@ -236,6 +257,7 @@ fn sigkill_loses_no_acknowledged_entry_and_never_forks() {
         "no entry was acknowledged: the campaign tested nothing"
     );
     eprintln!(
-        "crash campaign: {cycles} cycles, {total_acked} acknowledged entries, 0 lost, 0 forks"
+        "crash campaign ({}): {cycles} cycles, {total_acked} acknowledged entries, 0 lost, 0 forks",
+        if store.is_some() { "postgres" } else { "redb" }
     );
 }

@@ -3,6 +3,7 @@
 //! append); the [`publisher`] makes committed sizes public, writing the
 //! [`tiles`] first and then a signed, optionally cosigned, checkpoint.
 
+pub mod objects;
 pub mod publisher;
 pub mod sequencer;
 pub mod tiles;

@@ -28,6 +28,9 @@ pub enum PublishError {
     /// Io: the checkpoint file could not be written.
     #[error("checkpoint file: {0}")]
     Io(#[from] std::io::Error),
+    /// Objects: the object store did not take the tiles or the checkpoint.
+    #[error(transparent)]
+    Objects(#[from] super::objects::ObjectError),
     /// Sign: the log key could not sign (an external signer down, or its
     /// signature refused): no checkpoint is published.
     #[error("signing the checkpoint: {0}")]
@@ -68,6 +71,18 @@ pub struct Publisher {
     /// each retry writes only the new tiles, not everything since the last
     /// published checkpoint again.
     pub tiles_written: std::sync::atomic::AtomicU64,
+    /// objects is the S3-compatible bucket every publication is copied to
+    /// before it is recorded (`--tiles s3://...`, D20).
+    pub objects: Option<super::objects::ObjectTiles>,
+}
+
+/// note_size is the tree size of a checkpoint note (0 if it does not parse).
+fn note_size(note: &str) -> u64 {
+    regledger::tlog::note::Note::parse(note.as_bytes())
+        .ok()
+        .and_then(|n| Checkpoint::parse(&n.text).ok())
+        .map(|c| c.size)
+        .unwrap_or(0)
 }
 
 impl Publisher {
@@ -79,13 +94,24 @@ impl Publisher {
     ///
     /// [`PublishError`]; nothing new is served then.
     pub fn publish_once(&self, force: bool) -> Result<bool, PublishError> {
+        let leader = self.store.is_leader();
+        self.metrics
+            .leader
+            .store(u64::from(leader), Ordering::Relaxed);
+        if !leader {
+            self.follow_once()?;
+            return Ok(false);
+        }
         let view = self.store.read()?;
         let size = view.size()?;
         let tiles_size = view.tiles_size()?;
         let current = self.latest.read().expect("lock").size;
         let has_note = !self.latest.read().expect("lock").note.is_empty();
         let tiles_ok = tiles_complete(&self.tiles_dir, tiles_size);
-        if size == current && !force && has_note && tiles_ok {
+        // The bucket (if any) must hold this size too: at start it is read
+        // first, and after an outage it is caught up.
+        let bucket_ok = self.objects.as_ref().is_none_or(|o| o.holds(size));
+        if size == current && !force && has_note && tiles_ok && bucket_ok {
             return Ok(false);
         }
         // Tiles first: a checkpoint is never served for data the tiles lack.
@@ -98,6 +124,9 @@ impl Publisher {
         };
         write_tiles(&self.tiles_dir, &view, from, size)?;
         self.tiles_written.store(size, Ordering::Relaxed);
+        if let Some(o) = &self.objects {
+            o.upload_tiles(&self.tiles_dir, size)?;
+        }
         let root = view.root_at(self.suite, size)?;
         let cp = Checkpoint {
             origin: self.origin.clone(),
@@ -132,6 +161,13 @@ impl Publisher {
             }
             note = o.note;
         }
+        if let Some(o) = &self.objects {
+            // Only a node that still holds the lease writes outside the
+            // database; and conditionally on the bucket's version, so
+            // never over a newer checkpoint.
+            self.store.check_leader()?;
+            o.put_checkpoint(size, &note)?;
+        }
         let tx = self.store.write()?;
         tx.set_published_checkpoint(size, &note)?;
         tx.set_tiles_size(size)?;
@@ -143,6 +179,43 @@ impl Publisher {
         self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
         let _ = self.notify.send(size);
         Ok(true)
+    }
+
+    /// follow_once is a standby's publisher: it serves what the leader
+    /// published (the checkpoint recorded in the shared store, and local
+    /// tiles for it), so reads are answered as by the leader, and a
+    /// takeover continues from complete tiles.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError`]; nothing new is served then.
+    fn follow_once(&self) -> Result<(), PublishError> {
+        let view = self.store.read()?;
+        self.metrics
+            .tree_size
+            .store(view.size()?, Ordering::Relaxed);
+        let Some(note) = view.published_checkpoint()? else {
+            return Ok(());
+        };
+        let size = note_size(&note);
+        let current = self.latest.read().expect("lock").clone();
+        if current.note == note {
+            return Ok(());
+        }
+        let written = self.tiles_written.load(Ordering::Relaxed);
+        let from = if written <= size && tiles_complete(&self.tiles_dir, written) {
+            written
+        } else {
+            0
+        };
+        write_tiles(&self.tiles_dir, &view, from, size)?;
+        self.tiles_written.store(size, Ordering::Relaxed);
+        drop(view);
+        write_atomic(&self.tiles_dir.join("checkpoint"), note.as_bytes())?;
+        *self.latest.write().expect("lock") = Published { size, note };
+        self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
+        let _ = self.notify.send(size);
+        Ok(())
     }
 
     /// load restores the latest published checkpoint from the database and
@@ -163,11 +236,7 @@ impl Publisher {
             write_tiles(&self.tiles_dir, &view, tiles_size - 1, tiles_size)?;
         }
         if let Some(note) = view.published_checkpoint()? {
-            let size = regledger::tlog::note::Note::parse(note.as_bytes())
-                .ok()
-                .and_then(|n| Checkpoint::parse(&n.text).ok())
-                .map(|c| c.size)
-                .unwrap_or(0);
+            let size = note_size(&note);
             if view.size()? == size {
                 self.store.pin(view);
             }

@@ -166,6 +166,17 @@ pub fn run(
         }
         match commit_batch(&store, suite, &origin, batch, &metrics) {
             Ok(()) => {}
+            // A standby (or a fenced ex-leader) refuses writes by design
+            // (D20): the store is fine, there is nothing to reopen.
+            Err((
+                CommitError::Store(e @ (StoreError::NotLeader | StoreError::Fenced { .. })),
+                waiting,
+            )) => {
+                tracing::debug!("batch refused, nothing acknowledged: {e}");
+                for reply in waiting {
+                    let _ = reply.send(Err(Rejection::Storage(e.to_string())));
+                }
+            }
             Err((e, waiting)) => {
                 metrics.storage_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!("batch not committed, nothing acknowledged: {e}");
@@ -276,10 +287,12 @@ fn sequence(
     metrics: &Metrics,
     out: &mut Sequenced,
 ) -> Result<(), CommitError> {
-    for sub in batch {
-        // Replay identity is the signed content, not the envelope: a copy
-        // with signatures added, replaced or reordered is the same act.
-        let content_id = sub.envelope.content_id();
+    // Replay identity is the signed content, not the envelope: a copy
+    // with signatures added, replaced or reordered is the same act. Asked
+    // for the whole batch at once (one query on a database driver).
+    let ids: Vec<[u8; 32]> = batch.iter().map(|s| s.envelope.content_id()).collect();
+    log.prefetch_logged(&ids)?;
+    for (sub, content_id) in batch.into_iter().zip(ids) {
         if let Some(i) = log.logged_at(&content_id)? {
             out.rejected.push((sub.reply, Rejection::Replay(i)));
             continue;
@@ -396,7 +409,7 @@ mod tests {
         let leaves = chain(HashSuite::Blake3, &steps);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.redb");
-        crate::store::tests::old_store(&path, &leaves);
+        crate::store::redb::tests::old_store(&path, &leaves);
         let store = Store::open(&path).unwrap();
         let at = steps
             .iter()
@@ -436,6 +449,52 @@ mod tests {
     }
 
     #[test]
+    fn every_driver_commits_the_roots_a_replay_computes() {
+        use regledger::entry::leaf::Leaf;
+        use regledger::testkit::{replay, Testkit};
+        let kit = Testkit::live("sequencer.test/drivers");
+        let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
+        let want = replay(&kit.origin, HashSuite::Blake3, &steps).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut stores = vec![(
+            "redb",
+            Store::open(&dir.path().join("ledger.redb")).unwrap(),
+        )];
+        if let Some(url) = crate::store::pgtest::fresh_url() {
+            let spec = crate::store::StoreSpec::Postgres(url);
+            stores.push(("postgres", Store::open_spec(&spec).unwrap()));
+        }
+        for (name, store) in stores {
+            // One entry per transaction: each stages on the map the last committed.
+            for step in &steps {
+                let (tx, rx) = oneshot::channel();
+                let claim = Claim::default();
+                claim.take();
+                commit_batch(
+                    &store,
+                    HashSuite::Blake3,
+                    &kit.origin,
+                    vec![Submission {
+                        envelope: step.envelope.clone(),
+                        preverified: vec![],
+                        reply: tx,
+                        claim,
+                    }],
+                    &Metrics::default(),
+                )
+                .map_err(|(e, _)| e)
+                .unwrap();
+                rx.blocking_recv().unwrap().unwrap();
+            }
+            let view = store.read().unwrap();
+            for (i, w) in want.leaves.iter().enumerate() {
+                let leaf = Leaf::parse(&view.leaf(i as u64).unwrap().unwrap()).unwrap();
+                assert_eq!(leaf.state_root(), w.state_root(), "{name}: leaf {i}");
+            }
+        }
+    }
+
+    #[test]
     fn a_v1_store_switches_to_v2_leaves_whose_first_root_covers_the_whole_state() {
         use regledger::entry::leaf::{Leaf, LEAF_V1, LEAF_V2};
         use regledger::testkit::{chain_v1, replay, Testkit};
@@ -445,7 +504,7 @@ mod tests {
         let (last, before) = steps.split_last().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.redb");
-        crate::store::tests::old_store(&path, &chain_v1(HashSuite::Blake3, before));
+        crate::store::redb::tests::old_store(&path, &chain_v1(HashSuite::Blake3, before));
         // Open migrates: the state map is rebuilt from the v1 leaves.
         let store = Store::open(&path).unwrap();
         assert_eq!(store.head().unwrap().last_version, LEAF_V1);

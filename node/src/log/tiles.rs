@@ -88,9 +88,11 @@ pub fn write_tiles(tiles_dir: &Path, view: &ReadTx, old: u64, new: u64) -> Resul
     }
     for t in entry_tiles_for_size(old, new) {
         let start = t.n * TILE_WIDTH;
-        let mut entries = Vec::with_capacity(usize::from(t.width));
-        for i in start..start + u64::from(t.width) {
-            entries.push(view.leaf(i)?.ok_or(StoreError::MissingLeaf(i))?);
+        // One range read (one query on a database driver), not one per leaf.
+        let end = start + u64::from(t.width);
+        let entries = view.leaves(start, end)?;
+        if entries.len() as u64 != end - start {
+            return Err(StoreError::MissingLeaf(start + entries.len() as u64).into());
         }
         let refs: Vec<&[u8]> = entries.iter().map(|e| e.as_slice()).collect();
         // The envelope bundle first: a reader that sees an entry bundle

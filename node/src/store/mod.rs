@@ -1,8 +1,8 @@
-//! The node's durable state behind a narrow API: the seam a second storage
-//! driver (PostgreSQL, issue 19) plugs into. redb is the implementation:
-//! one file holding leaves, stored Merkle hashes, registry state, indexes
-//! and checkpoints; every write is one transaction committed with
-//! `Durability::Immediate` (fsync).
+//! The node's durable state behind a narrow API, with one driver per
+//! engine (decision D20): redb, the embedded default (store/redb/), and
+//! PostgreSQL (store/postgres/), for a node whose state must outlive its
+//! machine. Every write is one transaction, durable at commit (redb:
+//! fsync; PostgreSQL: `synchronous_commit = on`).
 //!
 //! # The boundary
 //!
@@ -12,53 +12,45 @@
 //! - [`Store`]: `open`, `open_with`, `reopen`, `is_open`, `head`, `read`,
 //!   `write`. After an I/O error the handle is refused and `reopen` recovers
 //!   the last durable commit, exactly as after a crash.
-//! - [`ReadTx`], a consistent snapshot: `head`, `size`, `leaf`, `subjects`,
-//!   `root_at`, the stored hashes as a [`HashReader`] (proofs and tiles), the
-//!   registry state as a [`StateReader`], and the named values
-//!   `published_checkpoint`, `tiles_size`, `witness_checkpoint`,
-//!   `verifying_checkpoint`, `cosigned_size`, `webhook_delivered`.
+//! - [`ReadTx`], a consistent snapshot: `head`, `size`, `leaf`, `leaves`,
+//!   `objects`, `subjects`, `root_at`, the stored hashes as a
+//!   [`HashReader`] (proofs and tiles), the registry state as a
+//!   [`StateReader`], and the named values `published_checkpoint`,
+//!   `tiles_size`, `witness_checkpoint`, `verifying_checkpoint`,
+//!   `cosigned_size`, `webhook_delivered`.
 //! - [`WriteTx`], one atomic, durable change: `head`, `appender` (the log's
 //!   one append path, [`Appender`]), `root_at`, `witness_checkpoint`, the
 //!   setters of the named values, and `commit`. Dropping it without `commit`
 //!   writes nothing.
-//! - [`Appender`] (store/append.rs): `head`, `logged_at` (the replay index),
-//!   `state`, `root_at` and `append_entry`, which writes one entry's leaf,
-//!   stored hashes, state writes, subject index rows and content id and
-//!   advances the head. The sequencer and the mirror both append through it,
-//!   so what makes an entry part of the log is written once.
+//! - [`Appender`]: `head`, `logged_at` (the replay index), `state`,
+//!   `root_at` and `append_entry`, which writes one entry's leaf, stored
+//!   hashes, state writes, subject index rows and content id and advances
+//!   the head. The sequencer and the mirror both append through it, so what
+//!   makes an entry part of the log is written once.
 //!
 //! The callers keep the rules: the leaf chain ([`regledger::entry::chain`])
 //! and the registry ([`regledger::registry::apply`]) are checked before
 //! `append_entry`; the store only refuses an entry that is not at its end.
 //!
-//! This is a struct, not yet a trait, on purpose: with one driver a trait
-//! would only add generic parameters to every handler. The second driver
-//! turns exactly these public methods into `trait LogStore` (with its read
-//! and write transaction types); nothing else has to change.
+//! # Dispatch
 //!
-//! # On disk
-//!
-//! store/tables.rs is the format of existing data directories: table names,
-//! key and value types and encodings stay as they are. A store written
-//! before D12 gets its replay index built at open (store/migrate.rs).
+//! The driver is chosen at run time (`--store`), so the types here are
+//! enums over the drivers' types and every method is one `match` (the
+//! `each!` macro): no generic parameter reaches a handler. A new table
+//! (say, a state-map node table) is one method per driver plus its line
+//! here; nothing outside the store changes.
 
-mod append;
-mod migrate;
-mod tables;
+mod postgres;
+pub(crate) mod redb;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-
-use redb::{
-    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, WriteTransaction,
-};
+use regledger::entry::chain::EntryContext;
 use regledger::entry::leaf::LeafError;
-use regledger::registry::{StateKey, StateObject, StateReader};
-use regledger::tlog::tree::{tree_hash, HashReader, TreeError};
+use regledger::registry::{Effects, StateKey, StateObject, StateReader};
+use regledger::tlog::tree::{HashReader, TreeError};
 use regledger::{Hash, HashSuite};
 
-pub use append::Appender;
-use tables::*;
+pub use self::postgres::{PgAppender, PgRead, PgStore, PgWrite};
+pub use self::redb::{RedbAppender, RedbRead, RedbStore, RedbWrite};
 
 /// Head is the committed head of the log: the end of its leaf chain.
 pub type Head = regledger::entry::chain::ChainHead;
@@ -70,16 +62,22 @@ pub enum StoreError {
     /// Database: redb refused (I/O error, full disk, corruption). After an
     /// I/O error the handle stays refused until [`Store::reopen`].
     #[error("storage: {0}")]
-    Database(#[from] redb::Error),
+    Database(#[from] ::redb::Error),
     /// Closed: the handle is being reopened after a storage error.
     #[error("storage: the database is being reopened after a storage error")]
     Closed,
     /// MissingLeaf: a leaf below the committed size is not stored.
     #[error("storage: leaf {0} is missing")]
     MissingLeaf(u64),
-    /// BadLeaf: stored leaf bytes do not parse.
+    /// BadEntry: a stored leaf and its envelope do not open together.
     #[error("storage: entry {index}: {reason}")]
-    BadEntry { index: u64, reason: String },
+    BadEntry {
+        /// index is the leaf's index.
+        index: u64,
+        /// reason says what does not match.
+        reason: String,
+    },
+    /// BadLeaf: stored leaf bytes do not parse.
     #[error("storage: leaf {index}: {source}")]
     BadLeaf {
         /// index is the leaf's index.
@@ -103,207 +101,226 @@ pub enum StoreError {
     /// Unreadable: a stored value does not decode.
     #[error("storage: the stored {0} is unreadable")]
     Unreadable(&'static str),
-    /// Incomplete: a transaction whose append failed half-way was committed
-    /// (a caller bug: it must be dropped).
+    /// Postgres: PostgreSQL refused or could not be reached (the message
+    /// and SQLSTATE are the server's). The transaction was rolled back.
+    #[error("storage (PostgreSQL): {0}")]
+    Postgres(String),
+    /// NotLeader: this node is a standby (another node of the log holds
+    /// the lease); nothing was written.
+    #[error("storage: this node is a standby, not the leader")]
+    NotLeader,
+    /// Fenced: the lease moved to another node (token `current`) since
+    /// this one took it (token `mine`); nothing was written and this node
+    /// stands down.
+    #[error("storage: fenced: the leader's token is {current}, this node's was {mine}")]
+    Fenced {
+        /// mine is this node's token.
+        mine: i64,
+        /// current is the leader's.
+        current: i64,
+    },
+    /// Map: the stored state map is unreadable.
     #[error("storage: the state map: {0}")]
     Map(String),
+    /// Incomplete: a transaction whose append failed half-way was committed
+    /// (a caller bug: it must be dropped).
     #[error("storage: refusing to commit a transaction whose append failed")]
     Incomplete,
 }
 
 // redb has one error type per operation; they all become `Database`
 // (each converts into `redb::Error`), so `?` works on every redb call.
-impl From<redb::DatabaseError> for StoreError {
-    fn from(e: redb::DatabaseError) -> Self {
-        StoreError::Database(e.into())
-    }
+macro_rules! from_redb {
+    ($($t:ident),*) => {$(
+        impl From<::redb::$t> for StoreError {
+            fn from(e: ::redb::$t) -> Self {
+                StoreError::Database(e.into())
+            }
+        }
+    )*};
 }
-impl From<redb::TransactionError> for StoreError {
-    fn from(e: redb::TransactionError) -> Self {
-        StoreError::Database(e.into())
-    }
-}
-impl From<redb::TableError> for StoreError {
-    fn from(e: redb::TableError) -> Self {
-        StoreError::Database(e.into())
-    }
-}
-impl From<redb::StorageError> for StoreError {
-    fn from(e: redb::StorageError) -> Self {
-        StoreError::Database(e.into())
-    }
-}
-impl From<redb::CommitError> for StoreError {
-    fn from(e: redb::CommitError) -> Self {
-        StoreError::Database(e.into())
-    }
-}
-impl From<redb::SetDurabilityError> for StoreError {
-    fn from(e: redb::SetDurabilityError) -> Self {
-        StoreError::Database(e.into())
-    }
+from_redb!(
+    DatabaseError,
+    TransactionError,
+    TableError,
+    StorageError,
+    CommitError,
+    SetDurabilityError
+);
+
+/// each runs `$e` on the driver value inside `$s` (bound to `$v`).
+macro_rules! each {
+    ($s:expr, $v:ident => $e:expr) => {
+        match $s {
+            Self::Redb($v) => $e,
+            Self::Postgres($v) => $e,
+        }
+    };
 }
 
-/// Store is the open database. After an I/O error redb refuses every
-/// further transaction on that handle (its page cache may no longer match
-/// the disk), so the store can be reopened in place: the durable state on
-/// disk is the truth, exactly as after a crash.
-pub struct Store {
-    path: PathBuf,
-    db: RwLock<Option<Arc<Database>>>,
-    /// quick_repair makes every commit save redb's allocator state (and
-    /// commit in two phases), so opening after a crash takes milliseconds
-    /// instead of a walk over the whole file (decision D11).
-    quick_repair: bool,
-    /// pinned is the snapshot at the served checkpoint's size (see
-    /// [`Store::pin`]): status proofs are made from it.
-    pinned: RwLock<Option<Arc<ReadTx>>>,
+/// Store is the open store of one driver.
+pub enum Store {
+    /// Redb: the embedded file `ledger.redb`.
+    Redb(RedbStore),
+    /// Postgres: a PostgreSQL database.
+    Postgres(PgStore),
 }
 
-/// begin starts a durable write transaction (fsync at commit).
-fn begin(db: &Database, quick_repair: bool) -> Result<WriteTransaction, StoreError> {
-    let mut tx = db.begin_write()?;
-    tx.set_durability(Durability::Immediate)?;
-    tx.set_quick_repair(quick_repair);
-    Ok(tx)
+/// StoreSpec says where a node's store is (`--store`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// Redb: the file `ledger.redb` in the data directory.
+    Redb {
+        /// path is the file.
+        path: std::path::PathBuf,
+        /// quick_repair as in redb's driver (D11).
+        quick_repair: bool,
+    },
+    /// Postgres: a `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl StoreSpec {
+    /// parse reads `--store`: absent or `redb` is the file at `redb_path`,
+    /// `postgres://...`/`postgresql://...` a PostgreSQL database.
+    ///
+    /// # Errors
+    ///
+    /// A message naming what is accepted, for anything else.
+    pub fn parse(
+        arg: Option<&str>,
+        redb_path: &std::path::Path,
+        quick_repair: bool,
+    ) -> Result<StoreSpec, String> {
+        match arg {
+            None | Some("redb") => Ok(StoreSpec::Redb {
+                path: redb_path.to_path_buf(),
+                quick_repair,
+            }),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Ok(StoreSpec::Postgres(u.to_string()))
+            }
+            Some(other) => Err(format!(
+                "--store {other:?}: expected redb (the default) or a postgres:// URL"
+            )),
+        }
+    }
+
+    /// describe names the store for messages, without credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreSpec::Redb { path, .. } => path.display().to_string(),
+            StoreSpec::Postgres(u) => match u.rsplit_once('@') {
+                Some((_, host)) => format!("postgres://...@{host}"),
+                None => u.clone(),
+            },
+        }
+    }
 }
 
 impl Store {
-    /// open opens (or creates) the database file and its tables, with quick repair.
+    /// open opens (or creates) the redb file at `path`, with quick repair.
     ///
     /// # Errors
     ///
     /// [`StoreError::Database`] if the file cannot be opened or created, or a
     /// pre-D12 store's migration fails.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Self::open_with(path, true)
+    pub fn open(path: &std::path::Path) -> Result<Store, StoreError> {
+        Ok(Store::Redb(RedbStore::open(path)?))
     }
 
-    /// open_with opens (or creates) the database file and its tables; `quick_repair` as in [`Store::quick_repair`].
+    /// open_spec opens (or creates) the store `spec` names.
     ///
     /// # Errors
     ///
-    /// As [`Store::open`].
-    pub fn open_with(path: &Path, quick_repair: bool) -> Result<Store, StoreError> {
-        Ok(Store {
-            path: path.to_path_buf(),
-            db: RwLock::new(Some(Arc::new(Self::open_db(path, quick_repair)?))),
-            quick_repair,
-            pinned: RwLock::new(None),
+    /// The driver's error.
+    pub fn open_spec(spec: &StoreSpec) -> Result<Store, StoreError> {
+        Ok(match spec {
+            StoreSpec::Redb { path, quick_repair } => {
+                Store::Redb(RedbStore::open_with(path, *quick_repair)?)
+            }
+            StoreSpec::Postgres(url) => Store::Postgres(PgStore::open(url)?),
         })
-    }
-
-    /// open_db opens the file (recovering after a crash) and makes sure every table exists.
-    fn open_db(path: &Path, quick_repair: bool) -> Result<Database, StoreError> {
-        let db = Database::builder().set_cache_size(256 << 20).create(path)?;
-        let tx = begin(&db, quick_repair)?;
-        {
-            tx.open_table(LEAVES)?;
-            tx.open_table(HASHES)?;
-            tx.open_table(STATE)?;
-            tx.open_table(META)?;
-            tx.open_table(CONTENT_IDS)?;
-            tx.open_multimap_table(SUBJECTS)?;
-            tx.open_table(CHECKPOINTS)?;
-            tx.open_table(ENVELOPES)?;
-            tx.open_table(STATE_MAP)?;
-        }
-        tx.commit()?;
-        migrate::content_ids(&db, quick_repair, migrate::CHUNK)?;
-        migrate::state_map(&db, quick_repair)?;
-        Ok(db)
-    }
-
-    fn db(&self) -> Result<Arc<Database>, StoreError> {
-        self.db
-            .read()
-            .expect("store lock")
-            .clone()
-            .ok_or(StoreError::Closed)
     }
 
     /// read begins a read transaction: a consistent snapshot of the log.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Closed`] while the handle is reopened, or
-    /// [`StoreError::Database`].
-    /// pin keeps `view`, a snapshot at the size of the checkpoint just
-    /// served, for status proofs (D15): the state map keeps only its
-    /// current nodes, and a proof must be against leaf N−1's root, so the
-    /// node proves from the redb read transaction it published size N
-    /// from (MVCC: writers go on; the pages it pins are freed when the next
-    /// checkpoint replaces it). [`Store::reopen`] drops it first.
-    pub fn pin(&self, view: ReadTx) {
-        *self.pinned.write().expect("pin lock") = Some(Arc::new(view));
-    }
-
-    /// pinned returns the snapshot [`Store::pin`] kept, if any.
-    pub fn pinned(&self) -> Option<Arc<ReadTx>> {
-        self.pinned.read().expect("pin lock").clone()
-    }
-
+    /// [`StoreError::Closed`] while the handle is reopened, or the driver's error.
     pub fn read(&self) -> Result<ReadTx, StoreError> {
-        let txn = self.db()?.begin_read()?;
-        Ok(ReadTx {
-            leaves: txn.open_table(LEAVES)?,
-            hashes: txn.open_table(HASHES)?,
-            state: txn.open_table(STATE)?,
-            meta: txn.open_table(META)?,
-            envelopes: txn.open_table(ENVELOPES)?,
-            map: txn.open_table(STATE_MAP)?,
-            txn,
+        Ok(match self {
+            Store::Redb(s) => ReadTx::Redb(s.read()?),
+            Store::Postgres(s) => ReadTx::Postgres(s.read()?),
         })
     }
 
-    /// write begins a durable write transaction (redb has one writer at a
-    /// time: this waits for the current one).
+    /// write begins a durable write transaction (one writer at a time:
+    /// this waits for the current one).
     ///
     /// # Errors
     ///
     /// As [`Store::read`].
     pub fn write(&self) -> Result<WriteTx, StoreError> {
-        let tx = begin(self.db()?.as_ref(), self.quick_repair)?;
-        let head = head_of(&tx.open_table(META)?)?;
-        Ok(WriteTx {
-            tx,
-            head,
-            moved: false,
-            failed: false,
-            map_changes: Default::default(),
+        Ok(match self {
+            Store::Redb(s) => WriteTx::Redb(s.write()?),
+            Store::Postgres(s) => WriteTx::Postgres(s.write()?),
         })
     }
 
-    /// reopen closes the handle and opens the file again, recovering the
-    /// last durable commit. Transactions still open on the old handle keep
-    /// the file locked, so it retries for a few seconds; on failure the
-    /// store stays closed and the next call tries again.
+    /// reopen closes the handle and opens it again, recovering the last
+    /// durable commit; on failure the store stays closed and the next call
+    /// tries again.
     ///
     /// # Errors
     ///
-    /// The last open's error after about two seconds of retries.
+    /// The last open's error.
     pub fn reopen(&self) -> Result<(), StoreError> {
-        // The pinned snapshot holds the old database open.
-        self.pinned.write().expect("pin lock").take();
-        let mut g = self.db.write().expect("store lock");
-        g.take();
-        let mut last = StoreError::Closed;
-        for _ in 0..50 {
-            match Self::open_db(&self.path, self.quick_repair) {
-                Ok(db) => {
-                    *g = Some(Arc::new(db));
-                    return Ok(());
-                }
-                Err(e) => last = e,
-            }
-            std::thread::sleep(std::time::Duration::from_millis(40));
-        }
-        Err(last)
+        each!(self, s => s.reopen())
     }
 
-    /// is_open reports whether the database handle is usable.
+    /// is_open reports whether the handle is usable.
     pub fn is_open(&self) -> bool {
-        self.db.read().expect("store lock").is_some()
+        each!(self, s => s.is_open())
+    }
+
+    /// is_leader says whether this node may write: always, unless it is one
+    /// of several candidates sharing a PostgreSQL database and does not
+    /// hold the lease.
+    pub fn is_leader(&self) -> bool {
+        match self {
+            Store::Redb(_) => true,
+            Store::Postgres(s) => s.is_leader(),
+        }
+    }
+
+    /// check_leader checks in the database that this node still holds the
+    /// lease (a no-op without one).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotLeader`], [`StoreError::Fenced`], or the driver's error.
+    pub fn check_leader(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Redb(_) => Ok(()),
+            Store::Postgres(s) => s.check_leader(),
+        }
+    }
+
+    /// start_lease makes this node one of several candidate leaders of a
+    /// log in one PostgreSQL database, named `holder`, with a lease of `ttl`.
+    ///
+    /// # Errors
+    ///
+    /// A message for the redb driver (one process owns its file).
+    pub fn start_lease(&self, holder: String, ttl: std::time::Duration) -> Result<(), String> {
+        match self {
+            Store::Redb(_) => Err("--ha-lease-ms needs --store postgres://...".into()),
+            Store::Postgres(s) => {
+                s.start_lease(holder, ttl);
+                Ok(())
+            }
+        }
     }
 
     /// head returns the committed head.
@@ -314,19 +331,63 @@ impl Store {
     pub fn head(&self) -> Result<Head, StoreError> {
         self.read()?.head()
     }
+
+    /// pin_slot is the driver's slot for the pinned snapshot.
+    fn pin_slot(&self) -> &std::sync::RwLock<Option<std::sync::Arc<ReadTx>>> {
+        each!(self, s => s.pin_slot())
+    }
+
+    /// pin keeps `view`, a snapshot at the size of the checkpoint just
+    /// served, for status proofs (D15): the state map keeps only its
+    /// current nodes, and a proof must be against leaf N−1's root, so the
+    /// node proves from the snapshot it published size N from. One is kept
+    /// at a time: the next checkpoint's replaces it, and
+    /// [`Store::reopen`] drops it. On redb it is a read transaction (MVCC:
+    /// writers go on; the pages it pins are freed when it is replaced); on
+    /// PostgreSQL a `REPEATABLE READ` transaction holding one pooled
+    /// connection, for at most one publishing interval (the server keeps
+    /// the row versions it sees until then).
+    pub fn pin(&self, view: ReadTx) {
+        *self.pin_slot().write().expect("pin lock") = Some(std::sync::Arc::new(view));
+    }
+
+    /// pinned returns the snapshot [`Store::pin`] kept, if any.
+    pub fn pinned(&self) -> Option<std::sync::Arc<ReadTx>> {
+        self.pin_slot().read().expect("pin lock").clone()
+    }
+}
+
+/// MapReader reads the state map's nodes from a [`ReadTx`] of either driver.
+pub enum MapReader<'a> {
+    /// Redb: the snapshot's `state_map` table.
+    Redb(redb::tables::MapNodes<'a, ::redb::ReadOnlyTable<&'static [u8], &'static [u8]>>),
+    /// Postgres: `regledger.state_map` in the snapshot's transaction.
+    Postgres(postgres::PgMapNodes<'a>),
+}
+
+impl regledger::statemap::NodeReader for MapReader<'_> {
+    fn read_root(&self) -> Result<regledger::statemap::Child, regledger::statemap::StoreError> {
+        each!(self, m => m.read_root())
+    }
+    fn read_node(
+        &self,
+        id: &regledger::statemap::NodeId,
+    ) -> Result<Option<regledger::statemap::InternalNode>, regledger::statemap::StoreError> {
+        each!(self, m => m.read_node(id))
+    }
 }
 
 /// ReadTx is a consistent snapshot of the log, for the read API, the
-/// publisher and the followers. It holds redb's read transaction: a
-/// long-lived one keeps old pages from being reused, so drop it when done.
-pub struct ReadTx {
-    leaves: ReadOnlyTable<u64, &'static [u8]>,
-    hashes: ReadOnlyTable<u64, [u8; 32]>,
-    state: ReadOnlyTable<&'static str, &'static [u8]>,
-    meta: ReadOnlyTable<&'static str, &'static [u8]>,
-    envelopes: ReadOnlyTable<u64, &'static [u8]>,
-    map: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    txn: ReadTransaction,
+/// publisher and the followers. Drop it when done: a long-lived snapshot
+/// holds back the engine's cleanup.
+// One lives on the stack per transaction; boxing redb's (the default)
+// would add an allocation to every read for no gain.
+#[allow(clippy::large_enum_variant)]
+pub enum ReadTx {
+    /// Redb: a redb read transaction.
+    Redb(RedbRead),
+    /// Postgres: a repeatable-read, read-only transaction.
+    Postgres(PgRead),
 }
 
 impl ReadTx {
@@ -334,37 +395,55 @@ impl ReadTx {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn head(&self) -> Result<Head, StoreError> {
-        head_of(&self.meta)
+        each!(self, r => r.head())
     }
 
     /// size returns the committed tree size in this snapshot.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn size(&self) -> Result<u64, StoreError> {
-        meta_u64(&self.meta, M_SIZE)
+        each!(self, r => r.size())
     }
 
     /// leaf returns the leaf bytes at `index`, `None` past the end.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.leaves.get(index)?.map(|v| v.value().to_vec()))
+        each!(self, r => r.leaf(index))
+    }
+
+    /// leaves returns the leaf bytes at `start..end`, in order; it stops at
+    /// the first missing one (past the end).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        each!(self, r => r.leaves(start, end))
     }
 
     /// envelope returns the envelope stored beside v2 leaf `index` (None
     /// for a v1 leaf, which holds its own, or one not stored).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
     pub fn envelope(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.envelopes.get(index)?.map(|v| v.value().to_vec()))
+        each!(self, r => r.envelope(index))
     }
 
     /// entry returns leaf `index` opened with its envelope (inline or
     /// beside it), checked against the leaf's envelope hash.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::MissingLeaf`], [`StoreError::BadEntry`], or the driver's error.
     pub fn entry(
         &self,
         suite: HashSuite,
@@ -381,44 +460,34 @@ impl ReadTx {
     }
 
     /// state_map returns the state map as of this snapshot (for proofs).
-    pub fn state_map(
-        &self,
-        suite: HashSuite,
-    ) -> regledger::statemap::StateMap<impl regledger::statemap::NodeReader + '_> {
-        regledger::statemap::StateMap::new(suite, MapNodes(&self.map))
+    pub fn state_map(&self, suite: HashSuite) -> regledger::statemap::StateMap<MapReader<'_>> {
+        let nodes = match self {
+            ReadTx::Redb(r) => MapReader::Redb(r.map_nodes()),
+            ReadTx::Postgres(r) => MapReader::Postgres(r.map_nodes()),
+        };
+        regledger::statemap::StateMap::new(suite, nodes)
     }
 
     /// state_value returns the committed value of `key` (the record
     /// bytes the state map's value hash covers), if the object exists.
-    pub fn state_value(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
-        let k = key.to_string();
-        Ok(self
-            .state
-            .get(k.as_str())?
-            .map(|v| v.value().to_vec())
-            .filter(|v| is_record(v)))
-    }
-
-    /// objects returns the registry objects whose state key starts with
-    /// `prefix` (e.g. "product/"), in key order, at most `limit`: the public
-    /// site's lists. Objects that do not decode are skipped (they cannot be
-    /// disclosed, and the read API reports them where it reads them singly).
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
+    pub fn state_value(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
+        each!(self, r => r.state_value(key))
+    }
+
+    /// objects returns the registry objects whose state key starts with
+    /// `prefix` (e.g. "product/"), in key order (bytewise), at most
+    /// `limit`: the public site's lists. Objects that do not decode are
+    /// skipped.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
     pub fn objects(&self, prefix: &str, limit: usize) -> Result<Vec<StateObject>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.state.range(prefix..)? {
-            let (k, v) = kv?;
-            if !k.value().starts_with(prefix) || out.len() >= limit {
-                break;
-            }
-            if let Some(o) = decode_state(v.value()) {
-                out.push(o);
-            }
-        }
-        Ok(out)
+        each!(self, r => r.objects(prefix, limit))
     }
 
     /// subjects returns the indexes of the entries concerning `subject`, in
@@ -426,17 +495,9 @@ impl ReadTx {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn subjects(&self, subject: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
-        let t = self.txn.open_multimap_table(SUBJECTS)?;
-        let mut out = Vec::new();
-        for v in t.get(subject)? {
-            out.push(v?.value());
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+        each!(self, r => r.subjects(subject, limit))
     }
 
     /// root_at returns the root of the first `size` leaves.
@@ -445,34 +506,34 @@ impl ReadTx {
     ///
     /// [`StoreError::Tree`] if `size` is past the stored hashes.
     pub fn root_at(&self, suite: HashSuite, size: u64) -> Result<Hash, StoreError> {
-        Ok(tree_hash(suite, size, &Hashes(&self.hashes))?)
+        each!(self, r => r.root_at(suite, size))
     }
 
     /// published_checkpoint returns the latest published (served) checkpoint note.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn published_checkpoint(&self) -> Result<Option<String>, StoreError> {
-        meta_str(&self.meta, M_CHECKPOINT)
+        each!(self, r => r.published_checkpoint())
     }
 
     /// tiles_size returns the size the tile directory was last completed for (0 if never).
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn tiles_size(&self) -> Result<u64, StoreError> {
-        meta_u64(&self.meta, M_TILES_SIZE)
+        each!(self, r => r.tiles_size())
     }
 
     /// witness_checkpoint returns the latest checkpoint this node's witness endpoint cosigned.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn witness_checkpoint(&self) -> Result<Option<String>, StoreError> {
-        meta_str(&self.meta, M_WITNESS)
+        each!(self, r => r.witness_checkpoint())
     }
 
     /// verifying_checkpoint returns the log-signed checkpoint a mirror's
@@ -480,18 +541,18 @@ impl ReadTx {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn verifying_checkpoint(&self) -> Result<Option<String>, StoreError> {
-        meta_str(&self.meta, M_VERIFYING)
+        each!(self, r => r.verifying_checkpoint())
     }
 
     /// cosigned_size returns the size the witness at `url` last cosigned for this node (0 if never).
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn cosigned_size(&self, url: &str) -> Result<u64, StoreError> {
-        meta_u64(&self.meta, &format!("{COSIGNED_PREFIX}{url}"))
+        each!(self, r => r.cosigned_size(url))
     }
 
     /// webhook_delivered returns the id of the last event the webhook at
@@ -499,46 +560,42 @@ impl ReadTx {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn webhook_delivered(&self, url: &str) -> Result<Option<u64>, StoreError> {
-        Ok(meta_str(&self.meta, &format!("{WEBHOOK_PREFIX}{url}"))?
-            .and_then(|s| s.parse::<u64>().ok()))
+        each!(self, r => r.webhook_delivered(url))
     }
 }
 
 /// A snapshot reads stored hashes for proofs and tiles.
 impl HashReader for ReadTx {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
-        Hashes(&self.hashes).read_hashes(indexes)
+        each!(self, r => r.read_hashes(indexes))
     }
 }
 
 /// A snapshot reads the registry state.
 impl StateReader for ReadTx {
     fn get(&self, key: &StateKey) -> Option<StateObject> {
-        state_get(&self.state, key)
+        each!(self, r => r.get(key))
     }
 }
 
 /// WriteTx is one atomic, durable change to the log. Dropping it without
 /// [`WriteTx::commit`] writes nothing.
-pub struct WriteTx {
-    tx: WriteTransaction,
-    /// head is the head as of the last append (loaded at begin).
-    head: Head,
-    /// moved says the head changed and META must get it at commit.
-    moved: bool,
-    /// failed says an append failed half-way: the transaction must not commit.
-    failed: bool,
-    /// map_changes are the state map writes staged by the appends, written
-    /// once at commit (D15).
-    map_changes: regledger::statemap::Changes,
+// One lives on the stack per transaction; boxing redb's (the default)
+// would add an allocation to every read for no gain.
+#[allow(clippy::large_enum_variant)]
+pub enum WriteTx {
+    /// Redb: a redb write transaction.
+    Redb(RedbWrite),
+    /// Postgres: a transaction holding the writer lock.
+    Postgres(PgWrite),
 }
 
 impl WriteTx {
     /// head returns the head, including this transaction's appends.
     pub fn head(&self) -> Head {
-        self.head
+        each!(self, w => w.head())
     }
 
     /// appender opens the log's tables for appending entries (hashes in
@@ -547,16 +604,12 @@ impl WriteTx {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn appender(&mut self, suite: HashSuite) -> Result<Appender<'_>, StoreError> {
-        Appender::open(
-            &self.tx,
-            suite,
-            &mut self.head,
-            &mut self.moved,
-            &mut self.failed,
-            &mut self.map_changes,
-        )
+        Ok(match self {
+            WriteTx::Redb(w) => Appender::Redb(w.appender(suite)?),
+            WriteTx::Postgres(w) => Appender::Postgres(w.appender(suite)?),
+        })
     }
 
     /// root_at returns the root of the first `size` leaves, this transaction's appends included.
@@ -565,25 +618,16 @@ impl WriteTx {
     ///
     /// [`StoreError::Tree`] if `size` is past the stored hashes.
     pub fn root_at(&self, suite: HashSuite, size: u64) -> Result<Hash, StoreError> {
-        Ok(tree_hash(
-            suite,
-            size,
-            &Hashes(&self.tx.open_table(HASHES)?),
-        )?)
+        each!(self, w => w.root_at(suite, size))
     }
 
     /// witness_checkpoint is [`ReadTx::witness_checkpoint`] inside this transaction.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn witness_checkpoint(&self) -> Result<Option<String>, StoreError> {
-        meta_str(&self.tx.open_table(META)?, M_WITNESS)
-    }
-
-    fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.tx.open_table(META)?.insert(key, value)?;
-        Ok(())
+        each!(self, w => w.witness_checkpoint())
     }
 
     /// set_published_checkpoint records `note` (for tree `size`) as the
@@ -591,83 +635,186 @@ impl WriteTx {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn set_published_checkpoint(&self, size: u64, note: &str) -> Result<(), StoreError> {
-        self.set_meta(M_CHECKPOINT, note.as_bytes())?;
-        self.tx.open_table(CHECKPOINTS)?.insert(size, note)?;
-        Ok(())
+        each!(self, w => w.set_published_checkpoint(size, note))
     }
 
     /// set_tiles_size records that the tile directory is complete for `size`.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn set_tiles_size(&self, size: u64) -> Result<(), StoreError> {
-        self.set_meta(M_TILES_SIZE, &size.to_be_bytes())
+        each!(self, w => w.set_tiles_size(size))
     }
 
     /// set_witness_checkpoint records `note` as the latest this node's witness endpoint cosigned.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn set_witness_checkpoint(&self, note: &str) -> Result<(), StoreError> {
-        self.set_meta(M_WITNESS, note.as_bytes())
+        each!(self, w => w.set_witness_checkpoint(note))
     }
 
     /// set_verifying_checkpoint records the log-signed checkpoint a mirror's verified entries are a prefix of.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn set_verifying_checkpoint(&self, note: &[u8]) -> Result<(), StoreError> {
-        self.set_meta(M_VERIFYING, note)
+        each!(self, w => w.set_verifying_checkpoint(note))
     }
 
     /// set_cosigned_size records that the witness at `url` cosigned `size`.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn set_cosigned_size(&self, url: &str, size: u64) -> Result<(), StoreError> {
-        self.set_meta(&format!("{COSIGNED_PREFIX}{url}"), &size.to_be_bytes())
+        each!(self, w => w.set_cosigned_size(url, size))
     }
 
     /// set_webhook_delivered records that the webhook at `url` acknowledged event `id`.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`].
+    /// The driver's error.
     pub fn set_webhook_delivered(&self, url: &str, id: u64) -> Result<(), StoreError> {
-        self.set_meta(&format!("{WEBHOOK_PREFIX}{url}"), id.to_string().as_bytes())
+        each!(self, w => w.set_webhook_delivered(url, id))
     }
 
-    /// commit makes the transaction durable (fsync) with the head its appends reached.
+    /// commit makes the transaction durable with the head its appends reached.
     ///
     /// # Errors
     ///
     /// [`StoreError::Incomplete`] if an append failed (nothing is written),
-    /// [`StoreError::Database`] if redb could not commit.
+    /// or the driver's error (nothing is written).
     pub fn commit(self) -> Result<(), StoreError> {
-        if self.failed {
-            return Err(StoreError::Incomplete);
+        each!(self, w => w.commit())
+    }
+}
+
+/// Appender holds the log's tables open in a [`WriteTx`] and appends
+/// entries at its head. Reads through it (state, replay index, root) see
+/// the entries appended before in the same transaction, as the rules must
+/// (an entry earlier in a batch counts).
+// One lives on the stack per transaction; boxing redb's (the default)
+// would add an allocation to every read for no gain.
+#[allow(clippy::large_enum_variant)]
+pub enum Appender<'tx> {
+    /// Redb: redb's open tables.
+    Redb(RedbAppender<'tx>),
+    /// Postgres: the transaction's buffered rows.
+    Postgres(PgAppender<'tx>),
+}
+
+/// AppenderState reads the registry state of an [`Appender`]'s transaction.
+struct AppenderState<'a, 'tx>(&'a Appender<'tx>);
+
+impl StateReader for AppenderState<'_, '_> {
+    fn get(&self, key: &StateKey) -> Option<StateObject> {
+        match self.0 {
+            Appender::Redb(a) => a.state().get(key),
+            Appender::Postgres(a) => a.state().get(key),
         }
-        if self.moved {
-            let mut meta = self.tx.open_table(META)?;
-            meta.insert(M_SIZE, self.head.size.to_be_bytes().as_slice())?;
-            meta.insert(M_LAST_HASH, self.head.last_leaf_hash.0.as_slice())?;
-            meta.insert(M_LAST_TIME, self.head.last_time_ms.to_be_bytes().as_slice())?;
-            meta.insert(M_LAST_VERSION, [self.head.last_version].as_slice())?;
-            drop(meta);
+    }
+}
+
+impl Appender<'_> {
+    /// head returns the head the next entry continues.
+    pub fn head(&self) -> Head {
+        each!(self, a => a.head())
+    }
+
+    /// logged_at returns the index of the entry that logged `content_id`
+    /// ([`regledger::entry::envelope::Envelope::content_id`]), if one did: a
+    /// replay (D12).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn logged_at(&self, content_id: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+        each!(self, a => a.logged_at(content_id))
+    }
+
+    /// state returns the registry state the next entry is judged against.
+    pub fn state(&self) -> impl StateReader + '_ {
+        AppenderState(self)
+    }
+
+    /// prefetch_logged reads the replay index for `content_ids` at once,
+    /// so the [`Appender::logged_at`] calls that follow need no round trip
+    /// each (a no-op on redb, whose reads are local).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error (the transaction then refuses to commit).
+    pub fn prefetch_logged(&mut self, content_ids: &[[u8; 32]]) -> Result<(), StoreError> {
+        match self {
+            Appender::Redb(_) => Ok(()),
+            Appender::Postgres(a) => a.prefetch_logged(content_ids),
         }
-        if self.map_changes != Default::default() {
-            write_map_changes(&mut self.tx.open_table(STATE_MAP)?, &self.map_changes)?;
-        }
-        self.tx.commit()?;
-        Ok(())
+    }
+
+    /// root_at returns the root of the first `size` leaves, the entries appended so far included.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Tree`] if `size` is past the head.
+    pub fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
+        each!(self, a => a.root_at(size))
+    }
+
+    /// next_root stages the state map writes of the entry at the head
+    /// (index `index`, effects `fx`, envelope content id `content_id`;
+    /// [`regledger::registry::commit::entry_writes`]) and returns the state
+    /// root after it: what its v2 leaf commits to. Call it once per entry,
+    /// before [`Appender::append_entry`], which refuses an entry not staged.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotNext`] if `index` is not the head;
+    /// [`StoreError::Map`] if the stored map is unreadable.
+    pub fn next_root(
+        &mut self,
+        index: u64,
+        fx: &Effects,
+        content_id: &[u8; 32],
+    ) -> Result<Hash, StoreError> {
+        each!(self, a => a.next_root(index, fx, content_id))
+    }
+
+    /// append_entry appends one entry at the head: its leaf bytes (hash
+    /// `leaf_hash`), its envelope's bytes beside a v2 leaf, the stored
+    /// hashes it completes, the state writes and subjects of its effects
+    /// `fx`, its `content_id` in the replay index; then the head moves past
+    /// it. `ctx` is what
+    /// [`regledger::entry::chain::ChainHead::check_next`] returned for the
+    /// leaf, so the chain rule was checked before; the registry rules gave
+    /// `fx`, and [`Appender::next_root`] staged its map writes. The entry is
+    /// durable only once the transaction commits.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotNext`] if `ctx` is not at the head or its map
+    /// writes were not staged (nothing is written); any other error
+    /// part-way, after which the transaction refuses to commit: drop it.
+    pub fn append_entry(
+        &mut self,
+        ctx: &EntryContext,
+        leaf_hash: Hash,
+        leaf_bytes: &[u8],
+        envelope_bytes: Option<&[u8]>,
+        fx: &Effects,
+        content_id: [u8; 32],
+    ) -> Result<(), StoreError> {
+        each!(self, a => a.append_entry(ctx, leaf_hash, leaf_bytes, envelope_bytes, fx, content_id))
     }
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
+pub(crate) mod pgtest;
+#[cfg(test)]
+mod tests;

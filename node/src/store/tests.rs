@@ -1,181 +1,36 @@
-//! The store's tests: the D12 migration on old data directories, the
-//! on-disk format of every named value, and the append path's guards.
+//! The driver-independent store tests: every driver gives the boundary the
+//! same meaning, so each test here runs against every driver ([`drivers`]).
+//! Driver-specific ones (redb's on-disk format and migrations) live beside
+//! their driver.
 
 use super::*;
-use redb::{ReadableTable, TableHandle};
-use regledger::testkit::{chain_v1 as chain, Testkit};
-use regledger::HashSuite;
+use regledger::registry::EntryKind;
 
-/// old_store writes `leaves` the way a node before D12 did: a META
-/// head and a replay table of whole-envelope digests, no CONTENT_IDS.
-pub(crate) fn old_store(path: &Path, leaves: &[regledger::entry::leaf::Leaf]) {
-    let db = Database::create(path).unwrap();
-    let tx = db.begin_write().unwrap();
-    {
-        let mut l = tx.open_table(LEAVES).unwrap();
-        let mut d = tx.open_table(LEGACY_DIGESTS).unwrap();
-        let mut m = tx.open_table(META).unwrap();
-        // The stored hashes too (blake3, as every caller's log), so that
-        // an upgraded node can append.
-        struct Stored(Vec<Hash>);
-        impl regledger::tlog::tree::HashReader for Stored {
-            fn read_hashes(
-                &self,
-                ix: &[u64],
-            ) -> Result<Vec<Hash>, regledger::tlog::tree::TreeError> {
-                Ok(ix.iter().map(|&i| self.0[i as usize]).collect())
-            }
-        }
-        let mut h = tx.open_table(HASHES).unwrap();
-        let mut stored = Stored(Vec::new());
-        for (i, leaf) in leaves.iter().enumerate() {
-            l.insert(i as u64, leaf.to_bytes().as_slice()).unwrap();
-            d.insert(leaf.inline_envelope().unwrap().digest(), i as u64)
-                .unwrap();
-            let lh = leaf.hash(HashSuite::Blake3);
-            let new = regledger::tlog::tree::stored_hashes_for_record(
-                HashSuite::Blake3,
-                i as u64,
-                lh,
-                &stored,
-            )
-            .unwrap();
-            for x in new {
-                h.insert(stored.0.len() as u64, x.0).unwrap();
-                stored.0.push(x);
-            }
-        }
-        if let Some(last) = leaves.last() {
-            m.insert(M_LAST_HASH, last.hash(HashSuite::Blake3).0.as_slice())
-                .unwrap();
-        }
-        m.insert(M_SIZE, (leaves.len() as u64).to_be_bytes().as_slice())
-            .unwrap();
-        if let Some(last) = leaves.last() {
-            m.insert(
-                M_LAST_TIME,
-                last.integrated_time_ms.to_be_bytes().as_slice(),
-            )
-            .unwrap();
-        }
-    }
-    tx.commit().unwrap();
+/// Driver is one store under test, with what keeps it alive (a temp dir).
+struct Driver {
+    name: &'static str,
+    store: Store,
+    _keep: Box<dyn std::any::Any>,
 }
 
-fn tables(db: &Database) -> Vec<String> {
-    let r = db.begin_write().unwrap();
-    let v = r
-        .list_tables()
-        .unwrap()
-        .map(|t| t.name().to_string())
-        .collect();
-    r.abort().unwrap();
-    v
-}
-
-fn content_ids(store: &Store) -> Vec<([u8; 32], u64)> {
-    let r = store.db().unwrap().begin_read().unwrap();
-    let t = r.open_table(CONTENT_IDS).unwrap();
-    t.iter()
-        .unwrap()
-        .map(|x| {
-            let (k, v) = x.unwrap();
-            (k.value(), v.value())
-        })
-        .collect()
-}
-
-#[test]
-fn an_old_store_gets_every_logged_content_protected_at_open() {
-    let kit = Testkit::new("store.test/migrate");
-    let mut steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
-    // An old node let a re-signed copy in: the last entry is entry 17's
-    // content (the suspension) with a second signature appended.
-    let n = steps.len();
-    let mut copy = steps[17].clone();
-    copy.envelope
-        .signatures
-        .push(copy.envelope.signatures[0].clone());
-    copy.time_ms = steps.last().unwrap().time_ms + 1;
-    steps.push(copy);
-    let leaves = chain(HashSuite::Blake3, &steps);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ledger.redb");
-    old_store(&path, &leaves);
-
-    let store = Store::open(&path).unwrap();
-    let mut want: Vec<([u8; 32], u64)> = leaves[..n]
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (l.inline_envelope().unwrap().content_id(), i as u64))
-        .collect();
-    want.sort();
-    assert_eq!(content_ids(&store), want, "every entry, first index kept");
-    let db = store.db().unwrap();
-    assert!(!tables(&db).contains(&"digests".to_string()));
-    let r = db.begin_read().unwrap();
-    assert_eq!(
-        meta_u64(&r.open_table(META).unwrap(), M_CONTENT_IDS_BUILT).unwrap(),
-        0
-    );
-    assert_eq!(store.head().unwrap().size, n as u64 + 1);
-    drop(r);
-    drop(db);
-    // Opening again finds nothing to do.
-    store.reopen().unwrap();
-    assert_eq!(content_ids(&store), want);
-}
-
-#[test]
-fn an_interrupted_migration_resumes_where_it_stopped() {
-    let kit = Testkit::new("store.test/resume");
-    let leaves = chain(
-        HashSuite::Blake3,
-        &kit.lifecycle(HashSuite::Blake3, "guangxi"),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ledger.redb");
-    old_store(&path, &leaves);
-    let db = Database::create(&path).unwrap();
-    // As if a crash had stopped it after 7 leaves: the progress key says
-    // 7, CONTENT_IDS holds 0..7, the old table is still there.
-    {
-        let tx = db.begin_write().unwrap();
-        {
-            let mut ids = tx.open_table(CONTENT_IDS).unwrap();
-            for (i, l) in leaves[..7].iter().enumerate() {
-                ids.insert(l.inline_envelope().unwrap().content_id(), i as u64)
-                    .unwrap();
-            }
-            tx.open_table(META)
-                .unwrap()
-                .insert(M_CONTENT_IDS_BUILT, 7u64.to_be_bytes().as_slice())
-                .unwrap();
-        }
-        tx.commit().unwrap();
-    }
-    // Small chunks: several transactions.
-    migrate::content_ids(&db, false, 3).unwrap();
-    assert!(!tables(&db).contains(&"digests".to_string()));
-    drop(db);
-    let store = Store::open(&path).unwrap();
-    let mut want: Vec<([u8; 32], u64)> = leaves
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (l.inline_envelope().unwrap().content_id(), i as u64))
-        .collect();
-    want.sort();
-    assert_eq!(content_ids(&store), want);
-}
-
-#[test]
-fn a_new_store_has_no_legacy_table() {
+/// drivers opens a fresh, empty store of every driver (PostgreSQL on a
+/// real server, see store/pgtest.rs).
+fn drivers() -> Vec<Driver> {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
-    let db = store.db().unwrap();
-    let t = tables(&db);
-    assert!(t.contains(&"content_ids".to_string()), "{t:?}");
-    assert!(!t.contains(&"digests".to_string()), "{t:?}");
+    let mut out = vec![Driver {
+        name: "redb",
+        store,
+        _keep: Box::new(dir),
+    }];
+    if let Some(url) = super::pgtest::fresh_url() {
+        out.push(Driver {
+            name: "postgres",
+            store: Store::open_spec(&StoreSpec::Postgres(url)).unwrap(),
+            _keep: Box::new(()),
+        });
+    }
+    out
 }
 
 fn ctx(index: u64, time: u64, h: u8) -> (EntryContext, Hash) {
@@ -189,7 +44,7 @@ fn ctx(index: u64, time: u64, h: u8) -> (EntryContext, Hash) {
     )
 }
 
-/// append stages an entry's (empty) state writes at the head and appends it.
+/// append stages an entry's state writes at the head and appends it.
 fn append(
     a: &mut Appender<'_>,
     (ctx, lh): (EntryContext, Hash),
@@ -203,148 +58,322 @@ fn append(
     a.append_entry(&ctx, lh, leaf, None, fx, content_id)
 }
 
-use regledger::entry::chain::EntryContext;
-use regledger::registry::{Effects, EntryKind};
-
 /// nothing is the effects of an entry that writes and concerns nothing.
 fn nothing() -> Effects {
     Effects::new(EntryKind::OperationEvent, "p")
 }
 
+/// about is the effects of an entry that concerns `subjects`.
+fn about(subjects: &[&str]) -> Effects {
+    let mut fx = nothing();
+    fx.subjects = subjects.iter().map(|s| s.to_string()).collect();
+    fx
+}
+
 #[test]
 fn an_append_not_at_the_head_is_refused_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
-    let mut tx = store.write().unwrap();
-    let mut a = tx.appender(HashSuite::Sha256).unwrap();
-    append(&mut a, ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32]).unwrap();
-    let e = append(&mut a, ctx(2, 20, 2), b"leaf 2", &nothing(), [2; 32]).unwrap_err();
-    assert!(
-        matches!(e, StoreError::NotNext { index: 2, size: 1 }),
-        "{e}"
-    );
-    assert_eq!(a.logged_at(&[2; 32]).unwrap(), None);
-    assert_eq!(a.logged_at(&[1; 32]).unwrap(), Some(0));
-    drop(a);
-    assert_eq!(tx.head().size, 1);
-    tx.commit().unwrap();
-    let r = store.read().unwrap();
-    assert_eq!(
-        r.head().unwrap(),
-        Head {
-            size: 1,
-            last_leaf_hash: Hash([1; 32]),
-            last_time_ms: 10,
-            last_version: 0,
-        }
-    );
-    assert_eq!(r.leaf(0).unwrap().as_deref(), Some(&b"leaf 0"[..]));
-    assert_eq!(r.leaf(1).unwrap(), None);
-    // The one stored hash of a one-leaf tree is the leaf hash: its root.
-    assert_eq!(r.root_at(HashSuite::Sha256, 1).unwrap(), Hash([1; 32]));
+    for Driver { name, store, .. } in drivers() {
+        let mut tx = store.write().unwrap();
+        let mut a = tx.appender(HashSuite::Sha256).unwrap();
+        append(&mut a, ctx(0, 10, 1), b"leaf 0", &nothing(), [1; 32]).unwrap();
+        let e = append(&mut a, ctx(2, 20, 2), b"leaf 2", &nothing(), [2; 32]).unwrap_err();
+        assert!(
+            matches!(e, StoreError::NotNext { index: 2, size: 1 }),
+            "{name}: {e}"
+        );
+        assert_eq!(a.logged_at(&[2; 32]).unwrap(), None, "{name}");
+        assert_eq!(a.logged_at(&[1; 32]).unwrap(), Some(0), "{name}");
+        drop(a);
+        assert_eq!(tx.head().size, 1, "{name}");
+        tx.commit().unwrap();
+        let r = store.read().unwrap();
+        assert_eq!(
+            r.head().unwrap(),
+            Head {
+                size: 1,
+                last_leaf_hash: Hash([1; 32]),
+                last_time_ms: 10,
+                last_version: 0,
+            },
+            "{name}"
+        );
+        assert_eq!(r.leaf(0).unwrap().as_deref(), Some(&b"leaf 0"[..]));
+        assert_eq!(r.leaf(1).unwrap(), None, "{name}");
+        // The one stored hash of a one-leaf tree is the leaf hash: its root.
+        assert_eq!(r.root_at(HashSuite::Sha256, 1).unwrap(), Hash([1; 32]));
+    }
 }
 
 #[test]
 fn a_dropped_write_transaction_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
-    let mut tx = store.write().unwrap();
-    append(
-        &mut tx.appender(HashSuite::Sha256).unwrap(),
-        ctx(0, 10, 1),
-        b"leaf 0",
-        &nothing(),
-        [1; 32],
-    )
-    .unwrap();
-    drop(tx);
-    assert_eq!(store.head().unwrap(), Head::default());
-    assert_eq!(store.read().unwrap().leaf(0).unwrap(), None);
+    for Driver { name, store, .. } in drivers() {
+        let mut tx = store.write().unwrap();
+        append(
+            &mut tx.appender(HashSuite::Sha256).unwrap(),
+            ctx(0, 10, 1),
+            b"leaf 0",
+            &nothing(),
+            [1; 32],
+        )
+        .unwrap();
+        tx.set_tiles_size(1).unwrap();
+        drop(tx);
+        assert_eq!(store.head().unwrap(), Head::default(), "{name}");
+        let r = store.read().unwrap();
+        assert_eq!(r.leaf(0).unwrap(), None, "{name}");
+        assert_eq!(r.tiles_size().unwrap(), 0, "{name}");
+        drop(r);
+        // And the next transaction starts from the durable head.
+        let mut tx = store.write().unwrap();
+        assert_eq!(tx.head(), Head::default(), "{name}");
+        append(
+            &mut tx.appender(HashSuite::Sha256).unwrap(),
+            ctx(0, 11, 3),
+            b"leaf 0'",
+            &nothing(),
+            [3; 32],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        assert_eq!(store.head().unwrap().last_time_ms, 11, "{name}");
+    }
 }
 
 #[test]
-fn a_transaction_whose_append_failed_half_way_does_not_commit() {
-    // A head of one leaf without its stored hash: the next append finds
-    // the hash it must combine missing, after nothing else was written.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ledger.redb");
-    {
-        let store = Store::open(&path).unwrap();
-        let db = store.db().unwrap();
-        let tx = db.begin_write().unwrap();
-        tx.open_table(META)
-            .unwrap()
-            .insert(M_SIZE, 1u64.to_be_bytes().as_slice())
-            .unwrap();
-        // A store with a state map (an empty one), so that nothing is migrated.
-        tx.open_table(STATE_MAP)
-            .unwrap()
-            .insert(
-                MAP_ROOT_KEY,
-                regledger::statemap::Child::Empty.to_bytes().as_slice(),
+fn a_batch_sees_its_own_appends_and_commits_them_at_once() {
+    for Driver { name, store, .. } in drivers() {
+        let suite = HashSuite::Sha256;
+        let mut tx = store.write().unwrap();
+        let mut a = tx.appender(suite).unwrap();
+        for i in 0..7u64 {
+            let s = format!("subject-{}", i % 2);
+            append(
+                &mut a,
+                ctx(i, 100 + i, i as u8 + 1),
+                format!("leaf {i}").as_bytes(),
+                &about(&[s.as_str(), "all"]),
+                [i as u8 + 1; 32],
             )
             .unwrap();
+            assert_eq!(a.head().size, i + 1, "{name}");
+            assert_eq!(a.logged_at(&[i as u8 + 1; 32]).unwrap(), Some(i));
+        }
+        let in_batch = a.root_at(7).unwrap();
+        drop(a);
+        assert_eq!(tx.root_at(suite, 7).unwrap(), in_batch, "{name}");
+        // Another snapshot does not see the batch before it commits.
+        assert_eq!(store.read().unwrap().size().unwrap(), 0, "{name}");
         tx.commit().unwrap();
+
+        let r = store.read().unwrap();
+        assert_eq!(r.size().unwrap(), 7, "{name}");
+        assert_eq!(r.root_at(suite, 7).unwrap(), in_batch, "{name}");
+        // The roots of every prefix agree with the tree over the leaf
+        // hashes, computed in memory.
+        let mut mem: Vec<Hash> = Vec::new();
+        for (i, h) in (0u64..).zip(1..=7u8) {
+            let more =
+                regledger::tlog::tree::stored_hashes_for_record(suite, i, Hash([h; 32]), &mem)
+                    .unwrap();
+            mem.extend(more);
+            let want = regledger::tlog::tree::tree_hash(suite, i + 1, &mem).unwrap();
+            assert_eq!(
+                r.root_at(suite, i + 1).unwrap(),
+                want,
+                "{name}: size {}",
+                i + 1
+            );
+        }
+        assert_eq!(
+            r.leaves(2, 5).unwrap(),
+            vec![b"leaf 2".to_vec(), b"leaf 3".to_vec(), b"leaf 4".to_vec()],
+            "{name}"
+        );
+        assert_eq!(r.leaves(5, 100).unwrap().len(), 2, "{name}");
+        assert_eq!(r.subjects("subject-1", 100).unwrap(), vec![1, 3, 5]);
+        assert_eq!(r.subjects("all", 3).unwrap(), vec![0, 1, 2], "{name}");
+        assert!(r.subjects("nobody", 3).unwrap().is_empty(), "{name}");
     }
-    let store = Store::open(&path).unwrap();
-    let mut tx = store.write().unwrap();
-    let mut a = tx.appender(HashSuite::Sha256).unwrap();
-    let e = append(&mut a, ctx(1, 10, 1), b"leaf 1", &nothing(), [1; 32]).unwrap_err();
-    assert!(matches!(e, StoreError::Tree(_)), "{e}");
-    drop(a);
-    assert!(matches!(tx.commit(), Err(StoreError::Incomplete)));
-    assert_eq!(store.head().unwrap().size, 1);
-    assert_eq!(store.read().unwrap().leaf(1).unwrap(), None);
 }
 
 #[test]
-fn named_values_keep_their_on_disk_format() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("ledger.redb")).unwrap();
-    let tx = store.write().unwrap();
-    tx.set_published_checkpoint(5, "published note\n").unwrap();
-    tx.set_tiles_size(5).unwrap();
-    tx.set_witness_checkpoint("witness note\n").unwrap();
-    tx.set_verifying_checkpoint(b"verifying note\n").unwrap();
-    tx.set_cosigned_size("http://w.example", 4).unwrap();
-    tx.set_webhook_delivered("http://h.example", 17).unwrap();
-    tx.commit().unwrap();
-    // The bytes under the keys nodes have always written.
-    let db = store.db().unwrap();
-    let r = db.begin_read().unwrap();
-    let meta = r.open_table(META).unwrap();
-    let raw = |k: &str| meta.get(k).unwrap().map(|v| v.value().to_vec());
-    assert_eq!(raw("checkpoint").unwrap(), b"published note\n");
-    assert_eq!(raw("tiles_size").unwrap(), 5u64.to_be_bytes());
-    assert_eq!(raw("witness_checkpoint").unwrap(), b"witness note\n");
-    assert_eq!(
-        raw("mirror_verifying_checkpoint").unwrap(),
-        b"verifying note\n"
-    );
-    assert_eq!(
-        raw("witness_cosigned:http://w.example").unwrap(),
-        4u64.to_be_bytes()
-    );
-    assert_eq!(raw("webhook:http://h.example").unwrap(), b"17");
-    let history = r.open_table(CHECKPOINTS).unwrap();
-    assert_eq!(history.get(5).unwrap().unwrap().value(), "published note\n");
-    // And read back through the API.
-    let v = store.read().unwrap();
-    assert_eq!(
-        v.published_checkpoint().unwrap().as_deref(),
-        Some("published note\n")
-    );
-    assert_eq!(v.tiles_size().unwrap(), 5);
-    assert_eq!(
-        v.witness_checkpoint().unwrap().as_deref(),
-        Some("witness note\n")
-    );
-    assert_eq!(
-        v.verifying_checkpoint().unwrap().as_deref(),
-        Some("verifying note\n")
-    );
-    assert_eq!(v.cosigned_size("http://w.example").unwrap(), 4);
-    assert_eq!(v.cosigned_size("http://other.example").unwrap(), 0);
-    assert_eq!(v.webhook_delivered("http://h.example").unwrap(), Some(17));
-    assert_eq!(v.webhook_delivered("http://other.example").unwrap(), None);
+fn a_snapshot_does_not_see_later_commits() {
+    for Driver { name, store, .. } in drivers() {
+        let before = store.read().unwrap();
+        let mut tx = store.write().unwrap();
+        append(
+            &mut tx.appender(HashSuite::Sha256).unwrap(),
+            ctx(0, 10, 1),
+            b"leaf 0",
+            &nothing(),
+            [1; 32],
+        )
+        .unwrap();
+        tx.set_published_checkpoint(1, "note 1\n").unwrap();
+        tx.commit().unwrap();
+        assert_eq!(before.size().unwrap(), 0, "{name}");
+        assert_eq!(before.leaf(0).unwrap(), None, "{name}");
+        assert_eq!(before.published_checkpoint().unwrap(), None, "{name}");
+        let after = store.read().unwrap();
+        assert_eq!(after.size().unwrap(), 1, "{name}");
+        assert_eq!(
+            after.published_checkpoint().unwrap().as_deref(),
+            Some("note 1\n")
+        );
+    }
+}
+
+#[test]
+fn named_values_read_back() {
+    for Driver { name, store, .. } in drivers() {
+        let tx = store.write().unwrap();
+        tx.set_published_checkpoint(5, "published note\n").unwrap();
+        tx.set_tiles_size(5).unwrap();
+        tx.set_witness_checkpoint("witness note\n").unwrap();
+        assert_eq!(
+            tx.witness_checkpoint().unwrap().as_deref(),
+            Some("witness note\n"),
+            "{name}"
+        );
+        tx.set_verifying_checkpoint(b"verifying note\n").unwrap();
+        tx.set_cosigned_size("http://w.example", 4).unwrap();
+        tx.set_webhook_delivered("http://h.example", 17).unwrap();
+        tx.commit().unwrap();
+        let v = store.read().unwrap();
+        assert_eq!(
+            v.published_checkpoint().unwrap().as_deref(),
+            Some("published note\n"),
+            "{name}"
+        );
+        assert_eq!(v.tiles_size().unwrap(), 5, "{name}");
+        assert_eq!(
+            v.witness_checkpoint().unwrap().as_deref(),
+            Some("witness note\n"),
+            "{name}"
+        );
+        assert_eq!(
+            v.verifying_checkpoint().unwrap().as_deref(),
+            Some("verifying note\n"),
+            "{name}"
+        );
+        assert_eq!(v.cosigned_size("http://w.example").unwrap(), 4, "{name}");
+        assert_eq!(v.cosigned_size("http://other.example").unwrap(), 0);
+        assert_eq!(v.webhook_delivered("http://h.example").unwrap(), Some(17));
+        assert_eq!(v.webhook_delivered("http://other.example").unwrap(), None);
+        drop(v);
+        // A later value replaces the earlier one.
+        let tx = store.write().unwrap();
+        tx.set_published_checkpoint(6, "newer note\n").unwrap();
+        tx.set_webhook_delivered("http://h.example", 18).unwrap();
+        tx.commit().unwrap();
+        let v = store.read().unwrap();
+        assert_eq!(
+            v.published_checkpoint().unwrap().as_deref(),
+            Some("newer note\n"),
+            "{name}"
+        );
+        assert_eq!(v.webhook_delivered("http://h.example").unwrap(), Some(18));
+    }
+}
+
+#[test]
+fn a_prefetched_replay_index_answers_as_the_store_does() {
+    for Driver { name, store, .. } in drivers() {
+        let mut tx = store.write().unwrap();
+        append(
+            &mut tx.appender(HashSuite::Sha256).unwrap(),
+            ctx(0, 10, 1),
+            b"leaf 0",
+            &nothing(),
+            [1; 32],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        let mut tx = store.write().unwrap();
+        let mut a = tx.appender(HashSuite::Sha256).unwrap();
+        a.prefetch_logged(&[[1; 32], [2; 32]]).unwrap();
+        assert_eq!(a.logged_at(&[1; 32]).unwrap(), Some(0), "{name}");
+        assert_eq!(a.logged_at(&[2; 32]).unwrap(), None, "{name}");
+        assert_eq!(a.logged_at(&[3; 32]).unwrap(), None, "{name}");
+        // An entry appended after the prefetch counts at once.
+        append(&mut a, ctx(1, 11, 2), b"leaf 1", &nothing(), [2; 32]).unwrap();
+        assert_eq!(a.logged_at(&[2; 32]).unwrap(), Some(1), "{name}");
+        drop(a);
+        tx.commit().unwrap();
+    }
+}
+
+#[test]
+fn the_state_map_envelopes_and_leaf_version_read_back_alike_on_every_driver() {
+    let suite = HashSuite::Sha256;
+    // Not an operation event: each entry commits its content id to the map.
+    let fx = Effects::new(EntryKind::ObjectionFiled, "p");
+    let mut roots_by_driver = Vec::new();
+    for Driver { name, store, .. } in drivers() {
+        let mut roots = Vec::new();
+        // Two transactions: the second stages its map writes on the nodes
+        // the first committed (read back from the store, not the overlay).
+        for batch in [0..2u64, 2..4u64] {
+            let mut tx = store.write().unwrap();
+            let mut a = tx.appender(suite).unwrap();
+            for i in batch {
+                let cid = [i as u8 + 1; 32];
+                roots.push(a.next_root(i, &fx, &cid).unwrap());
+                let leaf = [regledger::entry::leaf::LEAF_V2, i as u8];
+                let (c, lh) = ctx(i, 10 + i, i as u8 + 1);
+                let env = format!("envelope {i}");
+                a.append_entry(&c, lh, &leaf, Some(env.as_bytes()), &fx, cid)
+                    .unwrap();
+            }
+            drop(a);
+            if roots.len() == 2 {
+                // The snapshot the publisher would serve size 2 from.
+                tx.commit().unwrap();
+                store.pin(store.read().unwrap());
+            } else {
+                tx.commit().unwrap();
+            }
+        }
+        let r = store.read().unwrap();
+        assert_eq!(r.head().unwrap().last_version, 2, "{name}");
+        assert_eq!(
+            r.state_map(suite).root().unwrap(),
+            *roots.last().unwrap(),
+            "{name}"
+        );
+        for i in 0..4u64 {
+            assert_eq!(
+                r.envelope(i).unwrap(),
+                Some(format!("envelope {i}").into_bytes()),
+                "{name}"
+            );
+            let key = regledger::registry::commit::MapKey::Content([i as u8 + 1; 32]).bytes();
+            assert!(r.state_map(suite).get(&key).unwrap().is_some(), "{name}");
+        }
+        assert_eq!(r.envelope(4).unwrap(), None, "{name}");
+        // The pinned snapshot still sees the map at size 2.
+        let pinned = store.pinned().unwrap();
+        assert_eq!(pinned.size().unwrap(), 2, "{name}");
+        assert_eq!(pinned.state_map(suite).root().unwrap(), roots[1], "{name}");
+        let key = regledger::registry::commit::MapKey::Content([3; 32]).bytes();
+        assert!(
+            pinned.state_map(suite).get(&key).unwrap().is_none(),
+            "{name}"
+        );
+        // A staged index must be appended before the next is staged.
+        let mut tx = store.write().unwrap();
+        let mut a = tx.appender(suite).unwrap();
+        a.next_root(4, &fx, &[9; 32]).unwrap();
+        assert!(matches!(
+            a.next_root(4, &fx, &[9; 32]),
+            Err(StoreError::NotNext { .. })
+        ));
+        drop(a);
+        drop(tx);
+        roots_by_driver.push((name, roots));
+    }
+    // Every driver computes the same roots for the same entries.
+    for w in roots_by_driver.windows(2) {
+        assert_eq!(w[0].1, w[1].1, "{} vs {}", w[0].0, w[1].0);
+    }
 }

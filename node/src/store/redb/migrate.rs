@@ -5,10 +5,11 @@
 use redb::{Database, ReadableTable, TableHandle};
 use regledger::entry::leaf::Leaf;
 
+use super::begin;
 use super::tables::{
     head_of, meta_u64, CONTENT_IDS, LEAVES, LEGACY_DIGESTS, META, M_CONTENT_IDS_BUILT,
 };
-use super::{begin, StoreError};
+use crate::store::StoreError;
 
 /// CHUNK is how many leaves one migration transaction indexes.
 pub(super) const CHUNK: u64 = 65_536;

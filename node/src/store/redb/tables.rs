@@ -1,9 +1,7 @@
 //! The redb tables and META keys: the on-disk format of `ledger.redb`.
 //!
-//! Private to the store: every other module reads and writes through
-//! [`super::Store`], [`super::ReadTx`], [`super::WriteTx`] and
-//! [`super::Appender`], so a second driver only has to give those methods
-//! their meaning. Names, key and value types and byte encodings here are
+//! Private to the redb driver: every other module reads and writes through
+//! [`crate::store::Store`] and its transactions. Names, key and value types and byte encodings here are
 //! the format of existing data directories: never change one (a renamed
 //! table is an empty table, not a migration).
 
@@ -11,7 +9,7 @@ use redb::{MultimapTableDefinition, ReadableTable, TableDefinition};
 use regledger::tlog::tree::{HashReader, TreeError};
 use regledger::Hash;
 
-use super::{Head, StoreError};
+use crate::store::{Head, StoreError};
 
 /// LEAVES maps index → leaf bytes.
 pub(super) const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
@@ -49,37 +47,37 @@ pub(super) const SUBJECTS: MultimapTableDefinition<&str, u64> =
 pub(super) const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoints");
 
 /// M_SIZE is the committed tree size (u64 BE).
-pub(super) const M_SIZE: &str = "size";
+pub(crate) const M_SIZE: &str = "size";
 /// M_LAST_HASH is the last leaf hash.
-pub(super) const M_LAST_HASH: &str = "last_leaf_hash";
+pub(crate) const M_LAST_HASH: &str = "last_leaf_hash";
 /// M_LAST_TIME is the last integrated time (u64 BE ms).
-pub(super) const M_LAST_TIME: &str = "last_time_ms";
+pub(crate) const M_LAST_TIME: &str = "last_time_ms";
 /// M_LAST_VERSION is the leaf version of the last leaf (one byte); absent
 /// in a store written before leaf v2, whose leaves are all v1.
-pub(super) const M_LAST_VERSION: &str = "last_leaf_version";
+pub(crate) const M_LAST_VERSION: &str = "last_leaf_version";
 /// M_CHECKPOINT is the latest published checkpoint note.
-pub(super) const M_CHECKPOINT: &str = "checkpoint";
+pub(crate) const M_CHECKPOINT: &str = "checkpoint";
 /// M_TILES_SIZE is the tree size the tile directory is complete for (u64 BE).
-pub(super) const M_TILES_SIZE: &str = "tiles_size";
+pub(crate) const M_TILES_SIZE: &str = "tiles_size";
 /// M_CONTENT_IDS_BUILT is, while a pre-D12 store is migrated, how many
 /// leaves [`CONTENT_IDS`] already holds (u64 BE); absent otherwise.
-pub(super) const M_CONTENT_IDS_BUILT: &str = "content_ids_built";
+pub(crate) const M_CONTENT_IDS_BUILT: &str = "content_ids_built";
 /// M_VERIFYING is the log-signed checkpoint whose tree a mirror's verified
 /// entries are a prefix of (the one it integrates or last integrated): the
 /// signed statement its entries beyond the served checkpoint rest on.
-pub(super) const M_VERIFYING: &str = "mirror_verifying_checkpoint";
+pub(crate) const M_VERIFYING: &str = "mirror_verifying_checkpoint";
 /// M_WITNESS is the latest checkpoint this node's witness endpoint cosigned.
-pub(super) const M_WITNESS: &str = "witness_checkpoint";
+pub(crate) const M_WITNESS: &str = "witness_checkpoint";
 /// COSIGNED_PREFIX prefixes the key holding the size a witness (then its
 /// URL) last cosigned for this node (u64 BE).
-pub(super) const COSIGNED_PREFIX: &str = "witness_cosigned:";
+pub(crate) const COSIGNED_PREFIX: &str = "witness_cosigned:";
 /// WEBHOOK_PREFIX prefixes the key holding a webhook's (then its URL) last
 /// delivered event id (decimal text, unlike the other counters: kept as
 /// first written).
-pub(super) const WEBHOOK_PREFIX: &str = "webhook:";
+pub(crate) const WEBHOOK_PREFIX: &str = "webhook:";
 
 /// u64_of decodes a u64 BE value; anything else reads as 0, as it always has.
-fn u64_of(b: &[u8]) -> u64 {
+pub(crate) fn u64_of(b: &[u8]) -> u64 {
     b.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
@@ -151,7 +149,7 @@ pub(super) fn state_get(
 
 /// decode_state reads a STATE value: a record, or a bare object as a store
 /// before the state map wrote it.
-pub(super) fn decode_state(v: &[u8]) -> Option<regledger::registry::StateObject> {
+pub(crate) fn decode_state(v: &[u8]) -> Option<regledger::registry::StateObject> {
     match serde_json::from_slice::<regledger::registry::commit::StateRecord>(v) {
         Ok(r) => Some(r.object),
         Err(_) => serde_json::from_slice(v).ok(),
@@ -159,12 +157,12 @@ pub(super) fn decode_state(v: &[u8]) -> Option<regledger::registry::StateObject>
 }
 
 /// is_record says whether a STATE value is a committed record.
-pub(super) fn is_record(v: &[u8]) -> bool {
+pub(crate) fn is_record(v: &[u8]) -> bool {
     serde_json::from_slice::<regledger::registry::commit::StateRecord>(v).is_ok()
 }
 
 /// MapNodes reads the state map's nodes from any readable [`STATE_MAP`] table.
-pub(super) struct MapNodes<'a, T: ReadableTable<&'static [u8], &'static [u8]>>(pub(super) &'a T);
+pub(crate) struct MapNodes<'a, T: ReadableTable<&'static [u8], &'static [u8]>>(pub(crate) &'a T);
 
 fn map_err(e: impl std::fmt::Display) -> regledger::statemap::StoreError {
     regledger::statemap::StoreError(e.to_string())

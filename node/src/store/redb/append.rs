@@ -1,12 +1,12 @@
 //! The one append path of the log: what makes an entry part of it.
 //!
 //! The sequencer (entries it builds) and the mirror (entries it verified
-//! against a signed tree) both call [`Appender::append_entry`], so the
+//! against a signed tree) both call [`RedbAppender::append_entry`], so the
 //! writes of an entry (leaf, envelope, stored hashes, state, state map,
 //! subject index, replay index, head) exist once and cannot drift between
 //! the two.
 //!
-//! The state map (D15) is computed on an overlay: [`Appender::next_root`]
+//! The state map (D15) is computed on an overlay: [`RedbAppender::next_root`]
 //! stages an entry's map writes and returns the root its v2 leaf commits
 //! to; the overlay's changes are written once, when the transaction
 //! commits, so a node touched by several entries of a batch is written once.
@@ -22,13 +22,13 @@ use regledger::{Hash, HashSuite};
 use super::tables::{
     state_get, Hashes, MapNodes, CONTENT_IDS, ENVELOPES, HASHES, LEAVES, STATE, STATE_MAP, SUBJECTS,
 };
-use super::{Head, StoreError};
+use crate::store::{Head, StoreError};
 
-/// Appender holds the log's tables open in a [`super::WriteTx`] and appends
+/// RedbAppender holds the log's tables open in a [`super::RedbWrite`] and appends
 /// entries at its head. Reads through it (state, replay index, root) see
 /// the entries appended before in the same transaction, as the rules must
 /// (an entry earlier in a batch counts).
-pub struct Appender<'tx> {
+pub struct RedbAppender<'tx> {
     suite: HashSuite,
     head: &'tx mut Head,
     moved: &'tx mut bool,
@@ -44,7 +44,7 @@ pub struct Appender<'tx> {
     subjects: MultimapTable<'tx, &'static str, u64>,
 }
 
-/// StateView reads the registry state of an [`Appender`]'s transaction.
+/// StateView reads the registry state of an [`RedbAppender`]'s transaction.
 struct StateView<'a, 'tx>(&'a Table<'tx, &'static str, &'static [u8]>);
 
 impl StateReader for StateView<'_, '_> {
@@ -53,8 +53,8 @@ impl StateReader for StateView<'_, '_> {
     }
 }
 
-impl<'tx> Appender<'tx> {
-    /// open opens the tables (see [`super::WriteTx::appender`]).
+impl<'tx> RedbAppender<'tx> {
+    /// open opens the tables (see [`super::RedbWrite::appender`]).
     pub(super) fn open(
         tx: &'tx WriteTransaction,
         suite: HashSuite,
@@ -62,8 +62,8 @@ impl<'tx> Appender<'tx> {
         moved: &'tx mut bool,
         failed: &'tx mut bool,
         map_changes: &'tx mut Changes,
-    ) -> Result<Appender<'tx>, StoreError> {
-        Ok(Appender {
+    ) -> Result<RedbAppender<'tx>, StoreError> {
+        Ok(RedbAppender {
             suite,
             head,
             moved,
@@ -114,7 +114,7 @@ impl<'tx> Appender<'tx> {
     /// (index `index`, effects `fx`, envelope content id `content_id`;
     /// [`entry_writes`]) and returns the state root after it: what its v2
     /// leaf commits to. Call it once per entry, before
-    /// [`Appender::append_entry`], which refuses an entry not staged.
+    /// [`RedbAppender::append_entry`], which refuses an entry not staged.
     ///
     /// # Errors
     ///
@@ -152,7 +152,7 @@ impl<'tx> Appender<'tx> {
     /// it. `ctx` is what
     /// [`regledger::entry::chain::ChainHead::check_next`] returned for the
     /// leaf, so the chain rule was checked before; the registry rules gave
-    /// `fx`, and [`Appender::next_root`] staged its map writes. The entry is
+    /// `fx`, and [`RedbAppender::next_root`] staged its map writes. The entry is
     /// durable only once the transaction commits.
     ///
     /// # Errors
@@ -193,7 +193,7 @@ impl<'tx> Appender<'tx> {
         written
     }
 
-    /// write does the writes of [`Appender::append_entry`] at index `i`.
+    /// write does the writes of [`RedbAppender::append_entry`] at index `i`.
     #[allow(clippy::too_many_arguments)]
     fn write(
         &mut self,

@@ -1,0 +1,546 @@
+//! The embedded driver: redb, one file (`ledger.redb`) holding leaves,
+//! stored Merkle hashes, registry state, indexes and checkpoints; every
+//! write is one transaction committed with `Durability::Immediate` (fsync).
+//! The default, and the two-command start.
+//!
+//! # On disk
+//!
+//! store/redb/tables.rs is the format of existing data directories: table
+//! names, key and value types and encodings stay as they are. A store
+//! written before D12 gets its replay index built at open (migrate.rs).
+
+mod append;
+mod migrate;
+pub(crate) mod tables;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use redb::{
+    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, WriteTransaction,
+};
+use regledger::registry::{StateKey, StateObject, StateReader};
+use regledger::tlog::tree::{tree_hash, HashReader, TreeError};
+use regledger::{Hash, HashSuite};
+
+pub use append::RedbAppender;
+use tables::*;
+
+use super::{Head, StoreError};
+
+/// Store is the open database. After an I/O error redb refuses every
+/// further transaction on that handle (its page cache may no longer match
+/// the disk), so the store can be reopened in place: the durable state on
+/// disk is the truth, exactly as after a crash.
+pub struct RedbStore {
+    path: PathBuf,
+    db: RwLock<Option<Arc<Database>>>,
+    /// quick_repair makes every commit save redb's allocator state (and
+    /// commit in two phases), so opening after a crash takes milliseconds
+    /// instead of a walk over the whole file (decision D11).
+    quick_repair: bool,
+    /// pinned is the snapshot at the served checkpoint's size (see
+    /// [`super::Store::pin`]): status proofs are made from it.
+    pinned: RwLock<Option<Arc<super::ReadTx>>>,
+}
+
+/// begin starts a durable write transaction (fsync at commit).
+fn begin(db: &Database, quick_repair: bool) -> Result<WriteTransaction, StoreError> {
+    let mut tx = db.begin_write()?;
+    tx.set_durability(Durability::Immediate)?;
+    tx.set_quick_repair(quick_repair);
+    Ok(tx)
+}
+
+impl RedbStore {
+    /// open opens (or creates) the database file and its tables, with quick repair.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] if the file cannot be opened or created, or a
+    /// pre-D12 store's migration fails.
+    pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
+        Self::open_with(path, true)
+    }
+
+    /// open_with opens (or creates) the database file and its tables; `quick_repair` as in [`RedbStore::quick_repair`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RedbStore::open`].
+    pub fn open_with(path: &Path, quick_repair: bool) -> Result<RedbStore, StoreError> {
+        Ok(RedbStore {
+            path: path.to_path_buf(),
+            db: RwLock::new(Some(Arc::new(Self::open_db(path, quick_repair)?))),
+            quick_repair,
+            pinned: RwLock::new(None),
+        })
+    }
+
+    /// open_db opens the file (recovering after a crash) and makes sure every table exists.
+    fn open_db(path: &Path, quick_repair: bool) -> Result<Database, StoreError> {
+        let db = Database::builder().set_cache_size(256 << 20).create(path)?;
+        let tx = begin(&db, quick_repair)?;
+        {
+            tx.open_table(LEAVES)?;
+            tx.open_table(HASHES)?;
+            tx.open_table(STATE)?;
+            tx.open_table(META)?;
+            tx.open_table(CONTENT_IDS)?;
+            tx.open_multimap_table(SUBJECTS)?;
+            tx.open_table(CHECKPOINTS)?;
+            tx.open_table(ENVELOPES)?;
+            tx.open_table(STATE_MAP)?;
+        }
+        tx.commit()?;
+        migrate::content_ids(&db, quick_repair, migrate::CHUNK)?;
+        migrate::state_map(&db, quick_repair)?;
+        Ok(db)
+    }
+
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        self.db
+            .read()
+            .expect("store lock")
+            .clone()
+            .ok_or(StoreError::Closed)
+    }
+
+    /// pin_slot holds the snapshot [`super::Store::pin`] keeps: the redb
+    /// read transaction the node published size N from (MVCC: writers go
+    /// on; the pages it pins are freed when the next checkpoint replaces
+    /// it). [`RedbStore::reopen`] drops it first.
+    pub(crate) fn pin_slot(&self) -> &RwLock<Option<Arc<super::ReadTx>>> {
+        &self.pinned
+    }
+
+    /// read begins a read transaction: a consistent snapshot of the log.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Closed`] while the handle is reopened, or
+    /// [`StoreError::Database`].
+    pub fn read(&self) -> Result<RedbRead, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        Ok(RedbRead {
+            leaves: txn.open_table(LEAVES)?,
+            hashes: txn.open_table(HASHES)?,
+            state: txn.open_table(STATE)?,
+            meta: txn.open_table(META)?,
+            envelopes: txn.open_table(ENVELOPES)?,
+            map: txn.open_table(STATE_MAP)?,
+            txn,
+        })
+    }
+
+    /// write begins a durable write transaction (redb has one writer at a
+    /// time: this waits for the current one).
+    ///
+    /// # Errors
+    ///
+    /// As [`RedbStore::read`].
+    pub fn write(&self) -> Result<RedbWrite, StoreError> {
+        let tx = begin(self.db()?.as_ref(), self.quick_repair)?;
+        let head = head_of(&tx.open_table(META)?)?;
+        Ok(RedbWrite {
+            tx,
+            head,
+            moved: false,
+            failed: false,
+            map_changes: Default::default(),
+        })
+    }
+
+    /// reopen closes the handle and opens the file again, recovering the
+    /// last durable commit. Transactions still open on the old handle keep
+    /// the file locked, so it retries for a few seconds; on failure the
+    /// store stays closed and the next call tries again.
+    ///
+    /// # Errors
+    ///
+    /// The last open's error after about two seconds of retries.
+    pub fn reopen(&self) -> Result<(), StoreError> {
+        // The pinned snapshot holds the old database open.
+        self.pinned.write().expect("pin lock").take();
+        let mut g = self.db.write().expect("store lock");
+        g.take();
+        let mut last = StoreError::Closed;
+        for _ in 0..50 {
+            match Self::open_db(&self.path, self.quick_repair) {
+                Ok(db) => {
+                    *g = Some(Arc::new(db));
+                    return Ok(());
+                }
+                Err(e) => last = e,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(40));
+        }
+        Err(last)
+    }
+
+    /// is_open reports whether the database handle is usable.
+    pub fn is_open(&self) -> bool {
+        self.db.read().expect("store lock").is_some()
+    }
+}
+
+/// RedbRead is a consistent snapshot of the log, for the read API, the
+/// publisher and the followers. It holds redb's read transaction: a
+/// long-lived one keeps old pages from being reused, so drop it when done.
+pub struct RedbRead {
+    leaves: ReadOnlyTable<u64, &'static [u8]>,
+    hashes: ReadOnlyTable<u64, [u8; 32]>,
+    state: ReadOnlyTable<&'static str, &'static [u8]>,
+    meta: ReadOnlyTable<&'static str, &'static [u8]>,
+    envelopes: ReadOnlyTable<u64, &'static [u8]>,
+    map: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    txn: ReadTransaction,
+}
+
+impl RedbRead {
+    /// head returns the head in this snapshot.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn head(&self) -> Result<Head, StoreError> {
+        head_of(&self.meta)
+    }
+
+    /// size returns the committed tree size in this snapshot.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn size(&self) -> Result<u64, StoreError> {
+        meta_u64(&self.meta, M_SIZE)
+    }
+
+    /// leaf returns the leaf bytes at `index`, `None` past the end.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.leaves.get(index)?.map(|v| v.value().to_vec()))
+    }
+
+    /// envelope returns the envelope stored beside v2 leaf `index` (None
+    /// for a v1 leaf, which holds its own, or one not stored).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn envelope(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.envelopes.get(index)?.map(|v| v.value().to_vec()))
+    }
+
+    /// map_nodes reads the state map's nodes as of this snapshot.
+    pub(crate) fn map_nodes(&self) -> MapNodes<'_, ReadOnlyTable<&'static [u8], &'static [u8]>> {
+        MapNodes(&self.map)
+    }
+
+    /// state_value returns the committed record of `key`, if the object exists.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn state_value(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = key.to_string();
+        Ok(self
+            .state
+            .get(k.as_str())?
+            .map(|v| v.value().to_vec())
+            .filter(|v| is_record(v)))
+    }
+
+    /// leaves returns the leaf bytes at `start..end`, in order; it stops at
+    /// the first missing one (past the end).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::new();
+        for (want, kv) in (start..end).zip(self.leaves.range(start..end)?) {
+            let (k, v) = kv?;
+            if k.value() != want {
+                break;
+            }
+            out.push(v.value().to_vec());
+        }
+        Ok(out)
+    }
+
+    /// objects returns the registry objects whose state key starts with
+    /// `prefix` (e.g. "product/"), in key order, at most `limit`: the public
+    /// site's lists. Objects that do not decode are skipped (they cannot be
+    /// disclosed, and the read API reports them where it reads them singly).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn objects(&self, prefix: &str, limit: usize) -> Result<Vec<StateObject>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.state.range(prefix..)? {
+            let (k, v) = kv?;
+            if !k.value().starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            if let Some(o) = decode_state(v.value()) {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    /// subjects returns the indexes of the entries concerning `subject`, in
+    /// order, at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn subjects(&self, subject: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
+        let t = self.txn.open_multimap_table(SUBJECTS)?;
+        let mut out = Vec::new();
+        for v in t.get(subject)? {
+            out.push(v?.value());
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// root_at returns the root of the first `size` leaves.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Tree`] if `size` is past the stored hashes.
+    pub fn root_at(&self, suite: HashSuite, size: u64) -> Result<Hash, StoreError> {
+        Ok(tree_hash(suite, size, &Hashes(&self.hashes))?)
+    }
+
+    /// published_checkpoint returns the latest published (served) checkpoint note.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn published_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        meta_str(&self.meta, M_CHECKPOINT)
+    }
+
+    /// tiles_size returns the size the tile directory was last completed for (0 if never).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn tiles_size(&self) -> Result<u64, StoreError> {
+        meta_u64(&self.meta, M_TILES_SIZE)
+    }
+
+    /// witness_checkpoint returns the latest checkpoint this node's witness endpoint cosigned.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn witness_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        meta_str(&self.meta, M_WITNESS)
+    }
+
+    /// verifying_checkpoint returns the log-signed checkpoint a mirror's
+    /// verified entries are a prefix of.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn verifying_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        meta_str(&self.meta, M_VERIFYING)
+    }
+
+    /// cosigned_size returns the size the witness at `url` last cosigned for this node (0 if never).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn cosigned_size(&self, url: &str) -> Result<u64, StoreError> {
+        meta_u64(&self.meta, &format!("{COSIGNED_PREFIX}{url}"))
+    }
+
+    /// webhook_delivered returns the id of the last event the webhook at
+    /// `url` acknowledged (`None` if none, or if the stored id does not parse).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn webhook_delivered(&self, url: &str) -> Result<Option<u64>, StoreError> {
+        Ok(meta_str(&self.meta, &format!("{WEBHOOK_PREFIX}{url}"))?
+            .and_then(|s| s.parse::<u64>().ok()))
+    }
+}
+
+/// A snapshot reads stored hashes for proofs and tiles.
+impl HashReader for RedbRead {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
+        Hashes(&self.hashes).read_hashes(indexes)
+    }
+}
+
+/// A snapshot reads the registry state.
+impl StateReader for RedbRead {
+    fn get(&self, key: &StateKey) -> Option<StateObject> {
+        state_get(&self.state, key)
+    }
+}
+
+/// RedbWrite is one atomic, durable change to the log. Dropping it without
+/// [`RedbWrite::commit`] writes nothing.
+pub struct RedbWrite {
+    tx: WriteTransaction,
+    /// head is the head as of the last append (loaded at begin).
+    head: Head,
+    /// moved says the head changed and META must get it at commit.
+    moved: bool,
+    /// failed says an append failed half-way: the transaction must not commit.
+    failed: bool,
+    /// map_changes are the state map writes staged by the appends, written
+    /// once at commit (D15).
+    map_changes: regledger::statemap::Changes,
+}
+
+impl RedbWrite {
+    /// head returns the head, including this transaction's appends.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    /// appender opens the log's tables for appending entries (hashes in
+    /// `suite`). Open it once per transaction, not per entry: opening the
+    /// tables is the costly part.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn appender(&mut self, suite: HashSuite) -> Result<RedbAppender<'_>, StoreError> {
+        RedbAppender::open(
+            &self.tx,
+            suite,
+            &mut self.head,
+            &mut self.moved,
+            &mut self.failed,
+            &mut self.map_changes,
+        )
+    }
+
+    /// root_at returns the root of the first `size` leaves, this transaction's appends included.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Tree`] if `size` is past the stored hashes.
+    pub fn root_at(&self, suite: HashSuite, size: u64) -> Result<Hash, StoreError> {
+        Ok(tree_hash(
+            suite,
+            size,
+            &Hashes(&self.tx.open_table(HASHES)?),
+        )?)
+    }
+
+    /// witness_checkpoint is [`RedbRead::witness_checkpoint`] inside this transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn witness_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        meta_str(&self.tx.open_table(META)?, M_WITNESS)
+    }
+
+    fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.tx.open_table(META)?.insert(key, value)?;
+        Ok(())
+    }
+
+    /// set_published_checkpoint records `note` (for tree `size`) as the
+    /// published checkpoint and keeps it in the checkpoint history.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn set_published_checkpoint(&self, size: u64, note: &str) -> Result<(), StoreError> {
+        self.set_meta(M_CHECKPOINT, note.as_bytes())?;
+        self.tx.open_table(CHECKPOINTS)?.insert(size, note)?;
+        Ok(())
+    }
+
+    /// set_tiles_size records that the tile directory is complete for `size`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn set_tiles_size(&self, size: u64) -> Result<(), StoreError> {
+        self.set_meta(M_TILES_SIZE, &size.to_be_bytes())
+    }
+
+    /// set_witness_checkpoint records `note` as the latest this node's witness endpoint cosigned.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn set_witness_checkpoint(&self, note: &str) -> Result<(), StoreError> {
+        self.set_meta(M_WITNESS, note.as_bytes())
+    }
+
+    /// set_verifying_checkpoint records the log-signed checkpoint a mirror's verified entries are a prefix of.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn set_verifying_checkpoint(&self, note: &[u8]) -> Result<(), StoreError> {
+        self.set_meta(M_VERIFYING, note)
+    }
+
+    /// set_cosigned_size records that the witness at `url` cosigned `size`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn set_cosigned_size(&self, url: &str, size: u64) -> Result<(), StoreError> {
+        self.set_meta(&format!("{COSIGNED_PREFIX}{url}"), &size.to_be_bytes())
+    }
+
+    /// set_webhook_delivered records that the webhook at `url` acknowledged event `id`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn set_webhook_delivered(&self, url: &str, id: u64) -> Result<(), StoreError> {
+        self.set_meta(&format!("{WEBHOOK_PREFIX}{url}"), id.to_string().as_bytes())
+    }
+
+    /// commit makes the transaction durable (fsync) with the head its appends reached.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Incomplete`] if an append failed (nothing is written),
+    /// [`StoreError::Database`] if redb could not commit.
+    pub fn commit(self) -> Result<(), StoreError> {
+        if self.failed {
+            return Err(StoreError::Incomplete);
+        }
+        if self.moved {
+            let mut meta = self.tx.open_table(META)?;
+            meta.insert(M_SIZE, self.head.size.to_be_bytes().as_slice())?;
+            meta.insert(M_LAST_HASH, self.head.last_leaf_hash.0.as_slice())?;
+            meta.insert(M_LAST_TIME, self.head.last_time_ms.to_be_bytes().as_slice())?;
+            meta.insert(M_LAST_VERSION, [self.head.last_version].as_slice())?;
+            drop(meta);
+        }
+        if self.map_changes != Default::default() {
+            write_map_changes(&mut self.tx.open_table(STATE_MAP)?, &self.map_changes)?;
+        }
+        self.tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
