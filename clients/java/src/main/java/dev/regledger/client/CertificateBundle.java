@@ -379,8 +379,9 @@ public final class CertificateBundle {
                     throw err("signer_entries", "signer " + p.id + " of entry " + Long.toUnsignedString(e.index)
                             + " was revoked by entry " + p.revokedAt);
                 }
-                if (!env.verifySignature(s.keyId(), k.publicKey)) {
-                    throw err(part + ".signature", "signature by key " + s.keyId() + " does not verify");
+                String problem = env.signatureProblem(s.keyId(), k.publicKey);
+                if (problem != null) {
+                    throw err(part + ".signature", problem);
                 }
                 if (submitter == null) {
                     submitter = p;
@@ -401,8 +402,18 @@ public final class CertificateBundle {
                 } catch (RuntimeException x) {
                     throw err(part, "public key is not base64");
                 }
-                if (pk.length != 32 || Ed25519.isWeakKey(pk)) {
-                    throw err(part, "public key is not a valid Ed25519 key");
+                // 32 bytes are Ed25519; 65 or more the SM2 point and a stated signer ID (FORMATS.md "SM2").
+                if (pk.length == Ed25519.PUBLIC_LEN) {
+                    if (Ed25519.isWeakKey(pk)) {
+                        throw err(part, "public key is not a valid Ed25519 key");
+                    }
+                } else {
+                    try {
+                        Sm2.fromMaterial(pk);
+                    } catch (IllegalArgumentException x) {
+                        throw err(part, "public key is neither a valid Ed25519 key nor a valid SM2 key: "
+                                + x.getMessage());
+                    }
                 }
                 keys.putIfAbsent(ParticipantKey.keyIdOf(participant, pk), new Key(participant, pk));
             }
