@@ -136,7 +136,11 @@ fn run_scenario(dir: &Path, build: &Path, hash: &str, kit: &Testkit) -> Value {
     if let SecretKey::Sm2(k) = kit.operator.secret() {
         // The operator's key also as PKCS#8 / SPKI PEM, as `keygen --pem` writes it.
         std::fs::write(keys.join("operator.pem"), pem::private_to_pem(&k)).unwrap();
-        std::fs::write(keys.join("operator.pub.pem"), pem::public_to_pem(k.public())).unwrap();
+        std::fs::write(
+            keys.join("operator.pub.pem"),
+            pem::public_to_pem(k.public()),
+        )
+        .unwrap();
     }
     // The descriptor the platform pins, from the node's data directory (not fetched from the node).
     let log_json = data.join("log.json");
@@ -297,7 +301,8 @@ fn java_client_on_an_sm3_node_with_sm2_keys() {
         "an SM2 kit"
     );
     let r = run_scenario(dir.path(), &build, "sm3", &kit);
-    let d = LogDescriptor::parse(&std::fs::read(dir.path().join("node/log.json")).unwrap()).unwrap();
+    let d =
+        LogDescriptor::parse(&std::fs::read(dir.path().join("node/log.json")).unwrap()).unwrap();
     assert_eq!(d.suite, regledger::HashSuite::Sm3);
     // The bundle's registration is signed with SM2 (tag 2), as Java signed it.
     let b: CertificateBundle =
