@@ -181,6 +181,20 @@ public final class LiveScenario {
             check(e.part().equals("certificate.product_name"), "refused naming the field: " + e.getMessage());
         }
 
+        if (sm3) {
+            // The same sm3 bundle under a log.json that says sha256: its SM3 tree hashes are refused.
+            String desc = Files.readString(Path.of(a.get("--log")));
+            check(desc.contains("\"sm3\""), "an sm3 log.json");
+            LogDescriptor sha = LogDescriptor.parse(Codec.utf8(desc.replace("\"sm3\"", "\"sha256\"")));
+            try {
+                CertificateBundle.verify(bundle, sha);
+                check(false, "an sm3 bundle must not verify under a sha256 descriptor");
+            } catch (VerificationException e) {
+                check(e.part().startsWith("entry"), "refused at the registering entry: " + e.getMessage());
+                System.out.println("refused as expected (sm3 hashes, sha256 descriptor): " + e.getMessage());
+            }
+        }
+
         Map<String, Object> statuses = statusProofs(c, log, no, susp.index(), operator, source, bundleFile);
 
         Checkpoint.Verified cp = c.checkpoint();
