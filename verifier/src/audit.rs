@@ -92,6 +92,7 @@ pub fn run(src: &dyn TileSource, o: &Options) -> Result<Report, AuditError> {
                 size: v.checkpoint.size,
                 root: v.checkpoint.root.to_hex(),
                 witnesses: v.witnesses.iter().map(|w| w.name().to_string()).collect(),
+                note: String::from_utf8_lossy(&note).into_owned(),
             });
             v.checkpoint
         }

@@ -28,6 +28,9 @@ pub struct CheckpointInfo {
     pub root: String,
     /// witnesses are the names of the witnesses whose cosignatures verified.
     pub witnesses: Vec<String>,
+    /// note is the checkpoint note audited: what to keep and pass as
+    /// `--trusted` next time (with a snapshot taken before this audit).
+    pub note: String,
 }
 
 /// TrustedCheck is the comparison with a checkpoint the regulator kept.
