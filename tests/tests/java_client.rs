@@ -183,9 +183,24 @@ fn java_client_writes_and_verifies_entries_on_a_live_node() {
     }
     // The repeat of the operation event was the same entry, not a new one.
     assert_eq!(r["replayed_index"], entries[6]["index"]);
+    // The batch (submitBatch) logged its two new events right after them,
+    // and neither its repeat nor its refused envelope wrote anything.
+    let batch = r["batch"].as_array().unwrap();
+    assert_eq!(batch.len(), 2, "{r}");
+    for (n, e) in batch.iter().enumerate() {
+        let i = e["index"].as_u64().unwrap();
+        assert_eq!(
+            i,
+            size_before + (entries.len() + n) as u64,
+            "batch entries follow: {e}"
+        );
+        let got = get_json(&format!("{}/v1/entries/{i}", node.url));
+        assert_eq!(got["kind"], "operation-event", "entry {i}");
+        assert_eq!(got["leaf_hash"], e["leaf_hash"], "entry {i}");
+    }
     assert_eq!(
         tree_size(&node.url),
-        size_before + entries.len() as u64,
+        size_before + (entries.len() + batch.len()) as u64,
         "the refused and the repeated submissions wrote nothing"
     );
 
