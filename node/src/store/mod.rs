@@ -43,9 +43,10 @@
 mod postgres;
 pub(crate) mod redb;
 
-use regledger::entry::chain::EntryContext;
+pub use self::append::Appender;
+
 use regledger::entry::leaf::LeafError;
-use regledger::registry::{Effects, StateKey, StateObject, StateReader};
+use regledger::registry::{StateKey, StateObject, StateReader};
 use regledger::tlog::tree::{HashReader, TreeError};
 use regledger::{Hash, HashSuite};
 
@@ -157,6 +158,9 @@ macro_rules! each {
         }
     };
 }
+
+// After `each!`, which it uses (a macro is in scope only below its definition).
+mod append;
 
 /// Store is the open store of one driver.
 pub enum Store {
@@ -693,124 +697,6 @@ impl WriteTx {
     /// or the driver's error (nothing is written).
     pub fn commit(self) -> Result<(), StoreError> {
         each!(self, w => w.commit())
-    }
-}
-
-/// Appender holds the log's tables open in a [`WriteTx`] and appends
-/// entries at its head. Reads through it (state, replay index, root) see
-/// the entries appended before in the same transaction, as the rules must
-/// (an entry earlier in a batch counts).
-// One lives on the stack per transaction; boxing redb's (the default)
-// would add an allocation to every read for no gain.
-#[allow(clippy::large_enum_variant)]
-pub enum Appender<'tx> {
-    /// Redb: redb's open tables.
-    Redb(RedbAppender<'tx>),
-    /// Postgres: the transaction's buffered rows.
-    Postgres(PgAppender<'tx>),
-}
-
-/// AppenderState reads the registry state of an [`Appender`]'s transaction.
-struct AppenderState<'a, 'tx>(&'a Appender<'tx>);
-
-impl StateReader for AppenderState<'_, '_> {
-    fn get(&self, key: &StateKey) -> Option<StateObject> {
-        match self.0 {
-            Appender::Redb(a) => a.state().get(key),
-            Appender::Postgres(a) => a.state().get(key),
-        }
-    }
-}
-
-impl Appender<'_> {
-    /// head returns the head the next entry continues.
-    pub fn head(&self) -> Head {
-        each!(self, a => a.head())
-    }
-
-    /// logged_at returns the index of the entry that logged `content_id`
-    /// ([`regledger::entry::envelope::Envelope::content_id`]), if one did: a
-    /// replay (D12).
-    ///
-    /// # Errors
-    ///
-    /// The driver's error.
-    pub fn logged_at(&self, content_id: &[u8; 32]) -> Result<Option<u64>, StoreError> {
-        each!(self, a => a.logged_at(content_id))
-    }
-
-    /// state returns the registry state the next entry is judged against.
-    pub fn state(&self) -> impl StateReader + '_ {
-        AppenderState(self)
-    }
-
-    /// prefetch_logged reads the replay index for `content_ids` at once,
-    /// so the [`Appender::logged_at`] calls that follow need no round trip
-    /// each (a no-op on redb, whose reads are local).
-    ///
-    /// # Errors
-    ///
-    /// The driver's error (the transaction then refuses to commit).
-    pub fn prefetch_logged(&mut self, content_ids: &[[u8; 32]]) -> Result<(), StoreError> {
-        match self {
-            Appender::Redb(_) => Ok(()),
-            Appender::Postgres(a) => a.prefetch_logged(content_ids),
-        }
-    }
-
-    /// root_at returns the root of the first `size` leaves, the entries appended so far included.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Tree`] if `size` is past the head.
-    pub fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
-        each!(self, a => a.root_at(size))
-    }
-
-    /// next_root stages the state map writes of the entry at the head
-    /// (index `index`, effects `fx`, envelope content id `content_id`;
-    /// [`regledger::registry::commit::entry_writes`]) and returns the state
-    /// root after it: what its v2 leaf commits to. Call it once per entry,
-    /// before [`Appender::append_entry`], which refuses an entry not staged.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::NotNext`] if `index` is not the head;
-    /// [`StoreError::Map`] if the stored map is unreadable.
-    pub fn next_root(
-        &mut self,
-        index: u64,
-        fx: &Effects,
-        content_id: &[u8; 32],
-    ) -> Result<Hash, StoreError> {
-        each!(self, a => a.next_root(index, fx, content_id))
-    }
-
-    /// append_entry appends one entry at the head: its leaf bytes (hash
-    /// `leaf_hash`), its envelope's bytes beside a v2 leaf, the stored
-    /// hashes it completes, the state writes and subjects of its effects
-    /// `fx`, its `content_id` in the replay index; then the head moves past
-    /// it. `ctx` is what
-    /// [`regledger::entry::chain::ChainHead::check_next`] returned for the
-    /// leaf, so the chain rule was checked before; the registry rules gave
-    /// `fx`, and [`Appender::next_root`] staged its map writes. The entry is
-    /// durable only once the transaction commits.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::NotNext`] if `ctx` is not at the head or its map
-    /// writes were not staged (nothing is written); any other error
-    /// part-way, after which the transaction refuses to commit: drop it.
-    pub fn append_entry(
-        &mut self,
-        ctx: &EntryContext,
-        leaf_hash: Hash,
-        leaf_bytes: &[u8],
-        envelope_bytes: Option<&[u8]>,
-        fx: &Effects,
-        content_id: [u8; 32],
-    ) -> Result<(), StoreError> {
-        each!(self, a => a.append_entry(ctx, leaf_hash, leaf_bytes, envelope_bytes, fx, content_id))
     }
 }
 

@@ -4,7 +4,8 @@
 //! their driver.
 
 use super::*;
-use regledger::registry::EntryKind;
+use regledger::entry::chain::EntryContext;
+use regledger::registry::{Effects, EntryKind};
 
 /// Driver is one store under test, with what keeps it alive (a temp dir).
 struct Driver {

@@ -26,7 +26,7 @@ fn ctx(index: u64) -> EntryContext {
 /// append_one stages and appends one entry (leaf bytes `[h]`, hash `[h; 32]`).
 fn append_one(w: &mut super::PgWrite, index: u64, h: u8) -> Result<(), StoreError> {
     let fx = Effects::new(EntryKind::OperationEvent, "p");
-    let mut a = w.appender(HashSuite::Sha256)?;
+    let mut a = crate::store::Appender::Postgres(w.appender(HashSuite::Sha256)?);
     a.next_root(index, &fx, &[h; 32])?;
     a.append_entry(&ctx(index), Hash([h; 32]), &[h], None, &fx, [h; 32])
 }

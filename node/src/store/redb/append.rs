@@ -1,27 +1,19 @@
-//! The one append path of the log: what makes an entry part of it.
-//!
-//! The sequencer (entries it builds) and the mirror (entries it verified
-//! against a signed tree) both call [`RedbAppender::append_entry`], so the
-//! writes of an entry (leaf, envelope, stored hashes, state, state map,
-//! subject index, replay index, head) exist once and cannot drift between
-//! the two.
-//!
-//! The state map (D15) is computed on an overlay: [`RedbAppender::next_root`]
-//! stages an entry's map writes and returns the root its v2 leaf commits
-//! to; the overlay's changes are written once, when the transaction
-//! commits, so a node touched by several entries of a batch is written once.
+//! redb's rows of an appended entry: leaf, envelope, stored hashes, state,
+//! state map, subject index, replay index. The contract of an append (at
+//! the head, staged first, a failure poisons the transaction) is
+//! [`crate::store::Appender`]'s, once for both drivers.
 
 use redb::{MultimapTable, ReadableTable, Table, WriteTransaction};
-use regledger::entry::chain::EntryContext;
-use regledger::registry::commit::{apply_writes, entry_writes, record_bytes};
+use regledger::registry::commit::record_bytes;
 use regledger::registry::{Effects, StateKey, StateObject, StateReader};
-use regledger::statemap::{Changes, Overlay, StateMap};
+use regledger::statemap::Changes;
 use regledger::tlog::tree::{stored_hash_count, stored_hashes_for_record, tree_hash};
 use regledger::{Hash, HashSuite};
 
 use super::tables::{
     state_get, Hashes, MapNodes, CONTENT_IDS, ENVELOPES, HASHES, LEAVES, STATE, STATE_MAP, SUBJECTS,
 };
+use crate::store::append::stage_on;
 use crate::store::{Head, StoreError};
 
 /// RedbAppender holds the log's tables open in a [`super::RedbWrite`] and appends
@@ -110,95 +102,39 @@ impl<'tx> RedbAppender<'tx> {
         Ok(tree_hash(self.suite, size, &Hashes(&self.hashes))?)
     }
 
-    /// next_root stages the state map writes of the entry at the head
-    /// (index `index`, effects `fx`, envelope content id `content_id`;
-    /// [`entry_writes`]) and returns the state root after it: what its v2
-    /// leaf commits to. Call it once per entry, before
-    /// [`RedbAppender::append_entry`], which refuses an entry not staged.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::NotNext`] if `index` is not the head;
-    /// [`StoreError::Map`] if the stored map is unreadable.
-    pub fn next_root(
+    /// staged: see [`crate::store::Appender::next_root`].
+    pub(in crate::store) fn staged(&self) -> Option<u64> {
+        self.staged
+    }
+
+    /// stage_map stages the map writes of the entry at `index` (checked
+    /// to be the head by [`crate::store::Appender::next_root`]).
+    pub(in crate::store) fn stage_map(
         &mut self,
         index: u64,
         fx: &Effects,
         content_id: &[u8; 32],
     ) -> Result<Hash, StoreError> {
-        if index != self.head.size || self.staged == Some(index) {
-            return Err(StoreError::NotNext {
-                index,
-                size: self.head.size,
-            });
-        }
-        let writes = entry_writes(index, fx, content_id);
         let changes = std::mem::take(self.map_changes);
-        let mut map = StateMap::new(
+        let (root, changes) = stage_on(
             self.suite,
-            Overlay::with_changes(MapNodes(&self.map), changes),
+            MapNodes(&self.map),
+            changes,
+            index,
+            fx,
+            content_id,
         );
-        let root = apply_writes(&mut map, &writes);
-        *self.map_changes = map.into_store().into_changes();
-        let root = root.map_err(|e| StoreError::Map(e.to_string()))?;
+        *self.map_changes = changes;
+        let root = root?;
         self.staged = Some(index);
         Ok(root)
     }
 
-    /// append_entry appends one entry at the head: its leaf bytes (hash
-    /// `leaf_hash`), its envelope's bytes beside a v2 leaf, the stored
-    /// hashes it completes, the state writes and subjects of its effects
-    /// `fx`, its `content_id` in the replay index; then the head moves past
-    /// it. `ctx` is what
-    /// [`regledger::entry::chain::ChainHead::check_next`] returned for the
-    /// leaf, so the chain rule was checked before; the registry rules gave
-    /// `fx`, and [`RedbAppender::next_root`] staged its map writes. The entry is
-    /// durable only once the transaction commits.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::NotNext`] if `ctx` is not at the head or its map
-    /// writes were not staged (nothing is written);
-    /// [`StoreError::Database`] or [`StoreError::Tree`]
-    /// part-way, after which the transaction refuses
-    /// to commit: drop it.
-    pub fn append_entry(
-        &mut self,
-        ctx: &EntryContext,
-        leaf_hash: Hash,
-        leaf_bytes: &[u8],
-        envelope_bytes: Option<&[u8]>,
-        fx: &Effects,
-        content_id: [u8; 32],
-    ) -> Result<(), StoreError> {
-        let i = self.head.size;
-        if ctx.index != i || self.staged != Some(i) {
-            return Err(StoreError::NotNext {
-                index: ctx.index,
-                size: i,
-            });
-        }
-        let written = self.write(
-            i,
-            ctx,
-            leaf_hash,
-            leaf_bytes,
-            envelope_bytes,
-            fx,
-            content_id,
-        );
-        if written.is_err() {
-            *self.failed = true;
-        }
-        written
-    }
-
-    /// write does the writes of [`RedbAppender::append_entry`] at index `i`.
-    #[allow(clippy::too_many_arguments)]
-    fn write(
+    /// write writes the rows of the entry at index `i` (checked to be the
+    /// staged head by [`crate::store::Appender::append_entry`]).
+    pub(in crate::store) fn write(
         &mut self,
         i: u64,
-        ctx: &EntryContext,
         leaf_hash: Hash,
         leaf_bytes: &[u8],
         envelope_bytes: Option<&[u8]>,
@@ -222,19 +158,17 @@ impl<'tx> RedbAppender<'tx> {
         for s in &fx.subjects {
             self.subjects.insert(s.as_str(), i)?;
         }
-        // The version byte of a leaf (bytes that are not one, which only
-        // tests append, keep the head's).
-        let version = match leaf_bytes.first() {
-            Some(&v)
-                if v == regledger::entry::leaf::LEAF_V1 || v == regledger::entry::leaf::LEAF_V2 =>
-            {
-                v
-            }
-            _ => self.head.last_version,
-        };
-        self.head
-            .advance(leaf_hash, ctx.integrated_time_ms, version);
-        *self.moved = true;
         Ok(())
+    }
+
+    /// fail marks the transaction failed: it refuses to commit.
+    pub(in crate::store) fn fail(&mut self) {
+        *self.failed = true;
+    }
+
+    /// advance moves the head past the entry just written.
+    pub(in crate::store) fn advance(&mut self, leaf_hash: Hash, time_ms: u64, version: u8) {
+        self.head.advance(leaf_hash, time_ms, version);
+        *self.moved = true;
     }
 }

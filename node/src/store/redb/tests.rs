@@ -191,7 +191,7 @@ fn ctx(index: u64, time: u64, h: u8) -> (EntryContext, Hash) {
 
 /// append stages an entry's (empty) state writes at the head and appends it.
 fn append(
-    a: &mut RedbAppender<'_>,
+    a: &mut crate::store::Appender<'_>,
     (ctx, lh): (EntryContext, Hash),
     leaf: &[u8],
     fx: &Effects,
@@ -237,7 +237,7 @@ fn a_transaction_whose_append_failed_half_way_does_not_commit() {
     }
     let store = RedbStore::open(&path).unwrap();
     let mut tx = store.write().unwrap();
-    let mut a = tx.appender(HashSuite::Sha256).unwrap();
+    let mut a = crate::store::Appender::Redb(tx.appender(HashSuite::Sha256).unwrap());
     let e = append(&mut a, ctx(1, 10, 1), b"leaf 1", &nothing(), [1; 32]).unwrap_err();
     assert!(matches!(e, StoreError::Tree(_)), "{e}");
     drop(a);
