@@ -18,7 +18,7 @@ use regledger::crypto::PublicKey;
 use regledger::entry::envelope::{Envelope, Preverified};
 use regledger::registry::key_of;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 use super::{
@@ -145,14 +145,30 @@ fn is_ndjson(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-ndjson"))
 }
 
+/// BATCHES_IN_FLIGHT bounds the batch submissions a node holds at once,
+/// from the first body byte to the answer: 32 × 4 MiB is 128 MiB of bodies,
+/// what 1,024 connections of single envelopes (128 KiB each) could already
+/// hold. A batch past it waits for a slot within its request deadline.
+const BATCHES_IN_FLIGHT: usize = 32;
+
+static BATCH_SLOTS: Semaphore = Semaphore::const_new(BATCHES_IN_FLIGHT);
+
+/// Read is a submission's body, its shape, and for a batch its slot.
+type Read = (Bytes, Shape, Option<SemaphorePermit<'static>>);
+
 /// read_submission collects the body and tells its shape. Until the first
 /// byte that is not JSON whitespace, the single limit holds; a body that
-/// then opens with `[` (or is NDJSON) may grow to [`MAX_BATCH_BYTES`]. So a
-/// single envelope is bounded exactly as before batches existed.
-async fn read_submission(body: Body, ndjson: bool) -> Result<(Bytes, Shape), Response> {
+/// then opens with `[` (or is NDJSON) may grow to [`MAX_BATCH_BYTES`], once
+/// it holds one of the [`BATCHES_IN_FLIGHT`] slots. So a single envelope is
+/// bounded exactly as before batches existed.
+async fn read_submission(body: Body, ndjson: bool) -> Result<Read, Response> {
     let mut stream = body.into_data_stream();
     let mut buf = Vec::new();
     let mut shape = ndjson.then_some(Shape::Ndjson);
+    let mut slot = None;
+    if ndjson {
+        slot = BATCH_SLOTS.acquire().await.ok();
+    }
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
             problem(
@@ -174,6 +190,9 @@ async fn read_submission(body: Body, ndjson: bool) -> Result<(Bytes, Shape), Res
                         Shape::Single
                     }
                 });
+            if shape == Some(Shape::Array) {
+                slot = BATCH_SLOTS.acquire().await.ok();
+            }
         }
         let limit = match shape {
             Some(Shape::Array | Shape::Ndjson) => MAX_BATCH_BYTES,
@@ -185,7 +204,7 @@ async fn read_submission(body: Body, ndjson: bool) -> Result<(Bytes, Shape), Res
             )));
         }
     }
-    Ok((Bytes::from(buf), shape.unwrap_or(Shape::Single)))
+    Ok((Bytes::from(buf), shape.unwrap_or(Shape::Single), slot))
 }
 
 /// submit is `POST /v1/entries`. Its deadline (`--request-timeout-s`)
@@ -205,7 +224,8 @@ pub(super) async fn submit(
 ) -> Response {
     let deadline = Instant::now() + limit;
     let read = read_submission(body, is_ndjson(&headers));
-    let (body, shape) = match tokio::time::timeout_at(deadline, read).await {
+    // The slot (a batch's) is held until the answer is built.
+    let (body, shape, _slot) = match tokio::time::timeout_at(deadline, read).await {
         Ok(Ok(b)) => b,
         Ok(Err(r)) => return r,
         Err(_) => return request_timeout(limit, "the body did not arrive"),
