@@ -217,9 +217,24 @@ fn run_scenario(dir: &Path, build: &Path, hash: &str, kit: &Testkit) -> Value {
     }
     // The repeat of the operation event was the same entry, not a new one.
     assert_eq!(r["replayed_index"], entries[6]["index"]);
+    // The batch (submitBatch) logged its two new events right after them,
+    // and neither its repeat nor its refused envelope wrote anything.
+    let batch = r["batch"].as_array().unwrap();
+    assert_eq!(batch.len(), 2, "{r}");
+    for (n, e) in batch.iter().enumerate() {
+        let i = e["index"].as_u64().unwrap();
+        assert_eq!(
+            i,
+            size_before + (entries.len() + n) as u64,
+            "batch entries follow: {e}"
+        );
+        let got = get_json(&format!("{}/v1/entries/{i}", node.url));
+        assert_eq!(got["kind"], "operation-event", "entry {i}");
+        assert_eq!(got["leaf_hash"], e["leaf_hash"], "entry {i}");
+    }
     assert_eq!(
         tree_size(&node.url),
-        size_before + entries.len() as u64,
+        size_before + (entries.len() + batch.len()) as u64,
         "the refused and the repeated submissions wrote nothing"
     );
 

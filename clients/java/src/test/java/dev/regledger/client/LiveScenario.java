@@ -197,14 +197,37 @@ public final class LiveScenario {
 
         Map<String, Object> statuses = statusProofs(c, log, no, susp.index(), operator, source, bundleFile);
 
+        // A batch in one request: the event already logged (a replay), two new
+        // events by the operator under OA-J, and between them one the rules
+        // refuse (no such agreement), which refuses nothing else.
+        long now = System.currentTimeMillis() - 1000;
+        Envelope b1 = Envelope.sign("operation-event", Payload.of(obj("agreement_id", "OA-J", "action", "access",
+                "occurred_at_ms", now, "actor", "svc-batch", "records", 10)), operator);
+        Envelope bad = Envelope.sign("operation-event", Payload.of(obj("agreement_id", "OA-NONE", "action", "access",
+                "occurred_at_ms", now, "actor", "svc-batch", "records", 11)), operator);
+        Envelope b2 = Envelope.sign("operation-event", Payload.of(obj("agreement_id", "OA-J", "action", "access",
+                "occurred_at_ms", now, "actor", "svc-batch", "records", 12)), operator);
+        List<BatchResult> br = c.submitBatch(List.of(event, b1, bad, b2));
+        check(br.size() == 4, "one result per envelope: " + br);
+        Receipt r0 = br.get(0).receipt().orElseThrow(() -> new AssertionError("the repeat is logged: " + br));
+        check(r0.replayed() && r0.index() == ev.index(), "the repeat in a batch is the original entry: " + r0);
+        Receipt r1 = br.get(1).receipt().orElseThrow(() -> new AssertionError("b1 logged: " + br));
+        ProblemException p2 = br.get(2).problem().orElseThrow(() -> new AssertionError("bad refused: " + br));
+        check(p2.status() >= 400 && p2.status() < 500 && !p2.isRetryable(), "a rule problem: " + p2);
+        Receipt r3 = br.get(3).receipt().orElseThrow(() -> new AssertionError("b2 logged: " + br));
+        check(!r1.replayed() && !r3.replayed() && r3.index() == r1.index() + 1,
+                "the refused one wrote nothing between them: " + br);
+        List<Object> batch = List.of(record(r1), record(r3));
+        System.out.println("batch refused as expected: " + p2.code() + ": " + p2.detail().orElse(""));
+
         Checkpoint.Verified cp = c.checkpoint();
-        check(Long.compareUnsigned(cp.size(), susp.index()) > 0, "the latest checkpoint covers every entry");
+        check(Long.compareUnsigned(cp.size(), r3.index()) > 0, "the latest checkpoint covers every entry");
 
         Map<String, Object> out = obj("entries", entries, "registration_no", no, "blockchain_no", after.blockchainNo(),
                 "status", after.status(), "status_set_by_index", after.statusSetByIndex(),
                 "signer_chain_anchored", after.signerChainAnchored(), "signer", after.signer(),
                 "replayed_index", again.index(), "bundle", bundleFile.toString(), "checkpoint_size", cp.size(),
-                "status_proofs", statuses, "suite", log.suite().wireName());
+                "status_proofs", statuses, "suite", log.suite().wireName(), "batch", batch);
         Files.writeString(Path.of(a.get("--out")), Json.write(out));
         System.out.println("OK: " + entries.size() + " entries written and verified; checkpoint size " + cp.size());
     }
