@@ -3,7 +3,9 @@
 //!
 //! Each id is kept as its first 8 bytes and the low 32 bits of its entry's
 //! index: 12 bytes a slot, in 256 open-addressing tables (by the id's first
-//! byte) so that growing one moves 1/256 of the set, not all of it. A
+//! byte) so that growing one moves 1/256 of the set, not all of it (no
+//! moment with two copies of the whole set), each grown by half when 7/8
+//! full: about 16 bytes an entry. A
 //! lookup returns the candidate indexes whose 8 bytes match; the caller
 //! confirms each by re-reading that entry, authenticated against the signed
 //! tree, and comparing all 32 bytes ([`crate::replay::AuditSink`]). So a
@@ -31,7 +33,9 @@ impl Shard {
     }
 
     fn grow(&mut self) {
-        let cap = (self.keys.len() * 2).max(16);
+        // Grow by half, not double: the set sits 58–88 % full rather than
+        // 44–88 %, some 20 % less memory for one more rehash in three.
+        let cap = (self.keys.len() * 3 / 2).max(16);
         let old = std::mem::replace(
             self,
             Shard {
