@@ -432,6 +432,11 @@ impl Mirror {
             }
             let end = sink.head().size;
             if end == cp.size {
+                // An envelope missing that no prune up to the checkpoint
+                // names is the source's to serve: retried, not committed.
+                follower
+                    .finish(&mut StopAtFirst)
+                    .map_err(|f| stopped(Stop::Failed(f)))?;
                 follower
                     .check_root(cp, &sink, &mut StopAtFirst)
                     .map_err(stopped)?;
