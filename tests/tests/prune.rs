@@ -237,6 +237,18 @@ fn prune_flow(store: Option<&str>) {
     assert!(items[ops[0] as usize].is_empty() && !items[ops[2] as usize].is_empty());
     assert!(files_holding(&mtiles, &op_envs[0].to_bytes()).is_empty());
 
+    // A mirror that never held the pruned envelopes follows the log as
+    // it is now, and serves the same gaps.
+    let late = Mirror::start(&node.url, &log, &dir.path().join("late-mirror"), &[]);
+    assert_eq!(wait_for_checkpoint(&late.url, n1), cp);
+    let ltiles = late.data.join("tiles");
+    let items = envelope_items(&ltiles, n1);
+    assert!(items[ops[0] as usize].is_empty() && !items[ops[2] as usize].is_empty());
+    let (c, body) = get_text(&format!("{}/v1/entries/{}", late.url, ops[1])).unwrap();
+    assert_eq!(c, 410, "{body}");
+    let (code, v, err) = audit(&ltiles, &log);
+    assert_eq!((code, &v["pruned_entries"]), (0, &json!(2)), "{err}{v}");
+
     // A gap no prune names fails the audit, naming the entry.
     let copy = dir.path().join("copy");
     std::fs::create_dir_all(&copy).unwrap();

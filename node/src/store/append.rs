@@ -72,6 +72,13 @@ pub(super) fn stage_on<R: NodeReader>(
     (root, map.into_store().into_changes())
 }
 
+/// gap_effects are the effects of a pruned entry whose envelope was never
+/// held ([`Appender::append_gap`]): an operation event's, which write no
+/// state and commit no content id.
+pub fn gap_effects() -> Effects {
+    Effects::new(EntryKind::OperationEvent, "")
+}
+
 /// leaf_version is the version byte of `leaf_bytes`; bytes that are not a
 /// leaf (which only the store's own tests append) keep the head's.
 fn leaf_version(leaf_bytes: &[u8], head: &Head) -> u8 {
@@ -229,14 +236,55 @@ impl Appender<'_> {
                 size: at,
             });
         }
-        let mut written =
-            each!(self, a => a.write(at, leaf_hash, leaf_bytes, envelope_bytes, fx, content_id));
+        let mut written = each!(self, a => a.write(
+            at,
+            leaf_hash,
+            leaf_bytes,
+            envelope_bytes,
+            fx,
+            Some(content_id)
+        ));
         // A prune drops the envelopes it names in the transaction that
         // appends it: durable together, or not at all (a crash between
         // the two cannot leave a prune without its effect, or the reverse).
         if written.is_ok() && fx.kind == EntryKind::RetentionPruned {
             written = self.prune(at, envelope_bytes);
         }
+        if let Err(e) = written {
+            each!(self, a => a.fail());
+            return Err(e);
+        }
+        let version = leaf_version(leaf_bytes, &head);
+        each!(self, a => a.advance(leaf_hash, ctx.integrated_time_ms, version));
+        Ok(())
+    }
+
+    /// append_gap appends, at the head, a v2 leaf whose envelope is gone
+    /// (pruned upstream before a mirror held it, D21): its leaf and stored
+    /// hashes, no envelope, no state, no content id (unknown). The follower
+    /// accepts such a gap only where the leaf wrote no state, so the map
+    /// writes staged for it are none: call [`Appender::next_root`] with
+    /// [`gap_effects`] first, as for any entry.
+    ///
+    /// # Errors
+    ///
+    /// As [`Appender::append_entry`].
+    pub fn append_gap(
+        &mut self,
+        ctx: &EntryContext,
+        leaf_hash: Hash,
+        leaf_bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let head = self.head();
+        let at = head.size;
+        if ctx.index != at || self.staged() != Some(at) {
+            return Err(StoreError::NotNext {
+                index: ctx.index,
+                size: at,
+            });
+        }
+        let fx = gap_effects();
+        let written = each!(self, a => a.write(at, leaf_hash, leaf_bytes, None, &fx, None));
         if let Err(e) = written {
             each!(self, a => a.fail());
             return Err(e);

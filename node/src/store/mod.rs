@@ -49,7 +49,7 @@
 mod postgres;
 pub(crate) mod redb;
 
-pub use self::append::Appender;
+pub use self::append::{gap_effects, Appender};
 
 use regledger::entry::leaf::LeafError;
 use regledger::registry::{StateKey, StateObject, StateReader};

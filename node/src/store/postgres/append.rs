@@ -186,7 +186,7 @@ impl PgAppender<'_> {
         leaf_bytes: &[u8],
         envelope_bytes: Option<&[u8]>,
         fx: &Effects,
-        content_id: [u8; 32],
+        content_id: Option<[u8; 32]>,
     ) -> Result<(), StoreError> {
         let new_hashes = stored_hashes_for_record(self.suite, at, leaf_hash, &Hashes(self.w))?;
         // The committed records, the bytes the state map's value hash covers.
@@ -205,7 +205,9 @@ impl PgAppender<'_> {
             p.env_idx.push(i(at));
             p.envelopes.push(e.to_vec());
         }
-        p.content_ids.insert(content_id, at);
+        if let Some(c) = content_id {
+            p.content_ids.insert(c, at);
+        }
         p.state.extend(state);
         for s in &fx.subjects {
             p.subjects.push((s.clone(), i(at)));

@@ -142,7 +142,7 @@ impl<'tx> RedbAppender<'tx> {
         leaf_bytes: &[u8],
         envelope_bytes: Option<&[u8]>,
         fx: &Effects,
-        content_id: [u8; 32],
+        content_id: Option<[u8; 32]>,
     ) -> Result<(), StoreError> {
         let new_hashes = stored_hashes_for_record(self.suite, i, leaf_hash, &Hashes(&self.hashes))?;
         for (at, h) in (stored_hash_count(i)..).zip(new_hashes) {
@@ -152,7 +152,9 @@ impl<'tx> RedbAppender<'tx> {
         if let Some(e) = envelope_bytes {
             self.envelopes.insert(i, e)?;
         }
-        self.content_ids.insert(content_id, i)?;
+        if let Some(c) = content_id {
+            self.content_ids.insert(c, i)?;
+        }
         for (k, v) in &fx.writes {
             // The committed record, the bytes the state map's value hash covers.
             let rec = record_bytes(i, v);
