@@ -141,7 +141,7 @@ pub struct Follower<'a> {
     /// unpruned are the entries read without their envelope whose leaf
     /// shows they wrote no state (as a pruned operation event): each is
     /// accepted once a valid `retention-pruned` after it names it, and
-    /// reported `envelope-missing` by [`Follower::finish`] otherwise (D21).
+    /// reported `envelope-missing` by [`Follower::finish`] otherwise (D22).
     unpruned: std::cell::RefCell<std::collections::BTreeSet<u64>>,
     /// pruned counts the entries accepted as pruned.
     pruned: std::cell::Cell<u64>,
@@ -160,7 +160,7 @@ impl<'a> Follower<'a> {
     }
 
     /// pruned_entries counts the entries read without their envelope and
-    /// accepted because a valid `retention-pruned` named them (D21).
+    /// accepted because a valid `retention-pruned` named them (D22).
     pub fn pruned_entries(&self) -> u64 {
         self.pruned.get()
     }

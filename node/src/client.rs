@@ -40,11 +40,16 @@ pub struct SubmitArgs {
     /// Wait for a checkpoint and print the inclusion proof with it.
     #[arg(long)]
     pub wait: bool,
+    /// The payload file is NDJSON: one payload per line (blank lines
+    /// skipped, at most 1,024), each signed as KIND with --key and all sent
+    /// as one batch; prints the batch result (one result per line, in order).
+    #[arg(long, conflicts_with = "wait")]
+    pub batch: bool,
     /// Print a refusal as the node's problem JSON on stdout instead of a `FAIL:` line.
     #[arg(long)]
     pub json: bool,
     /// Print a valid payload template for KIND (dated today, China time) and exit; nothing is sent.
-    #[arg(long, value_name = "KIND", conflicts_with_all = ["key", "kind", "payload", "wait"])]
+    #[arg(long, value_name = "KIND", conflicts_with_all = ["key", "kind", "payload", "wait", "batch"])]
     pub example: Option<String>,
 }
 
@@ -118,7 +123,44 @@ fn example(kind: &str) -> Result<(), Failure> {
 
 /// read_payload reads the payload file, or stdin for `-`, and checks it is JSON.
 fn read_payload(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
-    let (payload, shown) = if path.as_os_str() == "-" {
+    let (payload, shown) = read_input(path)?;
+    serde_json::from_slice::<Value>(&payload).map_err(|e| {
+        Failure::Usage(format!(
+            "{shown}: not JSON: {e} (`regledger-node submit --example KIND` prints a valid payload)"
+        ))
+    })?;
+    Ok(payload)
+}
+
+/// read_payloads reads an NDJSON payload file (`--batch`): each line that
+/// is not blank is one payload, checked to be JSON, its exact bytes signed.
+fn read_payloads(path: &std::path::Path) -> Result<Vec<Vec<u8>>, Failure> {
+    let (all, shown) = read_input(path)?;
+    let mut out = Vec::new();
+    for (n, line) in all.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        serde_json::from_slice::<Value>(line).map_err(|e| {
+            Failure::Usage(format!(
+                "{shown} line {}: not JSON: {e} (--batch reads one payload per line)",
+                n + 1
+            ))
+        })?;
+        out.push(line.to_vec());
+    }
+    if out.is_empty() || out.len() > 1024 {
+        return Err(Failure::Usage(format!(
+            "{shown}: {} payloads; a batch holds 1 to 1024, one per line",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+fn read_input(path: &std::path::Path) -> Result<(Vec<u8>, String), Failure> {
+    Ok(if path.as_os_str() == "-" {
         let mut b = Vec::new();
         std::io::stdin()
             .read_to_end(&mut b)
@@ -128,13 +170,7 @@ fn read_payload(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
         let b =
             std::fs::read(path).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
         (b, path.display().to_string())
-    };
-    serde_json::from_slice::<Value>(&payload).map_err(|e| {
-        Failure::Usage(format!(
-            "{shown}: not JSON: {e} (`regledger-node submit --example KIND` prints a valid payload)"
-        ))
-    })?;
-    Ok(payload)
+    })
 }
 
 /// unreachable says what to do when the node does not answer.
@@ -173,8 +209,15 @@ pub fn submit(a: SubmitArgs) -> Result<(), Failure> {
             "{e} (a signer key file is what `regledger-node keygen --name ID --out FILE` writes)"
         ))
     })?;
-    let payload = read_payload(payload)?;
-    let env = sign_as(&signer, kind, payload);
+    let body = if a.batch {
+        let envs: Vec<Value> = read_payloads(payload)?
+            .into_iter()
+            .map(|p| sign_as(&signer, kind, p).to_json())
+            .collect();
+        Value::Array(envs)
+    } else {
+        sign_as(&signer, kind, read_payload(payload)?).to_json()
+    };
     let base = a.url.trim_end_matches('/');
     let url = format!(
         "{base}/v1/entries{}",
@@ -187,12 +230,16 @@ pub fn submit(a: SubmitArgs) -> Result<(), Failure> {
     rt.block_on(async {
         let resp = reqwest::Client::new()
             .post(&url)
-            .json(&env.to_json())
+            .json(&body)
             .send()
             .await
             .map_err(|e| unreachable(&url, base, &e))?;
         let status = resp.status();
         let body = resp.text().await.map_err(|e| unreachable(&url, base, &e))?;
+        if status.is_success() && a.batch {
+            println!("{body}");
+            return batch_outcome(&body, a.json);
+        }
         if status.is_success() {
             println!("{body}");
             return Ok(());
@@ -217,6 +264,46 @@ pub fn submit(a: SubmitArgs) -> Result<(), Failure> {
         }
         Err(Failure::Fail(line))
     })
+}
+
+/// batch_outcome fails a batch (exit 1) if any envelope was refused,
+/// naming each by its line (the printed result has the details).
+/// With `--json` the printed result is the whole report.
+fn batch_outcome(body: &str, json_only: bool) -> Result<(), Failure> {
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let refused: Vec<String> = v["results"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .enumerate()
+                .filter(|(_, r)| r["status"] != 200)
+                .map(|(i, r)| {
+                    let p = &r["problem"];
+                    let code = p["type"]
+                        .as_str()
+                        .and_then(|t| t.rsplit('/').next())
+                        .unwrap_or("");
+                    format!(
+                        "payload {} {} {code}: {}",
+                        i + 1,
+                        r["status"],
+                        p["detail"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    if json_only {
+        return Err(Failure::Silent);
+    }
+    Err(Failure::Fail(format!(
+        "{} of the batch refused (the others are logged): {}",
+        refused.len(),
+        refused.join("; ")
+    )))
 }
 
 /// kinds runs `regledger-node kinds`.

@@ -214,3 +214,61 @@ fn a_refusal_is_reported_once_and_logs_are_plain_and_a_stop_is_announced() {
     // A log written to a file carries no colour codes.
     assert!(!logged.contains('\u{1b}'), "{logged:?}");
 }
+
+#[test]
+fn submit_batch_signs_each_line_and_names_each_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::live("regledger.test/cli-batch");
+    init_with_testkit(&data, "regledger.test/cli-batch", "blake3", &kit);
+    let node = Node::start(&data, &[]);
+    let key = data.with_extension("authority.key");
+    let party = |i: u8| {
+        regledger::testkit::Party::new(
+            &format!("cli-op-{i}"),
+            &format!("运营机构 {i}"),
+            regledger::registry::Role::Operator,
+            60 + i,
+        )
+        .spec()
+        .to_string()
+    };
+    let args = [
+        "submit",
+        "--url",
+        &node.url,
+        "--key",
+        key.to_str().unwrap(),
+        "--kind",
+        "participant-registered",
+        "--batch",
+        "--payload",
+        "-",
+    ];
+    // A line that is not JSON: nothing is sent, the line is named.
+    let out = node_cli(&args, Some(&format!("{}\n{{\"id\": \n", party(1))));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("line 2"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(tree_size(&node.url), 1);
+    // Three payloads, the second registered twice (a replay): two logged,
+    // the refusal named by its line, exit 1.
+    let body = format!("{}\n\n{}\r\n{}\n", party(1), party(2), party(2));
+    let out = node_cli(&args, Some(&body));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["accepted"].as_u64(), v["refused"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("FAIL: ") && err.contains("payload 3 409 replayed-envelope"),
+        "{err}"
+    );
+    assert_eq!(tree_size(&node.url), 3);
+}

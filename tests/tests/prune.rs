@@ -1,4 +1,4 @@
-//! Audited retention pruning on a real node (issue 14 item 5, D21): a data
+//! Audited retention pruning on a real node (issue 14 item 5, D22): a data
 //! authority's `retention-pruned` drops the envelopes of operation events
 //! whose retention ran out; the leaves stay, so the tree, every checkpoint
 //! and inclusion proof still verify; the audit accepts exactly those gaps;

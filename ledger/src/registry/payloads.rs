@@ -713,7 +713,7 @@ pub const MAX_PRUNE_ENTRIES: usize = 1024;
 /// be dropped (their envelopes; their leaves stay). It names the entries
 /// by index rather than the agreement alone, because once an envelope is
 /// gone nothing in the log says which agreement it was under: the signed
-/// list is what lets the audit accept exactly those gaps (D21).
+/// list is what lets the audit accept exactly those gaps (D22).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]

@@ -11,6 +11,7 @@
 
 mod proofs;
 pub(crate) mod registry;
+mod snapshot;
 pub(crate) mod status;
 mod submit;
 mod tlog;
@@ -25,7 +26,6 @@ use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -33,7 +33,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use futures_util::StreamExt;
 use regledger::descriptor::LogDescriptor;
 use serde_json::{json, Value};
 use tokio::sync::watch;
@@ -43,8 +42,19 @@ use crate::log::sequencer::Submission;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// MAX_BODY_BYTES bounds a request body (an envelope of the largest payload fits).
+/// MAX_BODY_BYTES bounds a request body (an envelope of the largest payload
+/// fits), and each envelope of a batch.
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
+
+/// MAX_BATCH_BYTES bounds the body of a batch submission (a JSON array or
+/// NDJSON to `POST /v1/entries`): 4 MiB, about 6,000 operation events of
+/// 300-byte payloads, so [`MAX_BATCH_ENTRIES`] is usually the bound met first.
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+/// MAX_BATCH_ENTRIES bounds the envelopes of one batch submission: a
+/// thousand answers per request keep the response small and the request
+/// well inside the sequencer queue (`--queue`, 16,384 by default).
+pub const MAX_BATCH_ENTRIES: usize = 1024;
 
 /// MAX_HEADERS and MAX_HEADER_BYTES bound a request head (request line and
 /// header fields); above them the answer is a `431 headers-too-large` problem.
@@ -98,16 +108,29 @@ pub fn problem_with(
     detail: impl Into<String>,
     extra: &[(&str, &str)],
 ) -> Response {
-    let mut body = json!({"type": format!("{PROBLEM_BASE}{code}"), "title": title, "status": status.as_u16(), "detail": detail.into()});
-    for (k, v) in extra {
-        body[*k] = json!(v);
-    }
+    let body = problem_body(status, code, title, detail, extra);
     let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),
     );
     r
+}
+
+/// problem_body is the RFC 9457 document of [`problem_with`], also the
+/// answer of one refused envelope in a batch submission.
+pub(super) fn problem_body(
+    status: StatusCode,
+    code: &str,
+    title: &str,
+    detail: impl Into<String>,
+    extra: &[(&str, &str)],
+) -> Value {
+    let mut body = json!({"type": format!("{PROBLEM_BASE}{code}"), "title": title, "status": status.as_u16(), "detail": detail.into()});
+    for (k, v) in extra {
+        body[*k] = json!(v);
+    }
+    body
 }
 
 pub(super) fn internal(e: impl std::fmt::Display) -> Response {
@@ -142,11 +165,18 @@ pub(super) fn json_ok(v: Value) -> Response {
 }
 
 fn body_too_large() -> Response {
+    body_too_large_because(format!(
+        "a request body may hold at most {MAX_BODY_BYTES} bytes (a batch {MAX_BATCH_BYTES}); nothing was written"
+    ))
+}
+
+/// body_too_large_because is the 413 problem with its reason.
+pub(super) fn body_too_large_because(detail: String) -> Response {
     let mut r = problem(
         StatusCode::PAYLOAD_TOO_LARGE,
         "body-too-large",
         "Body too large",
-        format!("a request body may hold at most {MAX_BODY_BYTES} bytes; nothing was written"),
+        detail,
     );
     // The body is never read: the connection cannot carry another request.
     r.headers_mut()
@@ -187,14 +217,22 @@ fn generic(status: StatusCode) -> (&'static str, &'static str) {
 /// refuse_early answers from the request head alone, before anything reads
 /// the body: a declared body above the limit (so a client announcing 64 MiB
 /// hears 413 at once, not after a wait for bytes it may never send), and a
-/// head above [`MAX_HEADERS`] / [`MAX_HEADER_BYTES`].
+/// head above [`MAX_HEADERS`] / [`MAX_HEADER_BYTES`]. A submission may
+/// declare up to [`MAX_BATCH_BYTES`]: whether it is a batch shows only in
+/// its first body byte, and a single envelope past [`MAX_BODY_BYTES`] is
+/// refused as soon as that byte arrives ([`submit::submit`]).
 fn refuse_early(req: &Request) -> Option<Response> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    let limit = if req.method() == Method::POST && req.uri().path() == "/v1/entries" {
+        MAX_BATCH_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
         return Some(body_too_large());
     }
     let head_bytes = req.uri().path_and_query().map_or(0, |p| p.as_str().len())
@@ -331,29 +369,6 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
     }
 }
 
-/// read_body collects a request body of at most `limit` bytes (413 past it,
-/// however the body is framed: a declared length was refused earlier, a
-/// chunked one is cut here as soon as it crosses the limit).
-pub(super) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
-    let mut stream = body.into_data_stream();
-    let mut buf = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            problem(
-                StatusCode::BAD_REQUEST,
-                "bad-request",
-                "Body not readable",
-                format!("{e}; nothing was written"),
-            )
-        })?;
-        if buf.len() + chunk.len() > limit {
-            return Err(body_too_large());
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(Bytes::from(buf))
-}
-
 /// Limits bounds what connections may hold on to.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -422,7 +437,7 @@ pub async fn serve(
 /// app has a sequencer queue, and `extra` routes (a mirror's feed and witness).
 pub fn router(app: Arc<App>, request_timeout: Duration, extra: Router) -> Router {
     let entries = if app.queue.is_some() {
-        post(move |s, q, b| submit::submit(s, q, b, request_timeout))
+        post(move |s, q, h, b| submit::submit(s, q, h, b, request_timeout))
             .get(registry::entries_by_subject)
     } else {
         post(read_only).get(registry::entries_by_subject)
@@ -454,6 +469,7 @@ pub fn router(app: Arc<App>, request_timeout: Duration, extra: Router) -> Router
             get(|s, p| registry::object(s, p, "product")),
         )
         .route("/v1/status/{kind}/{id}", get(status::status))
+        .route("/v1/state/snapshot", get(snapshot::snapshot))
         .route("/checkpoint", get(tlog::checkpoint))
         .route("/tile/{*path}", get(tlog::tile))
         .route("/log.json", get(tlog::log_json))

@@ -55,7 +55,7 @@ pub(super) async fn entry(State(app): State<Arc<App>>, PathParam(index): PathPar
         Ok(o) => o,
         Err(e) => return internal(e),
     };
-    // A pruned operation event (D21): its leaf stays provable, its
+    // A pruned operation event (D22): its leaf stays provable, its
     // envelope is gone for good. 410 names the prune entry.
     if opened.envelope.is_none() {
         match view.pruned_by(index) {

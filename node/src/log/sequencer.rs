@@ -310,7 +310,7 @@ fn sequence(
             }
         };
         // A prune's scope is a fact of the history the state cannot
-        // answer (D21): refused here, before anything of it is staged.
+        // answer (D22): refused here, before anything of it is staged.
         if fx.kind == EntryKind::RetentionPruned {
             if let Err(v) = check_prune(log, &sub.envelope)? {
                 out.rejected.push((sub.reply, Rejection::Rule(v)));

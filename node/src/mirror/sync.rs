@@ -85,7 +85,7 @@ impl Sink for MirrorSink<'_> {
 
     fn next_root(&mut self, index: u64, applied: Option<&Applied>) -> Result<Hash, SinkError> {
         // Under StopAtFirst an entry reaches the sink unapplied only as a
-        // gap the follower holds open for a prune (D21): it writes no state.
+        // gap the follower holds open for a prune (D22): it writes no state.
         let Some(a) = applied else {
             return Ok(self.log.next_root(index, &gap_effects(), &[0; 32])?);
         };

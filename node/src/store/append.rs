@@ -260,7 +260,7 @@ impl Appender<'_> {
     }
 
     /// append_gap appends, at the head, a v2 leaf whose envelope is gone
-    /// (pruned upstream before a mirror held it, D21): its leaf and stored
+    /// (pruned upstream before a mirror held it, D22): its leaf and stored
     /// hashes, no envelope, no state, no content id (unknown). The follower
     /// accepts such a gap only where the leaf wrote no state, so the map
     /// writes staged for it are none: call [`Appender::next_root`] with

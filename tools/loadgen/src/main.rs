@@ -40,6 +40,11 @@ struct Args {
     /// Approximate payload size in bytes (operation events padded with commitments).
     #[arg(long, default_value_t = 512)]
     payload_bytes: usize,
+    /// Envelopes per request: 1 posts each envelope alone (a JSON object);
+    /// more posts them as one batch (a JSON array, up to 1,024), and the
+    /// latencies are then per request.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    batch: u16,
 }
 
 fn main() -> ExitCode {
@@ -136,6 +141,28 @@ async fn node_cpu_seconds(c: &reqwest::Client, base: &str) -> Option<f64> {
     metric_value(&text, "process_cpu_seconds_total")
 }
 
+/// post_batch posts `envs` as one batch and returns each envelope's result
+/// (`{"status", "receipt" | "problem"}`), in order.
+async fn post_batch(
+    c: &reqwest::Client,
+    url: &str,
+    envs: &[Envelope],
+) -> Result<Vec<Value>, String> {
+    let body = Value::Array(envs.iter().map(Envelope::to_json).collect());
+    let r = c
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| format!("POST {url}: {e:?}"))?;
+    let ok = r.status().is_success();
+    let v: Value = r.json().await.map_err(|e| e.to_string())?;
+    match v["results"].as_array() {
+        Some(rs) if ok && rs.len() == envs.len() => Ok(rs.clone()),
+        _ => Err(v.to_string()),
+    }
+}
+
 /// Submitted is what the clients of the timed phase saw.
 #[derive(Default)]
 struct Submitted {
@@ -147,13 +174,15 @@ struct Submitted {
     max_index: u64,
 }
 
-/// submit_all submits `envs` from `clients` concurrent clients; an
-/// overloaded answer is retried after 5 ms, any other refusal counted.
+/// submit_all submits `envs` from `clients` concurrent clients, `batch`
+/// envelopes per request; an overloaded answer is retried after 5 ms, any
+/// other refusal counted.
 async fn submit_all(
     c: &reqwest::Client,
     url: &str,
     envs: Vec<Envelope>,
     clients: usize,
+    batch: usize,
 ) -> Result<Submitted, String> {
     let per = envs.len().div_ceil(clients.max(1)).max(1);
     let mut tasks = Vec::new();
@@ -161,6 +190,43 @@ async fn submit_all(
         let (c, url) = (c.clone(), url.to_string());
         tasks.push(tokio::spawn(async move {
             let mut s = Submitted::default();
+            if batch > 1 {
+                for group in chunk.chunks(batch) {
+                    let t = Instant::now();
+                    let mut left = group;
+                    while !left.is_empty() {
+                        let rs = match post_batch(&c, &url, left).await {
+                            Ok(rs) => rs,
+                            Err(_) => {
+                                s.errors += left.len() as u64;
+                                break;
+                            }
+                        };
+                        // Overloaded envelopes are the tail (a batch is cut
+                        // in order, nothing written for them): post it again.
+                        let mut retry = left.len();
+                        for (i, r) in rs.iter().enumerate() {
+                            if r["status"] == 200 {
+                                let idx = r["receipt"]["index"].as_u64().unwrap_or(0);
+                                s.max_index = s.max_index.max(idx);
+                            } else if r["problem"]["type"]
+                                .as_str()
+                                .is_some_and(|t| t.ends_with("/overloaded"))
+                            {
+                                retry = retry.min(i);
+                            } else {
+                                s.errors += 1;
+                            }
+                        }
+                        left = &left[retry..];
+                        if !left.is_empty() {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                    }
+                    s.latencies_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                return s;
+            }
             for e in chunk {
                 let t = Instant::now();
                 loop {
@@ -245,7 +311,7 @@ async fn run(a: Args, authority: Signer) -> Result<Value, String> {
     let node_cpu0 = node_cpu_seconds(&c, &base).await;
     let client_cpu0 = process_cpu_seconds();
     let start = Instant::now();
-    let mut s = submit_all(&c, &url, envs, a.clients).await?;
+    let mut s = submit_all(&c, &url, envs, a.clients, usize::from(a.batch)).await?;
     let elapsed = start.elapsed().as_secs_f64();
     let acked = Instant::now();
     let done = (a.entries as f64 - s.errors as f64).max(1.0);
@@ -266,7 +332,7 @@ async fn run(a: Args, authority: Signer) -> Result<Value, String> {
             .unwrap_or(0.0)
     };
     Ok(json!({
-        "system": "regledger", "clients": a.clients, "entries": a.entries, "payload_bytes": payload_len, "errors": s.errors,
+        "system": "regledger", "clients": a.clients, "batch": a.batch, "entries": a.entries, "payload_bytes": payload_len, "errors": s.errors,
         "seconds": elapsed, "throughput_per_s": ((a.entries as f64 - s.errors as f64) / elapsed * 10.0).round() / 10.0,
         "p50_ms": q(0.50), "p95_ms": q(0.95), "p99_ms": q(0.99),
         "checkpoint_lag_ms": lag,

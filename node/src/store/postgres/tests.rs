@@ -31,6 +31,18 @@ fn append_one(w: &mut super::PgWrite, index: u64, h: u8) -> Result<(), StoreErro
     a.append_entry(&ctx(index), Hash([h; 32]), &[h], None, &fx, [h; 32])
 }
 
+/// busy_for keeps `tx` working for `d`, a statement every 50 ms, as a
+/// batch being prepared does: the server ends a write transaction idle for
+/// the lease's idle timeout (one second here), and on a loaded machine one
+/// long sleep can outlast it, which would fail the commit this test is about.
+fn busy_for(tx: &super::PgWrite, d: Duration) {
+    let end = std::time::Instant::now() + d;
+    while std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+        tx.witness_checkpoint().unwrap();
+    }
+}
+
 /// candidate opens a store on `url` with a lease named `name` that the
 /// test drives (no thread).
 fn candidate(url: &str, name: &str) -> (PgStore, Arc<Lease>, tokio_postgres::Client) {
@@ -96,13 +108,13 @@ fn a_commit_in_flight_finishes_before_the_takeover() {
     // a begins a batch (its token checked), then its lease lapses.
     let mut tx = a.write().unwrap();
     append_one(&mut tx, 0, 1).unwrap();
-    std::thread::sleep(TTL + Duration::from_millis(200));
+    busy_for(&tx, TTL + Duration::from_millis(200));
     // b's takeover waits for the writer lock a's batch holds.
     let taker = std::thread::spawn(move || {
         elect(&cb, &lb).unwrap();
         lb.token()
     });
-    std::thread::sleep(Duration::from_millis(200));
+    busy_for(&tx, Duration::from_millis(200));
     assert!(
         !taker.is_finished(),
         "the takeover did not wait for the commit in flight"

@@ -238,6 +238,110 @@ public final class RegledgerClient {
                 + (last == null ? "" : last.getMessage()), last);
     }
 
+    /** MAX_BATCH is the most envelopes the node takes in one batch request. */
+    public static final int MAX_BATCH = 1024;
+
+    /**
+     * submitBatch sends up to {@link #MAX_BATCH} signed envelopes in one
+     * request ({@code POST /v1/entries} with a JSON array) and returns one
+     * result per envelope, in order: a receipt verified as {@link #submit}
+     * verifies it (the entry holds the envelope and is included in a
+     * verified checkpoint), or the node's problem for that envelope. The
+     * node sequences them in order, so an envelope may rely on an earlier
+     * one of the same list. Envelopes whose outcome is unknown (no answer)
+     * or retryable (queue full, withdrawn at the deadline) are sent again,
+     * with the same backoff as {@code submit}; one already logged by an
+     * earlier attempt comes back as a replay and is verified as such.
+     *
+     * @throws IllegalArgumentException for an empty list or more than {@link #MAX_BATCH}
+     * @throws ProblemException when the node refuses the whole batch (its shape or size)
+     * @throws VerificationException when an answer does not verify
+     * @throws TransportException when envelopes remain unanswered after every attempt
+     */
+    public List<BatchResult> submitBatch(List<Envelope> envs) {
+        if (envs.isEmpty() || envs.size() > MAX_BATCH) {
+            throw new IllegalArgumentException("a batch holds 1 to " + MAX_BATCH + " envelopes, not " + envs.size());
+        }
+        BatchResult[] out = new BatchResult[envs.size()];
+        List<Integer> pending = new ArrayList<>();
+        for (int i = 0; i < envs.size(); i++) {
+            pending.add(i);
+        }
+        RuntimeException last = null;
+        for (int attempt = 1; attempt <= maxAttempts && !pending.isEmpty(); attempt++) {
+            if (attempt > 1) {
+                sleep(backoff(attempt, last));
+            }
+            List<Object> arr = new ArrayList<>();
+            for (int i : pending) {
+                arr.add(envs.get(i).toJson());
+            }
+            HttpRequest req = HttpRequest.newBuilder(URI.create(base + "/v1/entries"))
+                    .timeout(requestTimeout)
+                    .header("Content-Type", "application/json")
+                    .header("Accept", "application/json, application/problem+json")
+                    .header("User-Agent", "regledger-java/" + VERSION)
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(Json.write(arr).getBytes(StandardCharsets.UTF_8)))
+                    .build();
+            Answer a;
+            try {
+                a = exchange(req, MAX_ENTRY_BYTES);
+            } catch (TransportException e) {
+                last = e; // the outcome is unknown: the same envelopes again are safe
+                continue;
+            }
+            if (a.status != 200) {
+                ProblemException p = a.problem();
+                if (!p.isRetryable()) {
+                    throw p;
+                }
+                last = p;
+                continue;
+            }
+            List<Object> results = Json.array(Json.object(parseJson(a.body, "batch result"), "batch result")
+                    .get("results"), "batch result.results");
+            if (results.size() != pending.size()) {
+                throw new VerificationException("batch result.results", results.size() + " results for "
+                        + pending.size() + " envelopes");
+            }
+            List<Integer> again = new ArrayList<>();
+            for (int k = 0; k < results.size(); k++) {
+                int i = pending.get(k);
+                Envelope env = envs.get(i);
+                Map<String, Object> r = Json.object(results.get(k), "batch result.results[" + k + "]");
+                long st = Json.u64(r, "status");
+                if (st == 200) {
+                    out[i] = new BatchResult(receiptFrom(env, Json.object(r.get("receipt"), "receipt")), null);
+                    continue;
+                }
+                Map<String, Object> pj = Json.object(r.get("problem"), "problem");
+                String citation = pj.get("citation") instanceof String ? (String) pj.get("citation") : null;
+                ProblemException p = ProblemException.parse((int) st,
+                        Json.write(pj).getBytes(StandardCharsets.UTF_8), citation);
+                if (p.isReplay()) {
+                    OptionalLong ix = p.replayedIndex();
+                    if (ix.isEmpty()) {
+                        throw new VerificationException("problem", "replayed-envelope names no entry index: " + p.getMessage());
+                    }
+                    out[i] = new BatchResult(verifyLogged(env, ix.getAsLong(), null, null, true, null, null), null);
+                } else if (p.isRetryable()) {
+                    last = p;
+                    again.add(i);
+                } else {
+                    out[i] = new BatchResult(null, p);
+                }
+            }
+            pending = again;
+        }
+        if (!pending.isEmpty()) {
+            throw new TransportException(pending.size() + " of " + envs.size() + " envelopes unanswered after "
+                    + maxAttempts + " attempts to " + base
+                    + " (提交结果未知；用同一信封重试是安全的 / outcome unknown; retrying the same envelopes is safe): "
+                    + (last == null ? "" : last.getMessage()), last);
+        }
+        return List.of(out);
+    }
+
     private Receipt receiptFrom(Envelope env, Map<String, Object> r) {
         long index = Json.u64(r, "index");
         byte[] leafHash;
@@ -396,14 +500,38 @@ public final class RegledgerClient {
     /**
      * certificate fetches {@code GET /v1/certificates/{登记号}} and verifies
      * the bundle, including its checkpoint's consistency with what this
-     * client saw. The status it returns is the one a named entry set, not
-     * proven current ({@link VerifiedCertificate#statusStatement()}).
+     * client saw. A v2 bundle's status is proven current by its status proof
+     * ({@link VerifiedCertificate#statusProvenCurrent()}); a v1 bundle's is
+     * the one a named entry set ({@link VerifiedCertificate#statusStatement()}).
      */
     public VerifiedCertificate certificate(String registrationNo) {
         byte[] b = certificateBundle(registrationNo);
         VerifiedCertificate c = CertificateBundle.verify(b, log);
         track(c.checkpoint());
         return c;
+    }
+
+    /**
+     * status fetches {@code GET /v1/status/{kind}/{id}} and verifies the
+     * status proof ({@link StatusProof}): the proven state of the object as
+     * of a checkpoint consistent with what this client saw, absence (不存在)
+     * included. Kinds: {@code product} (by 登记号), {@code participant},
+     * {@code resource}, {@code agreement}, {@code credential}.
+     */
+    public StatusProof.Verified status(String kind, String id) {
+        StatusProof.Verified v = StatusProof.verify(statusDocument(kind, id), log);
+        if (!v.kind().equals(kind) || !v.id().equals(id)) {
+            throw new VerificationException("status proof", "answers about " + v.kind() + " " + v.id() + ", not "
+                    + kind + " " + id);
+        }
+        track(v.checkpoint());
+        return v;
+    }
+
+    /** statusDocument fetches the status proof bytes as served (to store or hand to a venue). */
+    public byte[] statusDocument(String kind, String id) {
+        return get("/v1/status/" + URLEncoder.encode(kind, StandardCharsets.UTF_8) + "/"
+                + URLEncoder.encode(id, StandardCharsets.UTF_8).replace("+", "%20"), StatusProof.MAX_STATUS_BYTES);
     }
 
     /** certificateBundle fetches the bundle bytes as served (to store or hand to a regulator). */
