@@ -36,7 +36,7 @@ use regledger::entry::chain::{ChainHead, EntryContext};
 use regledger::entry::envelope::{Envelope, Preverified};
 use regledger::entry::leaf::{open_entry, Leaf, OpenError};
 use regledger::registry::{
-    apply_preverified, key_of, Effects, EntryKind, StateObject, StateReader,
+    apply_preverified, key_of, Effects, EntryKind, RetentionPruned, StateObject, StateReader,
 };
 use regledger::tlog::checkpoint::{Checkpoint, CheckpointError, VerifiedCheckpoint};
 
@@ -138,6 +138,13 @@ pub struct Follower<'a> {
     /// missing or bad, or not a leaf) was passed, so later state roots
     /// are not compared (that failure is already reported).
     state_lost: std::cell::Cell<bool>,
+    /// unpruned are the entries read without their envelope whose leaf
+    /// shows they wrote no state (as a pruned operation event): each is
+    /// accepted once a valid `retention-pruned` after it names it, and
+    /// reported `envelope-missing` by [`Follower::finish`] otherwise (D22).
+    unpruned: std::cell::RefCell<std::collections::BTreeSet<u64>>,
+    /// pruned counts the entries accepted as pruned.
+    pruned: std::cell::Cell<u64>,
 }
 
 impl<'a> Follower<'a> {
@@ -147,7 +154,38 @@ impl<'a> Follower<'a> {
             log,
             src,
             state_lost: std::cell::Cell::new(false),
+            unpruned: Default::default(),
+            pruned: std::cell::Cell::new(0),
         }
+    }
+
+    /// pruned_entries counts the entries read without their envelope and
+    /// accepted because a valid `retention-pruned` named them (D22).
+    pub fn pruned_entries(&self) -> u64 {
+        self.pruned.get()
+    }
+
+    /// finish reports every entry read without its envelope that no valid
+    /// `retention-pruned` named: `envelope-missing`. Call it once the
+    /// entries up to the checkpoint are read ([`Follower::replay_all`]
+    /// does).
+    ///
+    /// # Errors
+    ///
+    /// The first failure `policy` stops at.
+    pub fn finish(&self, policy: &mut dyn Policy) -> Result<(), Failure> {
+        let left = std::mem::take(&mut *self.unpruned.borrow_mut());
+        for i in left {
+            policy.fail(Failure::at(
+                i,
+                Check::EnvelopeMissing,
+                format!(
+                    "the envelope of entry {i} is not served in envelope bundle {} (tile/envelopes/…), and no retention-pruned entry names it",
+                    i / TILE_WIDTH
+                ),
+            ))?;
+        }
+        Ok(())
     }
 
     /// log returns the log descriptor followed.
@@ -349,10 +387,23 @@ impl<'a> Follower<'a> {
                 (None, None)
             }
         };
+        let opened = env.is_some();
+        let missing = env_bytes.is_none() && served.is_none_or(<[u8]>::is_empty);
         let applied = match env {
             Some(env) => self.judge(sink, &ctx, env, policy, sigs)?,
-            None => {
-                if env_bytes.is_none() && served.is_none_or(<[u8]>::is_empty) {
+            None => None,
+        };
+        let root = sink.next_root(i, applied.as_ref()).map_err(Stop::sink)?;
+        if !opened {
+            if missing && !self.state_lost.get() && leaf.state_root() == Some(root) {
+                // Its leaf repeats the state root before it: it wrote no
+                // state, which no registry act does (each writes its
+                // content id), so it can be a pruned operation event, and
+                // the state is still known. Accepted only if a valid prune
+                // after it names it (`finish` reports it otherwise).
+                self.unpruned.borrow_mut().insert(i);
+            } else {
+                if missing {
                     policy.fail(Failure::at(
                         i,
                         Check::EnvelopeMissing,
@@ -365,10 +416,8 @@ impl<'a> Follower<'a> {
                 // The entry's state writes are unknown: later roots cannot
                 // be recomputed (the failure above says why).
                 self.state_lost.set(true);
-                None
             }
-        };
-        let root = sink.next_root(i, applied.as_ref()).map_err(Stop::sink)?;
+        }
         if let Some(want) = leaf.state_root() {
             if root != want && !self.state_lost.get() {
                 policy.fail(Failure::at(
@@ -484,6 +533,20 @@ impl<'a> Follower<'a> {
         if effects.kind == EntryKind::Genesis {
             self.check_genesis(&effects, policy)?;
         }
+        if effects.kind == EntryKind::RetentionPruned {
+            // The rules accepted it: the gaps it names are accounted for.
+            // (That a named entry whose envelope was read is an operation
+            // event of its agreement is checked by the mirror's store;
+            // the audit keeps no envelopes to look back at.)
+            if let Ok(p) = serde_json::from_slice::<RetentionPruned>(&env.payload) {
+                let mut open = self.unpruned.borrow_mut();
+                for x in &p.entries {
+                    if open.remove(x) {
+                        self.pruned.set(self.pruned.get() + 1);
+                    }
+                }
+            }
+        }
         if !keys.is_empty() {
             sigs.check(i, env, keys, policy)?;
         }
@@ -560,6 +623,7 @@ impl<'a> Follower<'a> {
             }
             progress(sink);
         }
+        self.finish(policy)?;
         Ok(true)
     }
 

@@ -162,6 +162,10 @@ pub struct RetentionRow {
     pub citation: String,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// SnapshotInfo is the state snapshot an incremental audit started from.
 #[derive(Clone, Debug, Serialize)]
 pub struct SnapshotInfo {
@@ -193,6 +197,12 @@ pub struct Report {
     pub entries_checked: u64,
     /// signatures_verified counts envelope signatures verified.
     pub signatures_verified: u64,
+    /// pruned_entries counts the entries read without their envelope and
+    /// accepted because a valid `retention-pruned` names them (D22): their
+    /// leaves and inclusion are verified, their content is gone. Omitted
+    /// when 0, so a report of a log without prunes is unchanged.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pruned_entries: u64,
     /// trusted is the comparison with `--trusted`, if given.
     pub trusted: Option<TrustedCheck>,
     /// from_snapshot is the snapshot an incremental audit started from
@@ -327,6 +337,13 @@ fn render_head(w: &mut String, r: &Report) {
         r.signatures_verified,
         opt(&r.as_of)
     );
+    if r.pruned_entries > 0 {
+        let _ = writeln!(
+            w,
+            "  已清除的操作日志 (pruned operation events): {}：叶子与包含证明已验证，内容已按留存期满清除、不可再验证 (leaves and inclusion verified; content removed after retention, no longer verifiable; D22)",
+            r.pruned_entries
+        );
+    }
     let _ = writeln!(
         w,
         "  （签名数不含创世条目：其签名由创世规则以其声明的密钥验证；多签条目每个签名各计一次）\n  (the signature count leaves out the genesis entry, whose signature the genesis rule checks against the key it declares; an entry with several signatures counts each)"

@@ -361,6 +361,19 @@ pub fn scenario(today: Date) -> Vec<Example> {
             json!({"id": "bbw-exchange", "reason": "机构撤并"}),
         ),
     ]);
+    // Last, since it is logged only once SA-1's log retention has run out
+    // (6 months after its end in Guangxi, 1 year in Chengdu): a template
+    // submitted the day SA-1 ends is refused (`retention-not-over`).
+    let op = v
+        .iter()
+        .position(|e| e.kind == EntryKind::OperationEvent)
+        .expect("the scenario logs an operation event");
+    v.push(ex(
+        EntryKind::RetentionPruned,
+        AUTHORITY,
+        "once SA-1's log retention has run out, the authority prunes its operation events (the leaves stay)",
+        json!({"agreement_id": "SA-1", "entries": [op]}),
+    ));
     v
 }
 

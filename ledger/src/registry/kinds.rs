@@ -129,6 +129,7 @@ kinds! {
     ProductDeregistered = "product-deregistered", "注销登记", [DataAuthority, Operator];
     DataDestructionAttested = "data-destruction-attested", "数据销毁证明", [DataAuthority, Operator, BusinessEntity];
     OperationEvent = "operation-event", "操作日志/调用日志", [Operator, BusinessEntity];
+    RetentionPruned = "retention-pruned", "日志留存期满清除（操作日志）", [DataAuthority];
 }
 
 /// Prerequisites are what the log must hold before an entry of a kind is
@@ -168,6 +169,7 @@ impl EntryKind {
             K::ProductResumed => (&[K::ProductSuspended], "the product is suspended"),
             K::DataDestructionAttested => (&[K::AgreementFiled, K::ProductApproved], "the agreement or product whose data was destroyed (usually after agreement-terminated or product-deregistered)"),
             K::OperationEvent => (&[K::AgreementFiled], "the signer is a party to the agreement (or its parent); a named product is authorized under it"),
+            K::RetentionPruned => (&[K::OperationEvent], "the agreement ended (terminated, or its term over) and its log retention ran out (Guangxi 6 months, Chengdu 1 year); every entry named is an operation event of it, not pruned before"),
         };
         Prerequisites { after, note }
     }
@@ -266,6 +268,7 @@ impl EntryKind {
             EntryKind::ProductDeregistered => schemars::schema_for!(StatusChange),
             EntryKind::DataDestructionAttested => schemars::schema_for!(DestructionAttestation),
             EntryKind::OperationEvent => schemars::schema_for!(OperationEvent),
+            EntryKind::RetentionPruned => schemars::schema_for!(RetentionPruned),
         }
     }
 }

@@ -37,6 +37,9 @@ pub mod violation;
 pub use crate::entry::chain::EntryContext;
 pub use kinds::*;
 pub use payloads::*;
-pub use rules::{apply, apply_preverified, MAX_CHAIN_DEPTH, RECORDING_DAYS, SAME_DAY_GRACE_DAYS};
+pub use rules::{
+    apply, apply_preverified, check_prune_scope, MAX_CHAIN_DEPTH, RECORDING_DAYS,
+    SAME_DAY_GRACE_DAYS,
+};
 pub use state::*;
 pub use violation::*;

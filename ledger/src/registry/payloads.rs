@@ -704,6 +704,34 @@ pub struct OperationEvent {
     pub request_id: Option<String>,
 }
 
+/// MAX_PRUNE_ENTRIES bounds the entries one `retention-pruned` names (a
+/// longer history is pruned in several entries, in index order).
+pub const MAX_PRUNE_ENTRIES: usize = 1024;
+
+/// RetentionPruned is a data authority's order that the operation events
+/// `entries` of agreement `agreement_id`, whose log retention has run out,
+/// be dropped (their envelopes; their leaves stay). It names the entries
+/// by index rather than the agreement alone, because once an envelope is
+/// gone nothing in the log says which agreement it was under: the signed
+/// list is what lets the audit accept exactly those gaps (D22).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RetentionPruned {
+    /// agreement_id is the agreement whose operation logs are pruned.
+    pub agreement_id: String,
+    /// entries are the indexes of its operation events pruned, strictly
+    /// increasing, 1..=MAX_PRUNE_ENTRIES of them, each before this entry.
+    pub entries: Vec<u64>,
+    /// request_id makes a deliberate repeat of an identical act a new
+    /// signed content (replay identity is the signed content, D12): 1..64
+    /// printable ASCII characters without spaces, e.g. a UUID. The rules
+    /// check only these limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[!-~]{1,64}$")))]
+    pub request_id: Option<String>,
+}
+
 impl EntryKind {
     /// subject_id returns the id of the object an entry of this kind acts
     /// on, read from `payload` as the kind's own payload type: the
@@ -747,6 +775,7 @@ impl EntryKind {
             | EntryKind::ProductDeregistered => id(p, |x: StatusChange| x.id),
             EntryKind::DataDestructionAttested => id(p, |x: DestructionAttestation| x.subject_id),
             EntryKind::OperationEvent => id(p, |x: OperationEvent| x.agreement_id),
+            EntryKind::RetentionPruned => id(p, |x: RetentionPruned| x.agreement_id),
         }
     }
 }

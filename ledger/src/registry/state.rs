@@ -245,6 +245,12 @@ pub struct AgreementState {
     pub ended_on: Option<Date>,
     /// retain_logs_until is the earliest date its operation logs may be pruned.
     pub retain_logs_until: Option<Date>,
+    /// logs_pruned_through is the last entry index a `retention-pruned`
+    /// pruned of its operation events: a later prune names only entries
+    /// after it (omitted while none, so state written before pruning
+    /// existed reads and commits byte for byte unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs_pruned_through: Option<u64>,
 }
 
 /// RegistrationState is a product's certificate data.

@@ -244,6 +244,29 @@ pub enum RuleViolation {
     /// UnknownProfile: genesis names no known profile or hash.
     #[error("unknown profile or hash suite: {0}")]
     UnknownProfile(String),
+    /// RetentionNotOver: a prune before the agreement's end plus the
+    /// profile's log retention period.
+    #[error("the operation logs of {agreement:?} are kept until {until} (the agreement ended {ended}; {citation}): prune on or after {until}")]
+    RetentionNotOver {
+        /// agreement is the agreement id.
+        agreement: String,
+        /// ended is its last day.
+        ended: Date,
+        /// until is the first day its logs may be pruned.
+        until: Date,
+        /// citation is the profile's retention article.
+        citation: &'static str,
+    },
+    /// NotPrunable: a prune names an entry that is not an operation event
+    /// of its agreement still held (a registration record, another
+    /// agreement's event, or one already pruned).
+    #[error("entry {index} cannot be pruned: {why}")]
+    NotPrunable {
+        /// index is the entry named.
+        index: u64,
+        /// why says what it is.
+        why: String,
+    },
 }
 
 /// submitted_by says which roles submit `kind` (for the refusal of any other).
@@ -287,6 +310,8 @@ impl RuleViolation {
             RuleViolation::MissingStep { .. } => "not-found",
             RuleViolation::BadIdentifier { .. } => "malformed-payload",
             RuleViolation::UnknownProfile(_) => "unknown-profile",
+            RuleViolation::RetentionNotOver { .. } => "retention-not-over",
+            RuleViolation::NotPrunable { .. } => "not-prunable",
         }
     }
 
@@ -312,7 +337,9 @@ impl RuleViolation {
             RuleViolation::TermTooLong { citation, .. }
             | RuleViolation::NotEntitled { citation, .. }
             | RuleViolation::DateOutOfBounds { citation, .. }
-            | RuleViolation::MissingStep { citation, .. } => citation,
+            | RuleViolation::MissingStep { citation, .. }
+            | RuleViolation::RetentionNotOver { citation, .. } => citation,
+            RuleViolation::NotPrunable { .. } => regulations::TERMINATION,
             RuleViolation::BadIdentifier { citation, .. } => return *citation,
             RuleViolation::NoticePeriodOpen { .. } | RuleViolation::NoticeMissing(_) => {
                 regulations::PUBLIC_NOTICE

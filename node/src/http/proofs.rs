@@ -13,7 +13,7 @@ use base64::Engine;
 use regledger::tlog::tree::{prove_consistency, prove_inclusion};
 use serde_json::json;
 
-use super::{internal, json_ok, problem, unavailable, App, PathParam, QueryMap};
+use super::{internal, json_ok, problem, problem_with, unavailable, App, PathParam, QueryMap};
 
 /// proof_b64 is the inclusion proof of entry `index` in the tree of `size`, base64 hashes.
 pub(crate) fn proof_b64(app: &App, size: u64, index: u64) -> Result<Vec<String>, Response> {
@@ -55,6 +55,25 @@ pub(super) async fn entry(State(app): State<Arc<App>>, PathParam(index): PathPar
         Ok(o) => o,
         Err(e) => return internal(e),
     };
+    // A pruned operation event (D22): its leaf stays provable, its
+    // envelope is gone for good. 410 names the prune entry.
+    if opened.envelope.is_none() {
+        match view.pruned_by(index) {
+            Ok(Some(by)) => {
+                return problem_with(
+                    StatusCode::GONE,
+                    "pruned",
+                    "Entry pruned",
+                    format!(
+                        "日志留存期满，已清除：entry {index} was an operation event whose log retention ran out; retention-pruned entry {by} dropped its envelope (its leaf, leaf hash and inclusion proofs stay: GET /v1/proof/inclusion?index={index}&size=N)"
+                    ),
+                    &[("pruned_by", &by.to_string())],
+                )
+            }
+            Ok(None) => {}
+            Err(e) => return unavailable(e),
+        }
+    }
     let leaf = &opened.leaf;
     json_ok(json!({
         "index": index,

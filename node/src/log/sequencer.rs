@@ -309,6 +309,14 @@ fn sequence(
                 continue;
             }
         };
+        // A prune's scope is a fact of the history the state cannot
+        // answer (D22): refused here, before anything of it is staged.
+        if fx.kind == EntryKind::RetentionPruned {
+            if let Err(v) = check_prune(log, &sub.envelope)? {
+                out.rejected.push((sub.reply, Rejection::Rule(v)));
+                continue;
+            }
+        }
         let root = log.next_root(ctx.index, &fx, &content_id)?;
         let envelope_bytes = sub.envelope.to_bytes();
         let leaf = Leaf::compact(
@@ -341,6 +349,18 @@ fn sequence(
             .fetch_add(fx.flags.len() as u64, Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// check_prune checks the entries a `retention-pruned` envelope names
+/// against the store (its payload parsed, which the rules have checked).
+fn check_prune(
+    log: &Appender<'_>,
+    env: &Envelope,
+) -> Result<Result<(), RuleViolation>, CommitError> {
+    match serde_json::from_slice::<regledger::registry::RetentionPruned>(&env.payload) {
+        Ok(p) => Ok(log.check_prune(&p)?),
+        Err(e) => Ok(Err(RuleViolation::MalformedPayload(e.to_string()))),
+    }
 }
 
 /// append_genesis commits entry 0 directly (used by `init`).

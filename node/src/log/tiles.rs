@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use regledger::tlog::tile::{
-    encode_entry_bundle, entry_tiles_for_size, hash_tiles_for_size, read_tile_data, Tile,
+    encode_entry_bundle, entry_tiles_for_size, hash_tiles_for_size, read_tile_data, Tile, TileKind,
     TILE_WIDTH,
 };
 
@@ -86,6 +86,9 @@ pub fn write_tiles(tiles_dir: &Path, view: &ReadTx, old: u64, new: u64) -> Resul
         let data = read_tile_data(&t, view).map_err(StoreError::from)?;
         write_atomic(&tiles_dir.join(t.path()), &data)?;
     }
+    // The entries a prune among the new ones dropped, whose envelope
+    // bundles (full and partial) were published with their envelopes.
+    let mut pruned: Vec<u64> = Vec::new();
     for t in entry_tiles_for_size(old, new) {
         let start = t.n * TILE_WIDTH;
         // One range read (one query on a database driver), not one per leaf.
@@ -105,7 +108,11 @@ pub fn write_tiles(tiles_dir: &Path, view: &ReadTx, old: u64, new: u64) -> Resul
         {
             let mut envs = Vec::with_capacity(entries.len());
             for i in start..start + u64::from(t.width) {
-                envs.push(view.envelope(i)?.unwrap_or_default());
+                let e = view.envelope(i)?.unwrap_or_default();
+                if let Some(p) = prune_of(&e) {
+                    pruned.extend(p.entries);
+                }
+                envs.push(e);
             }
             let erefs: Vec<&[u8]> = envs.iter().map(|e| e.as_slice()).collect();
             write_atomic(
@@ -114,6 +121,56 @@ pub fn write_tiles(tiles_dir: &Path, view: &ReadTx, old: u64, new: u64) -> Resul
             )?;
         }
         write_atomic(&tiles_dir.join(t.path()), &encode_entry_bundle(&refs)?)?;
+    }
+    republish_pruned(tiles_dir, view, &pruned)?;
+    Ok(())
+}
+
+/// prune_of parses `envelope` as a `retention-pruned` entry's, if it is one.
+fn prune_of(envelope: &[u8]) -> Option<regledger::registry::RetentionPruned> {
+    // Most envelopes are not prunes: a byte search spares parsing them.
+    let kind = regledger::registry::EntryKind::RetentionPruned
+        .name()
+        .as_bytes();
+    if !envelope.windows(kind.len()).any(|w| w == kind) {
+        return None;
+    }
+    let env = regledger::entry::envelope::Envelope::from_bytes(envelope).ok()?;
+    if env.kind_name().ok()? != regledger::registry::EntryKind::RetentionPruned.name() {
+        return None;
+    }
+    serde_json::from_slice(&env.payload).ok()
+}
+
+/// republish_pruned rewrites, from `view` (where the envelopes of `pruned`
+/// are gone), every envelope bundle already published that holds one of
+/// them: the full bundle and each partial one, so no published file keeps
+/// a pruned envelope. Entry bundles and hash tiles are not touched (the
+/// leaves stay). Written before the tiles size moves past the prune, so a
+/// crash in between writes them again at the next start.
+fn republish_pruned(tiles_dir: &Path, view: &ReadTx, pruned: &[u64]) -> Result<(), TileError> {
+    let mut bundles: Vec<u64> = pruned.iter().map(|i| i / TILE_WIDTH).collect();
+    bundles.dedup();
+    for n in bundles {
+        for width in 1..=TILE_WIDTH as u16 {
+            let t = Tile {
+                kind: TileKind::Entries,
+                n,
+                width,
+            }
+            .envelopes();
+            let path = tiles_dir.join(t.path());
+            if !path.is_file() {
+                continue;
+            }
+            let start = n * TILE_WIDTH;
+            let mut envs = Vec::with_capacity(usize::from(width));
+            for i in start..start + u64::from(width) {
+                envs.push(view.envelope(i)?.unwrap_or_default());
+            }
+            let refs: Vec<&[u8]> = envs.iter().map(|e| e.as_slice()).collect();
+            write_atomic(&path, &encode_entry_bundle(&refs)?)?;
+        }
     }
     Ok(())
 }

@@ -30,7 +30,7 @@ use regledger_client::{
 
 use super::{note_root, Contradiction, Mirror, Progress, Shape, SyncError};
 use super::{WINDOW_BUNDLES, WINDOW_BYTES};
-use crate::store::{Appender, StoreError};
+use crate::store::{gap_effects, Appender, StoreError};
 
 /// OwnNote is a log-signed checkpoint whose tree the mirror holds (or holds a prefix of).
 pub(super) struct OwnNote {
@@ -84,12 +84,21 @@ impl Sink for MirrorSink<'_> {
     }
 
     fn next_root(&mut self, index: u64, applied: Option<&Applied>) -> Result<Hash, SinkError> {
-        let a = applied.ok_or(SinkError::NotApplied(index))?;
+        // Under StopAtFirst an entry reaches the sink unapplied only as a
+        // gap the follower holds open for a prune (D22): it writes no state.
+        let Some(a) = applied else {
+            return Ok(self.log.next_root(index, &gap_effects(), &[0; 32])?);
+        };
         Ok(self.log.next_root(index, &a.effects, &a.content_id)?)
     }
 
     fn append(&mut self, e: Entry<'_>) -> Result<(), SinkError> {
-        let a = e.applied.ok_or(SinkError::NotApplied(e.ctx.index))?;
+        let Some(a) = e.applied else {
+            if e.parsed && e.envelope.is_none() && e.version == regledger::entry::leaf::LEAF_V2 {
+                return Ok(self.log.append_gap(e.ctx, e.leaf_hash, e.bytes)?);
+            }
+            return Err(SinkError::NotApplied(e.ctx.index));
+        };
         Ok(self.log.append_entry(
             e.ctx,
             e.leaf_hash,
@@ -432,6 +441,11 @@ impl Mirror {
             }
             let end = sink.head().size;
             if end == cp.size {
+                // An envelope missing that no prune up to the checkpoint
+                // names is the source's to serve: retried, not committed.
+                follower
+                    .finish(&mut StopAtFirst)
+                    .map_err(|f| stopped(Stop::Failed(f)))?;
                 follower
                     .check_root(cp, &sink, &mut StopAtFirst)
                     .map_err(stopped)?;

@@ -272,6 +272,11 @@ pub const DISCLOSURES: &[Disclosure] = &[
             REQ,
         ],
     },
+    Disclosure {
+        kind: EntryKind::RetentionPruned,
+        show: &["agreement_id", "entries"],
+        deny: &[REQ],
+    },
 ];
 
 const RESOURCE_CHANGE: &[&str] = &[

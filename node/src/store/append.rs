@@ -15,8 +15,12 @@
 //! node touched by several entries of a batch is written once.
 
 use regledger::entry::chain::EntryContext;
+use regledger::entry::envelope::Envelope;
 use regledger::registry::commit::{apply_writes, entry_writes};
-use regledger::registry::{Effects, StateKey, StateObject, StateReader};
+use regledger::registry::{
+    check_prune_scope, Effects, EntryKind, RetentionPruned, RuleViolation, StateKey, StateObject,
+    StateReader,
+};
 use regledger::statemap::{Changes, NodeReader, Overlay, StateMap};
 use regledger::{Hash, HashSuite};
 
@@ -66,6 +70,13 @@ pub(super) fn stage_on<R: NodeReader>(
     let mut map = StateMap::new(suite, Overlay::with_changes(nodes, changes));
     let root = apply_writes(&mut map, &writes).map_err(|e| StoreError::Map(e.to_string()));
     (root, map.into_store().into_changes())
+}
+
+/// gap_effects are the effects of a pruned entry whose envelope was never
+/// held ([`Appender::append_gap`]): an operation event's, which write no
+/// state and commit no content id.
+pub fn gap_effects() -> Effects {
+    Effects::new(EntryKind::OperationEvent, "")
 }
 
 /// leaf_version is the version byte of `leaf_bytes`; bytes that are not a
@@ -131,6 +142,45 @@ impl Appender<'_> {
         each!(self, a => a.root_at(size))
     }
 
+    /// envelope returns the envelope stored beside leaf `index`, the
+    /// entries appended in this transaction included (None: a v1 leaf, a
+    /// pruned one, or none).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn envelope(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        each!(self, a => a.envelope(index))
+    }
+
+    /// check_prune checks every entry a `retention-pruned` names against
+    /// the envelopes this store holds ([`check_prune_scope`]): the history
+    /// half of its rules, which the state cannot answer. The node asks
+    /// before it appends such an entry, so a bad one is refused with
+    /// nothing written; [`Appender::append_entry`] asks again.
+    ///
+    /// # Errors
+    ///
+    /// The outer error is the driver's; the inner the rule the prune breaks.
+    pub fn check_prune(
+        &self,
+        p: &RetentionPruned,
+    ) -> Result<Result<(), RuleViolation>, StoreError> {
+        for &i in &p.entries {
+            let held = match self.envelope(i)? {
+                Some(b) => Some(Envelope::from_bytes(&b).map_err(|e| StoreError::BadEntry {
+                    index: i,
+                    reason: e.to_string(),
+                })?),
+                None => None,
+            };
+            if let Err(v) = check_prune_scope(p, i, held.as_ref()) {
+                return Ok(Err(v));
+            }
+        }
+        Ok(Ok(()))
+    }
+
     /// next_root stages the state map writes of the entry at the head
     /// (index `index`, effects `fx`, envelope content id `content_id`;
     /// [`entry_writes`]) and returns the state root after it: what its v2
@@ -186,8 +236,20 @@ impl Appender<'_> {
                 size: at,
             });
         }
-        let written =
-            each!(self, a => a.write(at, leaf_hash, leaf_bytes, envelope_bytes, fx, content_id));
+        let mut written = each!(self, a => a.write(
+            at,
+            leaf_hash,
+            leaf_bytes,
+            envelope_bytes,
+            fx,
+            Some(content_id)
+        ));
+        // A prune drops the envelopes it names in the transaction that
+        // appends it: durable together, or not at all (a crash between
+        // the two cannot leave a prune without its effect, or the reverse).
+        if written.is_ok() && fx.kind == EntryKind::RetentionPruned {
+            written = self.prune(at, envelope_bytes);
+        }
         if let Err(e) = written {
             each!(self, a => a.fail());
             return Err(e);
@@ -195,5 +257,66 @@ impl Appender<'_> {
         let version = leaf_version(leaf_bytes, &head);
         each!(self, a => a.advance(leaf_hash, ctx.integrated_time_ms, version));
         Ok(())
+    }
+
+    /// append_gap appends, at the head, a v2 leaf whose envelope is gone
+    /// (pruned upstream before a mirror held it, D22): its leaf and stored
+    /// hashes, no envelope, no state, no content id (unknown). The follower
+    /// accepts such a gap only where the leaf wrote no state, so the map
+    /// writes staged for it are none: call [`Appender::next_root`] with
+    /// [`gap_effects`] first, as for any entry.
+    ///
+    /// # Errors
+    ///
+    /// As [`Appender::append_entry`].
+    pub fn append_gap(
+        &mut self,
+        ctx: &EntryContext,
+        leaf_hash: Hash,
+        leaf_bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let head = self.head();
+        let at = head.size;
+        if ctx.index != at || self.staged() != Some(at) {
+            return Err(StoreError::NotNext {
+                index: ctx.index,
+                size: at,
+            });
+        }
+        let fx = gap_effects();
+        let written = each!(self, a => a.write(at, leaf_hash, leaf_bytes, None, &fx, None));
+        if let Err(e) = written {
+            each!(self, a => a.fail());
+            return Err(e);
+        }
+        let version = leaf_version(leaf_bytes, &head);
+        each!(self, a => a.advance(leaf_hash, ctx.integrated_time_ms, version));
+        Ok(())
+    }
+
+    /// prune applies the `retention-pruned` entry at `at` (its envelope
+    /// `envelope_bytes`): checks its scope, then drops the envelopes it
+    /// names and records which entry pruned them.
+    fn prune(&mut self, at: u64, envelope_bytes: Option<&[u8]>) -> Result<(), StoreError> {
+        let bad = |reason: String| StoreError::BadEntry { index: at, reason };
+        let env = Envelope::from_bytes(envelope_bytes.ok_or_else(|| bad("no envelope".into()))?)
+            .map_err(|e| bad(e.to_string()))?;
+        let p: RetentionPruned =
+            serde_json::from_slice(&env.payload).map_err(|e| bad(e.to_string()))?;
+        // Every envelope held must be in scope. One not held is accepted
+        // here: the node refused such a prune before it appended it
+        // ([`Appender::check_prune`]), and a mirror that never held it
+        // (pruned upstream before it synced) has the follower's word that
+        // the entry wrote no state and that this prune names it.
+        for &i in &p.entries {
+            if let Some(b) = self.envelope(i)? {
+                let held = Envelope::from_bytes(&b).map_err(|e| StoreError::BadEntry {
+                    index: i,
+                    reason: e.to_string(),
+                })?;
+                check_prune_scope(&p, i, Some(&held)).map_err(StoreError::Prune)?;
+            }
+        }
+        each!(self, a => a.drop_envelopes(&p.entries, at))
     }
 }

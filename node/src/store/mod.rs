@@ -49,7 +49,7 @@
 mod postgres;
 pub(crate) mod redb;
 
-pub use self::append::Appender;
+pub use self::append::{gap_effects, Appender};
 
 use regledger::entry::leaf::LeafError;
 use regledger::registry::{StateKey, StateObject, StateReader};
@@ -111,6 +111,12 @@ pub enum StoreError {
         /// size is the store's size.
         size: u64,
     },
+    /// Prune: a `retention-pruned` entry names an entry that is not an
+    /// operation event of its agreement still held (the node refuses such
+    /// an entry before it appends it; a mirror finds it in the log: the
+    /// log's fault). Nothing of the transaction commits.
+    #[error("storage: {0}")]
+    Prune(regledger::registry::RuleViolation),
     /// Unreadable: a stored value does not decode.
     #[error("storage: the stored {0} is unreadable")]
     Unreadable(&'static str),
@@ -452,6 +458,16 @@ impl ReadTx {
     /// The driver's error.
     pub fn envelope(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         each!(self, r => r.envelope(index))
+    }
+
+    /// pruned_by returns the index of the `retention-pruned` entry that
+    /// dropped the envelope of entry `index`, if one did (D22).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn pruned_by(&self, index: u64) -> Result<Option<u64>, StoreError> {
+        each!(self, r => r.pruned_by(index))
     }
 
     /// entry returns leaf `index` opened with its envelope (inline or

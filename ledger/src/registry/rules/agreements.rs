@@ -132,6 +132,7 @@ pub(super) fn agreement_filed<S: StateReader + ?Sized>(
             filed_on: today,
             ended_on: None,
             retain_logs_until: None,
+            logs_pruned_through: None,
         }),
     );
     Ok(())

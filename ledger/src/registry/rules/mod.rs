@@ -26,6 +26,8 @@ mod resources;
 
 use checks::{Ctx, R};
 
+pub use operations::check_prune_scope;
+
 use crate::entry::chain::EntryContext;
 use crate::entry::envelope::{Envelope, Preverified};
 use crate::registry::calendar::Date;
@@ -219,6 +221,7 @@ pub fn apply_preverified(
             operations::data_destruction_attested(&mut c, env, &signer)?
         }
         EntryKind::OperationEvent => operations::operation_event(&mut c, env, &signer)?,
+        EntryKind::RetentionPruned => operations::retention_pruned(&mut c, env)?,
     }
     Ok(c.fx)
 }

@@ -139,3 +139,133 @@ pub(super) fn operation_event<S: StateReader + ?Sized>(
     c.subject(&ev.agreement_id);
     Ok(())
 }
+
+/// retention_pruned checks a data authority's prune of an agreement's
+/// operation logs (the role is checked by the kinds table): the agreement
+/// ended (terminated, or its term over without renewal) and its log
+/// retention has run out on the day the prune is logged — Guangxi Art.
+/// 12(3) at least 6 months after it ends, Chengdu Art. 26 at least 1 year,
+/// months counted as [`Date::add_months`] counts them — and the entries
+/// named are canonical, before this one, after the filing and after any
+/// earlier prune of it (a second prune of the same entries is refused, not
+/// a no-op: the log keeps one signed act per gap). That each named entry
+/// is an operation event of the agreement is a fact of the log's history,
+/// not of the state: the node and the mirror check it with
+/// [`check_prune_scope`] against the envelopes they hold.
+pub(super) fn retention_pruned<S: StateReader + ?Sized>(
+    c: &mut Ctx<'_, S>,
+    env: &Envelope,
+) -> R<()> {
+    let p: RetentionPruned = parse(env)?;
+    let idx = c.entry.index;
+    if p.entries.is_empty() || p.entries.len() > MAX_PRUNE_ENTRIES {
+        return Err(RuleViolation::MalformedPayload(format!(
+            "entries names 1..={MAX_PRUNE_ENTRIES} entry indexes (prune a longer history in several entries)"
+        )));
+    }
+    if p.entries.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(RuleViolation::MalformedPayload(
+            "entries must be strictly increasing".into(),
+        ));
+    }
+    let last = *p.entries.last().expect("not empty");
+    if last >= idx {
+        return Err(RuleViolation::MalformedPayload(format!(
+            "entries must be before this entry ({idx}); {last} is not"
+        )));
+    }
+    let mut a = c.agreement(&p.agreement_id)?;
+    let first = p.entries[0];
+    if first <= a.filed_index {
+        return Err(RuleViolation::NotPrunable {
+            index: first,
+            why: format!(
+                "it precedes the filing of {} (entry {}): it is no operation event of it",
+                p.agreement_id, a.filed_index
+            ),
+        });
+    }
+    if let Some(through) = a.logs_pruned_through {
+        if first <= through {
+            return Err(RuleViolation::NotPrunable {
+                index: first,
+                why: format!(
+                    "the operation logs of {} are pruned through entry {through} already: a prune names only later entries",
+                    p.agreement_id
+                ),
+            });
+        }
+    }
+    let (ended, until) = match (a.status, a.ended_on, a.retain_logs_until) {
+        (Status::Terminated, Some(end), Some(until)) => (end, until),
+        // A term that ran out without renewal ended on its last day (a
+        // renewal is applied for before the term ends, 协议期满之前).
+        _ if a.fields.term_end < c.today => {
+            let end = a.fields.term_end;
+            let until = end
+                .add_months(c.profile.retention_months)
+                .ok_or_else(|| RuleViolation::InvalidDates("retention out of range".into()))?;
+            (end, until)
+        }
+        _ => {
+            return Err(RuleViolation::InvalidTransition {
+                what: "agreement",
+                id: p.agreement_id.clone(),
+                from: a.status.name().into(),
+                action: "prune its operation logs (it has not ended: terminate it, or wait for its term to end)",
+            })
+        }
+    };
+    if c.today < until {
+        return Err(RuleViolation::RetentionNotOver {
+            agreement: p.agreement_id.clone(),
+            ended,
+            until,
+            citation: c.profile.retention_citation,
+        });
+    }
+    a.logs_pruned_through = Some(last);
+    c.subject(&p.agreement_id);
+    c.put(
+        StateKey::Agreement(p.agreement_id.clone()),
+        StateObject::Agreement(a),
+    );
+    Ok(())
+}
+
+/// check_prune_scope checks one entry a prune names, against the envelope
+/// of entry `index` as the checker holds it (`None`: it holds none): it
+/// must be an operation event of the prune's agreement. A registration
+/// record — any other kind — is never pruned (the seeds' retention periods
+/// are for operation logs; registration records are what the log is for),
+/// and an envelope already gone cannot be pruned again.
+///
+/// # Errors
+///
+/// [`RuleViolation::NotPrunable`], saying what the entry is.
+pub fn check_prune_scope(
+    p: &RetentionPruned,
+    index: u64,
+    envelope: Option<&Envelope>,
+) -> Result<(), RuleViolation> {
+    let not = |why: String| RuleViolation::NotPrunable { index, why };
+    let Some(env) = envelope else {
+        return Err(not(
+            "its envelope is not held (pruned already, or never logged)".into(),
+        ));
+    };
+    let kind = env.kind_name().unwrap_or("?");
+    if kind != EntryKind::OperationEvent.name() {
+        return Err(not(format!(
+            "it is a {kind}: only operation events are pruned, registration records never"
+        )));
+    }
+    match serde_json::from_slice::<OperationEvent>(&env.payload) {
+        Ok(ev) if ev.agreement_id == p.agreement_id => Ok(()),
+        Ok(ev) => Err(not(format!(
+            "it is an operation event of {}, not of {}",
+            ev.agreement_id, p.agreement_id
+        ))),
+        Err(e) => Err(not(format!("its operation event does not parse: {e}"))),
+    }
+}

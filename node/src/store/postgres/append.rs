@@ -142,6 +142,41 @@ impl PgAppender<'_> {
         self.w.moved = true;
     }
 
+    /// envelope: see [`crate::store::Appender::envelope`]: this
+    /// transaction's own appends first (none dropped yet), then the database.
+    pub(in crate::store) fn envelope(&self, at: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let p = &self.w.pending;
+        if p.pruned.iter().any(|(x, _)| *x == i(at)) {
+            return Ok(None);
+        }
+        if let Some(k) = p.env_idx.iter().position(|x| *x == i(at)) {
+            return Ok(Some(p.envelopes[k].clone()));
+        }
+        let r = block_on(self.w.c().query_typed_opt(
+            "SELECT envelope FROM regledger.envelopes WHERE idx = $1",
+            &[(&i(at), Type::INT8)],
+        ));
+        Ok(self.w.fail_on(r)?.map(|row| row.get::<_, Vec<u8>>(0)))
+    }
+
+    /// drop_envelopes: see the redb driver's.
+    pub(in crate::store) fn drop_envelopes(
+        &mut self,
+        indexes: &[u64],
+        by: u64,
+    ) -> Result<(), StoreError> {
+        let p = &mut self.w.pending;
+        for &x in indexes {
+            // One of this transaction's own appends is never written.
+            if let Some(k) = p.env_idx.iter().position(|e| *e == i(x)) {
+                p.env_idx.remove(k);
+                p.envelopes.remove(k);
+            }
+            p.pruned.push((i(x), i(by)));
+        }
+        Ok(())
+    }
+
     /// write buffers the rows of the entry at index `at` (checked to be
     /// the staged head by [`crate::store::Appender::append_entry`]).
     pub(in crate::store) fn write(
@@ -151,7 +186,7 @@ impl PgAppender<'_> {
         leaf_bytes: &[u8],
         envelope_bytes: Option<&[u8]>,
         fx: &Effects,
-        content_id: [u8; 32],
+        content_id: Option<[u8; 32]>,
     ) -> Result<(), StoreError> {
         let new_hashes = stored_hashes_for_record(self.suite, at, leaf_hash, &Hashes(self.w))?;
         // The committed records, the bytes the state map's value hash covers.
@@ -170,7 +205,9 @@ impl PgAppender<'_> {
             p.env_idx.push(i(at));
             p.envelopes.push(e.to_vec());
         }
-        p.content_ids.insert(content_id, at);
+        if let Some(c) = content_id {
+            p.content_ids.insert(c, at);
+        }
         p.state.extend(state);
         for s in &fx.subjects {
             p.subjects.push((s.clone(), i(at)));

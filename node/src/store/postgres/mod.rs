@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS regledger.subjects (subject text COLLATE "C" NOT NULL
 CREATE TABLE IF NOT EXISTS regledger.checkpoints (size bigint PRIMARY KEY, note text NOT NULL);
 CREATE TABLE IF NOT EXISTS regledger.envelopes (idx bigint PRIMARY KEY, envelope bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS regledger.state_map (key bytea PRIMARY KEY, node bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS regledger.pruned (idx bigint PRIMARY KEY, by_idx bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS regledger.writer (id int PRIMARY KEY);
 INSERT INTO regledger.writer VALUES (1) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS regledger.leader (id int PRIMARY KEY, holder text NOT NULL, token bigint NOT NULL, expires_at timestamptz NOT NULL);

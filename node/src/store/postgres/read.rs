@@ -182,6 +182,15 @@ impl PgRead {
         .map(|r| r.get::<_, Vec<u8>>(0)))
     }
 
+    /// pruned_by: see [`super::ReadTx::pruned_by`].
+    pub fn pruned_by(&self, index: u64) -> Result<Option<u64>, StoreError> {
+        Ok(block_on(self.c().query_typed_opt(
+            "SELECT by_idx FROM regledger.pruned WHERE idx = $1",
+            &[(&i(index), Type::INT8)],
+        ))?
+        .map(|r| r.get::<_, i64>(0) as u64))
+    }
+
     /// map_nodes reads the state map's nodes in this snapshot.
     pub fn map_nodes(&self) -> PgMapNodes<'_> {
         PgMapNodes(self)

@@ -33,6 +33,9 @@ pub(super) struct Pending {
     pub(super) subjects: Vec<(String, i64)>,
     pub(super) env_idx: Vec<i64>,
     pub(super) envelopes: Vec<Vec<u8>>,
+    /// pruned are envelopes a `retention-pruned` drops (index, prune
+    /// index), deleted at commit after this transaction's own inserts.
+    pub(super) pruned: Vec<(i64, i64)>,
     /// map_changes are the state map writes staged by the appends, written
     /// once at commit (D15), as redb's.
     pub(super) map_changes: Changes,
@@ -311,6 +314,8 @@ impl PgWrite {
 
         // Pipelined: every statement is sent before the first answer is
         // awaited; the server runs them in order, in this transaction.
+        let pruned_idx: Vec<i64> = p.pruned.iter().map(|(x, _)| *x).collect();
+        let pruned_by: Vec<i64> = p.pruned.iter().map(|(_, b)| *b).collect();
         let mut sent: Vec<Statement<'_>> = Vec::new();
         if !p.leaf_idx.is_empty() {
             sent.push(stmt(
@@ -331,6 +336,22 @@ impl PgWrite {
                 [
                     (&p.env_idx, Type::INT8_ARRAY),
                     (&p.envelopes, Type::BYTEA_ARRAY),
+                ],
+            ));
+        }
+        if !pruned_idx.is_empty() {
+            sent.push(stmt(
+                c,
+                "DELETE FROM regledger.envelopes WHERE idx = ANY($1) AND $2::int8 IS NOT NULL",
+                [(&pruned_idx, Type::INT8_ARRAY), (&0i64, Type::INT8)],
+            ));
+            sent.push(stmt(
+                c,
+                "INSERT INTO regledger.pruned (idx, by_idx) \
+                 SELECT * FROM unnest($1::int8[], $2::int8[])",
+                [
+                    (&pruned_idx, Type::INT8_ARRAY),
+                    (&pruned_by, Type::INT8_ARRAY),
                 ],
             ));
         }

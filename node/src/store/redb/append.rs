@@ -11,7 +11,8 @@ use regledger::tlog::tree::{stored_hash_count, stored_hashes_for_record, tree_ha
 use regledger::{Hash, HashSuite};
 
 use super::tables::{
-    state_get, Hashes, MapNodes, CONTENT_IDS, ENVELOPES, HASHES, LEAVES, STATE, STATE_MAP, SUBJECTS,
+    state_get, Hashes, MapNodes, CONTENT_IDS, ENVELOPES, HASHES, LEAVES, PRUNED, STATE, STATE_MAP,
+    SUBJECTS,
 };
 use crate::store::append::stage_on;
 use crate::store::{Head, StoreError};
@@ -34,6 +35,7 @@ pub struct RedbAppender<'tx> {
     state: Table<'tx, &'static str, &'static [u8]>,
     content_ids: Table<'tx, [u8; 32], u64>,
     subjects: MultimapTable<'tx, &'static str, u64>,
+    pruned: Table<'tx, u64, u64>,
 }
 
 /// StateView reads the registry state of an [`RedbAppender`]'s transaction.
@@ -69,6 +71,7 @@ impl<'tx> RedbAppender<'tx> {
             state: tx.open_table(STATE)?,
             content_ids: tx.open_table(CONTENT_IDS)?,
             subjects: tx.open_multimap_table(SUBJECTS)?,
+            pruned: tx.open_table(PRUNED)?,
         })
     }
 
@@ -139,7 +142,7 @@ impl<'tx> RedbAppender<'tx> {
         leaf_bytes: &[u8],
         envelope_bytes: Option<&[u8]>,
         fx: &Effects,
-        content_id: [u8; 32],
+        content_id: Option<[u8; 32]>,
     ) -> Result<(), StoreError> {
         let new_hashes = stored_hashes_for_record(self.suite, i, leaf_hash, &Hashes(&self.hashes))?;
         for (at, h) in (stored_hash_count(i)..).zip(new_hashes) {
@@ -149,7 +152,9 @@ impl<'tx> RedbAppender<'tx> {
         if let Some(e) = envelope_bytes {
             self.envelopes.insert(i, e)?;
         }
-        self.content_ids.insert(content_id, i)?;
+        if let Some(c) = content_id {
+            self.content_ids.insert(c, i)?;
+        }
         for (k, v) in &fx.writes {
             // The committed record, the bytes the state map's value hash covers.
             let rec = record_bytes(i, v);
@@ -157,6 +162,25 @@ impl<'tx> RedbAppender<'tx> {
         }
         for s in &fx.subjects {
             self.subjects.insert(s.as_str(), i)?;
+        }
+        Ok(())
+    }
+
+    /// envelope: see [`crate::store::Appender::envelope`].
+    pub(in crate::store) fn envelope(&self, i: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.envelopes.get(i)?.map(|v| v.value().to_vec()))
+    }
+
+    /// drop_envelopes removes the envelopes of `indexes` and records that
+    /// entry `by` pruned them (see [`crate::store::Appender::append_entry`]).
+    pub(in crate::store) fn drop_envelopes(
+        &mut self,
+        indexes: &[u64],
+        by: u64,
+    ) -> Result<(), StoreError> {
+        for &i in indexes {
+            self.envelopes.remove(i)?;
+            self.pruned.insert(i, by)?;
         }
         Ok(())
     }

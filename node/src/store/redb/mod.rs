@@ -92,6 +92,7 @@ impl RedbStore {
             tx.open_table(CHECKPOINTS)?;
             tx.open_table(ENVELOPES)?;
             tx.open_table(STATE_MAP)?;
+            tx.open_table(PRUNED)?;
         }
         tx.commit()?;
         migrate::content_ids(&db, quick_repair, migrate::CHUNK)?;
@@ -130,6 +131,7 @@ impl RedbStore {
             meta: txn.open_table(META)?,
             envelopes: txn.open_table(ENVELOPES)?,
             map: txn.open_table(STATE_MAP)?,
+            pruned: txn.open_table(PRUNED)?,
             txn,
         })
     }
@@ -195,6 +197,7 @@ pub struct RedbRead {
     meta: ReadOnlyTable<&'static str, &'static [u8]>,
     envelopes: ReadOnlyTable<u64, &'static [u8]>,
     map: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    pruned: ReadOnlyTable<u64, u64>,
     txn: ReadTransaction,
 }
 
@@ -234,6 +237,15 @@ impl RedbRead {
     /// [`StoreError::Database`].
     pub fn envelope(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.envelopes.get(index)?.map(|v| v.value().to_vec()))
+    }
+
+    /// pruned_by: see [`super::ReadTx::pruned_by`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`].
+    pub fn pruned_by(&self, index: u64) -> Result<Option<u64>, StoreError> {
+        Ok(self.pruned.get(index)?.map(|v| v.value()))
     }
 
     /// map_nodes reads the state map's nodes as of this snapshot.

@@ -24,6 +24,9 @@ pub(super) const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("sta
 /// ENVELOPES maps index → the envelope of a v2 leaf (its binary form,
 /// which the leaf's envelope hash commits to); a v1 leaf holds its own.
 pub(super) const ENVELOPES: TableDefinition<u64, &[u8]> = TableDefinition::new("envelopes");
+/// PRUNED maps the index of an entry whose envelope a `retention-pruned`
+/// dropped → the index of that prune entry (the leaf stays; D22).
+pub(super) const PRUNED: TableDefinition<u64, u64> = TableDefinition::new("pruned");
 /// STATE_MAP holds the state map's internal nodes (D15): [`regledger::statemap::NodeId`]
 /// bytes → [`regledger::statemap::InternalNode`] bytes, and under the empty
 /// key the root slot ([`regledger::statemap::Child`] bytes). A store without

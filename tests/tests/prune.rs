@@ -1,0 +1,280 @@
+//! Audited retention pruning on a real node (issue 14 item 5, D22): a data
+//! authority's `retention-pruned` drops the envelopes of operation events
+//! whose retention ran out; the leaves stay, so the tree, every checkpoint
+//! and inclusion proof still verify; the audit accepts exactly those gaps;
+//! a mirror drops them too; the prune survives SIGKILL. Bad prunes are
+//! refused with nothing written, and a gap no prune names fails the audit.
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use regledger::registry::calendar::Date;
+use regledger::registry::EntryKind;
+use regledger::testkit::{Testkit, DOC};
+use regledger::tlog::checkpoint::Checkpoint;
+use regledger::tlog::note::Note;
+use regledger::tlog::proof::verify_inclusion;
+use regledger::tlog::tile::{decode_entry_bundle, encode_entry_bundle};
+use regledger::{Hash, HashSuite};
+use regledger_e2e::*;
+use serde_json::{json, Value};
+
+const ORIGIN: &str = "regledger.test/prune";
+
+fn audit(tiles: &Path, log: &Path) -> (i32, Value, String) {
+    let out = Command::new(bin("regledger-verify"))
+        .args(["--json", "audit", "--dir"])
+        .arg(tiles)
+        .arg("--log")
+        .arg(log)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// envelope_items returns the items of the full-or-partial envelope bundle
+/// 0 of width `width` in `tiles`.
+fn envelope_items(tiles: &Path, width: u64) -> Vec<Vec<u8>> {
+    let p = tiles.join(format!("tile/envelopes/000.p/{width}"));
+    let b = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    decode_entry_bundle(&b, width as usize)
+        .unwrap()
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// files_holding lists the files under `dir` whose bytes contain `needle`.
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle)
+            {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_prune_drops_envelopes_keeps_proofs_passes_the_audit_is_mirrored_and_survives_sigkill() {
+    prune_flow(None);
+}
+
+/// The same on the PostgreSQL driver (D20): the drop and the `pruned`
+/// rows commit with the prune.
+#[test]
+fn on_postgres_a_prune_drops_envelopes_and_survives_sigkill() {
+    let Some(pg) = postgres() else { return };
+    prune_flow(Some(&pg.fresh_db()));
+}
+
+/// prune_flow runs the whole flow on a node whose store is `store`
+/// (`--store`; `None`: redb).
+fn prune_flow(store: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::live(ORIGIN);
+    init_with_testkit_in(&data, ORIGIN, "sha256", &kit, store);
+    let log = data.join("log.json");
+    let tiles = data.join("tiles");
+    let store_args: Vec<&str> = match store {
+        Some(s) => vec!["--store", s],
+        None => vec![],
+    };
+    let mut node = Node::start(&data, &store_args);
+    for s in kit.setup(HashSuite::Sha256, "guangxi").iter().skip(1) {
+        assert_eq!(post(&node.url, &s.envelope).0, 200, "{}", s.label);
+    }
+    // An operation agreement that ran from 250 days ago, terminated a
+    // retention period (6 months, Guangxi Art. 12(3)) ago: its logs may go today.
+    let today = kit.today();
+    let days = |n: i64| today.add_days(n).unwrap();
+    let ended: Date = (150..=200)
+        .map(|b| days(-b))
+        .find(|d| d.add_months(6).unwrap() <= today)
+        .unwrap();
+    let (code, r) = post(
+        &node.url,
+        &kit.agency.sign(
+            EntryKind::AgreementFiled,
+            &json!({"id": "OA-P", "agreement_type": "operation-agreement", "parties": [kit.agency.id, kit.operator.id],
+                    "grantee": kit.operator.id, "scope": ["R-GX-TRANSPORT-001"], "signed_on": days(-250),
+                    "term_start": days(-250), "term_end": days(400), "document_title": "公共数据资源授权运营协议",
+                    "document_blake3": DOC}),
+        ),
+    );
+    assert_eq!(code, 200, "{r}");
+    let t0 = (days(-230).days_since_epoch() as u64) * 86_400_000 + 7_200_000;
+    let mut ops = Vec::new();
+    let mut op_envs = Vec::new();
+    for k in 0..3u64 {
+        let env = kit.operator.sign(
+            EntryKind::OperationEvent,
+            &json!({"agreement_id": "OA-P", "action": "access", "occurred_at_ms": t0 + k, "actor": "svc-prune", "records": k}),
+        );
+        let (code, r) = post(&node.url, &env);
+        assert_eq!(code, 200, "{r}");
+        ops.push(r["index"].as_u64().unwrap());
+        op_envs.push(env);
+    }
+    let (code, r) = post(
+        &node.url,
+        &kit.agency.sign(
+            EntryKind::AgreementTerminated,
+            &json!({"id": "OA-P", "reason": "voluntary-exit", "detail": "运营机构主动退出", "effective_on": ended}),
+        ),
+    );
+    assert_eq!(code, 200, "{r}");
+    let terminated = r["index"].as_u64().unwrap();
+    let n0 = tree_size(&node.url);
+    wait_for_checkpoint(&node.url, n0);
+
+    // A mirror that holds every envelope before the prune.
+    let mirror = Mirror::start(&node.url, &log, &dir.path().join("mirror"), &[]);
+    wait_for_checkpoint(&mirror.url, n0);
+    let mtiles = mirror.data.join("tiles");
+    assert!(!envelope_items(&mtiles, n0)[ops[0] as usize].is_empty());
+
+    // Refused, nothing written: another signer, an agreement that did not
+    // end, a registration record in the list.
+    let prune = |who: &regledger::testkit::Party, agreement: &str, entries: &[u64]| {
+        who.sign(
+            EntryKind::RetentionPruned,
+            &json!({"agreement_id": agreement, "entries": entries}),
+        )
+    };
+    for (env, status, code) in [
+        (
+            prune(&kit.agency, "OA-P", &ops[..2]),
+            403,
+            "role-not-allowed",
+        ),
+        (
+            prune(&kit.authority, "OA-1", &ops[..2]),
+            409,
+            "invalid-transition",
+        ),
+        (
+            prune(&kit.authority, "OA-P", &[ops[0], terminated]),
+            409,
+            "not-prunable",
+        ),
+    ] {
+        let (c, body) = post(&node.url, &env);
+        assert_eq!(c, status, "{body}");
+        assert!(body["type"].as_str().unwrap().ends_with(code), "{body}");
+        assert_eq!(tree_size(&node.url), n0);
+    }
+
+    // The valid prune of the first two events (the third stays).
+    let (code, r) = post(&node.url, &prune(&kit.authority, "OA-P", &ops[..2]));
+    assert_eq!(code, 200, "{r}");
+    let p = r["index"].as_u64().unwrap();
+    let n1 = p + 1;
+    let cp = wait_for_checkpoint(&node.url, n1);
+    let root = Checkpoint::parse(&Note::parse(cp.as_bytes()).unwrap().text)
+        .unwrap()
+        .root;
+
+    let check_node = |url: &str, tiles: &Path| {
+        // The envelope bundles hold no pruned envelope, in no file.
+        for (k, env) in op_envs.iter().enumerate() {
+            let held = files_holding(tiles, &env.to_bytes());
+            if k < 2 {
+                assert!(held.is_empty(), "entry {} still in {held:?}", ops[k]);
+            } else {
+                assert!(!held.is_empty());
+            }
+        }
+        let items = envelope_items(tiles, n1);
+        assert!(items[ops[0] as usize].is_empty() && items[ops[1] as usize].is_empty());
+        assert!(!items[ops[2] as usize].is_empty());
+        // The entry tiles are unchanged: the leaves stay, and prove.
+        let (c, body) = get_text(&format!("{url}/v1/entries/{}", ops[0])).unwrap();
+        assert_eq!(c, 410, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["pruned_by"], p.to_string(), "{body}");
+        let bundle = std::fs::read(tiles.join(format!("tile/entries/000.p/{n1}"))).unwrap();
+        let leaves = decode_entry_bundle(&bundle, n1 as usize).unwrap();
+        let leaf_hash = HashSuite::Sha256.leaf_hash(leaves[ops[0] as usize]);
+        let proof = get_json(&format!(
+            "{url}/v1/proof/inclusion?index={}&size={n1}",
+            ops[0]
+        ));
+        let proof: Vec<Hash> = proof["inclusion_proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| Hash(B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap()))
+            .collect();
+        verify_inclusion(HashSuite::Sha256, n1, ops[0], &leaf_hash, &proof, &root).unwrap();
+    };
+    check_node(&node.url, &tiles);
+    let (code, v, err) = audit(&tiles, &log);
+    assert_eq!(code, 0, "{err}{v}");
+    assert_eq!(v["entries_checked"], n1);
+    assert_eq!(v["pruned_entries"], 2, "{v}");
+
+    // The mirror follows the prune: it drops the envelopes too.
+    assert_eq!(wait_for_checkpoint(&mirror.url, n1), cp);
+    let items = envelope_items(&mtiles, n1);
+    assert!(items[ops[0] as usize].is_empty() && !items[ops[2] as usize].is_empty());
+    assert!(files_holding(&mtiles, &op_envs[0].to_bytes()).is_empty());
+
+    // A mirror that never held the pruned envelopes follows the log as
+    // it is now, and serves the same gaps.
+    let late = Mirror::start(&node.url, &log, &dir.path().join("late-mirror"), &[]);
+    assert_eq!(wait_for_checkpoint(&late.url, n1), cp);
+    let ltiles = late.data.join("tiles");
+    let items = envelope_items(&ltiles, n1);
+    assert!(items[ops[0] as usize].is_empty() && !items[ops[2] as usize].is_empty());
+    let (c, body) = get_text(&format!("{}/v1/entries/{}", late.url, ops[1])).unwrap();
+    assert_eq!(c, 410, "{body}");
+    let (code, v, err) = audit(&ltiles, &log);
+    assert_eq!((code, &v["pruned_entries"]), (0, &json!(2)), "{err}{v}");
+
+    // A gap no prune names fails the audit, naming the entry.
+    let copy = dir.path().join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    copy_dir(&tiles, &copy);
+    let mut items = envelope_items(&copy, n1);
+    items[ops[2] as usize].clear();
+    let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+    std::fs::write(
+        copy.join(format!("tile/envelopes/000.p/{n1}")),
+        encode_entry_bundle(&refs).unwrap(),
+    )
+    .unwrap();
+    let (code, v, err) = audit(&copy, &log);
+    assert_eq!(code, 1, "{err}{v}");
+    let failures = v["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{v}");
+    assert_eq!(failures[0]["index"], ops[2], "{v}");
+    assert_eq!(failures[0]["check"], "envelope-missing", "{v}");
+
+    // SIGKILL: the prune, and everything else, is still there.
+    node.kill9();
+    node.restart();
+    assert_eq!(tree_size(&node.url), n1);
+    let (c, _) = get_text(&format!("{}/v1/entries/{}", node.url, ops[2])).unwrap();
+    assert_eq!(c, 200);
+    check_node(&node.url, &tiles);
+    let (code, v, err) = audit(&tiles, &log);
+    assert_eq!(code, 0, "{err}{v}");
+}
