@@ -13,7 +13,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use regledger::entry::envelope::{Envelope, Preverified};
-use regledger::registry::key_of;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -141,21 +140,20 @@ pub(super) async fn submit(
 
 /// preverify verifies every signature by a key already committed here, on
 /// the request's thread, so the sequencer need not (keys are immutable
-/// once registered); the rules verify every other one. A store that cannot
-/// be read leaves them all to the rules.
+/// once registered); the rules verify every other one. Keys come from the
+/// store's committed state in memory ([`crate::store::Store::known_key`]);
+/// a store that cannot be read leaves them all to the rules.
 fn preverify(app: &App, env: &Envelope) -> Result<Vec<Preverified>, Response> {
-    let Ok(view) = app.store.read() else {
-        return Ok(Vec::new());
-    };
-    env.verify_known(|kid| key_of(&view, kid)).map_err(|e| {
-        app.metrics.reject("bad-signature");
-        problem(
-            StatusCode::FORBIDDEN,
-            "bad-signature",
-            "Entry refused by a registry rule",
-            format!("signature does not verify: {e}"),
-        )
-    })
+    env.verify_known(|kid| app.store.known_key(kid))
+        .map_err(|e| {
+            app.metrics.reject("bad-signature");
+            problem(
+                StatusCode::FORBIDDEN,
+                "bad-signature",
+                "Entry refused by a registry rule",
+                format!("signature does not verify: {e}"),
+            )
+        })
 }
 
 fn shutting_down() -> Response {

@@ -41,9 +41,11 @@ struct AppenderState<'a, 'tx>(&'a Appender<'tx>);
 
 impl StateReader for AppenderState<'_, '_> {
     fn get(&self, key: &StateKey) -> Option<StateObject> {
+        // Through the committed state in memory (store/cache.rs): the
+        // rules read the same few objects for every entry.
         match self.0 {
-            Appender::Redb(a) => a.state().get(key),
-            Appender::Postgres(a) => a.state().get(key),
+            Appender::Redb(a) => a.txc_ref().get(key, || a.state_lookup(key)),
+            Appender::Postgres(a) => a.txc_ref().get(key, || a.state_lookup(key)),
         }
     }
 }
@@ -186,9 +188,13 @@ impl Appender<'_> {
                 size: at,
             });
         }
+        // Recorded before the driver writes them: from now on a read of
+        // these keys is this transaction's, never taken for committed.
+        each!(self, a => a.txc().wrote(&fx.writes));
         let written =
             each!(self, a => a.write(at, leaf_hash, leaf_bytes, envelope_bytes, fx, content_id));
         if let Err(e) = written {
+            each!(self, a => a.txc().poison());
             each!(self, a => a.fail());
             return Err(e);
         }
