@@ -1,6 +1,12 @@
 //! testkit builds valid, signed registry histories from fixed seeds, for
 //! tests, examples, benchmarks and end-to-end checks of the node and
 //! verifier. Keys here are public test keys: never use them in production.
+//!
+//! It compiles only with the `testkit` feature, so it is not part of the
+//! surface a verifier links. It is long (about 700 lines) because it builds
+//! one complete, valid history of every lifecycle (one method per entry
+//! kind, in the order the rules require), which the tests of every crate
+//! share; splitting it by kind would split that order across files.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;

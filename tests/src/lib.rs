@@ -37,13 +37,41 @@ pub fn bin(name: &str) -> PathBuf {
         .and_then(|d| d.parent())
         .expect("target/<profile>");
     let p = dir.join(name);
-    if !p.exists() {
+    if !p.exists() || older_than_sources(&p) {
         // `cargo test -p regledger-e2e` alone does not build the other
-        // packages' binaries: build them once, into the same target dir.
+        // packages' binaries (nor rebuild stale ones, which would test old
+        // code): build them once, into the same target dir.
         build_binaries(dir);
     }
     assert!(p.exists(), "{} not built", p.display());
     p
+}
+
+/// older_than_sources says whether the binary at `p` is older than a
+/// source file of the crates it is built from (`cargo test --workspace`
+/// builds them first, so there they are never older).
+fn older_than_sources(p: &Path) -> bool {
+    fn newest(dir: &Path) -> Option<std::time::SystemTime> {
+        let mut t = None;
+        for e in std::fs::read_dir(dir).ok()?.flatten() {
+            let path = e.path();
+            let m = if path.is_dir() {
+                newest(&path)
+            } else {
+                e.metadata().and_then(|m| m.modified()).ok()
+            };
+            t = t.max(m);
+        }
+        t
+    }
+    let Ok(built) = std::fs::metadata(p).and_then(|m| m.modified()) else {
+        return true;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    ["ledger/src", "client/src", "node/src", "verifier/src"]
+        .iter()
+        .filter_map(|d| newest(&root.join(d)))
+        .any(|t| t > built)
 }
 
 fn build_binaries(profile_dir: &Path) {

@@ -3,10 +3,14 @@
 //! the check it belongs to.
 
 use super::*;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use regledger::cert::assemble::assemble;
+use regledger::cert::bundle::{CertificateBundle, EntryProof};
 use regledger::descriptor::LogDescriptorJson;
 use regledger::testkit::{replay, Testkit, REGISTRATION_NO};
 use regledger::tlog::checkpoint::sign_checkpoint;
+use regledger::tlog::checkpoint::Checkpoint;
 use regledger::tlog::cosignature::{add_signatures, cosign};
 use regledger::tlog::memory::MemoryTree;
 use regledger::tlog::note::{KeyType, Signer};
