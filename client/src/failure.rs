@@ -71,6 +71,9 @@ pub enum Check {
     TrustedRollback,
     /// TrustedFork: the log has another root at the size of a checkpoint accepted before.
     TrustedFork,
+    /// Snapshot: a state snapshot an audit starts from is not the log's
+    /// state at its checkpoint (issue 14).
+    Snapshot,
 }
 
 impl Check {
@@ -100,6 +103,7 @@ impl Check {
             Check::Root => Borrowed("root"),
             Check::TrustedRollback => Borrowed("trusted-rollback"),
             Check::TrustedFork => Borrowed("trusted-fork"),
+            Check::Snapshot => Borrowed("snapshot"),
         }
     }
 
@@ -116,6 +120,7 @@ impl Check {
             | Check::EntryBundle
             | Check::Envelope
             | Check::HashTile
+            | Check::Snapshot
             | Check::Root => Fault::BadData,
             Check::Leaf
             | Check::LeafIndex
@@ -255,6 +260,15 @@ impl Collect {
         // MAX_FAILURES lower ones before it.
         if self.failures.len() >= MAX_FAILURES * 4 {
             self.compact();
+        }
+    }
+
+    /// absorb records every failure `other` recorded (its count too).
+    pub fn absorb(&mut self, other: Collect) {
+        let (count, failures) = other.finish();
+        self.count += count - failures.len() as u64;
+        for f in failures {
+            self.push(f);
         }
     }
 

@@ -52,6 +52,7 @@
 //! - [`source`]: [`TileSource`], [`DirSource`], [`HttpSource`], bounded reads.
 //! - [`fallback`]: [`Fallback`], several sources with a backoff each.
 //! - [`tiles`]: authenticating tiles before use, or comparing them after.
+//! - [`edge`]: [`edge::EdgeTree`], the right edge of a tree and its hash tiles as they complete.
 //! - [`follower`]: [`Follower`], [`Sink`].
 //! - [`signatures`]: [`SignatureCheck`], [`Inline`].
 //! - [`mod@consistency`]: [`Accepted`], [`Consistency`].
@@ -59,6 +60,7 @@
 #![forbid(unsafe_code)]
 
 pub mod consistency;
+pub mod edge;
 pub mod failure;
 pub mod fallback;
 pub mod follower;

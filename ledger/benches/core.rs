@@ -147,6 +147,42 @@ fn algorithms(c: &mut Criterion) {
     g.finish();
 }
 
+/// suites: the three hash suites side by side (D19: what sm3 mode costs
+/// per hash): one hash of 1 KiB, and the RFC 9162 root of 1,000 leaves
+/// (leaf hashes of 64-byte items, then the tree).
+fn suites(c: &mut Criterion) {
+    let data = vec![7u8; 1024];
+    let mut g = c.benchmark_group("suite_hash_1KiB");
+    g.throughput(Throughput::Bytes(1024));
+    for suite in [HashSuite::Sha256, HashSuite::Blake3, HashSuite::Sm3] {
+        g.bench_function(suite.name(), |b| {
+            b.iter(|| suite.digest(&[black_box(&data)]))
+        });
+    }
+    g.finish();
+    let items: Vec<Vec<u8>> = (0u64..1000)
+        .map(|i| {
+            let mut v = vec![0u8; 64];
+            v[..8].copy_from_slice(&i.to_le_bytes());
+            v
+        })
+        .collect();
+    let mut g = c.benchmark_group("suite_tree_1k_leaves");
+    g.throughput(Throughput::Elements(1000));
+    for suite in [HashSuite::Sha256, HashSuite::Blake3, HashSuite::Sm3] {
+        g.bench_function(suite.name(), |b| {
+            b.iter(|| {
+                let mut t = MemoryTree::with_capacity(suite, 1000);
+                for it in &items {
+                    t.append_data(black_box(it));
+                }
+                black_box(t.root())
+            })
+        });
+    }
+    g.finish();
+}
+
 fn batch(c: &mut Criterion) {
     let kit = Testkit::new("bench.example/core");
     let pk = [kit.business.public_key()];
@@ -189,5 +225,5 @@ fn notes(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hashing, tree, signatures, algorithms, batch, notes);
+criterion_group!(benches, hashing, tree, signatures, algorithms, suites, batch, notes);
 criterion_main!(benches);

@@ -5,7 +5,11 @@
 //! agreements) followed by operation events (经营主体 operation records
 //! under scene authorization SA-1), each signed by the business entity.
 //!
-//!     cargo run --release -p regledger --example gen_log -- OUT_DIR ENTRIES [blake3|sha256]
+//!     cargo run --release -p regledger --example gen_log -- OUT_DIR ENTRIES [blake3|sha256] [SNAPSHOT_AT]
+//!
+//! With SNAPSHOT_AT = K, it also writes the state snapshot at size K
+//! (`OUT_DIR/snapshot-K.bin`) and the checkpoint of size K
+//! (`OUT_DIR/checkpoint-K`), for `audit --from-snapshot … --trusted …`.
 //!
 //! Keys are the testkit's public test keys and a fixed log key: never use
 //! the output as a real log.
@@ -84,6 +88,14 @@ fn main() {
     let _: Hash = prev;
 
     let log_key = Signer::generate(ORIGIN, KeyType::Ed25519, [42; 32]).expect("key");
+    if let Some(k) = args.get(3) {
+        let k: u64 = k.parse().expect("SNAPSHOT_AT is a number");
+        assert!(
+            k as usize >= setup.len() && k as usize <= leaves.len(),
+            "SNAPSHOT_AT within the operation events"
+        );
+        write_snapshot(out, suite, &log_key, &setup, &leaves, k);
+    }
     let files = tile_files(suite, ORIGIN, &log_key, &leaves, &envs);
     let tiles = out.join("tiles");
     for (path, data) in &files {
@@ -110,4 +122,51 @@ fn main() {
         files.len(),
         tiles.display()
     );
+}
+
+/// write_snapshot writes the state snapshot and the checkpoint at size `k`
+/// (past the setup, so the state is the setup's).
+fn write_snapshot(
+    out: &Path,
+    suite: HashSuite,
+    log_key: &Signer,
+    setup: &[regledger::testkit::Step],
+    leaves: &[Vec<u8>],
+    k: u64,
+) {
+    use regledger::cert::snapshot::{build_snapshot, frontier_indexes};
+    use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
+    std::fs::create_dir_all(out).expect("mkdir");
+    let mut sq = regledger::testkit::Sequencer::new(ORIGIN, suite);
+    for s in setup {
+        sq.next_unchecked(&s.envelope, s.time_ms);
+    }
+    let mut tree = regledger::tlog::memory::MemoryTree::with_capacity(suite, k as usize);
+    for l in &leaves[..k as usize] {
+        tree.append_data(l);
+    }
+    let cp = Checkpoint {
+        origin: ORIGIN.into(),
+        size: k,
+        root: tree.root(),
+        extensions: vec![],
+    };
+    let note = sign_checkpoint(&cp, log_key).expect("sign");
+    let frontier: Vec<Hash> = frontier_indexes(k)
+        .into_iter()
+        .map(|i| tree.stored()[i as usize])
+        .collect();
+    let snap = build_snapshot(
+        suite,
+        ORIGIN,
+        &note,
+        k,
+        &leaves[(k - 1) as usize],
+        &tree.prove_inclusion(k, k - 1).expect("proof"),
+        &frontier,
+        sq.records,
+    )
+    .expect("snapshot");
+    std::fs::write(out.join(format!("snapshot-{k}.bin")), snap).expect("write snapshot");
+    std::fs::write(out.join(format!("checkpoint-{k}")), note).expect("write checkpoint");
 }

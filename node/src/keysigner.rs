@@ -8,8 +8,10 @@
 //! `REGLEDGER_SIGNER_VKEY` (the verifier key it must sign for) and
 //! `REGLEDGER_SIGNER_PURPOSE` (`checkpoint` or `cosignature`). It must print
 //! the 64-byte raw signature (SM2 `r ‖ s` big-endian, or Ed25519) in base64
-//! on one line and exit 0, within 10 seconds. Anything else (a non-zero
-//! exit, a timeout, no or malformed output) is a failure, and a signature
+//! on one line and exit 0, within 10 seconds (`--signer-timeout-ms` on
+//! `serve` and `mirror`, env `REGLEDGER_SIGNER_TIMEOUT_MS`, changes that).
+//! Anything else (a non-zero exit, a timeout, after which the program is
+//! killed, no or malformed output) is a failure, and a signature
 //! that does not verify under the verifier key is refused: nothing is
 //! published with it. The node keeps only the verifier key (log.json).
 
@@ -24,8 +26,28 @@ use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
 use regledger::tlog::cosignature::{cosign, cosignature_message};
 use regledger::tlog::note::{check_text, NoteError, NoteSignature, Signer, VerifierKey};
 
-/// SIGNER_TIMEOUT bounds one external signature.
+/// SIGNER_TIMEOUT bounds one external signature by default (D19).
 pub const SIGNER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// MAX_SIGNER_TIMEOUT is the longest `--signer-timeout-ms` allowed: the
+/// publisher waits for the signer, so a longer wait only delays the report.
+pub const MAX_SIGNER_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// signer_timeout reads `--signer-timeout-ms`.
+///
+/// # Errors
+///
+/// 0, or more than [`MAX_SIGNER_TIMEOUT`].
+pub fn signer_timeout(ms: u64) -> Result<Duration, String> {
+    let t = Duration::from_millis(ms);
+    if ms == 0 || t > MAX_SIGNER_TIMEOUT {
+        return Err(format!(
+            "--signer-timeout-ms {ms}: want 1..={} milliseconds",
+            MAX_SIGNER_TIMEOUT.as_millis()
+        ));
+    }
+    Ok(t)
+}
 
 /// SignerError says why no signature was made.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +82,7 @@ pub struct External {
     vkey: VerifierKey,
     program: PathBuf,
     args: Vec<String>,
+    timeout: Duration,
 }
 
 /// KeySigner is a log or witness key: in the process, or external.
@@ -89,7 +112,17 @@ impl KeySigner {
             vkey,
             program: PathBuf::from(program),
             args: words.map(str::to_string).collect(),
+            timeout: SIGNER_TIMEOUT,
         }))
+    }
+
+    /// with_timeout sets how long an external signer may take to answer
+    /// (a local key is not affected).
+    pub fn with_timeout(self, timeout: Duration) -> KeySigner {
+        match self {
+            KeySigner::External(e) => KeySigner::External(External { timeout, ..e }),
+            local => local,
+        }
     }
 
     /// sign_checkpoint returns the signed checkpoint note.
@@ -171,10 +204,13 @@ impl External {
         let status = loop {
             match child.try_wait() {
                 Ok(Some(s)) => break s,
-                Ok(None) if start.elapsed() > SIGNER_TIMEOUT => {
+                Ok(None) if start.elapsed() > self.timeout => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    return Err(fail(format!("no answer within {SIGNER_TIMEOUT:?}")));
+                    return Err(fail(format!(
+                        "no answer within {:?} (killed; --signer-timeout-ms)",
+                        self.timeout
+                    )));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(5)),
                 Err(e) => return Err(fail(e.to_string())),

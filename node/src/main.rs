@@ -124,6 +124,11 @@ struct ServeArgs {
     /// on stdin (docs/operator.md). keys/log.key is then not read.
     #[arg(long, env = "REGLEDGER_LOG_SIGNER")]
     log_signer: Option<String>,
+    /// How long the external signer may take to answer one signature, in
+    /// milliseconds (killed after; nothing is published without a verified
+    /// signature). 1..=300000.
+    #[arg(long, env = "REGLEDGER_SIGNER_TIMEOUT_MS", default_value_t = 10_000)]
+    signer_timeout_ms: u64,
     /// Most entries per batch (one fsync per batch).
     #[arg(long, env = "REGLEDGER_MAX_BATCH", default_value_t = 4096)]
     max_batch: usize,
@@ -384,7 +389,8 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
     // log_vkey of log.json, in which case no private key is on disk.
     let signer = match &a.log_signer {
         Some(spec) => keysigner::KeySigner::external(spec, descriptor.log_key.clone())
-            .map_err(Failure::Usage)?,
+            .map_err(Failure::Usage)?
+            .with_timeout(keysigner::signer_timeout(a.signer_timeout_ms).map_err(Failure::Usage)?),
         None => {
             let signer = logdir::read_signer(&paths.log_key()).map_err(Failure::Usage)?;
             if signer.verifier() != descriptor.log_key {

@@ -1,10 +1,11 @@
 //! The external signer seam (docs/operator.md, "Keys in a signing device"):
 //! a node whose log key lives outside it (here the reference software
 //! signer `regledger-node sign` behind a script standing in for a 密码机's
-//! adapter) publishes SM2-signed checkpoints; with the signer down it keeps
-//! logging entries but publishes no checkpoint, says so in a metric, and
-//! recovers when the signer is back; a signer answering with another key's
-//! signature is refused before anything is published. A mirror's witness
+//! adapter) publishes SM2-signed checkpoints; with the signer down, or
+//! hanging past `--signer-timeout-ms` (10 s by default, D19), it keeps
+//! logging entries but publishes no checkpoint, says so in a metric and its
+//! log, and recovers when the signer is back; a signer answering with
+//! another key's signature is refused before anything is published. A mirror's witness
 //! key behind the same interface cosigns.
 
 use std::os::unix::fs::PermissionsExt;
@@ -32,6 +33,8 @@ fn script(dir: &Path, key: &Path) -> std::path::PathBuf {
              touch '{d}/called'\n\
              if [ -e '{d}/down' ]; then echo 'device offline' >&2; exit 1; fi\n\
              if [ -e '{d}/wrong' ]; then exec env -u REGLEDGER_SIGNER_VKEY '{n}' sign --key '{d}/other.key'; fi\n\
+             # A device that never answers (exec: the node's kill reaches the sleeper itself).\n\
+             if [ -e '{d}/hang' ]; then exec sleep 600; fi\n\
              exec '{n}' sign --key '{k}'\n",
             d = dir.display(),
             n = node.display(),
@@ -92,7 +95,11 @@ fn log_key_in_an_external_signer_down_wrong_and_recovered() {
         String::from_utf8_lossy(&o.stderr)
     );
 
-    let node = Node::start(&data, &["--log-signer", &spec]);
+    // A short signer timeout, so the hanging case does not wait the default 10 s.
+    let node = Node::start(
+        &data,
+        &["--log-signer", &spec, "--signer-timeout-ms", "1500"],
+    );
     let desc = LogDescriptor::parse(&std::fs::read(data.join("log.json")).unwrap()).unwrap();
     let steps = kit.setup(HashSuite::Sm3, "guangxi");
     for s in steps.iter().skip(1) {
@@ -103,9 +110,10 @@ fn log_key_in_an_external_signer_down_wrong_and_recovered() {
     let cp = wait_for_checkpoint(&node.url, n);
     verify_checkpoint(cp.as_bytes(), &desc).expect("signed by the device's key");
 
-    for (flag, what) in [
-        ("down", "the signer down"),
-        ("wrong", "another key's signature"),
+    for (flag, what, said) in [
+        ("down", "the signer down", "device offline"),
+        ("wrong", "another key's signature", "does not verify under"),
+        ("hang", "the signer hanging", "no answer within 1.5s"),
     ] {
         let failures = metric(&node.url, "regledger_checkpoint_sign_failures_total").unwrap();
         std::fs::write(d.join(flag), b"").unwrap();
@@ -123,6 +131,13 @@ fn log_key_in_an_external_signer_down_wrong_and_recovered() {
             "{what}: nothing published"
         );
         verify_checkpoint(served.as_bytes(), &desc).unwrap();
+        // The node says why in its log.
+        until(&format!("the log to report {what}"), || {
+            std::fs::read_to_string(stderr_file(&data))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.contains("checkpoint not published") && l.contains(said))
+        });
         // Back to normal: the next interval publishes.
         std::fs::remove_file(d.join(flag)).unwrap();
         let cp = wait_for_checkpoint(&node.url, n);

@@ -5,7 +5,10 @@
 //! verifies receipts, inclusion proofs, checkpoints and certificate
 //! bundles. This side then checks the entries are in the log, and that the
 //! Rust library verifies the bundle the Java client verified, with the
-//! same result: two implementations of schemas/FORMATS.md agreeing.
+//! same result: two implementations of schemas/FORMATS.md agreeing. The
+//! scenario runs twice: on a blake3 log with Ed25519 keys, and on an sm3
+//! log with SM2 keys (BouncyCastle's SM2/SM3 against the node's), each
+//! with status proofs (present, absent, tampered) and bundle v2.
 //!
 //! Skipped (with a message) only when `javac` is missing, unless
 //! REGLEDGER_REQUIRE_JAVA is set: .ci/run installs Java and sets it.
@@ -14,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use regledger::cert::bundle::{verify_bundle, CertificateBundle};
+use regledger::cert::status::{verify_status, StatusProof};
+use regledger::crypto::sm2::pem;
+use regledger::crypto::SecretKey;
 use regledger::descriptor::LogDescriptor;
 use regledger::testkit::{Party, Testkit};
 use regledger::tlog::note::{KeyType, Signer};
@@ -38,7 +44,11 @@ fn have_javac() -> bool {
 }
 
 fn write_key(dir: &Path, file: &str, p: &Party) {
-    let s = Signer::generate(&p.id, KeyType::Ed25519, p.key.to_bytes()).unwrap();
+    let t = match p.secret() {
+        SecretKey::Sm2(_) => KeyType::Sm2,
+        SecretKey::Ed25519(_) => KeyType::Ed25519,
+    };
+    let s = Signer::from_secret(&p.id, t, p.secret()).unwrap();
     std::fs::write(dir.join(file), s.to_skey()).unwrap();
 }
 
@@ -58,66 +68,86 @@ fn java_libs() -> String {
     std::env::var("JAVA_LIBS").unwrap_or_else(|_| "/usr/share/java".into())
 }
 
-#[test]
-fn java_client_writes_and_verifies_entries_on_a_live_node() {
-    if !have_javac() {
-        assert!(
-            std::env::var_os("REGLEDGER_REQUIRE_JAVA").is_none(),
-            "REGLEDGER_REQUIRE_JAVA is set (as .ci/run sets it) but javac is not installed"
-        );
-        // Written to the process's stderr, past the test harness's capture, so the skip is seen.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED java_client: javac not found. Install openjdk-17-jdk-headless, libbcprov-java, \
-             libgoogle-gson-java and junit5 (as .ci/run does) to run the Java client's tests."
-        );
-        return;
+/// skip_without_java says whether to skip (javac missing and not required).
+fn skip_without_java() -> bool {
+    if have_javac() {
+        return false;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let build = dir.path().join("java-build");
+    assert!(
+        std::env::var_os("REGLEDGER_REQUIRE_JAVA").is_none(),
+        "REGLEDGER_REQUIRE_JAVA is set (as .ci/run sets it) but javac is not installed"
+    );
+    // Written to the process's stderr, past the test harness's capture, so the skip is seen.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED java_client: javac not found. Install openjdk-17-jdk-headless, libbcprov-java, \
+         libgoogle-gson-java and junit5 (as .ci/run does) to run the Java client's tests."
+    );
+    true
+}
 
-    // 1. Build the jar and run the Java unit and vector tests (build.sh fails on any failure).
-    let out = Command::new("bash")
-        .arg(repo_root().join("clients/java/build.sh"))
-        .env("BUILD_DIR", &build)
-        .output()
-        .unwrap();
+/// build_java builds the jar and the test classes (the live scenario) and,
+/// unless `skip_tests`, runs the Java unit and vector tests (build.sh fails
+/// on any failure).
+fn build_java(build: &Path, skip_tests: bool) {
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo_root().join("clients/java/build.sh"))
+        .env("BUILD_DIR", build);
+    if skip_tests {
+        cmd.env("SKIP_TEST_RUN", "1");
+    }
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "clients/java/build.sh failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let report = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(junit_count(&report, "tests failed"), Some(0), "{report}");
-    assert!(
-        junit_count(&report, "tests successful").is_some_and(|n| n > 0),
-        "{report}"
-    );
+    if !skip_tests {
+        let report = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(junit_count(&report, "tests failed"), Some(0), "{report}");
+        assert!(
+            junit_count(&report, "tests successful").is_some_and(|n| n > 0),
+            "{report}"
+        );
+    }
+}
 
-    // 2. A live node whose participants are registered by the root authority.
-    let data = dir.path().join("node");
-    let kit = Testkit::new(ORIGIN);
-    init_with_testkit(&data, ORIGIN, "blake3", &kit);
+/// run_scenario registers the kit's participants on a live node of
+/// `hash`, runs the Java live scenario against it, checks that every entry
+/// Java reported is in the log, and that the Rust library verifies the
+/// bundle and the status proofs Java verified with the same result.
+fn run_scenario(dir: &Path, build: &Path, hash: &str, kit: &Testkit) -> Value {
+    let data = dir.join("node");
+    init_with_testkit(&data, ORIGIN, hash, kit);
     let node = Node::start(&data, &[]);
     for p in [&kit.agency, &kit.source, &kit.operator, &kit.business] {
         let (code, body) = post(&node.url, &kit.register(p));
         assert_eq!(code, 200, "register {}: {body}", p.id);
     }
     let size_before = tree_size(&node.url);
-    let keys = dir.path().join("keys");
+    let keys = dir.join("keys");
     std::fs::create_dir(&keys).unwrap();
     write_key(&keys, "source.key", &kit.source);
     write_key(&keys, "agency.key", &kit.agency);
     write_key(&keys, "operator.key", &kit.operator);
     write_key(&keys, "business.key", &kit.business);
+    if let SecretKey::Sm2(k) = kit.operator.secret() {
+        // The operator's key also as PKCS#8 / SPKI PEM, as `keygen --pem` writes it.
+        std::fs::write(keys.join("operator.pem"), pem::private_to_pem(&k)).unwrap();
+        std::fs::write(
+            keys.join("operator.pub.pem"),
+            pem::public_to_pem(k.public()),
+        )
+        .unwrap();
+    }
     // The descriptor the platform pins, from the node's data directory (not fetched from the node).
     let log_json = data.join("log.json");
     assert!(log_json.exists(), "init writes log.json beside the data");
 
-    // 3. The Java live scenario.
-    let result = dir.path().join("result.json");
+    // The Java live scenario.
+    let result = dir.join("result.json");
     let j = java_libs();
     let cp = [
         build.join("regledger-client-0.1.0.jar"),
@@ -152,10 +182,14 @@ fn java_client_writes_and_verifies_entries_on_a_live_node() {
         "Java live scenario failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("NOT proven current"), "{stdout}");
+    // A v2 bundle: the status is proven current, and said so in Chinese first.
+    assert!(stdout.contains("状态：暂停"), "{stdout}");
+    assert!(stdout.contains("proven current"), "{stdout}");
+    assert!(!stdout.contains("NOT proven current"), "{stdout}");
     let r: Value = serde_json::from_slice(&std::fs::read(&result).unwrap()).unwrap();
+    assert_eq!(r["suite"], hash);
 
-    // 4. Every entry the Java client reported is in the log, as it said.
+    // Every entry the Java client reported is in the log, as it said.
     let entries = r["entries"].as_array().unwrap();
     let kinds: Vec<&str> = entries
         .iter()
@@ -189,7 +223,7 @@ fn java_client_writes_and_verifies_entries_on_a_live_node() {
         "the refused and the repeated submissions wrote nothing"
     );
 
-    // 5. The bundle the Java client verified also verifies with the Rust library, with the same result.
+    // The bundle the Java client verified also verifies with the Rust library, with the same result.
     let b: CertificateBundle =
         serde_json::from_slice(&std::fs::read(r["bundle"].as_str().unwrap()).unwrap()).unwrap();
     let d = LogDescriptor::parse(&std::fs::read(&log_json).unwrap()).unwrap();
@@ -201,6 +235,7 @@ fn java_client_writes_and_verifies_entries_on_a_live_node() {
     );
     assert_eq!(v.status, r["status"].as_str().unwrap());
     assert_eq!(v.status, "suspended");
+    assert!(v.status_proven_current, "the node serves v2 bundles");
     assert_eq!(Some(v.status_index), r["status_set_by_index"].as_u64());
     assert_eq!(v.signer, r["signer"].as_str().unwrap());
     // Java calls the signer chain anchored exactly when the node's bundle starts at genesis.
@@ -208,4 +243,77 @@ fn java_client_writes_and_verifies_entries_on_a_live_node() {
         r["signer_chain_anchored"].as_bool(),
         Some(b.signer_entries.first().map(|e| e.index) == Some(0))
     );
+
+    // The status proofs Java verified verify with the Rust library, with the same state.
+    let sp = &r["status_proofs"];
+    for (what, status) in [
+        ("product", "suspended"),
+        ("absent", "absent"),
+        ("participant", "active"),
+    ] {
+        let f = sp[what]["file"].as_str().unwrap();
+        let p: StatusProof = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+        let v = verify_status(&p, &d).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(v.state.status, status, "{what}");
+        assert_eq!(sp[what]["status"], status, "{what}: Java's state");
+    }
+    assert_eq!(sp["product"]["status_zh"], "暂停");
+    assert_eq!(
+        sp["product"]["status_index"].as_u64(),
+        Some(v.status_index),
+        "the 登记号's status was set by the suspension"
+    );
+    r
+}
+
+#[test]
+fn java_client_writes_and_verifies_entries_on_a_live_node() {
+    if skip_without_java() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let build = dir.path().join("java-build");
+    // 1. Build the jar and run the Java unit and vector tests (build.sh fails on any failure).
+    build_java(&build, false);
+    // 2. A live blake3 node whose participants are registered by the root authority.
+    let kit = Testkit::new(ORIGIN);
+    let r = run_scenario(dir.path(), &build, "blake3", &kit);
+    assert_eq!(r["suite"], "blake3");
+}
+
+/// The same scenario on an `sm3` log (D19): SM2 participant keys (the
+/// operator's read from PEM), SM2 envelopes, SM3 tree, leaf v2, bundle v2
+/// and status proofs, all produced by the Rust node and verified by
+/// BouncyCastle's SM2 and SM3 in the Java client, then the same bytes by the
+/// Rust verifier.
+#[test]
+fn java_client_on_an_sm3_node_with_sm2_keys() {
+    if skip_without_java() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let build = dir.path().join("java-build");
+    // The offline tests ran in the test above: this one only builds.
+    build_java(&build, true);
+    let kit = Testkit::new(ORIGIN).with_sm2();
+    assert!(
+        matches!(kit.operator.secret(), SecretKey::Sm2(_)),
+        "an SM2 kit"
+    );
+    let r = run_scenario(dir.path(), &build, "sm3", &kit);
+    let d =
+        LogDescriptor::parse(&std::fs::read(dir.path().join("node/log.json")).unwrap()).unwrap();
+    assert_eq!(d.suite, regledger::HashSuite::Sm3);
+    // The bundle's registration is signed with SM2 (tag 2), as Java signed it.
+    let b: CertificateBundle =
+        serde_json::from_slice(&std::fs::read(r["bundle"].as_str().unwrap()).unwrap()).unwrap();
+    let env = b.entry.envelope.as_ref().expect("a v2 leaf's envelope");
+    let env = regledger::entry::envelope::Envelope::from_bytes(
+        &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, env).unwrap(),
+    )
+    .unwrap();
+    assert!(env
+        .signatures
+        .iter()
+        .all(|s| s.alg == regledger::crypto::SigAlg::Sm2));
 }

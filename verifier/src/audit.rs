@@ -15,10 +15,16 @@
 
 use regledger::descriptor::LogDescriptor;
 use regledger::registry::calendar::Date;
-use regledger_client::{consistency, Collect, Consistency, Follower, Sink, Stop, TileSource};
+use std::io::BufReader;
+
+use regledger::cert::snapshot::{verify_header, SnapshotError, SnapshotReader};
+use regledger::tlog::checkpoint::Checkpoint;
+use regledger_client::{
+    consistency, Accepted, Check, Collect, Consistency, Failure, Follower, Sink, Stop, TileSource,
+};
 
 use crate::replay::AuditSink;
-use crate::report::{CheckpointInfo, Report, TrustedCheck};
+use crate::report::{CheckpointInfo, Report, SnapshotInfo, TrustedCheck};
 use crate::signatures::{Batches, WorkersStopped};
 
 /// Options are the audit's inputs besides the source.
@@ -34,6 +40,9 @@ pub struct Options<'a> {
     pub strict_signatures: bool,
     /// progress is called with the number of entries done so far.
     pub progress: &'a (dyn Fn(u64, u64) + Sync),
+    /// snapshot is a state snapshot file to start from (incremental audit;
+    /// needs `trusted`).
+    pub snapshot: Option<std::path::PathBuf>,
 }
 
 /// AuditError is why an audit could not be run at all (an input error):
@@ -49,6 +58,9 @@ pub enum AuditError {
     /// Workers: the signature workers stopped.
     #[error(transparent)]
     Workers(#[from] WorkersStopped),
+    /// Snapshot: the snapshot cannot be used with these inputs.
+    #[error("{0}")]
+    Snapshot(String),
 }
 
 /// run audits the log read from `src`.
@@ -80,6 +92,7 @@ pub fn run(src: &dyn TileSource, o: &Options) -> Result<Report, AuditError> {
                 size: v.checkpoint.size,
                 root: v.checkpoint.root.to_hex(),
                 witnesses: v.witnesses.iter().map(|w| w.name().to_string()).collect(),
+                note: String::from_utf8_lossy(&note).into_owned(),
             });
             v.checkpoint
         }
@@ -96,7 +109,23 @@ pub fn run(src: &dyn TileSource, o: &Options) -> Result<Report, AuditError> {
 
     // The tree grows with the entries actually read: the checkpoint's size
     // is only a claim (a signed 2^62 over three tiles must fail, not abort).
-    let mut sink = AuditSink::new(log.suite, r);
+    let mut sink = AuditSink::new(log.suite, r, src, &cp);
+    if let Some(path) = &o.snapshot {
+        let Some(t) = trusted else {
+            return Err(AuditError::Snapshot(
+                "--from-snapshot needs --trusted: the checkpoint that vouches for the entries before the snapshot".into(),
+            ));
+        };
+        if let Err(f) = start_from_snapshot(path, log, &t, &cp, &mut sink)? {
+            failures.push(f);
+            let mut r = std::mem::take(&mut sink.report);
+            r.set_failures(failures);
+            return Ok(r);
+        }
+    }
+    if let Some(t) = trusted {
+        sink.want_root(t.size);
+    }
     let (complete, verified, bad) = std::thread::scope(|scope| {
         let mut sigs = Batches::start(scope, o.strict_signatures);
         let mut progress = |s: &AuditSink| (o.progress)(s.entries_checked, cp.size);
@@ -112,8 +141,11 @@ pub fn run(src: &dyn TileSource, o: &Options) -> Result<Report, AuditError> {
     }
     let mut root = None;
     let mut trusted_check = None;
+    let mut state_root = None;
     if complete {
-        root = Some(follower.check_tree(&cp, &sink, sink.tree(), &mut failures)?);
+        state_root = Some(sink.state_root().map_err(Stop::sink)?.to_hex());
+        sink.finish_tiles(&mut failures)?;
+        root = Some(follower.check_root(&cp, &sink, &mut failures)?);
         if let Some(t) = trusted {
             let c = consistency(&t, cp.size, |n| sink.root_at(n).map_err(Stop::sink))?;
             trusted_check = Some(TrustedCheck {
@@ -134,7 +166,73 @@ pub fn run(src: &dyn TileSource, o: &Options) -> Result<Report, AuditError> {
     let mut r = sink.finish(o.as_of);
     r.signatures_verified = verified;
     r.computed_root = root.map(|h| h.to_hex());
+    r.state_root = state_root;
     r.trusted = trusted_check;
     r.set_failures(failures);
     Ok(r)
+}
+
+/// start_from_snapshot starts `sink` from the snapshot file at `path`:
+/// its header verified against `log.json`, its size at or before the
+/// trusted checkpoint's (same root at the same size), at or before the
+/// log's checkpoint `cp`, its records parsed strictly and making the state
+/// root leaf N−1 commits to. A snapshot that is not the log's state is a
+/// failure ([`Check::Snapshot`], or [`Check::TrustedFork`] for one of
+/// another tree than the trusted checkpoint's); one that cannot be used
+/// with these inputs is an input error.
+fn start_from_snapshot(
+    path: &std::path::Path,
+    log: &LogDescriptor,
+    trusted: &Accepted,
+    cp: &Checkpoint,
+    sink: &mut AuditSink<'_>,
+) -> Result<Result<(), Failure>, AuditError> {
+    let bad = |e: SnapshotError| Failure::of(Check::Snapshot, e.to_string());
+    let file = std::fs::File::open(path)
+        .map_err(|e| AuditError::Snapshot(format!("{}: {e}", path.display())))?;
+    let (header, mut reader) = match SnapshotReader::open(BufReader::new(file), log.suite) {
+        Ok(x) => x,
+        Err(e) => return Ok(Err(bad(e))),
+    };
+    let start = match verify_header(&header, log) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(bad(e))),
+    };
+    let n = start.checkpoint.size;
+    if trusted.size < n {
+        return Err(AuditError::Snapshot(format!(
+            "the snapshot is at size {n}, past the trusted checkpoint (size {}): entries {}..{n} would go unaudited; \
+             use a snapshot taken at or before the trusted checkpoint (docs/regulator.md)",
+            trusted.size, trusted.size
+        )));
+    }
+    if trusted.size == n && trusted.root != start.checkpoint.root {
+        return Ok(Err(Failure::of(
+            Check::TrustedFork,
+            format!(
+                "fork: at size {n} the trusted checkpoint signed root {} but the snapshot's checkpoint signed {}",
+                trusted.root.to_hex(),
+                start.checkpoint.root.to_hex()
+            ),
+        )));
+    }
+    if cp.size < n {
+        return Ok(Err(Failure::of(
+            Check::TrustedRollback,
+            format!(
+                "the log (size {}) is smaller than the snapshot's checkpoint (size {n}): it was rolled back or forked",
+                cp.size
+            ),
+        )));
+    }
+    let records = match sink.start_from(&start, || reader.next_record()) {
+        Ok(k) => k,
+        Err(e) => return Ok(Err(bad(e))),
+    };
+    sink.report.from_snapshot = Some(SnapshotInfo {
+        size: n,
+        state_root: start.state_root.to_hex(),
+        records,
+    });
+    Ok(Ok(()))
 }

@@ -30,6 +30,11 @@ pub struct Args {
     /// A checkpoint saved earlier: the log must extend it (same root at its size).
     #[arg(long)]
     pub trusted: Option<PathBuf>,
+    /// Start from this state snapshot (GET /v1/state/snapshot) and audit only the entries after
+    /// it (incremental audit; needs --trusted at or after the snapshot's size: the trusted
+    /// checkpoint vouches for the entries before it). See docs/regulator.md.
+    #[arg(long, requires = "trusted")]
+    pub from_snapshot: Option<PathBuf>,
     /// Verify each envelope signature alone with verify_strict (exactly the node's rule) instead
     /// of in batches; about twice as slow. See docs/decisions.md D9.
     #[arg(long)]
@@ -103,6 +108,7 @@ pub fn run(a: &Args, as_json: bool) -> Outcome {
         as_of,
         strict_signatures: a.strict_signatures,
         progress: &progress,
+        snapshot: a.from_snapshot.clone(),
     };
     let report = match audit::run(src.as_ref(), &opts) {
         Ok(r) => r,

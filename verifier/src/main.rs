@@ -19,6 +19,7 @@ mod input;
 mod outcome;
 mod replay;
 mod report;
+mod seen;
 mod signatures;
 
 use clap::{Parser, Subcommand};

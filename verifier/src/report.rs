@@ -28,6 +28,9 @@ pub struct CheckpointInfo {
     pub root: String,
     /// witnesses are the names of the witnesses whose cosignatures verified.
     pub witnesses: Vec<String>,
+    /// note is the checkpoint note audited: what to keep and pass as
+    /// `--trusted` next time (with a snapshot taken before this audit).
+    pub note: String,
 }
 
 /// TrustedCheck is the comparison with a checkpoint the regulator kept.
@@ -159,6 +162,18 @@ pub struct RetentionRow {
     pub citation: String,
 }
 
+/// SnapshotInfo is the state snapshot an incremental audit started from.
+#[derive(Clone, Debug, Serialize)]
+pub struct SnapshotInfo {
+    /// size is N: the entries before it were not audited here (the
+    /// trusted checkpoint vouches for them).
+    pub size: u64,
+    /// state_root is the state root of leaf N−1 the records make (hex).
+    pub state_root: String,
+    /// records is how many state map records it held.
+    pub records: u64,
+}
+
 /// Report is the audit's result.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
@@ -180,6 +195,14 @@ pub struct Report {
     pub signatures_verified: u64,
     /// trusted is the comparison with `--trusted`, if given.
     pub trusted: Option<TrustedCheck>,
+    /// from_snapshot is the snapshot an incremental audit started from
+    /// (absent for a full audit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_snapshot: Option<SnapshotInfo>,
+    /// state_root is the state root after the last entry read, recomputed
+    /// from the entries (D15; absent if the entries were not all read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_root: Option<String>,
     /// as_of is the date deadlines and retention are judged on.
     pub as_of: Option<Date>,
     /// entries_by_kind counts entries per kind.
@@ -273,6 +296,9 @@ fn render_head(w: &mut String, r: &Report) {
         );
     }
     let _ = writeln!(w, "重算根 (recomputed root): {}", opt(&r.computed_root));
+    if let Some(sr) = &r.state_root {
+        let _ = writeln!(w, "状态根 (state root): {sr}");
+    }
     if let Some(t) = &r.trusted {
         let _ = writeln!(
             w,
@@ -285,6 +311,13 @@ fn render_head(w: &mut String, r: &Report) {
             } else {
                 "不一致 (NOT consistent: fork or rollback)"
             }
+        );
+    }
+    if let Some(sn) = &r.from_snapshot {
+        let _ = writeln!(
+            w,
+            "增量审计 (incremental audit): 自状态快照 (from state snapshot) size {}  state root {}  {} records; 此前条目由可信检查点担保 (entries before it are vouched for by the trusted checkpoint)",
+            sn.size, sn.state_root, sn.records
         );
     }
     let _ = writeln!(

@@ -315,3 +315,149 @@ fn the_audit_reports_every_act_the_loose_rules_let_through() {
     assert_eq!(v["computed_root"], v["checkpoint"]["root"]);
     assert_eq!(v["entries_checked"], json!(steps.len()));
 }
+
+const ORIGIN_SM3: &str = "audit.example/loose-sm3";
+
+/// The 国密 rules of an `sm3` log with genesis `require_sm2` (D19), broken
+/// by a node that skipped them: an Ed25519 participant key (registered, and
+/// added by rotation) and a document digest under the BLAKE3 field name.
+/// The library's `apply` (what the node runs) refuses exactly those
+/// entries, and `regledger-verify audit` on the published sm3 tiles
+/// (SM2-signed checkpoint) reports each as that rule failure.
+#[test]
+fn the_audit_refuses_what_an_sm3_node_refuses() {
+    let k = Testkit::new(ORIGIN_SM3).with_sm2();
+    let mut steps = k.setup(HashSuite::Sm3, "guangxi");
+    // Genesis with require_sm2 (what `init --hash sm3 --require-sm2` writes).
+    steps[0].envelope = k.authority.sign(
+        EntryKind::Genesis,
+        &json!({"origin": ORIGIN_SM3, "hash": "sm3", "profile": "guangxi", "authority": k.authority.spec(),
+                "require_sm2": true}),
+    );
+    let t = steps.last().unwrap().time_ms + 1000;
+    let ed = Party::new("gx-ed25519-op", "某运营公司", Role::Operator, 50);
+    let sm = Party::new_sm2("gx-sm2-op", "某国密运营公司", Role::Operator, 51);
+    let mut bad = Vec::new();
+    let mut act = |steps: &mut Vec<Step>, env, time_ms: u64, code: &'static str| {
+        if !code.is_empty() {
+            bad.push(Bad {
+                at: steps.len(),
+                code,
+                article: None,
+            });
+        }
+        steps.push(Step {
+            label: "crafted",
+            envelope: env,
+            time_ms,
+        });
+    };
+    // An Ed25519 participant key in a require-sm2 log.
+    act(&mut steps, k.register(&ed), t, "malformed-payload");
+    // An SM2 participant is fine; adding an Ed25519 key to it by rotation is not.
+    act(&mut steps, k.register(&sm), t + 1, "");
+    act(
+        &mut steps,
+        k.authority.sign(
+            EntryKind::ParticipantKeyRotated,
+            &json!({"id": sm.id, "add_keys": [ed.public_key_b64()]}),
+        ),
+        t + 2,
+        "malformed-payload",
+    );
+    // A document digest named *_blake3 in an sm3 log.
+    let agreement = |id: &str, field: &str| {
+        k.agency.sign(
+            EntryKind::AgreementFiled,
+            &json!({"id": id, "agreement_type": "implementation-plan", "parties": [k.agency.id], "grantee": k.agency.id,
+                    "scope": ["R-GX-TRANSPORT-001"], "signed_on": "2025-03-04", "term_start": "2025-03-05",
+                    "term_end": "2027-03-04", "document_title": "实施方案（补充）", field: DOC}),
+        )
+    };
+    act(
+        &mut steps,
+        agreement("PLAN-B3", "document_blake3"),
+        t + 3,
+        "malformed-payload",
+    );
+    // The same act under the suite-neutral field is accepted: the log goes on.
+    act(
+        &mut steps,
+        agreement("PLAN-D", "document_digest"),
+        t + 4,
+        "",
+    );
+
+    let mut state = MemoryState::default();
+    let mut refused = Vec::new();
+    for (i, s) in steps.iter().enumerate() {
+        let ctx = EntryContext {
+            index: i as u64,
+            integrated_time_ms: s.time_ms,
+            log_id: ORIGIN_SM3.into(),
+        };
+        match apply(&state, &ctx, &s.envelope) {
+            Ok(fx) => state.apply_effects(&fx),
+            Err(e) => refused.push((i, e.code(), e.to_string())),
+        }
+    }
+    let want: Vec<(usize, &str)> = bad.iter().map(|b| (b.at, b.code)).collect();
+    let got: Vec<(usize, &str)> = refused.iter().map(|(i, c, _)| (*i, *c)).collect();
+    assert_eq!(
+        got, want,
+        "the library refuses exactly the crafted acts: {refused:#?}"
+    );
+
+    let leaves = chain(ORIGIN_SM3, HashSuite::Sm3, &steps);
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Signer::generate(ORIGIN_SM3, KeyType::Sm2, [43; 32]).unwrap();
+    let bytes: Vec<Vec<u8>> = leaves.iter().map(Logged::leaf_bytes).collect();
+    let envs: Vec<Vec<u8>> = leaves.iter().map(Logged::envelope_bytes).collect();
+    for (path, data) in tile_files(HashSuite::Sm3, ORIGIN_SM3, &signer, &bytes, &envs) {
+        let p = dir.path().join("tiles").join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    let d = LogDescriptorJson {
+        origin: ORIGIN_SM3.into(),
+        log_vkey: signer.verifier().to_vkey(),
+        hash: "sm3".into(),
+        witnesses: vec![],
+        quorum: 0,
+        profile: "guangxi".into(),
+    };
+    std::fs::write(dir.path().join("log.json"), serde_json::to_vec(&d).unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_regledger-verify"))
+        .arg("--json")
+        .arg("audit")
+        .arg("--dir")
+        .arg(dir.path().join("tiles"))
+        .arg("--log")
+        .arg(dir.path().join("log.json"))
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{v}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let failures = v["failures"].as_array().expect("failures");
+    assert_eq!(failures.len(), bad.len(), "{failures:#?}");
+    for (b, why) in bad.iter().zip(["require_sm2", "require_sm2", "sm3 log"]) {
+        let f = failures
+            .iter()
+            .find(|f| f["index"] == json!(b.at))
+            .unwrap_or_else(|| panic!("entry {} ({}) not reported: {failures:#?}", b.at, b.code));
+        assert_eq!(f["check"], format!("rule:{}", b.code), "{f}");
+        let detail = f["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(why),
+            "entry {}: {detail} does not say {why}",
+            b.at
+        );
+    }
+    assert_eq!(v["computed_root"], v["checkpoint"]["root"]);
+    assert_eq!(v["entries_checked"], json!(steps.len()));
+}

@@ -7,6 +7,7 @@
 pub mod assemble;
 pub mod bundle;
 mod signers;
+pub mod snapshot;
 pub mod status;
 #[cfg(test)]
 mod tests;

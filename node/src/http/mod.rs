@@ -11,6 +11,7 @@
 
 mod proofs;
 pub(crate) mod registry;
+mod snapshot;
 pub(crate) mod status;
 mod submit;
 mod tlog;
@@ -454,6 +455,7 @@ pub fn router(app: Arc<App>, request_timeout: Duration, extra: Router) -> Router
             get(|s, p| registry::object(s, p, "product")),
         )
         .route("/v1/status/{kind}/{id}", get(status::status))
+        .route("/v1/state/snapshot", get(snapshot::snapshot))
         .route("/checkpoint", get(tlog::checkpoint))
         .route("/tile/{*path}", get(tlog::tile))
         .route("/log.json", get(tlog::log_json))

@@ -107,6 +107,10 @@ pub struct MirrorArgs {
     /// The witness's verifier key, for --witness-signer.
     #[arg(long, requires = "witness_signer")]
     pub witness_vkey: Option<String>,
+    /// How long the --witness-signer may take to answer, in milliseconds
+    /// (as `serve --signer-timeout-ms`). 1..=300000.
+    #[arg(long, env = "REGLEDGER_SIGNER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub signer_timeout_ms: u64,
     /// Longest time a request may take, in seconds (the event stream is exempt).
     #[arg(long, default_value_t = 30)]
     pub request_timeout_s: u64,
@@ -379,7 +383,14 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
                     "--witness-vkey must be a witness (cosignature) key".into(),
                 ));
             }
-            Some(crate::keysigner::KeySigner::external(spec, v).map_err(Failure::Usage)?)
+            Some(
+                crate::keysigner::KeySigner::external(spec, v)
+                    .map_err(Failure::Usage)?
+                    .with_timeout(
+                        crate::keysigner::signer_timeout(a.signer_timeout_ms)
+                            .map_err(Failure::Usage)?,
+                    ),
+            )
         }
         _ => None,
     };

@@ -63,6 +63,12 @@ pub use self::redb::{RedbAppender, RedbRead, RedbStore, RedbWrite};
 /// Head is the committed head of the log: the end of its leaf chain.
 pub type Head = regledger::entry::chain::ChainHead;
 
+/// RecordFn is called with each committed state record: key, record bytes.
+pub type RecordFn<'a> = dyn FnMut(&str, &[u8]) -> Result<(), StoreError> + 'a;
+
+/// ContentIdFn is called with each entry's content id and index.
+pub type ContentIdFn<'a> = dyn FnMut(&[u8; 32], u64) -> Result<(), StoreError> + 'a;
+
 /// StoreError is a storage failure. Every variant means nothing of the
 /// failed transaction was committed.
 #[derive(Debug, thiserror::Error)]
@@ -509,6 +515,26 @@ impl ReadTx {
     /// The driver's error.
     pub fn state_value(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
         each!(self, r => r.state_value(key))
+    }
+
+    /// state_records calls `f(key, record)` for every committed record
+    /// (a state snapshot's registry objects).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error, or what `f` returns.
+    pub fn state_records(&self, f: &mut RecordFn<'_>) -> Result<(), StoreError> {
+        each!(self, r => r.state_records(f))
+    }
+
+    /// content_ids calls `f(content id, index)` for every entry's content
+    /// id (D12).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error, or what `f` returns.
+    pub fn content_ids(&self, f: &mut ContentIdFn<'_>) -> Result<(), StoreError> {
+        each!(self, r => r.content_ids(f))
     }
 
     /// objects returns the registry objects whose state key starts with

@@ -192,6 +192,36 @@ impl PgRead {
         Ok(state_get(self.c(), &key.to_string())?.filter(|v| is_record(v)))
     }
 
+    /// state_records: see [`crate::store::ReadTx::state_records`].
+    pub fn state_records(&self, f: &mut crate::store::RecordFn<'_>) -> Result<(), StoreError> {
+        let rows = block_on(
+            self.c()
+                .query_typed("SELECT key, value FROM regledger.state ORDER BY key", &[]),
+        )?;
+        for r in rows {
+            let v: &[u8] = r.get(1);
+            if is_record(v) {
+                f(r.get::<_, &str>(0), v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// content_ids: see [`crate::store::ReadTx::content_ids`].
+    pub fn content_ids(&self, f: &mut crate::store::ContentIdFn<'_>) -> Result<(), StoreError> {
+        let rows = block_on(self.c().query_typed(
+            "SELECT cid, idx FROM regledger.content_ids ORDER BY cid",
+            &[],
+        ))?;
+        for r in rows {
+            let Ok(id) = <[u8; 32]>::try_from(r.get::<_, &[u8]>(0)) else {
+                continue;
+            };
+            f(&id, r.get::<_, i64>(1) as u64)?;
+        }
+        Ok(())
+    }
+
     /// leaves: see [`super::ReadTx::leaves`].
     pub fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         let rows = block_on(self.c().query_typed(

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use redb::{
-    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, WriteTransaction,
+    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
+    WriteTransaction,
 };
 use regledger::registry::{StateKey, StateObject, StateReader};
 use regledger::tlog::tree::{tree_hash, HashReader, TreeError};
@@ -264,6 +265,37 @@ impl RedbRead {
             .get(k.as_str())?
             .map(|v| v.value().to_vec())
             .filter(|v| is_record(v)))
+    }
+
+    /// state_records calls `f(key, record)` for every committed record, in
+    /// key order (a state snapshot's registry objects).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`], or what `f` returns.
+    pub fn state_records(&self, f: &mut super::RecordFn<'_>) -> Result<(), StoreError> {
+        for kv in self.state.iter()? {
+            let (k, v) = kv?;
+            if is_record(v.value()) {
+                f(k.value(), v.value())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// content_ids calls `f(content id, index)` for every entry's content
+    /// id (D12), in id order.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`], or what `f` returns.
+    pub fn content_ids(&self, f: &mut super::ContentIdFn<'_>) -> Result<(), StoreError> {
+        let t = self.txn.open_table(CONTENT_IDS)?;
+        for kv in t.iter()? {
+            let (k, v) = kv?;
+            f(&k.value(), v.value())?;
+        }
+        Ok(())
     }
 
     /// leaves returns the leaf bytes at `start..end`, in order; it stops at

@@ -21,10 +21,11 @@ import java.util.Set;
  * status entry, if any, is in the log, concerns this product, is signed
  * the same way and sets the state shown.
  *
- * <p>What it cannot prove (format v1): that no later entry up to the
- * checkpoint changed the status. {@link VerifiedCertificate#statusProvenCurrent()}
- * is therefore always false: present the status as "set by entry N", never
- * as the current status. A signer history that does not start at genesis
+ * <p>Format v2 carries the status proof of the 登记号 at the bundle's
+ * checkpoint ({@link StatusProof}); verified, it proves the status current
+ * ({@link VerifiedCertificate#statusProvenCurrent()}). What format v1
+ * cannot prove: that no later entry up to the checkpoint changed the
+ * status; present a v1 status as "set by entry N", never as the current one. A signer history that does not start at genesis
  * (bundles of nodes before issue 12) is refused, as the Rust verifier refuses
  * it: who registered the signer could not be checked.
  */
@@ -34,7 +35,7 @@ public final class CertificateBundle {
     /** FORMAT is the first bundle format (no status proof). */
     public static final String FORMAT = "regledger-certificate-bundle/v1";
 
-    /** FORMAT_V2 is the format with a status proof (read, its status proof not verified). */
+    /** FORMAT_V2 is the format with a status proof (verified: the status is proven current). */
     public static final String FORMAT_V2 = "regledger-certificate-bundle/v2";
 
     /** MAX_BUNDLE_BYTES bounds a bundle; MAX_SIGNER_ENTRIES bounds its signer history. */
@@ -159,8 +160,7 @@ public final class CertificateBundle {
         Json.onlyKeys(b, "bundle", "format", "origin", "blockchain_no", "certificate", "entry", "previous",
                 "signer_entries", "status", "status_proof", "checkpoint");
         // Format v2 adds the status proof of the 登记号 (and envelopes beside
-        // v2 leaves). This client does not verify status proofs yet: it
-        // reads a v2 bundle as a v1 one, status NOT proven current.
+        // v2 leaves): verified below, it proves the status current.
         if (!FORMAT.equals(b.get("format")) && !FORMAT_V2.equals(b.get("format"))) {
             throw err("format", "unknown bundle format " + b.get("format"));
         }
@@ -253,9 +253,45 @@ public final class CertificateBundle {
         String signer = h.due.get(0).signer;
         Key regKey = h.keys.get(env.signatures().get(0).keyId());
         Participant regSigner = h.participants.get(signer);
-        return new VerifiedCertificate(signed, bno, reg.index, signer, regSigner.role, h.anchored, h.indexes,
-                regKey.retiredAt, regSigner.revokedAt, state, setBy,
+        VerifiedCertificate c = new VerifiedCertificate(signed, bno, reg.index, signer, regSigner.role, h.anchored,
+                h.indexes, regKey.retiredAt, regSigner.revokedAt, state, setBy,
                 statusEntry == null ? null : h.due.get(1).signer, vc);
+        if (v2) {
+            c.withStatusProof(checkStatusProof(b, Json.string(signed, "registration_no"), productId, state, setBy, d));
+        }
+        return c;
+    }
+
+    /**
+     * checkStatusProof verifies a v2 bundle's status proof: about its
+     * 登记号, at its own checkpoint, naming its product, and agreeing with
+     * its {@code status} (state, and the entry that set it).
+     */
+    private static StatusProof.Verified checkStatusProof(Map<String, Object> b, String registrationNo, String productId,
+            String state, long setBy, LogDescriptor d) {
+        Map<String, Object> p = Json.object(b.get("status_proof"), "status_proof");
+        if (!"product".equals(p.get("kind")) || !registrationNo.equals(p.get("id"))) {
+            throw err("status_proof", "is about " + p.get("kind") + " " + p.get("id") + ", not the product "
+                    + registrationNo);
+        }
+        if (!Json.string(b, "checkpoint").equals(p.get("checkpoint"))) {
+            throw err("status_proof.checkpoint", "must be the bundle's checkpoint");
+        }
+        StatusProof.Verified v;
+        try {
+            v = StatusProof.verifyParsed(p, d);
+        } catch (VerificationException x) {
+            throw x.within("status_proof");
+        }
+        if (!productId.equals(v.state().productId())) {
+            throw err("status_proof.record", "the 登记号 names another product");
+        }
+        if (!state.equals(v.state().status()) || !Long.valueOf(setBy).equals(v.state().statusIndex())) {
+            throw err("status", "the bundle says " + state + " (set by entry " + Long.toUnsignedString(setBy)
+                    + "), the status proof shows " + v.state().status() + " (set by entry " + v.state().statusIndex()
+                    + ")");
+        }
+        return v;
     }
 
     private static final class Participant {
@@ -379,8 +415,9 @@ public final class CertificateBundle {
                     throw err("signer_entries", "signer " + p.id + " of entry " + Long.toUnsignedString(e.index)
                             + " was revoked by entry " + p.revokedAt);
                 }
-                if (!env.verifySignature(s.keyId(), k.publicKey)) {
-                    throw err(part + ".signature", "signature by key " + s.keyId() + " does not verify");
+                String problem = env.signatureProblem(s.keyId(), k.publicKey);
+                if (problem != null) {
+                    throw err(part + ".signature", problem);
                 }
                 if (submitter == null) {
                     submitter = p;
@@ -401,8 +438,18 @@ public final class CertificateBundle {
                 } catch (RuntimeException x) {
                     throw err(part, "public key is not base64");
                 }
-                if (pk.length != 32 || Ed25519.isWeakKey(pk)) {
-                    throw err(part, "public key is not a valid Ed25519 key");
+                // 32 bytes are Ed25519; 65 or more the SM2 point and a stated signer ID (FORMATS.md "SM2").
+                if (pk.length == Ed25519.PUBLIC_LEN) {
+                    if (Ed25519.isWeakKey(pk)) {
+                        throw err(part, "public key is not a valid Ed25519 key");
+                    }
+                } else {
+                    try {
+                        Sm2.fromMaterial(pk);
+                    } catch (IllegalArgumentException x) {
+                        throw err(part, "public key is neither a valid Ed25519 key nor a valid SM2 key: "
+                                + x.getMessage());
+                    }
                 }
                 keys.putIfAbsent(ParticipantKey.keyIdOf(participant, pk), new Key(participant, pk));
             }

@@ -11,7 +11,7 @@ import java.util.Map;
 
 /**
  * The signed entry envelope (schemas/FORMATS.md, "Envelope"): a payload
- * type, the exact payload bytes, and Ed25519 signatures over the DSSE PAE
+ * type, the exact payload bytes, and Ed25519 or SM2 signatures over the DSSE PAE
  * {@code "DSSEv1" SP len(type) SP type SP len(payload) SP payload}.
  * The payload bytes are signed, sent, stored and hashed as they are;
  * nothing here re-encodes them.
@@ -24,18 +24,38 @@ public final class Envelope {
     /** Payload types are {@code application/vnd.regledger.<kind>+json}. */
     public static final String TYPE_PREFIX = "application/vnd.regledger.", TYPE_SUFFIX = "+json";
 
-    /** ALG_ED25519 is the signature algorithm tag of the binary form. */
-    public static final int ALG_ED25519 = 1;
+    /** ALG_ED25519 and ALG_SM2 are the signature algorithm tags of the binary form. */
+    public static final int ALG_ED25519 = 1, ALG_SM2 = 2;
 
-    /** Signature is one signature: key id and 64 signature bytes. */
+    /** algName is the API form's {@code alg} of a tag. */
+    static String algName(int alg) {
+        return alg == ALG_SM2 ? "sm2" : "ed25519";
+    }
+
+    /** Signature is one signature: key id, algorithm tag and 64 signature bytes. */
     public static final class Signature {
         private final String keyId;
+        private final int alg;
         private final byte[] sig;
 
-        /** Signature from its parts. */
+        /** Signature from its parts (Ed25519). */
         public Signature(String keyId, byte[] sig) {
+            this(keyId, ALG_ED25519, sig);
+        }
+
+        /** Signature from its parts, with its algorithm tag ({@link #ALG_ED25519} or {@link #ALG_SM2}). */
+        public Signature(String keyId, int alg, byte[] sig) {
+            if (alg != ALG_ED25519 && alg != ALG_SM2) {
+                throw malformed("unknown signature algorithm " + alg);
+            }
             this.keyId = keyId;
+            this.alg = alg;
             this.sig = sig.clone();
+        }
+
+        /** alg is the algorithm tag the signature declares. */
+        public int alg() {
+            return alg;
         }
 
         /** keyId names the signing key ({@code <participant id>/<8 hex>}). */
@@ -43,7 +63,7 @@ public final class Envelope {
             return keyId;
         }
 
-        /** sig is the Ed25519 signature over the PAE. */
+        /** sig is the signature over the PAE (Ed25519, or SM2 {@code r ‖ s}). */
         public byte[] sig() {
             return sig.clone();
         }
@@ -92,7 +112,7 @@ public final class Envelope {
                 throw malformed("key id must be 1..128 printable ASCII bytes");
             }
             if (s.sig.length != Ed25519.SIG_LEN) {
-                throw malformed("an Ed25519 signature is 64 bytes");
+                throw malformed("a signature is 64 bytes (Ed25519, or SM2 r ‖ s)");
             }
         }
     }
@@ -120,7 +140,7 @@ public final class Envelope {
         }
         String type = payloadTypeFor(kind);
         byte[] p = payload.bytes();
-        return new Envelope(type, p, List.of(new Signature(key.keyId(), key.signer().sign(pae(type, p)))));
+        return new Envelope(type, p, List.of(new Signature(key.keyId(), key.alg(), key.sign(pae(type, p)))));
     }
 
     /**
@@ -134,7 +154,7 @@ public final class Envelope {
             }
         }
         List<Signature> l = new ArrayList<>(signatures);
-        l.add(new Signature(key.keyId(), key.signer().sign(pae(payloadType, payload))));
+        l.add(new Signature(key.keyId(), key.alg(), key.sign(pae(payloadType, payload))));
         return new Envelope(payloadType, payload, l);
     }
 
@@ -178,20 +198,50 @@ public final class Envelope {
 
     /**
      * verifySignature says the key {@code keyId} signed this content with
-     * {@code publicKey} (strict Ed25519). An envelope with two signatures
-     * under that key id is refused, not judged on the first.
+     * the key {@code material} (as a registry payload carries it: 32 bytes
+     * Ed25519, strict; 65 or more the SM2 point and an optional stated
+     * signer ID). An envelope with two signatures under that key id is
+     * refused, not judged on the first.
      */
-    public boolean verifySignature(String keyId, byte[] publicKey) {
+    public boolean verifySignature(String keyId, byte[] material) {
+        return signatureProblem(keyId, material) == null;
+    }
+
+    /**
+     * signatureProblem is why {@link #verifySignature} is false (null when
+     * it is true): a signature whose algorithm tag is not its key's (an SM2
+     * signature on an Ed25519 key, or the reverse) is refused as such,
+     * before any curve arithmetic.
+     */
+    public String signatureProblem(String keyId, byte[] material) {
         Signature found = null;
         for (Signature s : signatures) {
             if (s.keyId.equals(keyId)) {
                 if (found != null) {
-                    return false;
+                    return "key " + keyId + " signs twice";
                 }
                 found = s;
             }
         }
-        return found != null && Ed25519.verify(publicKey, pae(payloadType, payload), found.sig);
+        if (found == null) {
+            return "no signature by key " + keyId;
+        }
+        int keyAlg = material.length == Ed25519.PUBLIC_LEN ? ALG_ED25519 : ALG_SM2;
+        if (found.alg != keyAlg) {
+            return "an " + algName(found.alg) + " signature on the " + algName(keyAlg) + " key " + keyId;
+        }
+        byte[] msg = pae(payloadType, payload);
+        if (keyAlg == ALG_ED25519) {
+            return Ed25519.verify(material, msg, found.sig) ? null : "signature by key " + keyId + " does not verify";
+        }
+        Sm2.PublicKey k;
+        try {
+            k = Sm2.fromMaterial(material);
+        } catch (IllegalArgumentException e) {
+            return "key " + keyId + " is not a valid SM2 key: " + e.getMessage();
+        }
+        return k.verify(msg, found.sig) ? null
+                : "SM2 signature by key " + keyId + " does not verify (signer ID " + k.id() + ")";
     }
 
     /** toBinary is the binary layout a leaf carries. */
@@ -210,7 +260,7 @@ public final class Envelope {
         b.write(signatures.size());
         for (Signature s : signatures) {
             byte[] k = s.keyId.getBytes(StandardCharsets.US_ASCII);
-            b.write(ALG_ED25519);
+            b.write(s.alg);
             b.write(k.length);
             b.writeBytes(k);
             b.write(s.sig.length >>> 8);
@@ -241,12 +291,12 @@ public final class Envelope {
         List<Signature> sigs = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             int alg = u8(b, at);
-            if (alg != ALG_ED25519) {
+            if (alg != ALG_ED25519 && alg != ALG_SM2) {
                 throw malformed("unknown signature algorithm " + alg);
             }
             String keyId = ascii(take(b, at, u8(b, at)), "key id");
             int sl = (u8(b, at) << 8) | u8(b, at);
-            sigs.add(new Signature(keyId, take(b, at, sl)));
+            sigs.add(new Signature(keyId, alg, take(b, at, sl)));
         }
         if (at[0] != b.length) {
             throw malformed("trailing bytes");
@@ -289,7 +339,7 @@ public final class Envelope {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("keyid", s.keyId);
             o.put("sig", Codec.b64(s.sig));
-            o.put("alg", "ed25519");
+            o.put("alg", algName(s.alg));
             sigs.add(o);
         }
         m.put("signatures", sigs);
@@ -298,7 +348,7 @@ public final class Envelope {
 
     /**
      * fromJson parses the API form strictly (no unknown fields; {@code alg}
-     * optional and only {@code "ed25519"}).
+     * optional, {@code "ed25519"} (the default) or {@code "sm2"}).
      *
      * @throws VerificationException (part {@code envelope}) otherwise
      */
@@ -318,10 +368,16 @@ public final class Envelope {
             for (Object x : l) {
                 Map<String, Object> so = Json.object(x, "signature");
                 Json.onlyKeys(so, "signature", "keyid", "sig", "alg");
-                if (so.containsKey("alg") && !"ed25519".equals(so.get("alg"))) {
-                    throw malformed("unsupported signature algorithm");
+                int alg = ALG_ED25519;
+                if (so.containsKey("alg")) {
+                    Object a = so.get("alg");
+                    if ("sm2".equals(a)) {
+                        alg = ALG_SM2;
+                    } else if (!"ed25519".equals(a)) {
+                        throw malformed("unsupported signature algorithm");
+                    }
                 }
-                sigs.add(new Signature(Json.string(so, "keyid"), Codec.unb64(Json.string(so, "sig"))));
+                sigs.add(new Signature(Json.string(so, "keyid"), alg, Codec.unb64(Json.string(so, "sig"))));
             }
             return new Envelope(Json.string(o, "payloadType"), Codec.unb64(p), sigs);
         } catch (VerificationException e) {

@@ -1,18 +1,22 @@
 package dev.regledger.client;
 
 import java.util.Locale;
+import org.bouncycastle.crypto.Digest;
 import org.bouncycastle.crypto.digests.Blake3Digest;
+import org.bouncycastle.crypto.digests.SM3Digest;
 
 /**
- * The log's hash suite {@code H} (schemas/FORMATS.md): SHA-256 or BLAKE3,
- * both with a 32-byte output, used for the RFC 9162 tree and leaf hashes.
+ * The log's hash suite {@code H} (schemas/FORMATS.md): SHA-256, BLAKE3 or
+ * SM3 (GB/T 32905-2016, the 国密 suite), all with a 32-byte output, used for the RFC 9162 tree and leaf hashes.
  * The suite is fixed by the log descriptor; nothing else selects it.
  */
 public enum HashSuite {
     /** SHA256 is FIPS 180-4 SHA-256 (a plain C2SP/RFC 6962 log). */
     SHA256("sha256"),
     /** BLAKE3 is BLAKE3 with its default 32-byte output (BouncyCastle's Blake3Digest). */
-    BLAKE3("blake3");
+    BLAKE3("blake3"),
+    /** SM3 is GB/T 32905-2016 SM3 (BouncyCastle's SM3Digest): suite {@code sm3}, signed with SM2. */
+    SM3("sm3");
 
     /** HASH_LEN is the output size of every suite. */
     public static final int HASH_LEN = 32;
@@ -23,7 +27,7 @@ public enum HashSuite {
         this.wireName = wireName;
     }
 
-    /** wireName is the name used in log.json and genesis ({@code "sha256"}, {@code "blake3"}). */
+    /** wireName is the name used in log.json and genesis ({@code "sha256"}, {@code "blake3"}, {@code "sm3"}). */
     public String wireName() {
         return wireName;
     }
@@ -36,7 +40,7 @@ public enum HashSuite {
             }
         }
         throw new IllegalArgumentException("unknown hash suite " + name.toLowerCase(Locale.ROOT)
-                + " (want sha256 or blake3)");
+                + " (want sha256, blake3 or sm3)");
     }
 
     /** hash hashes the concatenation of its arguments. */
@@ -44,7 +48,7 @@ public enum HashSuite {
         if (this == SHA256) {
             return Codec.sha256(parts);
         }
-        Blake3Digest d = new Blake3Digest();
+        Digest d = this == SM3 ? new SM3Digest() : new Blake3Digest();
         for (byte[] p : parts) {
             d.update(p, 0, p.length);
         }

@@ -39,7 +39,8 @@ public final class LogDescriptor {
 
     /**
      * parse reads and checks log.json: known fields only, a known hash
-     * suite, an Ed25519 log key named by the origin, parseable witness keys
+     * suite, a log key named by the origin (SM2 for an sm3 log, with SM2
+     * witnesses), parseable witness keys
      * and a quorum no larger than the witness list.
      *
      * @throws IllegalArgumentException naming what is wrong
@@ -55,8 +56,15 @@ public final class LogDescriptor {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("log_vkey is not a valid verifier key: " + e.getMessage());
         }
-        if (logKey.type() != NoteKeys.TYPE_ED25519) {
-            throw new IllegalArgumentException("log_vkey must be an Ed25519 (type 0x01) key");
+        if (logKey.keyType().isCosignature()) {
+            throw new IllegalArgumentException("log_vkey must be a log key (Ed25519 type 0x01, or SM2), not a witness key");
+        }
+        // An sm3 log is signed and cosigned with SM2 only (D19): a client reading its
+        // log.json is never led to trust an Ed25519 signature on an sm3 log.
+        boolean sm3 = suite == HashSuite.SM3;
+        if (sm3 && logKey.keyType() != NoteKeys.KeyType.SM2) {
+            throw new IllegalArgumentException("an sm3 log's key is SM2 (0xff regledger/sm2-note/v1), this one is "
+                    + logKey.keyType());
         }
         if (!logKey.name().equals(origin)) {
             throw new IllegalArgumentException("log_vkey name " + logKey.name() + " differs from origin " + origin);
@@ -71,12 +79,18 @@ public final class LogDescriptor {
                 if (!(l.get(i) instanceof String)) {
                     throw new IllegalArgumentException("witness key " + i + " is not a string");
                 }
+                VerifierKey w;
                 try {
-                    ws.add(VerifierKey.parse((String) l.get(i)));
+                    w = VerifierKey.parse((String) l.get(i));
                 } catch (IllegalArgumentException e) {
                     throw new IllegalArgumentException("witness key " + i + " is not a valid verifier key: "
                             + e.getMessage());
                 }
+                if (sm3 && w.keyType() != NoteKeys.KeyType.SM2_COSIGNATURE_V1) {
+                    throw new IllegalArgumentException("witness key " + i + ": an sm3 log's witnesses cosign with SM2"
+                            + " (0xff regledger/sm2-cosignature/v1), this key is " + w.keyType());
+                }
+                ws.add(w);
             }
         }
         long quorum = o.containsKey("quorum") ? Json.u64(o, "quorum") : 0;

@@ -1,5 +1,6 @@
 package dev.regledger.client;
 
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.Arrays;
@@ -11,13 +12,91 @@ import java.util.Objects;
  * file holds {@code PRIVATE+KEY+<name>+<8 hex key id>+<base64(type ‖ seed)>}.
  * The key id is the first 4 bytes of {@code SHA-256(name ‖ 0x0A ‖ type ‖ public key)}.
  * Types: {@code 0x01} Ed25519 (log and participant keys), {@code 0x04}
- * cosignature/v1 (witness keys).
+ * cosignature/v1 (witness keys), and for the 国密 suite (schemas/FORMATS.md
+ * "SM2") the type byte {@code 0xff} followed by the identifier
+ * {@code regledger/sm2-note/v1} (log and participant keys: a 65-byte point,
+ * a 32-byte private scalar d) or {@code regledger/sm2-cosignature/v1}
+ * (witness keys); the type bytes, identifier included, enter the key id.
  */
 public final class NoteKeys {
     private NoteKeys() {}
 
     /** TYPE_ED25519 and TYPE_COSIGNATURE_V1 are the key type bytes. */
     public static final byte TYPE_ED25519 = 0x01, TYPE_COSIGNATURE_V1 = 0x04;
+
+    /** TYPE_EXTENDED (0xff) is signed-note's type "followed by a longer identifier": SM2 keys. */
+    public static final byte TYPE_EXTENDED = (byte) 0xff;
+
+    /** SM2_NOTE_ID and SM2_COSIGNATURE_ID follow the 0xff type byte of an SM2 key. */
+    public static final String SM2_NOTE_ID = "regledger/sm2-note/v1", SM2_COSIGNATURE_ID = "regledger/sm2-cosignature/v1";
+
+    /** KeyType is a note key's algorithm and role, with the type bytes it is written with. */
+    public enum KeyType {
+        /** ED25519: type 0x01, Ed25519 over the note text. */
+        ED25519(new byte[] {TYPE_ED25519}, false, false),
+        /** COSIGNATURE_V1: type 0x04, an Ed25519 witness (timestamp ‖ signature over cosignature/v1). */
+        COSIGNATURE_V1(new byte[] {TYPE_COSIGNATURE_V1}, false, true),
+        /** SM2: 0xff ‖ regledger/sm2-note/v1, SM2 (default signer ID) over the note text. */
+        SM2(Codec.concat(new byte[] {TYPE_EXTENDED}, SM2_NOTE_ID.getBytes(StandardCharsets.US_ASCII)), true, false),
+        /** SM2_COSIGNATURE_V1: 0xff ‖ regledger/sm2-cosignature/v1, an SM2 witness. */
+        SM2_COSIGNATURE_V1(Codec.concat(new byte[] {TYPE_EXTENDED},
+                SM2_COSIGNATURE_ID.getBytes(StandardCharsets.US_ASCII)), true, true);
+
+        private final byte[] bytes;
+        private final boolean sm2;
+        private final boolean cosignature;
+
+        KeyType(byte[] bytes, boolean sm2, boolean cosignature) {
+            this.bytes = bytes;
+            this.sm2 = sm2;
+            this.cosignature = cosignature;
+        }
+
+        /** typeBytes are the bytes before the key: the type byte, and for 0xff its identifier. */
+        public byte[] typeBytes() {
+            return bytes.clone();
+        }
+
+        /** isSm2 says the key signs with SM2. */
+        public boolean isSm2() {
+            return sm2;
+        }
+
+        /** isCosignature says the key is a witness key (cosignature/v1 messages). */
+        public boolean isCosignature() {
+            return cosignature;
+        }
+
+        /** publicLen is the public key's length: 32 (Ed25519) or 65 (the SM2 point). */
+        public int publicLen() {
+            return sm2 ? Sm2.POINT_LEN : Ed25519.PUBLIC_LEN;
+        }
+
+        /** of returns the type of a single Ed25519 type byte (0x01 or 0x04). */
+        public static KeyType of(byte type) {
+            if (type == TYPE_ED25519) {
+                return ED25519;
+            }
+            if (type == TYPE_COSIGNATURE_V1) {
+                return COSIGNATURE_V1;
+            }
+            throw new IllegalArgumentException(String.format("unsupported key algorithm 0x%02x", type));
+        }
+
+        /** split reads the type bytes at the start of a decoded key. */
+        static KeyType split(byte[] raw) {
+            if (raw[0] != TYPE_EXTENDED) {
+                return of(raw[0]);
+            }
+            for (KeyType t : values()) {
+                if (t.bytes.length > 1 && raw.length >= t.bytes.length
+                        && Arrays.equals(Arrays.copyOf(raw, t.bytes.length), t.bytes)) {
+                    return t;
+                }
+            }
+            throw new IllegalArgumentException("unsupported key algorithm 0xff (unknown identifier)");
+        }
+    }
 
     /** MAX_NAME_BYTES bounds a key name (in UTF-8 bytes). */
     public static final int MAX_NAME_BYTES = 256;
@@ -44,7 +123,12 @@ public final class NoteKeys {
 
     /** keyId computes the 32-bit key id. */
     public static int keyId(String name, byte type, byte[] publicKey) {
-        byte[] d = Codec.sha256(Codec.utf8(name), new byte[] {0x0a, type}, publicKey);
+        return keyId(name, KeyType.of(type), publicKey);
+    }
+
+    /** keyId computes the 32-bit key id: SHA-256(name ‖ 0x0A ‖ type bytes ‖ public key)[:4]. */
+    public static int keyId(String name, KeyType type, byte[] publicKey) {
+        byte[] d = Codec.sha256(Codec.utf8(name), new byte[] {0x0a}, type.bytes, publicKey);
         return ((d[0] & 0xff) << 24) | ((d[1] & 0xff) << 16) | ((d[2] & 0xff) << 8) | (d[3] & 0xff);
     }
 
@@ -64,11 +148,11 @@ public final class NoteKeys {
     private static final class Split {
         String name;
         int id;
-        byte type;
+        KeyType type;
         byte[] key;
     }
 
-    private static Split split(String s) {
+    private static Split split(String s, boolean secret) {
         String[] p = s.split("\\+", 3);
         if (p.length != 3) {
             throw new IllegalArgumentException("malformed key: want name+id+key");
@@ -83,13 +167,12 @@ public final class NoteKeys {
         if (raw.length == 0) {
             throw new IllegalArgumentException("malformed key: empty key");
         }
-        out.type = raw[0];
-        if (out.type != TYPE_ED25519 && out.type != TYPE_COSIGNATURE_V1) {
-            throw new IllegalArgumentException(String.format("unsupported key algorithm 0x%02x", out.type));
-        }
-        out.key = Arrays.copyOfRange(raw, 1, raw.length);
-        if (out.key.length != 32) {
-            throw new IllegalArgumentException("malformed key: key is not 32 bytes");
+        out.type = KeyType.split(raw);
+        out.key = Arrays.copyOfRange(raw, out.type.bytes.length, raw.length);
+        int want = secret ? 32 : out.type.publicLen();
+        if (out.key.length != want) {
+            throw new IllegalArgumentException("malformed key: key is not " + want + " bytes"
+                    + (out.type.isSm2() && !secret ? " (an SM2 note key is the 65-byte uncompressed point)" : ""));
         }
         return out;
     }
@@ -106,14 +189,17 @@ public final class NoteKeys {
     public static final class VerifierKey {
         private final String name;
         private final int keyId;
-        private final byte type;
+        private final KeyType type;
         private final byte[] publicKey;
+        private final Sm2.PublicKey sm2;
 
-        private VerifierKey(String name, int keyId, byte type, byte[] publicKey) {
+        private VerifierKey(String name, int keyId, KeyType type, byte[] publicKey) {
             this.name = name;
             this.keyId = keyId;
             this.type = type;
             this.publicKey = publicKey;
+            // Note keys sign under the default signer ID (FORMATS.md): no stated ID here.
+            this.sm2 = type.isSm2() ? Sm2.publicKey(publicKey, null) : null;
         }
 
         /**
@@ -122,7 +208,7 @@ public final class NoteKeys {
          * @throws IllegalArgumentException if malformed or the key id does not match
          */
         public static VerifierKey parse(String vkey) {
-            Split s = split(trimEol(vkey));
+            Split s = split(trimEol(vkey), false);
             if (NoteKeys.keyId(s.name, s.type, s.key) != s.id) {
                 throw new IllegalArgumentException("key id does not match the key");
             }
@@ -131,11 +217,16 @@ public final class NoteKeys {
 
         /** of builds a verifier key from a raw public key. */
         public static VerifierKey of(String name, byte type, byte[] publicKey) {
+            return of(name, KeyType.of(type), publicKey);
+        }
+
+        /** of builds a verifier key of any type from a raw public key (the 65-byte point for SM2). */
+        public static VerifierKey of(String name, KeyType type, byte[] publicKey) {
             if (!isValidName(name)) {
                 throw new IllegalArgumentException("invalid key name");
             }
-            if (publicKey.length != 32) {
-                throw new IllegalArgumentException("a public key is 32 bytes");
+            if (publicKey.length != type.publicLen()) {
+                throw new IllegalArgumentException("a " + type + " public key is " + type.publicLen() + " bytes");
             }
             return new VerifierKey(name, NoteKeys.keyId(name, type, publicKey), type, publicKey.clone());
         }
@@ -150,19 +241,24 @@ public final class NoteKeys {
             return keyId;
         }
 
-        /** type is the key type byte. */
+        /** type is the key type byte (0xff for SM2 keys: see {@link #keyType()}). */
         public byte type() {
+            return type.bytes[0];
+        }
+
+        /** keyType is the key's algorithm and role. */
+        public KeyType keyType() {
             return type;
         }
 
-        /** publicKey is the 32-byte Ed25519 public key. */
+        /** publicKey is the public key: 32 bytes Ed25519, or the 65-byte SM2 point. */
         public byte[] publicKey() {
             return publicKey.clone();
         }
 
         /** vkey formats the key. */
         public String vkey() {
-            return String.format("%s+%08x+%s", name, keyId, Codec.b64(Codec.concat(new byte[] {type}, publicKey)));
+            return String.format("%s+%08x+%s", name, keyId, Codec.b64(Codec.concat(type.bytes, publicKey)));
         }
 
         /**
@@ -172,14 +268,20 @@ public final class NoteKeys {
          * {@code "cosignature/v1\ntime <ts>\n" ‖ text}.
          */
         public boolean verifyNoteSignature(String text, byte[] sig) {
-            if (type == TYPE_ED25519) {
-                return Ed25519.verify(publicKey, Codec.utf8(text), sig);
+            if (!type.isCosignature()) {
+                return verifyRaw(Codec.utf8(text), sig);
             }
             if (sig.length != 72) {
                 return false;
             }
             long ts = Codec.u64(sig, 0);
-            return Ed25519.verify(publicKey, cosignatureMessage(text, ts), Arrays.copyOfRange(sig, 8, 72));
+            return verifyRaw(cosignatureMessage(text, ts), Arrays.copyOfRange(sig, 8, 72));
+        }
+
+        // SM2 keys verify SM2 (r ‖ s, default signer ID), Ed25519 keys strict Ed25519: the key's type
+        // decides, never the signature, so an Ed25519 signature under an SM2 key id is refused.
+        private boolean verifyRaw(byte[] msg, byte[] sig) {
+            return sm2 != null ? Sm2.verify(sm2, Sm2.DEFAULT_ID, msg, sig) : Ed25519.verify(publicKey, msg, sig);
         }
 
         @Override
@@ -213,18 +315,25 @@ public final class NoteKeys {
     public static final class SignerKey {
         private final String name;
         private final int keyId;
-        private final byte type;
+        private final KeyType type;
         private final byte[] seed;
         private final byte[] publicKey;
+        private final Sm2.PrivateKey sm2;
 
-        private SignerKey(String name, byte type, byte[] seed) {
+        private SignerKey(String name, KeyType type, byte[] seed) {
             if (!isValidName(name)) {
                 throw new IllegalArgumentException("invalid key name");
             }
             this.name = name;
             this.type = type;
             this.seed = seed.clone();
-            this.publicKey = Ed25519.publicKey(this.seed);
+            if (type.isSm2()) {
+                this.sm2 = Sm2.privateKey(this.seed, null);
+                this.publicKey = sm2.publicKey().point();
+            } else {
+                this.sm2 = null;
+                this.publicKey = Ed25519.publicKey(this.seed);
+            }
             this.keyId = NoteKeys.keyId(name, type, publicKey);
         }
 
@@ -239,7 +348,7 @@ public final class NoteKeys {
             if (!s.startsWith("PRIVATE+KEY+")) {
                 throw new IllegalArgumentException("malformed key: missing PRIVATE+KEY+ prefix");
             }
-            Split p = split(s.substring("PRIVATE+KEY+".length()));
+            Split p = split(s.substring("PRIVATE+KEY+".length()), true);
             SignerKey k = new SignerKey(p.name, p.type, p.key);
             if (k.keyId != p.id) {
                 throw new IllegalArgumentException("key id does not match the key");
@@ -249,11 +358,27 @@ public final class NoteKeys {
 
         /** of builds a signer key from a 32-byte seed. */
         public static SignerKey of(String name, byte type, byte[] seed) {
-            return new SignerKey(name, type, seed);
+            return new SignerKey(name, KeyType.of(type), seed);
+        }
+
+        /** of builds a signer key of any type from 32 secret bytes (an Ed25519 seed, or SM2's d). */
+        public static SignerKey of(String name, KeyType type, byte[] secret) {
+            if (secret.length != 32) {
+                throw new IllegalArgumentException("a signer key's secret is 32 bytes");
+            }
+            return new SignerKey(name, type, secret);
         }
 
         /** generate makes a new random key. */
         public static SignerKey generate(String name, byte type) {
+            return generate(name, KeyType.of(type));
+        }
+
+        /** generate makes a new random key of any type. */
+        public static SignerKey generate(String name, KeyType type) {
+            if (type.isSm2()) {
+                return new SignerKey(name, type, Sm2.generate().toBytes());
+            }
             byte[] seed = new byte[32];
             new SecureRandom().nextBytes(seed);
             return new SignerKey(name, type, seed);
@@ -269,14 +394,24 @@ public final class NoteKeys {
             return keyId;
         }
 
-        /** type is the key type byte. */
+        /** type is the key type byte (0xff for SM2 keys: see {@link #keyType()}). */
         public byte type() {
+            return type.bytes[0];
+        }
+
+        /** keyType is the key's algorithm and role. */
+        public KeyType keyType() {
             return type;
         }
 
-        /** publicKey is the 32-byte Ed25519 public key. */
+        /** publicKey is the public key: 32 bytes Ed25519, or the 65-byte SM2 point. */
         public byte[] publicKey() {
             return publicKey.clone();
+        }
+
+        /** sm2 is the SM2 private key of an SM2 signer key (null for Ed25519). */
+        Sm2.PrivateKey sm2() {
+            return sm2;
         }
 
         /** verifier is the matching verifier key. */
@@ -287,12 +422,12 @@ public final class NoteKeys {
         /** skey formats the key file text (secret: write it with mode 0600). */
         public String skey() {
             return String.format("PRIVATE+KEY+%s+%08x+%s", name, keyId,
-                    Codec.b64(Codec.concat(new byte[] {type}, seed)));
+                    Codec.b64(Codec.concat(type.bytes, seed)));
         }
 
-        /** sign signs a message with Ed25519. */
+        /** sign signs a message: Ed25519, or SM2 (default signer ID, 64 bytes r ‖ s) for an SM2 key. */
         public byte[] sign(byte[] msg) {
-            return Ed25519.sign(seed, msg);
+            return sm2 != null ? sm2.sign(msg) : Ed25519.sign(seed, msg);
         }
 
         @Override

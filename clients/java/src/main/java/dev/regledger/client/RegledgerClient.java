@@ -396,14 +396,38 @@ public final class RegledgerClient {
     /**
      * certificate fetches {@code GET /v1/certificates/{登记号}} and verifies
      * the bundle, including its checkpoint's consistency with what this
-     * client saw. The status it returns is the one a named entry set, not
-     * proven current ({@link VerifiedCertificate#statusStatement()}).
+     * client saw. A v2 bundle's status is proven current by its status proof
+     * ({@link VerifiedCertificate#statusProvenCurrent()}); a v1 bundle's is
+     * the one a named entry set ({@link VerifiedCertificate#statusStatement()}).
      */
     public VerifiedCertificate certificate(String registrationNo) {
         byte[] b = certificateBundle(registrationNo);
         VerifiedCertificate c = CertificateBundle.verify(b, log);
         track(c.checkpoint());
         return c;
+    }
+
+    /**
+     * status fetches {@code GET /v1/status/{kind}/{id}} and verifies the
+     * status proof ({@link StatusProof}): the proven state of the object as
+     * of a checkpoint consistent with what this client saw, absence (不存在)
+     * included. Kinds: {@code product} (by 登记号), {@code participant},
+     * {@code resource}, {@code agreement}, {@code credential}.
+     */
+    public StatusProof.Verified status(String kind, String id) {
+        StatusProof.Verified v = StatusProof.verify(statusDocument(kind, id), log);
+        if (!v.kind().equals(kind) || !v.id().equals(id)) {
+            throw new VerificationException("status proof", "answers about " + v.kind() + " " + v.id() + ", not "
+                    + kind + " " + id);
+        }
+        track(v.checkpoint());
+        return v;
+    }
+
+    /** statusDocument fetches the status proof bytes as served (to store or hand to a venue). */
+    public byte[] statusDocument(String kind, String id) {
+        return get("/v1/status/" + URLEncoder.encode(kind, StandardCharsets.UTF_8) + "/"
+                + URLEncoder.encode(id, StandardCharsets.UTF_8).replace("+", "%20"), StatusProof.MAX_STATUS_BYTES);
     }
 
     /** certificateBundle fetches the bundle bytes as served (to store or hand to a regulator). */

@@ -255,15 +255,15 @@ public final class SignedNote {
         return new Opened(n, verified, unverified);
     }
 
-    /** sign signs text (ending in a newline) with Ed25519 keys and returns the note. */
+    /** sign signs text (ending in a newline) with log keys (Ed25519 or SM2) and returns the note. */
     public static String sign(String text, List<SignerKey> signers) {
         if (text.isEmpty() || !text.endsWith("\n")) {
             throw new IllegalArgumentException("note text must end in a newline");
         }
         StringBuilder b = new StringBuilder(text).append('\n');
         for (SignerKey k : signers) {
-            if (k.type() != NoteKeys.TYPE_ED25519) {
-                throw new IllegalArgumentException("a note is signed with Ed25519 keys; witnesses cosign");
+            if (k.keyType().isCosignature()) {
+                throw new IllegalArgumentException("a note is signed with log keys; witnesses cosign");
             }
             b.append(new Signature(k.name(), k.keyId(), k.sign(Codec.utf8(text))).line());
         }
@@ -272,8 +272,8 @@ public final class SignedNote {
 
     /** cosign makes a cosignature/v1 signature line over checkpoint text with a witness key (tests, tools). */
     public static Signature cosign(SignerKey witness, String checkpointText, long timestamp) {
-        if (witness.type() != NoteKeys.TYPE_COSIGNATURE_V1) {
-            throw new IllegalArgumentException("cosignatures need a cosignature/v1 (0x04) key");
+        if (!witness.keyType().isCosignature()) {
+            throw new IllegalArgumentException("cosignatures need a witness key (cosignature/v1 or SM2 cosignature)");
         }
         byte[] sig = witness.sign(NoteKeys.cosignatureMessage(checkpointText, timestamp));
         return new Signature(witness.name(), witness.keyId(), Codec.concat(Codec.be64(timestamp), sig));

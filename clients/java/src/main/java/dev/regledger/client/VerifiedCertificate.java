@@ -23,6 +23,7 @@ public final class VerifiedCertificate {
     private final long statusSetByIndex;
     private final String statusSigner;
     private final Checkpoint.Verified checkpoint;
+    private StatusProof.Verified statusProof;
 
     VerifiedCertificate(Map<String, Object> fields, String blockchainNo, long index, String signer, String signerRole,
             boolean signerChainAnchored, List<Long> signerChain, Long signerKeyRetiredAt, Long signerRevokedAt,
@@ -126,14 +127,39 @@ public final class VerifiedCertificate {
         return statusSigner;
     }
 
+    /** withStatusProof attaches a v2 bundle's verified status proof (set once, by the verifier). */
+    VerifiedCertificate withStatusProof(StatusProof.Verified p) {
+        this.statusProof = p;
+        return this;
+    }
+
     /**
      * statusProvenCurrent: the bundle proves no later entry up to the
-     * checkpoint changed the status. Always false for format v1, which
-     * cannot show the absence of later entries; a whole-log audit
+     * checkpoint changed the status: true exactly for a v2 bundle whose
+     * status proof verified. Always false for format v1, which cannot show
+     * the absence of later entries; a whole-log audit
      * ({@code regledger-verify audit}) or a verified mirror can.
      */
     public boolean statusProvenCurrent() {
-        return false;
+        return statusProof != null;
+    }
+
+    /** statusProof is the verified status proof of a v2 bundle, or null for v1. */
+    public StatusProof.Verified statusProof() {
+        return statusProof;
+    }
+
+    /**
+     * statusZh is the Chinese status (有效, 暂停, 已撤销登记, 已注销登记): proven current
+     * for v2 ({@link #statusProvenCurrent()}), set by entry {@link #statusSetByIndex()} for v1.
+     */
+    public String statusZh() {
+        return statusProof != null ? statusProof.state().statusZh() : StatusProof.labelZh(status);
+    }
+
+    /** isProvenActive says the status is proven current and 有效 (what a venue may accept). */
+    public boolean isProvenActive() {
+        return statusProof != null && statusProof.state().isActive();
     }
 
     /** checkpoint is the verified checkpoint every proof is for. */
@@ -148,6 +174,10 @@ public final class VerifiedCertificate {
     public String statusStatement() {
         String n = Long.toUnsignedString(statusSetByIndex);
         String size = Long.toUnsignedString(checkpoint.size());
+        if (statusProof != null) {
+            return "状态：" + statusZh() + "（由第 " + n + " 号条目设定；已证明为截至检查点（大小 " + size + "）的当前状态） / status "
+                    + status + " (set by entry " + n + "; proven current as of the checkpoint of size " + size + ")";
+        }
         return "状态 " + status + "：由第 " + n + " 号条目设定（已验证）；未证明为当前状态——截至检查点（大小 " + size
                 + "）之前的后续条目可能已更改状态，需全量审计或状态证明。 / status " + status + " was set by entry " + n
                 + " (verified); NOT proven current: a later entry below checkpoint size " + size
@@ -157,6 +187,6 @@ public final class VerifiedCertificate {
     @Override
     public String toString() {
         return "VerifiedCertificate(" + registrationNo() + ", " + blockchainNo + ", status " + status + " set by entry "
-                + Long.toUnsignedString(statusSetByIndex) + ", not proven current)";
+                + Long.toUnsignedString(statusSetByIndex) + (statusProof != null ? ", proven current)" : ", not proven current)");
     }
 }

@@ -22,7 +22,13 @@ import java.util.Map;
  * java -cp ... dev.regledger.client.LiveScenario --url URL --log log.json --keys DIR \
  *     --business-name NAME --out result.json
  * </pre>
- * {@code DIR} holds source.key, agency.key, operator.key and business.key.
+ * {@code DIR} holds source.key, agency.key, operator.key and business.key
+ * (Ed25519 or SM2 participant key files); for an {@code sm3} log also
+ * operator.pem and operator.pub.pem (PKCS#8 / SubjectPublicKeyInfo, as
+ * {@code keygen --pem} writes them), and the operator then signs with the
+ * key read from PEM. The scenario also fetches and verifies status proofs
+ * (present and absent) and refuses tampered ones; the documents are written
+ * beside {@code result.json} for the Rust verifier to check the same bytes.
  */
 public final class LiveScenario {
     private LiveScenario() {}
@@ -62,6 +68,17 @@ public final class LiveScenario {
         ParticipantKey source = ParticipantKey.load(keys.resolve("source.key"));
         ParticipantKey agency = ParticipantKey.load(keys.resolve("agency.key"));
         ParticipantKey operator = ParticipantKey.load(keys.resolve("operator.key"));
+        boolean sm3 = log.suite() == HashSuite.SM3;
+        if (sm3) {
+            // The same SM2 key from its PEM files (what OpenSSL or a 密码机 vendor's tool exports).
+            ParticipantKey fromPem = ParticipantKey.fromPem(operator.participantId(),
+                    Files.readString(keys.resolve("operator.pem")), null);
+            check(fromPem.keyId().equals(operator.keyId()), "the PEM key is the key file's: " + fromPem.keyId());
+            Sm2.PublicKey pub = Sm2.publicKeyFromPem(Files.readString(keys.resolve("operator.pub.pem")), null);
+            check(Codec.b64(pub.material()).equals(operator.publicKeyBase64()), "the SPKI PEM is the registered key");
+            check(operator.alg() == Envelope.ALG_SM2 && source.alg() == Envelope.ALG_SM2, "SM2 participants");
+            operator = fromPem;
+        }
         ParticipantKey business = ParticipantKey.load(keys.resolve("business.key"));
         RegledgerClient c = RegledgerClient.builder(URI.create(a.get("--url")), log)
                 .inclusionTimeout(Duration.ofSeconds(120)).build();
@@ -69,7 +86,9 @@ public final class LiveScenario {
         // Dates the way the node reads them: China Standard Time.
         LocalDate today = LocalDate.now(ZoneOffset.ofHours(8));
         String t = today.toString();
-        String doc = Codec.hex(HashSuite.BLAKE3.hash(Codec.utf8("授权运营协议（测试文本）")));
+        // Document digests: in the log's suite, named document_digest, in an sm3 log (FORMATS.md, D19).
+        String docField = sm3 ? "document_digest" : "document_blake3";
+        String doc = Codec.hex((sm3 ? HashSuite.SM3 : HashSuite.BLAKE3).hash(Codec.utf8("授权运营协议（测试文本）")));
         String res = "R-JAVA-001";
         String no = "GXDP-" + today.getYear() + "-000777";
         List<Object> entries = new ArrayList<>();
@@ -81,17 +100,17 @@ public final class LiveScenario {
         r = c.submit("agreement-filed", Payload.of(obj("id", "PLAN-J", "agreement_type", "implementation-plan",
                 "parties", List.of(agency.participantId()), "grantee", agency.participantId(), "scope", List.of(res),
                 "signed_on", t, "term_start", t, "term_end", today.plusYears(2).toString(),
-                "document_title", "公共数据授权运营实施方案", "document_blake3", doc)), agency);
+                "document_title", "公共数据授权运营实施方案", docField, doc)), agency);
         entries.add(record(r));
         r = c.submit("agreement-filed", Payload.of(obj("id", "OA-J", "agreement_type", "operation-agreement",
                 "parties", List.of(agency.participantId(), operator.participantId()), "grantee", operator.participantId(),
                 "scope", List.of(res), "signed_on", t, "term_start", t, "term_end", today.plusYears(2).toString(),
-                "document_title", "公共数据资源授权运营协议", "document_blake3", doc)), agency);
+                "document_title", "公共数据资源授权运营协议", docField, doc)), agency);
         entries.add(record(r));
         r = c.submit("agreement-filed", Payload.of(obj("id", "SA-J", "agreement_type", "scene-authorization",
                 "parties", List.of(operator.participantId(), business.participantId()), "grantee", business.participantId(),
                 "parent", "OA-J", "scope", List.of(res), "scene", "公交出行规划", "signed_on", t, "term_start", t,
-                "term_end", today.plusYears(1).toString(), "document_title", "场景授权协议", "document_blake3", doc)), operator);
+                "term_end", today.plusYears(1).toString(), "document_title", "场景授权协议", docField, doc)), operator);
         entries.add(record(r));
         r = c.submit("product-approved", Payload.of(obj("product_id", "P-J", "product_name", "公交客流预测服务（Java）",
                 "business_entity", business.participantId(), "authorization", "SA-J", "applied_on", t, "approved_on", t,
@@ -137,7 +156,8 @@ public final class LiveScenario {
         check(cert.blockchainNo().equals(reg.blockchainNo().get()), "blockchain number matches the receipt");
         check(cert.index() == reg.index(), "registering entry");
         check(cert.status().equals("active") && cert.statusSetByIndex() == reg.index(), "active, set by the registration");
-        check(!cert.statusProvenCurrent(), "a v1 bundle never proves the status current");
+        check(cert.statusProvenCurrent() && cert.isProvenActive() && "有效".equals(cert.statusZh()),
+                "a v2 bundle proves 有效: " + cert.statusStatement());
         check(operator.participantId().equals(cert.signer()), "signed by the operator");
 
         Receipt susp = c.submit("product-suspended", Payload.of(obj("id", "P-J", "reason", "整改", "effective_on", t)), operator);
@@ -145,7 +165,8 @@ public final class LiveScenario {
         VerifiedCertificate after = c.certificate(no);
         check(after.status().equals("suspended") && after.statusSetByIndex() == susp.index(),
                 "suspended, set by entry " + susp.index() + ": " + after);
-        check(!after.statusProvenCurrent(), "still not proven current");
+        check(after.statusProvenCurrent() && !after.isProvenActive() && "暂停".equals(after.statusZh()),
+                "proven 暂停: " + after.statusStatement());
         System.out.println(after.statusStatement());
 
         byte[] bundle = c.certificateBundle(no);
@@ -160,15 +181,163 @@ public final class LiveScenario {
             check(e.part().equals("certificate.product_name"), "refused naming the field: " + e.getMessage());
         }
 
+        if (sm3) {
+            // The same sm3 bundle under a log.json that says sha256: its SM3 tree hashes are refused.
+            String desc = Files.readString(Path.of(a.get("--log")));
+            check(desc.contains("\"sm3\""), "an sm3 log.json");
+            LogDescriptor sha = LogDescriptor.parse(Codec.utf8(desc.replace("\"sm3\"", "\"sha256\"")));
+            try {
+                CertificateBundle.verify(bundle, sha);
+                check(false, "an sm3 bundle must not verify under a sha256 descriptor");
+            } catch (VerificationException e) {
+                check(e.part().startsWith("entry"), "refused at the registering entry: " + e.getMessage());
+                System.out.println("refused as expected (sm3 hashes, sha256 descriptor): " + e.getMessage());
+            }
+        }
+
+        Map<String, Object> statuses = statusProofs(c, log, no, susp.index(), operator, source, bundleFile);
+
         Checkpoint.Verified cp = c.checkpoint();
         check(Long.compareUnsigned(cp.size(), susp.index()) > 0, "the latest checkpoint covers every entry");
 
         Map<String, Object> out = obj("entries", entries, "registration_no", no, "blockchain_no", after.blockchainNo(),
                 "status", after.status(), "status_set_by_index", after.statusSetByIndex(),
                 "signer_chain_anchored", after.signerChainAnchored(), "signer", after.signer(),
-                "replayed_index", again.index(), "bundle", bundleFile.toString(), "checkpoint_size", cp.size());
+                "replayed_index", again.index(), "bundle", bundleFile.toString(), "checkpoint_size", cp.size(),
+                "status_proofs", statuses, "suite", log.suite().wireName());
         Files.writeString(Path.of(a.get("--out")), Json.write(out));
         System.out.println("OK: " + entries.size() + " entries written and verified; checkpoint size " + cp.size());
+    }
+
+    /** refused checks that {@code doc} is refused naming a part that starts with {@code part}. */
+    static void refused(String what, Map<String, Object> doc, LogDescriptor log, String part) {
+        try {
+            StatusProof.verify(Codec.utf8(Json.write(doc)), log);
+            check(false, what + ": a tampered status proof must be refused");
+        } catch (VerificationException e) {
+            check(e.part().startsWith(part), what + ": refused naming " + part + ", not " + e.getMessage());
+            System.out.println("refused as expected (" + what + "): " + e.getMessage());
+        }
+    }
+
+    static Map<String, Object> doc(byte[] b) {
+        return BundleTest.mutable(Json.parse(b, StatusProof.MAX_STATUS_BYTES));
+    }
+
+    /**
+     * statusProofs verifies status proofs from the node (present, absent, of
+     * every kind) and refuses tampered ones: an edited record, an edited
+     * state, a proof swapped for another object's, a wrong state root, an
+     * absence claimed for a present object; then a v2 bundle whose status
+     * proof was edited or swapped.
+     */
+    static Map<String, Object> statusProofs(RegledgerClient c, LogDescriptor log, String no, long suspIndex,
+            ParticipantKey operator, ParticipantKey source, Path bundleFile) throws Exception {
+        Map<String, Object> out = new LinkedHashMap<>();
+        Path dir = bundleFile.getParent();
+
+        StatusProof.Verified prod = c.status("product", no);
+        check("suspended".equals(prod.state().status()) && "暂停".equals(prod.state().statusZh())
+                && prod.state().statusIndex() == suspIndex && "P-J".equals(prod.state().productId()),
+                "the 登记号 is proven 暂停, set by entry " + suspIndex + ": " + prod.state());
+        System.out.println(prod.statement());
+        String absentNo = "GXDP-2099-999999";
+        StatusProof.Verified absent = c.status("product", absentNo);
+        check("absent".equals(absent.state().status()) && "不存在".equals(absent.state().statusZh())
+                && absent.record() == null, "an unknown 登记号 is proven absent: " + absent.state());
+        StatusProof.Verified op = c.status("participant", operator.participantId());
+        check(op.state().isActive(), "the operator is 有效");
+        check(c.status("agreement", "SA-J").state().isActive(), "the scene authorization is 有效");
+        check(c.status("resource", "R-JAVA-001").state().isActive(), "the resource is 有效");
+        check("absent".equals(c.status("credential", "GX-CAT-AUTH-2099-0001").state().status()), "no such credential");
+        try {
+            c.status("product", "gxdp-lower-case");
+            check(false, "a malformed 登记号 is refused");
+        } catch (ProblemException | VerificationException e) {
+            System.out.println("refused as expected (malformed id): " + e.getMessage());
+        }
+
+        // The documents as served, for the Rust side to verify the same bytes.
+        byte[] prodDoc = c.statusDocument("product", no);
+        byte[] absentDoc = c.statusDocument("product", absentNo);
+        byte[] opDoc = c.statusDocument("participant", operator.participantId());
+        byte[] srcDoc = c.statusDocument("participant", source.participantId());
+        Files.write(dir.resolve("status-product.json"), prodDoc);
+        Files.write(dir.resolve("status-absent.json"), absentDoc);
+        Files.write(dir.resolve("status-participant.json"), opDoc);
+        check(StatusProof.verify(prodDoc, log).state().equals(prod.state()), "the stored document verifies alike");
+
+        // Tampered record: the proven bytes edited (suspended -> active).
+        Map<String, Object> t = doc(prodDoc);
+        String rec = new String(Codec.unb64((String) t.get("record")), java.nio.charset.StandardCharsets.UTF_8);
+        check(rec.contains("\"suspended\""), "the record holds the status");
+        t.put("record", Codec.b64(Codec.utf8(rec.replace("\"suspended\"", "\"active\""))));
+        BundleTest.at(t, "state").put("status", "active");
+        BundleTest.at(t, "state").put("status_zh", "有效");
+        refused("tampered record", t, log, "map_proof");
+        // Edited state only: the record is genuine, the claim is not.
+        t = doc(prodDoc);
+        BundleTest.at(t, "state").put("status", "active");
+        BundleTest.at(t, "state").put("status_zh", "有效");
+        refused("edited state", t, log, "state");
+        // A proof swapped for another object's: the operator's record and map proof under the source's id.
+        t = doc(srcDoc);
+        Map<String, Object> o = doc(opDoc);
+        check(o.get("checkpoint").equals(t.get("checkpoint")), "both proofs at the same checkpoint");
+        t.put("map_proof", o.get("map_proof"));
+        t.put("record", o.get("record"));
+        t.put("state", o.get("state"));
+        refused("swapped proof", t, log, "map_proof");
+        // The same swap with the id changed too: the key is built from the id, the record names another.
+        t = doc(opDoc);
+        t.put("id", source.participantId());
+        refused("swapped id", t, log, "map_proof");
+        // A wrong state root: the state entry's leaf with another root no longer is the logged leaf.
+        t = doc(prodDoc);
+        Map<String, Object> se = BundleTest.at(t, "state_entry");
+        byte[] leaf = Codec.unb64((String) se.get("leaf"));
+        leaf[49] ^= 0x01;
+        se.put("leaf", Codec.b64(leaf));
+        refused("wrong state root", t, log, "state_entry.inclusion_proof");
+        // Absence claimed for a present object, and presence for an absent one.
+        t = doc(prodDoc);
+        t.remove("record");
+        t.put("state", obj("status", "absent", "status_zh", "不存在"));
+        refused("absence of a present 登记号", t, log, "map_proof");
+        t = doc(absentDoc);
+        t.put("id", no);
+        refused("the absence proof of another 登记号", t, log, "map_proof");
+
+        // Bundle v2: the embedded status proof edited, or swapped for another object's.
+        byte[] bundle = Files.readAllBytes(bundleFile);
+        Map<String, Object> b = BundleTest.mutable(Json.parse(bundle, CertificateBundle.MAX_BUNDLE_BYTES));
+        Map<String, Object> sp = BundleTest.at(b, "status_proof");
+        BundleTest.at(sp, "state").put("status", "active");
+        BundleTest.at(sp, "state").put("status_zh", "有效");
+        BundleTest.at(b, "status").put("state", "active");
+        try {
+            CertificateBundle.verify(Codec.utf8(Json.write(b)), log);
+            check(false, "a bundle edited to active must be refused");
+        } catch (VerificationException e) {
+            check(e.part().startsWith("status"), "refused naming the status: " + e.getMessage());
+            System.out.println("refused as expected (bundle edited to active): " + e.getMessage());
+        }
+        b = BundleTest.mutable(Json.parse(bundle, CertificateBundle.MAX_BUNDLE_BYTES));
+        b.put("status_proof", doc(opDoc));
+        try {
+            CertificateBundle.verify(Codec.utf8(Json.write(b)), log);
+            check(false, "a bundle with another object's status proof must be refused");
+        } catch (VerificationException e) {
+            check(e.part().startsWith("status_proof"), "refused naming the status proof: " + e.getMessage());
+            System.out.println("refused as expected (swapped status proof): " + e.getMessage());
+        }
+
+        out.put("product", obj("file", dir.resolve("status-product.json").toString(), "status", prod.state().status(),
+                "status_zh", prod.state().statusZh(), "status_index", prod.state().statusIndex()));
+        out.put("absent", obj("file", dir.resolve("status-absent.json").toString(), "status", absent.state().status()));
+        out.put("participant", obj("file", dir.resolve("status-participant.json").toString(), "status",
+                op.state().status(), "set_by", op.state().setBy()));
+        return out;
     }
 
     static Map<String, Object> record(Receipt r) {
