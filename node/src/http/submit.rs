@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use regledger::crypto::PublicKey;
 use regledger::entry::envelope::{Envelope, Preverified};
-use regledger::registry::key_of;
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Semaphore, SemaphorePermit};
 use tokio::time::Instant;
@@ -552,22 +551,17 @@ async fn preverify_all(app: &App, items: Vec<Result<Envelope, Refusal>>) -> Vec<
             })
             .collect();
     }
-    // Every key id the batch names, resolved once. A store that cannot be
-    // read leaves every signature to the rules, as for one envelope.
-    let keys: HashMap<String, Option<PublicKey>> = match app.store.read() {
-        Ok(view) => {
-            let mut keys = HashMap::new();
-            for env in items.iter().flatten() {
-                for sig in &env.signatures {
-                    if !keys.contains_key(&sig.key_id) {
-                        keys.insert(sig.key_id.clone(), key_of(&view, &sig.key_id));
-                    }
-                }
+    // Every key id the batch names, resolved once, from the store's
+    // committed state in memory ([`crate::store::Store::known_key`]); a key
+    // the store cannot read is left to the rules, as for one envelope.
+    let mut keys: HashMap<String, Option<PublicKey>> = HashMap::new();
+    for env in items.iter().flatten() {
+        for sig in &env.signatures {
+            if !keys.contains_key(&sig.key_id) {
+                keys.insert(sig.key_id.clone(), app.store.known_key(&sig.key_id));
             }
-            keys
         }
-        Err(_) => HashMap::new(),
-    };
+    }
     let keys = Arc::new(keys);
     // Envelopes in order, split into one contiguous chunk per core.
     let mut slots: Vec<Option<Result<Envelope, Refusal>>> = items.into_iter().map(Some).collect();
@@ -636,13 +630,11 @@ fn bad_signature(app: &App, e: impl std::fmt::Display) -> Refusal {
 
 /// preverify verifies every signature by a key already committed here, on
 /// the request's thread, so the sequencer need not (keys are immutable
-/// once registered); the rules verify every other one. A store that cannot
-/// be read leaves them all to the rules.
+/// once registered); the rules verify every other one. Keys come from the
+/// store's committed state in memory ([`crate::store::Store::known_key`]);
+/// a store that cannot be read leaves them all to the rules.
 fn preverify(app: &App, env: &Envelope) -> Result<Vec<Preverified>, Refusal> {
-    let Ok(view) = app.store.read() else {
-        return Ok(Vec::new());
-    };
-    env.verify_known(|kid| key_of(&view, kid))
+    env.verify_known(|kid| app.store.known_key(kid))
         .map_err(|e| bad_signature(app, e))
 }
 

@@ -560,6 +560,82 @@ mod tests {
         assert!(view.get(&regledger::registry::StateKey::Genesis).is_some());
     }
 
+    /// submit commits `env` alone in one batch: the commit's error, or the
+    /// submitter's answer.
+    fn submit(
+        store: &Store,
+        origin: &str,
+        env: &Envelope,
+    ) -> Result<Result<Receipt, Rejection>, CommitError> {
+        let (tx, rx) = oneshot::channel();
+        let claim = Claim::default();
+        claim.take();
+        let sub = Submission {
+            envelope: env.clone(),
+            preverified: vec![],
+            reply: tx,
+            claim,
+        };
+        commit_batch(
+            store,
+            HashSuite::Blake3,
+            origin,
+            vec![sub],
+            &Metrics::default(),
+        )
+        .map_err(|(e, _)| e)?;
+        Ok(rx.blocking_recv().expect("answered"))
+    }
+
+    #[test]
+    fn an_entry_after_a_failed_commit_is_judged_against_the_durable_state() {
+        use regledger::testkit::Testkit;
+        let kit = Testkit::live("sequencer.test/fault");
+        let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
+        let at = |label| steps.iter().position(|s| s.label == label).unwrap();
+        let (approved, notice) = (at("product approved"), at("public notice opened"));
+        assert_eq!(notice, approved + 1);
+        let dir = tempfile::tempdir().unwrap();
+        let mut stores = vec![(
+            "redb",
+            Store::open(&dir.path().join("ledger.redb")).unwrap(),
+        )];
+        if let Some(url) = crate::store::pgtest::fresh_url() {
+            let spec = crate::store::StoreSpec::Postgres(url);
+            stores.push(("postgres", Store::open_spec(&spec).unwrap()));
+        }
+        for (name, store) in stores {
+            for step in &steps[..approved] {
+                submit(&store, &kit.origin, &step.envelope)
+                    .unwrap()
+                    .unwrap();
+            }
+            // The product's approval is sequenced, then its commit fails.
+            store
+                .cache()
+                .fail_commit
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            assert!(
+                submit(&store, &kit.origin, &steps[approved].envelope).is_err(),
+                "{name}"
+            );
+            // Its notice names a product the log does not hold.
+            match submit(&store, &kit.origin, &steps[notice].envelope).unwrap() {
+                Err(Rejection::Rule(_)) => {}
+                other => panic!("{name}: judged against a failed batch's state: {other:?}"),
+            }
+            assert_eq!(store.head().unwrap().size, approved as u64, "{name}");
+            // Once the approval is durable, the notice is accepted.
+            submit(&store, &kit.origin, &steps[approved].envelope)
+                .unwrap()
+                .unwrap();
+            let r = submit(&store, &kit.origin, &steps[notice].envelope)
+                .unwrap()
+                .unwrap();
+            assert_eq!(r.index, notice as u64, "{name}");
+        }
+    }
+
     #[test]
     fn integrated_time_is_strictly_increasing_when_the_clock_goes_back() {
         let mut last = 0;

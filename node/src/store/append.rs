@@ -45,9 +45,11 @@ struct AppenderState<'a, 'tx>(&'a Appender<'tx>);
 
 impl StateReader for AppenderState<'_, '_> {
     fn get(&self, key: &StateKey) -> Option<StateObject> {
+        // Through the committed state in memory (store/cache.rs): the
+        // rules read the same few objects for every entry.
         match self.0 {
-            Appender::Redb(a) => a.state().get(key),
-            Appender::Postgres(a) => a.state().get(key),
+            Appender::Redb(a) => a.txc_ref().get(key, || a.state_lookup(key)),
+            Appender::Postgres(a) => a.txc_ref().get(key, || a.state_lookup(key)),
         }
     }
 }
@@ -236,6 +238,9 @@ impl Appender<'_> {
                 size: at,
             });
         }
+        // Recorded before the driver writes them: from now on a read of
+        // these keys is this transaction's, never taken for committed.
+        each!(self, a => a.txc().wrote(&fx.writes));
         let mut written = each!(self, a => a.write(
             at,
             leaf_hash,
@@ -251,6 +256,7 @@ impl Appender<'_> {
             written = self.prune(at, envelope_bytes);
         }
         if let Err(e) = written {
+            each!(self, a => a.txc().poison());
             each!(self, a => a.fail());
             return Err(e);
         }
@@ -286,6 +292,7 @@ impl Appender<'_> {
         let fx = gap_effects();
         let written = each!(self, a => a.write(at, leaf_hash, leaf_bytes, None, &fx, None));
         if let Err(e) = written {
+            each!(self, a => a.txc().poison());
             each!(self, a => a.fail());
             return Err(e);
         }

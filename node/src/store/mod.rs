@@ -46,6 +46,7 @@
 //! The append contract, the one piece of logic the drivers share, is in
 //! `append.rs`.
 
+mod cache;
 mod postgres;
 pub(crate) mod redb;
 
@@ -352,6 +353,28 @@ impl Store {
     /// As [`Store::read`].
     pub fn head(&self) -> Result<Head, StoreError> {
         self.read()?.head()
+    }
+
+    /// cache is the driver's committed state in memory (store/cache.rs).
+    pub(crate) fn cache(&self) -> &cache::StateCache {
+        each!(self, s => s.cache())
+    }
+
+    /// known_key returns the public key registered under `key_id`, if it
+    /// is committed: from memory once read (no transaction, no round trip),
+    /// else from a snapshot. For signature pre-verification on the request
+    /// path: a key id names one key for good, and the rules check a
+    /// pre-verified key against the one registered when they judge the
+    /// entry. `None` also when the store cannot be read (the rules then
+    /// verify the signature themselves).
+    pub fn known_key(&self, key_id: &str) -> Option<regledger::crypto::PublicKey> {
+        let token = match self {
+            Store::Redb(_) => 0,
+            Store::Postgres(s) => s.token(),
+        };
+        self.cache().key(key_id, token, || {
+            regledger::registry::key_of(&self.read().ok()?, key_id)
+        })
     }
 
     /// pin_slot is the driver's slot for the pinned snapshot.

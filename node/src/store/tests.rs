@@ -378,3 +378,87 @@ fn the_state_map_envelopes_and_leaf_version_read_back_alike_on_every_driver() {
         assert_eq!(w[0].1, w[1].1, "{} vs {}", w[0].0, w[1].0);
     }
 }
+
+/// genesis_fx is the effects of a real genesis entry (it writes the
+/// registry's genesis object), and the key it writes.
+pub(super) fn genesis_fx() -> (Effects, regledger::registry::StateKey) {
+    use regledger::registry::{apply, MemoryState, StateKey};
+    let kit = regledger::testkit::Testkit::new("store.test/cache");
+    let steps = kit.lifecycle(HashSuite::Sha256, "guangxi");
+    let c = EntryContext {
+        index: 0,
+        integrated_time_ms: steps[0].time_ms,
+        log_id: kit.origin.clone(),
+    };
+    let fx = apply(&MemoryState::default(), &c, &steps[0].envelope).unwrap();
+    assert!(fx.writes.iter().any(|(k, _)| *k == StateKey::Genesis));
+    (fx, StateKey::Genesis)
+}
+
+#[test]
+fn a_failed_commit_leaves_none_of_its_state_behind_for_the_next_transaction() {
+    let (fx, key) = genesis_fx();
+    for Driver { name, store, .. } in drivers() {
+        // The object is read as absent first: the cache knows "absent".
+        {
+            let mut tx = store.write().unwrap();
+            let a = tx.appender(HashSuite::Sha256).unwrap();
+            assert_eq!(a.state().get(&key), None, "{name}");
+        }
+        // A batch writes it, reads its own write, and its commit fails.
+        let mut tx = store.write().unwrap();
+        let mut a = tx.appender(HashSuite::Sha256).unwrap();
+        append(&mut a, ctx(0, 10, 1), b"leaf 0", &fx, [1; 32]).unwrap();
+        assert!(a.state().get(&key).is_some(), "{name}: its own write");
+        drop(a);
+        store
+            .cache()
+            .fail_commit
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(tx.commit().is_err(), "{name}");
+        // The next transaction is judged against the durable state.
+        {
+            let mut tx = store.write().unwrap();
+            assert_eq!(tx.head().size, 0, "{name}");
+            let a = tx.appender(HashSuite::Sha256).unwrap();
+            assert_eq!(a.state().get(&key), None, "{name}: a failed write stayed");
+        }
+        assert_eq!(store.read().unwrap().get(&key), None, "{name}");
+        // Committed, it is seen, and kept in memory.
+        let mut tx = store.write().unwrap();
+        let mut a = tx.appender(HashSuite::Sha256).unwrap();
+        append(&mut a, ctx(0, 10, 1), b"leaf 0", &fx, [1; 32]).unwrap();
+        drop(a);
+        tx.commit().unwrap();
+        let mut tx = store.write().unwrap();
+        let a = tx.appender(HashSuite::Sha256).unwrap();
+        assert_eq!(
+            a.state().get(&key),
+            store.read().unwrap().get(&key),
+            "{name}: the cache answers as the store"
+        );
+        assert!(store.read().unwrap().get(&key).is_some(), "{name}");
+        assert!(store.cache().len() > 0, "{name}: kept in memory");
+    }
+}
+
+#[test]
+fn a_reopen_forgets_the_state_in_memory() {
+    let (fx, key) = genesis_fx();
+    for Driver { name, store, .. } in drivers() {
+        let mut tx = store.write().unwrap();
+        let mut a = tx.appender(HashSuite::Sha256).unwrap();
+        append(&mut a, ctx(0, 10, 1), b"leaf 0", &fx, [1; 32]).unwrap();
+        drop(a);
+        tx.commit().unwrap();
+        assert!(store.cache().len() > 0, "{name}");
+        store.reopen().unwrap();
+        assert_eq!(store.cache().len(), 0, "{name}");
+        let mut tx = store.write().unwrap();
+        let a = tx.appender(HashSuite::Sha256).unwrap();
+        assert!(
+            a.state().get(&key).is_some(),
+            "{name}: read again from the store"
+        );
+    }
+}

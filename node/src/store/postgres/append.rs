@@ -13,6 +13,7 @@ use super::conn::{block_on, i};
 use super::read::state_get;
 use super::write::{Hashes, PgWrite, WriteMap};
 use crate::store::append::stage_on;
+use crate::store::cache::TxCache;
 use crate::store::redb::tables::decode_state;
 use crate::store::{Head, StoreError};
 
@@ -28,8 +29,10 @@ pub struct PgAppender<'tx> {
 /// the log's).
 pub struct StateView<'a>(pub(super) &'a PgWrite);
 
-impl StateReader for StateView<'_> {
-    fn get(&self, key: &StateKey) -> Option<StateObject> {
+impl StateView<'_> {
+    /// lookup is [`StateReader::get`] telling a failed read (`Err`: the
+    /// transaction is failed) from an absent object.
+    pub(in crate::store) fn lookup(&self, key: &StateKey) -> Result<Option<StateObject>, ()> {
         let w = self.0;
         let k = key.to_string();
         let bytes = match w.pending.state.get(&k) {
@@ -46,13 +49,19 @@ impl StateReader for StateView<'_> {
                         Err(e) => {
                             tracing::error!("state read failed; the batch will not commit: {e}");
                             w.failed.store(true, Ordering::Relaxed);
-                            None
+                            return Err(());
                         }
                     },
                 }
             }
-        }?;
-        decode_state(&bytes)
+        };
+        Ok(bytes.and_then(|b| decode_state(&b)))
+    }
+}
+
+impl StateReader for StateView<'_> {
+    fn get(&self, key: &StateKey) -> Option<StateObject> {
+        self.lookup(key).ok().flatten()
     }
 }
 
@@ -99,14 +108,24 @@ impl PgAppender<'_> {
         Ok(())
     }
 
-    /// state: see [`crate::store::Appender::state`].
-    pub fn state(&self) -> StateView<'_> {
-        StateView(self.w)
-    }
-
     /// root_at: see [`crate::store::Appender::root_at`].
     pub fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
         Ok(tree_hash(self.suite, size, &Hashes(self.w))?)
+    }
+
+    /// state_lookup: see [`StateView::lookup`].
+    pub(in crate::store) fn state_lookup(&self, key: &StateKey) -> Result<Option<StateObject>, ()> {
+        StateView(self.w).lookup(key)
+    }
+
+    /// txc is the transaction's view of the state cache.
+    pub(in crate::store) fn txc(&mut self) -> &mut TxCache {
+        self.w.txc.as_mut().expect("open until commit")
+    }
+
+    /// txc_ref is [`PgAppender::txc`] for reads.
+    pub(in crate::store) fn txc_ref(&self) -> &TxCache {
+        self.w.txc.as_ref().expect("open until commit")
     }
 
     /// staged: see [`crate::store::Appender::next_root`].

@@ -49,6 +49,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use super::cache::StateCache;
 use super::StoreError;
 
 use conn::{block_on, Shared};
@@ -94,6 +95,9 @@ pub struct PgStore {
     /// interval) and dropped by [`PgStore::reopen`]; meanwhile the server
     /// keeps the row versions it can see (vacuum waits for it).
     pinned: std::sync::RwLock<Option<Arc<super::ReadTx>>>,
+    /// cache is the committed registry state in memory (store/cache.rs),
+    /// tagged with the lease token it was read under.
+    cache: Arc<StateCache>,
 }
 
 impl PgStore {
@@ -135,6 +139,7 @@ impl PgStore {
             shared,
             lease: OnceLock::new(),
             pinned: std::sync::RwLock::new(None),
+            cache: Arc::default(),
         })
     }
 
@@ -194,6 +199,16 @@ impl PgStore {
             return Err(StoreError::Fenced { mine, current });
         }
         Ok(())
+    }
+
+    /// cache is the committed registry state in memory.
+    pub(crate) fn cache(&self) -> &StateCache {
+        &self.cache
+    }
+
+    /// token is this node's lease token (0 without a lease or as a standby).
+    pub(crate) fn token(&self) -> i64 {
+        self.lease.get().map_or(0, |l| l.token())
     }
 
     /// pin_slot holds the snapshot [`super::Store::pin`] keeps (see `pinned`).
@@ -270,6 +285,9 @@ impl PgStore {
             pending: Pending::default(),
             cache: Mutex::new(Cache::default()),
             prefetched: HashMap::new(),
+            // Valid only at this head and under this token: another
+            // leader's appends, or a takeover and back, empty it.
+            txc: Some(self.cache.begin(head, mine.unwrap_or(0))),
         })
     }
 
@@ -282,6 +300,7 @@ impl PgStore {
     pub fn reopen(&self) -> Result<(), StoreError> {
         // The pinned snapshot's connection may be the one that failed.
         self.pinned.write().expect("pin lock").take();
+        self.cache.clear();
         self.shared.pool.lock().expect("pool").clear();
         let c = self.shared.connect()?;
         self.shared.checkin(c);

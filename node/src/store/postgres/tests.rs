@@ -130,3 +130,47 @@ fn a_commit_in_flight_finishes_before_the_takeover() {
     la.believe(ta);
     assert!(matches!(append(&a, 1, 2), Err(StoreError::Fenced { .. })));
 }
+
+#[test]
+fn after_a_takeover_and_back_the_state_the_other_leader_wrote_is_seen() {
+    use regledger::registry::StateReader;
+    let Some(url) = crate::store::pgtest::fresh_url() else {
+        return;
+    };
+    let (fx, key) = crate::store::tests::genesis_fx();
+    let (a, la, ca) = candidate(&url, "a");
+    let (b, lb, cb) = candidate(&url, "b");
+    elect(&ca, &la).unwrap();
+    // a leads, and reads the object as absent (kept in memory).
+    append(&a, 0, 1).unwrap();
+    {
+        let mut tx = a.write().unwrap();
+        let ap = crate::store::Appender::Postgres(tx.appender(HashSuite::Sha256).unwrap());
+        assert_eq!(ap.state().get(&key), None);
+    }
+    // b takes over and writes it.
+    std::thread::sleep(TTL + Duration::from_millis(200));
+    elect(&cb, &lb).unwrap();
+    assert!(lb.token() != 0);
+    {
+        let mut tx = b.write().unwrap();
+        let mut ap = crate::store::Appender::Postgres(tx.appender(HashSuite::Sha256).unwrap());
+        ap.next_root(1, &fx, &[2; 32]).unwrap();
+        ap.append_entry(&ctx(1), Hash([2; 32]), &[2], None, &fx, [2; 32])
+            .unwrap();
+        drop(ap);
+        tx.commit().unwrap();
+    }
+    // b lapses; a takes the lease back and must see b's write.
+    std::thread::sleep(TTL + Duration::from_millis(200));
+    la.step_down();
+    elect(&ca, &la).unwrap();
+    assert!(la.token() != 0, "a leads again");
+    let mut tx = a.write().unwrap();
+    assert_eq!(tx.head().size, 2);
+    let ap = crate::store::Appender::Postgres(tx.appender(HashSuite::Sha256).unwrap());
+    assert!(
+        ap.state().get(&key).is_some(),
+        "a answered from memory what b changed"
+    );
+}

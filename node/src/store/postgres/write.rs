@@ -16,6 +16,7 @@ use regledger::statemap::{Changes, Child, InternalNode, NodeId, NodeReader};
 use super::append::PgAppender;
 use super::conn::{block_on, i, Shared};
 use super::read::{hashes_get, map_err, map_get, map_key, meta_str};
+use crate::store::cache::TxCache;
 use crate::store::redb::tables::{
     COSIGNED_PREFIX, M_CHECKPOINT, M_LAST_HASH, M_LAST_TIME, M_LAST_VERSION, M_SIZE, M_TILES_SIZE,
     M_VERIFYING, M_WITNESS, WEBHOOK_PREFIX,
@@ -70,6 +71,8 @@ pub struct PgWrite {
     /// (absent ones as `None`: valid while this transaction holds the
     /// writer lock, since only writers add to it).
     pub(super) prefetched: HashMap<[u8; 32], Option<u64>>,
+    /// txc is this transaction's view of the state cache (taken at commit).
+    pub(super) txc: Option<TxCache>,
 }
 
 impl Drop for PgWrite {
@@ -270,10 +273,19 @@ impl PgWrite {
         if self.failed.load(Ordering::Relaxed) {
             return Err(StoreError::Incomplete);
         }
+        #[cfg(test)]
+        if self.txc.as_ref().is_some_and(TxCache::take_fault) {
+            // Dropped: the server rolls it back.
+            return Err(StoreError::Unreadable("commit (injected fault)"));
+        }
         let c = self.c.take().expect("open until commit");
         let r = self.send(&c);
         if r.is_ok() {
             self.shared.checkin(c);
+            // Durable: only now do its writes count as committed state.
+            if let Some(t) = self.txc.take() {
+                t.committed(self.head);
+            }
         }
         // On error the connection is dropped: the server rolls back.
         r

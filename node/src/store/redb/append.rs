@@ -5,16 +5,17 @@
 
 use redb::{MultimapTable, ReadableTable, Table, WriteTransaction};
 use regledger::registry::commit::record_bytes;
-use regledger::registry::{Effects, StateKey, StateObject, StateReader};
+use regledger::registry::{Effects, StateKey, StateObject};
 use regledger::statemap::Changes;
 use regledger::tlog::tree::{stored_hash_count, stored_hashes_for_record, tree_hash};
 use regledger::{Hash, HashSuite};
 
 use super::tables::{
-    state_get, Hashes, MapNodes, CONTENT_IDS, ENVELOPES, HASHES, LEAVES, PRUNED, STATE, STATE_MAP,
-    SUBJECTS,
+    decode_state, Hashes, MapNodes, CONTENT_IDS, ENVELOPES, HASHES, LEAVES, PRUNED, STATE,
+    STATE_MAP, SUBJECTS,
 };
 use crate::store::append::stage_on;
+use crate::store::cache::TxCache;
 use crate::store::{Head, StoreError};
 
 /// RedbAppender holds the log's tables open in a [`super::RedbWrite`] and appends
@@ -27,6 +28,7 @@ pub struct RedbAppender<'tx> {
     moved: &'tx mut bool,
     failed: &'tx mut bool,
     map_changes: &'tx mut Changes,
+    txc: &'tx mut TxCache,
     staged: Option<u64>,
     leaves: Table<'tx, u64, &'static [u8]>,
     envelopes: Table<'tx, u64, &'static [u8]>,
@@ -38,15 +40,6 @@ pub struct RedbAppender<'tx> {
     pruned: Table<'tx, u64, u64>,
 }
 
-/// StateView reads the registry state of an [`RedbAppender`]'s transaction.
-struct StateView<'a, 'tx>(&'a Table<'tx, &'static str, &'static [u8]>);
-
-impl StateReader for StateView<'_, '_> {
-    fn get(&self, key: &StateKey) -> Option<StateObject> {
-        state_get(self.0, key)
-    }
-}
-
 impl<'tx> RedbAppender<'tx> {
     /// open opens the tables (see [`super::RedbWrite::appender`]).
     pub(super) fn open(
@@ -56,6 +49,7 @@ impl<'tx> RedbAppender<'tx> {
         moved: &'tx mut bool,
         failed: &'tx mut bool,
         map_changes: &'tx mut Changes,
+        txc: &'tx mut TxCache,
     ) -> Result<RedbAppender<'tx>, StoreError> {
         Ok(RedbAppender {
             suite,
@@ -63,6 +57,7 @@ impl<'tx> RedbAppender<'tx> {
             moved,
             failed,
             map_changes,
+            txc,
             staged: None,
             leaves: tx.open_table(LEAVES)?,
             envelopes: tx.open_table(ENVELOPES)?,
@@ -91,9 +86,15 @@ impl<'tx> RedbAppender<'tx> {
         Ok(self.content_ids.get(content_id)?.map(|v| v.value()))
     }
 
-    /// state returns the registry state the next entry is judged against.
-    pub fn state(&self) -> impl StateReader + '_ {
-        StateView(&self.state)
+    /// state_lookup reads the object at `key` in this transaction, telling
+    /// a failed read (`Err`) from an absent object; a stored value that
+    /// does not decode reads as absent, as [`super::tables::state_get`] reads it.
+    pub(in crate::store) fn state_lookup(&self, key: &StateKey) -> Result<Option<StateObject>, ()> {
+        let k = key.to_string();
+        match self.state.get(k.as_str()) {
+            Ok(v) => Ok(v.and_then(|v| decode_state(v.value()))),
+            Err(_) => Err(()),
+        }
     }
 
     /// root_at returns the root of the first `size` leaves, the entries appended so far included.
@@ -103,6 +104,16 @@ impl<'tx> RedbAppender<'tx> {
     /// [`StoreError::Tree`] if `size` is past the head.
     pub fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
         Ok(tree_hash(self.suite, size, &Hashes(&self.hashes))?)
+    }
+
+    /// txc is the transaction's view of the state cache.
+    pub(in crate::store) fn txc(&mut self) -> &mut TxCache {
+        self.txc
+    }
+
+    /// txc_ref is [`RedbAppender::txc`] for reads.
+    pub(in crate::store) fn txc_ref(&self) -> &TxCache {
+        self.txc
     }
 
     /// staged: see [`crate::store::Appender::next_root`].

@@ -27,6 +27,7 @@ use regledger::{Hash, HashSuite};
 pub use append::RedbAppender;
 use tables::*;
 
+use super::cache::{StateCache, TxCache};
 use super::{Head, StoreError};
 
 /// Store is the open database. After an I/O error redb refuses every
@@ -43,6 +44,8 @@ pub struct RedbStore {
     /// pinned is the snapshot at the served checkpoint's size (see
     /// [`super::Store::pin`]): status proofs are made from it.
     pinned: RwLock<Option<Arc<super::ReadTx>>>,
+    /// cache is the committed registry state in memory (store/cache.rs).
+    cache: Arc<StateCache>,
 }
 
 /// begin starts a durable write transaction (fsync at commit).
@@ -75,6 +78,7 @@ impl RedbStore {
             db: RwLock::new(Some(Arc::new(Self::open_db(path, quick_repair)?))),
             quick_repair,
             pinned: RwLock::new(None),
+            cache: Arc::default(),
         })
     }
 
@@ -151,6 +155,7 @@ impl RedbStore {
             moved: false,
             failed: false,
             map_changes: Default::default(),
+            txc: self.cache.begin(head, 0),
         })
     }
 
@@ -165,6 +170,8 @@ impl RedbStore {
     pub fn reopen(&self) -> Result<(), StoreError> {
         // The pinned snapshot holds the old database open.
         self.pinned.write().expect("pin lock").take();
+        // What is durable is what the file says once reopened.
+        self.cache.clear();
         let mut g = self.db.write().expect("store lock");
         g.take();
         let mut last = StoreError::Closed;
@@ -184,6 +191,11 @@ impl RedbStore {
     /// is_open reports whether the database handle is usable.
     pub fn is_open(&self) -> bool {
         self.db.read().expect("store lock").is_some()
+    }
+
+    /// cache is the committed registry state in memory.
+    pub(crate) fn cache(&self) -> &StateCache {
+        &self.cache
     }
 }
 
@@ -450,6 +462,8 @@ pub struct RedbWrite {
     /// map_changes are the state map writes staged by the appends, written
     /// once at commit (D15).
     map_changes: regledger::statemap::Changes,
+    /// txc is this transaction's view of the state cache.
+    txc: TxCache,
 }
 
 impl RedbWrite {
@@ -473,6 +487,7 @@ impl RedbWrite {
             &mut self.moved,
             &mut self.failed,
             &mut self.map_changes,
+            &mut self.txc,
         )
     }
 
@@ -581,7 +596,14 @@ impl RedbWrite {
         if self.map_changes != Default::default() {
             write_map_changes(&mut self.tx.open_table(STATE_MAP)?, &self.map_changes)?;
         }
+        #[cfg(test)]
+        if self.txc.take_fault() {
+            // Dropped unbegun: redb aborts the transaction.
+            return Err(StoreError::Unreadable("commit (injected fault)"));
+        }
         self.tx.commit()?;
+        // Durable: only now do its writes count as committed state.
+        self.txc.committed(self.head);
         Ok(())
     }
 }
