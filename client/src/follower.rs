@@ -30,6 +30,13 @@
 //! ([`crate::failure::StopAtFirst`]); the audit collects every one and
 //! goes on where it can ([`crate::failure::Collect`]), so it judges every
 //! entry even after the first that is wrong.
+//!
+//! The file is long (about 680 lines) because it is the one replay: the
+//! checks of an entry, in the order they must run (leaf chain, envelope
+//! hash or a pruned gap, signatures, registry rules, genesis, state root,
+//! append), sit together so that no caller can run them in another order.
+//! The parts that stand alone are their own modules (tiles, signatures,
+//! consistency, the tree's right edge, failures).
 
 use regledger::descriptor::{verify_checkpoint, verify_log_signature, LogDescriptor};
 use regledger::entry::chain::{ChainHead, EntryContext};

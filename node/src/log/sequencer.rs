@@ -1,7 +1,8 @@
 //! The sequencer: one thread that drains submissions into batches, applies
 //! the registry rules (entries earlier in the batch count), builds leaves
 //! with the hash chain, extends the tree, and commits the whole batch in one
-//! durable redb transaction. Submitters are answered only after the commit.
+//! durable transaction (redb or PostgreSQL, through the store's one append
+//! path). Submitters are answered only after the commit.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};

@@ -40,7 +40,7 @@
 //! (say, a state-map node table) is one method per driver plus its line
 //! here; nothing outside the store changes.
 //!
-//! This file is long (about 700 lines) because it *is* the boundary: every
+//! This file is long (about 780 lines) because it *is* the boundary: every
 //! method of the four types, with its contract, one dispatch arm per
 //! driver. Splitting it would scatter the one list a driver author reads.
 //! The append contract, the one piece of logic the drivers share, is in
