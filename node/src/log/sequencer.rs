@@ -443,26 +443,7 @@ mod tests {
         extra.key_id = kit.operator.key_id();
         copy.signatures.push(extra);
         assert_ne!(copy.digest(), steps[at].envelope.digest());
-        let (tx, rx) = oneshot::channel();
-        commit_batch(
-            &store,
-            HashSuite::Blake3,
-            &kit.origin,
-            vec![Submission {
-                envelope: copy,
-                preverified: vec![],
-                reply: tx,
-                claim: {
-                    let c = Claim::default();
-                    c.take();
-                    c
-                },
-            }],
-            &Metrics::default(),
-        )
-        .map_err(|(e, _)| e)
-        .unwrap();
-        match rx.blocking_recv().unwrap() {
+        match submit(&store, &kit.origin, &copy).unwrap() {
             Err(Rejection::Replay(i)) => assert_eq!(i, at as u64),
             other => panic!("not refused as a replay: {other:?}"),
         }
@@ -488,24 +469,9 @@ mod tests {
         for (name, store) in stores {
             // One entry per transaction: each stages on the map the last committed.
             for step in &steps {
-                let (tx, rx) = oneshot::channel();
-                let claim = Claim::default();
-                claim.take();
-                commit_batch(
-                    &store,
-                    HashSuite::Blake3,
-                    &kit.origin,
-                    vec![Submission {
-                        envelope: step.envelope.clone(),
-                        preverified: vec![],
-                        reply: tx,
-                        claim,
-                    }],
-                    &Metrics::default(),
-                )
-                .map_err(|(e, _)| e)
-                .unwrap();
-                rx.blocking_recv().unwrap().unwrap();
+                submit(&store, &kit.origin, &step.envelope)
+                    .unwrap()
+                    .unwrap();
             }
             let view = store.read().unwrap();
             for (i, w) in want.leaves.iter().enumerate() {
@@ -529,24 +495,9 @@ mod tests {
         // Open migrates: the state map is rebuilt from the v1 leaves.
         let store = Store::open(&path).unwrap();
         assert_eq!(store.head().unwrap().last_version, LEAF_V1);
-        let (tx, rx) = oneshot::channel();
-        let claim = Claim::default();
-        claim.take();
-        commit_batch(
-            &store,
-            HashSuite::Blake3,
-            &kit.origin,
-            vec![Submission {
-                envelope: last.envelope.clone(),
-                preverified: vec![],
-                reply: tx,
-                claim,
-            }],
-            &Metrics::default(),
-        )
-        .map_err(|(e, _)| e)
-        .unwrap();
-        let r = rx.blocking_recv().unwrap().unwrap();
+        let r = submit(&store, &kit.origin, &last.envelope)
+            .unwrap()
+            .unwrap();
         assert_eq!(r.index, before.len() as u64);
         let view = store.read().unwrap();
         let leaf = Leaf::parse(&view.leaf(r.index).unwrap().unwrap()).unwrap();
