@@ -16,10 +16,11 @@
 
 use std::path::Path;
 
-use regledger::descriptor::LogDescriptorJson;
 use regledger::entry::leaf::{envelope_hash, Leaf};
 use regledger::registry::EntryKind;
-use regledger::testkit::{chain, tile_files, Logged, Testkit, BASE_MS, DAY_MS};
+use regledger::testkit::{
+    chain, descriptor, tile_files, write_files, Logged, Testkit, BASE_MS, DAY_MS,
+};
 use regledger::tlog::note::{KeyType, Signer};
 use regledger::{Hash, HashSuite};
 use serde_json::json;
@@ -98,19 +99,8 @@ fn main() {
     }
     let files = tile_files(suite, ORIGIN, &log_key, &leaves, &envs);
     let tiles = out.join("tiles");
-    for (path, data) in &files {
-        let p = tiles.join(path);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        std::fs::write(p, data).expect("write tile");
-    }
-    let d = LogDescriptorJson {
-        origin: ORIGIN.into(),
-        log_vkey: log_key.verifier().to_vkey(),
-        hash: suite.name().into(),
-        witnesses: vec![],
-        quorum: 0,
-        profile: "guangxi".into(),
-    };
+    write_files(&tiles, &files).expect("write tiles");
+    let d = descriptor(ORIGIN, suite, &log_key, "guangxi");
     std::fs::write(
         out.join("log.json"),
         serde_json::to_vec_pretty(&d).expect("json"),
