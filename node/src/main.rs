@@ -466,6 +466,13 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
             cfg.test_commit_delay.as_millis()
         );
     }
+    // Before the server answers: /metrics must not read a tree size of 0
+    // for a log with entries while the sequencer thread starts.
+    if let Ok(h) = seq_store.head() {
+        metrics
+            .tree_size
+            .store(h.size, std::sync::atomic::Ordering::Relaxed);
+    }
     let seq = std::thread::Builder::new()
         .name("sequencer".into())
         .spawn(move || {
