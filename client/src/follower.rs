@@ -73,8 +73,9 @@ pub struct Applied {
 pub enum Held {
     /// Envelope: the envelope, as its leaf commits to it.
     Envelope(Envelope),
-    /// Pruned: a `retention-pruned` entry already dropped it.
-    Pruned,
+    /// Gone: none to drop: a `retention-pruned` entry dropped it already,
+    /// or it is inside a v1 leaf (which no prune changes).
+    Gone,
     /// Gap: held without its envelope and named by no prune yet (a
     /// mirror's gap from an earlier sync, D22).
     Gap,
@@ -659,7 +660,7 @@ impl<'a> Follower<'a> {
                     }
                     // From `start` on this follower knows every gap: an
                     // entry it did not take as one had its envelope.
-                    Held::Gap | Held::Unknown | Held::Pruned => None,
+                    Held::Gap | Held::Unknown | Held::Gone => None,
                 }
             };
             if let Err(v) = check_prune_scope(p, x, held.as_ref()) {

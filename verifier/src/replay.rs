@@ -35,8 +35,12 @@ use crate::seen::Seen;
 #[error("{0}")]
 pub struct SinkError(pub String);
 
+/// Opened is an entry's envelope as read again, and whether it is inside
+/// its (v1) leaf rather than beside it.
+type Opened = Option<(Envelope, bool)>;
+
 /// BundleEnvelopes are an entry bundle's number and its entries' envelopes.
-type BundleEnvelopes = (u64, Vec<Option<Envelope>>);
+type BundleEnvelopes = (u64, Vec<Opened>);
 
 /// Reread reads an earlier entry's envelope again, authenticated against
 /// the signed tree: to confirm a match of the replay set's 8 bytes, and to
@@ -54,12 +58,13 @@ impl Reread<'_> {
     fn content_id(&self, k: u64) -> Result<Option<[u8; 32]>, SinkError> {
         Ok(self
             .envelope(k, "to confirm a replay (D12)")?
-            .map(|e| e.content_id()))
+            .map(|(e, _)| e.content_id()))
     }
 
     /// envelope returns entry `k`'s envelope as served, checked against its
-    /// leaf (None: not served, or not one); `why` says what for, in errors.
-    fn envelope(&self, k: u64, why: &str) -> Result<Option<Envelope>, SinkError> {
+    /// leaf, and whether it is inside a v1 leaf (None: not served, or not
+    /// one); `why` says what for, in errors.
+    fn envelope(&self, k: u64, why: &str) -> Result<Opened, SinkError> {
         let n = k / TILE_WIDTH;
         let slot = (k % TILE_WIDTH) as usize;
         if let Some((m, envs)) = &*self.cache.borrow() {
@@ -78,12 +83,14 @@ impl Reread<'_> {
         let envs = envs
             .as_deref()
             .and_then(|e| decode_entry_bundle(e, width).ok());
-        let opened: Vec<Option<Envelope>> = leaves
+        let opened: Vec<Opened> = leaves
             .iter()
             .enumerate()
             .map(|(j, l)| {
                 let env = envs.as_ref().and_then(|e| e.get(j).copied());
-                open_entry(self.suite, l, env).ok().and_then(|o| o.envelope)
+                let o = open_entry(self.suite, l, env).ok()?;
+                let inline = o.leaf.version == regledger::entry::leaf::LEAF_V1;
+                o.envelope.map(|e| (e, inline))
             })
             .collect();
         let got = opened.get(slot).cloned().flatten();
@@ -282,7 +289,9 @@ impl Sink for AuditSink<'_> {
                 .reread
                 .envelope(index, "to check the prune that names it (D22)")?
             {
-                Some(e) => Held::Envelope(e),
+                // Inside a v1 leaf: no prune can drop it, the node refuses.
+                Some((_, true)) => Held::Gone,
+                Some((e, false)) => Held::Envelope(e),
                 None => Held::Unknown,
             },
         )

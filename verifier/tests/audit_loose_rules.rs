@@ -569,4 +569,29 @@ fn the_audit_refuses_a_prune_the_node_refuses() {
     assert!(detail(1).contains("OA-1"), "{}", detail(1));
     assert_eq!(v["pruned_entries"], json!(1), "{v}");
     assert_eq!(v["computed_root"], v["checkpoint"]["root"]);
+
+    // In a v1 log every envelope is inside its leaf, which no prune can
+    // change: the node holds none to drop and refuses all three.
+    let v1: Vec<Vec<u8>> = regledger::testkit::chain_v1(HashSuite::Blake3, &steps)
+        .iter()
+        .map(|l| l.to_bytes())
+        .collect();
+    let (code, v) = audit(HashSuite::Blake3, ORIGIN_PRUNE, &signer, &v1, &[]);
+    assert_eq!(code, Some(1), "{v}");
+    let got: Vec<(u64, &str)> = v["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["index"].as_u64().unwrap(), f["check"].as_str().unwrap()))
+        .collect();
+    let refused = "rule:not-prunable";
+    assert_eq!(
+        got,
+        vec![
+            (bad_registration, refused),
+            (good, refused),
+            (bad_other, refused)
+        ],
+        "{v}"
+    );
 }

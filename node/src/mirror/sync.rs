@@ -93,7 +93,7 @@ impl Sink for MirrorSink<'_> {
             return Ok(Held::Envelope(e));
         }
         Ok(match self.log.pruned_by(index)? {
-            Some(_) => Held::Pruned,
+            Some(_) => Held::Gone,
             // Held without its envelope and pruned by none: a gap an
             // earlier sync appended (append_gap), open until a prune names it.
             None => Held::Gap,
