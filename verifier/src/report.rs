@@ -206,8 +206,8 @@ pub struct Report {
     /// prune_scope_unchecked counts the entries a prune after an
     /// incremental audit's snapshot names, before the snapshot, whose
     /// envelopes are no longer served: that each was an operation event of
-    /// the prune's agreement could not be checked (a full audit checks
-    /// every one it read). Omitted when 0.
+    /// the prune's agreement, named by no earlier prune, could not be
+    /// checked (a full audit checks the second). Omitted when 0.
     #[serde(skip_serializing_if = "is_zero")]
     pub prune_scope_unchecked: u64,
     /// trusted is the comparison with `--trusted`, if given.
@@ -354,7 +354,7 @@ fn render_head(w: &mut String, r: &Report) {
     if r.prune_scope_unchecked > 0 {
         let _ = writeln!(
             w,
-            "  未核对范围的清除 (prunes of entries before the snapshot, scope not checked): {}：快照之前的条目内容已清除，无法核对其是否属于该协议的操作日志；完整审计可核对 (their content is gone before the snapshot, so whether each was an operation event of the prune's agreement cannot be checked here; a full audit checks it; D22)",
+            "  未核对范围的清除 (prunes of entries before the snapshot, scope not checked): {}：快照之前的条目内容已清除，无法核对其是否属于该协议的操作日志，也无法核对是否已被清除过；完整审计可核对后者 (their content is gone before the snapshot, so whether each was an operation event of the prune's agreement, or was named before, cannot be checked here; a full audit checks the latter; D22)",
             r.prune_scope_unchecked
         );
     }
