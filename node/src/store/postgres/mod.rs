@@ -130,7 +130,15 @@ impl PgStore {
             rt: Some(rt),
             pool: Mutex::new(Vec::new()),
         });
-        let c = shared.connect()?;
+        // Fail fast, saying so: a node does not wait for its database at
+        // start (a supervisor restarts it); once running, it rides out an
+        // outage (503s) and reconnects by itself.
+        let c = shared.connect().map_err(|e| {
+            StoreError::Postgres(format!(
+                "the server is not reachable ({e}); the node does not wait for it: \
+                 start PostgreSQL or correct --store, then start the node again"
+            ))
+        })?;
         block_on(c.batch_execute(&format!(
             "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {SCHEMA} COMMIT;"
         )))?;
