@@ -3,7 +3,8 @@
 //! (s3s-fs): the node copies every publication to the bucket; the audit
 //! reads the bucket's public endpoint as it reads a node; a stale writer
 //! cannot replace a newer checkpoint; with the bucket down entries are
-//! still acknowledged and the bucket catches up when it returns.
+//! still acknowledged and the bucket catches up when it returns; a mirror
+//! follows the bucket's public endpoint and its status proofs verify (D24).
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -351,11 +351,10 @@ fn on_s3_a_prune_replaces_the_buckets_envelope_bundles_and_a_stale_copy_cannot_u
     let n1 = r["index"].as_u64().unwrap() + 1;
     s.wait_bucket(n1);
     let after_prune = |when: &str| {
-        for k in 0..2 {
+        for (k, op) in ops.iter().enumerate().take(2) {
             assert!(
                 held(k).is_empty(),
-                "{when}: entry {} still in {:?}",
-                ops[k],
+                "{when}: entry {op} still in {:?}",
                 held(k)
             );
         }
