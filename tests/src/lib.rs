@@ -744,3 +744,28 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// verify_status fetches a status proof and runs `regledger-verify --json status` on it.
+pub fn verify_status(
+    url: &str,
+    kind: &str,
+    id: &str,
+    log: &Path,
+    dir: &Path,
+) -> (i32, Value, regledger::cert::status::StatusProof) {
+    let (c, body) = get_text(&format!("{url}/v1/status/{kind}/{id}")).unwrap();
+    assert_eq!(c, 200, "{body}");
+    let p: regledger::cert::status::StatusProof = serde_json::from_str(&body).unwrap();
+    let f = dir.join(format!("status-{kind}-{id}.json"));
+    std::fs::write(&f, &body).unwrap();
+    let out = Command::new(bin("regledger-verify"))
+        .arg("--json")
+        .arg("status")
+        .arg(&f)
+        .arg("--log")
+        .arg(log)
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap(), v, p)
+}

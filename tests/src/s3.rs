@@ -7,6 +7,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use crate::{checkpoint_size, get_text};
 
 /// ACCESS_KEY and SECRET_KEY are the test server's credentials.
 pub const ACCESS_KEY: &str = "regledger-test";
@@ -101,5 +105,78 @@ impl S3Server {
 impl Drop for S3Server {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// credentials puts the test server's credentials in the environment the
+/// nodes inherit (the usual AWS variables; the same values for every test).
+pub fn credentials() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::env::set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+        std::env::set_var("AWS_REGION", "us-east-1");
+    });
+}
+
+/// Site is a bucket served twice from one directory: the writers' endpoint
+/// (signed requests only) and a public read endpoint.
+pub struct Site {
+    root: tempfile::TempDir,
+    /// write is the writers' endpoint.
+    pub write: S3Server,
+    /// read is the public read endpoint.
+    pub read: S3Server,
+}
+
+/// site starts a bucket `ledger` served by `bin` (s3s-fs).
+pub fn site(bin: &Path) -> Site {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("ledger")).unwrap();
+    let write = S3Server::start(bin, root.path(), true);
+    let read = S3Server::start(bin, root.path(), false);
+    Site { root, write, read }
+}
+
+impl Site {
+    /// prefix_dir is where s3s-fs keeps the prefix's objects, as files.
+    pub fn prefix_dir(&self) -> PathBuf {
+        self.root.path().join("ledger/gx")
+    }
+
+    /// node_args are the node's flags that publish to `s3://ledger/gx`.
+    pub fn node_args(&self) -> Vec<String> {
+        vec![
+            "--tiles".into(),
+            "s3://ledger/gx".into(),
+            "--s3-endpoint".into(),
+            self.write.url(),
+        ]
+    }
+
+    /// public is the prefix's URL on the public read endpoint.
+    pub fn public(&self) -> String {
+        format!("{}/ledger/gx", self.read.url())
+    }
+
+    /// bucket_size is the size of the bucket's checkpoint (0 if none).
+    pub fn bucket_size(&self) -> u64 {
+        match get_text(&format!("{}/checkpoint", self.public())) {
+            Ok((200, note)) => checkpoint_size(&note).unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// wait_bucket waits until the bucket's checkpoint is for `size` or more.
+    pub fn wait_bucket(&self, size: u64) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.bucket_size() < size {
+            assert!(
+                Instant::now() < deadline,
+                "the bucket's checkpoint stayed at {} below {size}",
+                self.bucket_size()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }

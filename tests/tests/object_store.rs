@@ -3,16 +3,16 @@
 //! (s3s-fs): the node copies every publication to the bucket; the audit
 //! reads the bucket's public endpoint as it reads a node; a stale writer
 //! cannot replace a newer checkpoint; with the bucket down entries are
-//! still acknowledged and the bucket catches up when it returns.
+//! still acknowledged and the bucket catches up when it returns; a mirror
+//! follows the bucket's public endpoint and its status proofs verify (D24).
 
 use std::path::Path;
-use std::sync::Once;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use regledger::registry::EntryKind;
-use regledger::testkit::{Testkit, DOC};
+use regledger::testkit::{Testkit, DOC, REGISTRATION_NO};
 use regledger::HashSuite;
-use regledger_e2e::s3::{s3s_fs, S3Server, ACCESS_KEY, SECRET_KEY};
+use regledger_e2e::s3::{credentials, s3s_fs, site, Site};
 use regledger_e2e::*;
 use serde_json::json;
 
@@ -25,78 +25,12 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// credentials puts the test server's credentials in the environment the
-/// nodes inherit (the usual AWS variables; the same values for every test).
-fn credentials() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        std::env::set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
-        std::env::set_var("AWS_REGION", "us-east-1");
-    });
-}
-
 fn event(kit: &Testkit, actor: &str) -> regledger::entry::envelope::Envelope {
     kit.business.sign(
         EntryKind::OperationEvent,
         &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": now_ms() - 1000,
                 "actor": actor, "records": 1, "personal_data_commitments": [DOC]}),
     )
-}
-
-/// Site is a bucket served twice from one directory: the writers' endpoint
-/// (signed requests only) and a public read endpoint.
-struct Site {
-    _root: tempfile::TempDir,
-    write: S3Server,
-    read: S3Server,
-}
-
-fn site(bin: &Path) -> Site {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir(root.path().join("ledger")).unwrap();
-    let write = S3Server::start(bin, root.path(), true);
-    let read = S3Server::start(bin, root.path(), false);
-    Site {
-        _root: root,
-        write,
-        read,
-    }
-}
-
-impl Site {
-    fn node_args(&self) -> Vec<String> {
-        vec![
-            "--tiles".into(),
-            "s3://ledger/gx".into(),
-            "--s3-endpoint".into(),
-            self.write.url(),
-        ]
-    }
-
-    fn public(&self) -> String {
-        format!("{}/ledger/gx", self.read.url())
-    }
-
-    /// bucket_size is the size of the bucket's checkpoint (0 if none).
-    fn bucket_size(&self) -> u64 {
-        match get_text(&format!("{}/checkpoint", self.public())) {
-            Ok((200, note)) => checkpoint_size(&note).unwrap_or(0),
-            _ => 0,
-        }
-    }
-
-    fn wait_bucket(&self, size: u64) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while self.bucket_size() < size {
-            assert!(
-                Instant::now() < deadline,
-                "the bucket's checkpoint stayed at {} below {size}",
-                self.bucket_size()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
 }
 
 fn start_node(dir: &Path, kit: &Testkit, s: &Site) -> Node {
@@ -234,4 +168,50 @@ fn with_the_bucket_down_entries_are_acknowledged_and_the_bucket_catches_up() {
         Some(0),
         "audit of the bucket after the outage: {err}{report}"
     );
+}
+
+/// A mirror follows the bucket's public read endpoint as it follows a node
+/// (D20: the bucket serves the same tlog-tiles paths), recomputes every
+/// state root from the bucket's tiles and envelope bundles, and its status
+/// proofs verify offline, as it follows the bucket's growth.
+#[test]
+fn a_mirror_follows_the_buckets_public_endpoint_and_its_status_proofs_verify() {
+    let Some(bin) = s3s_fs() else { return };
+    let s = site(&bin);
+    let dir = tempfile::tempdir().unwrap();
+    let kit = Testkit::live(ORIGIN);
+    let node = start_node(dir.path(), &kit, &s);
+    let log = dir.path().join("node/log.json");
+    let steps = kit.lifecycle(HashSuite::Sha256, "guangxi");
+    let upto = |label: &str| steps.iter().position(|st| st.label == label).unwrap();
+    let setup = kit.setup(HashSuite::Sha256, "guangxi").len();
+    let post_upto = |from: usize, label: &str| {
+        for st in &steps[from..=upto(label)] {
+            assert_eq!(post(&node.url, &st.envelope).0, 200, "{}", st.label);
+        }
+    };
+    post_upto(setup, "product registered");
+    let size = tree_size(&node.url);
+    s.wait_bucket(size);
+    let (_, in_bucket) = get_text(&format!("{}/checkpoint", s.public())).unwrap();
+
+    // The mirror's only upstream is the bucket.
+    let m = Mirror::start(&s.public(), &log, &dir.path().join("mirror"), &[]);
+    assert_eq!(wait_for_checkpoint(&m.url, size), in_bucket);
+    let (c, v, from_mirror) = verify_status(&m.url, "product", REGISTRATION_NO, &log, dir.path());
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(v["state"]["status_zh"], "有效");
+    let (c, v, from_node) = verify_status(&node.url, "product", REGISTRATION_NO, &log, dir.path());
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(from_mirror.record, from_node.record);
+
+    // The log grows; the bucket, then the mirror, follow: suspended, exit 3.
+    post_upto(upto("product registered") + 1, "product suspended");
+    let size = tree_size(&node.url);
+    s.wait_bucket(size);
+    let (_, in_bucket) = get_text(&format!("{}/checkpoint", s.public())).unwrap();
+    assert_eq!(wait_for_checkpoint(&m.url, size), in_bucket);
+    let (c, v, _) = verify_status(&m.url, "product", REGISTRATION_NO, &log, dir.path());
+    assert_eq!(c, 3, "{v}");
+    assert_eq!(v["state"]["status"], "suspended");
 }

@@ -91,3 +91,44 @@ fn postgres_down_gets_503_with_nothing_acknowledged_and_the_node_recovers_withou
     assert_eq!(v["index"].as_u64().unwrap(), size_before + 1);
     node.kill9();
 }
+
+/// A node started while its PostgreSQL server is down (nothing listens at
+/// the URL's port) exits at once with an error that says so (D24: it does
+/// not wait; a supervisor restarts it), and nothing is served meanwhile.
+#[test]
+fn a_node_started_while_postgres_is_down_exits_at_once_saying_so() {
+    let Some(pg) = postgres() else { return };
+    let url = pg.fresh_db();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::live(ORIGIN);
+    init_with_testkit_in(&data, ORIGIN, "sha256", &kit, Some(&url));
+    let down = format!("postgres://regledger@127.0.0.1:{}/gone", free_port());
+    let mut child = std::process::Command::new(bin("regledger-node"))
+        .args(["serve", "--data"])
+        .arg(&data)
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--store", &down])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + patience();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the node kept running with its database down");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("not reachable"), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+    // The URL is named, without credentials.
+    assert!(err.contains("postgres://...@127.0.0.1:"), "{err}");
+}

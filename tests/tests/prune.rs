@@ -10,6 +10,7 @@ use std::process::Command;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use regledger::entry::envelope::Envelope;
 use regledger::registry::calendar::Date;
 use regledger::registry::EntryKind;
 use regledger::testkit::{Testkit, DOC};
@@ -18,15 +19,21 @@ use regledger::tlog::note::Note;
 use regledger::tlog::proof::verify_inclusion;
 use regledger::tlog::tile::{decode_entry_bundle, encode_entry_bundle};
 use regledger::{Hash, HashSuite};
+use regledger_e2e::s3::{credentials, s3s_fs, site};
 use regledger_e2e::*;
 use serde_json::{json, Value};
 
 const ORIGIN: &str = "regledger.test/prune";
 
 fn audit(tiles: &Path, log: &Path) -> (i32, Value, String) {
+    audit_from(&["--dir".as_ref(), tiles.as_os_str()], log)
+}
+
+/// audit_from runs the audit on the tiles `source` names (`--dir D` or `--url U`).
+fn audit_from(source: &[&std::ffi::OsStr], log: &Path) -> (i32, Value, String) {
     let out = Command::new(bin("regledger-verify"))
-        .args(["--json", "audit", "--dir"])
-        .arg(tiles)
+        .args(["--json", "audit"])
+        .args(source)
         .arg("--log")
         .arg(log)
         .output()
@@ -71,6 +78,73 @@ fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
     out
 }
 
+/// Prunable is a log with an operation agreement whose retention ran out:
+/// three operation events under it (`ops`, their envelopes `op_envs`) and
+/// its termination (`terminated`).
+struct Prunable {
+    ops: Vec<u64>,
+    op_envs: Vec<Envelope>,
+    terminated: u64,
+}
+
+/// prunable appends a [`Prunable`] agreement to the node at `url` (set up).
+fn prunable(url: &str, kit: &Testkit) -> Prunable {
+    // An operation agreement that ran from 250 days ago, terminated a
+    // retention period (6 months, Guangxi Art. 12(3)) ago: its logs may go today.
+    let today = kit.today();
+    let days = |n: i64| today.add_days(n).unwrap();
+    let ended: Date = (150..=200)
+        .map(|b| days(-b))
+        .find(|d| d.add_months(6).unwrap() <= today)
+        .unwrap();
+    let (code, r) = post(
+        url,
+        &kit.agency.sign(
+            EntryKind::AgreementFiled,
+            &json!({"id": "OA-P", "agreement_type": "operation-agreement", "parties": [kit.agency.id, kit.operator.id],
+                    "grantee": kit.operator.id, "scope": ["R-GX-TRANSPORT-001"], "signed_on": days(-250),
+                    "term_start": days(-250), "term_end": days(400), "document_title": "公共数据资源授权运营协议",
+                    "document_blake3": DOC}),
+        ),
+    );
+    assert_eq!(code, 200, "{r}");
+    let t0 = (days(-230).days_since_epoch() as u64) * 86_400_000 + 7_200_000;
+    let mut ops = Vec::new();
+    let mut op_envs = Vec::new();
+    for k in 0..3u64 {
+        let env = kit.operator.sign(
+            EntryKind::OperationEvent,
+            &json!({"agreement_id": "OA-P", "action": "access", "occurred_at_ms": t0 + k, "actor": "svc-prune", "records": k}),
+        );
+        let (code, r) = post(url, &env);
+        assert_eq!(code, 200, "{r}");
+        ops.push(r["index"].as_u64().unwrap());
+        op_envs.push(env);
+    }
+    let (code, r) = post(
+        url,
+        &kit.agency.sign(
+            EntryKind::AgreementTerminated,
+            &json!({"id": "OA-P", "reason": "voluntary-exit", "detail": "运营机构主动退出", "effective_on": ended}),
+        ),
+    );
+    assert_eq!(code, 200, "{r}");
+    let terminated = r["index"].as_u64().unwrap();
+    Prunable {
+        ops,
+        op_envs,
+        terminated,
+    }
+}
+
+/// prune is a `retention-pruned` envelope signed by `who`.
+fn prune(who: &regledger::testkit::Party, agreement: &str, entries: &[u64]) -> Envelope {
+    who.sign(
+        EntryKind::RetentionPruned,
+        &json!({"agreement_id": agreement, "entries": entries}),
+    )
+}
+
 #[test]
 fn a_prune_drops_envelopes_keeps_proofs_passes_the_audit_is_mirrored_and_survives_sigkill() {
     prune_flow(None);
@@ -101,47 +175,11 @@ fn prune_flow(store: Option<&str>) {
     for s in kit.setup(HashSuite::Sha256, "guangxi").iter().skip(1) {
         assert_eq!(post(&node.url, &s.envelope).0, 200, "{}", s.label);
     }
-    // An operation agreement that ran from 250 days ago, terminated a
-    // retention period (6 months, Guangxi Art. 12(3)) ago: its logs may go today.
-    let today = kit.today();
-    let days = |n: i64| today.add_days(n).unwrap();
-    let ended: Date = (150..=200)
-        .map(|b| days(-b))
-        .find(|d| d.add_months(6).unwrap() <= today)
-        .unwrap();
-    let (code, r) = post(
-        &node.url,
-        &kit.agency.sign(
-            EntryKind::AgreementFiled,
-            &json!({"id": "OA-P", "agreement_type": "operation-agreement", "parties": [kit.agency.id, kit.operator.id],
-                    "grantee": kit.operator.id, "scope": ["R-GX-TRANSPORT-001"], "signed_on": days(-250),
-                    "term_start": days(-250), "term_end": days(400), "document_title": "公共数据资源授权运营协议",
-                    "document_blake3": DOC}),
-        ),
-    );
-    assert_eq!(code, 200, "{r}");
-    let t0 = (days(-230).days_since_epoch() as u64) * 86_400_000 + 7_200_000;
-    let mut ops = Vec::new();
-    let mut op_envs = Vec::new();
-    for k in 0..3u64 {
-        let env = kit.operator.sign(
-            EntryKind::OperationEvent,
-            &json!({"agreement_id": "OA-P", "action": "access", "occurred_at_ms": t0 + k, "actor": "svc-prune", "records": k}),
-        );
-        let (code, r) = post(&node.url, &env);
-        assert_eq!(code, 200, "{r}");
-        ops.push(r["index"].as_u64().unwrap());
-        op_envs.push(env);
-    }
-    let (code, r) = post(
-        &node.url,
-        &kit.agency.sign(
-            EntryKind::AgreementTerminated,
-            &json!({"id": "OA-P", "reason": "voluntary-exit", "detail": "运营机构主动退出", "effective_on": ended}),
-        ),
-    );
-    assert_eq!(code, 200, "{r}");
-    let terminated = r["index"].as_u64().unwrap();
+    let Prunable {
+        ops,
+        op_envs,
+        terminated,
+    } = prunable(&node.url, &kit);
     let n0 = tree_size(&node.url);
     wait_for_checkpoint(&node.url, n0);
 
@@ -153,12 +191,6 @@ fn prune_flow(store: Option<&str>) {
 
     // Refused, nothing written: another signer, an agreement that did not
     // end, a registration record in the list.
-    let prune = |who: &regledger::testkit::Party, agreement: &str, entries: &[u64]| {
-        who.sign(
-            EntryKind::RetentionPruned,
-            &json!({"agreement_id": agreement, "entries": entries}),
-        )
-    };
     for (env, status, code) in [
         (
             prune(&kit.agency, "OA-P", &ops[..2]),
@@ -277,4 +309,91 @@ fn prune_flow(store: Option<&str>) {
     check_node(&node.url, &tiles);
     let (code, v, err) = audit(&tiles, &log);
     assert_eq!(code, 0, "{err}{v}");
+}
+
+/// With the tiles copied to S3-compatible storage (`--tiles s3://…`, D20),
+/// a prune replaces the bucket's envelope bundles too (D24): afterwards no
+/// object in the bucket holds a pruned envelope and the audit of the
+/// bucket passes. An old copy of the node (from before the prune) that
+/// uploads its tiles again, with the bucket's checkpoint gone so it starts
+/// from nothing, cannot put a pruned envelope back.
+#[test]
+fn on_s3_a_prune_replaces_the_buckets_envelope_bundles_and_a_stale_copy_cannot_undo_it() {
+    let Some(bin) = s3s_fs() else { return };
+    let s = site(&bin);
+    credentials();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::live(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "sha256", &kit);
+    let log = data.join("log.json");
+    let args = s.node_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut node = Node::start(&data, &args);
+    for st in kit.setup(HashSuite::Sha256, "guangxi").iter().skip(1) {
+        assert_eq!(post(&node.url, &st.envelope).0, 200, "{}", st.label);
+    }
+    let Prunable { ops, op_envs, .. } = prunable(&node.url, &kit);
+    let n0 = tree_size(&node.url);
+    s.wait_bucket(n0);
+    let bucket = s.prefix_dir();
+    let held = |k: usize| files_holding(&bucket, &op_envs[k].to_bytes());
+    assert!(!held(0).is_empty(), "the bucket never held the envelope");
+
+    // An old copy of the node, from before the prune.
+    node.kill9();
+    let old = dir.path().join("old");
+    copy_dir(&data, &old);
+    node.restart();
+
+    let (code, r) = post(&node.url, &prune(&kit.authority, "OA-P", &ops[..2]));
+    assert_eq!(code, 200, "{r}");
+    let n1 = r["index"].as_u64().unwrap() + 1;
+    s.wait_bucket(n1);
+    let after_prune = |when: &str| {
+        for (k, op) in ops.iter().enumerate().take(2) {
+            assert!(
+                held(k).is_empty(),
+                "{when}: entry {op} still in {:?}",
+                held(k)
+            );
+        }
+        assert!(!held(2).is_empty(), "{when}: the unpruned envelope is gone");
+    };
+    after_prune("after the prune");
+    let (c, bundle) = get_bytes(&format!("{}/tile/envelopes/000.p/{n1}", s.public()));
+    assert_eq!(c, 200);
+    let items = decode_entry_bundle(&bundle, n1 as usize).unwrap();
+    assert!(items[ops[0] as usize].is_empty() && !items[ops[2] as usize].is_empty());
+    let url = s.public();
+    let (code, v, err) = audit_from(&["--url".as_ref(), url.as_ref()], &log);
+    assert_eq!((code, &v["pruned_entries"]), (0, &json!(2)), "{err}{v}");
+
+    // The stale copy, against the bucket without its checkpoint.
+    node.kill9();
+    let checkpoint = bucket.join("checkpoint");
+    let note = std::fs::read(&checkpoint).unwrap();
+    std::fs::remove_file(&checkpoint).unwrap();
+    let stale = Node::start(&old, &args);
+    assert_eq!(tree_size(&stale.url), n0);
+    let stale_log = stderr_file(&old);
+    let deadline = std::time::Instant::now() + patience();
+    // Until it was refused, or it published (over the pruned bundle).
+    while !std::fs::read_to_string(&stale_log)
+        .unwrap_or_default()
+        .contains("not replaced")
+        && !checkpoint.exists()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stale copy never tried the pruned bundle: {}",
+            std::fs::read_to_string(&stale_log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    drop(stale);
+    after_prune("after the stale copy");
+    std::fs::write(&checkpoint, note).unwrap();
+    let (code, v, err) = audit_from(&["--url".as_ref(), url.as_ref()], &log);
+    assert_eq!((code, &v["pruned_entries"]), (0, &json!(2)), "{err}{v}");
 }

@@ -4,35 +4,11 @@
 //! state root), absence for an unknown 登记号, and the certificate bundle v2
 //! that carries the same proof.
 
-use std::path::Path;
-use std::process::Command;
-
-use regledger::cert::status::StatusProof;
 use regledger::testkit::{Testkit, REGISTRATION_NO};
 use regledger::HashSuite;
 use regledger_e2e::*;
-use serde_json::Value;
 
 const ORIGIN: &str = "status.e2e.example/gx";
-
-/// status fetches a status proof and runs `regledger-verify --json status` on it.
-fn status(url: &str, kind: &str, id: &str, log: &Path, dir: &Path) -> (i32, Value, StatusProof) {
-    let (c, body) = get_text(&format!("{url}/v1/status/{kind}/{id}")).unwrap();
-    assert_eq!(c, 200, "{body}");
-    let p: StatusProof = serde_json::from_str(&body).unwrap();
-    let f = dir.join(format!("status-{kind}-{id}.json"));
-    std::fs::write(&f, &body).unwrap();
-    let out = Command::new(bin("regledger-verify"))
-        .arg("--json")
-        .arg("status")
-        .arg(&f)
-        .arg("--log")
-        .arg(log)
-        .output()
-        .unwrap();
-    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap(), v, p)
-}
 
 #[test]
 fn a_node_and_its_mirror_prove_the_same_current_status_offline() {
@@ -50,7 +26,7 @@ fn a_node_and_its_mirror_prove_the_same_current_status_offline() {
         assert_eq!(post(&node.url, &s.envelope).0, 200, "{}", s.label);
     }
     wait_for_checkpoint(&node.url, tree_size(&node.url));
-    let (c, v, _) = status(&node.url, "product", REGISTRATION_NO, &log, dir.path());
+    let (c, v, _) = verify_status(&node.url, "product", REGISTRATION_NO, &log, dir.path());
     assert_eq!(c, 0, "{v}");
     assert_eq!(v["state"]["status_zh"], "有效");
     let (c, err) = verify_cert(
@@ -72,10 +48,10 @@ fn a_node_and_its_mirror_prove_the_same_current_status_offline() {
     let cp = wait_for_checkpoint(&node.url, size);
     let m = Mirror::start(&node.url, &log, &dir.path().join("mirror"), &[]);
     assert_eq!(wait_for_checkpoint(&m.url, size), cp);
-    let (c, v, from_node) = status(&node.url, "product", REGISTRATION_NO, &log, dir.path());
+    let (c, v, from_node) = verify_status(&node.url, "product", REGISTRATION_NO, &log, dir.path());
     assert_eq!(c, 3, "{v}");
     assert_eq!(v["state"]["status"], "suspended");
-    let (c, v, from_mirror) = status(&m.url, "product", REGISTRATION_NO, &log, dir.path());
+    let (c, v, from_mirror) = verify_status(&m.url, "product", REGISTRATION_NO, &log, dir.path());
     assert_eq!(c, 3, "{v}");
     // The mirror's proof is the node's: the same checkpoint, leaf and record.
     assert_eq!(from_mirror, from_node);
@@ -92,12 +68,12 @@ fn a_node_and_its_mirror_prove_the_same_current_status_offline() {
 
     // No product has this 登记号: absence, exit 6, from either.
     for url in [&node.url, &m.url] {
-        let (c, v, p) = status(url, "product", "GXDP-2025-999999", &log, dir.path());
+        let (c, v, p) = verify_status(url, "product", "GXDP-2025-999999", &log, dir.path());
         assert_eq!(c, 6, "{v}");
         assert!(p.record.is_none());
     }
     // A participant: 有效; an id outside the grammar: a 400, not a proof.
-    let (c, v, _) = status(&node.url, "participant", &kit.business.id, &log, dir.path());
+    let (c, v, _) = verify_status(&node.url, "participant", &kit.business.id, &log, dir.path());
     assert_eq!(c, 0, "{v}");
     let (c, _) = get_text(&format!("{}/v1/status/product/gxdp-lower", node.url)).unwrap();
     assert_eq!(c, 400);
@@ -113,7 +89,7 @@ fn a_node_and_its_mirror_prove_the_same_current_status_offline() {
     wait_for_checkpoint(&node.url, size);
     wait_for_checkpoint(&m.url, size);
     for url in [&node.url, &m.url] {
-        let (c, v, _) = status(url, "product", REGISTRATION_NO, &log, dir.path());
+        let (c, v, _) = verify_status(url, "product", REGISTRATION_NO, &log, dir.path());
         assert_eq!(c, 4, "{v}");
         assert_eq!(v["state"]["status_zh"], "已撤销登记");
     }

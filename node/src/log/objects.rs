@@ -6,7 +6,18 @@
 //! - Full tiles are immutable: they are created only if absent
 //!   (`If-None-Match: *`); one already there must hold the same bytes, or
 //!   the upload stops (two different trees under one prefix).
-//! - Partial tiles are overwritten as they grow.
+//! - Partial tiles are overwritten as they grow (each width is its own
+//!   path, so this only rewrites the same bytes).
+//! - Envelope bundles, full or partial, are created only if absent too,
+//!   and replaced only by a pruning of themselves (D22, D24): when a
+//!   `retention-pruned` entry is uploaded, every envelope bundle it
+//!   emptied items of is replaced with `If-Match` on the ETag just read,
+//!   and only if the new bytes are the bucket's with more items emptied.
+//!   Pruning is irreversible in the store, so the bucket only ever moves
+//!   towards fewer envelopes: a stale writer (an old copy, a fenced
+//!   ex-leader) whose tiles still hold a pruned envelope cannot put it
+//!   back, and a concurrent replacement between the read and the write
+//!   fails the precondition (retried next interval).
 //! - The checkpoint is replaced only with `If-Match` on the ETag this node
 //!   last wrote or read (created with `If-None-Match: *` when absent), so a
 //!   stale writer (a fenced ex-leader) cannot replace a newer checkpoint:
@@ -29,7 +40,11 @@ use object_store::{
     UpdateVersion,
 };
 use regledger::tlog::checkpoint::Checkpoint;
-use regledger::tlog::tile::{entry_tiles_for_size, hash_tiles_for_size, TILE_WIDTH};
+use regledger::tlog::tile::{
+    decode_entry_bundle, entry_tiles_for_size, hash_tiles_for_size, Tile, TileKind, TILE_WIDTH,
+};
+
+use super::tiles::prune_of;
 
 /// ObjectError is why the bucket did not take what was published.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +58,10 @@ pub enum ObjectError {
     /// Conflict: a full tile in the bucket differs from this node's.
     #[error("object store: {0} already holds different bytes (another tree under this prefix?)")]
     Conflict(String),
+    /// Unpruned: this node's envelope bundle holds envelopes the bucket's
+    /// copy has pruned (this node's tiles are older than the bucket's).
+    #[error("object store: the bucket's {0} has envelopes pruned that this node's copy still holds: not replaced")]
+    Unpruned(String),
     /// Stale: the bucket holds a checkpoint for a larger tree than this node publishes.
     #[error("object store: the bucket's checkpoint is for size {theirs}, newer than {ours}: not replaced")]
     Stale {
@@ -267,28 +286,77 @@ impl ObjectTiles {
                 has.then_some(env).into_iter().chain(std::iter::once(t))
             }),
         );
+        let mut pruned: Vec<u64> = Vec::new();
         for t in tiles {
             let rel = t.path();
             let data = std::fs::read(tiles_dir.join(&rel))?;
-            if u64::from(t.width) == TILE_WIDTH {
-                match self.put(&rel, data.clone(), PutMode::Create) {
-                    Ok(_) => {}
-                    Err(ObjectError::Store(object_store::Error::AlreadyExists { .. }))
-                    | Err(ObjectError::Store(object_store::Error::Precondition { .. })) => {
-                        // Written before (a retry, or before a restart): it must be this one.
-                        match self.get(&rel)? {
-                            Some((there, _)) if there == data => {}
-                            _ => return Err(ObjectError::Conflict(rel)),
-                        }
-                    }
-                    Err(e) => return Err(e),
-                }
+            if t.kind == TileKind::Envelopes {
+                pruned.extend(prunes_in(&data, t.width));
+                self.put_envelopes(&rel, data, t.width)?;
+            } else if u64::from(t.width) == TILE_WIDTH {
+                self.put_immutable(&rel, data)?;
             } else {
                 self.put(&rel, data, PutMode::Overwrite)?;
             }
         }
+        // The bundles a prune among the new entries emptied items of,
+        // already in the bucket with those envelopes: the publisher
+        // rewrote them on disk (log/tiles.rs) before this upload.
+        pruned.sort_unstable();
+        pruned.dedup_by_key(|i| *i / TILE_WIDTH);
+        for n in pruned.iter().map(|i| i / TILE_WIDTH) {
+            for t in envelope_bundles(n) {
+                let rel = t.path();
+                match std::fs::read(tiles_dir.join(&rel)) {
+                    Ok(data) => self.put_envelopes(&rel, data, t.width)?,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
         self.uploaded.fetch_max(size, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// put_immutable creates a full tile; one already there must hold the same bytes.
+    fn put_immutable(&self, rel: &str, data: Vec<u8>) -> Result<(), ObjectError> {
+        match self.put(rel, data.clone(), PutMode::Create) {
+            Ok(_) => Ok(()),
+            Err(e) if is_taken(&e) => {
+                // Written before (a retry, or before a restart): it must be this one.
+                match self.get(rel)? {
+                    Some((there, _)) if there == data => Ok(()),
+                    _ => Err(ObjectError::Conflict(rel.to_string())),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// put_envelopes creates an envelope bundle of `width` items, or
+    /// replaces the bucket's with a pruning of it ([`Pruning`]), with
+    /// `If-Match` on the version read: never with one that holds an
+    /// envelope the bucket's has pruned.
+    fn put_envelopes(&self, rel: &str, data: Vec<u8>, width: u16) -> Result<(), ObjectError> {
+        let err = match self.put(rel, data.clone(), PutMode::Create) {
+            Ok(_) => return Ok(()),
+            Err(e) if is_taken(&e) => e,
+            Err(e) => return Err(e),
+        };
+        // Deleted between the two requests: the next interval creates it.
+        let Some((there, version)) = self.get(rel)? else {
+            return Err(err);
+        };
+        match Pruning::of(&data, &there, width) {
+            Pruning::Same => Ok(()),
+            Pruning::Further => {
+                self.put(rel, data, PutMode::Update(version))?;
+                tracing::info!("{rel}: pruned envelopes removed from the bucket");
+                Ok(())
+            }
+            Pruning::Behind => Err(ObjectError::Unpruned(rel.to_string())),
+            Pruning::Unrelated => Err(ObjectError::Conflict(rel.to_string())),
+        }
     }
 
     /// put_checkpoint replaces the bucket's checkpoint with `note` (for
@@ -342,4 +410,120 @@ impl ObjectTiles {
 fn checkpoint_size(note: &[u8]) -> Option<u64> {
     let n = regledger::tlog::note::Note::parse(note).ok()?;
     Checkpoint::parse(&n.text).ok().map(|c| c.size)
+}
+
+/// is_taken says a conditional create failed because the object exists.
+fn is_taken(e: &ObjectError) -> bool {
+    matches!(
+        e,
+        ObjectError::Store(
+            object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }
+        )
+    )
+}
+
+/// envelope_bundles are the paths envelope bundle `n` may be published
+/// under: each partial width and the full one.
+fn envelope_bundles(n: u64) -> impl Iterator<Item = Tile> {
+    (1..=TILE_WIDTH as u16).map(move |width| {
+        Tile {
+            kind: TileKind::Entries,
+            n,
+            width,
+        }
+        .envelopes()
+    })
+}
+
+/// prunes_in lists the entries the `retention-pruned` envelopes in an
+/// envelope bundle of `width` items drop (none if it does not decode:
+/// the audit, not the upload, judges a bundle).
+fn prunes_in(bundle: &[u8], width: u16) -> Vec<u64> {
+    decode_entry_bundle(bundle, usize::from(width))
+        .map(|items| {
+            items
+                .into_iter()
+                .filter_map(prune_of)
+                .flat_map(|p| p.entries)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Pruning is how this node's envelope bundle relates to the bucket's
+/// copy of the same path: the same envelopes except for items one of
+/// them has emptied (a prune), or not.
+#[derive(Debug, PartialEq, Eq)]
+enum Pruning {
+    /// Same: byte for byte.
+    Same,
+    /// Further: ours is the bucket's with more items emptied.
+    Further,
+    /// Behind: the bucket's is ours with more items emptied.
+    Behind,
+    /// Unrelated: anything else (another tree, a corrupt object).
+    Unrelated,
+}
+
+impl Pruning {
+    fn of(ours: &[u8], theirs: &[u8], width: u16) -> Pruning {
+        if ours == theirs {
+            return Pruning::Same;
+        }
+        let w = usize::from(width);
+        let (Ok(a), Ok(b)) = (decode_entry_bundle(ours, w), decode_entry_bundle(theirs, w)) else {
+            return Pruning::Unrelated;
+        };
+        // Each item is equal, or emptied on one side only.
+        let (mut fewer, mut more) = (false, false);
+        for (x, y) in a.iter().zip(&b) {
+            if x == y {
+                continue;
+            }
+            if x.is_empty() {
+                fewer = true;
+            } else if y.is_empty() {
+                more = true;
+            } else {
+                return Pruning::Unrelated;
+            }
+        }
+        match (fewer, more) {
+            (true, false) => Pruning::Further,
+            (false, true) => Pruning::Behind,
+            _ => Pruning::Unrelated,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regledger::tlog::tile::encode_entry_bundle;
+
+    fn bundle(items: &[&[u8]]) -> Vec<u8> {
+        encode_entry_bundle(items).unwrap()
+    }
+
+    #[test]
+    fn only_a_further_pruning_replaces_an_envelope_bundle() {
+        let full = bundle(&[b"a", b"b", b"c"]);
+        let pruned = bundle(&[b"a", b"", b"c"]);
+        let more = bundle(&[b"", b"", b"c"]);
+        assert_eq!(Pruning::of(&full, &full, 3), Pruning::Same);
+        assert_eq!(Pruning::of(&pruned, &full, 3), Pruning::Further);
+        assert_eq!(Pruning::of(&more, &pruned, 3), Pruning::Further);
+        // A stale copy cannot put a pruned envelope back.
+        assert_eq!(Pruning::of(&full, &pruned, 3), Pruning::Behind);
+        // Pruned in different places: neither is the other's pruning.
+        let other = bundle(&[b"", b"b", b"c"]);
+        assert_eq!(Pruning::of(&other, &pruned, 3), Pruning::Unrelated);
+        // A changed envelope, another width, garbage: not a pruning.
+        assert_eq!(
+            Pruning::of(&bundle(&[b"a", b"x", b"c"]), &full, 3),
+            Pruning::Unrelated
+        );
+        assert_eq!(Pruning::of(&pruned, &full, 2), Pruning::Unrelated);
+        assert_eq!(Pruning::of(&pruned, b"\xff", 3), Pruning::Unrelated);
+    }
 }

@@ -106,14 +106,14 @@ pub fn write_tiles(tiles_dir: &Path, view: &ReadTx, old: u64, new: u64) -> Resul
             .iter()
             .any(|e| e.first() == Some(&regledger::entry::leaf::LEAF_V2))
         {
-            let mut envs = Vec::with_capacity(entries.len());
-            for i in start..start + u64::from(t.width) {
-                let e = view.envelope(i)?.unwrap_or_default();
-                if let Some(p) = prune_of(&e) {
-                    pruned.extend(p.entries);
-                }
-                envs.push(e);
-            }
+            // One range read too (on a database driver, one query per
+            // bundle, not one per envelope).
+            let envs = envelopes_of(view, start, end)?;
+            pruned.extend(
+                envs.iter()
+                    .filter_map(|e| prune_of(e))
+                    .flat_map(|p| p.entries),
+            );
             let erefs: Vec<&[u8]> = envs.iter().map(|e| e.as_slice()).collect();
             write_atomic(
                 &tiles_dir.join(t.envelopes().path()),
@@ -126,8 +126,19 @@ pub fn write_tiles(tiles_dir: &Path, view: &ReadTx, old: u64, new: u64) -> Resul
     Ok(())
 }
 
+/// envelopes_of is the items of the envelope bundle of entries
+/// `start..end`: each entry's envelope, empty where none is stored (a v1
+/// leaf holds its own; a pruned one is gone).
+fn envelopes_of(view: &ReadTx, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+    Ok(view
+        .envelopes(start, end)?
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect())
+}
+
 /// prune_of parses `envelope` as a `retention-pruned` entry's, if it is one.
-fn prune_of(envelope: &[u8]) -> Option<regledger::registry::RetentionPruned> {
+pub(super) fn prune_of(envelope: &[u8]) -> Option<regledger::registry::RetentionPruned> {
     // Most envelopes are not prunes: a byte search spares parsing them.
     let kind = regledger::registry::EntryKind::RetentionPruned
         .name()
@@ -164,10 +175,7 @@ fn republish_pruned(tiles_dir: &Path, view: &ReadTx, pruned: &[u64]) -> Result<(
                 continue;
             }
             let start = n * TILE_WIDTH;
-            let mut envs = Vec::with_capacity(usize::from(width));
-            for i in start..start + u64::from(width) {
-                envs.push(view.envelope(i)?.unwrap_or_default());
-            }
+            let envs = envelopes_of(view, start, start + u64::from(width))?;
             let refs: Vec<&[u8]> = envs.iter().map(|e| e.as_slice()).collect();
             write_atomic(&path, &encode_entry_bundle(&refs)?)?;
         }

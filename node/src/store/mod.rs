@@ -483,6 +483,20 @@ impl ReadTx {
         each!(self, r => r.envelope(index))
     }
 
+    /// envelopes returns the envelopes of entries `start..end`, one slot
+    /// per entry ([`ReadTx::envelope`] of each): one range read on a
+    /// database driver, for the publisher's envelope bundles.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn envelopes(&self, start: u64, end: u64) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        match self {
+            ReadTx::Redb(r) => (start..end).map(|i| r.envelope(i)).collect(),
+            ReadTx::Postgres(r) => r.envelopes(start, end),
+        }
+    }
+
     /// pruned_by returns the index of the `retention-pruned` entry that
     /// dropped the envelope of entry `index`, if one did (D22).
     ///

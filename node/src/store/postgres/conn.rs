@@ -40,7 +40,12 @@ impl From<tokio_postgres::Error> for StoreError {
         // error's own Display is only "db error".
         StoreError::Postgres(match e.as_db_error() {
             Some(d) => format!("{e}: {} ({})", d.message(), d.code().code()),
-            None => e.to_string(),
+            // A connection error's cause ("Connection refused", a timeout)
+            // is its source, not its Display.
+            None => match std::error::Error::source(&e) {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            },
         })
     }
 }

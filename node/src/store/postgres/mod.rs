@@ -53,7 +53,7 @@ use super::cache::StateCache;
 use super::StoreError;
 
 use conn::{block_on, Shared};
-use read::{current_token, head_of};
+use read::{current_token, head_query, token_query};
 use write::{Cache, Pending};
 
 /// SCHEMA creates the tables (idempotent). One statement per table: a new
@@ -130,7 +130,15 @@ impl PgStore {
             rt: Some(rt),
             pool: Mutex::new(Vec::new()),
         });
-        let c = shared.connect()?;
+        // Fail fast, saying so: a node does not wait for its database at
+        // start (a supervisor restarts it); once running, it rides out an
+        // outage (503s) and reconnects by itself.
+        let c = shared.connect().map_err(|e| {
+            StoreError::Postgres(format!(
+                "the server is not reachable ({e}); the node does not wait for it: \
+                 start PostgreSQL or correct --store, then start the node again"
+            ))
+        })?;
         block_on(c.batch_execute(&format!(
             "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {SCHEMA} COMMIT;"
         )))?;
@@ -254,17 +262,33 @@ impl PgStore {
             ),
             None => "BEGIN; SELECT id FROM regledger.writer WHERE id = 1 FOR UPDATE".into(),
         };
-        block_on(c.batch_execute(&begin))?;
-        // Read committed: after the lock, this sees every earlier writer's
-        // commit, and the token as of the last takeover (which takes the
-        // writer lock to change it).
+        // One round trip: the lock, then (each statement with its own
+        // read-committed snapshot, taken after the one before finished)
+        // the token, the head and the state map's root, pipelined. After the lock they see every
+        // earlier writer's commit, and the token as of the last takeover
+        // (which takes the writer lock to change it).
+        let root_key = read::map_key(None);
+        let (locked, current, head, root) = block_on(futures_util::future::join4(
+            c.batch_execute(&begin),
+            async {
+                match lease {
+                    Some(_) => token_query(&c).await.map(Some),
+                    None => Ok(None),
+                }
+            },
+            head_query(&c),
+            // The state map's root: every entry's staging reads it.
+            read::map_query(&c, &root_key),
+        ));
+        locked?;
         let fenced = match (lease, mine) {
-            (Some(l), Some(mine)) => match current_token(&c) {
-                Ok(current) if current != mine => {
+            (Some(l), Some(mine)) => match current {
+                Ok(Some(current)) if current != mine => {
                     l.step_down();
                     Some(StoreError::Fenced { mine, current })
                 }
-                Ok(_) => None,
+                Ok(Some(_)) => None,
+                Ok(None) => Some(StoreError::Unreadable("the fencing token")),
                 Err(e) => Some(e),
             },
             _ => None,
@@ -275,7 +299,9 @@ impl PgStore {
             }
             return Err(e);
         }
-        let head = head_of(&c)?;
+        let head = head?;
+        let mut cache = Cache::default();
+        cache.map.insert(root_key, root?);
         Ok(PgWrite {
             shared: self.shared.clone(),
             c: Some(c),
@@ -283,7 +309,8 @@ impl PgStore {
             moved: false,
             failed: AtomicBool::new(false),
             pending: Pending::default(),
-            cache: Mutex::new(Cache::default()),
+            cache: Mutex::new(cache),
+            committed_size: head.size,
             prefetched: HashMap::new(),
             // Valid only at this head and under this token: another
             // leader's appends, or a takeover and back, empty it.

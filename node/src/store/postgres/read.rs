@@ -20,7 +20,16 @@ use crate::store::{Head, StoreError};
 
 /// current_token reads the fencing token of the current leader.
 pub(super) fn current_token(c: &Client) -> Result<i64, StoreError> {
-    Ok(block_on(c.query_typed_one("SELECT token FROM regledger.leader WHERE id = 1", &[]))?.get(0))
+    block_on(token_query(c))
+}
+
+/// token_query is [`current_token`] as a future, to pipeline.
+pub(super) async fn token_query(c: &Client) -> Result<i64, StoreError> {
+    Ok(
+        c.query_typed_one("SELECT token FROM regledger.leader WHERE id = 1", &[])
+            .await?
+            .get(0),
+    )
 }
 
 /// meta_get reads a META value in the transaction on `c`.
@@ -40,13 +49,20 @@ pub(super) fn meta_str(c: &Client, key: &str) -> Result<Option<String>, StoreErr
     Ok(meta_get(c, key)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
 }
 
-/// head_of reads the head (three META values, one query).
+/// head_of reads the head (four META values, one query).
 pub(super) fn head_of(c: &Client) -> Result<Head, StoreError> {
+    block_on(head_query(c))
+}
+
+/// head_query is [`head_of`] as a future, to pipeline.
+pub(super) async fn head_query(c: &Client) -> Result<Head, StoreError> {
     let keys = vec![M_SIZE, M_LAST_HASH, M_LAST_TIME, M_LAST_VERSION];
-    let rows = block_on(c.query_typed(
-        "SELECT key, value FROM regledger.meta WHERE key = ANY($1)",
-        &[(&keys, Type::TEXT_ARRAY)],
-    ))?;
+    let rows = c
+        .query_typed(
+            "SELECT key, value FROM regledger.meta WHERE key = ANY($1)",
+            &[(&keys, Type::TEXT_ARRAY)],
+        )
+        .await?;
     let mut h = Head::default();
     let mut version = None;
     for r in rows {
@@ -101,10 +117,16 @@ pub(super) fn map_key(id: Option<&NodeId>) -> Vec<u8> {
 }
 
 pub(super) fn map_get(c: &Client, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(block_on(c.query_typed_opt(
+    block_on(map_query(c, key))
+}
+
+/// map_query is [`map_get`] as a future, to pipeline.
+pub(super) async fn map_query(c: &Client, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(c.query_typed_opt(
         "SELECT node FROM regledger.state_map WHERE key = $1",
         &[(&key, Type::BYTEA)],
-    ))?
+    )
+    .await?
     .map(|r| r.get::<_, Vec<u8>>(0)))
 }
 
@@ -180,6 +202,22 @@ impl PgRead {
             &[(&i(index), Type::INT8)],
         ))?
         .map(|r| r.get::<_, Vec<u8>>(0)))
+    }
+
+    /// envelopes: see [`crate::store::ReadTx::envelopes`] (one query).
+    pub fn envelopes(&self, start: u64, end: u64) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let rows = block_on(self.c().query_typed(
+            "SELECT idx, envelope FROM regledger.envelopes WHERE idx >= $1 AND idx < $2",
+            &[(&i(start), Type::INT8), (&i(end), Type::INT8)],
+        ))?;
+        let mut out = vec![None; end.saturating_sub(start) as usize];
+        for r in rows {
+            let at = (r.get::<_, i64>(0) as u64).wrapping_sub(start) as usize;
+            if let Some(slot) = out.get_mut(at) {
+                *slot = Some(r.get::<_, Vec<u8>>(1));
+            }
+        }
+        Ok(out)
     }
 
     /// pruned_by: see [`super::ReadTx::pruned_by`].

@@ -174,3 +174,39 @@ fn after_a_takeover_and_back_the_state_the_other_leader_wrote_is_seen() {
         "a answered from memory what b changed"
     );
 }
+
+/// Every committed hash an append reads is in the frontier the write
+/// transaction reads with its first miss (no PostgreSQL needed).
+#[test]
+fn appends_read_only_the_committed_frontier() {
+    use regledger::tlog::tree::{stored_hashes_for_record, HashReader, TreeError};
+    use std::cell::RefCell;
+    /// Asked records what the append asked for (every hash as zero).
+    struct Asked(RefCell<Vec<u64>>);
+    impl HashReader for Asked {
+        fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
+            self.0.borrow_mut().extend_from_slice(indexes);
+            Ok(vec![Hash::default(); indexes.len()])
+        }
+    }
+    for size in 0..1100u64 {
+        let f = super::write::frontier(size);
+        assert_eq!(f.len() as u32, size.count_ones(), "size {size}");
+        // The next append, and the whole batch after it: every read is of
+        // the committed frontier or of a hash the batch itself stored.
+        let mut stored: Vec<u64> = Vec::new();
+        for n in size..size + 40 {
+            let asked = Asked(RefCell::new(Vec::new()));
+            let new =
+                stored_hashes_for_record(HashSuite::Sha256, n, Hash::default(), &asked).unwrap();
+            for x in asked.0.into_inner() {
+                assert!(
+                    f.contains(&x) || stored.contains(&x),
+                    "size {size}, append {n}: hash {x} is neither committed frontier nor new"
+                );
+            }
+            let first = regledger::tlog::tree::stored_hash_count(n);
+            stored.extend(first..first + new.len() as u64);
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use regledger::tlog::tree::{tree_hash, HashReader, TreeError};
+use regledger::tlog::tree::{stored_hash_index, tree_hash, HashReader, TreeError};
 use regledger::{Hash, HashSuite};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
@@ -54,6 +54,8 @@ pub(super) struct Cache {
     pub(super) state: HashMap<String, Option<Vec<u8>>>,
     /// map holds committed state map rows read (by key; absent as `None`).
     pub(super) map: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// frontier_read says the committed tree's frontier is in `hashes`.
+    pub(super) frontier_read: bool,
 }
 
 /// PgWrite is one write transaction, holding the writer lock.
@@ -61,6 +63,8 @@ pub struct PgWrite {
     pub(super) shared: Arc<Shared>,
     pub(super) c: Option<Client>,
     pub(super) head: Head,
+    /// committed_size is the tree size this transaction began at.
+    pub(super) committed_size: u64,
     pub(super) moved: bool,
     /// failed says an append (or a read or write it made) failed: the
     /// transaction refuses to commit.
@@ -95,12 +99,19 @@ impl HashReader for Hashes<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
         let w = self.0;
         let mut cache = w.cache.lock().expect("cache");
-        let missing: Vec<u64> = indexes
-            .iter()
-            .copied()
-            .filter(|x| !w.pending.hashes.contains_key(x) && !cache.hashes.contains_key(x))
-            .collect();
+        let missing: Vec<u64> = {
+            let absent =
+                |x: &u64| !w.pending.hashes.contains_key(x) && !cache.hashes.contains_key(x);
+            let mut m: Vec<u64> = indexes.iter().copied().filter(absent).collect();
+            if !m.is_empty() && !cache.frontier_read {
+                // Every committed hash an append reads is a root of the
+                // committed tree's frontier: read them all with the first.
+                m.extend(frontier(w.committed_size).into_iter().filter(absent));
+            }
+            m
+        };
         if !missing.is_empty() {
+            cache.frontier_read = true;
             let got = hashes_get(w.c(), &missing).map_err(|e| {
                 w.failed.store(true, Ordering::Relaxed);
                 TreeError::Storage(e.to_string())
@@ -158,6 +169,21 @@ impl NodeReader for WriteMap<'_> {
             None => Ok(None),
         }
     }
+}
+
+/// frontier lists the stored indexes of the roots of the perfect subtrees a
+/// tree of `size` leaves is made of (largest first): the only committed
+/// hashes appending to it needs.
+pub(super) fn frontier(size: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut start = 0u64;
+    for level in (0..u64::BITS as u8).rev() {
+        if size & (1 << level) != 0 {
+            out.push(stored_hash_index(level, start >> level));
+            start += 1 << level;
+        }
+    }
+    out
 }
 
 /// Statement is one pipelined statement's answer.
@@ -435,8 +461,18 @@ impl PgWrite {
                 ],
             ));
         }
-        block_on(futures_util::future::try_join_all(sent))?;
-        block_on(c.batch_execute("COMMIT"))?;
+        // COMMIT is pipelined behind them: if a statement failed, the
+        // server has aborted the transaction and answers the COMMIT with a
+        // rollback; every answer is checked, so nothing failed is
+        // acknowledged.
+        let (answers, commit) = block_on(futures_util::future::join(
+            futures_util::future::join_all(sent),
+            c.batch_execute("COMMIT"),
+        ));
+        for a in answers {
+            a?;
+        }
+        commit?;
         Ok(())
     }
 }
