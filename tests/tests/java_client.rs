@@ -114,6 +114,21 @@ fn build_java(build: &Path, skip_tests: bool) {
     }
 }
 
+/// java_classpath is the built jar, the test classes (the scenarios) and the dependencies.
+fn java_classpath(build: &Path) -> String {
+    let j = java_libs();
+    [
+        build.join("regledger-client-0.1.0.jar"),
+        build.join("test-classes"),
+        PathBuf::from(format!("{j}/bcprov.jar")),
+        PathBuf::from(format!("{j}/gson.jar")),
+    ]
+    .iter()
+    .map(|p| p.display().to_string())
+    .collect::<Vec<_>>()
+    .join(":")
+}
+
 /// run_scenario registers the kit's participants on a live node of
 /// `hash`, runs the Java live scenario against it, checks that every entry
 /// Java reported is in the log, and that the Rust library verifies the
@@ -148,17 +163,7 @@ fn run_scenario(dir: &Path, build: &Path, hash: &str, kit: &Testkit) -> Value {
 
     // The Java live scenario.
     let result = dir.join("result.json");
-    let j = java_libs();
-    let cp = [
-        build.join("regledger-client-0.1.0.jar"),
-        build.join("test-classes"),
-        PathBuf::from(format!("{j}/bcprov.jar")),
-        PathBuf::from(format!("{j}/gson.jar")),
-    ]
-    .iter()
-    .map(|p| p.display().to_string())
-    .collect::<Vec<_>>()
-    .join(":");
+    let cp = java_classpath(build);
     let out = Command::new("java")
         .args([
             "-cp",
@@ -331,4 +336,63 @@ fn java_client_on_an_sm3_node_with_sm2_keys() {
         .signatures
         .iter()
         .all(|s| s.alg == regledger::crypto::SigAlg::Sm2));
+}
+
+/// The bundles of clients/java's RequireSm2Cases (D19, genesis
+/// `require_sm2`: every participant key must be SM2), written by Java's
+/// HostileBundles with Java's verdicts: the Rust verifier must reach the
+/// same verdict on each, refusing the same part (the signer entry that
+/// registers or adds an Ed25519 key, or genesis whose own authority key is
+/// Ed25519) and verifying the controls (the same Ed25519 operator without
+/// `require_sm2`, an SM2 operator with it).
+#[test]
+fn java_and_rust_refuse_the_same_require_sm2_bundles() {
+    if skip_without_java() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let build = dir.path().join("java-build");
+    build_java(&build, true);
+    let cases = dir.path().join("cases");
+    let out = Command::new("java")
+        .args([
+            "-cp",
+            &java_classpath(&build),
+            "dev.regledger.client.HostileBundles",
+        ])
+        .arg(&cases)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "HostileBundles failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdicts: serde_json::Map<String, Value> =
+        serde_json::from_slice(&std::fs::read(cases.join("verdicts.json")).unwrap()).unwrap();
+    let mut refused = 0;
+    for (name, java) in &verdicts {
+        let b: CertificateBundle = serde_json::from_slice(
+            &std::fs::read(cases.join(format!("{name}.bundle.json"))).unwrap(),
+        )
+        .unwrap();
+        let d =
+            LogDescriptor::parse(&std::fs::read(cases.join(format!("{name}.log.json"))).unwrap())
+                .unwrap();
+        let rust = verify_bundle(&b, &d).err();
+        assert_eq!(
+            rust.as_ref().map(|e| e.part.as_str()),
+            java.as_str(),
+            "{name}: Rust says {rust:?}, Java {java}"
+        );
+        if let Some(e) = rust {
+            assert!(e.reason.contains("require_sm2"), "{name}: {e:?}");
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        (verdicts.len(), refused),
+        (5, 3),
+        "the cases are RequireSm2Cases' five, three refused: {verdicts:?}"
+    );
 }
