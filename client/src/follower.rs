@@ -43,7 +43,8 @@ use regledger::entry::chain::{ChainHead, EntryContext};
 use regledger::entry::envelope::{Envelope, Preverified};
 use regledger::entry::leaf::{open_entry, Leaf, OpenError};
 use regledger::registry::{
-    apply_preverified, key_of, Effects, EntryKind, RetentionPruned, StateObject, StateReader,
+    apply_preverified, check_prune_scope, key_of, Effects, EntryKind, RetentionPruned, StateObject,
+    StateReader,
 };
 use regledger::tlog::checkpoint::{Checkpoint, CheckpointError, VerifiedCheckpoint};
 
@@ -64,6 +65,22 @@ pub struct Applied {
     pub effects: Effects,
     /// content_id is its envelope's content id (the replay identity, D12).
     pub content_id: [u8; 32],
+}
+
+/// Held is what a [`Sink`] knows of an earlier entry's envelope
+/// ([`Sink::held_envelope`]).
+#[derive(Clone, Debug)]
+pub enum Held {
+    /// Envelope: the envelope, as its leaf commits to it.
+    Envelope(Envelope),
+    /// Pruned: a `retention-pruned` entry already dropped it.
+    Pruned,
+    /// Gap: held without its envelope and named by no prune yet (a
+    /// mirror's gap from an earlier sync, D22).
+    Gap,
+    /// Unknown: none held, and nothing known of why (an entry before an
+    /// incremental audit's snapshot whose envelope is not served).
+    Unknown,
 }
 
 /// Entry is one entry handed to a [`Sink`], in index order. The sink's
@@ -118,6 +135,19 @@ pub trait Sink {
     /// The consumer's storage error.
     fn replayed(&self, content_id: &[u8; 32]) -> Result<Option<u64>, Self::Error>;
 
+    /// held_envelope returns what the sink holds, or its source serves, of
+    /// the envelope of earlier entry `index`: asked for each entry a
+    /// `retention-pruned` names (D22), to check that it is an operation
+    /// event of the prune's agreement, as the node checks before it logs
+    /// the prune. An envelope returned must be the one its leaf commits to
+    /// (read back from the sink's store, or re-read from the source and
+    /// authenticated against the signed tree).
+    ///
+    /// # Errors
+    ///
+    /// The consumer's storage error.
+    fn held_envelope(&self, index: u64) -> Result<Held, Self::Error>;
+
     /// next_root applies the state map writes of entry `index` (none when
     /// `applied` is None: refused or unreadable) to the sink's map and
     /// returns the state root after it. Called once per entry, before
@@ -152,6 +182,16 @@ pub struct Follower<'a> {
     unpruned: std::cell::RefCell<std::collections::BTreeSet<u64>>,
     /// pruned counts the entries accepted as pruned.
     pruned: std::cell::Cell<u64>,
+    /// start is the first entry this follower replayed: it read every
+    /// entry from there, so it knows which of them were gaps.
+    start: std::cell::Cell<Option<u64>>,
+    /// named marks the entries from `start` on that a prune has named,
+    /// one bit each (1.25 MB for 10 M entries), so that a second prune of
+    /// one is refused as the node refuses it.
+    named: std::cell::RefCell<Vec<u64>>,
+    /// unchecked counts the entries named by a prune whose scope could not
+    /// be checked: before the follower's start, with no envelope served.
+    unchecked: std::cell::Cell<u64>,
 }
 
 impl<'a> Follower<'a> {
@@ -163,6 +203,9 @@ impl<'a> Follower<'a> {
             state_lost: std::cell::Cell::new(false),
             unpruned: Default::default(),
             pruned: std::cell::Cell::new(0),
+            start: std::cell::Cell::new(None),
+            named: Default::default(),
+            unchecked: std::cell::Cell::new(0),
         }
     }
 
@@ -179,6 +222,13 @@ impl<'a> Follower<'a> {
     /// accepted because a valid `retention-pruned` named them (D22).
     pub fn pruned_entries(&self) -> u64 {
         self.pruned.get()
+    }
+
+    /// prune_scope_unchecked counts the entries a prune named whose scope
+    /// (an operation event of its agreement) could not be checked: before
+    /// an incremental audit's snapshot, their envelopes no longer served.
+    pub fn prune_scope_unchecked(&self) -> u64 {
+        self.unchecked.get()
     }
 
     /// finish reports every entry read without its envelope that no valid
@@ -369,6 +419,9 @@ impl<'a> Follower<'a> {
         sigs: &mut dyn SignatureCheck,
     ) -> Result<(), Stop> {
         let i = head.size;
+        if self.start.get().is_none() {
+            self.start.set(Some(i));
+        }
         let lh = self.log.suite.leaf_hash(bytes);
         let leaf = match Leaf::parse(bytes) {
             Ok(l) => l,
@@ -550,17 +603,8 @@ impl<'a> Follower<'a> {
             self.check_genesis(&effects, policy)?;
         }
         if effects.kind == EntryKind::RetentionPruned {
-            // The rules accepted it: the gaps it names are accounted for.
-            // (That a named entry whose envelope was read is an operation
-            // event of its agreement is checked by the mirror's store;
-            // the audit keeps no envelopes to look back at.)
             if let Ok(p) = serde_json::from_slice::<RetentionPruned>(&env.payload) {
-                let mut open = self.unpruned.borrow_mut();
-                for x in &p.entries {
-                    if open.remove(x) {
-                        self.pruned.set(self.pruned.get() + 1);
-                    }
-                }
+                self.check_prune(sink, i, &p, policy)?;
             }
         }
         if !keys.is_empty() {
@@ -570,6 +614,73 @@ impl<'a> Follower<'a> {
             effects,
             content_id,
         }))
+    }
+
+    /// check_prune accounts for the entries the prune at `i` names (the
+    /// rules accepted it: its agreement, its signer, its dates and the
+    /// order of its indexes) and checks the history half of its rules, as
+    /// the node does before it logs one ([`check_prune_scope`]): each named
+    /// entry must be an operation event of its agreement whose envelope is
+    /// still there to drop. A gap this follower read (its leaf wrote no
+    /// state) is taken as the prune says; a held or served envelope is
+    /// checked; one named twice is refused. A violation is reported, and
+    /// the prune still applied: its state transition passed the rules, and
+    /// the leaf's state root includes it, so later roots stay comparable.
+    fn check_prune<S: Sink>(
+        &self,
+        sink: &S,
+        i: u64,
+        p: &RetentionPruned,
+        policy: &mut dyn Policy,
+    ) -> Result<(), Stop> {
+        let start = self.start.get().unwrap_or(0);
+        for &x in &p.entries {
+            let ours = x >= start;
+            let bit = |x: u64| ((x - start) / 64) as usize;
+            let named_before = ours
+                && self
+                    .named
+                    .borrow()
+                    .get(bit(x))
+                    .is_some_and(|w| w & (1 << ((x - start) % 64)) != 0);
+            if ours && !named_before {
+                let mut named = self.named.borrow_mut();
+                if named.len() <= bit(x) {
+                    named.resize(bit(x) + 1, 0);
+                }
+                named[bit(x)] |= 1 << ((x - start) % 64);
+            }
+            let held = if named_before {
+                None
+            } else if self.unpruned.borrow_mut().remove(&x) {
+                self.pruned.set(self.pruned.get() + 1);
+                continue;
+            } else {
+                match sink.held_envelope(x).map_err(Stop::sink)? {
+                    Held::Envelope(e) => Some(e),
+                    Held::Gap if !ours => {
+                        self.pruned.set(self.pruned.get() + 1);
+                        continue;
+                    }
+                    Held::Unknown if !ours => {
+                        self.unchecked.set(self.unchecked.get() + 1);
+                        continue;
+                    }
+                    // From `start` on this follower knows every gap: an
+                    // entry it did not take as one had its envelope.
+                    Held::Gap | Held::Unknown | Held::Pruned => None,
+                }
+            };
+            if let Err(v) = check_prune_scope(p, x, held.as_ref()) {
+                let cite = v.citation().map(|c| format!(" [{c}]")).unwrap_or_default();
+                policy.fail(Failure::at(
+                    i,
+                    Check::Rule(v.code()),
+                    format!("the node should have refused this entry: {v}{cite}"),
+                ))?;
+            }
+        }
+        Ok(())
     }
 
     /// check_genesis checks that genesis fixes the log `log.json` describes.

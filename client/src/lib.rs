@@ -71,7 +71,7 @@ pub mod tiles;
 pub use consistency::{consistency, Accepted, Consistency};
 pub use failure::{Check, Collect, Failure, Fault, Policy, Stop, StopAtFirst, MAX_FAILURES};
 pub use fallback::Fallback;
-pub use follower::{Applied, Entry, Follower, Sink};
+pub use follower::{Applied, Entry, Follower, Held, Sink};
 pub use signatures::{Inline, SignatureCheck};
 pub use source::{DirSource, FetchError, HttpSource, TileSource, MAX_OBJECT_BYTES};
 pub use tiles::SignedTree;

@@ -714,3 +714,79 @@ pub fn tile_files(
     );
     files
 }
+
+/// write_files writes `files` (paths as [`tile_files`] names them) under
+/// the directory `root`, creating what it needs.
+///
+/// # Errors
+///
+/// The file system's error.
+pub fn write_files(
+    root: &std::path::Path,
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> std::io::Result<()> {
+    for (path, data) in files {
+        let p = root.join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(p, data)?;
+    }
+    Ok(())
+}
+
+/// descriptor is the `log.json` of a log with no witnesses, signed by
+/// `log_key`, for `origin`, `suite` and `profile`.
+pub fn descriptor(
+    origin: &str,
+    suite: HashSuite,
+    log_key: &crate::tlog::note::Signer,
+    profile: &str,
+) -> crate::descriptor::LogDescriptorJson {
+    crate::descriptor::LogDescriptorJson {
+        origin: origin.into(),
+        log_vkey: log_key.verifier().to_vkey(),
+        hash: suite.name().into(),
+        witnesses: vec![],
+        quorum: 0,
+        profile: profile.into(),
+    }
+}
+
+/// Published is a log written to a directory as a node publishes it.
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// tiles is the tlog-tiles root (`checkpoint`, `tile/…`).
+    pub tiles: std::path::PathBuf,
+    /// log_json is the log's descriptor.
+    pub log_json: std::path::PathBuf,
+}
+
+/// publish writes what a node publishes for `leaves` and `envelopes` (see
+/// [`tile_files`]) under `dir/tiles`, and its descriptor (`profile`, no
+/// witnesses) as `dir/log.json`: what the verifier's `audit --dir … --log …`
+/// and a mirror read.
+///
+/// # Errors
+///
+/// The file system's error.
+#[allow(clippy::too_many_arguments)]
+pub fn publish(
+    dir: &std::path::Path,
+    suite: HashSuite,
+    origin: &str,
+    log_key: &crate::tlog::note::Signer,
+    profile: &str,
+    leaves: &[Vec<u8>],
+    envelopes: &[Vec<u8>],
+) -> std::io::Result<Published> {
+    let tiles = dir.join("tiles");
+    write_files(
+        &tiles,
+        &tile_files(suite, origin, log_key, leaves, envelopes),
+    )?;
+    let log_json = dir.join("log.json");
+    let d = descriptor(origin, suite, log_key, profile);
+    std::fs::write(&log_json, serde_json::to_vec_pretty(&d)?)?;
+    Ok(Published { tiles, log_json })
+}

@@ -203,8 +203,7 @@ fn a_deliberate_repeat_with_a_new_request_id_is_accepted() {
 
 #[test]
 fn a_mirror_refuses_an_upstream_that_logged_a_replay() {
-    use regledger::descriptor::LogDescriptorJson;
-    use regledger::testkit::{chain, tile_files, DAY_MS};
+    use regledger::testkit::{chain, descriptor, tile_files, write_files, DAY_MS};
     use regledger::tlog::note::{KeyType, Signer};
 
     // A log a loose node could have written: the suspension logged again
@@ -239,20 +238,13 @@ fn a_mirror_refuses_an_upstream_that_logged_a_replay() {
     let leaves: Vec<Vec<u8>> = logged.iter().map(|l| l.leaf_bytes()).collect();
     let envs: Vec<Vec<u8>> = logged.iter().map(|l| l.envelope_bytes()).collect();
     let served = dir.path().join("static");
-    for (path, data) in tile_files(HashSuite::Sha256, ORIGIN, &log_key, &leaves, &envs) {
-        let p = served.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
+    write_files(
+        &served,
+        &tile_files(HashSuite::Sha256, ORIGIN, &log_key, &leaves, &envs),
+    )
+    .unwrap();
     let log = dir.path().join("log.json");
-    let d = LogDescriptorJson {
-        origin: ORIGIN.into(),
-        log_vkey: log_key.verifier().to_vkey(),
-        hash: "sha256".into(),
-        witnesses: vec![],
-        quorum: 0,
-        profile: "guangxi".into(),
-    };
+    let d = descriptor(ORIGIN, HashSuite::Sha256, &log_key, "guangxi");
     std::fs::write(&log, serde_json::to_vec(&d).unwrap()).unwrap();
     let web = StaticServer::start(&served);
     let m = Mirror::start(&web.url, &log, &dir.path().join("mirror"), &[]);

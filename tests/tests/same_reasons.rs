@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use regledger::descriptor::LogDescriptorJson;
 use regledger::entry::leaf::Body;
 use regledger::registry::EntryKind;
-use regledger::testkit::{chain as chain_in, tile_files, Logged, Step, Testkit, DAY_MS};
+use regledger::testkit::{
+    chain as chain_in, publish as write_published, Logged, Step, Testkit, DAY_MS,
+};
 use regledger::tlog::hash::Hash;
 use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
@@ -52,20 +53,16 @@ fn publish(name: &'static str, leaves: &[Logged]) -> Case {
     let dir = tempfile::tempdir().unwrap();
     let bytes: Vec<Vec<u8>> = leaves.iter().map(Logged::leaf_bytes).collect();
     let envs: Vec<Vec<u8>> = leaves.iter().map(Logged::envelope_bytes).collect();
-    for (path, data) in tile_files(SUITE, ORIGIN, &log_signer(), &bytes, &envs) {
-        let p = dir.path().join("tiles").join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
-    let d = LogDescriptorJson {
-        origin: ORIGIN.into(),
-        log_vkey: log_signer().verifier().to_vkey(),
-        hash: SUITE.name().into(),
-        witnesses: vec![],
-        quorum: 0,
-        profile: "guangxi".into(),
-    };
-    std::fs::write(dir.path().join("log.json"), serde_json::to_vec(&d).unwrap()).unwrap();
+    write_published(
+        dir.path(),
+        SUITE,
+        ORIGIN,
+        &log_signer(),
+        "guangxi",
+        &bytes,
+        &envs,
+    )
+    .unwrap();
     Case { name, dir }
 }
 

@@ -166,6 +166,7 @@ pub fn run(src: &dyn TileSource, o: &Options) -> Result<Report, AuditError> {
     let mut r = sink.finish(o.as_of);
     r.signatures_verified = verified;
     r.pruned_entries = follower.pruned_entries();
+    r.prune_scope_unchecked = follower.prune_scope_unchecked();
     r.computed_root = root.map(|h| h.to_hex());
     r.state_root = state_root;
     r.trusted = trusted_check;

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use regledger::cert::snapshot::{SnapRecord, SnapshotStart};
 use regledger::entry::chain::ChainHead;
+use regledger::entry::envelope::Envelope;
 use regledger::entry::leaf::open_entry;
 use regledger::registry::calendar::Date;
 use regledger::registry::commit::{apply_writes, entry_writes, MapKey, MapWrite, Record};
@@ -21,7 +22,7 @@ use regledger::tlog::checkpoint::Checkpoint;
 use regledger::tlog::tile::{decode_entry_bundle, TILE_WIDTH};
 use regledger::{Hash, HashSuite};
 use regledger_client::edge::{compare_tile, EdgeTree};
-use regledger_client::{Applied, Collect, Entry, SignedTree, Sink, Stop, TileSource};
+use regledger_client::{Applied, Collect, Entry, Held, SignedTree, Sink, Stop, TileSource};
 
 use crate::report::{
     AgreementRow, DeadlineRow, ParticipantRow, ProductRow, Report, ResourceRow, RetentionRow,
@@ -34,34 +35,39 @@ use crate::seen::Seen;
 #[error("{0}")]
 pub struct SinkError(pub String);
 
-/// BundleIds are an entry bundle's number and its entries' content ids.
-type BundleIds = (u64, Vec<Option<[u8; 32]>>);
+/// BundleEnvelopes are an entry bundle's number and its entries' envelopes.
+type BundleEnvelopes = (u64, Vec<Option<Envelope>>);
 
-/// Reread reads an earlier entry's content id again, authenticated against
-/// the signed tree, to confirm a match of the replay set's 8 bytes.
+/// Reread reads an earlier entry's envelope again, authenticated against
+/// the signed tree: to confirm a match of the replay set's 8 bytes, and to
+/// check the scope of a prune that names it (D22).
 struct Reread<'a> {
     suite: HashSuite,
     cp: Checkpoint,
     src: &'a dyn TileSource,
     tree: RefCell<Option<SignedTree<'a>>>,
-    /// cache is the last bundle read: its number and its entries' ids.
-    cache: RefCell<Option<BundleIds>>,
+    /// cache is the last bundle read: its number and its entries' envelopes.
+    cache: RefCell<Option<BundleEnvelopes>>,
 }
 
 impl Reread<'_> {
     fn content_id(&self, k: u64) -> Result<Option<[u8; 32]>, SinkError> {
+        Ok(self
+            .envelope(k, "to confirm a replay (D12)")?
+            .map(|e| e.content_id()))
+    }
+
+    /// envelope returns entry `k`'s envelope as served, checked against its
+    /// leaf (None: not served, or not one); `why` says what for, in errors.
+    fn envelope(&self, k: u64, why: &str) -> Result<Option<Envelope>, SinkError> {
         let n = k / TILE_WIDTH;
         let slot = (k % TILE_WIDTH) as usize;
-        if let Some((m, ids)) = &*self.cache.borrow() {
+        if let Some((m, envs)) = &*self.cache.borrow() {
             if *m == n {
-                return Ok(ids.get(slot).copied().flatten());
+                return Ok(envs.get(slot).cloned().flatten());
             }
         }
-        let why = |e: Stop| {
-            SinkError(format!(
-                "re-reading entry {k} to confirm a replay (D12): {e}"
-            ))
-        };
+        let why = |e: Stop| SinkError(format!("re-reading entry {k} {why}: {e}"));
         let mut tree = self.tree.borrow_mut();
         if tree.is_none() {
             *tree = Some(SignedTree::open(self.suite, &self.cp, self.src).map_err(why)?);
@@ -72,19 +78,16 @@ impl Reread<'_> {
         let envs = envs
             .as_deref()
             .and_then(|e| decode_entry_bundle(e, width).ok());
-        let ids: Vec<Option<[u8; 32]>> = leaves
+        let opened: Vec<Option<Envelope>> = leaves
             .iter()
             .enumerate()
             .map(|(j, l)| {
                 let env = envs.as_ref().and_then(|e| e.get(j).copied());
-                open_entry(self.suite, l, env)
-                    .ok()
-                    .and_then(|o| o.envelope)
-                    .map(|e| e.content_id())
+                open_entry(self.suite, l, env).ok().and_then(|o| o.envelope)
             })
             .collect();
-        let got = ids.get(slot).copied().flatten();
-        *self.cache.borrow_mut() = Some((n, ids));
+        let got = opened.get(slot).cloned().flatten();
+        *self.cache.borrow_mut() = Some((n, opened));
         Ok(got)
     }
 }
@@ -268,6 +271,21 @@ impl Sink for AuditSink<'_> {
 
     fn head(&self) -> ChainHead {
         self.head
+    }
+
+    fn held_envelope(&self, index: u64) -> Result<Held, SinkError> {
+        // The audit keeps no envelopes: it reads the one the source serves
+        // again. Why one is not served it cannot tell (the follower knows
+        // for the entries it read itself).
+        Ok(
+            match self
+                .reread
+                .envelope(index, "to check the prune that names it (D22)")?
+            {
+                Some(e) => Held::Envelope(e),
+                None => Held::Unknown,
+            },
+        )
     }
 
     fn state(&self) -> &dyn StateReader {

@@ -203,6 +203,13 @@ pub struct Report {
     /// when 0, so a report of a log without prunes is unchanged.
     #[serde(skip_serializing_if = "is_zero")]
     pub pruned_entries: u64,
+    /// prune_scope_unchecked counts the entries a prune after an
+    /// incremental audit's snapshot names, before the snapshot, whose
+    /// envelopes are no longer served: that each was an operation event of
+    /// the prune's agreement could not be checked (a full audit checks
+    /// every one it read). Omitted when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub prune_scope_unchecked: u64,
     /// trusted is the comparison with `--trusted`, if given.
     pub trusted: Option<TrustedCheck>,
     /// from_snapshot is the snapshot an incremental audit started from
@@ -342,6 +349,13 @@ fn render_head(w: &mut String, r: &Report) {
             w,
             "  已清除的操作日志 (pruned operation events): {}：叶子与包含证明已验证，内容已按留存期满清除、不可再验证 (leaves and inclusion verified; content removed after retention, no longer verifiable; D22)",
             r.pruned_entries
+        );
+    }
+    if r.prune_scope_unchecked > 0 {
+        let _ = writeln!(
+            w,
+            "  未核对范围的清除 (prunes of entries before the snapshot, scope not checked): {}：快照之前的条目内容已清除，无法核对其是否属于该协议的操作日志；完整审计可核对 (their content is gone before the snapshot, so whether each was an operation event of the prune's agreement cannot be checked here; a full audit checks it; D22)",
+            r.prune_scope_unchecked
         );
     }
     let _ = writeln!(

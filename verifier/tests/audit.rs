@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use regledger::descriptor::LogDescriptorJson;
 use regledger::entry::leaf::Leaf;
 use regledger::registry::calendar::Date;
 use regledger::registry::EntryKind;
-use regledger::testkit::{chain_v1 as chain, tile_files, Step, Testkit, DAY_MS, DOC};
+use regledger::testkit::{
+    chain_v1 as chain, descriptor, tile_files, write_files, Step, Testkit, DAY_MS, DOC,
+};
 use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::{json, Value};
@@ -42,24 +43,17 @@ impl Log {
 fn publish(dir: &Path, suite: HashSuite, leaves: &[Vec<u8>]) {
     let tiles = dir.join("tiles");
     let _ = std::fs::remove_dir_all(&tiles);
-    for (path, data) in tile_files(suite, ORIGIN, &log_signer(), leaves, &[]) {
-        let p = tiles.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
+    write_files(
+        &tiles,
+        &tile_files(suite, ORIGIN, &log_signer(), leaves, &[]),
+    )
+    .unwrap();
 }
 
 fn write_log(suite: HashSuite, profile: &str, leaves: Vec<Vec<u8>>) -> Log {
     let dir = tempfile::tempdir().unwrap();
     publish(dir.path(), suite, &leaves);
-    let d = LogDescriptorJson {
-        origin: ORIGIN.into(),
-        log_vkey: log_signer().verifier().to_vkey(),
-        hash: suite.name().into(),
-        witnesses: vec![],
-        quorum: 0,
-        profile: profile.into(),
-    };
+    let d = descriptor(ORIGIN, suite, &log_signer(), profile);
     std::fs::write(dir.path().join("log.json"), serde_json::to_vec(&d).unwrap()).unwrap();
     Log { dir, leaves }
 }

@@ -10,9 +10,8 @@
 use std::process::Command;
 
 use base64::Engine;
-use regledger::descriptor::LogDescriptorJson;
 use regledger::registry::{apply, EntryContext, EntryKind, MemoryState, Role};
-use regledger::testkit::{chain, tile_files, Logged, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
+use regledger::testkit::{chain, publish, Logged, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
 use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::{json, Value};
@@ -233,6 +232,42 @@ fn log_signer() -> Signer {
     Signer::generate(ORIGIN, KeyType::Ed25519, [43; 32]).unwrap()
 }
 
+/// audit publishes `leaves` (v2, with `envelopes` beside them: empty for
+/// one dropped) as a node would, signed by `signer`, and runs
+/// `regledger-verify --json audit` on them; it returns the exit code and
+/// the JSON report.
+fn audit(
+    suite: HashSuite,
+    origin: &str,
+    signer: &Signer,
+    leaves: &[Vec<u8>],
+    envelopes: &[Vec<u8>],
+) -> (Option<i32>, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = publish(
+        dir.path(),
+        suite,
+        origin,
+        signer,
+        "guangxi",
+        leaves,
+        envelopes,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_regledger-verify"))
+        .arg("--json")
+        .arg("audit")
+        .arg("--dir")
+        .arg(&log.tiles)
+        .arg("--log")
+        .arg(&log.log_json)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), v)
+}
+
 #[test]
 fn the_audit_reports_every_act_the_loose_rules_let_through() {
     let (steps, bad) = crafted();
@@ -261,39 +296,10 @@ fn the_audit_reports_every_act_the_loose_rules_let_through() {
     );
 
     // What the regulator runs: the audit on the published tiles.
-    let dir = tempfile::tempdir().unwrap();
     let bytes: Vec<Vec<u8>> = leaves.iter().map(Logged::leaf_bytes).collect();
     let envs: Vec<Vec<u8>> = leaves.iter().map(Logged::envelope_bytes).collect();
-    for (path, data) in tile_files(HashSuite::Blake3, ORIGIN, &log_signer(), &bytes, &envs) {
-        let p = dir.path().join("tiles").join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
-    let d = LogDescriptorJson {
-        origin: ORIGIN.into(),
-        log_vkey: log_signer().verifier().to_vkey(),
-        hash: "blake3".into(),
-        witnesses: vec![],
-        quorum: 0,
-        profile: "guangxi".into(),
-    };
-    std::fs::write(dir.path().join("log.json"), serde_json::to_vec(&d).unwrap()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_regledger-verify"))
-        .arg("--json")
-        .arg("audit")
-        .arg("--dir")
-        .arg(dir.path().join("tiles"))
-        .arg("--log")
-        .arg(dir.path().join("log.json"))
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{v}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, v) = audit(HashSuite::Blake3, ORIGIN, &log_signer(), &bytes, &envs);
+    assert_eq!(code, Some(1), "{v}");
     let failures = v["failures"].as_array().expect("failures");
     assert_eq!(failures.len(), bad.len(), "{failures:#?}");
     for b in &bad {
@@ -409,40 +415,11 @@ fn the_audit_refuses_what_an_sm3_node_refuses() {
     );
 
     let leaves = chain(ORIGIN_SM3, HashSuite::Sm3, &steps);
-    let dir = tempfile::tempdir().unwrap();
     let signer = Signer::generate(ORIGIN_SM3, KeyType::Sm2, [43; 32]).unwrap();
     let bytes: Vec<Vec<u8>> = leaves.iter().map(Logged::leaf_bytes).collect();
     let envs: Vec<Vec<u8>> = leaves.iter().map(Logged::envelope_bytes).collect();
-    for (path, data) in tile_files(HashSuite::Sm3, ORIGIN_SM3, &signer, &bytes, &envs) {
-        let p = dir.path().join("tiles").join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
-    let d = LogDescriptorJson {
-        origin: ORIGIN_SM3.into(),
-        log_vkey: signer.verifier().to_vkey(),
-        hash: "sm3".into(),
-        witnesses: vec![],
-        quorum: 0,
-        profile: "guangxi".into(),
-    };
-    std::fs::write(dir.path().join("log.json"), serde_json::to_vec(&d).unwrap()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_regledger-verify"))
-        .arg("--json")
-        .arg("audit")
-        .arg("--dir")
-        .arg(dir.path().join("tiles"))
-        .arg("--log")
-        .arg(dir.path().join("log.json"))
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{v}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, v) = audit(HashSuite::Sm3, ORIGIN_SM3, &signer, &bytes, &envs);
+    assert_eq!(code, Some(1), "{v}");
     let failures = v["failures"].as_array().expect("failures");
     assert_eq!(failures.len(), bad.len(), "{failures:#?}");
     for (b, why) in bad.iter().zip(["require_sm2", "require_sm2", "sm3 log"]) {
@@ -460,4 +437,136 @@ fn the_audit_refuses_what_an_sm3_node_refuses() {
     }
     assert_eq!(v["computed_root"], v["checkpoint"]["root"]);
     assert_eq!(v["entries_checked"], json!(steps.len()));
+}
+
+const ORIGIN_PRUNE: &str = "audit.example/loose-prune";
+
+/// at_day is 10:00 China time on `d`, in Unix ms.
+fn at_day(d: &str) -> u64 {
+    regledger::registry::calendar::Date::parse(d)
+        .unwrap()
+        .days_since_epoch() as u64
+        * DAY_MS
+        + 2 * 3_600_000
+}
+
+/// A node that skipped the history half of the prune rules (D22,
+/// `check_prune_scope`) logs prunes that the state alone lets through: one
+/// naming a registration record (the product's certificate), and one
+/// naming another agreement's operation event. Both envelopes are still
+/// served. The node refuses each ([`check_prune_scope`] against the
+/// envelopes it holds); `regledger-verify audit` must report each at the
+/// prune, and accept the valid prune between them, whose operation event
+/// is dropped (a gap).
+#[test]
+fn the_audit_refuses_a_prune_the_node_refuses() {
+    use regledger::registry::{check_prune_scope, RetentionPruned};
+    let k = Testkit::new(ORIGIN_PRUNE);
+    let mut steps = k.lifecycle(HashSuite::Blake3, "guangxi");
+    let pos =
+        |steps: &[Step], label: &str| steps.iter().position(|s| s.label == label).unwrap() as u64;
+    let registered = pos(&steps, "product registered");
+    let op = pos(&steps, "operation event");
+    let step = |steps: &mut Vec<Step>, label, envelope, time_ms| {
+        steps.push(Step {
+            label,
+            envelope,
+            time_ms,
+        });
+        steps.len() as u64 - 1
+    };
+    // An operation event of the parent agreement OA-1, which goes on.
+    let other_op = step(
+        &mut steps,
+        "OA-1 operation event",
+        k.operator.sign(
+            EntryKind::OperationEvent,
+            &json!({"agreement_id": "OA-1", "product_id": "P-1", "action": "access", "occurred_at_ms": at_day("2025-04-20"),
+                    "actor": "svc-ops", "records": 10, "personal_data_commitments": [DOC]}),
+        ),
+        at_day("2025-04-20") + 60_000,
+    );
+    step(
+        &mut steps,
+        "terminate SA-1",
+        k.agency.sign(
+            EntryKind::AgreementTerminated,
+            &json!({"id": "SA-1", "reason": "voluntary-exit", "detail": "经营主体主动退出", "effective_on": "2025-04-22"}),
+        ),
+        at_day("2025-04-23"),
+    );
+    // Guangxi Art. 12(3): SA-1's logs may go from 2025-10-22.
+    let prune = |entries: &[u64]| {
+        k.authority.sign(
+            EntryKind::RetentionPruned,
+            &json!({"agreement_id": "SA-1", "entries": entries}),
+        )
+    };
+    let bad_registration = step(
+        &mut steps,
+        "prune a certificate",
+        prune(&[registered]),
+        at_day("2025-10-23"),
+    );
+    let good = step(
+        &mut steps,
+        "prune SA-1's event",
+        prune(&[op]),
+        at_day("2025-10-23") + 1,
+    );
+    let bad_other = step(
+        &mut steps,
+        "prune OA-1's event",
+        prune(&[other_op]),
+        at_day("2025-10-23") + 2,
+    );
+
+    // What the node runs: the rules accept every entry (the state cannot
+    // tell what an index was) ...
+    let mut state = MemoryState::default();
+    for (i, s) in steps.iter().enumerate() {
+        let ctx = EntryContext {
+            index: i as u64,
+            integrated_time_ms: s.time_ms,
+            log_id: ORIGIN_PRUNE.into(),
+        };
+        let fx = apply(&state, &ctx, &s.envelope).unwrap_or_else(|e| panic!("{}: {e}", s.label));
+        state.apply_effects(&fx);
+    }
+    // ... and its store refuses the two bad prunes against the envelopes it holds.
+    let leaves = chain(ORIGIN_PRUNE, HashSuite::Blake3, &steps);
+    let mut envs: Vec<Vec<u8>> = leaves.iter().map(Logged::envelope_bytes).collect();
+    for (at, want) in [(bad_registration, false), (good, true), (bad_other, false)] {
+        let p: RetentionPruned =
+            serde_json::from_slice(&steps[at as usize].envelope.payload).unwrap();
+        let x = p.entries[0];
+        let held = regledger::entry::envelope::Envelope::from_bytes(&envs[x as usize]).unwrap();
+        let r = check_prune_scope(&p, x, Some(&held));
+        assert_eq!(r.is_ok(), want, "{at}: {r:?}");
+    }
+    // The valid prune dropped its event's envelope.
+    envs[op as usize] = Vec::new();
+
+    let bytes: Vec<Vec<u8>> = leaves.iter().map(Logged::leaf_bytes).collect();
+    let signer = Signer::generate(ORIGIN_PRUNE, KeyType::Ed25519, [43; 32]).unwrap();
+    let (code, v) = audit(HashSuite::Blake3, ORIGIN_PRUNE, &signer, &bytes, &envs);
+    assert_eq!(code, Some(1), "{v}");
+    let failures = v["failures"].as_array().expect("failures");
+    let got: Vec<(u64, &str)> = failures
+        .iter()
+        .map(|f| (f["index"].as_u64().unwrap(), f["check"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (bad_registration, "rule:not-prunable"),
+            (bad_other, "rule:not-prunable")
+        ],
+        "{failures:#?}"
+    );
+    let detail = |i: usize| failures[i]["detail"].as_str().unwrap().to_string();
+    assert!(detail(0).contains("product-registered"), "{}", detail(0));
+    assert!(detail(1).contains("OA-1"), "{}", detail(1));
+    assert_eq!(v["pruned_entries"], json!(1), "{v}");
+    assert_eq!(v["computed_root"], v["checkpoint"]["root"]);
 }

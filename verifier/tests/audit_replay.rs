@@ -7,10 +7,9 @@
 
 use std::process::Command;
 
-use regledger::descriptor::LogDescriptorJson;
 use regledger::entry::envelope::{Envelope, EnvelopeSignature, SigAlg};
 use regledger::registry::EntryKind;
-use regledger::testkit::{chain, tile_files, Logged, Step, Testkit, DAY_MS};
+use regledger::testkit::{chain, publish, Logged, Published, Step, Testkit, DAY_MS};
 use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::{json, Value};
@@ -28,22 +27,19 @@ fn audit(steps: &[Step], extra: &[&str]) -> (i32, Value) {
     let logged = chain(ORIGIN, HashSuite::Blake3, steps);
     let leaves: Vec<Vec<u8>> = logged.iter().map(Logged::leaf_bytes).collect();
     let envs: Vec<Vec<u8>> = logged.iter().map(Logged::envelope_bytes).collect();
-    let tiles = dir.path().join("tiles");
-    for (path, data) in tile_files(HashSuite::Blake3, ORIGIN, &log_signer(), &leaves, &envs) {
-        let p = tiles.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
-    let d = LogDescriptorJson {
-        origin: ORIGIN.into(),
-        log_vkey: log_signer().verifier().to_vkey(),
-        hash: "blake3".into(),
-        witnesses: vec![],
-        quorum: 0,
-        profile: "guangxi".into(),
-    };
-    let log = dir.path().join("log.json");
-    std::fs::write(&log, serde_json::to_vec(&d).unwrap()).unwrap();
+    let Published {
+        tiles,
+        log_json: log,
+    } = publish(
+        dir.path(),
+        HashSuite::Blake3,
+        ORIGIN,
+        &log_signer(),
+        "guangxi",
+        &leaves,
+        &envs,
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_regledger-verify"))
         .arg("--json")
         .arg("audit")

@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use regledger::cert::snapshot::{build_snapshot, frontier_indexes};
-use regledger::descriptor::LogDescriptorJson;
 use regledger::registry::EntryKind;
-use regledger::testkit::{chain, tile_files, Logged, Sequencer, Step, Testkit, DAY_MS};
+use regledger::testkit::{
+    chain, publish as write_published, Logged, Sequencer, Step, Testkit, DAY_MS,
+};
 use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
 use regledger::tlog::memory::MemoryTree;
 use regledger::tlog::note::{KeyType, Signer};
@@ -51,20 +52,7 @@ fn publish(steps: Vec<Step>, signer: &Signer, origin: &str) -> Log {
     let logged = chain(origin, SUITE, &steps);
     let leaves: Vec<Vec<u8>> = logged.iter().map(Logged::leaf_bytes).collect();
     let envs: Vec<Vec<u8>> = logged.iter().map(Logged::envelope_bytes).collect();
-    for (path, data) in tile_files(SUITE, origin, signer, &leaves, &envs) {
-        let p = dir.path().join("tiles").join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
-    let d = LogDescriptorJson {
-        origin: origin.into(),
-        log_vkey: signer.verifier().to_vkey(),
-        hash: SUITE.name().into(),
-        witnesses: vec![],
-        quorum: 0,
-        profile: "guangxi".into(),
-    };
-    std::fs::write(dir.path().join("log.json"), serde_json::to_vec(&d).unwrap()).unwrap();
+    write_published(dir.path(), SUITE, origin, signer, "guangxi", &leaves, &envs).unwrap();
     let mut tree = MemoryTree::new(SUITE);
     for l in &leaves {
         tree.append_data(l);

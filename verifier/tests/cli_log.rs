@@ -240,8 +240,7 @@ fn digest_prints_the_document_digest_in_the_log_suite() {
 
 #[test]
 fn the_audit_text_says_none_for_no_witnesses_and_explains_the_signature_count() {
-    use regledger::descriptor::LogDescriptorJson;
-    use regledger::testkit::{chain, tile_files, Testkit};
+    use regledger::testkit::{chain, publish, Published, Testkit};
     let d = tempfile::tempdir().unwrap();
     let kit = Testkit::new(ORIGIN);
     let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
@@ -249,21 +248,16 @@ fn the_audit_text_says_none_for_no_witnesses_and_explains_the_signature_count() 
     let leaves: Vec<Vec<u8>> = logged.iter().map(|l| l.leaf_bytes()).collect();
     let envs: Vec<Vec<u8>> = logged.iter().map(|l| l.envelope_bytes()).collect();
     let key = Signer::generate(ORIGIN, KeyType::Ed25519, [8; 32]).unwrap();
-    for (path, data) in tile_files(HashSuite::Blake3, ORIGIN, &key, &leaves, &envs) {
-        let p = d.path().join("tiles").join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
-    let desc = LogDescriptorJson {
-        origin: ORIGIN.into(),
-        log_vkey: key.verifier().to_vkey(),
-        hash: "blake3".into(),
-        witnesses: vec![],
-        quorum: 0,
-        profile: "guangxi".into(),
-    };
-    let log_json = write(d.path(), "log.json", serde_json::to_vec(&desc).unwrap());
-    let tiles = d.path().join("tiles");
+    let Published { tiles, log_json } = publish(
+        d.path(),
+        HashSuite::Blake3,
+        ORIGIN,
+        &key,
+        "guangxi",
+        &leaves,
+        &envs,
+    )
+    .unwrap();
     let (code, out, err) = run(&["audit", "--dir", s(&tiles), "--log", s(&log_json)]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("见证 (witnesses): 无"), "{out}");

@@ -17,10 +17,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use regledger::cert::assemble::assemble;
 use regledger::cert::bundle::{CertificateBundle, EntryProof};
-use regledger::descriptor::LogDescriptorJson;
 use regledger::entry::leaf::Leaf;
 use regledger::registry::EntryKind;
-use regledger::testkit::{chain_v1 as chain, replay, tile_files, Step, Testkit, REGISTRATION_NO};
+use regledger::testkit::{chain_v1 as chain, publish, replay, Step, Testkit, REGISTRATION_NO};
 use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
 use regledger::tlog::memory::MemoryTree;
 use regledger::tlog::note::{KeyType, Signer};
@@ -127,20 +126,16 @@ impl Log {
 
 fn write_log(leaves: Vec<Vec<u8>>) -> Log {
     let dir = tempfile::tempdir().unwrap();
-    for (path, data) in tile_files(SUITE, ORIGIN, &log_signer(), &leaves, &[]) {
-        let p = dir.path().join("tiles").join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
-    let d = LogDescriptorJson {
-        origin: ORIGIN.into(),
-        log_vkey: log_signer().verifier().to_vkey(),
-        hash: SUITE.name().into(),
-        witnesses: vec![],
-        quorum: 0,
-        profile: "guangxi".into(),
-    };
-    std::fs::write(dir.path().join("log.json"), serde_json::to_vec(&d).unwrap()).unwrap();
+    publish(
+        dir.path(),
+        SUITE,
+        ORIGIN,
+        &log_signer(),
+        "guangxi",
+        &leaves,
+        &[],
+    )
+    .unwrap();
     Log { dir, leaves }
 }
 

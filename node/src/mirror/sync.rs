@@ -18,14 +18,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use regledger::entry::chain::ChainHead;
+use regledger::entry::envelope::Envelope;
 use regledger::registry::{StateKey, StateObject, StateReader};
 use regledger::tlog::checkpoint::Checkpoint;
 use regledger::Hash;
 use regledger_client::source::note_size;
 use regledger_client::tiles::Bundle;
 use regledger_client::{
-    consistency, Accepted, Applied, Check, Consistency, Entry, Fallback, Fault, Follower, Inline,
-    SignedTree, Sink, Stop, StopAtFirst, TileSource,
+    consistency, Accepted, Applied, Check, Consistency, Entry, Fallback, Fault, Follower, Held,
+    Inline, SignedTree, Sink, Stop, StopAtFirst, TileSource,
 };
 
 use super::WINDOW_BYTES;
@@ -83,6 +84,22 @@ impl Sink for MirrorSink<'_> {
 
     fn replayed(&self, content_id: &[u8; 32]) -> Result<Option<u64>, SinkError> {
         Ok(self.log.logged_at(content_id)?)
+    }
+
+    fn held_envelope(&self, index: u64) -> Result<Held, SinkError> {
+        if let Some(b) = self.log.envelope(index)? {
+            let e = Envelope::from_bytes(&b).map_err(|e| StoreError::BadEntry {
+                index,
+                reason: e.to_string(),
+            })?;
+            return Ok(Held::Envelope(e));
+        }
+        Ok(match self.log.pruned_by(index)? {
+            Some(_) => Held::Pruned,
+            // Held without its envelope and pruned by none: a gap an
+            // earlier sync appended (append_gap), open until a prune names it.
+            None => Held::Gap,
+        })
     }
 
     fn next_root(&mut self, index: u64, applied: Option<&Applied>) -> Result<Hash, SinkError> {

@@ -155,6 +155,17 @@ impl Appender<'_> {
         each!(self, a => a.envelope(index))
     }
 
+    /// pruned_by returns the index of the `retention-pruned` entry that
+    /// dropped entry `index`'s envelope, this transaction's included (None:
+    /// not pruned).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn pruned_by(&self, index: u64) -> Result<Option<u64>, StoreError> {
+        each!(self, a => a.pruned_by(index))
+    }
+
     /// check_prune checks every entry a `retention-pruned` names against
     /// the envelopes this store holds ([`check_prune_scope`]): the history
     /// half of its rules, which the state cannot answer. The node asks
