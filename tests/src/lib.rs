@@ -538,6 +538,15 @@ pub fn wait_for_checkpoint(url: &str, size: u64) -> String {
     }
 }
 
+/// wait_until polls `cond` until it holds, or panics with `what` after [`patience`].
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + patience();
+    while !cond() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// metric reads one unlabelled value from `/metrics`.
 pub fn metric(base: &str, name: &str) -> Option<u64> {
     let (_, m) = get_text(&format!("{base}/metrics")).ok()?;

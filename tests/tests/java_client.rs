@@ -114,6 +114,44 @@ fn build_java(build: &Path, skip_tests: bool) {
     }
 }
 
+/// java_classpath is the built jar, the test classes (the scenarios) and the dependencies.
+fn java_classpath(build: &Path) -> String {
+    let j = java_libs();
+    [
+        build.join("regledger-client-0.1.0.jar"),
+        build.join("test-classes"),
+        PathBuf::from(format!("{j}/bcprov.jar")),
+        PathBuf::from(format!("{j}/gson.jar")),
+    ]
+    .iter()
+    .map(|p| p.display().to_string())
+    .collect::<Vec<_>>()
+    .join(":")
+}
+
+/// STATED_ID is the stated SM2 signer ID of the business entity's second key.
+const STATED_ID: &str = "GX-NN-MOBILITY-JAVA";
+
+/// register_stated_id_key adds to the kit's business entity an SM2 key
+/// with signer ID [`STATED_ID`] (the authority's rotation), writes it to
+/// `keys/stated.pem` (PKCS#8 carries no signer ID) and returns that path
+/// and its key id.
+fn register_stated_id_key(url: &str, kit: &Testkit, keys: &Path) -> (PathBuf, String) {
+    let k = regledger::crypto::Sm2SecretKey::from_bytes(&[0x5a; 32], Some(STATED_ID)).unwrap();
+    let pk = regledger::crypto::PublicKey::Sm2(k.public().clone());
+    let kid = regledger::entry::envelope::participant_key_id(&kit.business.id, &pk);
+    let rot = kit.authority.sign(
+        regledger::registry::EntryKind::ParticipantKeyRotated,
+        &serde_json::json!({"id": kit.business.id, "add_keys": [base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD, pk.material())]}),
+    );
+    let (code, body) = post(url, &rot);
+    assert_eq!(code, 200, "{body}");
+    let pem_file = keys.join("stated.pem");
+    std::fs::write(&pem_file, pem::private_to_pem(&k)).unwrap();
+    (pem_file, kid)
+}
+
 /// run_scenario registers the kit's participants on a live node of
 /// `hash`, runs the Java live scenario against it, checks that every entry
 /// Java reported is in the log, and that the Rust library verifies the
@@ -126,9 +164,15 @@ fn run_scenario(dir: &Path, build: &Path, hash: &str, kit: &Testkit) -> Value {
         let (code, body) = post(&node.url, &kit.register(p));
         assert_eq!(code, 200, "register {}: {body}", p.id);
     }
-    let size_before = tree_size(&node.url);
     let keys = dir.join("keys");
     std::fs::create_dir(&keys).unwrap();
+    // sm3: a second key of the business entity, registered with a stated
+    // signer ID (the point, then the ID, D19); Java signs with it from PEM.
+    let stated = match kit.business.secret() {
+        SecretKey::Sm2(_) => Some(register_stated_id_key(&node.url, kit, &keys)),
+        SecretKey::Ed25519(_) => None,
+    };
+    let size_before = tree_size(&node.url);
     write_key(&keys, "source.key", &kit.source);
     write_key(&keys, "agency.key", &kit.agency);
     write_key(&keys, "operator.key", &kit.operator);
@@ -148,17 +192,7 @@ fn run_scenario(dir: &Path, build: &Path, hash: &str, kit: &Testkit) -> Value {
 
     // The Java live scenario.
     let result = dir.join("result.json");
-    let j = java_libs();
-    let cp = [
-        build.join("regledger-client-0.1.0.jar"),
-        build.join("test-classes"),
-        PathBuf::from(format!("{j}/bcprov.jar")),
-        PathBuf::from(format!("{j}/gson.jar")),
-    ]
-    .iter()
-    .map(|p| p.display().to_string())
-    .collect::<Vec<_>>()
-    .join(":");
+    let cp = java_classpath(build);
     let out = Command::new("java")
         .args([
             "-cp",
@@ -174,6 +208,14 @@ fn run_scenario(dir: &Path, build: &Path, hash: &str, kit: &Testkit) -> Value {
         .args(["--business-name", &kit.business.name])
         .arg("--out")
         .arg(&result)
+        .args(stated.iter().flat_map(|(pem, _)| {
+            [
+                "--stated-id",
+                STATED_ID,
+                "--stated-pem",
+                pem.to_str().unwrap(),
+            ]
+        }))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -232,9 +274,31 @@ fn run_scenario(dir: &Path, build: &Path, hash: &str, kit: &Testkit) -> Value {
         assert_eq!(got["kind"], "operation-event", "entry {i}");
         assert_eq!(got["leaf_hash"], e["leaf_hash"], "entry {i}");
     }
+    // Under the stated signer ID: logged after the batch, with that key;
+    // under the default ID with the same key id: refused, nothing written.
+    let stated_n = match &stated {
+        Some((_, kid)) => {
+            let s = &r["stated_id"];
+            assert_eq!(s["refused"], "bad-signature", "{r}");
+            assert_eq!(s["key_id"], kid.as_str(), "{r}");
+            let i = s["index"].as_u64().unwrap();
+            assert_eq!(i, size_before + (entries.len() + batch.len()) as u64);
+            let got = get_json(&format!("{}/v1/entries/{i}", node.url));
+            assert_eq!(got["kind"], "operation-event", "entry {i}");
+            assert!(
+                got.to_string().contains(kid.as_str()),
+                "entry {i} is signed with the stated-ID key: {got}"
+            );
+            1
+        }
+        None => {
+            assert!(r.get("stated_id").is_none());
+            0
+        }
+    };
     assert_eq!(
         tree_size(&node.url),
-        size_before + (entries.len() + batch.len()) as u64,
+        size_before + (entries.len() + batch.len() + stated_n) as u64,
         "the refused and the repeated submissions wrote nothing"
     );
 
@@ -331,4 +395,63 @@ fn java_client_on_an_sm3_node_with_sm2_keys() {
         .signatures
         .iter()
         .all(|s| s.alg == regledger::crypto::SigAlg::Sm2));
+}
+
+/// The bundles of clients/java's RequireSm2Cases (D19, genesis
+/// `require_sm2`: every participant key must be SM2), written by Java's
+/// HostileBundles with Java's verdicts: the Rust verifier must reach the
+/// same verdict on each, refusing the same part (the signer entry that
+/// registers or adds an Ed25519 key, or genesis whose own authority key is
+/// Ed25519) and verifying the controls (the same Ed25519 operator without
+/// `require_sm2`, an SM2 operator with it).
+#[test]
+fn java_and_rust_refuse_the_same_require_sm2_bundles() {
+    if skip_without_java() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let build = dir.path().join("java-build");
+    build_java(&build, true);
+    let cases = dir.path().join("cases");
+    let out = Command::new("java")
+        .args([
+            "-cp",
+            &java_classpath(&build),
+            "dev.regledger.client.HostileBundles",
+        ])
+        .arg(&cases)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "HostileBundles failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdicts: serde_json::Map<String, Value> =
+        serde_json::from_slice(&std::fs::read(cases.join("verdicts.json")).unwrap()).unwrap();
+    let mut refused = 0;
+    for (name, java) in &verdicts {
+        let b: CertificateBundle = serde_json::from_slice(
+            &std::fs::read(cases.join(format!("{name}.bundle.json"))).unwrap(),
+        )
+        .unwrap();
+        let d =
+            LogDescriptor::parse(&std::fs::read(cases.join(format!("{name}.log.json"))).unwrap())
+                .unwrap();
+        let rust = verify_bundle(&b, &d).err();
+        assert_eq!(
+            rust.as_ref().map(|e| e.part.as_str()),
+            java.as_str(),
+            "{name}: Rust says {rust:?}, Java {java}"
+        );
+        if let Some(e) = rust {
+            assert!(e.reason.contains("require_sm2"), "{name}: {e:?}");
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        (verdicts.len(), refused),
+        (5, 3),
+        "the cases are RequireSm2Cases' five, three refused: {verdicts:?}"
+    );
 }

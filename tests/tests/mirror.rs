@@ -523,15 +523,6 @@ fn a_fork_shown_only_to_the_witness_is_a_split_view() {
     assert!(fork_n > n);
 }
 
-/// wait_until polls `cond` until it holds, or panics with `what` after [`regledger_e2e::patience`].
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + regledger_e2e::patience();
-    while !cond() {
-        assert!(std::time::Instant::now() < deadline, "{what}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 /// healthy reports whether the process at `url` still answers `/healthz`.
 fn healthy(url: &str) -> bool {
     matches!(get_text(&format!("{url}/healthz")), Ok((200, _)))

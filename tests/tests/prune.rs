@@ -17,7 +17,7 @@ use regledger::testkit::{Testkit, DOC};
 use regledger::tlog::checkpoint::Checkpoint;
 use regledger::tlog::note::Note;
 use regledger::tlog::proof::verify_inclusion;
-use regledger::tlog::tile::{decode_entry_bundle, encode_entry_bundle};
+use regledger::tlog::tile::{decode_entry_bundle, encode_entry_bundle, TILE_WIDTH};
 use regledger::{Hash, HashSuite};
 use regledger_e2e::s3::{credentials, s3s_fs, site};
 use regledger_e2e::*;
@@ -55,6 +55,30 @@ fn envelope_items(tiles: &Path, width: u64) -> Vec<Vec<u8>> {
         .into_iter()
         .map(<[u8]>::to_vec)
         .collect()
+}
+
+/// clear_envelope empties item `i` of envelope bundle 0 of the tree of
+/// size `n` in `tiles`: entry `i` served without its envelope.
+fn clear_envelope(tiles: &Path, n: u64, i: u64) {
+    let (path, width) = if n >= TILE_WIDTH {
+        ("tile/envelopes/000".to_string(), TILE_WIDTH)
+    } else {
+        (format!("tile/envelopes/000.p/{n}"), n)
+    };
+    let p = tiles.join(path);
+    let b = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mut items: Vec<Vec<u8>> = decode_entry_bundle(&b, width as usize)
+        .unwrap()
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert!(
+        !items[i as usize].is_empty(),
+        "entry {i} has an envelope to clear"
+    );
+    items[i as usize].clear();
+    let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+    std::fs::write(&p, encode_entry_bundle(&refs).unwrap()).unwrap();
 }
 
 /// files_holding lists the files under `dir` whose bytes contain `needle`.
@@ -156,6 +180,57 @@ fn a_prune_drops_envelopes_keeps_proofs_passes_the_audit_is_mirrored_and_survive
 fn on_postgres_a_prune_drops_envelopes_and_survives_sigkill() {
     let Some(pg) = postgres() else { return };
     prune_flow(Some(&pg.fresh_db()));
+}
+
+/// prunable_events files operation agreement OA-P (from 250 days ago),
+/// logs `n` operation events under it and terminates it a retention
+/// period (6 months, Guangxi Art. 12(3)) ago, so that its events may be
+/// pruned today. It returns the events' indexes and envelopes, and the
+/// termination's index.
+fn prunable_events(
+    url: &str,
+    kit: &Testkit,
+    n: u64,
+) -> (Vec<u64>, Vec<regledger::entry::envelope::Envelope>, u64) {
+    let today = kit.today();
+    let days = |n: i64| today.add_days(n).unwrap();
+    let ended: Date = (150..=200)
+        .map(|b| days(-b))
+        .find(|d| d.add_months(6).unwrap() <= today)
+        .unwrap();
+    let (code, r) = post(
+        url,
+        &kit.agency.sign(
+            EntryKind::AgreementFiled,
+            &json!({"id": "OA-P", "agreement_type": "operation-agreement", "parties": [kit.agency.id, kit.operator.id],
+                    "grantee": kit.operator.id, "scope": ["R-GX-TRANSPORT-001"], "signed_on": days(-250),
+                    "term_start": days(-250), "term_end": days(400), "document_title": "公共数据资源授权运营协议",
+                    "document_blake3": DOC}),
+        ),
+    );
+    assert_eq!(code, 200, "{r}");
+    let t0 = (days(-230).days_since_epoch() as u64) * 86_400_000 + 7_200_000;
+    let mut ops = Vec::new();
+    let mut op_envs = Vec::new();
+    for k in 0..n {
+        let env = kit.operator.sign(
+            EntryKind::OperationEvent,
+            &json!({"agreement_id": "OA-P", "action": "access", "occurred_at_ms": t0 + k, "actor": "svc-prune", "records": k}),
+        );
+        let (code, r) = post(url, &env);
+        assert_eq!(code, 200, "{r}");
+        ops.push(r["index"].as_u64().unwrap());
+        op_envs.push(env);
+    }
+    let (code, r) = post(
+        url,
+        &kit.agency.sign(
+            EntryKind::AgreementTerminated,
+            &json!({"id": "OA-P", "reason": "voluntary-exit", "detail": "运营机构主动退出", "effective_on": ended}),
+        ),
+    );
+    assert_eq!(code, 200, "{r}");
+    (ops, op_envs, r["index"].as_u64().unwrap())
 }
 
 /// prune_flow runs the whole flow on a node whose store is `store`
@@ -285,14 +360,7 @@ fn prune_flow(store: Option<&str>) {
     let copy = dir.path().join("copy");
     std::fs::create_dir_all(&copy).unwrap();
     copy_dir(&tiles, &copy);
-    let mut items = envelope_items(&copy, n1);
-    items[ops[2] as usize].clear();
-    let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
-    std::fs::write(
-        copy.join(format!("tile/envelopes/000.p/{n1}")),
-        encode_entry_bundle(&refs).unwrap(),
-    )
-    .unwrap();
+    clear_envelope(&copy, n1, ops[2]);
     let (code, v, err) = audit(&copy, &log);
     assert_eq!(code, 1, "{err}{v}");
     let failures = v["failures"].as_array().unwrap();
@@ -396,4 +464,93 @@ fn on_s3_a_prune_replaces_the_buckets_envelope_bundles_and_a_stale_copy_cannot_u
     std::fs::write(&checkpoint, note).unwrap();
     let (code, v, err) = audit_from(&["--url".as_ref(), url.as_ref()], &log);
     assert_eq!((code, &v["pruned_entries"]), (0, &json!(2)), "{err}{v}");
+}
+
+/// An entry served without its envelope is held open until a prune names
+/// it (D22). A mirror that commits such an entry in an early window of a
+/// checkpoint and stops before the checkpoint's end (a source failure
+/// there, then SIGKILL) must hold it open again (D24): every retry, and
+/// the restarted mirror, still refuses the checkpoint (`envelope-missing`,
+/// naming the entry), where a mirror that forgot it would accept the gap
+/// on its second try. Once the log prunes the entry, the mirror follows.
+#[test]
+fn a_gap_a_mirror_committed_part_way_stays_open_across_retries_and_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let kit = Testkit::live(ORIGIN);
+    init_with_testkit(&data, ORIGIN, "sha256", &kit);
+    let log = data.join("log.json");
+    let node = Node::start(&data, &[]);
+    for s in kit.setup(HashSuite::Sha256, "guangxi").iter().skip(1) {
+        assert_eq!(post(&node.url, &s.envelope).0, 200, "{}", s.label);
+    }
+    // More than one entry bundle, the gap in the first.
+    let (ops, _, _) = prunable_events(&node.url, &kit, 300);
+    let g = ops[0];
+    let n = tree_size(&node.url);
+    assert!(g < TILE_WIDTH && n > TILE_WIDTH, "{g} {n}");
+    wait_for_checkpoint(&node.url, n);
+    // A copy of the log that serves entry g without its envelope, which no prune names.
+    let served = dir.path().join("static");
+    copy_dir(&data.join("tiles"), &served);
+    clear_envelope(&served, n, g);
+    let web = StaticServer::start(&served);
+    // One bundle per window: the first (g held open) commits before the checkpoint's end.
+    let mut mirror = Mirror::start(
+        &web.url,
+        &log,
+        &dir.path().join("mirror"),
+        &["--window-bundles", "1"],
+    );
+    let served_size = |m: &Mirror| match get_text(&format!("{}/checkpoint", m.url)) {
+        Ok((200, cp)) => checkpoint_size(&cp),
+        _ => None,
+    };
+    let stderr = |m: &Mirror| std::fs::read_to_string(stderr_file(&m.data)).unwrap_or_default();
+    // refused waits for `tries` failed attempts (or the checkpoint served) and checks the mirror said why.
+    let refused = |m: &Mirror, tries: u64, log_from: usize| {
+        wait_until(
+            "the mirror neither served nor refused the checkpoint",
+            || {
+                served_size(m) == Some(n)
+                    || metric(&m.url, "regledger_mirror_source_errors_total").unwrap_or(0) >= tries
+            },
+        );
+        let said = stderr(m);
+        assert_ne!(
+            served_size(m),
+            Some(n),
+            "the mirror accepted a gap no prune names:\n{said}"
+        );
+        let said = &said[log_from..];
+        assert!(
+            said.contains("envelope-missing") && said.contains(&format!("entry {g} ")),
+            "{said}"
+        );
+    };
+    refused(&mirror, 3, 0);
+    let before = stderr(&mirror).len();
+    mirror.kill9();
+    mirror.restart();
+    refused(&mirror, 2, before);
+
+    // The log prunes entry g: the copy now serves the log as it is, and the
+    // mirror, still holding g open, closes it with the prune and follows.
+    let (code, r) = post(
+        &node.url,
+        &kit.authority.sign(
+            EntryKind::RetentionPruned,
+            &json!({"agreement_id": "OA-P", "entries": [g]}),
+        ),
+    );
+    assert_eq!(code, 200, "{r}");
+    let n1 = r["index"].as_u64().unwrap() + 1;
+    let cp = wait_for_checkpoint(&node.url, n1);
+    let next = dir.path().join("next");
+    copy_dir(&data.join("tiles"), &next);
+    std::fs::remove_dir_all(&served).unwrap();
+    std::fs::rename(&next, &served).unwrap();
+    assert_eq!(wait_for_checkpoint(&mirror.url, n1), cp);
+    let (code, v, err) = audit(&mirror.data.join("tiles"), &log);
+    assert_eq!((code, &v["pruned_entries"]), (0, &json!(1)), "{err}{v}");
 }

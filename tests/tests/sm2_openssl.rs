@@ -112,16 +112,15 @@ fn mth(dir: &Path, leaves: &[&[u8]]) -> Hash {
     }
 }
 
-#[test]
-fn sm3_node_with_sm2_keys_cross_checked_by_openssl() {
-    if !have_openssl() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// DEFAULT_ID is GM/T 0009's default SM2 signer ID.
+const DEFAULT_ID: &str = "1234567812345678";
+
+/// sm3_lifecycle_node initialises an `sm3` log of the kit's SM2
+/// participants in `d/node`, starts it and logs the whole lifecycle; it
+/// returns the node, its log.json and its size.
+fn sm3_lifecycle_node(d: &Path, kit: &Testkit) -> (Node, Vec<u8>, u64) {
     let data = d.join("node");
-    let kit = Testkit::live(ORIGIN).with_sm2();
-    init_with_testkit(&data, ORIGIN, "sm3", &kit);
+    init_with_testkit(&data, ORIGIN, "sm3", kit);
     let log_json = std::fs::read(data.join("log.json")).unwrap();
     let desc = LogDescriptor::parse(&log_json).unwrap();
     assert_eq!(desc.suite, HashSuite::Sm3);
@@ -132,7 +131,74 @@ fn sm3_node_with_sm2_keys_cross_checked_by_openssl() {
         let (code, body) = post(&node.url, &s.envelope);
         assert_eq!(code, 200, "{}: {body}", s.label);
     }
-    let mut n = steps.len() as u64;
+    (node, log_json, steps.len() as u64)
+}
+
+/// openssl_sign signs `msg` with the SM2 key in PEM file `key` (in `d`)
+/// under signer ID `id` (`pkeyutl -sign -rawin -digest sm3 -pkeyopt
+/// distid:…`) and returns the signature as r ‖ s.
+fn openssl_sign(d: &Path, key: &str, id: &str, msg: &[u8]) -> [u8; 64] {
+    std::fs::write(d.join("msg"), msg).unwrap();
+    let o = openssl(
+        d,
+        &[
+            "pkeyutl",
+            "-sign",
+            "-inkey",
+            key,
+            "-rawin",
+            "-digest",
+            "sm3",
+            "-pkeyopt",
+            &format!("distid:{id}"),
+            "-in",
+            "msg",
+            "-out",
+            "msg.sig",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    der_to_rs(&std::fs::read(d.join("msg.sig")).unwrap())
+}
+
+/// openssl_verifies says whether OpenSSL verifies r ‖ s `rs` on `msg`
+/// under the SM2 public key in PEM file `key` (in `d`) and signer ID `id`.
+fn openssl_verifies(d: &Path, key: &str, id: &str, msg: &[u8], rs: &[u8]) -> bool {
+    std::fs::write(d.join("vmsg"), msg).unwrap();
+    std::fs::write(d.join("vmsg.sig"), rs_to_der(rs)).unwrap();
+    openssl(
+        d,
+        &[
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            key,
+            "-rawin",
+            "-digest",
+            "sm3",
+            "-pkeyopt",
+            &format!("distid:{id}"),
+            "-in",
+            "vmsg",
+            "-sigfile",
+            "vmsg.sig",
+        ],
+    )
+    .status
+    .success()
+}
+
+#[test]
+fn sm3_node_with_sm2_keys_cross_checked_by_openssl() {
+    if !have_openssl() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let kit = Testkit::live(ORIGIN).with_sm2();
+    let (node, log_json, mut n) = sm3_lifecycle_node(d, &kit);
+    let desc = LogDescriptor::parse(&log_json).unwrap();
 
     // A key OpenSSL generates, added to the business entity by the authority.
     let o = openssl(d, &["genpkey", "-algorithm", "SM2", "-out", "ossl.pem"]);
@@ -154,27 +220,7 @@ fn sm3_node_with_sm2_keys_cross_checked_by_openssl() {
         "occurred_at_ms": kit.base_ms, "actor": "openssl", "records": 3}))
     .unwrap();
     let ptype = payload_type_for("operation-event");
-    std::fs::write(d.join("pae"), Envelope::pae(&ptype, &payload)).unwrap();
-    let o = openssl(
-        d,
-        &[
-            "pkeyutl",
-            "-sign",
-            "-inkey",
-            "ossl.pem",
-            "-rawin",
-            "-digest",
-            "sm3",
-            "-pkeyopt",
-            "distid:1234567812345678",
-            "-in",
-            "pae",
-            "-out",
-            "pae.sig",
-        ],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let rs = der_to_rs(&std::fs::read(d.join("pae.sig")).unwrap());
+    let rs = openssl_sign(d, "ossl.pem", DEFAULT_ID, &Envelope::pae(&ptype, &payload));
     let env = Envelope {
         payload_type: ptype.clone(),
         payload: payload.clone(),
@@ -306,43 +352,11 @@ fn sm3_node_with_sm2_keys_cross_checked_by_openssl() {
         panic!("SM2 log key")
     };
     std::fs::write(d.join("log.pub.pem"), pem::public_to_pem(log_pk)).unwrap();
-    std::fs::write(d.join("cp.txt"), &note.text).unwrap();
-    std::fs::write(d.join("cp.sig"), rs_to_der(&sig.sig)).unwrap();
-    let verify = |file: &str| {
-        openssl(
-            d,
-            &[
-                "pkeyutl",
-                "-verify",
-                "-pubin",
-                "-inkey",
-                "log.pub.pem",
-                "-rawin",
-                "-digest",
-                "sm3",
-                "-pkeyopt",
-                "distid:1234567812345678",
-                "-in",
-                file,
-                "-sigfile",
-                "cp.sig",
-            ],
-        )
-    };
-    let o = verify("cp.txt");
+    let o = openssl_verifies(d, "log.pub.pem", DEFAULT_ID, note.text.as_bytes(), &sig.sig);
+    assert!(o, "OpenSSL refused the node's checkpoint");
+    let altered = note.text.replacen(&n.to_string(), &(n + 1).to_string(), 1);
     assert!(
-        o.status.success(),
-        "OpenSSL refused the node's checkpoint: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    std::fs::write(
-        d.join("cp2.txt"),
-        note.text.replacen(&n.to_string(), &(n + 1).to_string(), 1),
-    )
-    .unwrap();
-    assert!(
-        !verify("cp2.txt").status.success(),
+        !openssl_verifies(d, "log.pub.pem", DEFAULT_ID, altered.as_bytes(), &sig.sig),
         "OpenSSL must refuse an altered checkpoint"
     );
 
@@ -568,4 +582,92 @@ fn sm2_pem_keys_interoperate_with_openssl() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!d.join("rsa.key").exists());
+}
+
+/// A stated signer ID (issue 15: "Signer ID: default, or a stated one"),
+/// end to end with OpenSSL: a key OpenSSL generated is registered with a
+/// stated ID (the point, then the ID); an envelope OpenSSL signs under
+/// that ID (`-pkeyopt distid:…`) is logged; the same key's signatures
+/// under the default ID or another ID are refused, saying why, with
+/// nothing written. And the reverse: the node's SM2 code signs under the
+/// stated ID what OpenSSL verifies under that ID only.
+#[test]
+fn a_stated_signer_id_is_honoured_as_openssl_signs_with_it() {
+    if !have_openssl() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let kit = Testkit::live(ORIGIN).with_sm2();
+    let (node, _, mut n) = sm3_lifecycle_node(d, &kit);
+    const ID: &str = "GX-NN-MOBILITY-01";
+
+    let o = openssl(d, &["genpkey", "-algorithm", "SM2", "-out", "stated.pem"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pem_text = std::fs::read_to_string(d.join("stated.pem")).unwrap();
+    let key = pem::private_from_pem(&pem_text, Some(ID)).unwrap();
+    let pk = PublicKey::Sm2(key.public().clone());
+    assert_eq!(
+        pk.material().len(),
+        65 + ID.len(),
+        "the material is the point, then the stated ID"
+    );
+    assert!(pk.material().ends_with(ID.as_bytes()));
+    std::fs::write(d.join("stated.pub.pem"), pem::public_to_pem(key.public())).unwrap();
+    let kid = participant_key_id(&kit.business.id, &pk);
+    let rot = kit.authority.sign(
+        EntryKind::ParticipantKeyRotated,
+        &json!({"id": kit.business.id, "add_keys": [B64.encode(pk.material())]}),
+    );
+    let (code, body) = post(&node.url, &rot);
+    assert_eq!(code, 200, "{body}");
+    n += 1;
+
+    let ptype = payload_type_for("operation-event");
+    let event = |records: u64| {
+        serde_json::to_vec(&json!({"agreement_id": "SA-1", "action": "access",
+            "occurred_at_ms": kit.base_ms, "actor": "openssl-stated-id", "records": records}))
+        .unwrap()
+    };
+    let signed_by_openssl = |payload: &[u8], id: &str| Envelope {
+        payload_type: ptype.clone(),
+        payload: payload.to_vec(),
+        signatures: vec![EnvelopeSignature {
+            alg: SigAlg::Sm2,
+            key_id: kid.clone(),
+            sig: openssl_sign(d, "stated.pem", id, &Envelope::pae(&ptype, payload)).to_vec(),
+        }],
+    };
+    // Under the default ID and under another: refused, saying why, nothing written.
+    for (id, what) in [
+        (DEFAULT_ID, "the default ID"),
+        ("GX-OTHER-02", "another ID"),
+    ] {
+        let (code, body) = post(&node.url, &signed_by_openssl(&event(1), id));
+        assert!((400..500).contains(&code), "{what}: {code} {body}");
+        let said = body.to_string();
+        assert!(
+            said.contains("bad-signature") && said.contains(&kid),
+            "{what}: the refusal names the signature and its key: {body}"
+        );
+        assert_eq!(tree_size(&node.url), n, "{what}: nothing written");
+    }
+    // Under the stated ID: logged.
+    let (code, body) = post(&node.url, &signed_by_openssl(&event(2), ID));
+    assert_eq!(
+        code, 200,
+        "the envelope OpenSSL signed under the stated ID: {body}"
+    );
+    n += 1;
+    assert_eq!(tree_size(&node.url), n);
+
+    // The reverse: regledger's SM2 under the stated ID verifies with
+    // OpenSSL under that ID, and not under the default.
+    let msg = Envelope::pae(&ptype, &event(3));
+    let ours = Envelope::sign_with(&ptype, event(3), &kid, &SecretKey::Sm2(key));
+    let rs = &ours.signatures[0].sig;
+    assert!(openssl_verifies(d, "stated.pub.pem", ID, &msg, rs));
+    assert!(!openssl_verifies(d, "stated.pub.pem", DEFAULT_ID, &msg, rs));
+    let (code, body) = post(&node.url, &ours);
+    assert_eq!(code, 200, "{body}");
 }

@@ -121,6 +121,10 @@ pub struct MirrorArgs {
     /// Most open connections (event streams included); more wait in the listen backlog.
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
+    /// Most entry bundles fetched and committed in one transaction (a test
+    /// knob: small windows make a sync commit part of a checkpoint).
+    #[arg(long, default_value_t = WINDOW_BUNDLES as u64, hide = true, value_parser = clap::value_parser!(u64).range(1..=WINDOW_BUNDLES as u64))]
+    pub window_bundles: u64,
     #[command(flatten)]
     pub site: crate::site::SiteArgs,
 }
@@ -147,6 +151,8 @@ pub struct Mirror {
     pub metrics: Arc<Metrics>,
     /// sync_lock serialises syncs (the poll loop and witness catch-ups).
     pub sync_lock: std::sync::Mutex<()>,
+    /// window_bundles bounds the entry bundles of one window (at most [`WINDOW_BUNDLES`]).
+    pub window_bundles: usize,
 }
 
 /// SyncError is why one sync from one source did not advance.
@@ -415,6 +421,7 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
         notify,
         metrics: metrics.clone(),
         sync_lock: std::sync::Mutex::new(()),
+        window_bundles: usize::try_from(a.window_bundles).unwrap_or(WINDOW_BUNDLES),
     });
     mirror
         .load()

@@ -29,9 +29,11 @@ use regledger_client::{
     Inline, SignedTree, Sink, Stop, StopAtFirst, TileSource,
 };
 
+use super::WINDOW_BYTES;
 use super::{note_root, Contradiction, Mirror, Progress, Shape, SyncError};
-use super::{WINDOW_BUNDLES, WINDOW_BYTES};
 use crate::store::{gap_effects, Appender, StoreError};
+use regledger::entry::leaf::LEAF_V2;
+use regledger::tlog::tile::TILE_WIDTH;
 
 /// OwnNote is a log-signed checkpoint whose tree the mirror holds (or holds a prefix of).
 pub(super) struct OwnNote {
@@ -125,6 +127,15 @@ impl Sink for MirrorSink<'_> {
             a.content_id,
         )?)
     }
+}
+
+/// open_gap says why a checkpoint of `size` is not served while entry
+/// `g` is an open gap.
+fn open_gap(g: u64, size: u64) -> String {
+    format!(
+        "[{}] entry {g} is held without its envelope and no retention-pruned entry up to size {size} names it: the checkpoint is not served until one does or the envelope is served (D22, D24)",
+        Check::EnvelopeMissing
+    )
 }
 
 /// source_error says what a stop that is not the log's doing means for
@@ -248,6 +259,9 @@ impl Mirror {
         // serve, while the log waits for its witnesses).
         let (size, own_root) = self.accepted()?;
         let served = self.latest.read().expect("lock").size;
+        // Entries an earlier sync committed without their envelope, that
+        // no prune names yet: open, across retries and restarts (D24).
+        let gaps = self.open_gaps(size)?;
         if cp.size <= size {
             // The mirror's entries up to `size` are authenticated by a
             // checkpoint the log signed; one that signs another root at a
@@ -278,6 +292,11 @@ impl Mirror {
             }
             if cp.size < served {
                 return Err(SyncError::Stale(cp.size));
+            }
+            // Its tree holds a gap no prune up to its size names: what the
+            // follower's `finish` refuses at the end of a checkpoint.
+            if let Some(g) = gaps.iter().find(|&&g| g < cp.size) {
+                return Err(SyncError::Unavailable(open_gap(*g, cp.size)));
             }
             // Entries already verified (by a catch-up), or the same tree now
             // with the witnesses' cosignatures: serve that note.
@@ -327,6 +346,7 @@ impl Mirror {
                 },
             })));
         }
+        follower.hold_open(gaps);
         self.integrate(src, &follower, &mut tree, &cp, &note, size)?;
         self.write_tiles_to(cp.size)?;
         if !witnessed {
@@ -340,6 +360,40 @@ impl Mirror {
             from: served,
             to: cp.size,
         })
+    }
+
+    /// open_gaps re-derives the entries this mirror holds without their
+    /// envelope that no prune it holds names (D22, D24). A sync commits
+    /// window by window, so an entry the follower holds open for a later
+    /// prune can be committed before the checkpoint's end; if the sync
+    /// stops there (a source failure, a restart), the next follower must
+    /// hold it open again, or a gap no prune ever names would pass. Only
+    /// the entries past the largest checkpoint this mirror finished are
+    /// read: at the end of each, none was open.
+    fn open_gaps(&self, size: u64) -> Result<Vec<u64>, SyncError> {
+        let from = self
+            .own_notes()?
+            .iter()
+            .filter(|o| o.complete)
+            .map(|o| o.size)
+            .max()
+            .unwrap_or(0);
+        let view = self.store.read()?;
+        let mut gaps = Vec::new();
+        let mut at = from;
+        while at < size {
+            let end = size.min(at + TILE_WIDTH);
+            for (i, leaf) in (at..).zip(view.leaves(at, end)?) {
+                if leaf.first() == Some(&LEAF_V2)
+                    && view.envelope(i)?.is_none()
+                    && view.pruned_by(i)?.is_none()
+                {
+                    gaps.push(i);
+                }
+            }
+            at = end;
+        }
+        Ok(gaps)
     }
 
     /// contradicted_note returns a checkpoint of the mirror's, no larger than
@@ -388,7 +442,7 @@ impl Mirror {
             // redb has one writer, and the witness and webhooks must not wait
             // on the network.
             let window = follower
-                .window(tree, next, WINDOW_BUNDLES, WINDOW_BYTES)
+                .window(tree, next, self.window_bundles, WINDOW_BYTES)
                 .map_err(|e| source_error(follower.source(), e))?;
             let end = self.commit_window(src, follower, cp, note, &window)?;
             if end <= next {

@@ -342,6 +342,11 @@ public final class CertificateBundle {
         final List<Due> due = new ArrayList<>();
         final List<Long> indexes = new ArrayList<>();
         boolean anchored;
+        /**
+         * requireSm2 is genesis's {@code require_sm2} (D19): every participant key,
+         * the authority's included, must then be SM2, as the registry's key rule says.
+         */
+        boolean requireSm2;
         int nextDue;
 
         History(LogDescriptor d, Checkpoint cp) {
@@ -443,6 +448,9 @@ public final class CertificateBundle {
                     if (Ed25519.isWeakKey(pk)) {
                         throw err(part, "public key is not a valid Ed25519 key");
                     }
+                    if (requireSm2) {
+                        throw err(part, "this log requires SM2 keys (genesis require_sm2): an Ed25519 key is refused");
+                    }
                 } else {
                     try {
                         Sm2.fromMaterial(pk);
@@ -488,6 +496,14 @@ public final class CertificateBundle {
                         throw err(part, "genesis fixes origin " + p.get("origin") + ", hash " + p.get("hash")
                                 + " and profile " + p.get("profile") + "; log.json says " + d.origin() + ", "
                                 + d.suite().wireName() + " and " + d.profile());
+                    }
+                    // Read before the authority's keys: require_sm2 binds them too.
+                    if (p.containsKey("require_sm2")) {
+                        try {
+                            requireSm2 = Json.bool(p, "require_sm2");
+                        } catch (IllegalArgumentException x) {
+                            throw err(part, x.getMessage());
+                        }
                     }
                     register(part, Json.object(p.get("authority"), part + ".authority"));
                     checkSignatures(part, e); // the authority signs genesis with a key it declares

@@ -109,6 +109,25 @@ class BundleTest {
         assertEquals(later, c.signerKeyRetiredAt().getAsLong());
     }
 
+    @Test
+    void aRequireSm2LogRefusesEd25519ParticipantKeysAsTheRustVerifierDoes() {
+        // D19: genesis require_sm2 makes every participant key SM2; the Rust
+        // verifier's signer-history replay refuses an Ed25519 one (the
+        // registry's decode_key), so must this client. The same bundles go
+        // through the Rust verifier in tests/tests/java_client.rs.
+        for (RequireSm2Cases.Case c : RequireSm2Cases.all()) {
+            byte[] b = bytes(c.bundle);
+            if (c.part == null) {
+                CertificateBundle.verify(b, c.log.descriptor());
+                continue;
+            }
+            VerificationException e = assertThrows(VerificationException.class,
+                    () -> CertificateBundle.verify(b, c.log.descriptor()), c.name);
+            assertEquals(c.part, e.part(), c.name + ": " + e.getMessage());
+            assertTrue(e.reason().contains("require_sm2"), c.name + ": " + e.getMessage());
+        }
+    }
+
     @SuppressWarnings("unchecked")
     static Map<String, Object> mutable(Object o) {
         Map<String, Object> m = new LinkedHashMap<>((Map<String, Object>) o);

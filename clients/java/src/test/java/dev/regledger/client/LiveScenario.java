@@ -220,6 +220,8 @@ public final class LiveScenario {
         List<Object> batch = List.of(record(r1), record(r3));
         System.out.println("batch refused as expected: " + p2.code() + ": " + p2.detail().orElse(""));
 
+        Map<String, Object> stated = statedId(c, a, business, r3.index());
+
         Checkpoint.Verified cp = c.checkpoint();
         check(Long.compareUnsigned(cp.size(), r3.index()) > 0, "the latest checkpoint covers every entry");
 
@@ -228,8 +230,47 @@ public final class LiveScenario {
                 "signer_chain_anchored", after.signerChainAnchored(), "signer", after.signer(),
                 "replayed_index", again.index(), "bundle", bundleFile.toString(), "checkpoint_size", cp.size(),
                 "status_proofs", statuses, "suite", log.suite().wireName(), "batch", batch);
+        if (stated != null) {
+            out.put("stated_id", stated);
+        }
         Files.writeString(Path.of(a.get("--out")), Json.write(out));
         System.out.println("OK: " + entries.size() + " entries written and verified; checkpoint size " + cp.size());
+    }
+
+    /**
+     * statedId, given {@code --stated-pem} and {@code --stated-id} (an SM2 key of the
+     * business entity that the node registered with that stated signer ID, D19):
+     * an operation event signed under the default ID with that key's id is refused
+     * {@code bad-signature}, writing nothing; one signed under the stated ID is
+     * logged, right after entry {@code last}. Returns what happened (null without
+     * the options).
+     */
+    static Map<String, Object> statedId(RegledgerClient c, Map<String, String> a, ParticipantKey business, long last)
+            throws Exception {
+        if (!a.containsKey("--stated-pem")) {
+            return null;
+        }
+        String pem = Files.readString(Path.of(a.get("--stated-pem")));
+        ParticipantKey key = ParticipantKey.fromPem(business.participantId(), pem, a.get("--stated-id"));
+        ParticipantKey sameKeyDefaultId = ParticipantKey.fromPem(business.participantId(), pem, null);
+        Payload p1 = Payload.of(obj("agreement_id", "SA-J", "product_id", "P-J", "action", "access",
+                "occurred_at_ms", System.currentTimeMillis() - 1000, "actor", "svc-stated-id", "records", 21));
+        Envelope underDefault = new Sm2Test.EnvelopeBuilder(Envelope.sign("operation-event", p1, sameKeyDefaultId))
+                .keyId(key.keyId()).build();
+        String refused = null;
+        try {
+            c.submit(underDefault);
+        } catch (ProblemException e) {
+            refused = e.code();
+            System.out.println("refused as expected (signed under the default ID): " + e.code() + ": "
+                    + e.detail().orElse(""));
+        }
+        check("bad-signature".equals(refused), "an SM2 signature under the default ID is refused: " + refused);
+        Receipt r = c.submit("operation-event", Payload.of(obj("agreement_id", "SA-J", "product_id", "P-J",
+                "action", "access", "occurred_at_ms", System.currentTimeMillis() - 1000, "actor", "svc-stated-id",
+                "records", 22)), key);
+        check(r.index() == last + 1, "the refused envelope wrote nothing: " + r);
+        return obj("index", r.index(), "key_id", key.keyId(), "refused", refused);
     }
 
     /** refused checks that {@code doc} is refused naming a part that starts with {@code part}. */

@@ -22,28 +22,51 @@ final class TestLog {
 
     static final long T0 = 1_740_967_200_000L;
 
-    final ParticipantKey authority = party("gx-data-bureau", 1);
-    final ParticipantKey agency = party("gx-implementing", 2);
-    final ParticipantKey operator = party("gx-operator", 4);
-    final ParticipantKey business = party("nn-mobility", 5);
-    final ParticipantKey stranger = party("stranger", 77);
+    /** requireSm2 is written to genesis by {@link #setup()} (D19: participant keys must be SM2). */
+    boolean requireSm2;
+
+    // An sm3 log's participants hold SM2 keys (as `init --hash sm3` writes them), other logs' Ed25519 keys.
+    final ParticipantKey authority;
+    final ParticipantKey agency;
+    final ParticipantKey operator;
+    final ParticipantKey business;
+    final ParticipantKey stranger;
+    /** edOperator holds an Ed25519 key whatever the suite: what a require_sm2 log must refuse. */
+    final ParticipantKey edOperator = party("gx-ed-operator", 6, NoteKeys.KeyType.ED25519);
 
     static ParticipantKey party(String id, int seed) {
+        return party(id, seed, NoteKeys.KeyType.ED25519);
+    }
+
+    static ParticipantKey party(String id, int seed, NoteKeys.KeyType type) {
         byte[] s = new byte[32];
         java.util.Arrays.fill(s, (byte) seed);
-        return ParticipantKey.of(SignerKey.of(id, NoteKeys.TYPE_ED25519, s));
+        return ParticipantKey.of(SignerKey.of(id, type, s));
     }
 
     TestLog(HashSuite suite, int witnessCount, int quorum) {
+        this(suite, witnessCount, quorum,
+                suite == HashSuite.SM3 ? NoteKeys.KeyType.SM2 : NoteKeys.KeyType.ED25519);
+    }
+
+    /** TestLog with participant keys of type {@code pt} (the log and witness keys follow the suite). */
+    TestLog(HashSuite suite, int witnessCount, int quorum, NoteKeys.KeyType pt) {
         this.suite = suite;
         this.origin = "regledger.test/java";
+        boolean sm = suite == HashSuite.SM3;
+        authority = party("gx-data-bureau", 1, pt);
+        agency = party("gx-implementing", 2, pt);
+        operator = party("gx-operator", 4, pt);
+        business = party("nn-mobility", 5, pt);
+        stranger = party("stranger", 77, pt);
         byte[] seed = new byte[32];
         java.util.Arrays.fill(seed, (byte) 42);
-        this.logKey = SignerKey.of(origin, NoteKeys.TYPE_ED25519, seed);
+        this.logKey = SignerKey.of(origin, sm ? NoteKeys.KeyType.SM2 : NoteKeys.KeyType.ED25519, seed);
         for (int i = 0; i < witnessCount; i++) {
             byte[] ws = new byte[32];
             java.util.Arrays.fill(ws, (byte) (100 + i));
-            witnesses.add(SignerKey.of("witness-" + i + ".test", NoteKeys.TYPE_COSIGNATURE_V1, ws));
+            witnesses.add(SignerKey.of("witness-" + i + ".test",
+                    sm ? NoteKeys.KeyType.SM2_COSIGNATURE_V1 : NoteKeys.KeyType.COSIGNATURE_V1, ws));
         }
         this.quorum = quorum;
     }
@@ -96,6 +119,9 @@ final class TestLog {
         g.put("hash", suite.wireName());
         g.put("profile", "guangxi");
         g.put("authority", spec(authority, "data-authority"));
+        if (requireSm2) {
+            g.put("require_sm2", true);
+        }
         append("genesis", g, authority);
         append("participant-registered", spec(agency, "implementing-agency"), authority);
         append("participant-registered", spec(operator, "operator"), authority);
