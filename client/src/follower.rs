@@ -213,7 +213,7 @@ impl<'a> Follower<'a> {
     /// hold_open holds `gaps` open as entries read without their envelope
     /// (D22), for a reader that committed them in an earlier run and
     /// resumes past them before a prune named them (the mirror commits
-    /// window by window, D24): [`Follower::finish`] then reports those no
+    /// window by window, D25): [`Follower::finish`] then reports those no
     /// prune names, as if this follower had read them.
     pub fn hold_open(&self, gaps: impl IntoIterator<Item = u64>) {
         self.unpruned.borrow_mut().extend(gaps);

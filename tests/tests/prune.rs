@@ -469,7 +469,7 @@ fn on_s3_a_prune_replaces_the_buckets_envelope_bundles_and_a_stale_copy_cannot_u
 /// An entry served without its envelope is held open until a prune names
 /// it (D22). A mirror that commits such an entry in an early window of a
 /// checkpoint and stops before the checkpoint's end (a source failure
-/// there, then SIGKILL) must hold it open again (D24): every retry, and
+/// there, then SIGKILL) must hold it open again (D25): every retry, and
 /// the restarted mirror, still refuses the checkpoint (`envelope-missing`,
 /// naming the entry), where a mirror that forgot it would accept the gap
 /// on its second try. Once the log prunes the entry, the mirror follows.

@@ -133,7 +133,7 @@ impl Sink for MirrorSink<'_> {
 /// `g` is an open gap.
 fn open_gap(g: u64, size: u64) -> String {
     format!(
-        "[{}] entry {g} is held without its envelope and no retention-pruned entry up to size {size} names it: the checkpoint is not served until one does or the envelope is served (D22, D24)",
+        "[{}] entry {g} is held without its envelope and no retention-pruned entry up to size {size} names it: the checkpoint is not served until one does or the envelope is served (D22, D25)",
         Check::EnvelopeMissing
     )
 }
@@ -260,7 +260,7 @@ impl Mirror {
         let (size, own_root) = self.accepted()?;
         let served = self.latest.read().expect("lock").size;
         // Entries an earlier sync committed without their envelope, that
-        // no prune names yet: open, across retries and restarts (D24).
+        // no prune names yet: open, across retries and restarts (D25).
         let gaps = self.open_gaps(size)?;
         if cp.size <= size {
             // The mirror's entries up to `size` are authenticated by a
@@ -363,7 +363,7 @@ impl Mirror {
     }
 
     /// open_gaps re-derives the entries this mirror holds without their
-    /// envelope that no prune it holds names (D22, D24). A sync commits
+    /// envelope that no prune it holds names (D22, D25). A sync commits
     /// window by window, so an entry the follower holds open for a later
     /// prune can be committed before the checkpoint's end; if the sync
     /// stops there (a source failure, a restart), the next follower must
