@@ -595,3 +595,111 @@ fn the_audit_refuses_a_prune_the_node_refuses() {
         "{v}"
     );
 }
+
+/// The state half of the prune rules, broken by a node that skipped them:
+/// a prune before the retention period ran out (wrong time), one signed by
+/// the operator (wrong party), one naming a look-alike agreement id
+/// (`sa-1` for `SA-1`), and the valid prune logged twice (a second prune of
+/// the same entries; the second is also a new signed content, so it is not
+/// a replay). The library's `apply` (what the node runs) refuses exactly
+/// those, and `regledger-verify audit` reports each with the same code.
+#[test]
+fn the_audit_refuses_the_prunes_the_rules_refuse() {
+    let k = Testkit::new(ORIGIN_PRUNE);
+    let mut steps = k.lifecycle(HashSuite::Blake3, "guangxi");
+    let op = steps
+        .iter()
+        .position(|s| s.label == "operation event")
+        .unwrap() as u64;
+    steps.push(Step {
+        label: "terminate SA-1",
+        envelope: k.agency.sign(
+            EntryKind::AgreementTerminated,
+            &json!({"id": "SA-1", "reason": "voluntary-exit", "detail": "经营主体主动退出", "effective_on": "2025-04-22"}),
+        ),
+        time_ms: at_day("2025-04-23"),
+    });
+    let mut bad = Vec::new();
+    let mut act = |steps: &mut Vec<Step>,
+                   who: &Party,
+                   agreement: &str,
+                   day: &str,
+                   code: &'static str| {
+        if !code.is_empty() {
+            bad.push((steps.len() as u64, code));
+        }
+        steps.push(Step {
+            label: "crafted prune",
+            envelope: who.sign(
+                EntryKind::RetentionPruned,
+                &json!({"agreement_id": agreement, "entries": [op], "request_id": format!("r-{}", steps.len())}),
+            ),
+            time_ms: at_day(day) + steps.len() as u64,
+        });
+    };
+    // Guangxi Art. 12(3): SA-1's logs may go from 2025-10-22.
+    act(
+        &mut steps,
+        &k.authority,
+        "SA-1",
+        "2025-10-21",
+        "retention-not-over",
+    );
+    act(
+        &mut steps,
+        &k.operator,
+        "SA-1",
+        "2025-10-23",
+        "role-not-allowed",
+    );
+    act(&mut steps, &k.authority, "sa-1", "2025-10-23", "not-found");
+    act(&mut steps, &k.authority, "SA-1", "2025-10-23", "");
+    act(
+        &mut steps,
+        &k.authority,
+        "SA-1",
+        "2025-10-24",
+        "not-prunable",
+    );
+
+    let mut state = MemoryState::default();
+    let mut refused = Vec::new();
+    for (i, s) in steps.iter().enumerate() {
+        let ctx = EntryContext {
+            index: i as u64,
+            integrated_time_ms: s.time_ms,
+            log_id: ORIGIN_PRUNE.into(),
+        };
+        match apply(&state, &ctx, &s.envelope) {
+            Ok(fx) => state.apply_effects(&fx),
+            Err(e) => refused.push((i as u64, e.code())),
+        }
+    }
+    assert_eq!(
+        refused, bad,
+        "the library refuses exactly the crafted prunes"
+    );
+
+    let leaves = chain(ORIGIN_PRUNE, HashSuite::Blake3, &steps);
+    let bytes: Vec<Vec<u8>> = leaves.iter().map(Logged::leaf_bytes).collect();
+    let mut envs: Vec<Vec<u8>> = leaves.iter().map(Logged::envelope_bytes).collect();
+    // The valid prune dropped its event's envelope.
+    envs[op as usize] = Vec::new();
+    let signer = Signer::generate(ORIGIN_PRUNE, KeyType::Ed25519, [43; 32]).unwrap();
+    let (code, v) = audit(HashSuite::Blake3, ORIGIN_PRUNE, &signer, &bytes, &envs);
+    assert_eq!(code, Some(1), "{v}");
+    let got: Vec<(u64, String)> = v["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["index"].as_u64().unwrap(),
+                f["check"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(u64, String)> = bad.iter().map(|(i, c)| (*i, format!("rule:{c}"))).collect();
+    assert_eq!(got, want, "{v}");
+    assert_eq!(v["pruned_entries"], json!(1), "{v}");
+}
