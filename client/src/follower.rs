@@ -76,9 +76,6 @@ pub enum Held {
     /// Gone: none to drop: a `retention-pruned` entry dropped it already,
     /// or it is inside a v1 leaf (which no prune changes).
     Gone,
-    /// Gap: held without its envelope and named by no prune yet (a
-    /// mirror's gap from an earlier sync, D22).
-    Gap,
     /// Unknown: none held, and nothing known of why (an entry before an
     /// incremental audit's snapshot whose envelope is not served).
     Unknown,
@@ -637,20 +634,7 @@ impl<'a> Follower<'a> {
         let start = self.start.get().unwrap_or(0);
         for &x in &p.entries {
             let ours = x >= start;
-            let bit = |x: u64| ((x - start) / 64) as usize;
-            let named_before = ours
-                && self
-                    .named
-                    .borrow()
-                    .get(bit(x))
-                    .is_some_and(|w| w & (1 << ((x - start) % 64)) != 0);
-            if ours && !named_before {
-                let mut named = self.named.borrow_mut();
-                if named.len() <= bit(x) {
-                    named.resize(bit(x) + 1, 0);
-                }
-                named[bit(x)] |= 1 << ((x - start) % 64);
-            }
+            let named_before = ours && self.mark_named(x - start);
             let held = if named_before {
                 None
             } else if self.unpruned.borrow_mut().remove(&x) {
@@ -659,17 +643,15 @@ impl<'a> Follower<'a> {
             } else {
                 match sink.held_envelope(x).map_err(Stop::sink)? {
                     Held::Envelope(e) => Some(e),
-                    Held::Gap if !ours => {
-                        self.pruned.set(self.pruned.get() + 1);
-                        continue;
-                    }
                     Held::Unknown if !ours => {
                         self.unchecked.set(self.unchecked.get() + 1);
                         continue;
                     }
-                    // From `start` on this follower knows every gap: an
-                    // entry it did not take as one had its envelope.
-                    Held::Gap | Held::Unknown | Held::Gone => None,
+                    // From `start` on this follower knows every gap (and a
+                    // reader that resumes hands it its open ones,
+                    // `hold_open`): an entry it did not take as one had its
+                    // envelope.
+                    Held::Unknown | Held::Gone => None,
                 }
             };
             if let Err(v) = check_prune_scope(p, x, held.as_ref()) {
@@ -682,6 +664,19 @@ impl<'a> Follower<'a> {
             }
         }
         Ok(())
+    }
+
+    /// mark_named marks entry `start + k` as named by a prune and returns
+    /// whether one had named it before.
+    fn mark_named(&self, k: u64) -> bool {
+        let (word, bit) = ((k / 64) as usize, 1u64 << (k % 64));
+        let mut named = self.named.borrow_mut();
+        if named.len() <= word {
+            named.resize(word + 1, 0);
+        }
+        let before = named[word] & bit != 0;
+        named[word] |= bit;
+        before
     }
 
     /// check_genesis checks that genesis fixes the log `log.json` describes.

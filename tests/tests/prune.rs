@@ -103,16 +103,17 @@ fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
 }
 
 /// Prunable is a log with an operation agreement whose retention ran out:
-/// three operation events under it (`ops`, their envelopes `op_envs`) and
-/// its termination (`terminated`).
+/// its operation events (`ops`, their envelopes `op_envs`) and its
+/// termination (`terminated`).
 struct Prunable {
     ops: Vec<u64>,
     op_envs: Vec<Envelope>,
     terminated: u64,
 }
 
-/// prunable appends a [`Prunable`] agreement to the node at `url` (set up).
-fn prunable(url: &str, kit: &Testkit) -> Prunable {
+/// prunable appends a [`Prunable`] agreement with `n` operation events to
+/// the node at `url` (set up).
+fn prunable(url: &str, kit: &Testkit, n: u64) -> Prunable {
     // An operation agreement that ran from 250 days ago, terminated a
     // retention period (6 months, Guangxi Art. 12(3)) ago: its logs may go today.
     let today = kit.today();
@@ -135,7 +136,7 @@ fn prunable(url: &str, kit: &Testkit) -> Prunable {
     let t0 = (days(-230).days_since_epoch() as u64) * 86_400_000 + 7_200_000;
     let mut ops = Vec::new();
     let mut op_envs = Vec::new();
-    for k in 0..3u64 {
+    for k in 0..n {
         let env = kit.operator.sign(
             EntryKind::OperationEvent,
             &json!({"agreement_id": "OA-P", "action": "access", "occurred_at_ms": t0 + k, "actor": "svc-prune", "records": k}),
@@ -182,57 +183,6 @@ fn on_postgres_a_prune_drops_envelopes_and_survives_sigkill() {
     prune_flow(Some(&pg.fresh_db()));
 }
 
-/// prunable_events files operation agreement OA-P (from 250 days ago),
-/// logs `n` operation events under it and terminates it a retention
-/// period (6 months, Guangxi Art. 12(3)) ago, so that its events may be
-/// pruned today. It returns the events' indexes and envelopes, and the
-/// termination's index.
-fn prunable_events(
-    url: &str,
-    kit: &Testkit,
-    n: u64,
-) -> (Vec<u64>, Vec<regledger::entry::envelope::Envelope>, u64) {
-    let today = kit.today();
-    let days = |n: i64| today.add_days(n).unwrap();
-    let ended: Date = (150..=200)
-        .map(|b| days(-b))
-        .find(|d| d.add_months(6).unwrap() <= today)
-        .unwrap();
-    let (code, r) = post(
-        url,
-        &kit.agency.sign(
-            EntryKind::AgreementFiled,
-            &json!({"id": "OA-P", "agreement_type": "operation-agreement", "parties": [kit.agency.id, kit.operator.id],
-                    "grantee": kit.operator.id, "scope": ["R-GX-TRANSPORT-001"], "signed_on": days(-250),
-                    "term_start": days(-250), "term_end": days(400), "document_title": "公共数据资源授权运营协议",
-                    "document_blake3": DOC}),
-        ),
-    );
-    assert_eq!(code, 200, "{r}");
-    let t0 = (days(-230).days_since_epoch() as u64) * 86_400_000 + 7_200_000;
-    let mut ops = Vec::new();
-    let mut op_envs = Vec::new();
-    for k in 0..n {
-        let env = kit.operator.sign(
-            EntryKind::OperationEvent,
-            &json!({"agreement_id": "OA-P", "action": "access", "occurred_at_ms": t0 + k, "actor": "svc-prune", "records": k}),
-        );
-        let (code, r) = post(url, &env);
-        assert_eq!(code, 200, "{r}");
-        ops.push(r["index"].as_u64().unwrap());
-        op_envs.push(env);
-    }
-    let (code, r) = post(
-        url,
-        &kit.agency.sign(
-            EntryKind::AgreementTerminated,
-            &json!({"id": "OA-P", "reason": "voluntary-exit", "detail": "运营机构主动退出", "effective_on": ended}),
-        ),
-    );
-    assert_eq!(code, 200, "{r}");
-    (ops, op_envs, r["index"].as_u64().unwrap())
-}
-
 /// prune_flow runs the whole flow on a node whose store is `store`
 /// (`--store`; `None`: redb).
 fn prune_flow(store: Option<&str>) {
@@ -254,7 +204,7 @@ fn prune_flow(store: Option<&str>) {
         ops,
         op_envs,
         terminated,
-    } = prunable(&node.url, &kit);
+    } = prunable(&node.url, &kit, 3);
     let n0 = tree_size(&node.url);
     wait_for_checkpoint(&node.url, n0);
 
@@ -401,7 +351,7 @@ fn on_s3_a_prune_replaces_the_buckets_envelope_bundles_and_a_stale_copy_cannot_u
     for st in kit.setup(HashSuite::Sha256, "guangxi").iter().skip(1) {
         assert_eq!(post(&node.url, &st.envelope).0, 200, "{}", st.label);
     }
-    let Prunable { ops, op_envs, .. } = prunable(&node.url, &kit);
+    let Prunable { ops, op_envs, .. } = prunable(&node.url, &kit, 3);
     let n0 = tree_size(&node.url);
     s.wait_bucket(n0);
     let bucket = s.prefix_dir();
@@ -485,7 +435,7 @@ fn a_gap_a_mirror_committed_part_way_stays_open_across_retries_and_a_restart() {
         assert_eq!(post(&node.url, &s.envelope).0, 200, "{}", s.label);
     }
     // More than one entry bundle, the gap in the first.
-    let (ops, _, _) = prunable_events(&node.url, &kit, 300);
+    let Prunable { ops, .. } = prunable(&node.url, &kit, 300);
     let g = ops[0];
     let n = tree_size(&node.url);
     assert!(g < TILE_WIDTH && n > TILE_WIDTH, "{g} {n}");

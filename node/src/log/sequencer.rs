@@ -450,6 +450,17 @@ mod tests {
         assert_eq!(store.head().unwrap().size, steps.len() as u64);
     }
 
+    /// every_driver opens an empty store on each driver this machine has:
+    /// redb in `dir`, and a fresh PostgreSQL database if a server is there.
+    fn every_driver(dir: &std::path::Path) -> Vec<(&'static str, Store)> {
+        let mut stores = vec![("redb", Store::open(&dir.join("ledger.redb")).unwrap())];
+        if let Some(url) = crate::store::pgtest::fresh_url() {
+            let spec = crate::store::StoreSpec::Postgres(url);
+            stores.push(("postgres", Store::open_spec(&spec).unwrap()));
+        }
+        stores
+    }
+
     #[test]
     fn every_driver_commits_the_roots_a_replay_computes() {
         use regledger::entry::leaf::Leaf;
@@ -458,14 +469,7 @@ mod tests {
         let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
         let want = replay(&kit.origin, HashSuite::Blake3, &steps).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let mut stores = vec![(
-            "redb",
-            Store::open(&dir.path().join("ledger.redb")).unwrap(),
-        )];
-        if let Some(url) = crate::store::pgtest::fresh_url() {
-            let spec = crate::store::StoreSpec::Postgres(url);
-            stores.push(("postgres", Store::open_spec(&spec).unwrap()));
-        }
+        let stores = every_driver(dir.path());
         for (name, store) in stores {
             // One entry per transaction: each stages on the map the last committed.
             for step in &steps {
@@ -548,14 +552,7 @@ mod tests {
         let (approved, notice) = (at("product approved"), at("public notice opened"));
         assert_eq!(notice, approved + 1);
         let dir = tempfile::tempdir().unwrap();
-        let mut stores = vec![(
-            "redb",
-            Store::open(&dir.path().join("ledger.redb")).unwrap(),
-        )];
-        if let Some(url) = crate::store::pgtest::fresh_url() {
-            let spec = crate::store::StoreSpec::Postgres(url);
-            stores.push(("postgres", Store::open_spec(&spec).unwrap()));
-        }
+        let stores = every_driver(dir.path());
         for (name, store) in stores {
             for step in &steps[..approved] {
                 submit(&store, &kit.origin, &step.envelope)

@@ -155,17 +155,6 @@ impl Appender<'_> {
         each!(self, a => a.envelope(index))
     }
 
-    /// pruned_by returns the index of the `retention-pruned` entry that
-    /// dropped entry `index`'s envelope, this transaction's included (None:
-    /// not pruned).
-    ///
-    /// # Errors
-    ///
-    /// The driver's error.
-    pub fn pruned_by(&self, index: u64) -> Result<Option<u64>, StoreError> {
-        each!(self, a => a.pruned_by(index))
-    }
-
     /// check_prune checks every entry a `retention-pruned` names against
     /// the envelopes this store holds ([`check_prune_scope`]): the history
     /// half of its rules, which the state cannot answer. The node asks
@@ -241,14 +230,8 @@ impl Appender<'_> {
         fx: &Effects,
         content_id: [u8; 32],
     ) -> Result<(), StoreError> {
-        let head = self.head();
+        let head = self.next_at(ctx)?;
         let at = head.size;
-        if ctx.index != at || self.staged() != Some(at) {
-            return Err(StoreError::NotNext {
-                index: ctx.index,
-                size: at,
-            });
-        }
         // Recorded before the driver writes them: from now on a read of
         // these keys is this transaction's, never taken for committed.
         each!(self, a => a.txc().wrote(&fx.writes));
@@ -266,14 +249,7 @@ impl Appender<'_> {
         if written.is_ok() && fx.kind == EntryKind::RetentionPruned {
             written = self.prune(at, envelope_bytes);
         }
-        if let Err(e) = written {
-            each!(self, a => a.txc().poison());
-            each!(self, a => a.fail());
-            return Err(e);
-        }
-        let version = leaf_version(leaf_bytes, &head);
-        each!(self, a => a.advance(leaf_hash, ctx.integrated_time_ms, version));
-        Ok(())
+        self.settle(written, &head, ctx, leaf_hash, leaf_bytes)
     }
 
     /// append_gap appends, at the head, a v2 leaf whose envelope is gone
@@ -292,22 +268,42 @@ impl Appender<'_> {
         leaf_hash: Hash,
         leaf_bytes: &[u8],
     ) -> Result<(), StoreError> {
-        let head = self.head();
+        let head = self.next_at(ctx)?;
         let at = head.size;
-        if ctx.index != at || self.staged() != Some(at) {
-            return Err(StoreError::NotNext {
-                index: ctx.index,
-                size: at,
-            });
-        }
         let fx = gap_effects();
         let written = each!(self, a => a.write(at, leaf_hash, leaf_bytes, None, &fx, None));
+        self.settle(written, &head, ctx, leaf_hash, leaf_bytes)
+    }
+
+    /// next_at returns the head if `ctx` is the entry at it and its map
+    /// writes are staged: the precondition of every append.
+    fn next_at(&self, ctx: &EntryContext) -> Result<Head, StoreError> {
+        let head = self.head();
+        if ctx.index != head.size || self.staged() != Some(head.size) {
+            return Err(StoreError::NotNext {
+                index: ctx.index,
+                size: head.size,
+            });
+        }
+        Ok(head)
+    }
+
+    /// settle ends an append: a failed write poisons the transaction (it
+    /// refuses to commit), a good one moves the head past the leaf.
+    fn settle(
+        &mut self,
+        written: Result<(), StoreError>,
+        head: &Head,
+        ctx: &EntryContext,
+        leaf_hash: Hash,
+        leaf_bytes: &[u8],
+    ) -> Result<(), StoreError> {
         if let Err(e) = written {
             each!(self, a => a.txc().poison());
             each!(self, a => a.fail());
             return Err(e);
         }
-        let version = leaf_version(leaf_bytes, &head);
+        let version = leaf_version(leaf_bytes, head);
         each!(self, a => a.advance(leaf_hash, ctx.integrated_time_ms, version));
         Ok(())
     }

@@ -178,19 +178,6 @@ impl PgAppender<'_> {
         Ok(self.w.fail_on(r)?.map(|row| row.get::<_, Vec<u8>>(0)))
     }
 
-    /// pruned_by: see [`crate::store::Appender::pruned_by`]: this
-    /// transaction's own prunes first, then the database.
-    pub(in crate::store) fn pruned_by(&self, at: u64) -> Result<Option<u64>, StoreError> {
-        if let Some((_, by)) = self.w.pending.pruned.iter().find(|(x, _)| *x == i(at)) {
-            return Ok(Some(*by as u64));
-        }
-        let r = block_on(self.w.c().query_typed_opt(
-            "SELECT by_idx FROM regledger.pruned WHERE idx = $1",
-            &[(&i(at), Type::INT8)],
-        ));
-        Ok(self.w.fail_on(r)?.map(|row| row.get::<_, i64>(0) as u64))
-    }
-
     /// drop_envelopes: see the redb driver's.
     pub(in crate::store) fn drop_envelopes(
         &mut self,

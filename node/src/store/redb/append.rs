@@ -182,11 +182,6 @@ impl<'tx> RedbAppender<'tx> {
         Ok(self.envelopes.get(i)?.map(|v| v.value().to_vec()))
     }
 
-    /// pruned_by: see [`crate::store::Appender::pruned_by`].
-    pub(in crate::store) fn pruned_by(&self, i: u64) -> Result<Option<u64>, StoreError> {
-        Ok(self.pruned.get(i)?.map(|v| v.value()))
-    }
-
     /// drop_envelopes removes the envelopes of `indexes` and records that
     /// entry `by` pruned them (see [`crate::store::Appender::append_entry`]).
     pub(in crate::store) fn drop_envelopes(
