@@ -232,6 +232,26 @@ fn log_signer() -> Signer {
     Signer::generate(ORIGIN, KeyType::Ed25519, [43; 32]).unwrap()
 }
 
+/// refused_by_the_rules runs the library's `apply` (what the node runs)
+/// over `steps`, entry by entry, and returns each refused entry's index,
+/// code and message (a refused entry writes nothing).
+fn refused_by_the_rules(origin: &str, steps: &[Step]) -> Vec<(usize, &'static str, String)> {
+    let mut state = MemoryState::default();
+    let mut refused = Vec::new();
+    for (i, s) in steps.iter().enumerate() {
+        let ctx = EntryContext {
+            index: i as u64,
+            integrated_time_ms: s.time_ms,
+            log_id: origin.into(),
+        };
+        match apply(&state, &ctx, &s.envelope) {
+            Ok(fx) => state.apply_effects(&fx),
+            Err(e) => refused.push((i, e.code(), e.to_string())),
+        }
+    }
+    refused
+}
+
 /// audit publishes `leaves` (v2, with `envelopes` beside them: empty for
 /// one dropped) as a node would, signed by `signer`, and runs
 /// `regledger-verify --json audit` on them; it returns the exit code and
@@ -272,23 +292,14 @@ fn audit(
 fn the_audit_reports_every_act_the_loose_rules_let_through() {
     let (steps, bad) = crafted();
     // What the node runs: the library's apply, entry by entry.
-    let mut state = MemoryState::default();
     // A node without the rules writes v2 leaves whose state roots are
     // what a correct replay computes (refused acts write nothing), so the
     // audit reports the acts, not the roots.
     let leaves = chain(ORIGIN, HashSuite::Blake3, &steps);
-    let mut refused = Vec::new();
-    for (i, s) in steps.iter().enumerate() {
-        let ctx = EntryContext {
-            index: i as u64,
-            integrated_time_ms: s.time_ms,
-            log_id: ORIGIN.into(),
-        };
-        match apply(&state, &ctx, &s.envelope) {
-            Ok(fx) => state.apply_effects(&fx),
-            Err(e) => refused.push((i, e.code())),
-        }
-    }
+    let refused: Vec<(usize, &str)> = refused_by_the_rules(ORIGIN, &steps)
+        .into_iter()
+        .map(|(i, c, _)| (i, c))
+        .collect();
     let want: Vec<(usize, &str)> = bad.iter().map(|b| (b.at, b.code)).collect();
     assert_eq!(
         refused, want,
@@ -394,19 +405,7 @@ fn the_audit_refuses_what_an_sm3_node_refuses() {
         "",
     );
 
-    let mut state = MemoryState::default();
-    let mut refused = Vec::new();
-    for (i, s) in steps.iter().enumerate() {
-        let ctx = EntryContext {
-            index: i as u64,
-            integrated_time_ms: s.time_ms,
-            log_id: ORIGIN_SM3.into(),
-        };
-        match apply(&state, &ctx, &s.envelope) {
-            Ok(fx) => state.apply_effects(&fx),
-            Err(e) => refused.push((i, e.code(), e.to_string())),
-        }
-    }
+    let refused = refused_by_the_rules(ORIGIN_SM3, &steps);
     let want: Vec<(usize, &str)> = bad.iter().map(|b| (b.at, b.code)).collect();
     let got: Vec<(usize, &str)> = refused.iter().map(|(i, c, _)| (*i, *c)).collect();
     assert_eq!(
@@ -662,19 +661,10 @@ fn the_audit_refuses_the_prunes_the_rules_refuse() {
         "not-prunable",
     );
 
-    let mut state = MemoryState::default();
-    let mut refused = Vec::new();
-    for (i, s) in steps.iter().enumerate() {
-        let ctx = EntryContext {
-            index: i as u64,
-            integrated_time_ms: s.time_ms,
-            log_id: ORIGIN_PRUNE.into(),
-        };
-        match apply(&state, &ctx, &s.envelope) {
-            Ok(fx) => state.apply_effects(&fx),
-            Err(e) => refused.push((i as u64, e.code())),
-        }
-    }
+    let refused: Vec<(u64, &str)> = refused_by_the_rules(ORIGIN_PRUNE, &steps)
+        .into_iter()
+        .map(|(i, c, _)| (i as u64, c))
+        .collect();
     assert_eq!(
         refused, bad,
         "the library refuses exactly the crafted prunes"
