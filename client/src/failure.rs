@@ -44,6 +44,10 @@ pub enum Check {
     /// StateRoot: a v2 leaf's state root is not the root of the state its
     /// entries make (D15): the log signed a wrong state.
     StateRoot,
+    /// CheckpointState: the checkpoint's state line (D26) is malformed, or
+    /// says another state root or time than its last leaf: the log key
+    /// signed a state the tree does not commit to.
+    CheckpointState,
     /// EnvelopeMissing: a v2 leaf's envelope is not served beside it.
     EnvelopeMissing,
     /// Envelope: the envelope served beside a v2 leaf does not hash to the
@@ -92,6 +96,7 @@ impl Check {
             Check::TimeOrder => Borrowed("time-order"),
             Check::LeafVersion => Borrowed("leaf-version"),
             Check::StateRoot => Borrowed("state-root-mismatch"),
+            Check::CheckpointState => Borrowed("checkpoint-state"),
             Check::EnvelopeMissing => Borrowed("envelope-missing"),
             Check::Envelope => Borrowed("envelope"),
             Check::EnvelopeMalformed => Borrowed("envelope-malformed"),
@@ -128,6 +133,7 @@ impl Check {
             | Check::TimeOrder
             | Check::LeafVersion
             | Check::StateRoot
+            | Check::CheckpointState
             | Check::EnvelopeMalformed
             | Check::Rule(_)
             | Check::Signature

@@ -24,7 +24,10 @@
 //!    entry's state map writes and the root must be the one its v2 leaf
 //!    commits to ([`Check::StateRoot`], `state-root-mismatch`, D15);
 //! 5. hands each entry with its effects to a [`Sink`] that the consumer
-//!    keeps: the mirror's database, the audit's memory.
+//!    keeps: the mirror's database, the audit's memory;
+//! 6. at the checkpoint's size, checks the root ([`Follower::check_root`])
+//!    and the checkpoint's state line against the last leaf
+//!    ([`regledger::entry::state_line`], `checkpoint-state`, D26).
 //!
 //! Every failure goes through a [`Policy`]: the mirror stops at the first
 //! ([`crate::failure::StopAtFirst`]); the audit collects every one and
@@ -42,6 +45,7 @@ use regledger::descriptor::{verify_checkpoint, verify_log_signature, LogDescript
 use regledger::entry::chain::{ChainHead, EntryContext};
 use regledger::entry::envelope::{Envelope, Preverified};
 use regledger::entry::leaf::{open_entry, Leaf, OpenError};
+use regledger::entry::state_line::StateLine;
 use regledger::registry::{
     apply_preverified, check_prune_scope, key_of, Effects, EntryKind, RetentionPruned, StateObject,
     StateReader,
@@ -190,6 +194,9 @@ pub struct Follower<'a> {
     /// unchecked counts the entries named by a prune whose scope could not
     /// be checked: before the follower's start, with no envelope served.
     unchecked: std::cell::Cell<u64>,
+    /// last is the last leaf replayed (its index and what a checkpoint's
+    /// state line must say of it), for [`Follower::check_root`].
+    last: std::cell::Cell<Option<(u64, Option<StateLine>)>>,
 }
 
 impl<'a> Follower<'a> {
@@ -204,6 +211,7 @@ impl<'a> Follower<'a> {
             start: std::cell::Cell::new(None),
             named: Default::default(),
             unchecked: std::cell::Cell::new(0),
+            last: std::cell::Cell::new(None),
         }
     }
 
@@ -424,6 +432,7 @@ impl<'a> Follower<'a> {
         let leaf = match Leaf::parse(bytes) {
             Ok(l) => l,
             Err(e) => {
+                self.last.set(None);
                 policy.fail(Failure::at(i, Check::Leaf, e.to_string()))?;
                 // The chain goes on from its hash; its time is unknown.
                 let ctx = head.context_at(head.last_time_ms, &self.log.origin);
@@ -434,6 +443,7 @@ impl<'a> Follower<'a> {
                 return Self::append(sink, &ctx, lh, version, bytes, None, false, None);
             }
         };
+        self.last.set(Some((i, StateLine::of_leaf(&leaf))));
         // Every break is a failure; a policy that goes on judges the entry anyway.
         for e in head.breaks(&leaf) {
             policy.fail(Failure::at(i, Check::from(&e), e.to_string()))?;
@@ -772,12 +782,15 @@ impl<'a> Follower<'a> {
     }
 
     /// check_root checks that the first `cp.size` entries held hash to the
-    /// root `cp` signed, and returns that root.
+    /// root `cp` signed, and that its state line (if any) says what its
+    /// last leaf commits to, and returns that root. The state line is
+    /// compared only when this follower read leaf `cp.size`−1 (an audit
+    /// from a snapshot at that very size read none).
     ///
     /// # Errors
     ///
-    /// [`Check::Root`] (through `policy`), or [`Stop::Sink`] if the sink
-    /// cannot give that root.
+    /// [`Check::Root`] or [`Check::CheckpointState`] (through `policy`),
+    /// or [`Stop::Sink`] if the sink cannot give that root.
     pub fn check_root<S: Sink>(
         &self,
         cp: &Checkpoint,
@@ -795,6 +808,24 @@ impl<'a> Follower<'a> {
                     cp.size
                 ),
             ))?;
+        }
+        let line = match StateLine::of_checkpoint(cp) {
+            Ok(l) => l,
+            Err(e) => {
+                policy.fail(Failure::of(Check::CheckpointState, e.to_string()))?;
+                None
+            }
+        };
+        if let (Some(line), Some((last, of_leaf))) = (line, self.last.get()) {
+            if last + 1 == cp.size {
+                if let Err(e) = line.check(last, of_leaf) {
+                    policy.fail(Failure::at(
+                        last,
+                        Check::CheckpointState,
+                        format!("checkpoint of size {}: {e} (D26)", cp.size),
+                    ))?;
+                }
+            }
         }
         Ok(root)
     }

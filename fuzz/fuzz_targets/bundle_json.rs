@@ -87,10 +87,10 @@ fn fixture() -> &'static (CertificateBundle, LogDescriptor) {
             StatusKind::Product,
             REGISTRATION_NO,
             &note,
-            EntryProof {
+            Some(EntryProof {
                 envelope: None,
                 ..at(t.size() - 1)
-            },
+            }),
             &sq.map().prove(&key).unwrap(),
             sq.records.get(&key).map(|r| r.as_slice()),
         )

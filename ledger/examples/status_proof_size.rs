@@ -5,6 +5,9 @@
 //! log key and cosigned by one witness; then the document a node serves
 //! (`build_status`), its size as JSON and as raw bytes, and the time of
 //! `verify_status` (what `regledger-verify status` runs after reading it).
+//! Both formats: v2 (the checkpoint carries the state line, D26; what a
+//! node serves now) and v1 (a checkpoint without one: leaf N−1 and its
+//! inclusion proof travel with the proof).
 //!
 //!     cargo run --release -p regledger --example status_proof_size -- 1000000 [sha256|blake3]
 //!
@@ -18,6 +21,7 @@ use regledger::cert::bundle::EntryProof;
 use regledger::cert::status::{build_status, verify_status, StatusKind};
 use regledger::descriptor::{LogDescriptor, LogDescriptorJson};
 use regledger::entry::leaf::Leaf;
+use regledger::entry::state_line::StateLine;
 use regledger::registry::commit::{record_bytes, MapKey};
 use regledger::registry::state::{RegistrationNoState, StateKey, StateObject, Status};
 use regledger::statemap::{MemoryStore, StateMap};
@@ -86,18 +90,24 @@ fn main() {
     tree.append_data(&last);
     let log = Signer::generate(ORIGIN, KeyType::Ed25519, [9; 32]).expect("key");
     let w = Signer::generate("witness.example", KeyType::CosignatureV1, [10; 32]).expect("key");
-    let cp = Checkpoint {
-        origin: ORIGIN.into(),
-        size: tree.size(),
-        root: tree.root(),
-        extensions: vec![],
+    let signed = |extensions: Vec<String>| {
+        let cp = Checkpoint {
+            origin: ORIGIN.into(),
+            size: tree.size(),
+            root: tree.root(),
+            extensions,
+        };
+        let note = sign_checkpoint(&cp, &log).expect("sign");
+        add_signatures(
+            &note,
+            &[cosign(&w, &cp.to_text(), 1_767_225_601).expect("cosign")],
+        )
+        .expect("note")
     };
-    let note = sign_checkpoint(&cp, &log).expect("sign");
-    let note = add_signatures(
-        &note,
-        &[cosign(&w, &cp.to_text(), 1_767_225_601).expect("cosign")],
-    )
-    .expect("note");
+    let line = StateLine::of_leaf(&Leaf::parse(&last).expect("leaf"))
+        .expect("v2")
+        .to_line();
+    let notes = [signed(vec![line]), signed(vec![])];
     let d = LogDescriptor::from_json(&LogDescriptorJson {
         origin: ORIGIN.into(),
         log_vkey: log.verifier().to_vkey(),
@@ -125,49 +135,56 @@ fn main() {
             });
             record_bytes(1_000 + probe, &obj)
         });
-        let state_entry = EntryProof {
-            index: n - 1,
-            leaf: B64.encode(&last),
-            inclusion_proof: incl.iter().map(|h| B64.encode(h.0)).collect(),
-            envelope: None,
-        };
-        let p = build_status(
-            suite,
-            ORIGIN,
-            StatusKind::Product,
-            &id,
-            &note,
-            state_entry,
-            &proof,
-            record.as_deref(),
-        )
-        .expect("build");
-        let json = serde_json::to_vec(&p).expect("json");
-        let raw = note.len()
-            + last.len()
-            + 32 * incl.len()
-            + proof.to_bytes().len()
-            + record.as_ref().map_or(0, Vec::len);
-        // Verify from the document's bytes, as the command does after reading the file.
-        let rounds = 2_000;
-        let t = Instant::now();
-        for _ in 0..rounds {
-            let q: regledger::cert::status::StatusProof =
-                serde_json::from_slice(&json).expect("parse");
-            verify_status(&q, &d).expect("verifies");
-        }
-        let per = t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
-        println!(
-            "N={n} {} {}: JSON {} B, raw {} B (checkpoint {} B, leaf {} B, inclusion {} × 32 B, map proof {} B, record {} B), parse+verify {per:.0} µs",
+        for note in &notes {
+            let state_entry = EntryProof {
+                index: n - 1,
+                leaf: B64.encode(&last),
+                inclusion_proof: incl.iter().map(|h| B64.encode(h.0)).collect(),
+                envelope: None,
+            };
+            let p = build_status(
+                suite,
+                ORIGIN,
+                StatusKind::Product,
+                &id,
+                note,
+                Some(state_entry),
+                &proof,
+                record.as_deref(),
+            )
+            .expect("build");
+            let json = serde_json::to_vec(&p).expect("json");
+            let (leaf_len, incl_len) = match p.state_entry {
+                Some(_) => (last.len(), incl.len()),
+                None => (0, 0),
+            };
+            let raw = note.len()
+                + leaf_len
+                + 32 * incl_len
+                + proof.to_bytes().len()
+                + record.as_ref().map_or(0, Vec::len);
+            // Verify from the document's bytes, as the command does after reading the file.
+            let rounds = 2_000;
+            let t = Instant::now();
+            for _ in 0..rounds {
+                let q: regledger::cert::status::StatusProof =
+                    serde_json::from_slice(&json).expect("parse");
+                verify_status(&q, &d).expect("verifies");
+            }
+            let per = t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+            println!(
+            "N={n} {} {} {}: JSON {} B, raw {} B (checkpoint {} B, leaf {} B, inclusion {} × 32 B, map proof {} B, record {} B), parse+verify {per:.0} µs",
+            p.format,
             suite.name(),
             if probe < n { "present" } else { "absent" },
             json.len(),
             raw,
             note.len(),
-            last.len(),
-            incl.len(),
+            leaf_len,
+            incl_len,
             proof.to_bytes().len(),
             record.as_ref().map_or(0, Vec::len)
         );
+        }
     }
 }

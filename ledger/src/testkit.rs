@@ -700,11 +700,16 @@ pub fn tile_files(
             );
         }
     }
+    // The state line a node signs (D26), when the last leaf is a v2 leaf.
+    let line = leaves
+        .last()
+        .and_then(|l| crate::entry::leaf::Leaf::parse(l).ok())
+        .and_then(|l| crate::entry::state_line::StateLine::of_leaf(&l));
     let cp = crate::tlog::checkpoint::Checkpoint {
         origin: origin.into(),
         size: n,
         root: tree.root(),
-        extensions: vec![],
+        extensions: line.map(|l| l.to_line()).into_iter().collect(),
     };
     files.insert(
         "checkpoint".into(),

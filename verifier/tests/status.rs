@@ -1,6 +1,6 @@
 //! `regledger-verify status` and its exit codes (CONTRACT.md, issue 14):
 //! status proofs made as a node makes them (the testkit's replay, the
-//! state map, leaf N−1 and its inclusion proof) at each point of a
+//! state map, a checkpoint with its state line) at each point of a
 //! product's life, checked by the command: 0 only for 有效, 3 暂停,
 //! 4 已撤销登记, 5 已注销登记, 6 不存在 (absent), 1 for a tampered proof or
 //! one older than `--max-age`, Chinese status first in text, the state in
@@ -10,9 +10,10 @@ use std::process::Command;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::cert::bundle::EntryProof;
+
 use regledger::cert::status::{build_status, StatusKind, StatusProof};
 use regledger::descriptor::LogDescriptorJson;
+use regledger::entry::state_line::StateLine;
 use regledger::registry::commit::MapKey;
 use regledger::registry::EntryKind;
 use regledger::testkit::{replay, Step, Testkit, DAY_MS, REGISTRATION_NO};
@@ -37,25 +38,16 @@ fn prove(steps: &[Step], kind: StatusKind, id: &str) -> StatusProof {
     for l in &r.leaves {
         t.append_data(&l.to_bytes());
     }
+    // The checkpoint a node signs: with its state line (D26), so the proof
+    // is v2 and carries no leaf.
+    let last = r.leaves.last().unwrap();
     let cp = Checkpoint {
         origin: ORIGIN.into(),
         size: t.size(),
         root: t.root(),
-        extensions: vec![],
+        extensions: vec![StateLine::of_leaf(last).unwrap().to_line()],
     };
     let note = sign_checkpoint(&cp, &log_signer()).unwrap();
-    let last = t.size() - 1;
-    let state_entry = EntryProof {
-        index: last,
-        leaf: B64.encode(r.leaves[last as usize].to_bytes()),
-        inclusion_proof: t
-            .prove_inclusion(t.size(), last)
-            .unwrap()
-            .iter()
-            .map(|h| B64.encode(h.0))
-            .collect(),
-        envelope: None,
-    };
     let key = MapKey::State(kind.key(id).unwrap()).bytes();
     let proof = r.map().prove(&key).unwrap();
     build_status(
@@ -64,7 +56,7 @@ fn prove(steps: &[Step], kind: StatusKind, id: &str) -> StatusProof {
         kind,
         id,
         &note,
-        state_entry,
+        None,
         &proof,
         r.records.get(&key).map(Vec::as_slice),
     )

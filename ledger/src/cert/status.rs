@@ -1,14 +1,17 @@
-//! Status proofs (`regledger-status-proof/v1`, schemas/FORMATS.md "Status
-//! proof"): as of a cosigned checkpoint of size N, the registry object
+//! Status proofs (`regledger-status-proof/v2` and `/v1`, schemas/FORMATS.md
+//! "Status proof"): as of a cosigned checkpoint of size N, the registry object
 //! `kind`/`id` has this state, or no such object exists. What the node and
 //! the mirror serve at `GET /v1/status/{kind}/{id}`, what a certificate
 //! bundle v2 embeds for its 登记号, and what `regledger-verify status`
 //! checks offline.
 //!
-//! The proof is the checkpoint, the leaf at index N−1 (a v2 leaf: its state
-//! root is the state after all N entries) with its inclusion proof, and the
+//! The proof is the checkpoint, the state root after its N entries, and the
 //! state map proof of the object's key against that root, with the
-//! object's record when it exists (D15). The verifier builds the key from
+//! object's record when it exists (D15). A v2 proof takes the root from
+//! the checkpoint's state line ([`crate::entry::state_line`], D26), which
+//! the log key signs; a v1 proof carries leaf N−1 (a v2 leaf, whose state
+//! root is the state after all N entries) with its inclusion proof, for a
+//! checkpoint without a state line. The verifier builds the key from
 //! `kind` and `id` itself (never takes one from the document), parses the
 //! record strictly, and derives the state it shows; the document's own
 //! `state` must equal it, so an edited status is refused, not believed.
@@ -20,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::bundle::EntryProof;
 use crate::descriptor::{verify_checkpoint, LogDescriptor};
 use crate::entry::leaf::Leaf;
+use crate::entry::state_line::StateLine;
 use crate::registry::calendar::Date;
 use crate::registry::commit::{parse_record, MapKey, Record, StateRecord};
 use crate::registry::ident::{check_id, check_number, check_registration_no};
@@ -28,10 +32,17 @@ use crate::statemap::{verify_absence, verify_presence, MapProof};
 use crate::tlog::checkpoint::{Checkpoint, VerifiedCheckpoint};
 use crate::tlog::cosignature::cosignature_timestamp;
 use crate::tlog::hash::Hash;
+use crate::tlog::note::Note;
 use crate::tlog::proof::verify_inclusion;
 
-/// STATUS_FORMAT names the status proof format.
-pub const STATUS_FORMAT: &str = "regledger-status-proof/v1";
+/// STATUS_FORMAT names the status proof format a prover makes for a
+/// checkpoint with a state line: the root from the line, no state entry.
+pub const STATUS_FORMAT: &str = "regledger-status-proof/v2";
+
+/// STATUS_FORMAT_V1 names the format for a checkpoint without a state line
+/// (signed before D26): the root from leaf N−1, carried with its inclusion
+/// proof.
+pub const STATUS_FORMAT_V1: &str = "regledger-status-proof/v1";
 
 /// StatusKind is what a status proof is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,7 +233,7 @@ pub fn derive_state(
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusProof {
-    /// format is [`STATUS_FORMAT`].
+    /// format is [`STATUS_FORMAT`] or [`STATUS_FORMAT_V1`].
     pub format: String,
     /// origin is the log's origin.
     pub origin: String,
@@ -232,8 +243,10 @@ pub struct StatusProof {
     pub id: String,
     /// checkpoint is the signed, cosigned checkpoint of size N.
     pub checkpoint: String,
-    /// state_entry is leaf N−1 (v2) with its inclusion proof at N.
-    pub state_entry: EntryProof,
+    /// state_entry is leaf N−1 (v2) with its inclusion proof at N: in a
+    /// v1 proof only (a v2 proof takes the root from the checkpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_entry: Option<EntryProof>,
     /// map_proof is the base64 state map proof of the object's key.
     pub map_proof: String,
     /// record is the base64 record, when the object exists.
@@ -261,8 +274,9 @@ pub struct VerifiedStatus {
     /// witness_times are those cosignatures' timestamps (Unix seconds), in
     /// the order of `witnesses`.
     pub witness_times: Vec<u64>,
-    /// state_time_ms is the integrated time of the state entry (leaf N−1):
-    /// the checkpoint was signed after it.
+    /// state_time_ms is the integrated time of the state entry (leaf N−1),
+    /// from the checkpoint's state line or the leaf itself: the checkpoint
+    /// was signed after it.
     pub state_time_ms: u64,
 }
 
@@ -320,7 +334,8 @@ pub fn witness_times(v: &VerifiedCheckpoint) -> Vec<u64> {
 }
 
 /// open_state_entry checks that `e` is leaf `size`−1 of the tree `cp`, a
-/// v2 leaf included at `size`, and returns its state root and time.
+/// v2 leaf included at `size` (and, if `cp` has a state line, the one it
+/// names), and returns its state root and time.
 ///
 /// # Errors
 ///
@@ -374,7 +389,45 @@ pub fn open_state_entry(
         &cp.root,
     )
     .map_err(|x| fail(&format!("{part}.inclusion_proof"), x.to_string()))?;
+    // A checkpoint that also signs a state line must say what the leaf says.
+    if let Some(l) = StateLine::of_checkpoint(cp).map_err(|e| fail("checkpoint", e.to_string()))? {
+        l.check_leaf(&leaf).map_err(|e| fail("checkpoint", e))?;
+    }
     Ok((root, leaf.integrated_time_ms))
+}
+
+/// state_at returns the state root and time a status proof is against: a
+/// v2 proof's from its checkpoint's state line (and it has no state
+/// entry), a v1 proof's from its state entry.
+///
+/// # Errors
+///
+/// A [`StatusError`] under `checkpoint` or `state_entry`.
+fn state_at(
+    v2: bool,
+    entry: Option<&EntryProof>,
+    d: &LogDescriptor,
+    cp: &Checkpoint,
+) -> Result<(Hash, u64), StatusError> {
+    if !v2 {
+        let e = entry
+            .ok_or_else(|| fail("state_entry", "a v1 status proof carries its state entry"))?;
+        return open_state_entry("state_entry", e, d, cp);
+    }
+    if entry.is_some() {
+        return Err(fail(
+            "state_entry",
+            "not part of a v2 status proof (its state root is the checkpoint's)",
+        ));
+    }
+    match StateLine::of_checkpoint(cp) {
+        Ok(Some(l)) => Ok((l.root, l.time_ms)),
+        Ok(None) => Err(fail(
+            "checkpoint",
+            "has no state line (regledger-state): a v2 status proof needs one",
+        )),
+        Err(e) => Err(fail("checkpoint", e.to_string())),
+    }
 }
 
 /// verify_status checks a status document against `log.json` (module
@@ -386,9 +439,11 @@ pub fn open_state_entry(
 ///
 /// A [`StatusError`] naming the first member that fails.
 pub fn verify_status(p: &StatusProof, d: &LogDescriptor) -> Result<VerifiedStatus, StatusError> {
-    if p.format != STATUS_FORMAT {
-        return Err(fail("format", format!("unknown format {:?}", p.format)));
-    }
+    let v2 = match p.format.as_str() {
+        STATUS_FORMAT => true,
+        STATUS_FORMAT_V1 => false,
+        f => return Err(fail("format", format!("unknown format {f:?}"))),
+    };
     if p.origin != d.origin {
         return Err(fail("origin", "not the log of this descriptor"));
     }
@@ -398,14 +453,14 @@ pub fn verify_status(p: &StatusProof, d: &LogDescriptor) -> Result<VerifiedStatu
     let vc = verify_checkpoint(p.checkpoint.as_bytes(), d)
         .map_err(|e| fail("checkpoint", e.to_string()))?;
     let cp = vc.checkpoint.clone();
-    let (root, state_time_ms) = open_state_entry("state_entry", &p.state_entry, d, &cp)?;
+    let (root, state_time_ms) = state_at(v2, p.state_entry.as_ref(), d, &cp)?;
     let proof_bytes = B64
         .decode(&p.map_proof)
         .map_err(|_| fail("map_proof", "not base64"))?;
     let proof = MapProof::parse(&proof_bytes).map_err(|e| fail("map_proof", e.to_string()))?;
     let key_bytes = MapKey::State(key.clone()).bytes();
     let as_of = Date::from_unix_ms(state_time_ms)
-        .ok_or_else(|| fail("state_entry.leaf", "integrated time out of range"))?;
+        .ok_or_else(|| fail("checkpoint", "the state's integrated time is out of range"))?;
     let (state, record) = match &p.record {
         None => {
             verify_absence(d.suite, &root, &key_bytes, &proof)
@@ -453,10 +508,13 @@ pub fn verify_status(p: &StatusProof, d: &LogDescriptor) -> Result<VerifiedStatu
 pub struct BuildError(pub String);
 
 /// build_status assembles the status document of `kind`/`id` from what a
-/// prover holds at checkpoint size N: the checkpoint, leaf N−1 with its
-/// inclusion proof, the map proof of the object's key at N and its record.
-/// It checks the map proof against the leaf's state root before returning,
-/// so a node never serves a proof that does not verify.
+/// prover holds at checkpoint size N: the checkpoint, the map proof of the
+/// object's key at N and its record, and, for a checkpoint without a state
+/// line, leaf N−1 with its inclusion proof (`state_entry`; a v1 proof). A
+/// checkpoint with a state line gives a v2 proof (`state_entry` is then
+/// only compared with the line, and left out). It checks the map proof
+/// against the state root before returning, so a node never serves a proof
+/// that does not verify.
 ///
 /// # Errors
 ///
@@ -468,22 +526,47 @@ pub fn build_status(
     kind: StatusKind,
     id: &str,
     checkpoint: &str,
-    state_entry: EntryProof,
+    state_entry: Option<EntryProof>,
     proof: &MapProof,
     record: Option<&[u8]>,
 ) -> Result<StatusProof, BuildError> {
     let b = |e: String| BuildError(e);
     let key = kind.key(id).map_err(b)?;
-    let leaf_bytes = B64
-        .decode(&state_entry.leaf)
-        .map_err(|e| b(e.to_string()))?;
-    let leaf = Leaf::parse(&leaf_bytes).map_err(|e| b(e.to_string()))?;
-    let root = leaf
-        .state_root()
-        .ok_or_else(|| b("the last entry is a v1 leaf: no committed state yet".into()))?;
+    let cp = Note::parse(checkpoint.as_bytes())
+        .map_err(|e| e.to_string())
+        .and_then(|n| Checkpoint::parse(&n.text).map_err(|e| e.to_string()))
+        .map_err(b)?;
+    let line = StateLine::of_checkpoint(&cp).map_err(|e| b(e.to_string()))?;
+    let entry_line =
+        match &state_entry {
+            Some(e) => {
+                let leaf_bytes = B64.decode(&e.leaf).map_err(|e| b(e.to_string()))?;
+                let leaf = Leaf::parse(&leaf_bytes).map_err(|e| b(e.to_string()))?;
+                Some(StateLine::of_leaf(&leaf).ok_or_else(|| {
+                    b("the last entry is a v1 leaf: no committed state yet".into())
+                })?)
+            }
+            None => None,
+        };
+    let (at, v2) = match (line, entry_line) {
+        (Some(l), Some(e)) if l != e => {
+            return Err(b(format!(
+                "the checkpoint's state line disagrees with leaf {}",
+                cp.size.saturating_sub(1)
+            )))
+        }
+        (Some(l), _) => (l, true),
+        (None, Some(e)) => (e, false),
+        (None, None) => {
+            return Err(b(
+                "the checkpoint has no state line and no state entry was given".into(),
+            ))
+        }
+    };
+    let root = at.root;
     let key_bytes = MapKey::State(key.clone()).bytes();
-    let as_of = Date::from_unix_ms(leaf.integrated_time_ms)
-        .ok_or_else(|| b("integrated time out of range".into()))?;
+    let as_of =
+        Date::from_unix_ms(at.time_ms).ok_or_else(|| b("integrated time out of range".into()))?;
     let state = match record {
         None => {
             verify_absence(suite, &root, &key_bytes, proof).map_err(|e| b(e.to_string()))?;
@@ -500,12 +583,12 @@ pub fn build_status(
         }
     };
     Ok(StatusProof {
-        format: STATUS_FORMAT.into(),
+        format: if v2 { STATUS_FORMAT } else { STATUS_FORMAT_V1 }.into(),
         origin: origin.into(),
         kind: kind.name().into(),
         id: id.into(),
         checkpoint: checkpoint.into(),
-        state_entry,
+        state_entry: if v2 { None } else { state_entry },
         map_proof: B64.encode(proof.to_bytes()),
         record: record.map(|r| B64.encode(r)),
         state,

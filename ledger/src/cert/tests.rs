@@ -7,6 +7,7 @@ use super::status::{build_status, verify_status, StatusKind, StatusProof};
 use crate::descriptor::LogDescriptor;
 use crate::descriptor::LogDescriptorJson;
 use crate::entry::blockchain_no::BlockchainNo;
+use crate::entry::state_line::StateLine;
 use crate::registry::commit::MapKey;
 use crate::registry::Role;
 use crate::registry::{EntryKind, MemoryState};
@@ -23,7 +24,8 @@ const ORIGIN: &str = "regledger.test/bundle";
 
 /// TestLog is a log of `steps` (hash-chained, v2 leaves whose state roots
 /// a correct replay computes, no rule enforced) with a checkpoint over its
-/// first `size` leaves, cosigned by one witness, and the state map at it.
+/// first `size` leaves (with the state line a node signs, D26), cosigned by
+/// one witness, and the state map at it.
 struct TestLog {
     leaves: Vec<Vec<u8>>,
     envelopes: Vec<Vec<u8>>,
@@ -36,6 +38,12 @@ struct TestLog {
 }
 
 fn test_log(steps: &[Step], size: Option<u64>) -> TestLog {
+    test_log_lined(steps, size, true)
+}
+
+/// test_log_lined is [`test_log`] with or without the checkpoint's state
+/// line (without: as a node signed before D26).
+fn test_log_lined(steps: &[Step], size: Option<u64>, state_line: bool) -> TestLog {
     let size = size.unwrap_or(steps.len() as u64);
     let mut sq = Sequencer::new(ORIGIN, HashSuite::Blake3);
     let mut at_size = sq.clone();
@@ -54,11 +62,15 @@ fn test_log(steps: &[Step], size: Option<u64>) -> TestLog {
     }
     let log = Signer::generate(ORIGIN, KeyType::Ed25519, [42; 32]).unwrap();
     let w = Signer::generate("witness.test", KeyType::CosignatureV1, [43; 32]).unwrap();
+    let last = crate::entry::leaf::Leaf::parse(&leaves[size as usize - 1]).unwrap();
     let cp = Checkpoint {
         origin: ORIGIN.into(),
         size,
         root: t.root_at(size).unwrap(),
-        extensions: vec![],
+        extensions: match state_line {
+            true => vec![StateLine::of_leaf(&last).unwrap().to_line()],
+            false => vec![],
+        },
     };
     let note = sign_checkpoint(&cp, &log).unwrap();
     let cosig = crate::tlog::cosignature::cosign(&w, &cp.to_text(), 1_700_000_000).unwrap();
@@ -120,7 +132,7 @@ impl TestLog {
             kind,
             id,
             &self.note,
-            state_entry,
+            Some(state_entry),
             &proof,
             record.map(|r| r.as_slice()),
         )
@@ -397,9 +409,10 @@ fn every_part_is_tamper_evident() {
     push("status_proof.record removed", &|b| {
         b.status_proof.as_mut().unwrap().record = None
     });
+    // A v2 status proof carries no state entry: one added is refused.
     push("status_proof.state_entry", &|b| {
         let p = b.status_proof.as_mut().unwrap();
-        p.state_entry.leaf = flip_b64(&p.state_entry.leaf, 60)
+        p.state_entry = Some(b.previous.clone())
     });
     push("status_proof.checkpoint", &|b| {
         let p = b.status_proof.as_mut().unwrap();
@@ -571,8 +584,14 @@ fn a_malformed_signer_history_fails_naming_the_part() {
 
 #[test]
 fn status_proofs_show_every_kind_and_absence_and_refuse_tampering() {
+    for state_line in [true, false] {
+        status_proofs_of(state_line);
+    }
+}
+
+fn status_proofs_of(state_line: bool) {
     let steps = steps_upto("registration revoked");
-    let log = test_log(&steps, None);
+    let log = test_log_lined(&steps, None, state_line);
     let cases = [
         (StatusKind::Product, REGISTRATION_NO, "revoked"),
         (StatusKind::Participant, "gx-operator", "active"),
@@ -581,6 +600,7 @@ fn status_proofs_show_every_kind_and_absence_and_refuse_tampering() {
     ];
     for (kind, id, want) in cases {
         let p = log.status(kind, id);
+        assert_eq!(p.state_entry.is_none(), state_line, "{}", p.format);
         let v = verify_status(&p, &log.d).unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(v.state.status, want, "{id}");
         assert_eq!(v.checkpoint.size, log.size);
@@ -610,13 +630,40 @@ fn status_proofs_show_every_kind_and_absence_and_refuse_tampering() {
     });
     push("record removed", &|p| p.record = None);
     push("map_proof", &|p| p.map_proof = flip_b64(&p.map_proof, 10));
-    push("state_entry.index", &|p| p.state_entry.index -= 1);
-    push("state_entry.leaf", &|p| {
-        p.state_entry.leaf = flip_b64(&p.state_entry.leaf, 55)
-    });
-    push("state_entry.inclusion_proof", &|p| {
-        p.state_entry.inclusion_proof[0] = flip_b64(&p.state_entry.inclusion_proof[0], 0)
-    });
+    if state_line {
+        // The state entry belongs to v1 only; v1 without one is refused.
+        let entry = log.at(log.size - 1).unwrap();
+        push("state_entry added", &|p| {
+            p.state_entry = Some(EntryProof {
+                envelope: None,
+                ..entry.clone()
+            })
+        });
+        push("format v1", &|p| {
+            p.format = "regledger-status-proof/v1".into()
+        });
+        // The line is signed: editing it breaks the log's signature.
+        push("checkpoint state line", &|p| {
+            p.checkpoint = p
+                .checkpoint
+                .replacen("regledger-state 1", "regledger-state 2", 1)
+        });
+    } else {
+        let se = |p: &mut StatusProof| p.state_entry.as_mut().unwrap().index -= 1;
+        push("state_entry.index", &se);
+        push("state_entry.leaf", &|p| {
+            let e = p.state_entry.as_mut().unwrap();
+            e.leaf = flip_b64(&e.leaf, 55)
+        });
+        push("state_entry.inclusion_proof", &|p| {
+            let e = p.state_entry.as_mut().unwrap();
+            e.inclusion_proof[0] = flip_b64(&e.inclusion_proof[0], 0)
+        });
+        push("state_entry removed", &|p| p.state_entry = None);
+        push("format v2", &|p| {
+            p.format = "regledger-status-proof/v2".into()
+        });
+    }
     push("format", &|p| p.format = "regledger-status-proof/v0".into());
     push("origin", &|p| p.origin = "other".into());
     push("checkpoint", &|p| {
@@ -632,7 +679,7 @@ fn status_proofs_show_every_kind_and_absence_and_refuse_tampering() {
     }
     // Proven at an older checkpoint, the same product was still active:
     // a genuine but stale proof (what --max-age is for).
-    let older = test_log(&steps, Some(17));
+    let older = test_log_lined(&steps, Some(17), state_line);
     let v = verify_status(
         &older.status(StatusKind::Product, REGISTRATION_NO),
         &older.d,

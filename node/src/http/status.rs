@@ -13,7 +13,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use regledger::cert::bundle::EntryProof;
 use regledger::cert::status::{build_status, StatusKind, StatusProof};
+use regledger::entry::state_line::StateLine;
 use regledger::registry::commit::MapKey;
+use regledger::tlog::checkpoint::Checkpoint;
 use regledger::tlog::tree::prove_inclusion;
 
 use super::{json_ok, problem, App, WAIT_TIMEOUT};
@@ -70,17 +72,24 @@ pub(crate) fn prove_at(
 ) -> Result<StatusProof, String> {
     let suite = app.descriptor.suite;
     let key = kind.key(id)?;
-    let last = size - 1;
-    let leaf = view
-        .leaf(last)
-        .map_err(|e| e.to_string())?
-        .ok_or("the last entry is missing")?;
-    let incl = prove_inclusion(suite, size, last, view).map_err(|e| e.to_string())?;
-    let state_entry = EntryProof {
-        index: last,
-        leaf: B64.encode(&leaf),
-        inclusion_proof: incl.iter().map(|h| B64.encode(h.0)).collect(),
-        envelope: None,
+    // A checkpoint with a state line (every one this node signs since
+    // D26) names the state root itself: a v2 proof, no leaf. One signed
+    // before carries leaf N−1 and its inclusion proof (v1).
+    let state_entry = if note_has_state_line(note) {
+        None
+    } else {
+        let last = size - 1;
+        let leaf = view
+            .leaf(last)
+            .map_err(|e| e.to_string())?
+            .ok_or("the last entry is missing")?;
+        let incl = prove_inclusion(suite, size, last, view).map_err(|e| e.to_string())?;
+        Some(EntryProof {
+            index: last,
+            leaf: B64.encode(&leaf),
+            inclusion_proof: incl.iter().map(|h| B64.encode(h.0)).collect(),
+            envelope: None,
+        })
     };
     let key_bytes = MapKey::State(key.clone()).bytes();
     let proof = view
@@ -99,6 +108,14 @@ pub(crate) fn prove_at(
         record.as_deref(),
     )
     .map_err(|e| e.to_string())
+}
+
+/// note_has_state_line says whether a checkpoint note carries a state line.
+fn note_has_state_line(note: &str) -> bool {
+    regledger::tlog::note::Note::parse(note.as_bytes())
+        .ok()
+        .and_then(|n| Checkpoint::parse(&n.text).ok())
+        .is_some_and(|cp| matches!(StateLine::of_checkpoint(&cp), Ok(Some(_))))
 }
 
 /// status serves `GET /v1/status/{kind}/{id}`.

@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::keysigner::{KeySigner, SignerError};
+use regledger::entry::state_line::StateLine;
 use regledger::tlog::checkpoint::Checkpoint;
 use regledger::HashSuite;
 use tokio::sync::watch;
@@ -85,6 +86,28 @@ fn note_size(note: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// state_line is the checkpoint's state line at `size` (D26): what leaf
+/// size−1 commits to, if it is a v2 leaf.
+///
+/// # Errors
+///
+/// The store's, or a stored leaf that does not parse (a damaged store:
+/// no checkpoint is signed over it).
+fn state_line(view: &crate::store::ReadTx, size: u64) -> Result<Option<String>, PublishError> {
+    if size == 0 {
+        return Ok(None);
+    }
+    let bytes = view
+        .leaf(size - 1)?
+        .ok_or(StoreError::MissingLeaf(size - 1))?;
+    let leaf =
+        regledger::entry::leaf::Leaf::parse(&bytes).map_err(|source| StoreError::BadLeaf {
+            index: size - 1,
+            source,
+        })?;
+    Ok(StateLine::of_leaf(&leaf).map(|l| l.to_line()))
+}
+
 impl Publisher {
     /// publish_once makes the committed size public if it grew (or
     /// `force`): tiles, then a signed (and, with witnesses, cosigned)
@@ -132,7 +155,7 @@ impl Publisher {
             origin: self.origin.clone(),
             size,
             root,
-            extensions: vec![],
+            extensions: state_line(&view, size)?.into_iter().collect(),
         };
         let mut note = self.signer.sign_checkpoint(&cp)?;
         if let Some(w) = &self.witnesses {

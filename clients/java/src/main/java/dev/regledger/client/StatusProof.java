@@ -13,17 +13,19 @@ import java.util.Objects;
 import java.util.regex.Pattern;
 
 /**
- * Verifies a status proof ({@code regledger-status-proof/v1}, {@code GET
- * /v1/status/{kind}/{id}}, schemas/FORMATS.md "Status proof"): as of a
+ * Verifies a status proof ({@code regledger-status-proof/v2} or {@code /v1},
+ * {@code GET /v1/status/{kind}/{id}}, schemas/FORMATS.md "Status proof"): as of a
  * cosigned checkpoint of size N, the registry object {@code kind}/{@code id}
  * has this state, or no such object exists (不存在).
  *
  * <p>What is checked, in order: the checkpoint against the pinned log.json
  * (log key, origin, witness quorum); the key is built here from
  * {@code kind} and {@code id} (after checking {@code id} against the
- * identifier grammar), never taken from the document; the state entry is
- * leaf N−1, a v2 leaf included at N; the state map proof of that key leads
- * to the leaf's state root, with the record (presence) or without it
+ * identifier grammar), never taken from the document; the state root is
+ * the checkpoint's state line ({@link StateLine}, v2) or, in a v1 proof,
+ * the state entry's, leaf N−1, a v2 leaf included at N (and the state line
+ * too, if the checkpoint has one, must say what it says); the state map
+ * proof of that key leads to that state root, with the record (presence) or without it
  * (absence); the record parses strictly as the key's record; the state it
  * shows is derived here, and the document's {@code state} must equal it, so
  * an edited status is refused rather than believed.
@@ -31,8 +33,11 @@ import java.util.regex.Pattern;
 public final class StatusProof {
     private StatusProof() {}
 
-    /** FORMAT names the status proof format. */
-    public static final String FORMAT = "regledger-status-proof/v1";
+    /** FORMAT names the status proof format of a checkpoint with a state line. */
+    public static final String FORMAT = "regledger-status-proof/v2";
+
+    /** FORMAT_V1 names the format of a checkpoint without one: it carries leaf N-1. */
+    public static final String FORMAT_V1 = "regledger-status-proof/v1";
 
     /** MAX_STATUS_BYTES bounds a status document. */
     public static final int MAX_STATUS_BYTES = 1 << 20;
@@ -285,7 +290,8 @@ public final class StatusProof {
     static Verified verifyParsed(Map<String, Object> p, LogDescriptor d) {
         Json.onlyKeys(p, "status proof", "format", "origin", "kind", "id", "checkpoint", "state_entry", "map_proof",
                 "record", "state");
-        if (!FORMAT.equals(p.get("format"))) {
+        boolean v2 = FORMAT.equals(p.get("format"));
+        if (!v2 && !FORMAT_V1.equals(p.get("format"))) {
             throw fail("format", "unknown format " + p.get("format"));
         }
         if (!d.origin().equals(p.get("origin"))) {
@@ -296,8 +302,35 @@ public final class StatusProof {
         String key = stateKey(kind, id);
         Checkpoint.Verified vc = d.verifyCheckpoint(Json.string(p, "checkpoint"));
         Checkpoint cp = vc.checkpoint();
+        StateLine line = StateLine.of(cp);
+        byte[] root;
+        long timeMs;
+        if (v2) {
+            // The state root the log key signed in the checkpoint itself.
+            if (p.containsKey("state_entry")) {
+                throw fail("state_entry", "not part of a v2 status proof (its state root is the checkpoint's)");
+            }
+            if (line == null) {
+                throw fail("checkpoint", "has no state line (regledger-state): a v2 status proof needs one");
+            }
+            root = line.root();
+            timeMs = line.timeMs();
+        } else {
+            Leaf leaf = stateEntry(p, d, cp);
+            root = leaf.stateRoot();
+            timeMs = leaf.integratedTimeMs();
+            if (line != null && !line.says(root, timeMs)) {
+                throw fail("checkpoint", "its state line says another state than its last leaf commits to");
+            }
+        }
+        return verifyAgainst(p, d, vc, kind, id, key, root, timeMs);
+    }
 
-        // The state entry: leaf N-1, v2, included at N.
+    /** stateEntry checks a v1 proof's state entry: leaf N-1, v2, included at N. */
+    private static Leaf stateEntry(Map<String, Object> p, LogDescriptor d, Checkpoint cp) {
+        if (!p.containsKey("state_entry")) {
+            throw fail("state_entry", "a v1 status proof carries its state entry");
+        }
         Map<String, Object> e = Json.object(p.get("state_entry"), "state_entry");
         if (e.containsKey("envelope")) {
             throw fail("state_entry.envelope", "not part of a state entry");
@@ -323,8 +356,7 @@ public final class StatusProof {
         if (leaf.index() != index) {
             throw fail("state_entry.leaf", "says another index");
         }
-        byte[] root = leaf.stateRoot();
-        if (root == null) {
+        if (leaf.stateRoot() == null) {
             throw fail("state_entry.leaf", "a v1 leaf commits to no state (the log has logged no entry since its upgrade)");
         }
         List<byte[]> proof = new ArrayList<>();
@@ -340,8 +372,12 @@ public final class StatusProof {
         } catch (Merkle.ProofException x) {
             throw fail("state_entry.inclusion_proof", x.reason());
         }
+        return leaf;
+    }
 
-        // The map proof of the key built here, against the leaf's state root.
+    private static Verified verifyAgainst(Map<String, Object> p, LogDescriptor d, Checkpoint.Verified vc,
+            String kind, String id, String key, byte[] root, long timeMs) {
+        // The map proof of the key built here, against the state root.
         StateMap.Proof mp;
         try {
             mp = StateMap.Proof.parse(Codec.unb64(Json.string(p, "map_proof")));
@@ -350,7 +386,7 @@ public final class StatusProof {
         } catch (IllegalArgumentException x) {
             throw fail("map_proof", "not base64");
         }
-        LocalDate asOf = Instant.ofEpochMilli(leaf.integratedTimeMs()).atOffset(CHINA).toLocalDate();
+        LocalDate asOf = Instant.ofEpochMilli(timeMs).atOffset(CHINA).toLocalDate();
         byte[] keyBytes = Codec.utf8(key);
         State state;
         Map<String, Object> record = null;
@@ -381,7 +417,7 @@ public final class StatusProof {
             throw fail("state", "the document says " + shown.statusZh() + " (" + shown.status()
                     + "), the proven record shows " + state.statusZh() + " (" + state.status() + ")");
         }
-        return new Verified(kind, id, state, record, vc, witnessTimes(vc), leaf.integratedTimeMs());
+        return new Verified(kind, id, state, record, vc, witnessTimes(vc), timeMs);
     }
 
     /** witnessTimes are the cosignature timestamps of the verified witnesses. */

@@ -356,13 +356,20 @@ public final class LiveScenario {
         t = doc(opDoc);
         t.put("id", source.participantId());
         refused("swapped id", t, log, "map_proof");
-        // A wrong state root: the state entry's leaf with another root no longer is the logged leaf.
+        // A wrong state root: the checkpoint's state line edited (the log key signed another).
         t = doc(prodDoc);
-        Map<String, Object> se = BundleTest.at(t, "state_entry");
-        byte[] leaf = Codec.unb64((String) se.get("leaf"));
-        leaf[49] ^= 0x01;
-        se.put("leaf", Codec.b64(leaf));
-        refused("wrong state root", t, log, "state_entry.inclusion_proof");
+        check(StatusProof.FORMAT.equals(t.get("format")), "the node serves v2 status proofs: " + t.get("format"));
+        String note = (String) t.get("checkpoint");
+        int at = note.indexOf("\n" + StateLine.PREFIX);
+        check(at > 0, "the node's checkpoint carries its state line");
+        int root = note.indexOf(' ', at + 1 + StateLine.PREFIX.length()) + 1;
+        char ch = note.charAt(root);
+        t.put("checkpoint", note.substring(0, root) + (ch == 'A' ? 'B' : 'A') + note.substring(root + 1));
+        refused("wrong state root", t, log, "checkpoint");
+        // A v1 state entry slipped into a v2 proof.
+        t = doc(prodDoc);
+        t.put("state_entry", obj("index", 0, "leaf", "AA==", "inclusion_proof", new java.util.ArrayList<>()));
+        refused("a state entry in a v2 proof", t, log, "state_entry");
         // Absence claimed for a present object, and presence for an absent one.
         t = doc(prodDoc);
         t.remove("record");
