@@ -4,7 +4,7 @@
 //! are checked on every core first.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -12,6 +12,7 @@ use axum::response::Response;
 use regledger::crypto::PublicKey;
 use regledger::entry::envelope::{Envelope, Preverified};
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::super::{json_ok, problem, read_only, App, MAX_BATCH_ENTRIES, MAX_BODY_BYTES};
@@ -274,6 +275,39 @@ type Checked = Result<(Envelope, Vec<Preverified>), Refusal>;
 /// few verifications (about 50 µs each) it would move.
 pub(super) const PARALLEL_FROM: usize = 8;
 
+/// verify_slots bounds the signature jobs running at once, process-wide, to
+/// the cores: 64 clients each sending a batch would otherwise put 128
+/// CPU-bound jobs on tokio's blocking pool (up to 512 threads), which
+/// spends the cores switching between them and holds every batch's
+/// envelopes in memory at once. A job waits for a slot instead; the wait
+/// is the back-pressure a client sees as latency, not as threads.
+fn verify_slots() -> Arc<Semaphore> {
+    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    SLOTS
+        .get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            Arc::new(Semaphore::new(cores))
+        })
+        .clone()
+}
+
+/// on_a_core waits for one of `slots`, then runs `work` on tokio's blocking
+/// pool holding it; the slot is freed when `work` returns (or panics).
+async fn on_a_core<T: Send + 'static>(
+    slots: Arc<Semaphore>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
+    // The semaphore is never closed, so acquiring only waits.
+    let slot = slots
+        .acquire_owned()
+        .await
+        .expect("the verification slots are never closed");
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        work()
+    })
+}
+
 /// preverify_all checks every parsed envelope of a batch as [`preverify`]
 /// does, on every core: the keys are read from one store view on this task
 /// (a lookup each), then the signatures are verified in one chunk per core
@@ -326,11 +360,11 @@ pub(super) async fn preverify_all(
     if !chunk.is_empty() {
         jobs.push(chunk);
     }
-    let handles: Vec<_> = jobs
-        .into_iter()
-        .map(|job| {
-            let keys = keys.clone();
-            tokio::task::spawn_blocking(move || {
+    let mut handles = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let keys = keys.clone();
+        handles.push(
+            on_a_core(verify_slots(), move || {
                 job.into_iter()
                     .map(|(i, env)| {
                         let pre = env.verify_known(|kid| keys.get(kid).cloned().flatten());
@@ -338,8 +372,9 @@ pub(super) async fn preverify_all(
                     })
                     .collect::<Vec<_>>()
             })
-        })
-        .collect();
+            .await,
+        );
+    }
     let mut out: Vec<Option<Checked>> = slots
         .into_iter()
         .map(|s| match s {
@@ -360,4 +395,44 @@ pub(super) async fn preverify_all(
     out.into_iter()
         .map(|o| o.expect("every envelope is answered"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    // More jobs than slots, each long enough to overlap: at no time do more
+    // run than there are slots, and every job runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn signature_jobs_never_outnumber_the_slots() {
+        let slots = Arc::new(Semaphore::new(2));
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (slots, running, most) = (slots.clone(), running.clone(), most.clone());
+            tasks.push(tokio::spawn(async move {
+                on_a_core(slots, move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(30));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    1usize
+                })
+                .await
+                .await
+                .unwrap()
+            }));
+        }
+        let mut done = 0;
+        for t in tasks {
+            done += t.await.unwrap();
+        }
+        assert_eq!(done, 8);
+        let most = most.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&most), "{most} jobs ran at once on 2 slots");
+        assert_eq!(slots.available_permits(), 2, "a slot was not given back");
+    }
 }
