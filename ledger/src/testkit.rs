@@ -630,6 +630,26 @@ pub fn replay(
     })
 }
 
+/// apply_after replays `prefix` (panicking, naming the step, if the rules
+/// refuse one of it), then applies `env` at `time_ms` as the next entry:
+/// what the node's sequencer would answer to `env` after that log.
+pub fn apply_after(
+    origin: &str,
+    suite: HashSuite,
+    prefix: &[Step],
+    env: &Envelope,
+    time_ms: u64,
+) -> Result<Effects, RuleViolation> {
+    let r = replay(origin, suite, prefix)
+        .unwrap_or_else(|(i, e)| panic!("prefix step {i} ({}) refused: {e}", prefix[i].label));
+    let ctx = EntryContext {
+        index: prefix.len() as u64,
+        integrated_time_ms: time_ms,
+        log_id: origin.into(),
+    };
+    apply(&r.state, &ctx, env)
+}
+
 /// chain sequences `steps` into v2 leaves with the hash chain whatever the
 /// rules say (see [`Sequencer::next_unchecked`]): for building logs a
 /// correct node would never have written.

@@ -3,7 +3,9 @@
 
 use regledger::registry::calendar::Date;
 use regledger::registry::{apply, EntryContext, EntryKind, MemoryState, RuleViolation, Status};
-use regledger::testkit::{replay, Step, Testkit, BASE_MS, DAY_MS, DOC, REGISTRATION_NO};
+use regledger::testkit::{
+    apply_after, replay, Step, Testkit, BASE_MS, DAY_MS, DOC, REGISTRATION_NO,
+};
 use regledger::HashSuite;
 use serde_json::json;
 
@@ -19,13 +21,7 @@ fn try_after(
     env: regledger::entry::envelope::Envelope,
     time_ms: u64,
 ) -> Result<regledger::registry::Effects, RuleViolation> {
-    let r = replay(ORIGIN, HashSuite::Blake3, prefix).expect("prefix replays");
-    let ctx = EntryContext {
-        index: prefix.len() as u64,
-        integrated_time_ms: time_ms,
-        log_id: ORIGIN.into(),
-    };
-    apply(&r.state, &ctx, &env)
+    apply_after(ORIGIN, HashSuite::Blake3, prefix, &env, time_ms)
 }
 
 fn code(r: Result<regledger::registry::Effects, RuleViolation>) -> &'static str {

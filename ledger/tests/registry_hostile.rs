@@ -5,8 +5,8 @@
 //! whose parent ended; look-alike identifiers; error messages that must
 //! name the missing step. Each is refused with its code and article.
 
-use regledger::registry::{apply, EntryContext, EntryKind, Role, RuleViolation};
-use regledger::testkit::{replay, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
+use regledger::registry::{EntryKind, Role, RuleViolation};
+use regledger::testkit::{apply_after, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
 use regledger::HashSuite;
 use serde_json::{json, Value};
 
@@ -105,14 +105,7 @@ fn try_after(
     env: &regledger::entry::envelope::Envelope,
     time_ms: u64,
 ) -> Result<regledger::registry::Effects, RuleViolation> {
-    let r = replay(ORIGIN, HashSuite::Blake3, prefix)
-        .unwrap_or_else(|(i, e)| panic!("prefix step {i} ({}) refused: {e}", prefix[i].label));
-    let ctx = EntryContext {
-        index: prefix.len() as u64,
-        integrated_time_ms: time_ms,
-        log_id: ORIGIN.into(),
-    };
-    apply(&r.state, &ctx, env)
+    apply_after(ORIGIN, HashSuite::Blake3, prefix, env, time_ms)
 }
 
 /// refused asserts that `env` at `time_ms` after `prefix` is refused with

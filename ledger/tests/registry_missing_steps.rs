@@ -4,8 +4,8 @@
 //! hostile act per message.
 
 use regledger::entry::envelope::Envelope;
-use regledger::registry::{apply, EntryContext, EntryKind, Role, RuleViolation};
-use regledger::testkit::{replay, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
+use regledger::registry::{EntryKind, Role, RuleViolation};
+use regledger::testkit::{apply_after, Party, Step, Testkit, BASE_MS, DAY_MS, DOC};
 use regledger::HashSuite;
 use serde_json::json;
 
@@ -43,14 +43,7 @@ fn refusal(
     says: &[&str],
     article: &str,
 ) -> RuleViolation {
-    let r = replay(ORIGIN, HashSuite::Blake3, prefix)
-        .unwrap_or_else(|(i, e)| panic!("prefix step {i} ({}) refused: {e}", prefix[i].label));
-    let ctx = EntryContext {
-        index: prefix.len() as u64,
-        integrated_time_ms: time_ms,
-        log_id: ORIGIN.into(),
-    };
-    let e = match apply(&r.state, &ctx, env) {
+    let e = match apply_after(ORIGIN, HashSuite::Blake3, prefix, env, time_ms) {
         Ok(_) => panic!(
             "accepted, but must be refused: {}",
             String::from_utf8_lossy(&env.payload)

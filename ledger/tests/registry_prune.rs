@@ -7,10 +7,9 @@
 
 use regledger::registry::calendar::Date;
 use regledger::registry::{
-    apply, check_prune_scope, EntryContext, EntryKind, RetentionPruned, RuleViolation, StateKey,
-    StateObject,
+    check_prune_scope, EntryKind, RetentionPruned, RuleViolation, StateKey, StateObject,
 };
-use regledger::testkit::{replay, Step, Testkit};
+use regledger::testkit::{apply_after, replay, Step, Testkit};
 use regledger::HashSuite;
 use serde_json::json;
 
@@ -26,13 +25,7 @@ fn try_after(
     env: regledger::entry::envelope::Envelope,
     time_ms: u64,
 ) -> Result<regledger::registry::Effects, RuleViolation> {
-    let r = replay(ORIGIN, HashSuite::Blake3, prefix).expect("prefix replays");
-    let ctx = EntryContext {
-        index: prefix.len() as u64,
-        integrated_time_ms: time_ms,
-        log_id: ORIGIN.into(),
-    };
-    apply(&r.state, &ctx, &env)
+    apply_after(ORIGIN, HashSuite::Blake3, prefix, &env, time_ms)
 }
 
 fn code(r: Result<regledger::registry::Effects, RuleViolation>) -> String {

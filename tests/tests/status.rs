@@ -55,6 +55,10 @@ fn a_node_and_its_mirror_prove_the_same_current_status_offline() {
     assert_eq!(c, 3, "{v}");
     // The mirror's proof is the node's: the same checkpoint, leaf and record.
     assert_eq!(from_mirror, from_node);
+    // Both serve v2 (D26): the state root is the checkpoint's state line,
+    // so the proof carries no state entry.
+    assert_eq!(from_node.format, regledger::cert::status::STATUS_FORMAT);
+    assert!(from_node.state_entry.is_none());
     let (c, err) = verify_cert(
         dir.path(),
         &log,

@@ -432,7 +432,10 @@ mod tests {
         }
         assert_eq!(done, 8);
         let most = most.load(Ordering::SeqCst);
-        assert!((1..=2).contains(&most), "{most} jobs ran at once on 2 slots");
+        assert!(
+            (1..=2).contains(&most),
+            "{most} jobs ran at once on 2 slots"
+        );
         assert_eq!(slots.available_permits(), 2, "a slot was not given back");
     }
 }
