@@ -506,7 +506,7 @@ mod tests {
             log: &log,
             trusted: None,
             as_of: None,
-            strict_signatures: true,
+            batch_signatures: false,
             progress: &progress,
             snapshot: None,
         };

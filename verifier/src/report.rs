@@ -197,6 +197,10 @@ pub struct Report {
     pub entries_checked: u64,
     /// signatures_verified counts envelope signatures verified.
     pub signatures_verified: u64,
+    /// signature_check is how they were verified: `strict` (each alone
+    /// with verify_strict, the node's rule; the default) or `batch`
+    /// (`--batch-signatures`, D27).
+    pub signature_check: &'static str,
     /// pruned_entries counts the entries read without their envelope and
     /// accepted because a valid `retention-pruned` names them (D22): their
     /// leaves and inclusion are verified, their content is gone. Omitted
@@ -339,9 +343,14 @@ fn render_head(w: &mut String, r: &Report) {
     }
     let _ = writeln!(
         w,
-        "条目 (entries): {} checked, {} signatures verified; 判定日期 (as of): {}",
+        "条目 (entries): {} checked, {} signatures verified ({}); 判定日期 (as of): {}",
         r.entries_checked,
         r.signatures_verified,
+        if r.signature_check == "batch" {
+            "批量验证 batch: 不排除签名者故意构造的畸形签名 (a signer's deliberately malformed signature may pass, D27)"
+        } else {
+            "逐一严格验证 strict: 与节点规则相同 (the node's rule)"
+        },
         opt(&r.as_of)
     );
     if r.pruned_entries > 0 {

@@ -136,7 +136,7 @@ fn every_replay_of_a_signed_content_is_a_rule_failure_naming_the_original() {
         ("a second participant's co-signature", cosigned),
         ("co-signed, reordered", reordered),
     ] {
-        for mode in [&[][..], &["--strict-signatures"][..]] {
+        for mode in [&[][..], &["--batch-signatures"][..]] {
             let (code, v) = audit(&with_replay(&steps, env.clone()), mode);
             assert_eq!(code, 1, "{what} {mode:?}: {v}");
             let f = failures(&v);
@@ -175,7 +175,7 @@ fn a_junk_signature_is_never_counted_as_verified() {
         &json!({"id": "P-1", "reason": "再次整改", "effective_on": "2025-04-20"}),
     );
     env.signatures.push(junk(&env.signatures[0].key_id.clone()));
-    for mode in [&[][..], &["--strict-signatures"][..]] {
+    for mode in [&[][..], &["--batch-signatures"][..]] {
         let (code, v) = audit(&with_replay(&steps, env.clone()), mode);
         assert_eq!(code, 1, "{mode:?}: {v}");
         let f = failures(&v);

@@ -263,7 +263,7 @@ fn the_audit_text_says_none_for_no_witnesses_and_explains_the_signature_count() 
     assert!(out.contains("见证 (witnesses): 无"), "{out}");
     let n = leaves.len();
     assert!(
-        out.contains(&format!("{n} checked, {} signatures verified", n - 1)),
+        out.contains(&format!("{n} checked, {} signatures verified (", n - 1)),
         "{out}"
     );
     assert!(out.contains("leaves out the genesis entry"), "{out}");
