@@ -86,6 +86,14 @@ fn signatures(c: &mut Criterion) {
     g.bench_function("verify_signature_strict", |b| {
         b.iter(|| env.verify_signature(black_box(&key_id), &pk).unwrap())
     });
+    // What each verification spends decoding the key (point decompression)
+    // before the equation: the part a cache of decoded keys saves.
+    let regledger::crypto::PublicKey::Ed25519(raw) = pk.clone() else {
+        unreachable!("the testkit's keys are Ed25519")
+    };
+    g.bench_function("ed25519_key_decode", |b| {
+        b.iter(|| ed25519_dalek::VerifyingKey::from_bytes(black_box(&raw)).unwrap())
+    });
     let bytes = env.to_bytes();
     g.bench_function("from_bytes", |b| {
         b.iter(|| Envelope::from_bytes(black_box(&bytes)).unwrap())

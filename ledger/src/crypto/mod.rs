@@ -11,6 +11,38 @@ use ed25519_dalek::Signer as _;
 
 pub use self::sm2::{Sm2Error, Sm2PublicKey, Sm2SecretKey};
 
+/// DECODED_KEYS_MAX bounds each thread's cache of decoded Ed25519 keys.
+const DECODED_KEYS_MAX: usize = 4096;
+
+std::thread_local! {
+    /// DECODED_KEYS maps a 32-byte Ed25519 public key to its decoded form.
+    /// Decoding (point decompression) is about a tenth of `verify_strict`
+    /// (docs/benchmarks.md §3, `ed25519_key_decode`), and a log's signatures
+    /// come from few keys: the node's request threads, the audit's workers
+    /// and a mirror verify the same participants' keys over and over. A
+    /// decoded key is a pure function of its bytes, so the cache can change
+    /// no verdict; keys that do not decode are not kept. Per thread, so no
+    /// lock on the hot path; emptied, not evicted, when full.
+    static DECODED_KEYS: std::cell::RefCell<std::collections::HashMap<[u8; 32], ed25519_dalek::VerifyingKey>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// decoded_ed25519 decodes `key`, from this thread's cache when it can.
+fn decoded_ed25519(key: &[u8; 32]) -> Option<ed25519_dalek::VerifyingKey> {
+    DECODED_KEYS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(vk) = cache.get(key) {
+            return Some(*vk);
+        }
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(key).ok()?;
+        if cache.len() >= DECODED_KEYS_MAX {
+            cache.clear();
+        }
+        cache.insert(*key, vk);
+        Some(vk)
+    })
+}
+
 /// SigAlg is a signature algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SigAlg {
@@ -187,11 +219,8 @@ impl PublicKey {
         }
         match self {
             PublicKey::Ed25519(k) => {
-                let ok = match (
-                    ed25519_dalek::VerifyingKey::from_bytes(k),
-                    <[u8; 64]>::try_from(sig),
-                ) {
-                    (Ok(vk), Ok(sig)) => vk
+                let ok = match (decoded_ed25519(k), <[u8; 64]>::try_from(sig)) {
+                    (Some(vk), Ok(sig)) => vk
                         .verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig))
                         .is_ok(),
                     _ => false,
@@ -317,4 +346,74 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     b.chunks_exact(2)
         .map(|p| Some((d(p[0])? << 4) | d(p[1])?))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(seed: u8, msg: &[u8]) -> (PublicKey, Vec<u8>) {
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        (
+            PublicKey::Ed25519(sk.verifying_key().to_bytes()),
+            sk.sign(msg).to_bytes().to_vec(),
+        )
+    }
+
+    // The cache of decoded keys changes no verdict: a cached key still
+    // refuses a bad signature and another message; a key that does not
+    // decode is refused every time; past the bound (the cache is emptied)
+    // every key verifies as before.
+    #[test]
+    fn the_decoded_key_cache_changes_no_verdict() {
+        let (pk, sig) = signed(1, b"m");
+        for _ in 0..3 {
+            assert_eq!(pk.verify(SigAlg::Ed25519, b"m", &sig), Ok(()));
+            assert_eq!(
+                pk.verify(SigAlg::Ed25519, b"other", &sig),
+                Err(SignatureError::Ed25519)
+            );
+            let mut bad = sig.clone();
+            bad[5] ^= 1;
+            assert_eq!(
+                pk.verify(SigAlg::Ed25519, b"m", &bad),
+                Err(SignatureError::Ed25519)
+            );
+        }
+        // y = 2 is not the y of any curve point: the key never decodes.
+        let mut not_a_point = [0u8; 32];
+        not_a_point[0] = 2;
+        assert!(ed25519_dalek::VerifyingKey::from_bytes(&not_a_point).is_err());
+        for _ in 0..2 {
+            assert_eq!(
+                PublicKey::Ed25519(not_a_point).verify(SigAlg::Ed25519, b"m", &sig),
+                Err(SignatureError::Ed25519)
+            );
+        }
+        DECODED_KEYS.with(|c| assert!(!c.borrow().contains_key(&not_a_point)));
+        // More keys than the cache holds, each verified twice.
+        let msg = b"bound";
+        let keys: Vec<_> = (0..=DECODED_KEYS_MAX as u32)
+            .map(|i| {
+                let mut seed = [0u8; 32];
+                seed[..4].copy_from_slice(&i.to_le_bytes());
+                let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
+                (
+                    PublicKey::Ed25519(sk.verifying_key().to_bytes()),
+                    sk.sign(msg).to_bytes().to_vec(),
+                )
+            })
+            .collect();
+        for _ in 0..2 {
+            for (pk, sig) in &keys {
+                assert_eq!(pk.verify(SigAlg::Ed25519, msg, sig), Ok(()));
+            }
+        }
+        DECODED_KEYS.with(|c| assert!(c.borrow().len() <= DECODED_KEYS_MAX));
+        assert_eq!(
+            keys[0].0.verify(SigAlg::Ed25519, msg, &keys[1].1),
+            Err(SignatureError::Ed25519),
+            "one key's signature under another key"
+        );
+    }
 }
