@@ -10,3 +10,21 @@ wait_up() {
     done
     return 1
 }
+
+# node_up PORT PID LOG: waits until the node started as PID serves on PORT;
+# if it exits first, or does not answer within 300 s, prints its log and
+# exits the script, so a bench never measures a load against no node.
+node_up() {
+    for _ in $(seq 60000); do
+        curl -sf "http://127.0.0.1:$1/checkpoint" >/dev/null && return 0
+        if ! kill -0 "$2" 2>/dev/null; then
+            echo "error: the node (pid $2) exited before it served port $1; its log ($3):" >&2
+            cat "$3" >&2
+            exit 1
+        fi
+        sleep 0.005
+    done
+    echo "error: the node (pid $2) did not serve port $1 within 300 s; its log ($3):" >&2
+    cat "$3" >&2
+    exit 1
+}

@@ -10,6 +10,8 @@
 # BIN overrides the node binary (default target/release/regledger-node).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+. bench/common.sh
 CLIENTS=${1:-64}
 ENTRIES=${2:-20000}
 PAYLOAD_BYTES=${3:-300}
@@ -26,7 +28,7 @@ P=$(( 20000 + RANDOM % 20000 ))
 perf record -F 499 -g -o /tmp/pg-perf.data -- "$BIN" serve --data "$D" --listen "127.0.0.1:$P" \
   --store "$URL" > /tmp/pg-perf-node.log 2>&1 &
 NP=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$P/healthz" >/dev/null && break; sleep 0.1; done
+node_up "$P" "$NP" /tmp/pg-perf-node.log
 target/release/regledger-loadgen --url "http://127.0.0.1:$P" --data "$D" --clients "$CLIENTS" \
   --entries "$ENTRIES" --payload-bytes "$PAYLOAD_BYTES"
 kill -INT "$NP"; wait "$NP" || true

@@ -8,6 +8,8 @@
 # Usage: bench/s3_tile_reads.sh [ENTRIES] [CLIENTS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+. bench/common.sh
 ENTRIES=${1:-20000}
 CLIENTS=${2:-16}
 ROUNDS=${3:-3}
@@ -29,7 +31,7 @@ AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1 
   "$BIN" serve --data "$OUT/node" --listen "127.0.0.1:$PORT" \
   --tiles s3://ledger/log --s3-endpoint "http://127.0.0.1:$WPORT" > "$OUT/node.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 300); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+node_up "$PORT" "${PIDS[-1]}" "$OUT/node.log"
 "$LOADGEN" --url "http://127.0.0.1:$PORT" --data "$OUT/node" --clients 64 --entries "$ENTRIES" > "$OUT/load.json"
 python3 - "$PORT" "$RPORT" "$CLIENTS" "$ROUNDS" <<'PY'
 import json, sys, time, urllib.request

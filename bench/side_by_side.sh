@@ -17,6 +17,8 @@
 # the default 1 sends each envelope alone. PostgreSQL's load is the same either way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+. bench/common.sh
 CLIENTS=${1:-64}
 ENTRIES=${2:-100000}
 PAYLOAD_BYTES=${3:-512}
@@ -55,7 +57,7 @@ run_regledger() {
   # shellcheck disable=SC2086  # NODE_ARGS is a list of flags
   "$BIN" serve --data "$data" --listen "127.0.0.1:$port" "${STORE_ARGS[@]}" ${NODE_ARGS:-} > "$OUT/node-$mode.log" 2>&1 &
   NODE_PID=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  node_up "$port" "$NODE_PID" "$OUT/node-$mode.log"
   # The load's participants sign with the authority's algorithm (SM2 in an sm3 log).
   "$LOADGEN" --url "http://127.0.0.1:$port" --data "$data" --clients "$CLIENTS" --entries "$ENTRIES" \
     --payload-bytes "$PAYLOAD_BYTES" --batch "$REQUEST_BATCH" > "$out"
