@@ -28,6 +28,9 @@ fn main() {
                 .unwrap();
         }
         let new = t.elapsed().as_secs_f64() * 1e6 / n as f64;
-        println!("round {round}: decode each time {old:.1} µs, cached {new:.1} µs, new/old {:.3}", new / old);
+        println!(
+            "round {round}: decode each time {old:.1} µs, cached {new:.1} µs, new/old {:.3}",
+            new / old
+        );
     }
 }

@@ -815,3 +815,25 @@ pub fn publish(
     std::fs::write(&log_json, serde_json::to_vec_pretty(&d)?)?;
     Ok(Published { tiles, log_json })
 }
+
+/// publish_steps sequences `steps` as a node without the rules would
+/// ([`chain`]) and publishes them under `dir` ([`publish`]). It returns
+/// what was published and the logged entries.
+///
+/// # Errors
+///
+/// The file system's error.
+pub fn publish_steps(
+    dir: &std::path::Path,
+    suite: HashSuite,
+    origin: &str,
+    log_key: &crate::tlog::note::Signer,
+    profile: &str,
+    steps: &[Step],
+) -> std::io::Result<(Published, Vec<Logged>)> {
+    let logged = chain(origin, suite, steps);
+    let leaves: Vec<Vec<u8>> = logged.iter().map(Logged::leaf_bytes).collect();
+    let envelopes: Vec<Vec<u8>> = logged.iter().map(Logged::envelope_bytes).collect();
+    let p = publish(dir, suite, origin, log_key, profile, &leaves, &envelopes)?;
+    Ok((p, logged))
+}

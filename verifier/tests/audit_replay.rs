@@ -5,11 +5,11 @@
 //! valid co-signature — fail as `rule:replayed-envelope` naming the entry
 //! and the original index, and no junk signature is counted as verified.
 
-use std::process::Command;
+mod common;
 
 use regledger::entry::envelope::{Envelope, EnvelopeSignature, SigAlg};
 use regledger::registry::EntryKind;
-use regledger::testkit::{chain, publish, Logged, Published, Step, Testkit, DAY_MS};
+use regledger::testkit::{publish_steps, Step, Testkit, DAY_MS};
 use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::{json, Value};
@@ -24,34 +24,16 @@ fn log_signer() -> Signer {
 /// `regledger-verify --json audit` on them.
 fn audit(steps: &[Step], extra: &[&str]) -> (i32, Value) {
     let dir = tempfile::tempdir().unwrap();
-    let logged = chain(ORIGIN, HashSuite::Blake3, steps);
-    let leaves: Vec<Vec<u8>> = logged.iter().map(Logged::leaf_bytes).collect();
-    let envs: Vec<Vec<u8>> = logged.iter().map(Logged::envelope_bytes).collect();
-    let Published {
-        tiles,
-        log_json: log,
-    } = publish(
+    let (p, _) = publish_steps(
         dir.path(),
         HashSuite::Blake3,
         ORIGIN,
         &log_signer(),
         "guangxi",
-        &leaves,
-        &envs,
+        steps,
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_regledger-verify"))
-        .arg("--json")
-        .arg("audit")
-        .arg("--dir")
-        .arg(&tiles)
-        .arg("--log")
-        .arg(&log)
-        .args(extra)
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap(), v)
+    common::audit_json(&p.tiles, &p.log_json, extra)
 }
 
 /// lifecycle_to_resumed is the lifecycle up to "product resumed", and the

@@ -16,7 +16,7 @@
 //! report the state roots after it, since they judge signatures after the
 //! rules. Only the `signature` check is compared.)
 
-use std::process::Command;
+mod common;
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
@@ -24,7 +24,7 @@ use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity;
 use ed25519_dalek::SigningKey;
 use regledger::entry::envelope::{Envelope, EnvelopeSignature, SigAlg};
-use regledger::testkit::{chain, publish, Logged, Published, Step, Testkit};
+use regledger::testkit::{publish_steps, Step, Testkit};
 use regledger::tlog::note::{KeyType, Signer};
 use regledger::HashSuite;
 use serde_json::Value;
@@ -63,33 +63,16 @@ fn twisted(key: &SigningKey, msg: &[u8], r: u64, t: EdwardsPoint) -> Vec<u8> {
 /// checks) and runs `regledger-verify --json audit` on them.
 fn audit(steps: &[Step], extra: &[&str]) -> (i32, Value) {
     let dir = tempfile::tempdir().unwrap();
-    let logged = chain(ORIGIN, HashSuite::Blake3, steps);
-    let leaves: Vec<Vec<u8>> = logged.iter().map(Logged::leaf_bytes).collect();
-    let envs: Vec<Vec<u8>> = logged.iter().map(Logged::envelope_bytes).collect();
-    let signer = Signer::generate(ORIGIN, KeyType::Ed25519, [43; 32]).unwrap();
-    let Published {
-        tiles,
-        log_json: log,
-    } = publish(
+    let (p, _) = publish_steps(
         dir.path(),
         HashSuite::Blake3,
         ORIGIN,
-        &signer,
+        &Signer::generate(ORIGIN, KeyType::Ed25519, [43; 32]).unwrap(),
         "guangxi",
-        &leaves,
-        &envs,
+        steps,
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_regledger-verify"))
-        .args(["--json", "audit", "--dir"])
-        .arg(&tiles)
-        .arg("--log")
-        .arg(&log)
-        .args(extra)
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap(), v)
+    common::audit_json(&p.tiles, &p.log_json, extra)
 }
 
 /// signature_failed_at says whether the report has a `signature` failure at `at`.

@@ -4,12 +4,13 @@
 //! status proof alone could not see — fails the audit as `checkpoint-state`
 //! naming that leaf, as does a malformed or doubled line.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 use regledger::entry::leaf::Leaf;
 use regledger::entry::state_line::StateLine;
-use regledger::testkit::{chain, publish, Logged, Testkit};
+use regledger::testkit::{publish_steps, Testkit};
 use regledger::tlog::checkpoint::{sign_checkpoint, Checkpoint};
 use regledger::tlog::hash::Hash;
 use regledger::tlog::note::{KeyType, Note, Signer};
@@ -24,17 +25,7 @@ fn log_signer() -> Signer {
 }
 
 fn audit(tiles: &Path, log: &Path) -> (i32, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_regledger-verify"))
-        .arg("--json")
-        .arg("audit")
-        .arg("--dir")
-        .arg(tiles)
-        .arg("--log")
-        .arg(log)
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap(), v)
+    common::audit_json(tiles, log, &[])
 }
 
 /// resign replaces the published checkpoint's extension lines with
@@ -51,22 +42,12 @@ fn resign(tiles: &Path, extensions: Vec<String>) {
 fn a_state_line_the_last_leaf_does_not_commit_to_fails_the_audit() {
     let kit = Testkit::new(ORIGIN);
     let steps = kit.lifecycle(SUITE, "guangxi");
-    let logged = chain(ORIGIN, SUITE, &steps);
-    let leaves: Vec<Vec<u8>> = logged.iter().map(Logged::leaf_bytes).collect();
-    let envs: Vec<Vec<u8>> = logged.iter().map(Logged::envelope_bytes).collect();
     let dir = tempfile::tempdir().unwrap();
-    let p = publish(
-        dir.path(),
-        SUITE,
-        ORIGIN,
-        &log_signer(),
-        "guangxi",
-        &leaves,
-        &envs,
-    )
-    .unwrap();
-    let last = leaves.len() as u64 - 1;
-    let truth = StateLine::of_leaf(&Leaf::parse(leaves.last().unwrap()).unwrap()).unwrap();
+    let (p, logged) =
+        publish_steps(dir.path(), SUITE, ORIGIN, &log_signer(), "guangxi", &steps).unwrap();
+    let last = logged.len() as u64 - 1;
+    let truth =
+        StateLine::of_leaf(&Leaf::parse(&logged.last().unwrap().leaf_bytes()).unwrap()).unwrap();
 
     // As a node publishes it: the line says what leaf N−1 says, and passes.
     let note = std::fs::read_to_string(p.tiles.join("checkpoint")).unwrap();

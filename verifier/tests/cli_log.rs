@@ -240,24 +240,13 @@ fn digest_prints_the_document_digest_in_the_log_suite() {
 
 #[test]
 fn the_audit_text_says_none_for_no_witnesses_and_explains_the_signature_count() {
-    use regledger::testkit::{chain, publish, Published, Testkit};
+    use regledger::testkit::{publish_steps, Published, Testkit};
     let d = tempfile::tempdir().unwrap();
     let kit = Testkit::new(ORIGIN);
     let steps = kit.lifecycle(HashSuite::Blake3, "guangxi");
-    let logged = chain(ORIGIN, HashSuite::Blake3, &steps);
-    let leaves: Vec<Vec<u8>> = logged.iter().map(|l| l.leaf_bytes()).collect();
-    let envs: Vec<Vec<u8>> = logged.iter().map(|l| l.envelope_bytes()).collect();
     let key = Signer::generate(ORIGIN, KeyType::Ed25519, [8; 32]).unwrap();
-    let Published { tiles, log_json } = publish(
-        d.path(),
-        HashSuite::Blake3,
-        ORIGIN,
-        &key,
-        "guangxi",
-        &leaves,
-        &envs,
-    )
-    .unwrap();
+    let (Published { tiles, log_json }, leaves) =
+        publish_steps(d.path(), HashSuite::Blake3, ORIGIN, &key, "guangxi", &steps).unwrap();
     let (code, out, err) = run(&["audit", "--dir", s(&tiles), "--log", s(&log_json)]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("见证 (witnesses): 无"), "{out}");
