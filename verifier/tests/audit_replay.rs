@@ -9,31 +9,16 @@ mod common;
 
 use regledger::entry::envelope::{Envelope, EnvelopeSignature, SigAlg};
 use regledger::registry::EntryKind;
-use regledger::testkit::{publish_steps, Step, Testkit, DAY_MS};
-use regledger::tlog::note::{KeyType, Signer};
+use regledger::testkit::{Step, Testkit, DAY_MS};
 use regledger::HashSuite;
 use serde_json::{json, Value};
 
 const ORIGIN: &str = "audit.example/replay";
 
-fn log_signer() -> Signer {
-    Signer::generate(ORIGIN, KeyType::Ed25519, [42; 32]).unwrap()
-}
-
 /// audit publishes `steps` as a node would (no rules applied) and runs
 /// `regledger-verify --json audit` on them.
 fn audit(steps: &[Step], extra: &[&str]) -> (i32, Value) {
-    let dir = tempfile::tempdir().unwrap();
-    let (p, _) = publish_steps(
-        dir.path(),
-        HashSuite::Blake3,
-        ORIGIN,
-        &log_signer(),
-        "guangxi",
-        steps,
-    )
-    .unwrap();
-    common::audit_json(&p.tiles, &p.log_json, extra)
+    common::audit_steps(ORIGIN, 42, steps, extra)
 }
 
 /// lifecycle_to_resumed is the lifecycle up to "product resumed", and the

@@ -24,8 +24,7 @@ use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity;
 use ed25519_dalek::SigningKey;
 use regledger::entry::envelope::{Envelope, EnvelopeSignature, SigAlg};
-use regledger::testkit::{publish_steps, Step, Testkit};
-use regledger::tlog::note::{KeyType, Signer};
+use regledger::testkit::{Step, Testkit};
 use regledger::HashSuite;
 use serde_json::Value;
 use sha2::{Digest, Sha512};
@@ -62,17 +61,7 @@ fn twisted(key: &SigningKey, msg: &[u8], r: u64, t: EdwardsPoint) -> Vec<u8> {
 /// audit publishes `steps` as a node would (no rules, no signature
 /// checks) and runs `regledger-verify --json audit` on them.
 fn audit(steps: &[Step], extra: &[&str]) -> (i32, Value) {
-    let dir = tempfile::tempdir().unwrap();
-    let (p, _) = publish_steps(
-        dir.path(),
-        HashSuite::Blake3,
-        ORIGIN,
-        &Signer::generate(ORIGIN, KeyType::Ed25519, [43; 32]).unwrap(),
-        "guangxi",
-        steps,
-    )
-    .unwrap();
-    common::audit_json(&p.tiles, &p.log_json, extra)
+    common::audit_steps(ORIGIN, 43, steps, extra)
 }
 
 /// signature_failed_at says whether the report has a `signature` failure at `at`.
