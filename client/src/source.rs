@@ -88,6 +88,16 @@ pub enum FetchError {
         /// status is the HTTP status.
         status: u16,
     },
+    /// BadFull: a partial tile is not there, and the full tile that
+    /// replaced it (D28) does not hold a prefix of the partial's width
+    /// (short, truncated or damaged).
+    #[error("{path}: not there, and its full tile does not stand for it: {reason}")]
+    BadFull {
+        /// path is the partial tile asked for.
+        path: String,
+        /// reason says what is wrong with the full tile.
+        reason: String,
+    },
     /// Network: the request failed (connection, timeout, TLS, protocol).
     #[error("{url}: {reason}")]
     Network {
@@ -110,6 +120,44 @@ pub trait TileSource: Send + Sync {
 
     /// describe names the source for reports and log lines.
     fn describe(&self) -> String;
+}
+
+/// or_full is `get` of a tile path, and, when that is a partial tile the
+/// source does not have, the prefix of its full tile: a log removes a
+/// tile's partials once the full tile is published (D28), and tlog-tiles
+/// lets a client read the full tile in place of a partial one. Every other
+/// path, and a partial whose full tile is missing too, is `get` alone.
+///
+/// # Errors
+///
+/// `get`'s, and [`FetchError::BadFull`] if the full tile is not a
+/// well-formed full tile (never a wrong prefix).
+pub fn or_full(
+    path: &str,
+    get: impl Fn(&str) -> Result<Option<Vec<u8>>, FetchError>,
+) -> Result<Option<Vec<u8>>, FetchError> {
+    if let Some(got) = get(path)? {
+        return Ok(Some(got));
+    }
+    let Ok(t) = regledger::tlog::tile::Tile::parse(path) else {
+        return Ok(None);
+    };
+    if t.is_full() {
+        return Ok(None);
+    }
+    let full = regledger::tlog::tile::Tile {
+        width: regledger::tlog::tile::TILE_WIDTH as u16,
+        ..t
+    };
+    let Some(data) = get(&full.path())? else {
+        return Ok(None);
+    };
+    regledger::tlog::tile::partial_from_full(&t, &data)
+        .map(Some)
+        .map_err(|e| FetchError::BadFull {
+            path: path.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// open_regular opens `path` for reading if it is a regular file, and
@@ -266,6 +314,17 @@ impl DirSource {
 
 impl TileSource for DirSource {
     fn get(&self, path: &str) -> Result<Option<Vec<u8>>, FetchError> {
+        or_full(path, |p| self.get_exact(p))
+    }
+
+    fn describe(&self) -> String {
+        self.dir.display().to_string()
+    }
+}
+
+impl DirSource {
+    /// get_exact reads the file at `path`, and only that.
+    fn get_exact(&self, path: &str) -> Result<Option<Vec<u8>>, FetchError> {
         let shown = self.dir.join(path);
         let real = match std::fs::canonicalize(self.root.join(path)) {
             Ok(r) => r,
@@ -287,10 +346,6 @@ impl TileSource for DirSource {
         }
         // Read what was checked, under the name the reader knows.
         read_bounded_as(&real, &shown, MAX_OBJECT_BYTES)
-    }
-
-    fn describe(&self) -> String {
-        self.dir.display().to_string()
     }
 }
 
@@ -336,6 +391,17 @@ impl HttpSource {
 
 impl TileSource for HttpSource {
     fn get(&self, path: &str) -> Result<Option<Vec<u8>>, FetchError> {
+        or_full(path, |p| self.get_exact(p))
+    }
+
+    fn describe(&self) -> String {
+        self.base.clone()
+    }
+}
+
+impl HttpSource {
+    /// get_exact fetches the object at `path`, and only that.
+    fn get_exact(&self, path: &str) -> Result<Option<Vec<u8>>, FetchError> {
         let url = format!("{}/{path}", self.base);
         let network = |e: ureq::Error| match e {
             ureq::Error::BodyExceedsLimit(_) => FetchError::TooLarge {
@@ -383,10 +449,6 @@ impl TileSource for HttpSource {
         }
         Err(last.expect("at least one attempt"))
     }
-
-    fn describe(&self) -> String {
-        self.base.clone()
-    }
 }
 
 /// note_size returns the size of a signed checkpoint note, if it parses
@@ -424,6 +486,34 @@ mod tests {
             DirSource::new(&tiles.join("checkpoint")),
             Err(FetchError::NotADirectory(_))
         ));
+    }
+
+    #[test]
+    fn a_missing_partial_is_cut_from_its_full_tile_and_a_short_full_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let src = DirSource::new(d.path()).unwrap();
+        std::fs::create_dir_all(d.path().join("tile/0")).unwrap();
+        std::fs::create_dir_all(d.path().join("tile/entries/001.p")).unwrap();
+        let full: Vec<u8> = (0..8192u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(d.path().join("tile/0/000"), &full).unwrap();
+        assert_eq!(src.get("tile/0/000.p/7").unwrap().unwrap(), &full[..7 * 32]);
+        // A partial that is there is read as it is (a log that keeps them).
+        std::fs::write(d.path().join("tile/entries/001.p/2"), b"\0\x01a\0\x01b").unwrap();
+        assert_eq!(
+            src.get("tile/entries/001.p/2").unwrap().unwrap(),
+            b"\0\x01a\0\x01b"
+        );
+        // Neither partial nor full: not there.
+        assert!(src.get("tile/0/001.p/7").unwrap().is_none());
+        assert!(src.get("tile/entries/002.p/1").unwrap().is_none());
+        // A short full tile gives a clear error, not a prefix.
+        std::fs::write(d.path().join("tile/0/000"), &full[..8191]).unwrap();
+        let e = src.get("tile/0/000.p/7").unwrap_err();
+        assert!(matches!(e, FetchError::BadFull { .. }), "{e}");
+        assert!(e.to_string().contains("tile/0/000.p/7"), "{e}");
+        std::fs::write(d.path().join("tile/entries/000"), b"\0\x01a").unwrap();
+        let e = src.get("tile/entries/000.p/1").unwrap_err();
+        assert!(matches!(e, FetchError::BadFull { .. }), "{e}");
     }
 
     #[test]

@@ -80,6 +80,28 @@ fn publications_go_to_the_bucket_and_the_audit_reads_them_there() {
         assert_eq!((c1, c2), (200, 200), "{p}");
         assert_eq!(from_node, from_bucket, "{p}");
     }
+    // The partials of the full tiles are deleted from the bucket once its
+    // checkpoint covers them (D28); the right edge's stay.
+    let files_under = |d: &Path| -> usize {
+        fn walk(d: &Path) -> usize {
+            std::fs::read_dir(d).map_or(0, |r| {
+                r.filter_map(|e| e.ok())
+                    .map(|e| match e.file_type().map(|t| t.is_dir()) {
+                        Ok(true) => walk(&e.path()),
+                        _ => 1,
+                    })
+                    .sum()
+            })
+        }
+        walk(d)
+    };
+    let bucket = s.prefix_dir();
+    for kind in ["0", "entries", "envelopes"] {
+        wait_until(&format!("bucket's tile/{kind}/000.p/ emptied"), || {
+            files_under(&bucket.join(format!("tile/{kind}/000.p"))) == 0
+        });
+        assert!(files_under(&bucket.join(format!("tile/{kind}/001.p"))) > 0);
+    }
     let (_, log_json) = get_text(&format!("{}/log.json", s.public())).unwrap();
     assert_eq!(
         log_json,

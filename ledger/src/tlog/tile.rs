@@ -443,11 +443,106 @@ pub fn decode_entry_bundle(data: &[u8], want_count: usize) -> Result<Vec<&[u8]>,
     Ok(out)
 }
 
+/// partial_from_full cuts partial tile `t` (width W < 256) out of the
+/// bytes of its full tile: the first W hashes of a hash tile, the first W
+/// items of an entry or envelope bundle. tlog-tiles lets a client read
+/// the full tile in place of a partial one, and a log that removed its
+/// partials (D28) serves them this way. The full tile is checked whole
+/// first (8192 bytes; exactly 256 items), so a short or damaged one is an
+/// error, never a wrong prefix.
+///
+/// # Errors
+///
+/// [`TileError::BadData`] if `full` is not a well-formed full tile of
+/// `t`'s kind, or `t` is itself full.
+pub fn partial_from_full(t: &Tile, full: &[u8]) -> Result<Vec<u8>, TileError> {
+    let w = usize::from(t.width);
+    let full_tile = Tile {
+        width: TILE_WIDTH as u16,
+        ..*t
+    };
+    if t.is_full() {
+        return Err(TileError::BadData(format!(
+            "{} is a full tile, not a partial one",
+            t.path()
+        )));
+    }
+    let bad = |e: TileError| {
+        TileError::BadData(format!(
+            "full tile {} cannot stand for {}: {e}",
+            full_tile.path(),
+            t.path()
+        ))
+    };
+    match t.kind {
+        TileKind::Hash(_) => {
+            decode_hash_tile(&full_tile, full).map_err(bad)?;
+            Ok(full[..w * HASH_SIZE].to_vec())
+        }
+        TileKind::Entries | TileKind::Envelopes => {
+            let items = decode_entry_bundle(full, TILE_WIDTH as usize).map_err(bad)?;
+            let len: usize = items[..w].iter().map(|i| i.len() + 2).sum();
+            Ok(full[..len].to_vec())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tlog::memory::MemoryTree;
     use crate::tlog::tree::stored_hash_count;
+
+    #[test]
+    fn a_partial_is_the_prefix_of_its_full_tile_and_a_damaged_full_is_refused() {
+        let h = |n: u64, width: u16| Tile {
+            kind: TileKind::Hash(1),
+            n,
+            width,
+        };
+        let full: Vec<u8> = (0..TILE_WIDTH as usize * HASH_SIZE)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        assert_eq!(partial_from_full(&h(3, 5), &full).unwrap(), &full[..5 * 32]);
+        assert_eq!(
+            partial_from_full(&h(3, 255), &full).unwrap(),
+            &full[..255 * 32]
+        );
+        // Short by one byte, or one byte long: not a full tile.
+        assert!(partial_from_full(&h(3, 5), &full[..full.len() - 1]).is_err());
+        let mut long = full.clone();
+        long.push(0);
+        assert!(partial_from_full(&h(3, 5), &long).is_err());
+        // A full tile does not stand for itself.
+        assert!(partial_from_full(&h(3, 256), &full).is_err());
+
+        let items: Vec<Vec<u8>> = (0..TILE_WIDTH)
+            .map(|i| vec![i as u8; (i % 7) as usize])
+            .collect();
+        let refs: Vec<&[u8]> = items.iter().map(|i| i.as_slice()).collect();
+        let bundle = encode_entry_bundle(&refs).unwrap();
+        for kind in [TileKind::Entries, TileKind::Envelopes] {
+            for w in [1u16, 2, 100, 255] {
+                let t = Tile {
+                    kind,
+                    n: 9,
+                    width: w,
+                };
+                let want = encode_entry_bundle(&refs[..usize::from(w)]).unwrap();
+                assert_eq!(partial_from_full(&t, &bundle).unwrap(), want);
+            }
+            let t = Tile {
+                kind,
+                n: 9,
+                width: 3,
+            };
+            // Truncated inside the last item, or one item short: refused,
+            // though the first three items are intact.
+            assert!(partial_from_full(&t, &bundle[..bundle.len() - 1]).is_err());
+            let short = encode_entry_bundle(&refs[..255]).unwrap();
+            assert!(partial_from_full(&t, &short).is_err());
+        }
+    }
 
     #[test]
     fn paths_round_trip() {

@@ -40,8 +40,8 @@ pub(super) async fn tile(State(app): State<Arc<App>>, PathParam(path): PathParam
             "not a C2SP tile path",
         );
     };
-    match tokio::fs::read(&file).await {
-        Ok(data) => {
+    match read_or_full(&app.tiles_dir, &path, &file).await {
+        Ok(Some(data)) => {
             let full = !path.contains(".p/");
             let cache = if full {
                 "public, max-age=31536000, immutable"
@@ -67,13 +67,57 @@ pub(super) async fn tile(State(app): State<Arc<App>>, PathParam(path): PathParam
             }
             r
         }
-        Err(_) => problem(
+        Ok(None) => problem(
             StatusCode::NOT_FOUND,
             "not-found",
             "No such tile",
             "the tile does not exist (yet)",
         ),
+        Err(e) => {
+            tracing::error!("GET /tile/{path}: {e}");
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "damaged-tile",
+                "Damaged tile",
+                "the full tile that stands for this partial one is damaged",
+            )
+        }
     }
+}
+
+/// read_or_full reads tile `file`, or, for a partial tile the publisher
+/// removed once its full tile was published (D28), the prefix of the full
+/// tile: clients that still ask for the partial (an old checkpoint, an old
+/// client) get the same bytes as before. `Ok(None)`: neither is there.
+///
+/// # Errors
+///
+/// The full tile is there but is not a well-formed full tile (a damaged
+/// disk): never a wrong prefix.
+async fn read_or_full(
+    tiles_dir: &std::path::Path,
+    path: &str,
+    file: &std::path::Path,
+) -> Result<Option<Vec<u8>>, String> {
+    if let Ok(data) = tokio::fs::read(file).await {
+        return Ok(Some(data));
+    }
+    let Ok(t) = regledger::tlog::tile::Tile::parse(&format!("tile/{path}")) else {
+        return Ok(None);
+    };
+    if t.is_full() {
+        return Ok(None);
+    }
+    let full = regledger::tlog::tile::Tile {
+        width: regledger::tlog::tile::TILE_WIDTH as u16,
+        ..t
+    };
+    let Ok(data) = tokio::fs::read(tiles_dir.join(full.path())).await else {
+        return Ok(None);
+    };
+    regledger::tlog::tile::partial_from_full(&t, &data)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 pub(super) async fn log_json(State(app): State<Arc<App>>) -> Response {

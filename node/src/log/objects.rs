@@ -7,7 +7,9 @@
 //!   (`If-None-Match: *`); one already there must hold the same bytes, or
 //!   the upload stops (two different trees under one prefix).
 //! - Partial tiles are overwritten as they grow (each width is its own
-//!   path, so this only rewrites the same bytes).
+//!   path, so this only rewrites the same bytes), and deleted once the
+//!   bucket's checkpoint covers their full tile (D28): a reader that
+//!   misses one reads the full tile and cuts the prefix.
 //! - Envelope bundles, full or partial, are created only if absent too,
 //!   and replaced only by a pruning of themselves (D22, D24): when a
 //!   `retention-pruned` entry is uploaded, every envelope bundle it
@@ -309,6 +311,12 @@ impl ObjectTiles {
                 let rel = t.path();
                 match std::fs::read(tiles_dir.join(&rel)) {
                     Ok(data) => self.put_envelopes(&rel, data, t.width)?,
+                    // A partial removed locally (D28) whose removal from
+                    // the bucket failed would keep the pruned envelope
+                    // there: delete it (a no-op when it is gone already).
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && !t.is_full() => {
+                        self.delete(&rel)?
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -316,6 +324,61 @@ impl ObjectTiles {
         }
         self.uploaded.fetch_max(size, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// remove_partials deletes from the bucket the partial tiles of every
+    /// tile full at `published` and not at `old` (D28): called once the
+    /// bucket's checkpoint for `published` is written, so a bucket reader
+    /// that misses a partial finds the full tile (and cuts the prefix).
+    /// One listing of `tile/<L>/<N>.p/` per completed tile, one delete per
+    /// partial actually there. A failure leaves redundant objects (logged;
+    /// the publication stands).
+    pub fn remove_partials(&self, old: u64, published: u64) {
+        if published <= old {
+            return;
+        }
+        let full = hash_tiles_for_size(old, published)
+            .into_iter()
+            .chain(
+                entry_tiles_for_size(old, published)
+                    .into_iter()
+                    .flat_map(|t| [t, t.envelopes()]),
+            )
+            .filter(Tile::is_full);
+        for t in full {
+            let (s3, dir) = (self.s3.clone(), self.path(&format!("{}.p", t.path())));
+            let r = self.run(async move {
+                use futures_util::TryStreamExt;
+                let found: Vec<_> = s3.list(Some(&dir)).try_collect().await?;
+                for o in &found {
+                    s3.delete(&o.location).await?;
+                }
+                Ok::<usize, object_store::Error>(found.len())
+            });
+            match r {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(
+                    "{}.p/: partial tiles not removed from the bucket: {e}",
+                    t.path()
+                ),
+                Err(e) => tracing::warn!(
+                    "{}.p/: partial tiles not removed from the bucket: {e}",
+                    t.path()
+                ),
+            }
+        }
+    }
+
+    /// delete removes an object (absent already is fine).
+    fn delete(&self, rel: &str) -> Result<(), ObjectError> {
+        let (s3, p) = (self.s3.clone(), self.path(rel));
+        let r = self.run(async move {
+            match s3.delete(&p).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })?;
+        Ok(r?)
     }
 
     /// put_immutable creates a full tile; one already there must hold the same bytes.

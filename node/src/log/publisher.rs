@@ -13,7 +13,9 @@ use regledger::tlog::checkpoint::Checkpoint;
 use regledger::HashSuite;
 use tokio::sync::watch;
 
-use super::tiles::{tiles_complete, write_atomic, write_tiles, TileError};
+use super::tiles::{
+    remove_partials, tiles_complete, write_atomic, write_tiles, TileError, PARTIAL_SWEEP,
+};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
@@ -201,7 +203,25 @@ impl Publisher {
         *self.latest.write().expect("lock") = Published { size, note };
         self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
         let _ = self.notify.send(size);
+        // Only now, with the checkpoint for `size` served, are the partials
+        // of the tiles it completed redundant (D28).
+        self.drop_partials(current, size);
         Ok(true)
+    }
+
+    /// drop_partials removes, locally and in the bucket, the partial tiles
+    /// of the tiles completed between the published sizes `old` and `size`
+    /// (D28). A failure only leaves redundant files: it is logged, and the
+    /// publication stands.
+    fn drop_partials(&self, old: u64, size: u64) {
+        if let Some(o) = &self.objects {
+            o.remove_partials(old, size);
+        }
+        match remove_partials(&self.tiles_dir, old, size) {
+            Ok(n) if n > 0 => tracing::debug!(old, size, tiles = n, "partial tiles removed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(old, size, "partial tiles not removed: {e}"),
+        }
     }
 
     /// follow_once is a standby's publisher: it serves what the leader
@@ -238,6 +258,10 @@ impl Publisher {
         *self.latest.write().expect("lock") = Published { size, note };
         self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
         let _ = self.notify.send(size);
+        // The leader removes the bucket's; a standby only its own directory.
+        if let Err(e) = remove_partials(&self.tiles_dir, current.size.min(size), size) {
+            tracing::warn!(size, "partial tiles not removed: {e}");
+        }
         Ok(())
     }
 
@@ -266,6 +290,14 @@ impl Publisher {
             *self.latest.write().expect("lock") = Published { size, note };
             self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
             let _ = self.notify.send(size);
+            // A crash between a checkpoint and the removal of the partials
+            // it made redundant left them: sweep the recent ones (D28).
+            // Local only: a start must not wait on a bucket's listings.
+            if let Err(e) =
+                remove_partials(&self.tiles_dir, size.saturating_sub(PARTIAL_SWEEP), size)
+            {
+                tracing::warn!(size, "partial tiles not removed: {e}");
+            }
         }
         Ok(())
     }

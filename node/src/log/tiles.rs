@@ -56,6 +56,56 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// PARTIAL_SWEEP is how far below the published size a start looks for
+/// partial tiles left behind (a crash between a checkpoint and the removal
+/// of the partials it made redundant): the tiles completed in the last
+/// 65536 entries, at one failed `rmdir` each where there is nothing.
+pub const PARTIAL_SWEEP: u64 = TILE_WIDTH * TILE_WIDTH;
+
+/// remove_partials removes the partial tiles (`<N>.p/<W>`: hash tiles at
+/// every level, entry bundles, envelope bundles) of every tile that is
+/// full at `published` and was not at `old` (D28). Call it only once
+/// the checkpoint for `published` is served: its full tiles were written
+/// and fsynced before it was signed, so every checkpoint ever served stays
+/// provable (a reader falls back to the full tile and cuts the prefix).
+/// Each partial is redundant then: it is the prefix of its full tile.
+///
+/// # Errors
+///
+/// The file system's; the partials not removed yet stay (harmless: the
+/// same bytes as the full tile's prefix) and are removed by the sweep at
+/// the next start if they are recent.
+pub fn remove_partials(tiles_dir: &Path, old: u64, published: u64) -> std::io::Result<usize> {
+    if published <= old {
+        return Ok(0);
+    }
+    let full = hash_tiles_for_size(old, published)
+        .into_iter()
+        .chain(
+            entry_tiles_for_size(old, published)
+                .into_iter()
+                .flat_map(|t| [t, t.envelopes()]),
+        )
+        .filter(Tile::is_full);
+    let mut removed = 0;
+    for t in full {
+        // The partials of tile/L/N live in the directory tile/L/N.p.
+        let dir = tiles_dir.join(format!("{}.p", t.path()));
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        }
+        // Not needed for safety (a partial that comes back after a power
+        // loss is the same bytes as the full tile's prefix), but keeps
+        // the space reclaimed.
+        if let Some(parent) = dir.parent() {
+            File::open(parent)?.sync_all()?;
+        }
+    }
+    Ok(removed)
+}
+
 /// tile_file returns the path of a tile under the tiles dir, if the path is a valid tile path.
 pub fn tile_file(tiles_dir: &Path, path: &str) -> Option<PathBuf> {
     let t = Tile::parse(path).ok()?;

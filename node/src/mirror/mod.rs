@@ -56,7 +56,9 @@ use regledger_client::{HttpSource, TileSource};
 use tokio::sync::watch;
 
 use crate::log::publisher::Published;
-use crate::log::tiles::{tiles_complete, write_atomic, write_tiles, TileError};
+use crate::log::tiles::{
+    remove_partials, tiles_complete, write_atomic, write_tiles, TileError, PARTIAL_SWEEP,
+};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 pub use crate::witness::server::WitnessFork;
@@ -284,7 +286,13 @@ impl Mirror {
         tx.commit()?;
         write_atomic(&self.tiles_dir.join("checkpoint"), note).map_err(TileError::from)?;
         self.pin_at(size);
+        let old = self.latest.read().expect("lock").size.min(size);
         *self.latest.write().expect("lock") = Published { size, note: text };
+        // The mirror's own tiles: partials of the tiles this checkpoint
+        // completed are redundant once it is served (D28).
+        if let Err(e) = remove_partials(&self.tiles_dir, old, size) {
+            tracing::warn!(size, "partial tiles not removed: {e}");
+        }
         self.metrics.checkpoint_size.store(size, Ordering::Relaxed);
         self.metrics.mirror_syncs.fetch_add(1, Ordering::Relaxed);
         let _ = self.notify.send(size);
@@ -316,6 +324,13 @@ impl Mirror {
             write_atomic(&self.tiles_dir.join("checkpoint"), note.as_bytes())?;
             self.pin_at(served);
             *self.latest.write().expect("lock") = Published { size: served, note };
+            if let Err(e) = remove_partials(
+                &self.tiles_dir,
+                served.saturating_sub(PARTIAL_SWEEP),
+                served,
+            ) {
+                tracing::warn!(served, "partial tiles not removed: {e}");
+            }
         }
         let tx = self.store.write()?;
         tx.set_tiles_size(size)?;
