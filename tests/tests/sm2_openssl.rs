@@ -268,6 +268,15 @@ fn sm3_node_with_sm2_keys_cross_checked_by_openssl() {
         let (code, body) = post(&node.url, e);
         assert!((400..500).contains(&code), "{what}: {code} {body}");
         assert!(body.to_string().contains("signature"), "{what}: {body}");
+        if what.contains("another signer ID") {
+            // The refusal names the ID the key is registered with (here
+            // the default), so the platform sees what to sign under.
+            assert!(
+                body.to_string()
+                    .contains("signer ID \\\"1234567812345678\\\""),
+                "{what}: {body}"
+            );
+        }
     }
     // Malformed SM2 keys in a registration: off the curve, compressed,
     // the point at infinity, a stated ID that is the default written out.

@@ -28,7 +28,7 @@ std::thread_local! {
 }
 
 /// decoded_ed25519 decodes `key`, from this thread's cache when it can.
-fn decoded_ed25519(key: &[u8; 32]) -> Option<ed25519_dalek::VerifyingKey> {
+pub(crate) fn decoded_ed25519(key: &[u8; 32]) -> Option<ed25519_dalek::VerifyingKey> {
     DECODED_KEYS.with(|cache| {
         let mut cache = cache.borrow_mut();
         if let Some(vk) = cache.get(key) {

@@ -71,10 +71,18 @@ pub enum Sm2Error {
     /// or the default written out.
     #[error("SM2 signer ID must be 1..64 printable ASCII bytes other than the default: {0}")]
     BadId(&'static str),
-    /// BadSignature: r or s is zero or not below n, the length is not 64,
-    /// or the equation does not hold.
+    /// BadSignature: r or s is zero or not below n, or the length is not 64.
     #[error("SM2 signature does not verify: {0}")]
     BadSignature(&'static str),
+    /// Unverified: a well-formed signature whose equation does not hold
+    /// under the key and its signer ID. The ID is named because it enters
+    /// Z: a signature made under another ID (the default where the key
+    /// states one, or the reverse) fails here though key and message agree.
+    #[error("SM2 signature does not verify under signer ID {id:?} (the key's; a signature made under another signer ID, another key or over another message fails here)")]
+    Unverified {
+        /// id is the signer ID the verification used.
+        id: String,
+    },
     /// BadSecret: the private key is not in [1, n-2].
     #[error("SM2 private key must be in [1, n-2]")]
     BadSecret,
@@ -223,7 +231,9 @@ impl Sm2PublicKey {
         if r == e + <Scalar as Reduce<sm2::U256>>::reduce_bytes(&x1) {
             Ok(())
         } else {
-            Err(Sm2Error::BadSignature("the equation does not hold"))
+            Err(Sm2Error::Unverified {
+                id: self.id().to_string(),
+            })
         }
     }
 }
@@ -458,10 +468,16 @@ mod tests {
         assert!(k.public().verify(b"hello", &bad).is_err());
         // Another signer ID is another Z: the signature no longer verifies.
         let other = Sm2PublicKey::new(k.public().point(), Some("ALICE123@YAHOO.COM")).unwrap();
-        assert!(matches!(
-            other.verify(b"hello", &sig),
-            Err(Sm2Error::BadSignature(_))
-        ));
+        let e = other.verify(b"hello", &sig).unwrap_err();
+        assert_eq!(
+            e,
+            Sm2Error::Unverified {
+                id: "ALICE123@YAHOO.COM".into()
+            }
+        );
+        // The refusal names the ID it verified under, so a signer who used
+        // the default sees which one the key is registered with.
+        assert!(e.to_string().contains("\"ALICE123@YAHOO.COM\""), "{e}");
     }
 
     #[test]

@@ -50,6 +50,17 @@ pub enum EnvelopeError {
     /// BadSignature: the signature does not verify.
     #[error("signature by key {0:?} does not verify")]
     BadSignature(String),
+    /// Sm2Unverified: a well-formed SM2 signature that does not verify
+    /// under its key and the signer ID that key is registered with. The ID
+    /// is named: a signature made under another ID (most often the default
+    /// where the key states one, or the reverse) fails only here.
+    #[error("SM2 signature by key {key_id:?} does not verify under the key's signer ID {signer_id:?} (signed under another ID, by another key, or over another message)")]
+    Sm2Unverified {
+        /// key_id is the signature's key id.
+        key_id: String,
+        /// signer_id is the signer ID the key is registered with.
+        signer_id: String,
+    },
     /// UnknownKey: no public key is known for a signature's key id.
     #[error("no key is registered under key id {0:?}; every signature must be by a known key")]
     UnknownKey(String),
@@ -236,7 +247,7 @@ impl Envelope {
             });
         }
         if let PublicKey::Ed25519(k) = public_key {
-            let weak = VerifyingKey::from_bytes(k).map_or(true, |vk| vk.is_weak());
+            let weak = crate::crypto::decoded_ed25519(k).is_none_or(|vk| vk.is_weak());
             if weak {
                 return Err(EnvelopeError::BadSignature(s.key_id.clone()));
             }
@@ -247,7 +258,15 @@ impl Envelope {
                 &Envelope::pae(&self.payload_type, &self.payload),
                 &s.sig,
             )
-            .map_err(|_| EnvelopeError::BadSignature(s.key_id.clone()))
+            .map_err(|e| match e {
+                crate::crypto::SignatureError::Sm2(crate::crypto::Sm2Error::Unverified { id }) => {
+                    EnvelopeError::Sm2Unverified {
+                        key_id: s.key_id.clone(),
+                        signer_id: id,
+                    }
+                }
+                _ => EnvelopeError::BadSignature(s.key_id.clone()),
+            })
     }
 
     /// verify_all verifies every signature: each must be under a key id
