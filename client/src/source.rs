@@ -139,15 +139,11 @@ pub fn or_full(
     if let Some(got) = get(path)? {
         return Ok(Some(got));
     }
-    let Ok(t) = regledger::tlog::tile::Tile::parse(path) else {
+    let Some((t, full)) = regledger::tlog::tile::Tile::parse(path)
+        .ok()
+        .and_then(|t| Some((t, t.full_of()?)))
+    else {
         return Ok(None);
-    };
-    if t.is_full() {
-        return Ok(None);
-    }
-    let full = regledger::tlog::tile::Tile {
-        width: regledger::tlog::tile::TILE_WIDTH as u16,
-        ..t
     };
     let Some(data) = get(&full.path())? else {
         return Ok(None);

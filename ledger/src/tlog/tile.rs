@@ -181,6 +181,29 @@ impl Tile {
             ..*self
         }
     }
+
+    /// full_of returns the full tile a partial one is a prefix of (None for
+    /// a full tile).
+    pub fn full_of(&self) -> Option<Tile> {
+        (!self.is_full()).then_some(Tile {
+            width: TILE_WIDTH as u16,
+            ..*self
+        })
+    }
+}
+
+/// tiles_completed returns every tile (hash tiles at each level, entry
+/// and envelope bundles) that is full at `new_size` and was not at
+/// `old_size`: those whose partials become redundant (D28).
+pub fn tiles_completed(old_size: u64, new_size: u64) -> impl Iterator<Item = Tile> {
+    hash_tiles_for_size(old_size, new_size)
+        .into_iter()
+        .chain(
+            entry_tiles_for_size(old_size, new_size)
+                .into_iter()
+                .flat_map(|t| [t, t.envelopes()]),
+        )
+        .filter(Tile::is_full)
 }
 
 fn parse_small<T: std::str::FromStr>(s: &str) -> Option<T> {
@@ -492,6 +515,30 @@ mod tests {
     use super::*;
     use crate::tlog::memory::MemoryTree;
     use crate::tlog::tree::stored_hash_count;
+
+    #[test]
+    fn the_tiles_a_growth_completes() {
+        let t = |kind, n, width| Tile { kind, n, width };
+        assert_eq!(
+            t(TileKind::Entries, 3, 17).full_of(),
+            Some(t(TileKind::Entries, 3, 256))
+        );
+        assert_eq!(t(TileKind::Hash(1), 0, 256).full_of(), None);
+        let done: Vec<Tile> = tiles_completed(200, 300).collect();
+        assert_eq!(
+            done,
+            vec![
+                t(TileKind::Hash(0), 0, 256),
+                t(TileKind::Entries, 0, 256),
+                t(TileKind::Envelopes, 0, 256),
+            ]
+        );
+        assert_eq!(tiles_completed(256, 300).count(), 0, "nothing new is full");
+        assert_eq!(tiles_completed(300, 300).count(), 0);
+        // At 65,536 the level-1 tile 0 completes too.
+        assert!(tiles_completed(65_535, 65_536).any(|x| x == t(TileKind::Hash(1), 0, 256)));
+        assert!(tiles_completed(0, 65_536).all(|x| x.is_full()));
+    }
 
     #[test]
     fn a_partial_is_the_prefix_of_its_full_tile_and_a_damaged_full_is_refused() {

@@ -102,15 +102,11 @@ async fn read_or_full(
     if let Ok(data) = tokio::fs::read(file).await {
         return Ok(Some(data));
     }
-    let Ok(t) = regledger::tlog::tile::Tile::parse(&format!("tile/{path}")) else {
+    let Some((t, full)) = regledger::tlog::tile::Tile::parse(&format!("tile/{path}"))
+        .ok()
+        .and_then(|t| Some((t, t.full_of()?)))
+    else {
         return Ok(None);
-    };
-    if t.is_full() {
-        return Ok(None);
-    }
-    let full = regledger::tlog::tile::Tile {
-        width: regledger::tlog::tile::TILE_WIDTH as u16,
-        ..t
     };
     let Ok(data) = tokio::fs::read(tiles_dir.join(full.path())).await else {
         return Ok(None);

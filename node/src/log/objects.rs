@@ -337,14 +337,7 @@ impl ObjectTiles {
         if published <= old {
             return;
         }
-        let full = hash_tiles_for_size(old, published)
-            .into_iter()
-            .chain(
-                entry_tiles_for_size(old, published)
-                    .into_iter()
-                    .flat_map(|t| [t, t.envelopes()]),
-            )
-            .filter(Tile::is_full);
+        let full = regledger::tlog::tile::tiles_completed(old, published);
         for t in full {
             let (s3, dir) = (self.s3.clone(), self.path(&format!("{}.p", t.path())));
             let r = self.run(async move {

@@ -79,14 +79,7 @@ pub fn remove_partials(tiles_dir: &Path, old: u64, published: u64) -> std::io::R
     if published <= old {
         return Ok(0);
     }
-    let full = hash_tiles_for_size(old, published)
-        .into_iter()
-        .chain(
-            entry_tiles_for_size(old, published)
-                .into_iter()
-                .flat_map(|t| [t, t.envelopes()]),
-        )
-        .filter(Tile::is_full);
+    let full = regledger::tlog::tile::tiles_completed(old, published);
     let mut removed = 0;
     for t in full {
         // The partials of tile/L/N live in the directory tile/L/N.p.
