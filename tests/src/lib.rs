@@ -778,3 +778,38 @@ pub fn verify_status(
     let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out.status.code().unwrap(), v, p)
 }
+
+/// now_ms is the wall clock in Unix milliseconds (what the node stamps).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// operation_event is an operation event by `by` under agreement OA-1 of
+/// the testkit's setup, numbered `i`, that occurred a second ago.
+pub fn operation_event(by: &regledger::testkit::Party, i: u64) -> Envelope {
+    by.sign(
+        regledger::registry::EntryKind::OperationEvent,
+        &serde_json::json!({"agreement_id": "OA-1", "action": "access", "occurred_at_ms": now_ms() - 1000,
+                "actor": format!("svc-{i}"), "records": i, "personal_data_commitments": [regledger::testkit::DOC]}),
+    )
+}
+
+/// audit_from runs `regledger-verify --json audit` on the tiles `source`
+/// names (`--dir D` or `--url U`): exit code, report (Null if none), stderr.
+pub fn audit_from(source: &[&std::ffi::OsStr], log: &Path) -> (i32, Value, String) {
+    let out = Command::new(bin("regledger-verify"))
+        .args(["--json", "audit"])
+        .args(source)
+        .arg("--log")
+        .arg(log)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

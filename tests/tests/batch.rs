@@ -5,11 +5,9 @@
 //! same batch, and a batch whose shape is wrong (not an array, empty, too
 //! many or too large) is refused whole and writes nothing.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use regledger::entry::envelope::Envelope;
-use regledger::registry::{EntryKind, Role};
-use regledger::testkit::{Party, Testkit, DOC};
+use regledger::registry::Role;
+use regledger::testkit::{Party, Testkit};
 use regledger::HashSuite;
 use regledger_e2e::*;
 use serde_json::{json, Value};
@@ -35,22 +33,6 @@ fn setup(kit: &Testkit) -> Vec<Envelope> {
         .skip(1)
         .map(|s| s.envelope)
         .collect()
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-/// event is an operation event by `by` under agreement OA-1, numbered `i`.
-fn event(by: &Party, i: u64) -> Envelope {
-    by.sign(
-        EntryKind::OperationEvent,
-        &json!({"agreement_id": "OA-1", "action": "access", "occurred_at_ms": now_ms() - 1000,
-                "actor": format!("svc-{i}"), "records": i, "personal_data_commitments": [DOC]}),
-    )
 }
 
 fn array(envs: &[Envelope]) -> Vec<u8> {
@@ -100,17 +82,17 @@ fn every_envelope_of_a_batch_gets_its_own_answer_in_order_and_the_receipts_are_d
     let n_setup = envs.len();
     // The operator acts under OA-1, filed earlier in this same batch by
     // parties registered earlier in it: in-order sequencing makes it valid.
-    let e1 = event(&kit.operator, 1);
-    let e2 = event(&kit.operator, 2);
-    let mut forged = event(&kit.operator, 3);
+    let e1 = operation_event(&kit.operator, 1);
+    let e2 = operation_event(&kit.operator, 2);
+    let mut forged = operation_event(&kit.operator, 3);
     forged.signatures[0].sig[5] ^= 1;
     let stranger = Party::new("batch-stranger", "未登记单位", Role::Operator, 77);
     envs.extend([
         e1.clone(),
-        forged,              // bad signature by a registered key
-        e1.clone(),          // the same envelope twice: a replay
-        event(&stranger, 4), // a key nobody registered
-        e2.clone(),          // still fine after three bad ones
+        forged,                        // bad signature by a registered key
+        e1.clone(),                    // the same envelope twice: a replay
+        operation_event(&stranger, 4), // a key nobody registered
+        e2.clone(),                    // still fine after three bad ones
     ]);
     let mut body: Vec<Value> = envs.iter().map(Envelope::to_json).collect();
     // Not an envelope at all, and an envelope missing its signatures.
@@ -177,7 +159,7 @@ fn every_envelope_of_a_batch_gets_its_own_answer_in_order_and_the_receipts_are_d
     assert_eq!(logged_envelope(&node.url, e1_index), e1.to_json());
 
     // A single envelope still answers as before (a receipt object, no results).
-    let (code, single) = post(&node.url, &event(&kit.operator, 9));
+    let (code, single) = post(&node.url, &operation_event(&kit.operator, 9));
     assert_eq!(code, 200, "{single}");
     assert!(
         single["index"].as_u64().is_some() && single.get("results").is_none(),
@@ -194,7 +176,9 @@ fn ndjson_lines_are_answered_one_by_one_and_a_truncated_line_fails_alone() {
     assert!(statuses(&v).iter().all(|(s, _)| *s == 200), "{v}");
     // Now the operator's key is committed: a batch of its events is checked
     // before the queue, on every core, and a forged one is refused alone.
-    let mut events: Vec<Envelope> = (10..22).map(|i| event(&kit.operator, i)).collect();
+    let mut events: Vec<Envelope> = (10..22)
+        .map(|i| operation_event(&kit.operator, i))
+        .collect();
     events[4].signatures[0].sig[0] ^= 0x40;
     let (s, _, v) = post_batch(url, "application/json", array(&events));
     assert_eq!(s, 200, "{v}");
@@ -204,9 +188,9 @@ fn ndjson_lines_are_answered_one_by_one_and_a_truncated_line_fails_alone() {
     let before = tree_size(url);
 
     let (a, b, c) = (
-        event(&kit.operator, 1),
-        event(&kit.operator, 2),
-        event(&kit.operator, 3),
+        operation_event(&kit.operator, 1),
+        operation_event(&kit.operator, 2),
+        operation_event(&kit.operator, 3),
     );
     let b_line = b.to_json().to_string();
     // CRLF line ends and blank lines are tolerated; the middle line is cut

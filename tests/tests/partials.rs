@@ -8,33 +8,14 @@
 //! tile is an error, never a wrong prefix.
 
 use std::path::Path;
-use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use regledger::entry::envelope::Envelope;
-use regledger::registry::EntryKind;
-use regledger::testkit::{Party, Testkit, DOC};
+use regledger::testkit::Testkit;
 use regledger::HashSuite;
 use regledger_e2e::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const ORIGIN: &str = "regledger.test/partials";
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-/// event is an operation event by `by` under agreement OA-1, numbered `i`.
-fn event(by: &Party, i: u64) -> Envelope {
-    by.sign(
-        EntryKind::OperationEvent,
-        &json!({"agreement_id": "OA-1", "action": "access", "occurred_at_ms": now_ms() - 1000,
-                "actor": format!("svc-{i}"), "records": i, "personal_data_commitments": [DOC]}),
-    )
-}
 
 /// post_all POSTs `envs` as one batch and checks each was logged.
 fn post_all(url: &str, envs: &[Envelope]) {
@@ -49,26 +30,15 @@ fn post_all(url: &str, envs: &[Envelope]) {
     }
 }
 
-fn audit(source: &[&std::ffi::OsStr], log: &Path) -> (i32, String) {
-    let out = Command::new(bin("regledger-verify"))
-        .args(["--json", "audit"])
-        .args(source)
-        .arg("--log")
-        .arg(log)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 /// partial_dirs lists the `<N>.p` directories (each holds a tile's
 /// partials) under tile/<kind>/ of `tiles`.
+/// audit runs the audit on `source` and returns its exit code and output
+/// (report and stderr) as one text.
+fn audit(source: &[&std::ffi::OsStr], log: &Path) -> (i32, String) {
+    let (code, v, err) = audit_from(source, log);
+    (code, format!("{v}{err}"))
+}
+
 fn partial_dirs(tiles: &Path, kind: &str) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(tiles.join("tile").join(kind))
         .map(|d| {
@@ -110,7 +80,7 @@ fn partials_of_full_tiles_are_removed_and_still_served_and_readers_follow() {
         (0..n)
             .map(|_| {
                 *i += 1;
-                event(&kit.operator, *i)
+                operation_event(&kit.operator, *i)
             })
             .collect()
     };

@@ -6,7 +6,6 @@
 //! refused with nothing written, and a gap no prune names fails the audit.
 
 use std::path::Path;
-use std::process::Command;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -27,22 +26,6 @@ const ORIGIN: &str = "regledger.test/prune";
 
 fn audit(tiles: &Path, log: &Path) -> (i32, Value, String) {
     audit_from(&["--dir".as_ref(), tiles.as_os_str()], log)
-}
-
-/// audit_from runs the audit on the tiles `source` names (`--dir D` or `--url U`).
-fn audit_from(source: &[&std::ffi::OsStr], log: &Path) -> (i32, Value, String) {
-    let out = Command::new(bin("regledger-verify"))
-        .args(["--json", "audit"])
-        .args(source)
-        .arg("--log")
-        .arg(log)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// envelope_items returns the items of the full-or-partial envelope bundle
