@@ -403,7 +403,9 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
     };
     let store = Arc::new(
         store::Store::open_spec(&store_spec)
-            .map_err(|e| Failure::Usage(format!("{}: {e}", store_spec.describe())))?,
+            .map_err(|e| Failure::Usage(format!("{}: {e}", store_spec.describe())))?
+            // Full bundles become the store of record of their entries (D29).
+            .with_archive(&paths.tiles(), descriptor.suite),
     );
     if a.ha_lease_ms > 0 {
         let holder = a.node_id.clone().unwrap_or_else(|| a.listen.to_string());

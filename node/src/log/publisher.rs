@@ -196,6 +196,9 @@ impl Publisher {
         let tx = self.store.write()?;
         tx.set_published_checkpoint(size, &note)?;
         tx.set_tiles_size(size)?;
+        // The full bundles just made durable become the store of record
+        // of their entries (D29).
+        tx.archive_below(size)?;
         tx.commit()?;
         write_atomic(&self.tiles_dir.join("checkpoint"), note.as_bytes())?;
         // Status proofs at size N are made from this snapshot at N (D15).

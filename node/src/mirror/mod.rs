@@ -262,6 +262,7 @@ impl Mirror {
         drop(view);
         let tx = self.store.write()?;
         tx.set_tiles_size(size)?;
+        tx.archive_below(size)?;
         tx.commit()?;
         self.metrics.tree_size.store(size, Ordering::Relaxed);
         Ok(())
@@ -334,6 +335,7 @@ impl Mirror {
         }
         let tx = self.store.write()?;
         tx.set_tiles_size(size)?;
+        tx.archive_below(size)?;
         tx.commit()?;
         self.metrics.tree_size.store(size, Ordering::Relaxed);
         self.metrics
@@ -417,8 +419,13 @@ pub fn run_mirror(a: MirrorArgs) -> Result<(), Failure> {
     };
     check_data_dir(&a.data, &descriptor_json)?;
     let db = a.data.join("ledger.redb");
-    let store =
-        Arc::new(Store::open(&db).map_err(|e| Failure::Usage(format!("{}: {e}", db.display())))?);
+    // The mirror's full bundles are the store of record of its old
+    // entries, as a node's are (D29).
+    let store = Arc::new(
+        Store::open(&db)
+            .map_err(|e| Failure::Usage(format!("{}: {e}", db.display())))?
+            .with_archive(&a.data.join("tiles"), descriptor.suite),
+    );
     let metrics = Arc::new(Metrics::default());
     let latest = Arc::new(RwLock::new(Published::default()));
     let (notify, published) = watch::channel(0u64);

@@ -46,11 +46,13 @@
 //! The append contract, the one piece of logic the drivers share, is in
 //! `append.rs`.
 
+mod archive;
 mod cache;
 mod postgres;
 pub(crate) mod redb;
 
 pub use self::append::{gap_effects, Appender};
+pub use self::archive::Archive;
 
 use regledger::entry::leaf::LeafError;
 use regledger::registry::{StateKey, StateObject, StateReader};
@@ -138,6 +140,21 @@ pub enum StoreError {
         mine: i64,
         /// current is the leader's.
         current: i64,
+    },
+    /// Archive: an entry bundle that is the only copy of its entries (D29)
+    /// is missing or damaged; nothing is served from it.
+    #[error(
+        "storage: {path} (the only copy of entries {first}..{}, D29) is missing or damaged: {reason}; \
+         restore that file from a mirror, the bucket or a backup of tiles/ (docs/operator.md, \"Repairing tiles\")",
+        first + 256
+    )]
+    Archive {
+        /// path is the bundle's tile path.
+        path: String,
+        /// first is the index of its first entry.
+        first: u64,
+        /// reason says what is wrong with it.
+        reason: String,
     },
     /// Map: the stored state map is unreadable.
     #[error("storage: the state map: {0}")]
@@ -264,6 +281,19 @@ impl Store {
             }
             StoreSpec::Postgres(url) => Store::Postgres(PgStore::open(url)?),
         })
+    }
+
+    /// with_archive makes the full entry and envelope bundles in `tiles_dir`
+    /// the store of record of the entries they hold (D29): the redb driver
+    /// drops their rows ([`WriteTx::archive_below`]) and reads them from
+    /// the bundles, each checked against the tree. The PostgreSQL driver
+    /// keeps every row: its database is the copy that outlives a machine,
+    /// and each node's tile directory is only that node's.
+    pub fn with_archive(self, tiles_dir: &std::path::Path, suite: HashSuite) -> Store {
+        match self {
+            Store::Redb(s) => Store::Redb(s.with_archive(tiles_dir, suite)),
+            pg @ Store::Postgres(_) => pg,
+        }
     }
 
     /// read begins a read transaction: a consistent snapshot of the log.
@@ -727,6 +757,22 @@ impl WriteTx {
     /// The driver's error.
     pub fn set_published_checkpoint(&self, size: u64, note: &str) -> Result<(), StoreError> {
         each!(self, w => w.set_published_checkpoint(size, note))
+    }
+
+    /// archive_below drops the rows of the entries in full bundles below
+    /// `size` that the tile directory holds (D29; see
+    /// [`Store::with_archive`]), and returns the index below which entries
+    /// are archived (0: none; always 0 on PostgreSQL). Call it in the
+    /// transaction that records the tiles for `size` as durable.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn archive_below(&self, size: u64) -> Result<u64, StoreError> {
+        match self {
+            WriteTx::Redb(w) => w.archive_below(size),
+            WriteTx::Postgres(_) => Ok(0),
+        }
     }
 
     /// set_tiles_size records that the tile directory is complete for `size`.

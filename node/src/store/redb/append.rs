@@ -11,8 +11,8 @@ use regledger::tlog::tree::{stored_hash_count, stored_hashes_for_record, tree_ha
 use regledger::{Hash, HashSuite};
 
 use super::tables::{
-    decode_state, Hashes, MapNodes, CONTENT_IDS, ENVELOPES, HASHES, LEAVES, PRUNED, STATE,
-    STATE_MAP, SUBJECTS,
+    decode_state, meta_u64, Hashes, MapNodes, CONTENT_IDS, ENVELOPES, HASHES, LEAVES, META,
+    M_ARCHIVED, PRUNED, STATE, STATE_MAP, SUBJECTS,
 };
 use crate::store::append::stage_on;
 use crate::store::cache::TxCache;
@@ -38,19 +38,27 @@ pub struct RedbAppender<'tx> {
     content_ids: Table<'tx, [u8; 32], u64>,
     subjects: MultimapTable<'tx, &'static str, u64>,
     pruned: Table<'tx, u64, u64>,
+    /// archive holds the entries below `archived` (D29).
+    archive: Option<std::sync::Arc<crate::store::Archive>>,
+    archived: u64,
 }
 
 impl<'tx> RedbAppender<'tx> {
     /// open opens the tables (see [`super::RedbWrite::appender`]).
     pub(super) fn open(
-        tx: &'tx WriteTransaction,
+        w: &'tx mut super::RedbWrite,
         suite: HashSuite,
-        head: &'tx mut Head,
-        moved: &'tx mut bool,
-        failed: &'tx mut bool,
-        map_changes: &'tx mut Changes,
-        txc: &'tx mut TxCache,
     ) -> Result<RedbAppender<'tx>, StoreError> {
+        let super::RedbWrite {
+            tx,
+            head,
+            moved,
+            failed,
+            map_changes,
+            txc,
+            archive,
+        } = w;
+        let tx: &'tx WriteTransaction = tx;
         Ok(RedbAppender {
             suite,
             head,
@@ -67,6 +75,8 @@ impl<'tx> RedbAppender<'tx> {
             content_ids: tx.open_table(CONTENT_IDS)?,
             subjects: tx.open_multimap_table(SUBJECTS)?,
             pruned: tx.open_table(PRUNED)?,
+            archived: meta_u64(&tx.open_table(META)?, M_ARCHIVED)?,
+            archive: archive.clone(),
         })
     }
 
@@ -179,6 +189,13 @@ impl<'tx> RedbAppender<'tx> {
 
     /// envelope: see [`crate::store::Appender::envelope`].
     pub(in crate::store) fn envelope(&self, i: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(a) = self.archive.as_deref().filter(|_| i < self.archived) {
+            if self.pruned.get(i)?.is_some() {
+                return Ok(None);
+            }
+            let leaf = a.leaves(i, i + 1, &Hashes(&self.hashes))?;
+            return a.envelope(i, &leaf[0]);
+        }
         Ok(self.envelopes.get(i)?.map(|v| v.value().to_vec()))
     }
 

@@ -27,8 +27,10 @@ use regledger::{Hash, HashSuite};
 pub use append::RedbAppender;
 use tables::*;
 
+use super::archive::Archive;
 use super::cache::{StateCache, TxCache};
 use super::{Head, StoreError};
+use regledger::tlog::tile::TILE_WIDTH;
 
 /// Store is the open database. After an I/O error redb refuses every
 /// further transaction on that handle (its page cache may no longer match
@@ -46,7 +48,15 @@ pub struct RedbStore {
     pinned: RwLock<Option<Arc<super::ReadTx>>>,
     /// cache is the committed registry state in memory (store/cache.rs).
     cache: Arc<StateCache>,
+    /// archive is the tile directory that is the store of record of the
+    /// entries below [`M_ARCHIVED`] (D29); `None`: every entry stays a row.
+    archive: Option<Arc<Archive>>,
 }
+
+/// ARCHIVE_STEP is the most entries one [`RedbWrite::archive_below`] drops
+/// (64 bundles): a store written before D29 catches up over several
+/// publications instead of in one long transaction.
+const ARCHIVE_STEP: u64 = 64 * TILE_WIDTH;
 
 /// begin starts a durable write transaction (fsync at commit).
 fn begin(db: &Database, quick_repair: bool) -> Result<WriteTransaction, StoreError> {
@@ -79,7 +89,16 @@ impl RedbStore {
             quick_repair,
             pinned: RwLock::new(None),
             cache: Arc::default(),
+            archive: None,
         })
+    }
+
+    /// with_archive makes the full bundles in `tiles_dir` the store of
+    /// record of old entries (D29): [`RedbWrite::archive_below`] drops their
+    /// rows once they are there, and reads of them go to the bundles.
+    pub fn with_archive(mut self, tiles_dir: &Path, suite: HashSuite) -> RedbStore {
+        self.archive = Some(Arc::new(Archive::new(tiles_dir, suite)));
+        self
     }
 
     /// open_db opens the file (recovering after a crash) and makes sure every table exists.
@@ -128,11 +147,14 @@ impl RedbStore {
     /// [`StoreError::Database`].
     pub fn read(&self) -> Result<RedbRead, StoreError> {
         let txn = self.db()?.begin_read()?;
+        let meta = txn.open_table(META)?;
         Ok(RedbRead {
+            archived: meta_u64(&meta, M_ARCHIVED)?,
+            archive: self.archive.clone(),
+            meta,
             leaves: txn.open_table(LEAVES)?,
             hashes: txn.open_table(HASHES)?,
             state: txn.open_table(STATE)?,
-            meta: txn.open_table(META)?,
             envelopes: txn.open_table(ENVELOPES)?,
             map: txn.open_table(STATE_MAP)?,
             pruned: txn.open_table(PRUNED)?,
@@ -156,6 +178,7 @@ impl RedbStore {
             failed: false,
             map_changes: Default::default(),
             txc: self.cache.begin(head, 0),
+            archive: self.archive.clone(),
         })
     }
 
@@ -211,6 +234,10 @@ pub struct RedbRead {
     map: ReadOnlyTable<&'static [u8], &'static [u8]>,
     pruned: ReadOnlyTable<u64, u64>,
     txn: ReadTransaction,
+    /// archived is [`M_ARCHIVED`] in this snapshot; entries below it are
+    /// read from `archive`.
+    archived: u64,
+    archive: Option<Arc<Archive>>,
 }
 
 impl RedbRead {
@@ -238,7 +265,15 @@ impl RedbRead {
     ///
     /// [`StoreError::Database`].
     pub fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(a) = self.archive_of(index) {
+            return Ok(a.leaves(index, index + 1, &Hashes(&self.hashes))?.pop());
+        }
         Ok(self.leaves.get(index)?.map(|v| v.value().to_vec()))
+    }
+
+    /// archive_of is the archive that holds entry `index`, if it is archived (D29).
+    fn archive_of(&self, index: u64) -> Option<&Archive> {
+        self.archive.as_deref().filter(|_| index < self.archived)
     }
 
     /// envelope returns the envelope stored beside v2 leaf `index` (None
@@ -248,6 +283,13 @@ impl RedbRead {
     ///
     /// [`StoreError::Database`].
     pub fn envelope(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(a) = self.archive_of(index) {
+            if self.pruned_by(index)?.is_some() {
+                return Ok(None);
+            }
+            let leaf = a.leaves(index, index + 1, &Hashes(&self.hashes))?;
+            return a.envelope(index, &leaf[0]);
+        }
         Ok(self.envelopes.get(index)?.map(|v| v.value().to_vec()))
     }
 
@@ -318,6 +360,12 @@ impl RedbRead {
     /// [`StoreError::Database`].
     pub fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut out = Vec::new();
+        let mut start = start;
+        if let Some(a) = self.archive_of(start) {
+            let upto = end.min(self.archived);
+            out = a.leaves(start, upto, &Hashes(&self.hashes))?;
+            start = upto;
+        }
         for (want, kv) in (start..end).zip(self.leaves.range(start..end)?) {
             let (k, v) = kv?;
             if k.value() != want {
@@ -464,6 +512,8 @@ pub struct RedbWrite {
     map_changes: regledger::statemap::Changes,
     /// txc is this transaction's view of the state cache.
     txc: TxCache,
+    /// archive: see [`RedbStore::with_archive`].
+    archive: Option<Arc<Archive>>,
 }
 
 impl RedbWrite {
@@ -480,15 +530,7 @@ impl RedbWrite {
     ///
     /// [`StoreError::Database`].
     pub fn appender(&mut self, suite: HashSuite) -> Result<RedbAppender<'_>, StoreError> {
-        RedbAppender::open(
-            &self.tx,
-            suite,
-            &mut self.head,
-            &mut self.moved,
-            &mut self.failed,
-            &mut self.map_changes,
-            &mut self.txc,
-        )
+        RedbAppender::open(self, suite)
     }
 
     /// root_at returns the root of the first `size` leaves, this transaction's appends included.
@@ -537,6 +579,57 @@ impl RedbWrite {
     /// [`StoreError::Database`].
     pub fn set_tiles_size(&self, size: u64) -> Result<(), StoreError> {
         self.set_meta(M_TILES_SIZE, &size.to_be_bytes())
+    }
+
+    /// archive_below drops the leaf and envelope rows of the entries in
+    /// full bundles below `size` (at most [`ARCHIVE_STEP`] more each call),
+    /// bundle by bundle, each only once the tile directory holds it byte
+    /// for byte (D29). Call it once the tiles for `size` are durable. It
+    /// returns the new archived index; without an archive it drops
+    /// nothing and returns 0.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`]. A bundle that is not in the tile
+    /// directory as the rows say is not an error: its rows stay (logged),
+    /// and later bundles wait for it.
+    pub fn archive_below(&self, size: u64) -> Result<u64, StoreError> {
+        let Some(archive) = &self.archive else {
+            return Ok(0);
+        };
+        let mut meta = self.tx.open_table(META)?;
+        let from = meta_u64(&meta, M_ARCHIVED)?;
+        let target = (size.min(self.head.size) / TILE_WIDTH * TILE_WIDTH).min(from + ARCHIVE_STEP);
+        let mut leaves = self.tx.open_table(LEAVES)?;
+        let mut envelopes = self.tx.open_table(ENVELOPES)?;
+        let mut at = from;
+        while at < target {
+            let end = at + TILE_WIDTH;
+            let mut rows = Vec::with_capacity(TILE_WIDTH as usize);
+            for kv in leaves.range(at..end)? {
+                rows.push(kv?.1.value().to_vec());
+            }
+            let mut envs = Vec::with_capacity(TILE_WIDTH as usize);
+            for i in at..end {
+                envs.push(envelopes.get(i)?.map(|v| v.value().to_vec()));
+            }
+            if rows.len() as u64 != TILE_WIDTH {
+                return Err(StoreError::MissingLeaf(at + rows.len() as u64));
+            }
+            if let Err(e) = archive.holds(at / TILE_WIDTH, &rows, &envs) {
+                tracing::warn!("entries {at}..{end} stay in the database: {e}");
+                break;
+            }
+            for i in at..end {
+                leaves.remove(i)?;
+                envelopes.remove(i)?;
+            }
+            at = end;
+        }
+        if at > from {
+            meta.insert(M_ARCHIVED, at.to_be_bytes().as_slice())?;
+        }
+        Ok(at)
     }
 
     /// set_witness_checkpoint records `note` as the latest this node's witness endpoint cosigned.

@@ -60,6 +60,10 @@ pub(crate) const M_LAST_TIME: &str = "last_time_ms";
 pub(crate) const M_LAST_VERSION: &str = "last_leaf_version";
 /// M_CHECKPOINT is the latest published checkpoint note.
 pub(crate) const M_CHECKPOINT: &str = "checkpoint";
+/// M_ARCHIVED is the index below which leaves and envelopes are no longer
+/// rows of [`LEAVES`] and [`ENVELOPES`] but read from the full bundles of
+/// the tile directory (u64 BE, a multiple of 256; absent: 0; D29).
+pub(crate) const M_ARCHIVED: &str = "archived_below";
 /// M_TILES_SIZE is the tree size the tile directory is complete for (u64 BE).
 pub(crate) const M_TILES_SIZE: &str = "tiles_size";
 /// M_CONTENT_IDS_BUILT is, while a pre-D12 store is migrated, how many

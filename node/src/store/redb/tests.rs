@@ -2,7 +2,7 @@
 //! on-disk format of every named value, and the append path's guards.
 
 use super::*;
-use redb::{ReadableTable, TableHandle};
+use redb::{ReadableTable, ReadableTableMetadata, TableHandle};
 use regledger::testkit::{chain_v1 as chain, Testkit};
 use regledger::HashSuite;
 
@@ -296,4 +296,183 @@ fn named_values_keep_their_on_disk_format() {
     assert_eq!(v.cosigned_size("http://other.example").unwrap(), 0);
     assert_eq!(v.webhook_delivered("http://h.example").unwrap(), Some(17));
     assert_eq!(v.webhook_delivered("http://other.example").unwrap(), None);
+}
+
+/// Entry is a logged entry's leaf and envelope bytes.
+type Entry = (Vec<u8>, Vec<u8>);
+
+/// archived_log writes `n` v2 entries (real leaf and envelope hashes)
+/// through the store of `dir`, with its tiles in `dir/tiles`, and
+/// publishes them as the publisher does: tiles, then the tiles size and
+/// the archive in one transaction. It returns the store and each entry's
+/// (leaf, envelope).
+fn archived_log(dir: &Path, n: u64, archive: bool) -> (crate::store::Store, Vec<Entry>) {
+    use regledger::entry::leaf::{envelope_hash, Leaf};
+    let suite = HashSuite::Sha256;
+    let tiles = dir.join("tiles");
+    let store = crate::store::Store::open(&dir.join("ledger.redb"))
+        .unwrap()
+        .with_archive(&tiles, suite);
+    // Not operation events: each commits its content id to the state map,
+    // as a real log's genesis writes state (a v2 store without a map root
+    // is one from before the map, migrated at open).
+    let fx = Effects::new(regledger::registry::EntryKind::ObjectionFiled, "p");
+    let mut prev = Hash([0; 32]);
+    let mut out = Vec::new();
+    let mut tx = store.write().unwrap();
+    let mut a = tx.appender(suite).unwrap();
+    for i in 0..n {
+        let env = format!("envelope {i} {}", "x".repeat((i % 7) as usize)).into_bytes();
+        let cid = suite.digest(&[&env]).0;
+        let root = a.next_root(i, &fx, &cid).unwrap();
+        let leaf = Leaf::compact(i, 1000 + i, prev, root, envelope_hash(suite, &env)).to_bytes();
+        let lh = suite.leaf_hash(&leaf);
+        let c = EntryContext {
+            index: i,
+            integrated_time_ms: 1000 + i,
+            log_id: "store.test/archive".into(),
+        };
+        a.append_entry(&c, lh, &leaf, Some(&env), &fx, cid).unwrap();
+        prev = lh;
+        out.push((leaf, env));
+    }
+    drop(a);
+    tx.commit().unwrap();
+    let view = store.read().unwrap();
+    crate::log::tiles::write_tiles(&tiles, &view, 0, n).unwrap();
+    drop(view);
+    if !archive {
+        return (store, out);
+    }
+    let tx = store.write().unwrap();
+    tx.set_tiles_size(n).unwrap();
+    tx.archive_below(n).unwrap();
+    tx.commit().unwrap();
+    (store, out)
+}
+
+/// rows counts the LEAVES and ENVELOPES rows of the store.
+fn rows(store: &crate::store::Store) -> (u64, u64) {
+    let crate::store::Store::Redb(s) = store else {
+        unreachable!()
+    };
+    let r = s.db().unwrap().begin_read().unwrap();
+    (
+        r.open_table(LEAVES).unwrap().len().unwrap(),
+        r.open_table(ENVELOPES).unwrap().len().unwrap(),
+    )
+}
+
+#[test]
+fn full_bundles_become_the_store_of_record_and_every_read_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, entries) = archived_log(dir.path(), 600, true);
+    // Two full bundles archived: 512 rows of each kind gone, 88 left.
+    assert_eq!(rows(&store), (88, 88));
+    let r = store.read().unwrap();
+    for (i, (leaf, env)) in entries.iter().enumerate() {
+        let i = i as u64;
+        assert_eq!(r.leaf(i).unwrap().as_ref(), Some(leaf), "leaf {i}");
+        assert_eq!(r.envelope(i).unwrap().as_ref(), Some(env), "envelope {i}");
+    }
+    // Range reads across the archived edge.
+    let all: Vec<Vec<u8>> = entries.iter().map(|e| e.0.clone()).collect();
+    assert_eq!(r.leaves(250, 530).unwrap(), all[250..530].to_vec());
+    assert_eq!(r.leaves(0, 700).unwrap(), all);
+    assert_eq!(r.leaf(600).unwrap(), None);
+    drop(r);
+
+    // A flipped byte in an archived entry bundle is an error naming the
+    // file, never a wrong leaf; the other bundle still reads.
+    let bundle = dir.path().join("tiles/tile/entries/001");
+    let good = std::fs::read(&bundle).unwrap();
+    let mut bad = good.clone();
+    bad[40] ^= 1;
+    std::fs::write(&bundle, &bad).unwrap();
+    // A fresh store: nothing of the good bundle is cached.
+    drop(store);
+    let store = crate::store::Store::open(&dir.path().join("ledger.redb"))
+        .unwrap()
+        .with_archive(&dir.path().join("tiles"), HashSuite::Sha256);
+    let r = store.read().unwrap();
+    let e = r.leaf(256).unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Archive { path, first: 256, .. } if path == "tile/entries/001"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("only copy"), "{e}");
+    assert!(r.leaves(200, 300).is_err());
+    assert_eq!(r.leaf(255).unwrap().as_ref(), Some(&entries[255].0));
+    // Repaired from a copy: it reads again (the damaged one is not cached).
+    std::fs::write(&bundle, &good).unwrap();
+    assert_eq!(r.leaf(256).unwrap().as_ref(), Some(&entries[256].0));
+
+    // An envelope bundle whose item was swapped for another entry's.
+    let envs = dir.path().join("tiles/tile/envelopes/000");
+    let good_envs = std::fs::read(&envs).unwrap();
+    let items: Vec<Vec<u8>> = regledger::tlog::tile::decode_entry_bundle(&good_envs, 256)
+        .unwrap()
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut swapped = items.clone();
+    swapped.swap(3, 4);
+    let refs: Vec<&[u8]> = swapped.iter().map(Vec::as_slice).collect();
+    std::fs::write(
+        &envs,
+        regledger::tlog::tile::encode_entry_bundle(&refs).unwrap(),
+    )
+    .unwrap();
+    let e = r.envelope(3).unwrap_err();
+    assert!(matches!(e, StoreError::Archive { .. }), "{e}");
+    // A missing bundle is the same error.
+    std::fs::remove_file(&envs).unwrap();
+    assert!(matches!(
+        r.envelope(10).unwrap_err(),
+        StoreError::Archive { .. }
+    ));
+}
+
+#[test]
+fn rows_stay_until_the_tile_directory_holds_them_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    // 300 entries: bundle 0 archived, nothing else full.
+    let (store, _) = archived_log(dir.path(), 300, true);
+    assert_eq!(rows(&store), (44, 44));
+    // A second archive call archives nothing more (no new full bundle).
+    let tx = store.write().unwrap();
+    assert_eq!(tx.archive_below(300).unwrap(), 256);
+    tx.commit().unwrap();
+    assert_eq!(rows(&store), (44, 44));
+
+    // A bundle missing from the tile directory, or different from the
+    // rows, keeps its rows, and later bundles wait for it.
+    for damage in ["missing", "different"] {
+        let dir2 = tempfile::tempdir().unwrap();
+        let (store2, _) = archived_log(dir2.path(), 600, false);
+        let b0 = dir2.path().join("tiles/tile/entries/000");
+        match damage {
+            "missing" => std::fs::remove_file(&b0).unwrap(),
+            _ => {
+                let mut b = std::fs::read(&b0).unwrap();
+                b[10] ^= 1;
+                std::fs::write(&b0, b).unwrap();
+            }
+        }
+        let tx = store2.write().unwrap();
+        assert_eq!(tx.archive_below(600).unwrap(), 0, "{damage}");
+        tx.commit().unwrap();
+        assert_eq!(rows(&store2), (600, 600), "{damage}");
+        // Asked past the log's end, it archives only what is there.
+        let tx = store2.write().unwrap();
+        assert_eq!(tx.archive_below(1 << 20).unwrap(), 0, "{damage}");
+        drop(tx);
+    }
+
+    // A store opened without an archive never drops rows.
+    let dir3 = tempfile::tempdir().unwrap();
+    let plain = crate::store::Store::open(&dir3.path().join("ledger.redb")).unwrap();
+    let tx = plain.write().unwrap();
+    assert_eq!(tx.archive_below(1 << 20).unwrap(), 0);
+    tx.commit().unwrap();
 }

@@ -1,0 +1,212 @@
+//! The tile directory as the store of record of old entries (D29).
+//!
+//! A full entry bundle (`tile/entries/<N>`) and its envelope bundle
+//! (`tile/envelopes/<N>`) hold the same bytes as the store's leaf and
+//! envelope rows of entries `256·N .. 256·N+256`. Once both are durable and
+//! read back equal to the rows, the redb driver drops the rows
+//! ([`super::WriteTx::archive_below`]) and reads those entries here: each
+//! entry is then stored once, in the form clients already read (Tessera and
+//! Sunlight keep their entries only in the tiles, too).
+//!
+//! What is read here is checked before it is returned, so a damaged or
+//! replaced bundle is an error ([`StoreError::Archive`]) and never a wrong
+//! entry: a leaf must hash to the stored leaf hash the tree was built from
+//! (the store keeps every stored hash), and an envelope to its leaf's
+//! envelope hash. A pruned envelope (D22) is an empty item, as it is in the
+//! published bundle.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use regledger::entry::leaf::Leaf;
+use regledger::tlog::tile::{decode_entry_bundle, Tile, TileKind, TILE_WIDTH};
+use regledger::tlog::tree::{stored_hash_index, HashReader};
+use regledger::HashSuite;
+
+use super::StoreError;
+
+/// CACHED is how many decoded bundles of each kind an archive keeps: a
+/// page of the public site or a range read touches one or two.
+const CACHED: usize = 8;
+
+/// Items is one decoded full bundle: 256 items.
+type Items = Arc<Vec<Vec<u8>>>;
+
+/// Archive reads archived entries from a tile directory.
+pub struct Archive {
+    dir: PathBuf,
+    suite: HashSuite,
+    cache: Mutex<Vec<(bool, u64, Items)>>,
+}
+
+impl Archive {
+    /// new is the archive in tile directory `dir` of a log hashed with `suite`.
+    pub fn new(dir: &Path, suite: HashSuite) -> Archive {
+        Archive {
+            dir: dir.to_path_buf(),
+            suite,
+            cache: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// bundle_path is the tile path of full bundle `n` (envelopes or entries).
+    fn bundle_tile(n: u64, envelopes: bool) -> Tile {
+        let t = Tile {
+            kind: TileKind::Entries,
+            n,
+            width: TILE_WIDTH as u16,
+        };
+        if envelopes {
+            t.envelopes()
+        } else {
+            t
+        }
+    }
+
+    /// damaged is the error for bundle `n` that is missing or unreadable.
+    fn damaged(n: u64, envelopes: bool, reason: impl Into<String>) -> StoreError {
+        StoreError::Archive {
+            path: Self::bundle_tile(n, envelopes).path(),
+            first: n * TILE_WIDTH,
+            reason: reason.into(),
+        }
+    }
+
+    /// read_raw reads and splits full bundle `n` from disk, uncached.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Archive`]: the file is missing, unreadable or not 256 items.
+    fn read_raw(&self, n: u64, envelopes: bool) -> Result<Vec<Vec<u8>>, StoreError> {
+        let path = self.dir.join(Self::bundle_tile(n, envelopes).path());
+        let data = std::fs::read(&path).map_err(|e| Self::damaged(n, envelopes, e.to_string()))?;
+        let items = decode_entry_bundle(&data, TILE_WIDTH as usize)
+            .map_err(|e| Self::damaged(n, envelopes, e.to_string()))?;
+        Ok(items.into_iter().map(<[u8]>::to_vec).collect())
+    }
+
+    /// items returns full bundle `n`, through the cache.
+    fn items(&self, n: u64, envelopes: bool) -> Result<Items, StoreError> {
+        if let Some((_, _, it)) = self
+            .cache
+            .lock()
+            .expect("archive cache")
+            .iter()
+            .find(|(e, m, _)| *e == envelopes && *m == n)
+        {
+            return Ok(it.clone());
+        }
+        let it: Items = Arc::new(self.read_raw(n, envelopes)?);
+        let mut c = self.cache.lock().expect("archive cache");
+        if c.iter().filter(|(e, _, _)| *e == envelopes).count() >= CACHED {
+            if let Some(pos) = c.iter().position(|(e, _, _)| *e == envelopes) {
+                c.remove(pos);
+            }
+        }
+        c.push((envelopes, n, it.clone()));
+        Ok(it)
+    }
+
+    /// leaves returns the archived leaves `start..end`, each checked against
+    /// its stored leaf hash in `hashes`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Archive`] if a bundle is missing or damaged, or a
+    /// hash cannot be read.
+    pub fn leaves(
+        &self,
+        start: u64,
+        end: u64,
+        hashes: &(impl HashReader + ?Sized),
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let indexes: Vec<u64> = (start..end).map(|i| stored_hash_index(0, i)).collect();
+        let want = hashes.read_hashes(&indexes)?;
+        let mut out = Vec::with_capacity(indexes.len());
+        for (i, want) in (start..end).zip(want) {
+            let n = i / TILE_WIDTH;
+            let items = self.items(n, false)?;
+            let leaf = &items[(i % TILE_WIDTH) as usize];
+            if self.suite.leaf_hash(leaf) != want {
+                self.forget(n, false);
+                return Err(Self::damaged(
+                    n,
+                    false,
+                    format!("entry {i} does not hash to the tree's leaf hash"),
+                ));
+            }
+            out.push(leaf.clone());
+        }
+        Ok(out)
+    }
+
+    /// envelope returns the archived envelope of entry `i`, whose leaf
+    /// bytes are `leaf` (already checked): `None` for a v1 leaf (which holds
+    /// its own) and for a pruned one (an empty item).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Archive`] if the bundle is missing or damaged, or
+    /// the item does not hash to the leaf's envelope hash.
+    pub fn envelope(&self, i: u64, leaf: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let n = i / TILE_WIDTH;
+        let parsed =
+            Leaf::parse(leaf).map_err(|source| StoreError::BadLeaf { index: i, source })?;
+        let Some(want) = parsed.envelope_hash() else {
+            // v1: no envelope bundle needs to exist for an all-v1 bundle.
+            return Ok(None);
+        };
+        let items = self.items(n, true)?;
+        let item = &items[(i % TILE_WIDTH) as usize];
+        if item.is_empty() {
+            return Ok(None);
+        }
+        if regledger::entry::leaf::envelope_hash(self.suite, item) != want {
+            self.forget(n, true);
+            return Err(Self::damaged(
+                n,
+                true,
+                format!("the envelope of entry {i} does not hash to its leaf's envelope hash"),
+            ));
+        }
+        Ok(Some(item.clone()))
+    }
+
+    /// forget drops bundle `n` from the cache (it was found damaged: the
+    /// next read goes to the disk again, where it may have been repaired).
+    fn forget(&self, n: u64, envelopes: bool) {
+        self.cache
+            .lock()
+            .expect("archive cache")
+            .retain(|(e, m, _)| !(*e == envelopes && *m == n));
+    }
+
+    /// holds checks that bundle `n` on disk holds exactly `leaves` and
+    /// `envelopes` (`None`: an empty item), the rows the store is about to
+    /// drop: what it drops must be readable here first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Archive`] saying what differs.
+    pub fn holds(
+        &self,
+        n: u64,
+        leaves: &[Vec<u8>],
+        envelopes: &[Option<Vec<u8>>],
+    ) -> Result<(), StoreError> {
+        if self.read_raw(n, false)? != leaves {
+            return Err(Self::damaged(n, false, "differs from the stored leaves"));
+        }
+        let has_v2 = leaves
+            .iter()
+            .any(|l| l.first() == Some(&regledger::entry::leaf::LEAF_V2));
+        if has_v2 {
+            let on_disk = self.read_raw(n, true)?;
+            let stored = envelopes.iter().map(|e| e.as_deref().unwrap_or_default());
+            if !on_disk.iter().map(Vec::as_slice).eq(stored) {
+                return Err(Self::damaged(n, true, "differs from the stored envelopes"));
+            }
+        }
+        Ok(())
+    }
+}
