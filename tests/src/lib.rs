@@ -787,6 +787,91 @@ pub fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// post_all POSTs `envs` as one batch (`POST /v1/entries`, a JSON array)
+/// and checks each was logged.
+pub fn post_all(url: &str, envs: &[Envelope]) {
+    let body = Value::Array(envs.iter().map(Envelope::to_json).collect())
+        .to_string()
+        .into_bytes();
+    let (s, _, t) = post_to(&format!("{url}/v1/entries"), "application/json", body);
+    assert_eq!(s, 200, "{t}");
+    let v: Value = serde_json::from_str(&t).unwrap();
+    for r in v["results"].as_array().unwrap() {
+        assert!(r["problem"].is_null(), "{r}");
+    }
+}
+
+/// Prunable is a log with an operation agreement whose retention ran out:
+/// its operation events (`ops`, their envelopes `op_envs`) and its
+/// termination (`terminated`).
+pub struct Prunable {
+    /// ops are the indexes of the operation events.
+    pub ops: Vec<u64>,
+    /// op_envs are their envelopes.
+    pub op_envs: Vec<Envelope>,
+    /// terminated is the index of the agreement's termination.
+    pub terminated: u64,
+}
+
+/// prunable appends a [`Prunable`] agreement with `n` operation events to
+/// the node at `url` (set up).
+pub fn prunable(url: &str, kit: &regledger::testkit::Testkit, n: u64) -> Prunable {
+    // An operation agreement that ran from 250 days ago, terminated a
+    // retention period (6 months, Guangxi Art. 12(3)) ago: its logs may go today.
+    let today = kit.today();
+    let days = |n: i64| today.add_days(n).unwrap();
+    let ended: regledger::registry::calendar::Date = (150..=200)
+        .map(|b| days(-b))
+        .find(|d| d.add_months(6).unwrap() <= today)
+        .unwrap();
+    let (code, r) = post(
+        url,
+        &kit.agency.sign(
+            regledger::registry::EntryKind::AgreementFiled,
+            &serde_json::json!({"id": "OA-P", "agreement_type": "operation-agreement", "parties": [kit.agency.id, kit.operator.id],
+                    "grantee": kit.operator.id, "scope": ["R-GX-TRANSPORT-001"], "signed_on": days(-250),
+                    "term_start": days(-250), "term_end": days(400), "document_title": "公共数据资源授权运营协议",
+                    "document_blake3": regledger::testkit::DOC}),
+        ),
+    );
+    assert_eq!(code, 200, "{r}");
+    let t0 = (days(-230).days_since_epoch() as u64) * 86_400_000 + 7_200_000;
+    let mut ops = Vec::new();
+    let mut op_envs = Vec::new();
+    for k in 0..n {
+        let env = kit.operator.sign(
+            regledger::registry::EntryKind::OperationEvent,
+            &serde_json::json!({"agreement_id": "OA-P", "action": "access", "occurred_at_ms": t0 + k, "actor": "svc-prune", "records": k}),
+        );
+        let (code, r) = post(url, &env);
+        assert_eq!(code, 200, "{r}");
+        ops.push(r["index"].as_u64().unwrap());
+        op_envs.push(env);
+    }
+    let (code, r) = post(
+        url,
+        &kit.agency.sign(
+            regledger::registry::EntryKind::AgreementTerminated,
+            &serde_json::json!({"id": "OA-P", "reason": "voluntary-exit", "detail": "运营机构主动退出", "effective_on": ended}),
+        ),
+    );
+    assert_eq!(code, 200, "{r}");
+    let terminated = r["index"].as_u64().unwrap();
+    Prunable {
+        ops,
+        op_envs,
+        terminated,
+    }
+}
+
+/// prune is a `retention-pruned` envelope signed by `who`.
+pub fn prune(who: &regledger::testkit::Party, agreement: &str, entries: &[u64]) -> Envelope {
+    who.sign(
+        regledger::registry::EntryKind::RetentionPruned,
+        &serde_json::json!({"agreement_id": agreement, "entries": entries}),
+    )
+}
+
 /// operation_event is an operation event by `by` under agreement OA-1 of
 /// the testkit's setup, numbered `i`, that occurred a second ago.
 pub fn operation_event(by: &regledger::testkit::Party, i: u64) -> Envelope {

@@ -13,22 +13,8 @@ use regledger::entry::envelope::Envelope;
 use regledger::testkit::Testkit;
 use regledger::HashSuite;
 use regledger_e2e::*;
-use serde_json::Value;
 
 const ORIGIN: &str = "regledger.test/partials";
-
-/// post_all POSTs `envs` as one batch and checks each was logged.
-fn post_all(url: &str, envs: &[Envelope]) {
-    let body = Value::Array(envs.iter().map(Envelope::to_json).collect())
-        .to_string()
-        .into_bytes();
-    let (s, _, t) = post_to(&format!("{url}/v1/entries"), "application/json", body);
-    assert_eq!(s, 200, "{t}");
-    let v: Value = serde_json::from_str(&t).unwrap();
-    for r in v["results"].as_array().unwrap() {
-        assert!(r["problem"].is_null(), "{r}");
-    }
-}
 
 /// partial_dirs lists the `<N>.p` directories (each holds a tile's
 /// partials) under tile/<kind>/ of `tiles`.

@@ -9,10 +9,8 @@ use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::entry::envelope::Envelope;
-use regledger::registry::calendar::Date;
 use regledger::registry::EntryKind;
-use regledger::testkit::{Testkit, DOC};
+use regledger::testkit::Testkit;
 use regledger::tlog::checkpoint::Checkpoint;
 use regledger::tlog::note::Note;
 use regledger::tlog::proof::verify_inclusion;
@@ -83,74 +81,6 @@ fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
         }
     }
     out
-}
-
-/// Prunable is a log with an operation agreement whose retention ran out:
-/// its operation events (`ops`, their envelopes `op_envs`) and its
-/// termination (`terminated`).
-struct Prunable {
-    ops: Vec<u64>,
-    op_envs: Vec<Envelope>,
-    terminated: u64,
-}
-
-/// prunable appends a [`Prunable`] agreement with `n` operation events to
-/// the node at `url` (set up).
-fn prunable(url: &str, kit: &Testkit, n: u64) -> Prunable {
-    // An operation agreement that ran from 250 days ago, terminated a
-    // retention period (6 months, Guangxi Art. 12(3)) ago: its logs may go today.
-    let today = kit.today();
-    let days = |n: i64| today.add_days(n).unwrap();
-    let ended: Date = (150..=200)
-        .map(|b| days(-b))
-        .find(|d| d.add_months(6).unwrap() <= today)
-        .unwrap();
-    let (code, r) = post(
-        url,
-        &kit.agency.sign(
-            EntryKind::AgreementFiled,
-            &json!({"id": "OA-P", "agreement_type": "operation-agreement", "parties": [kit.agency.id, kit.operator.id],
-                    "grantee": kit.operator.id, "scope": ["R-GX-TRANSPORT-001"], "signed_on": days(-250),
-                    "term_start": days(-250), "term_end": days(400), "document_title": "公共数据资源授权运营协议",
-                    "document_blake3": DOC}),
-        ),
-    );
-    assert_eq!(code, 200, "{r}");
-    let t0 = (days(-230).days_since_epoch() as u64) * 86_400_000 + 7_200_000;
-    let mut ops = Vec::new();
-    let mut op_envs = Vec::new();
-    for k in 0..n {
-        let env = kit.operator.sign(
-            EntryKind::OperationEvent,
-            &json!({"agreement_id": "OA-P", "action": "access", "occurred_at_ms": t0 + k, "actor": "svc-prune", "records": k}),
-        );
-        let (code, r) = post(url, &env);
-        assert_eq!(code, 200, "{r}");
-        ops.push(r["index"].as_u64().unwrap());
-        op_envs.push(env);
-    }
-    let (code, r) = post(
-        url,
-        &kit.agency.sign(
-            EntryKind::AgreementTerminated,
-            &json!({"id": "OA-P", "reason": "voluntary-exit", "detail": "运营机构主动退出", "effective_on": ended}),
-        ),
-    );
-    assert_eq!(code, 200, "{r}");
-    let terminated = r["index"].as_u64().unwrap();
-    Prunable {
-        ops,
-        op_envs,
-        terminated,
-    }
-}
-
-/// prune is a `retention-pruned` envelope signed by `who`.
-fn prune(who: &regledger::testkit::Party, agreement: &str, entries: &[u64]) -> Envelope {
-    who.sign(
-        EntryKind::RetentionPruned,
-        &json!({"agreement_id": agreement, "entries": entries}),
-    )
 }
 
 #[test]

@@ -13,7 +13,8 @@
 //! entry: a leaf must hash to the stored leaf hash the tree was built from
 //! (the store keeps every stored hash), and an envelope to its leaf's
 //! envelope hash. A pruned envelope (D22) is an empty item, as it is in the
-//! published bundle.
+//! published bundle; the store answers "pruned" from its own `pruned`
+//! table, so an empty item for an entry no prune names is damage too.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -142,7 +143,8 @@ impl Archive {
 
     /// envelope returns the archived envelope of entry `i`, whose leaf
     /// bytes are `leaf` (already checked): `None` for a v1 leaf (which holds
-    /// its own) and for a pruned one (an empty item).
+    /// its own). Ask only for an entry no prune dropped (the store's
+    /// `pruned` table says so; its item is empty on disk).
     ///
     /// # Errors
     ///
@@ -159,7 +161,15 @@ impl Archive {
         let items = self.items(n, true)?;
         let item = &items[(i % TILE_WIDTH) as usize];
         if item.is_empty() {
-            return Ok(None);
+            // The caller asks only for entries the store holds no prune
+            // of: an empty item is then a lost envelope (a tile directory
+            // older or newer than the database, say), not "pruned".
+            self.forget(n, true);
+            return Err(Self::damaged(
+                n,
+                true,
+                format!("the envelope of entry {i} is empty, and no prune of it is logged"),
+            ));
         }
         if regledger::entry::leaf::envelope_hash(self.suite, item) != want {
             self.forget(n, true);

@@ -425,6 +425,18 @@ fn full_bundles_become_the_store_of_record_and_every_read_is_checked() {
     .unwrap();
     let e = r.envelope(3).unwrap_err();
     assert!(matches!(e, StoreError::Archive { .. }), "{e}");
+    // An empty item where no prune is logged is a lost envelope, not "pruned".
+    let mut emptied = items.clone();
+    emptied[5].clear();
+    let refs: Vec<&[u8]> = emptied.iter().map(Vec::as_slice).collect();
+    std::fs::write(
+        &envs,
+        regledger::tlog::tile::encode_entry_bundle(&refs).unwrap(),
+    )
+    .unwrap();
+    let e = r.envelope(5).unwrap_err();
+    assert!(e.to_string().contains("no prune of it"), "{e}");
+    assert_eq!(r.envelope(6).unwrap().as_ref(), Some(&entries[6].1));
     // A missing bundle is the same error.
     std::fs::remove_file(&envs).unwrap();
     assert!(matches!(
