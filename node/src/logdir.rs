@@ -2,7 +2,7 @@
 //!
 //! Layout: `ledger.redb` (all durable state), `log.json` (the public log
 //! descriptor), `keys/log.key` and `keys/authority.key` (C2SP signer keys,
-//! mode 0600), `tiles/` (derived; rebuilt from the database when missing).
+//! mode 0600), `tiles/` (the tiles; with the embedded store, its full bundles are the only copy of their entries, D29).
 
 use std::fs;
 use std::io::Write;

@@ -300,7 +300,8 @@ impl Mirror {
         Ok(())
     }
 
-    /// load restores the accepted checkpoint and repairs the tile directory (derived data) at start.
+    /// load restores the accepted checkpoint and rewrites the tile directory's right edge at start
+    /// (its full bundles are the store of record of their entries, D29: a missing one is an error).
     ///
     /// # Errors
     ///
