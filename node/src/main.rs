@@ -20,6 +20,7 @@ mod log;
 mod logdir;
 mod metrics;
 mod mirror;
+mod repair;
 mod site;
 mod store;
 mod witness;
@@ -65,6 +66,9 @@ enum Cmd {
     Sign(keysigner::SignArgs),
     /// Write an SM2 key file as PKCS#8 PEM (<out>.pem) and its public key as SubjectPublicKeyInfo PEM (<out>.pub.pem).
     PemExport(keyfile::PemExportArgs),
+    /// Check the archived entry and envelope bundles (the only copy of old entries, D29) of a
+    /// stopped node against the tree; `--repair-from URL` fetches, verifies and rewrites damaged ones.
+    CheckTiles(repair::CheckTilesArgs),
 }
 
 #[derive(clap::Args)]
@@ -241,6 +245,7 @@ fn main() -> ExitCode {
         Cmd::PemImport(a) => keyfile::pem_import(a),
         Cmd::Sign(a) => keysigner::sign(a),
         Cmd::PemExport(a) => keyfile::pem_export(a),
+        Cmd::CheckTiles(a) => repair::check_tiles(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -646,6 +646,16 @@ impl ReadTx {
         each!(self, r => r.tiles_size())
     }
 
+    /// archived_below is the index below which entries are read from the
+    /// tile directory's full bundles (D29; see [`Store::with_archive`]):
+    /// always a multiple of 256, and 0 on PostgreSQL, which keeps every row.
+    pub fn archived_below(&self) -> u64 {
+        match self {
+            ReadTx::Redb(r) => r.archived_below(),
+            ReadTx::Postgres(_) => 0,
+        }
+    }
+
     /// witness_checkpoint returns the latest checkpoint this node's witness endpoint cosigned.
     ///
     /// # Errors

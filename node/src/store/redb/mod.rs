@@ -271,6 +271,12 @@ impl RedbRead {
         Ok(self.leaves.get(index)?.map(|v| v.value().to_vec()))
     }
 
+    /// archived_below is [`M_ARCHIVED`] in this snapshot: entries below it
+    /// are read from the archive (D29).
+    pub fn archived_below(&self) -> u64 {
+        self.archived
+    }
+
     /// archive_of is the archive that holds entry `index`, if it is archived (D29).
     fn archive_of(&self, index: u64) -> Option<&Archive> {
         self.archive.as_deref().filter(|_| index < self.archived)
