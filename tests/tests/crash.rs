@@ -1,4 +1,5 @@
 //! Crash campaign (short form; CI runs it): clients submit concurrently,
+//! single envelopes and batches,
 //! the node is killed with SIGKILL at a random moment, restarted, and
 //! checked: every acknowledged entry is at its index with identical bytes,
 //! and every checkpoint served before the kill is consistent with the tree
@@ -51,6 +52,42 @@ fn sigkill_on_postgres_loses_no_acknowledged_entry_and_never_forks() {
     campaign(cycles(2), Some(&pg.fresh_db()));
 }
 
+/// BATCH is the size of the batch clients' requests.
+const BATCH: usize = 32;
+
+/// submit POSTs `envs` (one: a single submission; more: one batch) and
+/// returns the receipts the node sent: position in `envs`, index, leaf hash.
+fn submit(url: &str, envs: &[regledger::entry::envelope::Envelope]) -> Vec<(usize, u64, String)> {
+    let receipt =
+        |v: &serde_json::Value| Some((v["index"].as_u64()?, v["leaf_hash"].as_str()?.to_string()));
+    if let [env] = envs {
+        return match post_raw(url, "", env.to_json().to_string().into_bytes()) {
+            (200, v) => receipt(&v).map(|(i, h)| (0, i, h)).into_iter().collect(),
+            _ => Vec::new(),
+        };
+    }
+    let body = serde_json::Value::Array(envs.iter().map(|e| e.to_json()).collect())
+        .to_string()
+        .into_bytes();
+    let (status, _, text) = post_to(&format!("{url}/v1/entries"), "application/json", body);
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    if status != 200 {
+        return Vec::new();
+    }
+    v["results"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .enumerate()
+                .filter(|(_, r)| r["status"] == 200)
+                .filter_map(|(k, r)| receipt(&r["receipt"]).map(|(i, h)| (k, i, h)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// campaign runs `cycles` kill-and-restart cycles on a node whose store is
 /// `store` (`--store`; `None`: redb).
 fn campaign(cycles: usize, store: Option<&str>) {
@@ -88,18 +125,28 @@ fn campaign(cycles: usize, store: Option<&str>) {
             let base = seq + (c as u64) * 1_000_000;
             threads.push(std::thread::spawn(move || {
                 let mut i = 0u64;
+                // Clients 0–3 submit one envelope per request; clients 4
+                // and 5 submit batches of BATCH (the batch API, issue 18),
+                // each receipt acknowledged on its own.
+                let per_request = if c < 4 { 1 } else { BATCH };
                 while !stop.load(Ordering::Relaxed) {
-                    let env = kit.business.sign(
-                        EntryKind::OperationEvent,
-                        &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": now_ms() - 1000, "actor": format!("c{cycle}-{}", base + i),
-                                "records": i, "personal_data_commitments": [DOC]}),
-                    );
-                    i += 1;
-                    let body = env.to_json().to_string().into_bytes();
-                    let r = std::panic::catch_unwind(|| post_raw(&url, "", body));
-                    match r {
-                        Ok((200, v)) => acked.lock().unwrap().push((v["index"].as_u64().unwrap(), v["leaf_hash"].as_str().unwrap().to_string(), B64.encode(env.to_bytes()))),
-                        _ => std::thread::sleep(Duration::from_millis(20)),
+                    let envs: Vec<_> = (0..per_request)
+                        .map(|_| {
+                            i += 1;
+                            kit.business.sign(
+                                EntryKind::OperationEvent,
+                                &json!({"agreement_id": "SA-1", "action": "access", "occurred_at_ms": now_ms() - 1000, "actor": format!("c{cycle}-{}", base + i),
+                                        "records": i, "personal_data_commitments": [DOC]}),
+                            )
+                        })
+                        .collect();
+                    let receipts = std::panic::catch_unwind(|| submit(&url, &envs)).unwrap_or_default();
+                    if receipts.is_empty() {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    let mut a = acked.lock().unwrap();
+                    for (k, index, leaf_hash) in receipts {
+                        a.push((index, leaf_hash, B64.encode(envs[k].to_bytes())));
                     }
                 }
             }));

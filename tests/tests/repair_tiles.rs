@@ -135,12 +135,12 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
     assert!(err.contains("--repair-from"), "{err}");
 
     // The running node answers a 5xx naming the file, never wrong data:
-    // a leaf it cannot read is 503 storage-unavailable, an envelope that
-    // does not open with its leaf 500 internal; both say what to restore.
+    // an archived leaf or envelope it cannot read is 500 damaged-tile (a
+    // retry does not help; restoring the file does), saying what to restore.
     node.restart();
     for (index, path, status, code) in [
-        (300, "tile/entries/001", 503, "storage-unavailable"),
-        (100, "tile/envelopes/000", 500, "internal"),
+        (300, "tile/entries/001", 500, "damaged-tile"),
+        (100, "tile/envelopes/000", 500, "damaged-tile"),
     ] {
         let (s, body) = get_text(&format!("{url}/v1/entries/{index}")).unwrap();
         assert_eq!(s, status, "{index}: {body}");

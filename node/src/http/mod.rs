@@ -142,6 +142,25 @@ pub(super) fn internal(e: impl std::fmt::Display) -> Response {
     )
 }
 
+/// store_failure answers a failed read of the store: `500 damaged-tile`
+/// for an archived entry whose bundle is missing or damaged (D29: retrying
+/// does not help, restoring the file does; the detail names it), otherwise
+/// `otherwise(e)`.
+pub(super) fn store_failure(
+    e: crate::store::StoreError,
+    otherwise: fn(crate::store::StoreError) -> Response,
+) -> Response {
+    match e {
+        crate::store::StoreError::Archive { .. } => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "damaged-tile",
+            "Damaged tile",
+            e.to_string(),
+        ),
+        e => otherwise(e),
+    }
+}
+
 /// unavailable answers a storage failure on a read: 503, try again shortly.
 pub(super) fn unavailable(e: impl std::fmt::Display) -> Response {
     let mut r = problem(

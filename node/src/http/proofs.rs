@@ -13,7 +13,9 @@ use base64::Engine;
 use regledger::tlog::tree::{prove_consistency, prove_inclusion};
 use serde_json::json;
 
-use super::{internal, json_ok, problem, problem_with, unavailable, App, PathParam, QueryMap};
+use super::{
+    internal, json_ok, problem, problem_with, store_failure, unavailable, App, PathParam, QueryMap,
+};
 
 /// proof_b64 is the inclusion proof of entry `index` in the tree of `size`, base64 hashes.
 pub(crate) fn proof_b64(app: &App, size: u64, index: u64) -> Result<Vec<String>, Response> {
@@ -49,11 +51,11 @@ pub(super) async fn entry(State(app): State<Arc<App>>, PathParam(index): PathPar
                 format!("no entry {index}"),
             )
         }
-        Err(e) => return unavailable(e),
+        Err(e) => return store_failure(e, unavailable),
     };
     let opened = match view.entry(app.descriptor.suite, index) {
         Ok(o) => o,
-        Err(e) => return internal(e),
+        Err(e) => return store_failure(e, internal),
     };
     // A pruned operation event (D22): its leaf stays provable, its
     // envelope is gone for good. 410 names the prune entry.

@@ -73,6 +73,18 @@ impl Archive {
         }
     }
 
+    /// not_opened is the error for archived entry `i` read from a store
+    /// opened without its tile directory (a caller bug, or a tool that
+    /// forgot [`super::Store::with_archive`]).
+    pub fn not_opened(i: u64) -> StoreError {
+        let n = i / TILE_WIDTH;
+        Self::damaged(
+            n,
+            false,
+            format!("entry {i} is archived, and the store was opened without its tile directory"),
+        )
+    }
+
     /// read_raw reads and splits full bundle `n` from disk, uncached.
     ///
     /// # Errors

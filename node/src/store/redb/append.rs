@@ -189,7 +189,11 @@ impl<'tx> RedbAppender<'tx> {
 
     /// envelope: see [`crate::store::Appender::envelope`].
     pub(in crate::store) fn envelope(&self, i: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(a) = self.archive.as_deref().filter(|_| i < self.archived) {
+        if i < self.archived {
+            let a = self
+                .archive
+                .as_deref()
+                .ok_or_else(|| crate::store::Archive::not_opened(i))?;
             if self.pruned.get(i)?.is_some() {
                 return Ok(None);
             }

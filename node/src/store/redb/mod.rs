@@ -265,7 +265,7 @@ impl RedbRead {
     ///
     /// [`StoreError::Database`].
     pub fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(a) = self.archive_of(index) {
+        if let Some(a) = self.archive_of(index)? {
             return Ok(a.leaves(index, index + 1, &Hashes(&self.hashes))?.pop());
         }
         Ok(self.leaves.get(index)?.map(|v| v.value().to_vec()))
@@ -278,8 +278,20 @@ impl RedbRead {
     }
 
     /// archive_of is the archive that holds entry `index`, if it is archived (D29).
-    fn archive_of(&self, index: u64) -> Option<&Archive> {
-        self.archive.as_deref().filter(|_| index < self.archived)
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Archive`] if it is archived but this store was opened
+    /// without its tile directory: such an entry is not absent, and must
+    /// never read as if it were.
+    fn archive_of(&self, index: u64) -> Result<Option<&Archive>, StoreError> {
+        if index >= self.archived {
+            return Ok(None);
+        }
+        self.archive
+            .as_deref()
+            .map(Some)
+            .ok_or_else(|| Archive::not_opened(index))
     }
 
     /// envelope returns the envelope stored beside v2 leaf `index` (None
@@ -289,7 +301,7 @@ impl RedbRead {
     ///
     /// [`StoreError::Database`].
     pub fn envelope(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(a) = self.archive_of(index) {
+        if let Some(a) = self.archive_of(index)? {
             if self.pruned_by(index)?.is_some() {
                 return Ok(None);
             }
@@ -367,7 +379,7 @@ impl RedbRead {
     pub fn leaves(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut out = Vec::new();
         let mut start = start;
-        if let Some(a) = self.archive_of(start) {
+        if let Some(a) = self.archive_of(start)? {
             let upto = end.min(self.archived);
             out = a.leaves(start, upto, &Hashes(&self.hashes))?;
             start = upto;

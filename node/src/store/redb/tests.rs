@@ -437,12 +437,31 @@ fn full_bundles_become_the_store_of_record_and_every_read_is_checked() {
     let e = r.envelope(5).unwrap_err();
     assert!(e.to_string().contains("no prune of it"), "{e}");
     assert_eq!(r.envelope(6).unwrap().as_ref(), Some(&entries[6].1));
-    // A missing bundle is the same error.
+    // A missing bundle is the same error (a fresh store: nothing cached).
     std::fs::remove_file(&envs).unwrap();
+    drop(r);
+    drop(store);
+    let store = crate::store::Store::open(&dir.path().join("ledger.redb"))
+        .unwrap()
+        .with_archive(&dir.path().join("tiles"), HashSuite::Sha256);
+    let r = store.read().unwrap();
     assert!(matches!(
         r.envelope(10).unwrap_err(),
         StoreError::Archive { .. }
     ));
+    // Opened without its tile directory, the store refuses to read
+    // archived entries instead of calling them absent.
+    drop(r);
+    drop(store);
+    let bare = crate::store::Store::open(&dir.path().join("ledger.redb")).unwrap();
+    let r = bare.read().unwrap();
+    assert!(matches!(r.leaf(3).unwrap_err(), StoreError::Archive { .. }));
+    assert!(matches!(
+        r.envelope(3).unwrap_err(),
+        StoreError::Archive { .. }
+    ));
+    assert!(r.leaves(0, 10).is_err());
+    assert_eq!(r.leaf(599).unwrap().as_ref(), Some(&entries[599].0));
 }
 
 #[test]
