@@ -193,12 +193,14 @@ impl Publisher {
             self.store.check_leader()?;
             o.put_checkpoint(size, &note)?;
         }
+        // The full bundles made durable become the store of record of
+        // their entries (D29), checked against the rows before the write
+        // lock is taken.
+        let archivable = view.archivable(size)?;
         let tx = self.store.write()?;
         tx.set_published_checkpoint(size, &note)?;
         tx.set_tiles_size(size)?;
-        // The full bundles just made durable become the store of record
-        // of their entries (D29).
-        tx.archive_below(size)?;
+        tx.archive_below(archivable)?;
         tx.commit()?;
         write_atomic(&self.tiles_dir.join("checkpoint"), note.as_bytes())?;
         // Status proofs at size N are made from this snapshot at N (D15).

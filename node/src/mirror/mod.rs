@@ -259,10 +259,11 @@ impl Mirror {
         let view = self.store.read()?;
         let old = view.tiles_size()?.min(size);
         write_tiles(&self.tiles_dir, &view, old, size)?;
+        let archivable = view.archivable(size)?;
         drop(view);
         let tx = self.store.write()?;
         tx.set_tiles_size(size)?;
-        tx.archive_below(size)?;
+        tx.archive_below(archivable)?;
         tx.commit()?;
         self.metrics.tree_size.store(size, Ordering::Relaxed);
         Ok(())
@@ -317,6 +318,7 @@ impl Mirror {
             0
         };
         write_tiles(&self.tiles_dir, &view, from, size)?;
+        let archivable = view.archivable(size)?;
         drop(view);
         // The served checkpoint can be smaller than the verified size (a
         // witness catch-up the upstream has not published yet).
@@ -336,7 +338,7 @@ impl Mirror {
         }
         let tx = self.store.write()?;
         tx.set_tiles_size(size)?;
-        tx.archive_below(size)?;
+        tx.archive_below(archivable)?;
         tx.commit()?;
         self.metrics.tree_size.store(size, Ordering::Relaxed);
         self.metrics

@@ -33,6 +33,25 @@ const CACHED: usize = 8;
 /// Items is one decoded full bundle: 256 items.
 type Items = Arc<Vec<Vec<u8>>>;
 
+/// Archivable is how far a store may archive: an index that
+/// [`super::ReadTx::archivable`] checked against the tile directory. Only
+/// the store makes one, so [`super::WriteTx::archive_below`] cannot be
+/// handed a size nobody checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Archivable(u64);
+
+impl Archivable {
+    /// checked wraps an index the store checked (or 0: nothing to archive).
+    pub(in crate::store) fn checked(index: u64) -> Archivable {
+        Archivable(index)
+    }
+
+    /// index is the entry index below which entries may be archived.
+    pub fn index(self) -> u64 {
+        self.0
+    }
+}
+
 /// Archive reads archived entries from a tile directory.
 pub struct Archive {
     dir: PathBuf,

@@ -52,7 +52,7 @@ mod postgres;
 pub(crate) mod redb;
 
 pub use self::append::{gap_effects, Appender};
-pub use self::archive::Archive;
+pub use self::archive::{Archivable, Archive};
 
 use regledger::entry::leaf::LeafError;
 use regledger::registry::{StateKey, StateObject, StateReader};
@@ -646,6 +646,21 @@ impl ReadTx {
         each!(self, r => r.tiles_size())
     }
 
+    /// archivable is how far entries can be archived once the tiles for
+    /// `size` are durable: the full bundles the tile directory holds byte
+    /// for byte as this snapshot's rows (D29; checked here, outside the
+    /// write lock). Always 0 on PostgreSQL and without an archive.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    pub fn archivable(&self, size: u64) -> Result<Archivable, StoreError> {
+        match self {
+            ReadTx::Redb(r) => r.archivable(size).map(Archivable::checked),
+            ReadTx::Postgres(_) => Ok(Archivable::checked(0)),
+        }
+    }
+
     /// archived_below is the index below which entries are read from the
     /// tile directory's full bundles (D29; see [`Store::with_archive`]):
     /// always a multiple of 256, and 0 on PostgreSQL, which keeps every row.
@@ -769,18 +784,18 @@ impl WriteTx {
         each!(self, w => w.set_published_checkpoint(size, note))
     }
 
-    /// archive_below drops the rows of the entries in full bundles below
-    /// `size` that the tile directory holds (D29; see
+    /// archive_below drops the rows of the entries below `upto`, which
+    /// [`ReadTx::archivable`] found in the tile directory (D29; see
     /// [`Store::with_archive`]), and returns the index below which entries
     /// are archived (0: none; always 0 on PostgreSQL). Call it in the
-    /// transaction that records the tiles for `size` as durable.
+    /// transaction that records the tiles as durable.
     ///
     /// # Errors
     ///
     /// The driver's error.
-    pub fn archive_below(&self, size: u64) -> Result<u64, StoreError> {
+    pub fn archive_below(&self, upto: Archivable) -> Result<u64, StoreError> {
         match self {
-            WriteTx::Redb(w) => w.archive_below(size),
+            WriteTx::Redb(w) => w.archive_below(upto.index()),
             WriteTx::Postgres(_) => Ok(0),
         }
     }

@@ -277,6 +277,46 @@ impl RedbRead {
         self.archived
     }
 
+    /// archivable is how far entries can be archived (D29) after the tiles
+    /// for `size` were written: the end of the full bundles past the
+    /// archived index (at most [`ARCHIVE_STEP`] more) that the tile
+    /// directory holds byte for byte as this snapshot's rows. Pass it to
+    /// [`RedbWrite::archive_below`]. Without an archive, 0.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`]. A bundle that is not in the tile
+    /// directory as the rows say is not an error: it and the later ones
+    /// stay rows (logged).
+    pub fn archivable(&self, size: u64) -> Result<u64, StoreError> {
+        let Some(archive) = &self.archive else {
+            return Ok(0);
+        };
+        let from = self.archived;
+        let target = (size.min(self.size()?) / TILE_WIDTH * TILE_WIDTH).min(from + ARCHIVE_STEP);
+        let mut at = from;
+        while at < target {
+            let end = at + TILE_WIDTH;
+            let mut rows = Vec::with_capacity(TILE_WIDTH as usize);
+            for kv in self.leaves.range(at..end)? {
+                rows.push(kv?.1.value().to_vec());
+            }
+            if rows.len() as u64 != TILE_WIDTH {
+                return Err(StoreError::MissingLeaf(at + rows.len() as u64));
+            }
+            let mut envs = Vec::with_capacity(TILE_WIDTH as usize);
+            for i in at..end {
+                envs.push(self.envelopes.get(i)?.map(|v| v.value().to_vec()));
+            }
+            if let Err(e) = archive.holds(at / TILE_WIDTH, &rows, &envs) {
+                tracing::warn!("entries {at}..{end} stay in the database: {e}");
+                break;
+            }
+            at = end;
+        }
+        Ok(at)
+    }
+
     /// archive_of is the archive that holds entry `index`, if it is archived (D29).
     ///
     /// # Errors
@@ -599,55 +639,36 @@ impl RedbWrite {
         self.set_meta(M_TILES_SIZE, &size.to_be_bytes())
     }
 
-    /// archive_below drops the leaf and envelope rows of the entries in
-    /// full bundles below `size` (at most [`ARCHIVE_STEP`] more each call),
-    /// bundle by bundle, each only once the tile directory holds it byte
-    /// for byte (D29). Call it once the tiles for `size` are durable. It
-    /// returns the new archived index; without an archive it drops
-    /// nothing and returns 0.
+    /// archive_below drops the leaf and envelope rows of the entries below
+    /// `upto` (what [`RedbRead::archivable`] found in the tile directory)
+    /// and records them as archived (D29). It runs under redb's one writer
+    /// lock, so the check that the bundles hold the rows was done before,
+    /// on a snapshot: rows below the right edge never change after that,
+    /// except that a prune may drop an envelope, which an archived entry
+    /// answers from the `pruned` table anyway. It returns the archived
+    /// index; without an archive it drops nothing and returns 0.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Database`]. A bundle that is not in the tile
-    /// directory as the rows say is not an error: its rows stay (logged),
-    /// and later bundles wait for it.
-    pub fn archive_below(&self, size: u64) -> Result<u64, StoreError> {
-        let Some(archive) = &self.archive else {
+    /// [`StoreError::Database`].
+    pub fn archive_below(&self, upto: u64) -> Result<u64, StoreError> {
+        if self.archive.is_none() {
             return Ok(0);
-        };
+        }
         let mut meta = self.tx.open_table(META)?;
         let from = meta_u64(&meta, M_ARCHIVED)?;
-        let target = (size.min(self.head.size) / TILE_WIDTH * TILE_WIDTH).min(from + ARCHIVE_STEP);
-        let mut leaves = self.tx.open_table(LEAVES)?;
-        let mut envelopes = self.tx.open_table(ENVELOPES)?;
-        let mut at = from;
-        while at < target {
-            let end = at + TILE_WIDTH;
-            let mut rows = Vec::with_capacity(TILE_WIDTH as usize);
-            for kv in leaves.range(at..end)? {
-                rows.push(kv?.1.value().to_vec());
-            }
-            let mut envs = Vec::with_capacity(TILE_WIDTH as usize);
-            for i in at..end {
-                envs.push(envelopes.get(i)?.map(|v| v.value().to_vec()));
-            }
-            if rows.len() as u64 != TILE_WIDTH {
-                return Err(StoreError::MissingLeaf(at + rows.len() as u64));
-            }
-            if let Err(e) = archive.holds(at / TILE_WIDTH, &rows, &envs) {
-                tracing::warn!("entries {at}..{end} stay in the database: {e}");
-                break;
-            }
-            for i in at..end {
-                leaves.remove(i)?;
-                envelopes.remove(i)?;
-            }
-            at = end;
+        let upto = upto.min(self.head.size) / TILE_WIDTH * TILE_WIDTH;
+        if upto <= from {
+            return Ok(from);
         }
-        if at > from {
-            meta.insert(M_ARCHIVED, at.to_be_bytes().as_slice())?;
-        }
-        Ok(at)
+        self.tx
+            .open_table(LEAVES)?
+            .retain_in(from..upto, |_, _| false)?;
+        self.tx
+            .open_table(ENVELOPES)?
+            .retain_in(from..upto, |_, _| false)?;
+        meta.insert(M_ARCHIVED, upto.to_be_bytes().as_slice())?;
+        Ok(upto)
     }
 
     /// set_witness_checkpoint records `note` as the latest this node's witness endpoint cosigned.

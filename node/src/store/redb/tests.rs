@@ -344,9 +344,10 @@ fn archived_log(dir: &Path, n: u64, archive: bool) -> (crate::store::Store, Vec<
     if !archive {
         return (store, out);
     }
+    let upto = store.read().unwrap().archivable(n).unwrap();
     let tx = store.write().unwrap();
     tx.set_tiles_size(n).unwrap();
-    tx.archive_below(n).unwrap();
+    tx.archive_below(upto).unwrap();
     tx.commit().unwrap();
     (store, out)
 }
@@ -471,8 +472,10 @@ fn rows_stay_until_the_tile_directory_holds_them_byte_for_byte() {
     let (store, _) = archived_log(dir.path(), 300, true);
     assert_eq!(rows(&store), (44, 44));
     // A second archive call archives nothing more (no new full bundle).
+    let upto = store.read().unwrap().archivable(300).unwrap();
+    assert_eq!(upto.index(), 256);
     let tx = store.write().unwrap();
-    assert_eq!(tx.archive_below(300).unwrap(), 256);
+    assert_eq!(tx.archive_below(upto).unwrap(), 256);
     tx.commit().unwrap();
     assert_eq!(rows(&store), (44, 44));
 
@@ -490,20 +493,27 @@ fn rows_stay_until_the_tile_directory_holds_them_byte_for_byte() {
                 std::fs::write(&b0, b).unwrap();
             }
         }
+        let upto = store2.read().unwrap().archivable(600).unwrap();
+        assert_eq!(upto.index(), 0, "{damage}");
         let tx = store2.write().unwrap();
-        assert_eq!(tx.archive_below(600).unwrap(), 0, "{damage}");
+        assert_eq!(tx.archive_below(upto).unwrap(), 0, "{damage}");
         tx.commit().unwrap();
         assert_eq!(rows(&store2), (600, 600), "{damage}");
-        // Asked past the log's end, it archives only what is there.
-        let tx = store2.write().unwrap();
-        assert_eq!(tx.archive_below(1 << 20).unwrap(), 0, "{damage}");
-        drop(tx);
+        // Asked past the log's end, it looks only at what is there.
+        assert_eq!(
+            store2.read().unwrap().archivable(1 << 20).unwrap().index(),
+            0
+        );
+        // Bundle 1 is intact but waits for bundle 0.
+        assert!(dir2.path().join("tiles/tile/entries/001").is_file());
     }
 
     // A store opened without an archive never drops rows.
     let dir3 = tempfile::tempdir().unwrap();
     let plain = crate::store::Store::open(&dir3.path().join("ledger.redb")).unwrap();
+    let upto = plain.read().unwrap().archivable(1 << 20).unwrap();
+    assert_eq!(upto.index(), 0);
     let tx = plain.write().unwrap();
-    assert_eq!(tx.archive_below(1 << 20).unwrap(), 0);
+    assert_eq!(tx.archive_below(upto).unwrap(), 0);
     tx.commit().unwrap();
 }
