@@ -23,7 +23,7 @@
 
 use std::path::{Path, PathBuf};
 
-use regledger::entry::leaf::{envelope_hash, Leaf};
+use regledger::entry::leaf::Leaf;
 use regledger::tlog::tile::{decode_entry_bundle, encode_entry_bundle, Tile, TileKind, TILE_WIDTH};
 use regledger::tlog::tree::{stored_hash_index, HashReader};
 use regledger::HashSuite;
@@ -31,7 +31,7 @@ use regledger_client::{HttpSource, TileSource};
 
 use crate::log::tiles::write_atomic;
 use crate::logdir::Paths;
-use crate::store::{Store, StoreError, StoreSpec};
+use crate::store::{check_envelope, check_leaf, Store, StoreError, StoreSpec};
 use crate::Failure;
 
 /// CheckTilesArgs are the flags of `regledger-node check-tiles`.
@@ -172,12 +172,7 @@ fn verify_bundle(
         ));
     }
     for (k, (leaf, want)) in leaves.iter().zip(want).enumerate() {
-        if suite.leaf_hash(leaf) != *want {
-            return Err(format!(
-                "entry {} does not hash to this log's leaf hash (damaged, or a bundle of another log)",
-                start + k as u64
-            ));
-        }
+        check_leaf(suite, start + k as u64, leaf, *want)?;
     }
     let parsed = leaves
         .iter()
@@ -199,30 +194,7 @@ fn verify_bundle(
     let mut out: Vec<&[u8]> = Vec::with_capacity(items.len());
     for (k, (item, leaf)) in items.iter().zip(&parsed).enumerate() {
         let i = start + k as u64;
-        let Some(want) = leaf.envelope_hash() else {
-            if !item.is_empty() {
-                return Err(format!(
-                    "entry {i} is a v1 leaf, but its envelope item is not empty"
-                ));
-            }
-            out.push(&[]);
-            continue;
-        };
-        if !item.is_empty() && envelope_hash(suite, item) != want {
-            return Err(format!(
-                "the envelope of entry {i} does not hash to its leaf's envelope hash"
-            ));
-        }
-        if pruned(i)? {
-            // Never write a pruned envelope back (D22), whatever the source serves.
-            out.push(&[]);
-        } else if item.is_empty() {
-            return Err(format!(
-                "the envelope of entry {i} is empty, and no prune of it is logged"
-            ));
-        } else {
-            out.push(item);
-        }
+        out.push(check_envelope(suite, i, leaf, item, pruned(i)?)?.unwrap_or_default());
     }
     let envelopes = encode_entry_bundle(&out).map_err(|e| e.to_string())?;
     Ok(Verified {
@@ -412,6 +384,7 @@ fn repaired_count(attempted: &[u64], remaining: &[Damage]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use regledger::entry::leaf::envelope_hash;
     use regledger::Hash;
 
     /// bundle is 256 v2 leaves (real envelope hashes) from `start`, their
@@ -491,7 +464,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            err.contains("entry 512 does not hash to this log's leaf hash"),
+            err.contains("entry 512 does not hash to the tree's leaf hash (damaged, or a bundle of another log)"),
             "{err}"
         );
         // A bundle of 255 entries.

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use regledger::entry::leaf::Leaf;
 use regledger::tlog::tile::{decode_entry_bundle, Tile, TileKind, TILE_WIDTH};
 use regledger::tlog::tree::{stored_hash_index, HashReader};
-use regledger::HashSuite;
+use regledger::{Hash, HashSuite};
 
 use super::StoreError;
 
@@ -32,6 +32,63 @@ const CACHED: usize = 8;
 
 /// Items is one decoded full bundle: 256 items.
 type Items = Arc<Vec<Vec<u8>>>;
+
+/// check_leaf checks that `leaf`, read as entry `i`, hashes to `want`, the
+/// stored leaf hash the tree was built from: the one check of an archived
+/// or fetched leaf (the store's reads and `check-tiles`' repairs).
+///
+/// # Errors
+///
+/// Why not, naming the entry.
+pub fn check_leaf(suite: HashSuite, i: u64, leaf: &[u8], want: Hash) -> Result<(), String> {
+    if suite.leaf_hash(leaf) == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "entry {i} does not hash to the tree's leaf hash (damaged, or a bundle of another log)"
+        ))
+    }
+}
+
+/// check_envelope checks `item`, read as the envelope bundle's item of
+/// entry `i` beside its (checked) `leaf`, and returns the envelope to keep:
+/// `None` for a v1 leaf (whose item must be empty) and for an entry a
+/// prune dropped (`pruned`: its item is written empty, whatever was
+/// read; a non-empty one must still be its envelope). An empty item for an
+/// entry no prune names is a lost envelope, not "pruned". The one check of
+/// an archived or fetched envelope.
+///
+/// # Errors
+///
+/// Why not, naming the entry.
+pub fn check_envelope<'a>(
+    suite: HashSuite,
+    i: u64,
+    leaf: &Leaf,
+    item: &'a [u8],
+    pruned: bool,
+) -> Result<Option<&'a [u8]>, String> {
+    let Some(want) = leaf.envelope_hash() else {
+        return match item.is_empty() {
+            true => Ok(None),
+            false => Err(format!(
+                "entry {i} is a v1 leaf, but its envelope item is not empty"
+            )),
+        };
+    };
+    if !item.is_empty() && regledger::entry::leaf::envelope_hash(suite, item) != want {
+        return Err(format!(
+            "the envelope of entry {i} does not hash to its leaf's envelope hash"
+        ));
+    }
+    match (pruned, item.is_empty()) {
+        (true, _) => Ok(None),
+        (false, true) => Err(format!(
+            "the envelope of entry {i} is empty, and no prune of it is logged"
+        )),
+        (false, false) => Ok(Some(item)),
+    }
+}
 
 /// Archivable is how far a store may archive: an index that
 /// [`super::ReadTx::archivable`] checked against the tile directory. Only
@@ -159,13 +216,9 @@ impl Archive {
             let n = i / TILE_WIDTH;
             let items = self.items(n, false)?;
             let leaf = &items[(i % TILE_WIDTH) as usize];
-            if self.suite.leaf_hash(leaf) != want {
+            if let Err(reason) = check_leaf(self.suite, i, leaf, want) {
                 self.forget(n, false);
-                return Err(Self::damaged(
-                    n,
-                    false,
-                    format!("entry {i} does not hash to the tree's leaf hash"),
-                ));
+                return Err(Self::damaged(n, false, reason));
             }
             out.push(leaf.clone());
         }
@@ -185,32 +238,21 @@ impl Archive {
         let n = i / TILE_WIDTH;
         let parsed =
             Leaf::parse(leaf).map_err(|source| StoreError::BadLeaf { index: i, source })?;
-        let Some(want) = parsed.envelope_hash() else {
+        if parsed.envelope_hash().is_none() {
             // v1: no envelope bundle needs to exist for an all-v1 bundle.
             return Ok(None);
-        };
+        }
         let items = self.items(n, true)?;
         let item = &items[(i % TILE_WIDTH) as usize];
-        if item.is_empty() {
-            // The caller asks only for entries the store holds no prune
-            // of: an empty item is then a lost envelope (a tile directory
-            // older or newer than the database, say), not "pruned".
-            self.forget(n, true);
-            return Err(Self::damaged(
-                n,
-                true,
-                format!("the envelope of entry {i} is empty, and no prune of it is logged"),
-            ));
+        // The caller asks only for entries the store holds no prune of.
+        match check_envelope(self.suite, i, &parsed, item, false) {
+            Ok(Some(item)) => Ok(Some(item.to_vec())),
+            Ok(None) => Ok(None),
+            Err(reason) => {
+                self.forget(n, true);
+                Err(Self::damaged(n, true, reason))
+            }
         }
-        if regledger::entry::leaf::envelope_hash(self.suite, item) != want {
-            self.forget(n, true);
-            return Err(Self::damaged(
-                n,
-                true,
-                format!("the envelope of entry {i} does not hash to its leaf's envelope hash"),
-            ));
-        }
-        Ok(Some(item.clone()))
     }
 
     /// forget drops bundle `n` from the cache (it was found damaged: the
