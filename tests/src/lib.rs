@@ -787,6 +787,18 @@ pub fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// post_setup POSTs the testkit's Guangxi setup after genesis (the
+/// participants, keys, resource and agreements) as one batch.
+pub fn post_setup(url: &str, kit: &regledger::testkit::Testkit, suite: regledger::HashSuite) {
+    let setup: Vec<Envelope> = kit
+        .setup(suite, "guangxi")
+        .into_iter()
+        .skip(1)
+        .map(|s| s.envelope)
+        .collect();
+    post_all(url, &setup);
+}
+
 /// post_all POSTs `envs` as one batch (`POST /v1/entries`, a JSON array)
 /// and checks each was logged.
 pub fn post_all(url: &str, envs: &[Envelope]) {

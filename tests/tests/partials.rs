@@ -49,13 +49,7 @@ fn partials_of_full_tiles_are_removed_and_still_served_and_readers_follow() {
     let log = data.join("log.json");
     let tiles = data.join("tiles");
 
-    let setup: Vec<Envelope> = kit
-        .setup(HashSuite::Blake3, "guangxi")
-        .into_iter()
-        .skip(1)
-        .map(|s| s.envelope)
-        .collect();
-    post_all(&url, &setup);
+    post_setup(&url, &kit, HashSuite::Blake3);
     let mut size = tree_size(&url);
     wait_for_checkpoint(&url, size);
 

@@ -19,19 +19,6 @@ use serde_json::Value;
 
 const ORIGIN: &str = "regledger.test/repair-tiles";
 
-/// post_batch POSTs `envs` as one batch and checks each was logged.
-fn post_batch(url: &str, envs: &[Envelope]) {
-    let body = Value::Array(envs.iter().map(Envelope::to_json).collect())
-        .to_string()
-        .into_bytes();
-    let (s, _, t) = post_to(&format!("{url}/v1/entries"), "application/json", body);
-    assert_eq!(s, 200, "{t}");
-    let v: Value = serde_json::from_str(&t).unwrap();
-    for r in v["results"].as_array().unwrap() {
-        assert!(r["problem"].is_null(), "{r}");
-    }
-}
-
 /// check_tiles runs `regledger-node check-tiles --data DATA extra...`:
 /// exit code, stdout, stderr.
 fn check_tiles(data: &Path, extra: &[&str]) -> (i32, String, String) {
@@ -70,13 +57,7 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
     let url = node.url.clone();
     let tiles = data.join("tiles");
 
-    let setup: Vec<Envelope> = kit
-        .setup(HashSuite::Blake3, "guangxi")
-        .into_iter()
-        .skip(1)
-        .map(|s| s.envelope)
-        .collect();
-    post_batch(&url, &setup);
+    post_setup(&url, &kit, HashSuite::Blake3);
     let mut i = 0u64;
     let mut size = tree_size(&url);
     while size < 620 {
@@ -86,7 +67,7 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
                 operation_event(&kit.operator, i)
             })
             .collect();
-        post_batch(&url, &envs);
+        post_all(&url, &envs);
         size = tree_size(&url);
     }
     // Not at a bundle boundary: bundle 001 is not the last, which a
@@ -188,7 +169,7 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains("refused: tile/entries/001")
-            && out.contains("entry 400 does not hash to this log's leaf hash"),
+            && out.contains("entry 400 does not hash to the tree's leaf hash"),
         "{out}"
     );
     assert!(
@@ -213,7 +194,7 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("refused: tile/entries/001")
-            && out.contains("entry 256 does not hash to this log's leaf hash"),
+            && out.contains("entry 256 does not hash to the tree's leaf hash"),
         "{out}"
     );
     assert!(
