@@ -4,7 +4,8 @@
 //! the archived range: the read API, a retention prune of archived
 //! operation events, the audit, a mirror, SIGKILL and restart. A node
 //! whose tile directory is lost refuses to start, saying that those
-//! bundles were the only copy, and starts again once they are restored.
+//! bundles were the only copy, and starts again once they are restored; a
+//! prune that needs a lost bundle is refused alone.
 
 use std::path::Path;
 use std::process::Command;
@@ -151,4 +152,46 @@ fn archived_entries_read_prune_audit_mirror_and_restart_and_a_lost_tile_director
     node.restart();
     check(&node.url, &tiles);
     assert_eq!(tree_size(&node.url), n2);
+
+    // A prune that needs an archived envelope whose bundle is gone cannot
+    // be judged: refused alone (500 damaged-tile, nothing written), while
+    // the entry beside it in the same batch is logged.
+    node.kill9();
+    let envs0 = tiles.join("tile/envelopes/000");
+    let kept0 = dir.path().join("envelopes-000.kept");
+    std::fs::rename(&envs0, &kept0).unwrap();
+    node.restart();
+    let late = prune(&kit.authority, "OA-P", &ops[2..3]);
+    let event = operation_event(&kit.operator, 10_000);
+    let body = Value::Array(vec![late.to_json(), event.to_json()])
+        .to_string()
+        .into_bytes();
+    let (s, _, t) = post_to(
+        &format!("{}/v1/entries", node.url),
+        "application/json",
+        body,
+    );
+    assert_eq!(s, 200, "{t}");
+    let v: Value = serde_json::from_str(&t).unwrap();
+    let r = &v["results"];
+    assert_eq!(r[0]["status"], 500, "{v}");
+    assert!(
+        r[0]["problem"]["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("damaged-tile")
+            && r[0]["problem"]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("tile/envelopes/000"),
+        "{v}"
+    );
+    assert_eq!(r[1]["status"], 200, "{v}");
+    assert_eq!(tree_size(&node.url), n2 + 1);
+    // Restored, the same prune is judged and logged.
+    std::fs::rename(&kept0, &envs0).unwrap();
+    let (c, r) = post(&node.url, &late);
+    assert_eq!(c, 200, "{r}");
+    wait_for_checkpoint(&node.url, n2 + 2);
+    assert!(envelope_items(&tiles)[ops[2] as usize].is_empty());
 }

@@ -46,6 +46,10 @@ pub enum Rejection {
     Replay(u64),
     /// Storage: the batch could not be made durable; nothing was written.
     Storage(String),
+    /// DamagedArchive: judging it needs an archived entry whose bundle is
+    /// missing or damaged (D29); nothing was written, and a retry fails
+    /// the same way until the file is restored.
+    DamagedArchive(String),
 }
 
 /// Submission is one envelope waiting to be sequenced.
@@ -250,11 +254,12 @@ fn commit_batch(
     }
     // Rejections wrote nothing; answer them now.
     for (reply, why) in out.rejected {
-        if let Rejection::Rule(v) = &why {
-            metrics.reject(v.code());
-        } else {
-            metrics.reject("replay");
-        }
+        metrics.reject(match &why {
+            Rejection::Rule(v) => v.code(),
+            Rejection::Replay(_) => "replay",
+            Rejection::DamagedArchive(_) => "damaged-tile",
+            Rejection::Storage(_) => "storage",
+        });
         let _ = reply.send(Err(why));
     }
     if out.accepted.is_empty() {
@@ -313,9 +318,22 @@ fn sequence(
         // A prune's scope is a fact of the history the state cannot
         // answer (D22): refused here, before anything of it is staged.
         if fx.kind == EntryKind::RetentionPruned {
-            if let Err(v) = check_prune(log, &sub.envelope)? {
-                out.rejected.push((sub.reply, Rejection::Rule(v)));
-                continue;
+            match check_prune(log, &sub.envelope) {
+                Ok(Ok(())) => {}
+                Ok(Err(v)) => {
+                    out.rejected.push((sub.reply, Rejection::Rule(v)));
+                    continue;
+                }
+                // An entry it names is archived in a bundle that is
+                // missing or damaged (D29): this prune cannot be judged
+                // until the file is restored. Refused alone, nothing
+                // written; the rest of the batch goes on.
+                Err(CommitError::Store(e @ StoreError::Archive { .. })) => {
+                    out.rejected
+                        .push((sub.reply, Rejection::DamagedArchive(e.to_string())));
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
         }
         let root = log.next_root(ctx.index, &fx, &content_id)?;

@@ -117,6 +117,12 @@ fn rejection(r: Rejection) -> Refusal {
                  to repeat the act deliberately, add or change request_id in the payload and sign it again"
             ),
         ),
+        Rejection::DamagedArchive(e) => Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "damaged-tile",
+            "Damaged tile",
+            format!("nothing was written: {e}"),
+        ),
         Rejection::Storage(e) => Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "storage-unavailable",
