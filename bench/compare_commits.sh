@@ -10,7 +10,8 @@
 #
 # Usage: bench/compare_commits.sh OLD NEW [CLIENTS] [ENTRIES] [PAYLOAD_BYTES] [ROUNDS]
 #   e.g. bench/compare_commits.sh main HEAD 64 50000 300 3
-# Both commits must have tools/loadgen (issue 13 and later). Builds share one
+# A commit from before tools/loadgen (0783fcf) is measured with the node's
+# own `bench` subcommand, its load generator then. Builds share one
 # target directory (target/compare) to bound the disk; the binaries of each
 # commit are copied out before the other is built.
 set -euo pipefail
@@ -37,11 +38,23 @@ trap cleanup EXIT
 build() { # build NAME COMMIT: binaries into $OUT/bin-NAME
     local name=$1 commit=$2
     git worktree add --detach "$OUT/src-$name" "$commit" >/dev/null 2>&1
-    [ -d "$OUT/src-$name/tools/loadgen" ] || { echo "error: $commit has no tools/loadgen" >&2; exit 2; }
-    (cd "$OUT/src-$name" && CARGO_TARGET_DIR="$ROOT/target/compare" \
-        cargo build --release -p regledger-node -p regledger-loadgen >/dev/null 2>&1)
     mkdir -p "$OUT/bin-$name"
-    cp "$ROOT/target/compare/release/regledger-node" "$ROOT/target/compare/release/regledger-loadgen" "$OUT/bin-$name/"
+    if [ -d "$OUT/src-$name/tools/loadgen" ]; then
+        (cd "$OUT/src-$name" && CARGO_TARGET_DIR="$ROOT/target/compare" \
+            cargo build --release -p regledger-node -p regledger-loadgen >/dev/null 2>&1)
+        cp "$ROOT/target/compare/release/regledger-node" "$ROOT/target/compare/release/regledger-loadgen" "$OUT/bin-$name/"
+    elif git -C "$OUT/src-$name" grep -q "pub fn bench(a: BenchArgs)" -- node/src/client.rs; then
+        # Before tools/loadgen (0783fcf) the load generator was the node's
+        # own `bench` subcommand, with the same flags and report: each
+        # commit is still measured by its own load generator.
+        (cd "$OUT/src-$name" && CARGO_TARGET_DIR="$ROOT/target/compare" \
+            cargo build --release -p regledger-node >/dev/null 2>&1)
+        cp "$ROOT/target/compare/release/regledger-node" "$OUT/bin-$name/"
+        printf '#!/bin/sh\nexec "%s/regledger-node" bench "$@"\n' "$OUT/bin-$name" > "$OUT/bin-$name/regledger-loadgen"
+        chmod +x "$OUT/bin-$name/regledger-loadgen"
+    else
+        echo "error: $commit has neither tools/loadgen nor the node's bench subcommand" >&2; exit 2
+    fi
     git -C "$OUT/src-$name" rev-parse --short HEAD > "$OUT/bin-$name/commit"
 }
 build old "$OLD"
