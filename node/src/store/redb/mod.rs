@@ -308,6 +308,23 @@ impl RedbRead {
             for i in at..end {
                 envs.push(self.envelopes.get(i)?.map(|v| v.value().to_vec()));
             }
+            // A v2 leaf without its envelope that no prune names is a
+            // mirror's open gap (D25): it stays a row, so the gap is still
+            // read as "not held" (an archived entry's empty item is damage)
+            // until the prune that closes it arrives.
+            let mut open_gap = false;
+            for (k, (leaf, env)) in rows.iter().zip(&envs).enumerate() {
+                if env.is_none()
+                    && leaf.first() == Some(&regledger::entry::leaf::LEAF_V2)
+                    && self.pruned_by(at + k as u64)?.is_none()
+                {
+                    open_gap = true;
+                    break;
+                }
+            }
+            if open_gap {
+                break;
+            }
             if let Err(e) = archive.holds(at / TILE_WIDTH, &rows, &envs) {
                 tracing::warn!("entries {at}..{end} stay in the database: {e}");
                 break;
