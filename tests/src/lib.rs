@@ -92,13 +92,40 @@ fn build_binaries(profile_dir: &Path) {
     });
 }
 
-/// free_port returns a loopback port that was free a moment ago.
+/// free_port returns a loopback port that was free a moment ago and that
+/// this test process has not handed out before.
+///
+/// Asking the kernel for port 0 and releasing it let two tests of one binary,
+/// running in parallel, get the same port: one node then failed to bind, the
+/// other answered both tests' readiness checks, and CI failed with a 409 and
+/// a refused connection. So each port is handed out once per process, and
+/// ports come from below the kernel's ephemeral range (32768–60999 on
+/// Linux), where a client's outgoing connection cannot take one between
+/// this check and the server's bind. The start is spread by process id so
+/// two test processes on one machine rarely probe the same ports.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    const LOW: u16 = 10_000;
+    const HIGH: u16 = 32_000;
+    static GIVEN: Mutex<Option<(u16, HashSet<u16>)>> = Mutex::new(None);
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let (next, seen) = given.get_or_insert_with(|| {
+        let spread = (std::process::id() as u64 * 2_654_435_761) % u64::from(HIGH - LOW);
+        (LOW + spread as u16, HashSet::new())
+    });
+    for _ in 0..(HIGH - LOW) {
+        let port = *next;
+        *next = if port + 1 >= HIGH { LOW } else { port + 1 };
+        if seen.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            seen.insert(port);
+            return port;
+        }
+    }
+    panic!("no free loopback port left in {LOW}..{HIGH}")
 }
 
 /// Node is a running regledger-node process.
