@@ -25,13 +25,13 @@ use std::path::{Path, PathBuf};
 
 use regledger::entry::leaf::Leaf;
 use regledger::tlog::tile::{decode_entry_bundle, encode_entry_bundle, Tile, TileKind, TILE_WIDTH};
-use regledger::tlog::tree::{stored_hash_index, HashReader};
+use regledger::tlog::tree::HashReader;
 use regledger::HashSuite;
 use regledger_client::{HttpSource, TileSource};
 
 use crate::log::tiles::write_atomic;
 use crate::logdir::Paths;
-use crate::store::{check_envelope, check_leaf, Store, StoreError, StoreSpec};
+use crate::store::{bundle_root_index, check_bundle, check_envelope, Store, StoreError, StoreSpec};
 use crate::Failure;
 
 /// CheckTilesArgs are the flags of `regledger-node check-tiles`.
@@ -148,7 +148,7 @@ fn fetch(src: &HttpSource, path: &str) -> Result<Vec<u8>, String> {
 
 /// verify_bundle checks a fetched full bundle of entries `start..start+256`
 /// against the tree: `entries` (the entry bundle) must hold leaves hashing
-/// to `want` (the stored leaf hashes), `envelopes` (the envelope bundle, if
+/// to `root` (the tree's level-8 hash of the bundle), `envelopes` (the envelope bundle, if
 /// served) the envelopes hashing to their leaves' envelope hashes. An
 /// entry `pruned` says was pruned gets an empty item, whatever was served.
 ///
@@ -158,22 +158,20 @@ fn fetch(src: &HttpSource, path: &str) -> Result<Vec<u8>, String> {
 fn verify_bundle(
     suite: HashSuite,
     start: u64,
-    want: &[regledger::Hash],
+    root: regledger::Hash,
     pruned: &dyn Fn(u64) -> Result<bool, String>,
     entries: &[u8],
     envelopes: Option<&[u8]>,
 ) -> Result<Verified, String> {
     let leaves = decode_entry_bundle(entries, TILE_WIDTH as usize)
         .map_err(|e| format!("the entry bundle is not a full bundle: {e}"))?;
-    if leaves.len() != TILE_WIDTH as usize || want.len() != leaves.len() {
+    if leaves.len() != TILE_WIDTH as usize {
         return Err(format!(
             "the entry bundle holds {} entries, not {TILE_WIDTH}",
             leaves.len()
         ));
     }
-    for (k, (leaf, want)) in leaves.iter().zip(want).enumerate() {
-        check_leaf(suite, start + k as u64, leaf, *want)?;
-    }
+    check_bundle(suite, start / TILE_WIDTH, &leaves, root)?;
     let parsed = leaves
         .iter()
         .enumerate()
@@ -227,18 +225,15 @@ fn repair(
     };
     let view = store.read().map_err(|e| e.to_string())?;
     let start = n * TILE_WIDTH;
-    let indexes: Vec<u64> = (start..start + TILE_WIDTH)
-        .map(|i| stored_hash_index(0, i))
-        .collect();
-    let want = view
-        .read_hashes(&indexes)
-        .map_err(|e| format!("cannot read the stored leaf hashes: {e}"))?;
+    let root = view
+        .read_hashes(&[bundle_root_index(n)])
+        .map_err(|e| format!("cannot read the tree's hash of the bundle: {e}"))?[0];
     let pruned = |i: u64| {
         view.pruned_by(i)
             .map(|p| p.is_some())
             .map_err(|e| format!("cannot read the prunes: {e}"))
     };
-    let v = verify_bundle(suite, start, &want, &pruned, &entries, envelopes.as_deref())?;
+    let v = verify_bundle(suite, start, root, &pruned, &entries, envelopes.as_deref())?;
     let mut written = Vec::new();
     // The envelope bundle first, as the publisher writes them (D15).
     let files = [
@@ -404,6 +399,18 @@ mod tests {
         (leaves, envs, hashes)
     }
 
+    /// root is the Merkle root of `hashes` (a power of two of them),
+    /// computed here apart from the code under test.
+    fn root(suite: HashSuite, hashes: &[Hash]) -> Hash {
+        match hashes {
+            [h] => *h,
+            _ => {
+                let (l, r) = hashes.split_at(hashes.len() / 2);
+                suite.node_hash(&root(suite, l), &root(suite, r))
+            }
+        }
+    }
+
     fn enc(items: &[Vec<u8>]) -> Vec<u8> {
         encode_entry_bundle(&items.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap()
     }
@@ -412,64 +419,65 @@ mod tests {
     fn a_fetched_bundle_is_checked_against_the_tree_and_pruned_envelopes_stay_gone() {
         let suite = HashSuite::Sha256;
         let start = 512;
-        let (leaves, envs, want) = bundle(suite, start, "a");
+        let (leaves, envs, hashes) = bundle(suite, start, "a");
+        let want = root(suite, &hashes);
         let (e, v) = (enc(&leaves), enc(&envs));
         let none = |_| Ok(false);
 
         // The log's own bytes: accepted as they are.
-        let ok = verify_bundle(suite, start, &want, &none, &e, Some(&v)).unwrap();
+        let ok = verify_bundle(suite, start, want, &none, &e, Some(&v)).unwrap();
         assert_eq!((ok.entries, ok.envelopes), (e.clone(), Some(v.clone())));
 
         // Entry 515 pruned: its item is written empty even though the
         // source still serves it; an empty item there is accepted too.
         let pruned = |i| Ok(i == 515);
-        let ok = verify_bundle(suite, start, &want, &pruned, &e, Some(&v)).unwrap();
+        let ok = verify_bundle(suite, start, want, &pruned, &e, Some(&v)).unwrap();
         let mut blank = envs.clone();
         blank[3].clear();
         assert!(
             ok.envelopes == Some(enc(&blank)),
             "pruned item 515 not emptied"
         );
-        let ok = verify_bundle(suite, start, &want, &pruned, &e, Some(&enc(&blank))).unwrap();
+        let ok = verify_bundle(suite, start, want, &pruned, &e, Some(&enc(&blank))).unwrap();
         assert!(
             ok.envelopes == Some(enc(&blank)),
             "pruned item 515 not emptied"
         );
         // ... but not where no prune is logged.
-        let err = verify_bundle(suite, start, &want, &none, &e, Some(&enc(&blank))).unwrap_err();
+        let err = verify_bundle(suite, start, want, &none, &e, Some(&enc(&blank))).unwrap_err();
         assert!(err.contains("entry 515 is empty, and no prune"), "{err}");
 
         // Swapped envelopes, a truncated bundle, a missing envelope
         // bundle, another log's bundle: refused.
         let mut swapped = envs.clone();
         swapped.swap(0, 1);
-        let err = verify_bundle(suite, start, &want, &none, &e, Some(&enc(&swapped))).unwrap_err();
+        let err = verify_bundle(suite, start, want, &none, &e, Some(&enc(&swapped))).unwrap_err();
         assert!(err.contains("entry 512 does not hash"), "{err}");
         let err =
-            verify_bundle(suite, start, &want, &none, &e[..e.len() - 1], Some(&v)).unwrap_err();
+            verify_bundle(suite, start, want, &none, &e[..e.len() - 1], Some(&v)).unwrap_err();
         assert!(err.contains("not a full bundle"), "{err}");
         let err =
-            verify_bundle(suite, start, &want, &none, &e, Some(&v[..v.len() - 3])).unwrap_err();
+            verify_bundle(suite, start, want, &none, &e, Some(&v[..v.len() - 3])).unwrap_err();
         assert!(err.contains("not a full bundle"), "{err}");
-        let err = verify_bundle(suite, start, &want, &none, &e, None).unwrap_err();
+        let err = verify_bundle(suite, start, want, &none, &e, None).unwrap_err();
         assert!(err.contains("not served"), "{err}");
         let (other, other_envs, _) = bundle(suite, start, "b");
         let err = verify_bundle(
             suite,
             start,
-            &want,
+            want,
             &none,
             &enc(&other),
             Some(&enc(&other_envs)),
         )
         .unwrap_err();
         assert!(
-            err.contains("entry 512 does not hash to the tree's leaf hash (damaged, or a bundle of another log)"),
+            err.contains("entries 512..768 do not hash to the tree's hash of their bundle (damaged, or a bundle of another log)"),
             "{err}"
         );
         // A bundle of 255 entries.
         let err =
-            verify_bundle(suite, start, &want, &none, &enc(&leaves[..255]), Some(&v)).unwrap_err();
+            verify_bundle(suite, start, want, &none, &enc(&leaves[..255]), Some(&v)).unwrap_err();
         assert!(err.contains("not a full bundle"), "{err}");
     }
 }

@@ -109,7 +109,9 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("damaged: 2"), "{out}");
     assert!(
-        out.contains("tile/entries/001: entry 300 does not hash to the tree's leaf hash"),
+        out.contains(
+            "tile/entries/001: entries 256..512 do not hash to the tree's hash of their bundle"
+        ),
         "{out}"
     );
     assert!(out.contains("tile/envelopes/000"), "{out}");
@@ -169,7 +171,7 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains("refused: tile/entries/001")
-            && out.contains("entry 400 does not hash to the tree's leaf hash"),
+            && out.contains("entries 256..512 do not hash to the tree's hash of their bundle"),
         "{out}"
     );
     assert!(
@@ -194,7 +196,7 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("refused: tile/entries/001")
-            && out.contains("entry 256 does not hash to the tree's leaf hash"),
+            && out.contains("entries 256..512 do not hash to the tree's hash of their bundle"),
         "{out}"
     );
     assert!(

@@ -10,18 +10,27 @@
 //!
 //! What is read here is checked before it is returned, so a damaged or
 //! replaced bundle is an error ([`StoreError::Archive`]) and never a wrong
-//! entry: a leaf must hash to the stored leaf hash the tree was built from
-//! (the store keeps every stored hash), and an envelope to its leaf's
-//! envelope hash. A pruned envelope (D22) is an empty item, as it is in the
-//! published bundle; the store answers "pruned" from its own `pruned`
-//! table, so an empty item for an entry no prune names is damage too.
+//! entry: the 256 leaves of a full bundle must hash, as a subtree, to the
+//! tree's level-8 hash of that bundle, which the store keeps; an envelope
+//! must hash to its leaf's envelope hash. A pruned envelope (D22) is an
+//! empty item, as it is in the published bundle; the store answers
+//! "pruned" from its own `pruned` table, so an empty item for an entry no
+//! prune names is damage too.
+//!
+//! The stored hashes of levels 0–7 inside an archived bundle (510 of every
+//! 512 stored hashes, 80 bytes an entry) are dropped with its rows (D30):
+//! [`Archive::hash`] recomputes them from the checked bundle, as Go's
+//! `tlog.TileHashReader` reads them from hash tiles. Levels 8 and up stay
+//! rows: one hash per bundle is what every check here is made against.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use regledger::entry::leaf::Leaf;
-use regledger::tlog::tile::{decode_entry_bundle, Tile, TileKind, TILE_WIDTH};
-use regledger::tlog::tree::{stored_hash_index, HashReader};
+use regledger::tlog::tile::{
+    decode_entry_bundle, hash_from_tile, Tile, TileKind, TILE_HEIGHT, TILE_WIDTH,
+};
+use regledger::tlog::tree::{split_stored_hash_index, stored_hash_index, HashReader};
 use regledger::{Hash, HashSuite};
 
 use super::StoreError;
@@ -30,24 +39,85 @@ use super::StoreError;
 /// page of the public site or a range read touches one or two.
 const CACHED: usize = 8;
 
-/// Items is one decoded full bundle: 256 items.
-type Items = Arc<Vec<Vec<u8>>>;
+/// Bundle is one decoded full bundle: 256 items and, for an entry bundle
+/// checked against the tree, their leaf hashes as the data of the level-0
+/// hash tile of the same 256 entries.
+struct Bundle {
+    items: Vec<Vec<u8>>,
+    leaf_hashes: Vec<u8>,
+}
 
-/// check_leaf checks that `leaf`, read as entry `i`, hashes to `want`, the
-/// stored leaf hash the tree was built from: the one check of an archived
-/// or fetched leaf (the store's reads and `check-tiles`' repairs).
+/// Items is a cached bundle.
+type Items = Arc<Bundle>;
+
+/// bundle_root_index is the stored-hash index of the level-8 hash of full
+/// bundle `n`: the root of its 256 leaves, the hash it is checked against.
+pub fn bundle_root_index(n: u64) -> u64 {
+    stored_hash_index(TILE_HEIGHT, n)
+}
+
+/// check_bundle checks that `leaves`, read as full bundle `n`, hash to
+/// `root`, the tree's level-8 hash of entries `256·n .. 256·n+256`, and
+/// returns their leaf hashes as level-0 hash tile data: the one check of
+/// an archived or fetched entry bundle (the store's reads and
+/// `check-tiles`' repairs).
 ///
 /// # Errors
 ///
-/// Why not, naming the entry.
-pub fn check_leaf(suite: HashSuite, i: u64, leaf: &[u8], want: Hash) -> Result<(), String> {
-    if suite.leaf_hash(leaf) == want {
-        Ok(())
-    } else {
-        Err(format!(
-            "entry {i} does not hash to the tree's leaf hash (damaged, or a bundle of another log)"
-        ))
+/// Why not, naming the entries.
+pub fn check_bundle(
+    suite: HashSuite,
+    n: u64,
+    leaves: &[impl AsRef<[u8]>],
+    root: Hash,
+) -> Result<Vec<u8>, String> {
+    let first = n * TILE_WIDTH;
+    if leaves.len() != TILE_WIDTH as usize {
+        return Err(format!(
+            "the bundle of entries {first}.. holds {} entries, not {TILE_WIDTH}",
+            leaves.len()
+        ));
     }
+    let mut data = Vec::with_capacity(TILE_WIDTH as usize * 32);
+    for leaf in leaves {
+        data.extend_from_slice(&suite.leaf_hash(leaf.as_ref()).0);
+    }
+    if subtree_root(suite, n, &data) != root {
+        return Err(format!(
+            "entries {first}..{} do not hash to the tree's hash of their bundle (damaged, or a bundle of another log)",
+            first + TILE_WIDTH
+        ));
+    }
+    Ok(data)
+}
+
+/// subtree_root is the level-8 hash over the 256 leaf hashes `data` of
+/// bundle `n`: the two level-7 halves the tile determines, joined.
+fn subtree_root(suite: HashSuite, n: u64, data: &[u8]) -> Hash {
+    let tile = level0_tile(n);
+    let half = |k: u64| {
+        hash_from_tile(suite, &tile, data, stored_hash_index(TILE_HEIGHT - 1, k))
+            .expect("256 hashes of level-0 tile n determine its level-7 hashes")
+    };
+    suite.node_hash(&half(2 * n), &half(2 * n + 1))
+}
+
+/// level0_tile is the full level-0 hash tile of entries `256·n ..`.
+fn level0_tile(n: u64) -> Tile {
+    Tile {
+        kind: TileKind::Hash(0),
+        n,
+        width: TILE_WIDTH as u16,
+    }
+}
+
+/// in_archived_bundle says whether stored hash `index` is one of the
+/// levels 0–7 inside a full bundle below `archived` (an entry index):
+/// those are dropped with the bundle's rows and read through
+/// [`Archive::hash`] (D30).
+pub fn in_archived_bundle(index: u64, archived: u64) -> bool {
+    let (level, n) = split_stored_hash_index(index);
+    level < TILE_HEIGHT && (n << level) / TILE_WIDTH < archived / TILE_WIDTH
 }
 
 /// check_envelope checks `item`, read as the envelope bundle's item of
@@ -174,8 +244,39 @@ impl Archive {
         Ok(items.into_iter().map(<[u8]>::to_vec).collect())
     }
 
-    /// items returns full bundle `n`, through the cache.
-    fn items(&self, n: u64, envelopes: bool) -> Result<Items, StoreError> {
+    /// entries returns full entry bundle `n`, through the cache, checked
+    /// against its root: the level-8 hash in `kept` (the rows the store keeps).
+    fn entries(&self, n: u64, kept: &(impl HashReader + ?Sized)) -> Result<Items, StoreError> {
+        self.cached(n, false, || {
+            let items = self.read_raw(n, false)?;
+            let root = kept
+                .read_hashes(&[bundle_root_index(n)])?
+                .pop()
+                .ok_or(StoreError::Unreadable("the stored hash of a bundle"))?;
+            let leaf_hashes = check_bundle(self.suite, n, &items, root)
+                .map_err(|reason| Self::damaged(n, false, reason))?;
+            Ok(Bundle { items, leaf_hashes })
+        })
+    }
+
+    /// envelopes returns full envelope bundle `n`, through the cache, as
+    /// read: each envelope is checked against its leaf where it is used.
+    fn envelopes(&self, n: u64) -> Result<Items, StoreError> {
+        self.cached(n, true, || {
+            Ok(Bundle {
+                items: self.read_raw(n, true)?,
+                leaf_hashes: Vec::new(),
+            })
+        })
+    }
+
+    /// cached returns bundle `n` from the cache, or `load`s and keeps it.
+    fn cached(
+        &self,
+        n: u64,
+        envelopes: bool,
+        load: impl FnOnce() -> Result<Bundle, StoreError>,
+    ) -> Result<Items, StoreError> {
         if let Some((_, _, it)) = self
             .cache
             .lock()
@@ -185,7 +286,7 @@ impl Archive {
         {
             return Ok(it.clone());
         }
-        let it: Items = Arc::new(self.read_raw(n, envelopes)?);
+        let it: Items = Arc::new(load()?);
         let mut c = self.cache.lock().expect("archive cache");
         if c.iter().filter(|(e, _, _)| *e == envelopes).count() >= CACHED {
             if let Some(pos) = c.iter().position(|(e, _, _)| *e == envelopes) {
@@ -196,8 +297,8 @@ impl Archive {
         Ok(it)
     }
 
-    /// leaves returns the archived leaves `start..end`, each checked against
-    /// its stored leaf hash in `hashes`.
+    /// leaves returns the archived leaves `start..end`, their bundles
+    /// checked against the level-8 hashes in `kept`.
     ///
     /// # Errors
     ///
@@ -207,22 +308,34 @@ impl Archive {
         &self,
         start: u64,
         end: u64,
-        hashes: &(impl HashReader + ?Sized),
+        kept: &(impl HashReader + ?Sized),
     ) -> Result<Vec<Vec<u8>>, StoreError> {
-        let indexes: Vec<u64> = (start..end).map(|i| stored_hash_index(0, i)).collect();
-        let want = hashes.read_hashes(&indexes)?;
-        let mut out = Vec::with_capacity(indexes.len());
-        for (i, want) in (start..end).zip(want) {
+        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
+        let mut bundle: Option<(u64, Items)> = None;
+        for i in start..end {
             let n = i / TILE_WIDTH;
-            let items = self.items(n, false)?;
-            let leaf = &items[(i % TILE_WIDTH) as usize];
-            if let Err(reason) = check_leaf(self.suite, i, leaf, want) {
-                self.forget(n, false);
-                return Err(Self::damaged(n, false, reason));
+            if bundle.as_ref().is_none_or(|(m, _)| *m != n) {
+                bundle = Some((n, self.entries(n, kept)?));
             }
-            out.push(leaf.clone());
+            let (_, items) = bundle.as_ref().expect("just loaded");
+            out.push(items.items[(i % TILE_WIDTH) as usize].clone());
         }
         Ok(out)
+    }
+
+    /// hash returns stored hash `index`, one of the levels 0–7 inside an
+    /// archived bundle ([`in_archived_bundle`]), recomputed from the
+    /// bundle checked against the level-8 hash in `kept` (D30).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Archive`] if the bundle is missing or damaged.
+    pub fn hash(&self, index: u64, kept: &(impl HashReader + ?Sized)) -> Result<Hash, StoreError> {
+        let (level, n) = split_stored_hash_index(index);
+        let b = (n << level) / TILE_WIDTH;
+        let items = self.entries(b, kept)?;
+        hash_from_tile(self.suite, &level0_tile(b), &items.leaf_hashes, index)
+            .map_err(|e| Self::damaged(b, false, e.to_string()))
     }
 
     /// envelope returns the archived envelope of entry `i`, whose leaf
@@ -242,8 +355,8 @@ impl Archive {
             // v1: no envelope bundle needs to exist for an all-v1 bundle.
             return Ok(None);
         }
-        let items = self.items(n, true)?;
-        let item = &items[(i % TILE_WIDTH) as usize];
+        let items = self.envelopes(n)?;
+        let item = &items.items[(i % TILE_WIDTH) as usize];
         // The caller asks only for entries the store holds no prune of.
         match check_envelope(self.suite, i, &parsed, item, false) {
             Ok(Some(item)) => Ok(Some(item.to_vec())),

@@ -11,8 +11,8 @@ use regledger::tlog::tree::{stored_hash_count, stored_hashes_for_record, tree_ha
 use regledger::{Hash, HashSuite};
 
 use super::tables::{
-    decode_state, meta_u64, Hashes, MapNodes, CONTENT_IDS, ENVELOPES, HASHES, LEAVES, META,
-    M_ARCHIVED, PRUNED, STATE, STATE_MAP, SUBJECTS,
+    decode_state, meta_u64, Hashes, MapNodes, StoredHashes, CONTENT_IDS, ENVELOPES, HASHES, LEAVES,
+    META, M_ARCHIVED, PRUNED, STATE, STATE_MAP, SUBJECTS,
 };
 use crate::store::append::stage_on;
 use crate::store::cache::TxCache;
@@ -113,7 +113,17 @@ impl<'tx> RedbAppender<'tx> {
     ///
     /// [`StoreError::Tree`] if `size` is past the head.
     pub fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
-        Ok(tree_hash(self.suite, size, &Hashes(&self.hashes))?)
+        Ok(tree_hash(self.suite, size, &self.stored_hashes())?)
+    }
+
+    /// stored_hashes reads the stored hashes, this transaction's and
+    /// archived ones included (D30).
+    fn stored_hashes(&self) -> StoredHashes<'_, redb::Table<'_, u64, [u8; 32]>> {
+        StoredHashes {
+            table: &self.hashes,
+            archived: self.archived,
+            archive: self.archive.as_deref(),
+        }
     }
 
     /// txc is the transaction's view of the state cache.
@@ -165,7 +175,7 @@ impl<'tx> RedbAppender<'tx> {
         fx: &Effects,
         content_id: Option<[u8; 32]>,
     ) -> Result<(), StoreError> {
-        let new_hashes = stored_hashes_for_record(self.suite, i, leaf_hash, &Hashes(&self.hashes))?;
+        let new_hashes = stored_hashes_for_record(self.suite, i, leaf_hash, &self.stored_hashes())?;
         for (at, h) in (stored_hash_count(i)..).zip(new_hashes) {
             self.hashes.insert(at, h.0)?;
         }

@@ -21,13 +21,13 @@ use redb::{
     WriteTransaction,
 };
 use regledger::registry::{StateKey, StateObject, StateReader};
-use regledger::tlog::tree::{tree_hash, HashReader, TreeError};
+use regledger::tlog::tree::{stored_hash_count, tree_hash, HashReader, TreeError};
 use regledger::{Hash, HashSuite};
 
 pub use append::RedbAppender;
 use tables::*;
 
-use super::archive::Archive;
+use super::archive::{bundle_root_index, Archive};
 use super::cache::{StateCache, TxCache};
 use super::{Head, StoreError};
 use regledger::tlog::tile::TILE_WIDTH;
@@ -497,7 +497,17 @@ impl RedbRead {
     ///
     /// [`StoreError::Tree`] if `size` is past the stored hashes.
     pub fn root_at(&self, suite: HashSuite, size: u64) -> Result<Hash, StoreError> {
-        Ok(tree_hash(suite, size, &Hashes(&self.hashes))?)
+        Ok(tree_hash(suite, size, &self.stored_hashes())?)
+    }
+
+    /// stored_hashes reads this snapshot's stored hashes, archived ones
+    /// included (D30).
+    fn stored_hashes(&self) -> StoredHashes<'_, ReadOnlyTable<u64, [u8; 32]>> {
+        StoredHashes {
+            table: &self.hashes,
+            archived: self.archived,
+            archive: self.archive.as_deref(),
+        }
     }
 
     /// published_checkpoint returns the latest published (served) checkpoint note.
@@ -561,7 +571,7 @@ impl RedbRead {
 /// A snapshot reads stored hashes for proofs and tiles.
 impl HashReader for RedbRead {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
-        Hashes(&self.hashes).read_hashes(indexes)
+        self.stored_hashes().read_hashes(indexes)
     }
 }
 
@@ -614,11 +624,14 @@ impl RedbWrite {
     ///
     /// [`StoreError::Tree`] if `size` is past the stored hashes.
     pub fn root_at(&self, suite: HashSuite, size: u64) -> Result<Hash, StoreError> {
-        Ok(tree_hash(
-            suite,
-            size,
-            &Hashes(&self.tx.open_table(HASHES)?),
-        )?)
+        let archived = meta_u64(&self.tx.open_table(META)?, M_ARCHIVED)?;
+        let table = self.tx.open_table(HASHES)?;
+        let hashes = StoredHashes {
+            table: &table,
+            archived,
+            archive: self.archive.as_deref(),
+        };
+        Ok(tree_hash(suite, size, &hashes)?)
     }
 
     /// witness_checkpoint is [`RedbRead::witness_checkpoint`] inside this transaction.
@@ -684,6 +697,15 @@ impl RedbWrite {
         self.tx
             .open_table(ENVELOPES)?
             .retain_in(from..upto, |_, _| false)?;
+        // The levels 0–7 of each bundle are recomputed from it (D30): its
+        // stored hashes from the first entry's up to, not including, the
+        // level-8 hash it is checked against (written by its last entry,
+        // after its lower levels).
+        let mut hashes = self.tx.open_table(HASHES)?;
+        for n in from / TILE_WIDTH..upto / TILE_WIDTH {
+            let rows = stored_hash_count(n * TILE_WIDTH)..bundle_root_index(n);
+            hashes.retain_in(rows, |_, _| false)?;
+        }
         meta.insert(M_ARCHIVED, upto.to_be_bytes().as_slice())?;
         Ok(upto)
     }

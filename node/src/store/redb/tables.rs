@@ -142,6 +142,40 @@ impl<T: ReadableTable<u64, [u8; 32]>> HashReader for Hashes<'_, T> {
     }
 }
 
+/// StoredHashes reads the log's stored hashes (D30): the rows of `table`
+/// and, for the levels 0–7 inside bundles archived below `archived`, whose
+/// rows were dropped with the bundle's, the hashes `archive` recomputes
+/// from the bundle checked against its level-8 hash (a row).
+pub(super) struct StoredHashes<'a, T: ReadableTable<u64, [u8; 32]>> {
+    pub(super) table: &'a T,
+    pub(super) archived: u64,
+    pub(super) archive: Option<&'a crate::store::Archive>,
+}
+
+impl<T: ReadableTable<u64, [u8; 32]>> HashReader for StoredHashes<'_, T> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
+        use crate::store::archive::in_archived_bundle;
+        indexes
+            .iter()
+            .map(|&i| match self.table.get(i) {
+                Ok(Some(v)) => Ok(Hash(v.value())),
+                Ok(None) if in_archived_bundle(i, self.archived) => {
+                    let r = match self.archive {
+                        Some(a) => a.hash(i, &Hashes(self.table)),
+                        None => {
+                            let (level, n) = regledger::tlog::tree::split_stored_hash_index(i);
+                            Err(crate::store::Archive::not_opened(n << level))
+                        }
+                    };
+                    r.map_err(|e| TreeError::Storage(e.to_string()))
+                }
+                Ok(None) => Err(TreeError::MissingHash(i)),
+                Err(e) => Err(TreeError::Storage(e.to_string())),
+            })
+            .collect()
+    }
+}
+
 /// state_get reads a registry object from any readable STATE table. A
 /// value that does not decode reads as absent, as it always has (the rules
 /// then refuse what depends on it rather than the node stopping).

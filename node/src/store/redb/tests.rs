@@ -307,21 +307,30 @@ type Entry = (Vec<u8>, Vec<u8>);
 /// the archive in one transaction. It returns the store and each entry's
 /// (leaf, envelope).
 fn archived_log(dir: &Path, n: u64, archive: bool) -> (crate::store::Store, Vec<Entry>) {
+    let store = crate::store::Store::open(&dir.join("ledger.redb"))
+        .unwrap()
+        .with_archive(&dir.join("tiles"), HashSuite::Sha256);
+    let out = publish(dir, &store, n, archive);
+    (store, out)
+}
+
+/// publish appends entries up to `n` to the store of `dir` (as
+/// [`archived_log`] writes them), then publishes and, if `archive`,
+/// archives them. It returns the entries appended.
+fn publish(dir: &Path, store: &crate::store::Store, n: u64, archive: bool) -> Vec<Entry> {
     use regledger::entry::leaf::{envelope_hash, Leaf};
     let suite = HashSuite::Sha256;
     let tiles = dir.join("tiles");
-    let store = crate::store::Store::open(&dir.join("ledger.redb"))
-        .unwrap()
-        .with_archive(&tiles, suite);
     // Not operation events: each commits its content id to the state map,
     // as a real log's genesis writes state (a v2 store without a map root
     // is one from before the map, migrated at open).
     let fx = Effects::new(regledger::registry::EntryKind::ObjectionFiled, "p");
-    let mut prev = Hash([0; 32]);
     let mut out = Vec::new();
     let mut tx = store.write().unwrap();
+    let head = tx.head();
+    let mut prev = head.last_leaf_hash;
     let mut a = tx.appender(suite).unwrap();
-    for i in 0..n {
+    for i in head.size..n {
         let env = format!("envelope {i} {}", "x".repeat((i % 7) as usize)).into_bytes();
         let cid = suite.digest(&[&env]).0;
         let root = a.next_root(i, &fx, &cid).unwrap();
@@ -339,17 +348,17 @@ fn archived_log(dir: &Path, n: u64, archive: bool) -> (crate::store::Store, Vec<
     drop(a);
     tx.commit().unwrap();
     let view = store.read().unwrap();
-    crate::log::tiles::write_tiles(&tiles, &view, 0, n).unwrap();
+    crate::log::tiles::write_tiles(&tiles, &view, head.size, n).unwrap();
     drop(view);
     if !archive {
-        return (store, out);
+        return out;
     }
     let upto = store.read().unwrap().archivable(n).unwrap();
     let tx = store.write().unwrap();
     tx.set_tiles_size(n).unwrap();
     tx.archive_below(upto).unwrap();
     tx.commit().unwrap();
-    (store, out)
+    out
 }
 
 /// rows counts the LEAVES and ENVELOPES rows of the store.
@@ -463,6 +472,114 @@ fn full_bundles_become_the_store_of_record_and_every_read_is_checked() {
     ));
     assert!(r.leaves(0, 10).is_err());
     assert_eq!(r.leaf(599).unwrap().as_ref(), Some(&entries[599].0));
+}
+
+/// hash_rows counts the HASHES rows of the store.
+fn hash_rows(store: &crate::store::Store) -> u64 {
+    let crate::store::Store::Redb(s) = store else {
+        unreachable!()
+    };
+    let r = s.db().unwrap().begin_read().unwrap();
+    r.open_table(HASHES).unwrap().len().unwrap()
+}
+
+/// every_hash_and_root reads every stored hash of a tree of `n` and its
+/// root at every size, through the store's snapshot.
+fn every_hash_and_root(store: &crate::store::Store, n: u64) -> (Vec<Hash>, Vec<Hash>) {
+    use regledger::tlog::tree::{stored_hash_count, HashReader};
+    let r = store.read().unwrap();
+    let all: Vec<u64> = (0..stored_hash_count(n)).collect();
+    let hashes = r.read_hashes(&all).unwrap();
+    let roots = (1..=n)
+        .map(|size| r.root_at(HashSuite::Sha256, size).unwrap())
+        .collect();
+    (hashes, roots)
+}
+
+#[test]
+fn the_hashes_inside_archived_bundles_are_recomputed_from_them_and_checked() {
+    use regledger::tlog::tree::{stored_hash_count, stored_hash_index, HashReader};
+    // The same entries twice: one store never archives, the other does,
+    // in rounds that end inside bundles and on their edges.
+    let plain_dir = tempfile::tempdir().unwrap();
+    let (plain, _) = archived_log(plain_dir.path(), 1100, false);
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = archived_log(dir.path(), 300, true);
+    for n in [512, 700, 1024, 1100] {
+        publish(dir.path(), &store, n, true);
+    }
+    // Four bundles archived: 510 of the 511 stored hashes of each are gone
+    // (levels 0–7; the level-8 hash each is checked against stays).
+    assert_eq!(store.read().unwrap().archived_below(), 1024);
+    assert_eq!(hash_rows(&store), stored_hash_count(1100) - 4 * 510);
+    assert_eq!(hash_rows(&plain), stored_hash_count(1100));
+    // Every stored hash, and the root at every size, read as before.
+    let want = every_hash_and_root(&plain, 1100);
+    assert!(
+        every_hash_and_root(&store, 1100) == want,
+        "hashes or roots differ"
+    );
+    // A write transaction's and an appender's roots too.
+    let mut tx = store.write().unwrap();
+    assert_eq!(tx.root_at(HashSuite::Sha256, 300).unwrap(), want.1[299]);
+    let a = tx.appender(HashSuite::Sha256).unwrap();
+    assert_eq!(a.root_at(777).unwrap(), want.1[776]);
+    drop(a);
+    drop(tx);
+
+    // A flipped byte in archived bundle 1: every hash that needs it is an
+    // error naming the file, never a wrong hash; the rest still read.
+    let bundle = dir.path().join("tiles/tile/entries/001");
+    let good = std::fs::read(&bundle).unwrap();
+    // Inside leaf 300's bytes, so the bundle still decodes.
+    let mut items: Vec<Vec<u8>> = regledger::tlog::tile::decode_entry_bundle(&good, 256)
+        .unwrap()
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    items[300 - 256][20] ^= 1;
+    let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+    let bad = regledger::tlog::tile::encode_entry_bundle(&refs).unwrap();
+    std::fs::write(&bundle, &bad).unwrap();
+    drop(store);
+    let store = crate::store::Store::open(&dir.path().join("ledger.redb"))
+        .unwrap()
+        .with_archive(&dir.path().join("tiles"), HashSuite::Sha256);
+    let r = store.read().unwrap();
+    for i in [256, 300, 511] {
+        let e = r.read_hashes(&[stored_hash_index(0, i)]).unwrap_err();
+        assert!(
+            e.to_string().contains("tile/entries/001"),
+            "hash of {i}: {e}"
+        );
+    }
+    let e = r.root_at(HashSuite::Sha256, 300).unwrap_err();
+    assert!(e.to_string().contains("tile/entries/001"), "{e}");
+    let e = r.leaf(300).unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Archive { path, .. } if path == "tile/entries/001"),
+        "{e}"
+    );
+    // Bundle 0's hashes, and sizes built from whole bundles, need no
+    // bundle 1 bytes (its level-8 hash is a row).
+    assert_eq!(r.root_at(HashSuite::Sha256, 200).unwrap(), want.1[199]);
+    assert_eq!(r.root_at(HashSuite::Sha256, 512).unwrap(), want.1[511]);
+    assert_eq!(r.root_at(HashSuite::Sha256, 1100).unwrap(), want.1[1099]);
+    // Restored: it reads again (nothing damaged was cached).
+    std::fs::write(&bundle, &good).unwrap();
+    assert_eq!(r.root_at(HashSuite::Sha256, 300).unwrap(), want.1[299]);
+    drop(r);
+    drop(store);
+
+    // Opened without its tile directory, an archived hash is an error,
+    // not a missing hash.
+    let bare = crate::store::Store::open(&dir.path().join("ledger.redb")).unwrap();
+    let e = bare
+        .read()
+        .unwrap()
+        .read_hashes(&[stored_hash_index(3, 2)])
+        .unwrap_err();
+    assert!(e.to_string().contains("without its tile directory"), "{e}");
 }
 
 #[test]
