@@ -70,6 +70,24 @@ fn archived_entries_read_prune_audit_mirror_and_restart_and_a_lost_tile_director
     for i in [0, 255, 256, 300, n - 1] {
         assert_eq!(entry(&node.url, i).0, 200, "entry {i}");
     }
+    // Replays of archived operation events are refused, naming the
+    // original: their replay index keeps 16 bytes of each id and confirms
+    // a match on the envelope read back from the bundle (D31).
+    let replayed = |env: &regledger::entry::envelope::Envelope, original: Option<u64>| {
+        let (c, b) = post(&node.url, env);
+        assert_eq!(c, 409, "{b}");
+        assert!(
+            b["type"].as_str().unwrap().ends_with("replayed-envelope"),
+            "{b}"
+        );
+        if let Some(i) = original {
+            let d = b["detail"].as_str().unwrap();
+            assert!(d.contains(&format!("already entry {i};")), "{b}");
+        }
+    };
+    replayed(&op_envs[2], Some(ops[2]));
+    replayed(&pad[0], None);
+    replayed(&pad[pad.len() - 1], None);
 
     // A retention prune of archived events: the node reads their
     // envelopes from the bundle to check them, then empties their items.
@@ -89,6 +107,8 @@ fn archived_entries_read_prune_audit_mirror_and_restart_and_a_lost_tile_director
         assert_eq!(e["envelope"], op_envs[2].to_json(), "{e}");
     };
     check(&node.url, &tiles);
+    // A pruned event's envelope is gone, and a replay of it is still refused.
+    replayed(&op_envs[0], Some(ops[0]));
     let (code, report, err) = audit_from(&["--dir".as_ref(), tiles.as_os_str()], &log);
     assert_eq!(code, 0, "{report}{err}");
 

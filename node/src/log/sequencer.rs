@@ -299,9 +299,21 @@ fn sequence(
     let ids: Vec<[u8; 32]> = batch.iter().map(|s| s.envelope.content_id()).collect();
     log.prefetch_logged(&ids)?;
     for (sub, content_id) in batch.into_iter().zip(ids) {
-        if let Some(i) = log.logged_at(&content_id)? {
-            out.rejected.push((sub.reply, Rejection::Replay(i)));
-            continue;
+        match log.logged_at(&content_id) {
+            Ok(Some(i)) => {
+                out.rejected.push((sub.reply, Rejection::Replay(i)));
+                continue;
+            }
+            Ok(None) => {}
+            // Its first 16 bytes match an archived event whose bundle is
+            // missing or damaged (D31): whether it is a replay cannot be
+            // told until the file is restored. Refused alone, as a prune.
+            Err(e @ StoreError::Archive { .. }) => {
+                out.rejected
+                    .push((sub.reply, Rejection::DamagedArchive(e.to_string())));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
         }
         let head = log.head();
         let time = integrated_time(now_ms(), head.last_time_ms);

@@ -11,8 +11,8 @@ use regledger::tlog::tree::{stored_hash_count, stored_hashes_for_record, tree_ha
 use regledger::{Hash, HashSuite};
 
 use super::tables::{
-    decode_state, meta_u64, Hashes, MapNodes, StoredHashes, CONTENT_IDS, ENVELOPES, HASHES, LEAVES,
-    META, M_ARCHIVED, PRUNED, STATE, STATE_MAP, SUBJECTS,
+    decode_state, meta_u64, Hashes, MapNodes, StoredHashes, CONTENT_IDS, ENVELOPES, EVENT_IDS,
+    HASHES, LEAVES, META, M_ARCHIVED, PRUNED, STATE, STATE_MAP, SUBJECTS,
 };
 use crate::store::append::stage_on;
 use crate::store::cache::TxCache;
@@ -36,6 +36,7 @@ pub struct RedbAppender<'tx> {
     hashes: Table<'tx, u64, [u8; 32]>,
     state: Table<'tx, &'static str, &'static [u8]>,
     content_ids: Table<'tx, [u8; 32], u64>,
+    event_ids: Table<'tx, [u8; 16], u64>,
     subjects: MultimapTable<'tx, &'static str, u64>,
     pruned: Table<'tx, u64, u64>,
     /// archive holds the entries below `archived` (D29).
@@ -73,6 +74,7 @@ impl<'tx> RedbAppender<'tx> {
             hashes: tx.open_table(HASHES)?,
             state: tx.open_table(STATE)?,
             content_ids: tx.open_table(CONTENT_IDS)?,
+            event_ids: tx.open_table(EVENT_IDS)?,
             subjects: tx.open_multimap_table(SUBJECTS)?,
             pruned: tx.open_table(PRUNED)?,
             archived: meta_u64(&tx.open_table(META)?, M_ARCHIVED)?,
@@ -93,7 +95,29 @@ impl<'tx> RedbAppender<'tx> {
     ///
     /// [`StoreError::Database`].
     pub fn logged_at(&self, content_id: &[u8; 32]) -> Result<Option<u64>, StoreError> {
-        Ok(self.content_ids.get(content_id)?.map(|v| v.value()))
+        if let Some(i) = self.content_ids.get(content_id)? {
+            return Ok(Some(i.value()));
+        }
+        let Some(i) = self
+            .event_ids
+            .get(event_key(content_id))?
+            .map(|v| v.value())
+        else {
+            return Ok(None);
+        };
+        // The same first 16 bytes: the same content only if the envelope
+        // logged at `i` has this whole content id (D31).
+        match self.envelope(i)? {
+            Some(bytes) => {
+                let logged = regledger::entry::envelope::Envelope::from_bytes(&bytes)
+                    .map_err(|_| StoreError::Unreadable("a logged envelope (replay check)"))?;
+                Ok((logged.content_id() == *content_id).then_some(i))
+            }
+            // Pruned (D22), or a mirror's open gap (D25): the bytes are
+            // gone, so the prefix stands for the id, as the whole id did
+            // before D31 (two contents share it with probability 2^-128).
+            None => Ok(Some(i)),
+        }
     }
 
     /// state_lookup reads the object at `key` in this transaction, telling
@@ -184,7 +208,16 @@ impl<'tx> RedbAppender<'tx> {
             self.envelopes.insert(i, e)?;
         }
         if let Some(c) = content_id {
-            self.content_ids.insert(c, i)?;
+            // Operation events, the high-volume kind, by their first 16
+            // bytes unless other content holds those (D31).
+            let key = event_key(&c);
+            if fx.kind == regledger::registry::EntryKind::OperationEvent
+                && self.event_ids.get(key)?.is_none()
+            {
+                self.event_ids.insert(key, i)?;
+            } else {
+                self.content_ids.insert(c, i)?;
+            }
         }
         for (k, v) in &fx.writes {
             // The committed record, the bytes the state map's value hash covers.
@@ -237,4 +270,11 @@ impl<'tx> RedbAppender<'tx> {
         self.head.advance(leaf_hash, time_ms, version);
         *self.moved = true;
     }
+}
+
+/// event_key is the [`EVENT_IDS`] key of a content id: its first 16 bytes.
+fn event_key(content_id: &[u8; 32]) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&content_id[..16]);
+    k
 }

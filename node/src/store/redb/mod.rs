@@ -111,6 +111,7 @@ impl RedbStore {
             tx.open_table(STATE)?;
             tx.open_table(META)?;
             tx.open_table(CONTENT_IDS)?;
+            tx.open_table(EVENT_IDS)?;
             tx.open_multimap_table(SUBJECTS)?;
             tx.open_table(CHECKPOINTS)?;
             tx.open_table(ENVELOPES)?;

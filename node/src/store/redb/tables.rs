@@ -39,6 +39,13 @@ pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 /// CONTENT_IDS maps an entry's content id ([`regledger::entry::envelope::Envelope::content_id`],
 /// SHA-256 of what its signatures sign) → the index that logged it, to refuse replays (D12).
 pub(super) const CONTENT_IDS: TableDefinition<[u8; 32], u64> = TableDefinition::new("content_ids");
+/// EVENT_IDS maps the first 16 bytes of an operation event's content id →
+/// the index that logged it (D31): the replay index of the high-volume
+/// kind, 24 bytes a row instead of [`CONTENT_IDS`]' 40. A hit is confirmed
+/// against the logged envelope's whole content id; an event whose prefix
+/// is already taken by other content goes to [`CONTENT_IDS`]. Registry
+/// acts stay in [`CONTENT_IDS`], whose full ids the state snapshot lists.
+pub(super) const EVENT_IDS: TableDefinition<[u8; 16], u64> = TableDefinition::new("event_ids");
 /// LEGACY_DIGESTS is the replay table of nodes before D12 (SHA-256 of the whole
 /// envelope, signatures included): its presence means [`CONTENT_IDS`] must be
 /// built from the leaves; it is deleted once that is done.

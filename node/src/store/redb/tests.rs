@@ -634,3 +634,106 @@ fn rows_stay_until_the_tile_directory_holds_them_byte_for_byte() {
     assert_eq!(tx.archive_below(upto).unwrap(), 0);
     tx.commit().unwrap();
 }
+
+#[test]
+fn operation_events_are_indexed_by_16_bytes_and_a_hit_is_confirmed_on_all_32() {
+    use regledger::entry::leaf::{envelope_hash, Leaf};
+    let suite = HashSuite::Sha256;
+    let kit = Testkit::live("store.test/event-ids");
+    let event = |n: u64| {
+        kit.business.sign(
+            EntryKind::OperationEvent,
+            &serde_json::json!({"agreement_id": "SA-1", "action": "access",
+                "occurred_at_ms": 1_000 + n, "actor": "a", "records": 1,
+                "personal_data_commitments": []}),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::store::Store::open(&dir.path().join("ledger.redb")).unwrap();
+    let crate::store::Store::Redb(redb) = &store else {
+        unreachable!()
+    };
+    let counts = || {
+        let r = redb.db().unwrap().begin_read().unwrap();
+        (
+            r.open_table(EVENT_IDS).unwrap().len().unwrap(),
+            r.open_table(CONTENT_IDS).unwrap().len().unwrap(),
+        )
+    };
+    let (e0, e1, e2) = (event(0), event(1), event(2));
+    let c0 = e0.content_id();
+    // Another content id with c0's first 16 bytes (no real collision can
+    // be made: the test names it).
+    let mut twin = c0;
+    twin[31] ^= 1;
+    let put = |a: &mut crate::store::Appender<'_>, i: u64, env: &[u8], kind, cid: [u8; 32]| {
+        let fx = Effects::new(kind, "p");
+        let root = a.next_root(i, &fx, &cid).unwrap();
+        let leaf = Leaf::compact(
+            i,
+            10 + i,
+            Hash([i as u8; 32]),
+            root,
+            envelope_hash(suite, env),
+        )
+        .to_bytes();
+        let c = EntryContext {
+            index: i,
+            integrated_time_ms: 10 + i,
+            log_id: "store.test/event-ids".into(),
+        };
+        a.append_entry(&c, suite.leaf_hash(&leaf), &leaf, Some(env), &fx, cid)
+            .unwrap();
+    };
+    let mut tx = store.write().unwrap();
+    let mut a = tx.appender(suite).unwrap();
+    put(&mut a, 0, &e0.to_bytes(), EntryKind::OperationEvent, c0);
+    // In the same transaction: a replay is found, the twin is not one.
+    assert_eq!(a.logged_at(&c0).unwrap(), Some(0));
+    assert_eq!(a.logged_at(&twin).unwrap(), None);
+    // The twin is logged (as entry 1): its prefix is taken, so it goes to
+    // the whole-id table, and both are found.
+    put(&mut a, 1, &e1.to_bytes(), EntryKind::OperationEvent, twin);
+    // A registry act is indexed by its whole id (the snapshot lists them).
+    let c2 = e2.content_id();
+    put(&mut a, 2, &e2.to_bytes(), EntryKind::ObjectionFiled, c2);
+    drop(a);
+    tx.commit().unwrap();
+    assert_eq!(counts(), (1, 2));
+    let mut tx = store.write().unwrap();
+    let a = tx.appender(suite).unwrap();
+    assert_eq!(a.logged_at(&c0).unwrap(), Some(0));
+    assert_eq!(a.logged_at(&twin).unwrap(), Some(1));
+    assert_eq!(a.logged_at(&c2).unwrap(), Some(2));
+    assert_eq!(a.logged_at(&event(3).content_id()).unwrap(), None);
+    drop(a);
+    drop(tx);
+    let mut ids = Vec::new();
+    store
+        .read()
+        .unwrap()
+        .content_ids(&mut |id, i| {
+            ids.push((*id, i));
+            Ok(())
+        })
+        .unwrap();
+    ids.sort();
+    let mut want = vec![(twin, 1), (c2, 2)];
+    want.sort();
+    assert_eq!(ids, want);
+
+    // Entry 0's envelope pruned (D22): its bytes are gone, so a content
+    // with its first 16 bytes counts as a replay of it, as its whole id did.
+    {
+        let w = redb.db().unwrap().begin_write().unwrap();
+        w.open_table(ENVELOPES).unwrap().remove(0).unwrap();
+        w.open_table(PRUNED).unwrap().insert(0, 5).unwrap();
+        w.commit().unwrap();
+    }
+    let mut other = c0;
+    other[20] ^= 1;
+    let mut tx = store.write().unwrap();
+    let a = tx.appender(suite).unwrap();
+    assert_eq!(a.logged_at(&c0).unwrap(), Some(0));
+    assert_eq!(a.logged_at(&other).unwrap(), Some(0));
+}
