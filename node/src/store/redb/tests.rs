@@ -307,9 +307,7 @@ type Entry = (Vec<u8>, Vec<u8>);
 /// the archive in one transaction. It returns the store and each entry's
 /// (leaf, envelope).
 fn archived_log(dir: &Path, n: u64, archive: bool) -> (crate::store::Store, Vec<Entry>) {
-    let store = crate::store::Store::open(&dir.join("ledger.redb"))
-        .unwrap()
-        .with_archive(&dir.join("tiles"), HashSuite::Sha256);
+    let store = with_tiles(dir);
     let out = publish(dir, &store, n, archive);
     (store, out)
 }
@@ -361,6 +359,14 @@ fn publish(dir: &Path, store: &crate::store::Store, n: u64, archive: bool) -> Ve
     out
 }
 
+/// with_tiles opens the store of `dir` again, with its tile directory: a
+/// fresh archive, nothing cached.
+fn with_tiles(dir: &Path) -> crate::store::Store {
+    crate::store::Store::open(&dir.join("ledger.redb"))
+        .unwrap()
+        .with_archive(&dir.join("tiles"), HashSuite::Sha256)
+}
+
 /// rows counts the LEAVES and ENVELOPES rows of the store.
 fn rows(store: &crate::store::Store) -> (u64, u64) {
     let crate::store::Store::Redb(s) = store else {
@@ -401,9 +407,7 @@ fn full_bundles_become_the_store_of_record_and_every_read_is_checked() {
     std::fs::write(&bundle, &bad).unwrap();
     // A fresh store: nothing of the good bundle is cached.
     drop(store);
-    let store = crate::store::Store::open(&dir.path().join("ledger.redb"))
-        .unwrap()
-        .with_archive(&dir.path().join("tiles"), HashSuite::Sha256);
+    let store = with_tiles(dir.path());
     let r = store.read().unwrap();
     let e = r.leaf(256).unwrap_err();
     assert!(
@@ -451,9 +455,7 @@ fn full_bundles_become_the_store_of_record_and_every_read_is_checked() {
     std::fs::remove_file(&envs).unwrap();
     drop(r);
     drop(store);
-    let store = crate::store::Store::open(&dir.path().join("ledger.redb"))
-        .unwrap()
-        .with_archive(&dir.path().join("tiles"), HashSuite::Sha256);
+    let store = with_tiles(dir.path());
     let r = store.read().unwrap();
     assert!(matches!(
         r.envelope(10).unwrap_err(),
@@ -542,9 +544,7 @@ fn the_hashes_inside_archived_bundles_are_recomputed_from_them_and_checked() {
     let bad = regledger::tlog::tile::encode_entry_bundle(&refs).unwrap();
     std::fs::write(&bundle, &bad).unwrap();
     drop(store);
-    let store = crate::store::Store::open(&dir.path().join("ledger.redb"))
-        .unwrap()
-        .with_archive(&dir.path().join("tiles"), HashSuite::Sha256);
+    let store = with_tiles(dir.path());
     let r = store.read().unwrap();
     for i in [256, 300, 511] {
         let e = r.read_hashes(&[stored_hash_index(0, i)]).unwrap_err();
