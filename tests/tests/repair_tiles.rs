@@ -135,9 +135,37 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
             "{index}: {body}"
         );
     }
-    // Entries of the live bundle are unaffected.
+    // So are the proofs that need hashes inside bundle 001, which are
+    // recomputed from it (D30): an inclusion proof of one of its entries,
+    // a consistency proof from a size inside it.
+    for q in [
+        format!("inclusion?index=300&size={size}"),
+        format!("consistency?old=300&new={size}"),
+    ] {
+        let (s, body) = get_text(&format!("{url}/v1/proof/{q}")).unwrap();
+        assert_eq!(s, 500, "{q}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            v["type"].as_str().unwrap().ends_with("damaged-tile"),
+            "{body}"
+        );
+        assert!(
+            v["detail"].as_str().unwrap().contains("tile/entries/001"),
+            "{body}"
+        );
+    }
+    // Entries of the live bundle are unaffected, and so are proofs that
+    // need nothing inside bundle 001 (its level-8 hash is a row).
     let (s, _) = get_text(&format!("{url}/v1/entries/600")).unwrap();
     assert_eq!(s, 200);
+    for q in [
+        format!("inclusion?index=600&size={size}"),
+        format!("inclusion?index=100&size={size}"),
+        format!("consistency?old=512&new={size}"),
+    ] {
+        let (s, body) = get_text(&format!("{url}/v1/proof/{q}")).unwrap();
+        assert_eq!(s, 200, "{q}: {body}");
+    }
     node.kill9();
 
     // (d) Bad sources: nothing is written.

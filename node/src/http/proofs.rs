@@ -20,8 +20,31 @@ use super::{
 /// proof_b64 is the inclusion proof of entry `index` in the tree of `size`, base64 hashes.
 pub(crate) fn proof_b64(app: &App, size: u64, index: u64) -> Result<Vec<String>, Response> {
     let view = app.store.read().map_err(internal)?;
+    bundles_readable(&view, &[Some(index), last_of(size)])?;
     let p = prove_inclusion(app.descriptor.suite, size, index, &view).map_err(internal)?;
     Ok(p.iter().map(|h| B64.encode(h.0)).collect())
+}
+
+/// bundles_readable answers `500 damaged-tile`, naming the file, if the
+/// bundle of one of `entries` is archived and missing or damaged. A proof
+/// of size N touching entry i needs hashes below level 8 only inside the
+/// bundle of i and, unless N ends a bundle, that of N−1 (elsewhere its
+/// hashes are whole bundles' and above, kept rows), and those are
+/// recomputed from the bundles (D30): so a damaged one is named here
+/// instead of failing the proof with a bare 500.
+fn bundles_readable(view: &crate::store::ReadTx, entries: &[Option<u64>]) -> Result<(), Response> {
+    for &i in entries.iter().flatten() {
+        if let Err(e @ crate::store::StoreError::Archive { .. }) = view.leaf(i) {
+            return Err(store_failure(e, internal));
+        }
+    }
+    Ok(())
+}
+
+/// last_of is the last entry of a tree of `size` whose proofs read inside
+/// its bundle: none when `size` ends a bundle (or is 0).
+fn last_of(size: u64) -> Option<u64> {
+    (!size.is_multiple_of(regledger::tlog::tile::TILE_WIDTH)).then(|| size - 1)
 }
 
 fn committed_size(app: &App) -> Result<u64, Response> {
@@ -147,6 +170,9 @@ pub(super) async fn consistency(State(app): State<Arc<App>>, QueryMap(q): QueryM
         Ok(v) => v,
         Err(e) => return unavailable(e),
     };
+    if let Err(r) = bundles_readable(&view, &[last_of(old), last_of(new)]) {
+        return r;
+    }
     match prove_consistency(app.descriptor.suite, old, new, &view) {
         Ok(p) => json_ok(
             json!({"old": old, "new": new, "consistency_proof": p.iter().map(|h| B64.encode(h.0)).collect::<Vec<_>>()}),
