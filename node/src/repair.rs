@@ -25,13 +25,12 @@ use std::path::{Path, PathBuf};
 
 use regledger::entry::leaf::Leaf;
 use regledger::tlog::tile::{decode_entry_bundle, encode_entry_bundle, Tile, TileKind, TILE_WIDTH};
-use regledger::tlog::tree::HashReader;
 use regledger::HashSuite;
 use regledger_client::{HttpSource, TileSource};
 
 use crate::log::tiles::write_atomic;
 use crate::logdir::Paths;
-use crate::store::{bundle_root_index, check_bundle, check_envelope, Store, StoreError, StoreSpec};
+use crate::store::{bundle_root, check_bundle, check_envelope, Store, StoreError, StoreSpec};
 use crate::Failure;
 
 /// CheckTilesArgs are the flags of `regledger-node check-tiles`.
@@ -165,12 +164,6 @@ fn verify_bundle(
 ) -> Result<Verified, String> {
     let leaves = decode_entry_bundle(entries, TILE_WIDTH as usize)
         .map_err(|e| format!("the entry bundle is not a full bundle: {e}"))?;
-    if leaves.len() != TILE_WIDTH as usize {
-        return Err(format!(
-            "the entry bundle holds {} entries, not {TILE_WIDTH}",
-            leaves.len()
-        ));
-    }
     check_bundle(suite, start / TILE_WIDTH, &leaves, root)?;
     let parsed = leaves
         .iter()
@@ -225,9 +218,8 @@ fn repair(
     };
     let view = store.read().map_err(|e| e.to_string())?;
     let start = n * TILE_WIDTH;
-    let root = view
-        .read_hashes(&[bundle_root_index(n)])
-        .map_err(|e| format!("cannot read the tree's hash of the bundle: {e}"))?[0];
+    let root = bundle_root(&view, n)
+        .map_err(|e| format!("cannot read the tree's hash of the bundle: {e}"))?;
     let pruned = |i: u64| {
         view.pruned_by(i)
             .map(|p| p.is_some())

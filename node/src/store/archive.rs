@@ -56,6 +56,22 @@ pub fn bundle_root_index(n: u64) -> u64 {
     stored_hash_index(TILE_HEIGHT, n)
 }
 
+/// bundle_root reads the level-8 hash of full bundle `n` from `kept` (the
+/// rows the store keeps): what [`check_bundle`] checks the bundle against.
+///
+/// # Errors
+///
+/// The reader's.
+pub fn bundle_root(
+    kept: &(impl HashReader + ?Sized),
+    n: u64,
+) -> Result<Hash, regledger::tlog::tree::TreeError> {
+    let index = bundle_root_index(n);
+    kept.read_hashes(&[index])?
+        .pop()
+        .ok_or(regledger::tlog::tree::TreeError::MissingHash(index))
+}
+
 /// check_bundle checks that `leaves`, read as full bundle `n`, hash to
 /// `root`, the tree's level-8 hash of entries `256·n .. 256·n+256`, and
 /// returns their leaf hashes as level-0 hash tile data: the one check of
@@ -249,10 +265,7 @@ impl Archive {
     fn entries(&self, n: u64, kept: &(impl HashReader + ?Sized)) -> Result<Items, StoreError> {
         self.cached(n, false, || {
             let items = self.read_raw(n, false)?;
-            let root = kept
-                .read_hashes(&[bundle_root_index(n)])?
-                .pop()
-                .ok_or(StoreError::Unreadable("the stored hash of a bundle"))?;
+            let root = bundle_root(kept, n)?;
             let leaf_hashes = check_bundle(self.suite, n, &items, root)
                 .map_err(|reason| Self::damaged(n, false, reason))?;
             Ok(Bundle { items, leaf_hashes })

@@ -52,7 +52,7 @@ mod postgres;
 pub(crate) mod redb;
 
 pub use self::append::{gap_effects, Appender};
-pub use self::archive::{bundle_root_index, check_bundle, check_envelope, Archivable, Archive};
+pub use self::archive::{bundle_root, check_bundle, check_envelope, Archivable, Archive};
 
 use regledger::entry::leaf::LeafError;
 use regledger::registry::{StateKey, StateObject, StateReader};

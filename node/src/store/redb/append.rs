@@ -210,11 +210,15 @@ impl<'tx> RedbAppender<'tx> {
         if let Some(c) = content_id {
             // Operation events, the high-volume kind, by their first 16
             // bytes unless other content holds those (D31).
-            let key = event_key(&c);
-            if fx.kind == regledger::registry::EntryKind::OperationEvent
-                && self.event_ids.get(key)?.is_none()
-            {
-                self.event_ids.insert(key, i)?;
+            // One insert on the common path; the rare event whose 16 bytes
+            // another content holds puts that index back and goes whole.
+            if fx.kind == regledger::registry::EntryKind::OperationEvent {
+                let key = event_key(&c);
+                let taken = self.event_ids.insert(key, i)?.map(|v| v.value());
+                if let Some(first) = taken {
+                    self.event_ids.insert(key, first)?;
+                    self.content_ids.insert(c, i)?;
+                }
             } else {
                 self.content_ids.insert(c, i)?;
             }
