@@ -80,6 +80,11 @@ import json, sys
 o = sys.argv[1]
 r, p, d = (json.load(open(f"{o}/{n}.json")) for n in ("regledger", "pg", "disk"))
 r["store"] = sys.argv[2]
+# What "acknowledged" meant: the store's commit the node waited for.
+r["durability"] = {
+    "redb": "acknowledged after the batch's redb commit with Durability::Immediate (fsync)",
+    "postgres": "acknowledged after the batch's PostgreSQL COMMIT with synchronous_commit = on, fsync = on",
+}.get(sys.argv[2], r.get("durability"))
 for x in (r, p, d):
     print(json.dumps(x))
 rt = r["throughput_per_s"]

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use regledger::entry::envelope::Envelope;
-use regledger::testkit::Testkit;
+use regledger::testkit::{Testkit, REGISTRATION_NO};
 use regledger::HashSuite;
 use regledger_e2e::*;
 use serde_json::Value;
@@ -57,7 +57,12 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
     let url = node.url.clone();
     let tiles = data.join("tiles");
 
-    post_setup(&url, &kit, HashSuite::Blake3);
+    // The setup and a product's life to its revocation: its certificate's
+    // entries lie in bundle 000.
+    for step in &kit.lifecycle(HashSuite::Blake3, "guangxi")[1..] {
+        let (code, body) = post(&url, &step.envelope);
+        assert_eq!(code, 200, "{}: {body}", step.label);
+    }
     let mut i = 0u64;
     let mut size = tree_size(&url);
     while size < 620 {
@@ -80,6 +85,12 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
     let entry_300 = get_json(&format!("{url}/v1/entries/300"));
     let entry_100 = get_json(&format!("{url}/v1/entries/100"));
     assert!(entry_300["envelope"].is_object(), "{entry_300}");
+    let certificate = format!("{url}/v1/certificates/{REGISTRATION_NO}");
+    let site_bundle = format!("{url}/products/{REGISTRATION_NO}/bundle.json");
+    for u in [&certificate, &site_bundle] {
+        let (s, body) = get_text(u).unwrap();
+        assert_eq!(s, 200, "{u}: {body}");
+    }
 
     // While the node runs its store is locked.
     let (code, out, err) = check_tiles(&data, &[]);
@@ -152,6 +163,22 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
         assert!(
             v["detail"].as_str().unwrap().contains("tile/entries/001"),
             "{body}"
+        );
+    }
+    // A certificate whose entries' envelopes were in bundle 000 is the
+    // same 500, on the API and the public site: never "no such
+    // certificate" for a registered product.
+    for u in [&certificate, &site_bundle] {
+        let (s, body) = get_text(u).unwrap();
+        assert_eq!(s, 500, "{u}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            v["type"].as_str().unwrap().ends_with("damaged-tile"),
+            "{u}: {body}"
+        );
+        assert!(
+            v["detail"].as_str().unwrap().contains("tile/envelopes/000"),
+            "{u}: {body}"
         );
     }
     // Entries of the live bundle are unaffected, and so are proofs that
@@ -263,4 +290,6 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
     node.restart();
     assert_eq!(get_json(&format!("{url}/v1/entries/300")), entry_300);
     assert_eq!(get_json(&format!("{url}/v1/entries/100")), entry_100);
+    let (s, body) = get_text(&certificate).unwrap();
+    assert_eq!(s, 200, "{body}");
 }

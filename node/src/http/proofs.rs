@@ -33,18 +33,33 @@ pub(crate) fn proof_b64(app: &App, size: u64, index: u64) -> Result<Vec<String>,
 /// recomputed from the bundles (D30): so a damaged one is named here
 /// instead of failing the proof with a bare 500.
 fn bundles_readable(view: &crate::store::ReadTx, entries: &[Option<u64>]) -> Result<(), Response> {
-    let archived = view.archived_below();
-    for &i in entries.iter().flatten().filter(|&&i| i < archived) {
-        if let Err(e @ crate::store::StoreError::Archive { .. }) = view.leaf(i) {
-            return Err(store_failure(e, internal));
-        }
+    match damaged_bundle(view, entries) {
+        Some(e) => Err(store_failure(e, internal)),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// damaged_bundle is the archive's error for the first of `entries` whose
+/// bundle is archived and missing or damaged, if any: reading an archived
+/// leaf checks its whole bundle against the tree (D29, D30).
+pub(super) fn damaged_bundle(
+    view: &crate::store::ReadTx,
+    entries: &[Option<u64>],
+) -> Option<crate::store::StoreError> {
+    let archived = view.archived_below();
+    entries
+        .iter()
+        .flatten()
+        .filter(|&&i| i < archived)
+        .find_map(|&i| match view.leaf(i) {
+            Err(e @ crate::store::StoreError::Archive { .. }) => Some(e),
+            _ => None,
+        })
 }
 
 /// last_of is the last entry of a tree of `size` whose proofs read inside
 /// its bundle: none when `size` ends a bundle (or is 0).
-fn last_of(size: u64) -> Option<u64> {
+pub(super) fn last_of(size: u64) -> Option<u64> {
     (!size.is_multiple_of(regledger::tlog::tile::TILE_WIDTH)).then(|| size - 1)
 }
 

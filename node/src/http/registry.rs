@@ -92,31 +92,57 @@ pub(crate) async fn bundle_for(
         };
         let suite = app.descriptor.suite;
         let too_new = std::cell::Cell::new(false);
-        let r = assemble(
-            &app.descriptor.origin,
-            view,
-            no,
-            &cp.note,
-            |i| {
-                if i >= cp.size {
-                    too_new.set(true);
-                    return Err("entry not yet covered by a checkpoint".into());
-                }
-                let leaf = view
-                    .leaf(i)
-                    .map_err(|e| e.to_string())?
-                    .ok_or("missing leaf")?;
-                let envelope = view.envelope(i).map_err(|e| e.to_string())?;
-                let p = prove_inclusion(suite, cp.size, i, view).map_err(|e| e.to_string())?;
-                Ok(EntryProof {
-                    index: i,
-                    leaf: B64.encode(leaf),
-                    inclusion_proof: p.iter().map(|h| B64.encode(h.0)).collect(),
-                    envelope: envelope.map(|e| B64.encode(e)),
-                })
-            },
-            proof,
-        );
+        // A failure to read or prove an entry the certificate needs is the
+        // store's, never "no such certificate": a damaged archived bundle
+        // answers 500 damaged-tile naming the file (D29), a store that
+        // cannot be read 503.
+        let failed: std::cell::RefCell<Option<Response>> = Default::default();
+        let r = {
+            let fail = |r: Response, why: String| {
+                failed.borrow_mut().get_or_insert(r);
+                why
+            };
+            let store_failed = |e: crate::store::StoreError| {
+                let why = e.to_string();
+                fail(super::store_failure(e, unavailable), why)
+            };
+            assemble(
+                &app.descriptor.origin,
+                view,
+                no,
+                &cp.note,
+                |i| {
+                    if i >= cp.size {
+                        too_new.set(true);
+                        return Err("entry not yet covered by a checkpoint".into());
+                    }
+                    let leaf = view
+                        .leaf(i)
+                        .map_err(store_failed)?
+                        .ok_or_else(|| fail(internal("missing leaf"), "missing leaf".into()))?;
+                    let envelope = view.envelope(i).map_err(store_failed)?;
+                    // The proof also reads inside the bundle of the checkpoint's
+                    // last entry (proofs.rs `bundles_readable`).
+                    if let Some(e) =
+                        super::proofs::damaged_bundle(view, &[super::proofs::last_of(cp.size)])
+                    {
+                        return Err(store_failed(e));
+                    }
+                    let p = prove_inclusion(suite, cp.size, i, view)
+                        .map_err(|e| fail(internal(&e), e.to_string()))?;
+                    Ok(EntryProof {
+                        index: i,
+                        leaf: B64.encode(leaf),
+                        inclusion_proof: p.iter().map(|h| B64.encode(h.0)).collect(),
+                        envelope: envelope.map(|e| B64.encode(e)),
+                    })
+                },
+                proof,
+            )
+        };
+        if let Some(r) = failed.into_inner() {
+            return Err(r);
+        }
         // The snapshot is at the served checkpoint: a certificate registered
         // after it is there once the next checkpoint is.
         let after_checkpoint = r.is_err()
