@@ -47,6 +47,24 @@ fn flip_in_item(path: &Path, k: usize) {
     std::fs::write(path, b).unwrap();
 }
 
+/// assert_damaged checks that GET `url` answers 500 damaged-tile naming
+/// `file` and saying how to repair it: a retry does not help, restoring
+/// the file does.
+fn assert_damaged(url: &str, file: &str) {
+    let (s, body) = get_text(url).unwrap();
+    assert_eq!(s, 500, "{url}: {body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        v["type"].as_str().unwrap().ends_with("damaged-tile"),
+        "{url}: {body}"
+    );
+    let detail = v["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(file) && detail.contains("Repairing tiles"),
+        "{url}: {body}"
+    );
+}
+
 #[test]
 fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
     let dir = tempfile::tempdir().unwrap();
@@ -132,20 +150,8 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
     // an archived leaf or envelope it cannot read is 500 damaged-tile (a
     // retry does not help; restoring the file does), saying what to restore.
     node.restart();
-    for (index, path, status, code) in [
-        (300, "tile/entries/001", 500, "damaged-tile"),
-        (100, "tile/envelopes/000", 500, "damaged-tile"),
-    ] {
-        let (s, body) = get_text(&format!("{url}/v1/entries/{index}")).unwrap();
-        assert_eq!(s, status, "{index}: {body}");
-        let v: Value = serde_json::from_str(&body).unwrap();
-        assert!(v["type"].as_str().unwrap().ends_with(code), "{body}");
-        let detail = v["detail"].as_str().unwrap();
-        assert!(
-            detail.contains(path) && detail.contains("Repairing tiles"),
-            "{index}: {body}"
-        );
-    }
+    assert_damaged(&format!("{url}/v1/entries/300"), "tile/entries/001");
+    assert_damaged(&format!("{url}/v1/entries/100"), "tile/envelopes/000");
     // So are the proofs that need hashes inside bundle 001, which are
     // recomputed from it (D30): an inclusion proof of one of its entries,
     // a consistency proof from a size inside it.
@@ -153,33 +159,13 @@ fn check_tiles_finds_damage_refuses_bad_sources_and_repairs_from_a_mirror() {
         format!("inclusion?index=300&size={size}"),
         format!("consistency?old=300&new={size}"),
     ] {
-        let (s, body) = get_text(&format!("{url}/v1/proof/{q}")).unwrap();
-        assert_eq!(s, 500, "{q}: {body}");
-        let v: Value = serde_json::from_str(&body).unwrap();
-        assert!(
-            v["type"].as_str().unwrap().ends_with("damaged-tile"),
-            "{body}"
-        );
-        assert!(
-            v["detail"].as_str().unwrap().contains("tile/entries/001"),
-            "{body}"
-        );
+        assert_damaged(&format!("{url}/v1/proof/{q}"), "tile/entries/001");
     }
     // A certificate whose entries' envelopes were in bundle 000 is the
     // same 500, on the API and the public site: never "no such
     // certificate" for a registered product.
     for u in [&certificate, &site_bundle] {
-        let (s, body) = get_text(u).unwrap();
-        assert_eq!(s, 500, "{u}: {body}");
-        let v: Value = serde_json::from_str(&body).unwrap();
-        assert!(
-            v["type"].as_str().unwrap().ends_with("damaged-tile"),
-            "{u}: {body}"
-        );
-        assert!(
-            v["detail"].as_str().unwrap().contains("tile/envelopes/000"),
-            "{u}: {body}"
-        );
+        assert_damaged(u, "tile/envelopes/000");
     }
     // Entries of the live bundle are unaffected, and so are proofs that
     // need nothing inside bundle 001 (its level-8 hash is a row).
