@@ -10,7 +10,8 @@
 # Usage: bench/side_by_side.sh [CLIENTS] [ENTRIES] [PAYLOAD_BYTES]
 # NODE_ARGS adds flags to `regledger-node serve` (e.g. NODE_ARGS=--full-repair).
 # STORE=postgres runs (a) on the PostgreSQL driver (decision D20) instead of redb: a throwaway
-# cluster started by tests/pg_server.sh with the settings (b) uses (fsync, synchronous_commit on).
+# cluster started by tests/pg_server.sh with the settings (b) uses (fsync, synchronous_commit on);
+# its result then also gives the PostgreSQL server's CPU per entry, which shares the two cores.
 # MODE=ed25519 (default: a blake3 log, Ed25519 keys), MODE=sm3 (国密: an sm3 log, SM2 log and
 # participant keys, D19) or MODE=both (both, one after the other in this run, and their ratio).
 # BATCH=N makes the load generator send N envelopes per request (a batch submission, issue 18);
@@ -37,6 +38,16 @@ if [ "${STORE:-redb}" = postgres ]; then
   read -r PGPORT PGDIR < <(PG_SHARED_BUFFERS=512MB bash tests/pg_server.sh $$)
   PGN=0
 fi
+# pg_cpu_ticks: the CPU time (clock ticks) the PostgreSQL cluster has used so far:
+# the postmaster with its exited children, and its live children (the node's
+# backends). It shares the two cores with the node and the load generator.
+pg_cpu_ticks() {
+  local pm
+  pm=$(head -1 "$PGDIR/db/postmaster.pid")
+  { awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
+    for c in $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || true; done
+  } | awk '{s += $1} END {print s}'
+}
 # run_regledger MODE OUTFILE: one node, one load, in the given mode.
 run_regledger() {
   local mode=$1 out=$2 port data
@@ -59,8 +70,22 @@ run_regledger() {
   NODE_PID=$!
   node_up "$port" "$NODE_PID" "$OUT/node-$mode.log"
   # The load's participants sign with the authority's algorithm (SM2 in an sm3 log).
+  local pg0=0
+  [ "${STORE:-redb}" = postgres ] && pg0=$(pg_cpu_ticks)
   "$LOADGEN" --url "http://127.0.0.1:$port" --data "$data" --clients "$CLIENTS" --entries "$ENTRIES" \
     --payload-bytes "$PAYLOAD_BYTES" --batch "$REQUEST_BATCH" > "$out"
+  if [ "${STORE:-redb}" = postgres ]; then
+    # The server's CPU per acknowledged entry over the whole load (its setup
+    # entries and pre-signing included, when the server is nearly idle).
+    python3 - "$out" "$pg0" "$(pg_cpu_ticks)" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+out, t0, t1, hz = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+r = json.load(open(out))
+done = max(1, r["entries"] - r["errors"])
+r["postgres_server_cpu_us_per_entry"] = round((t1 - t0) / hz / done * 1e6)
+json.dump(r, open(out, "w"))
+PY
+  fi
   kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true
   rm -rf "$data"
 }
