@@ -28,3 +28,18 @@ node_up() {
     cat "$3" >&2
     exit 1
 }
+
+# pick_port: a loopback port from 20000–39999 that nothing listens on at this
+# moment. The tests take theirs from 10000–32000, so a bench run beside a test
+# run (a crash campaign) would otherwise now and then start its node on a
+# port already taken, and stop.
+pick_port() {
+    local p
+    for _ in $(seq 100); do
+        p=$(( 20000 + RANDOM % 20000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"; return 0
+        fi
+    done
+    echo "$p"
+}

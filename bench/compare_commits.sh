@@ -62,7 +62,7 @@ build new "$NEW"
 
 run() { # run NAME ROUND: one measurement, JSON on stdout
     local name=$1 round=$2 port data
-    port=$(( 20000 + RANDOM % 20000 ))
+    port=$(pick_port)
     data=$(mktemp -d "$ROOT/target/compare-data.XXXXXX")
     "$OUT/bin-$name/regledger-node" serve --data "$data" --listen "127.0.0.1:$port" > "$OUT/node-$name-$round.log" 2>&1 &
     NODE_PID=$!

@@ -24,7 +24,7 @@ URL="postgres://regledger@127.0.0.1:$PGPORT/prof"
 D=$(mktemp -d "$PWD/target/pgprof.XXXXXX"); rmdir "$D"
 trap 'rm -rf "$D"' EXIT
 "$BIN" init --data "$D" --hash blake3 --store "$URL" > /dev/null 2>&1
-P=$(( 20000 + RANDOM % 20000 ))
+P=$(pick_port)
 perf record -F 499 -g -o /tmp/pg-perf.data -- "$BIN" serve --data "$D" --listen "127.0.0.1:$P" \
   --store "$URL" > /tmp/pg-perf-node.log 2>&1 &
 NP=$!

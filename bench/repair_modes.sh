@@ -15,11 +15,11 @@ CLIENTS=${3:-64}
 cargo build --release -p regledger-node -p regledger-loadgen >/dev/null 2>&1
 BIN=target/release/regledger-node
 LOADGEN=target/release/regledger-loadgen   # tools/loadgen
-PORT=$(( 20000 + RANDOM % 20000 ))
 PID=
 trap '[[ -n "$PID" ]] && kill -9 $PID 2>/dev/null || true' EXIT
 # shellcheck source=bench/common.sh
 source bench/common.sh
+PORT=$(pick_port)
 for mode in quick full; do
     flags=()
     [[ $mode == full ]] && flags=(--full-repair)

@@ -14,11 +14,11 @@ cargo build --release -p regledger-node -p regledger-loadgen >/dev/null 2>&1
 BIN=target/release/regledger-node
 LOADGEN=target/release/regledger-loadgen   # tools/loadgen
 DATA=$(mktemp -d "$PWD/target/scale-data.XXXXXX")
-PORT=$(( 20000 + RANDOM % 20000 ))
 # KEEP=1 leaves the data directory for further checks (an audit, say).
 trap 'kill $PID 2>/dev/null || true; [[ "${KEEP:-}" == 1 ]] && echo "kept $DATA" >&2 || rm -rf "$DATA"' EXIT
 # shellcheck source=bench/common.sh
 source bench/common.sh
+PORT=$(pick_port)
 "$BIN" serve --data "$DATA/d" --listen "127.0.0.1:$PORT" >/dev/null 2>&1 & PID=$!
 wait_up "$PORT"
 # The load generator pre-signs its entries in memory, so large runs go in

@@ -51,7 +51,7 @@ pg_cpu_ticks() {
 # run_regledger MODE OUTFILE: one node, one load, in the given mode.
 run_regledger() {
   local mode=$1 out=$2 port data
-  port=$(( 20000 + RANDOM % 20000 ))
+  port=$(pick_port)
   data=$(mktemp -d "$PWD/target/sbs-data.XXXXXX")   # on the same disk as the other two
   rmdir "$data"
   if [ "${STORE:-redb}" = postgres ]; then
