@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use regledger::tlog::tree::{prove_consistency, prove_inclusion};
 use serde_json::json;
 
 use super::{
@@ -20,47 +19,12 @@ use super::{
 /// proof_b64 is the inclusion proof of entry `index` in the tree of `size`, base64 hashes.
 pub(crate) fn proof_b64(app: &App, size: u64, index: u64) -> Result<Vec<String>, Response> {
     let view = app.store.read().map_err(internal)?;
-    bundles_readable(&view, &[Some(index), last_of(size)])?;
-    let p = prove_inclusion(app.descriptor.suite, size, index, &view).map_err(internal)?;
+    // A proof that needs a damaged archived bundle is `500 damaged-tile`,
+    // naming the file (D30), not a bare 500.
+    let p = view
+        .inclusion_proof(app.descriptor.suite, size, index)
+        .map_err(|e| store_failure(e, internal))?;
     Ok(p.iter().map(|h| B64.encode(h.0)).collect())
-}
-
-/// bundles_readable answers `500 damaged-tile`, naming the file, if the
-/// bundle of one of `entries` is archived and missing or damaged. A proof
-/// of size N touching entry i needs hashes below level 8 only inside the
-/// bundle of i and, unless N ends a bundle, that of N−1 (elsewhere its
-/// hashes are whole bundles' and above, kept rows), and those are
-/// recomputed from the bundles (D30): so a damaged one is named here
-/// instead of failing the proof with a bare 500.
-fn bundles_readable(view: &crate::store::ReadTx, entries: &[Option<u64>]) -> Result<(), Response> {
-    match damaged_bundle(view, entries) {
-        Some(e) => Err(store_failure(e, internal)),
-        None => Ok(()),
-    }
-}
-
-/// damaged_bundle is the archive's error for the first of `entries` whose
-/// bundle is archived and missing or damaged, if any: reading an archived
-/// leaf checks its whole bundle against the tree (D29, D30).
-pub(super) fn damaged_bundle(
-    view: &crate::store::ReadTx,
-    entries: &[Option<u64>],
-) -> Option<crate::store::StoreError> {
-    let archived = view.archived_below();
-    entries
-        .iter()
-        .flatten()
-        .filter(|&&i| i < archived)
-        .find_map(|&i| match view.leaf(i) {
-            Err(e @ crate::store::StoreError::Archive { .. }) => Some(e),
-            _ => None,
-        })
-}
-
-/// last_of is the last entry of a tree of `size` whose proofs read inside
-/// its bundle: none when `size` ends a bundle (or is 0).
-pub(super) fn last_of(size: u64) -> Option<u64> {
-    (!size.is_multiple_of(regledger::tlog::tile::TILE_WIDTH)).then(|| size - 1)
 }
 
 fn committed_size(app: &App) -> Result<u64, Response> {
@@ -186,13 +150,10 @@ pub(super) async fn consistency(State(app): State<Arc<App>>, QueryMap(q): QueryM
         Ok(v) => v,
         Err(e) => return unavailable(e),
     };
-    if let Err(r) = bundles_readable(&view, &[last_of(old), last_of(new)]) {
-        return r;
-    }
-    match prove_consistency(app.descriptor.suite, old, new, &view) {
+    match view.consistency_proof(app.descriptor.suite, old, new) {
         Ok(p) => json_ok(
             json!({"old": old, "new": new, "consistency_proof": p.iter().map(|h| B64.encode(h.0)).collect::<Vec<_>>()}),
         ),
-        Err(e) => internal(e),
+        Err(e) => store_failure(e, internal),
     }
 }

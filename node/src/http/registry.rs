@@ -15,7 +15,6 @@ use regledger::cert::bundle::EntryProof;
 use regledger::cert::status::StatusKind;
 use regledger::registry::{StateKey, StateReader};
 use regledger::tlog::tlog_proof::TlogProof;
-use regledger::tlog::tree::prove_inclusion;
 use regledger::Hash;
 use serde_json::json;
 
@@ -121,15 +120,14 @@ pub(crate) async fn bundle_for(
                         .map_err(store_failed)?
                         .ok_or_else(|| fail(internal("missing leaf"), "missing leaf".into()))?;
                     let envelope = view.envelope(i).map_err(store_failed)?;
-                    // The proof also reads inside the bundle of the checkpoint's
-                    // last entry (proofs.rs `bundles_readable`).
-                    if let Some(e) =
-                        super::proofs::damaged_bundle(view, &[super::proofs::last_of(cp.size)])
-                    {
-                        return Err(store_failed(e));
-                    }
-                    let p = prove_inclusion(suite, cp.size, i, view)
-                        .map_err(|e| fail(internal(&e), e.to_string()))?;
+                    // A tree that cannot prove an entry it holds is an
+                    // internal error, not a retry.
+                    let p = view
+                        .inclusion_proof(suite, cp.size, i)
+                        .map_err(|e| match e {
+                            crate::store::StoreError::Tree(t) => fail(internal(&t), t.to_string()),
+                            e => store_failed(e),
+                        })?;
                     Ok(EntryProof {
                         index: i,
                         leaf: B64.encode(leaf),

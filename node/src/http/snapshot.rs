@@ -15,7 +15,7 @@ use regledger::cert::snapshot::{frontier_indexes, SnapshotHeader, SnapshotWriter
 use regledger::registry::commit::{content_record_bytes, MapKey};
 use regledger::registry::StateKey;
 use regledger::statemap::{key_hash, value_hash};
-use regledger::tlog::tree::{prove_inclusion, HashReader};
+use regledger::tlog::tree::HashReader;
 use regledger::Hash;
 
 use super::{problem, App, WAIT_TIMEOUT};
@@ -37,7 +37,7 @@ pub(crate) fn build(app: &App, view: &ReadTx, note: &str, size: u64) -> Result<V
         .leaf(last)
         .map_err(e)?
         .ok_or("the last entry is missing")?;
-    let incl = prove_inclusion(suite, size, last, view).map_err(|x| x.to_string())?;
+    let incl = view.inclusion_proof(suite, size, last).map_err(e)?;
     let frontier = view
         .read_hashes(&frontier_indexes(size))
         .map_err(|x| x.to_string())?;

@@ -16,7 +16,6 @@ use regledger::cert::status::{build_status, StatusKind, StatusProof};
 use regledger::entry::state_line::StateLine;
 use regledger::registry::commit::MapKey;
 use regledger::tlog::checkpoint::Checkpoint;
-use regledger::tlog::tree::prove_inclusion;
 
 use super::{json_ok, problem, App, WAIT_TIMEOUT};
 
@@ -83,7 +82,9 @@ pub(crate) fn prove_at(
             .leaf(last)
             .map_err(|e| e.to_string())?
             .ok_or("the last entry is missing")?;
-        let incl = prove_inclusion(suite, size, last, view).map_err(|e| e.to_string())?;
+        let incl = view
+            .inclusion_proof(suite, size, last)
+            .map_err(|e| e.to_string())?;
         Some(EntryProof {
             index: last,
             leaf: B64.encode(&leaf),

@@ -661,6 +661,61 @@ impl ReadTx {
         }
     }
 
+    /// inclusion_proof is the proof of entry `index` in the tree of `size`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Archive`], naming the file, if the proof needs hashes
+    /// inside an archived bundle that is missing or damaged (see
+    /// [`ReadTx::bundles_readable`]); otherwise the tree's or driver's.
+    pub fn inclusion_proof(
+        &self,
+        suite: HashSuite,
+        size: u64,
+        index: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.bundles_readable(&[Some(index), last_in_bundle(size)])?;
+        Ok(regledger::tlog::tree::prove_inclusion(
+            suite, size, index, self,
+        )?)
+    }
+
+    /// consistency_proof is the proof that the tree of `old` is a prefix of
+    /// the tree of `new`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ReadTx::inclusion_proof`].
+    pub fn consistency_proof(
+        &self,
+        suite: HashSuite,
+        old: u64,
+        new: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.bundles_readable(&[last_in_bundle(old), last_in_bundle(new)])?;
+        Ok(regledger::tlog::tree::prove_consistency(
+            suite, old, new, self,
+        )?)
+    }
+
+    /// bundles_readable is the archive's error if the bundle of one of
+    /// `entries` is archived and missing or damaged. A proof of size N
+    /// touching entry i needs hashes below level 8 only inside the bundle
+    /// of i and, unless N ends a bundle, that of N−1 (elsewhere its hashes
+    /// are whole bundles' and above, kept rows). Inside an archived bundle
+    /// those are recomputed from it (D30), and the tree's error would carry
+    /// only a string: so the bundle is read first (reading an archived leaf
+    /// checks its whole bundle, D29) and a damaged one named.
+    fn bundles_readable(&self, entries: &[Option<u64>]) -> Result<(), StoreError> {
+        let archived = self.archived_below();
+        for &i in entries.iter().flatten().filter(|&&i| i < archived) {
+            if let Err(e @ StoreError::Archive { .. }) = self.leaf(i) {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     /// archived_below is the index below which entries are read from the
     /// tile directory's full bundles (D29; see [`Store::with_archive`]):
     /// always a multiple of 256, and 0 on PostgreSQL, which keeps every row.
@@ -708,6 +763,12 @@ impl ReadTx {
     pub fn webhook_delivered(&self, url: &str) -> Result<Option<u64>, StoreError> {
         each!(self, r => r.webhook_delivered(url))
     }
+}
+
+/// last_in_bundle is the last entry of a tree of `size` whose proofs read
+/// inside its bundle: none when `size` ends a bundle (or is 0).
+fn last_in_bundle(size: u64) -> Option<u64> {
+    (!size.is_multiple_of(regledger::tlog::tile::TILE_WIDTH)).then(|| size - 1)
 }
 
 /// A snapshot reads stored hashes for proofs and tiles.

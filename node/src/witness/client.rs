@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use regledger::tlog::checkpoint::open_witnessed_checkpoint;
 use regledger::tlog::note::VerifierKey;
-use regledger::tlog::tree::prove_consistency;
 use regledger::tlog::witness::{cosignature_lines, parse_size_body, AddCheckpoint};
 use regledger::HashSuite;
 
@@ -62,7 +61,7 @@ fn request_body(
 ) -> Result<String, StoreError> {
     let mut proof = Vec::new();
     if old > 0 && old < size {
-        proof = prove_consistency(suite, old, size, &store.read()?).map_err(StoreError::from)?;
+        proof = store.read()?.consistency_proof(suite, old, size)?;
     }
     let req = AddCheckpoint {
         old,
