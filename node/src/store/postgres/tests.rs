@@ -210,3 +210,92 @@ fn appends_read_only_the_committed_frontier() {
         }
     }
 }
+
+/// in_flight appends one entry in a transaction that continues `before`
+/// (or the committed head) and sends its commit.
+fn in_flight(
+    s: &PgStore,
+    before: Option<&super::PgInFlight>,
+    index: u64,
+    h: u8,
+) -> super::PgInFlight {
+    let mut tx = match before {
+        Some(b) => s.write_after(b).unwrap(),
+        None => s.write().unwrap(),
+    };
+    append_one(&mut tx, index, h).unwrap();
+    tx.commit_pipelined(Box::new(|| {}))
+}
+
+fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
+    super::conn::block_on(c.query_one(sql, &[])).unwrap().get(0)
+}
+
+#[test]
+fn pipelined_commits_continue_each_other_and_see_each_others_rows() {
+    let Some(url) = crate::store::pgtest::fresh_url() else {
+        return;
+    };
+    let s = PgStore::open(&url).unwrap();
+    // Each transaction begins while the one before is in flight (D33).
+    let mut flying = vec![in_flight(&s, None, 0, 1)];
+    for i in 1..6u8 {
+        let mut tx = s.write_after(flying.last().unwrap()).unwrap();
+        {
+            let a = tx.appender(HashSuite::Sha256).unwrap();
+            // The predecessor's replay index row, not yet durable, is seen.
+            assert_eq!(a.logged_at(&[i; 32]).unwrap(), Some(u64::from(i - 1)));
+            assert_eq!(a.logged_at(&[i + 1; 32]).unwrap(), None);
+        }
+        append_one(&mut tx, u64::from(i), i + 1).unwrap();
+        flying.push(tx.commit_pipelined(Box::new(|| {})));
+    }
+    for f in flying {
+        f.wait().unwrap();
+    }
+    assert_eq!(s.read().unwrap().head().unwrap().size, 6);
+    // The same tree as one entry per synchronous commit.
+    let t = PgStore::open(&crate::store::pgtest::fresh_url().unwrap()).unwrap();
+    for i in 0..6u8 {
+        append(&t, u64::from(i), i + 1).unwrap();
+    }
+    assert_eq!(
+        s.write().unwrap().root_at(HashSuite::Sha256, 6).unwrap(),
+        t.write().unwrap().root_at(HashSuite::Sha256, 6).unwrap()
+    );
+}
+
+#[test]
+fn a_commit_that_continues_one_that_failed_writes_nothing() {
+    let Some(url) = crate::store::pgtest::fresh_url() else {
+        return;
+    };
+    let s = PgStore::open(&url).unwrap();
+    let raw = s.connect_raw();
+    let f0 = in_flight(&s, None, 0, 1);
+    let mut tx1 = s.write_after(&f0).unwrap();
+    append_one(&mut tx1, 1, 2).unwrap();
+    // Someone else's row where entry 1 goes: its insert fails on the
+    // server, after the batch after it was sent.
+    super::conn::block_on(raw.batch_execute("INSERT INTO regledger.leaves VALUES (1, '\\x00')"))
+        .unwrap();
+    let f1 = tx1.commit_pipelined(Box::new(|| {}));
+    let f2 = in_flight(&s, Some(&f1), 2, 3);
+    f0.wait().unwrap();
+    assert!(f1.wait().is_err(), "entry 1's insert fails");
+    let e = f2
+        .wait()
+        .expect_err("it continues a batch that did not commit");
+    assert!(e.to_string().contains("not at the head"), "{e}");
+    // Nothing of it: no leaf 2, no hash of it, the head still at 1.
+    assert_eq!(s.read().unwrap().head().unwrap().size, 1);
+    assert_eq!(
+        count(&raw, "SELECT count(*) FROM regledger.leaves WHERE idx >= 2"),
+        0
+    );
+    assert_eq!(count(&raw, "SELECT count(*) FROM regledger.content_ids"), 1);
+    // The store goes on from its durable head.
+    super::conn::block_on(raw.batch_execute("DELETE FROM regledger.leaves WHERE idx = 1")).unwrap();
+    append(&s, 1, 2).unwrap();
+    assert_eq!(s.read().unwrap().head().unwrap().size, 2);
+}
