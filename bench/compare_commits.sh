@@ -10,6 +10,9 @@
 #
 # Usage: bench/compare_commits.sh OLD NEW [CLIENTS] [ENTRIES] [PAYLOAD_BYTES] [ROUNDS]
 #   e.g. bench/compare_commits.sh main HEAD 64 50000 300 3
+# STORE=postgres runs every node on the PostgreSQL driver (D20): one throwaway
+# cluster from tests/pg_server.sh (shared_buffers 512MB, fsync and
+# synchronous_commit on, as bench/side_by_side.sh), a fresh database per round.
 # A commit from before tools/loadgen (0783fcf) is measured with the node's
 # own `bench` subcommand, its load generator then. Builds share one
 # target directory (target/compare) to bound the disk; the binaries of each
@@ -59,12 +62,25 @@ build() { # build NAME COMMIT: binaries into $OUT/bin-NAME
 }
 build old "$OLD"
 build new "$NEW"
+if [ "${STORE:-redb}" = postgres ]; then
+    # The cluster lives until this script exits (its watchdog watches this shell).
+    read -r PGPORT _ < <(PG_SHARED_BUFFERS=512MB bash tests/pg_server.sh $$)
+    PGN=0
+fi
 
 run() { # run NAME ROUND: one measurement, JSON on stdout
     local name=$1 round=$2 port data
     port=$(pick_port)
     data=$(mktemp -d "$ROOT/target/compare-data.XXXXXX")
-    "$OUT/bin-$name/regledger-node" serve --data "$data" --listen "127.0.0.1:$port" > "$OUT/node-$name-$round.log" 2>&1 &
+    local store=()
+    if [ "${STORE:-redb}" = postgres ]; then
+        PGN=$((PGN + 1))
+        psql -h 127.0.0.1 -p "$PGPORT" -U regledger -d postgres -qc "CREATE DATABASE cmp$PGN"
+        store=(--store "postgres://regledger@127.0.0.1:$PGPORT/cmp$PGN")
+        rmdir "$data"
+        "$OUT/bin-$name/regledger-node" init --data "$data" --hash blake3 "${store[@]}" > /dev/null 2> "$OUT/init-$name-$round.log" || { cat "$OUT/init-$name-$round.log" >&2; exit 1; }
+    fi
+    "$OUT/bin-$name/regledger-node" serve --data "$data" --listen "127.0.0.1:$port" "${store[@]}" > "$OUT/node-$name-$round.log" 2>&1 &
     NODE_PID=$!
     wait_up "$port" || { echo "error: the $name node did not start; its log:" >&2; cat "$OUT/node-$name-$round.log" >&2; exit 1; }
     "$OUT/bin-$name/regledger-loadgen" --url "http://127.0.0.1:$port" --data "$data" --clients "$CLIENTS" \

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use regledger::entry::blockchain_no::BlockchainNo;
@@ -18,7 +18,7 @@ use regledger::HashSuite;
 use tokio::sync::oneshot;
 
 use crate::metrics::Metrics;
-use crate::store::{Appender, Committing, Store, StoreError};
+use crate::store::{Appender, Store, StoreError};
 
 /// Receipt is what a submitter gets once its entry is durable.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -126,14 +126,6 @@ fn integrated_time(now_ms: u64, last_ms: u64) -> u64 {
 }
 
 /// run is the sequencer loop; it returns when every sender is dropped.
-///
-/// On PostgreSQL the commits are pipelined (D33): while one batch's
-/// `COMMIT` waits for the server's disk, the next batch is collected,
-/// sequenced on top of it and sent; the server takes the second only if
-/// the first committed (the head check of [`crate::store::Store::write_after`]).
-/// Every batch is answered in order, and only once its own commit is
-/// durable. redb commits synchronously, so there a batch is answered
-/// before the next is taken.
 pub fn run(
     store: Arc<Store>,
     suite: HashSuite,
@@ -149,21 +141,10 @@ pub fn run(
             return;
         }
     }
-    let mut in_flight: Option<Built> = None;
     loop {
-        let first = match rx.try_recv() {
+        let first = match rx.recv() {
             Ok(s) => s,
-            Err(_) => {
-                // Nothing waiting: answer the batch in flight before
-                // blocking, whatever comes next.
-                if let Some(b) = in_flight.take() {
-                    finish(&store, b, Ok(()), &metrics);
-                }
-                match rx.recv() {
-                    Ok(s) => s,
-                    Err(_) => return,
-                }
-            }
+            Err(_) => return,
         };
         // A submission whose submitter gave up waiting is dropped unread:
         // it was answered "nothing was written", so nothing may be.
@@ -186,47 +167,35 @@ pub fn run(
         }
         let t0 = Instant::now();
         if !store.is_open() {
-            if let Some(b) = in_flight.take() {
-                finish(&store, b, Ok(()), &metrics);
-            }
             reopen(&store);
         }
-        let before = in_flight.as_ref().and_then(|b| b.commit.as_ref());
-        let next = build(&store, suite, &origin, before, batch, &metrics, t0);
-        // The batch before it is answered first, in log order.
-        let before_ok = match in_flight.take() {
-            Some(b) => finish(&store, b, Ok(()), &metrics),
-            None => true,
-        };
-        match next {
-            Err((e, waiting)) => {
-                fail(&store, &e, &metrics);
+        match commit_batch(&store, suite, &origin, batch, &metrics) {
+            Ok(()) => {}
+            // A standby (or a fenced ex-leader) refuses writes by design
+            // (D20): the store is fine, there is nothing to reopen.
+            Err((
+                CommitError::Store(e @ (StoreError::NotLeader | StoreError::Fenced { .. })),
+                waiting,
+            )) => {
+                tracing::debug!("batch refused, nothing acknowledged: {e}");
                 for reply in waiting {
                     let _ = reply.send(Err(Rejection::Storage(e.to_string())));
                 }
-                metrics.observe_commit(t0.elapsed());
             }
-            // It continues a batch that did not commit: the server refuses
-            // its commit at the head check (a commit whose answer was lost
-            // may still have been durable: then so is this one). What it
-            // judged without a commit was judged on a state that is not
-            // the log's.
-            Ok(b) if !before_ok => {
-                let unsure = b.commit.is_none();
-                let outcome = if unsure {
-                    Err(CommitError::Store(StoreError::Postgres(
-                        "judged on a batch that was not committed; nothing was written".into(),
-                    )))
-                } else {
-                    Ok(())
-                };
-                finish(&store, b, outcome, &metrics);
+            Err((e, waiting)) => {
+                metrics.storage_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("batch not committed, nothing acknowledged: {e}");
+                // After an I/O error redb refuses the handle: reopen it and
+                // continue from what is durable, as after a crash. Reopen
+                // before answering, so a client that reads after its 503
+                // finds the store serving again.
+                reopen(&store);
+                for reply in waiting {
+                    let _ = reply.send(Err(Rejection::Storage(e.to_string())));
+                }
             }
-            Ok(b) if b.commit.is_none() => {
-                finish(&store, b, Ok(()), &metrics);
-            }
-            Ok(b) => in_flight = Some(b),
         }
+        metrics.observe_commit(t0.elapsed());
     }
 }
 
@@ -235,25 +204,6 @@ fn reopen(store: &Store) {
     match store.reopen().and_then(|()| store.head()) {
         Ok(h) => tracing::warn!("database reopened at size {}", h.size),
         Err(e) => tracing::error!("database not reopened (will retry with the next batch): {e}"),
-    }
-}
-
-/// fail handles a batch that was not committed: a standby (or a fenced
-/// ex-leader) refuses writes by design (D20), and the store is fine;
-/// after any other error the store is reopened (after an I/O error redb
-/// refuses the handle), so it continues from what is durable, as after a
-/// crash. Called before the submitters are answered, so a client that
-/// reads after its 503 finds the store serving again.
-fn fail(store: &Store, e: &CommitError, metrics: &Metrics) {
-    match e {
-        CommitError::Store(e @ (StoreError::NotLeader | StoreError::Fenced { .. })) => {
-            tracing::debug!("batch refused, nothing acknowledged: {e}");
-        }
-        e => {
-            metrics.storage_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::error!("batch not committed, nothing acknowledged: {e}");
-            reopen(store);
-        }
     }
 }
 
@@ -278,42 +228,18 @@ type Reply = (ReplyTo, Receipt);
 struct Sequenced {
     /// accepted are answered once the batch is durable.
     accepted: Vec<Reply>,
-    /// rejected wrote nothing; they are answered once the batch is
-    /// durable too, since an entry is judged with the batch's earlier
-    /// entries (and the batch before it) counted.
+    /// rejected wrote nothing and are answered at once.
     rejected: Vec<(ReplyTo, Rejection)>,
 }
 
-/// Built is a sequenced batch, its commit sent (none if nothing of it was accepted).
-struct Built {
-    /// out is answered by whoever takes it first: the commit's
-    /// `on_durable` as soon as it is durable, or [`finish`].
-    out: Slot,
-    commit: Option<Committing>,
-    /// size is the tree size its commit ends at.
-    size: u64,
-    t0: Instant,
-}
-
-/// Slot holds a batch's submitters until one side answers them.
-type Slot = Arc<Mutex<Option<Sequenced>>>;
-
-fn take(slot: &Slot) -> Option<Sequenced> {
-    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
-}
-
-/// build sequences `batch` in a write transaction that continues `before`
-/// (in flight) or the committed head, and sends its commit.
-fn build(
+fn commit_batch(
     store: &Store,
     suite: HashSuite,
     origin: &str,
-    before: Option<&Committing>,
     batch: Vec<Submission>,
-    metrics: &Arc<Metrics>,
-    t0: Instant,
-) -> Result<Built, (CommitError, Vec<ReplyTo>)> {
-    let mut tx = match store.write_after(before) {
+    metrics: &Metrics,
+) -> Result<(), (CommitError, Vec<ReplyTo>)> {
+    let mut tx = match store.write() {
         Ok(t) => t,
         Err(e) => return Err((e.into(), batch.into_iter().map(|s| s.reply).collect())),
     };
@@ -324,65 +250,9 @@ fn build(
         .and_then(|mut log| sequence(&mut log, suite, origin, batch, metrics, &mut out));
     if let Err(e) = result {
         drop(tx);
-        return Err((e, replies(out)));
+        return Err((e, out.accepted.into_iter().map(|(r, _)| r).collect()));
     }
-    let size = tx.head().size;
-    let has_commit = !out.accepted.is_empty();
-    let out: Slot = Arc::new(Mutex::new(Some(out)));
-    let commit = if has_commit {
-        // Answered the moment it is durable, not when the sequencer next
-        // looks: it is building the next batch meanwhile.
-        let (slot, metrics) = (out.clone(), metrics.clone());
-        Some(tx.commit_pipelined(Box::new(move || {
-            if let Some(out) = take(&slot) {
-                answer(out, size, &metrics);
-            }
-        })))
-    } else {
-        // Nothing to make durable.
-        drop(tx);
-        None
-    };
-    Ok(Built {
-        out,
-        commit,
-        size,
-        t0,
-    })
-}
-
-/// replies are every submitter of a batch.
-fn replies(out: Sequenced) -> Vec<ReplyTo> {
-    let accepted = out.accepted.into_iter().map(|(r, _)| r);
-    accepted
-        .chain(out.rejected.into_iter().map(|(r, _)| r))
-        .collect()
-}
-
-/// finish waits for a built batch's commit and answers its submitters:
-/// Ok once it is durable, "nothing was written" otherwise. `judged` is an
-/// error already known for it. Returns whether it committed.
-fn finish(store: &Store, b: Built, judged: Result<(), CommitError>, metrics: &Metrics) -> bool {
-    let outcome = judged.and_then(|()| match b.commit {
-        Some(c) => c.wait().map_err(CommitError::from),
-        None => Ok(()),
-    });
-    metrics.observe_commit(b.t0.elapsed());
-    if let Err(e) = outcome {
-        fail(store, &e, metrics);
-        for reply in take(&b.out).map(replies).unwrap_or_default() {
-            let _ = reply.send(Err(Rejection::Storage(e.to_string())));
-        }
-        return false;
-    }
-    if let Some(out) = take(&b.out) {
-        answer(out, b.size, metrics);
-    }
-    true
-}
-
-/// answer answers the submitters of a durable batch.
-fn answer(out: Sequenced, size: u64, metrics: &Metrics) {
+    // Rejections wrote nothing; answer them now.
     for (reply, why) in out.rejected {
         metrics.reject(match &why {
             Rejection::Rule(v) => v.code(),
@@ -393,7 +263,13 @@ fn answer(out: Sequenced, size: u64, metrics: &Metrics) {
         let _ = reply.send(Err(why));
     }
     if out.accepted.is_empty() {
-        return;
+        // Nothing to make durable.
+        drop(tx);
+        return Ok(());
+    }
+    let size = tx.head().size;
+    if let Err(e) = tx.commit() {
+        return Err((e.into(), out.accepted.into_iter().map(|(r, _)| r).collect()));
     }
     // Durable: now, and only now, answer the submitters.
     metrics.batches.fetch_add(1, Ordering::Relaxed);
@@ -404,32 +280,7 @@ fn answer(out: Sequenced, size: u64, metrics: &Metrics) {
     for (reply, r) in out.accepted {
         let _ = reply.send(Ok(r));
     }
-}
-
-/// commit_batch sequences and commits `batch` on the committed head, and
-/// answers it (used by `init` and the tests).
-fn commit_batch(
-    store: &Store,
-    suite: HashSuite,
-    origin: &str,
-    batch: Vec<Submission>,
-    metrics: &Arc<Metrics>,
-) -> Result<(), (CommitError, Vec<ReplyTo>)> {
-    let b = build(store, suite, origin, None, batch, metrics, Instant::now())?;
-    let outcome = match b.commit {
-        Some(c) => c.wait(),
-        None => Ok(()),
-    };
-    let out = take(&b.out);
-    match outcome {
-        Ok(()) => {
-            if let Some(out) = out {
-                answer(out, b.size, metrics);
-            }
-            Ok(())
-        }
-        Err(e) => Err((e.into(), out.map(replies).unwrap_or_default())),
-    }
+    Ok(())
 }
 
 /// sequence builds, checks and appends the leaves of `batch` in order:
@@ -559,7 +410,7 @@ pub fn append_genesis(
         return Err("log is not empty".into());
     }
     let (tx, rx) = oneshot::channel();
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Metrics::default();
     let claim = Claim::default();
     claim.take();
     commit_batch(
@@ -711,8 +562,14 @@ mod tests {
             reply: tx,
             claim,
         };
-        commit_batch(store, HashSuite::Blake3, origin, vec![sub], &Arc::default())
-            .map_err(|(e, _)| e)?;
+        commit_batch(
+            store,
+            HashSuite::Blake3,
+            origin,
+            vec![sub],
+            &Metrics::default(),
+        )
+        .map_err(|(e, _)| e)?;
         Ok(rx.blocking_recv().expect("answered"))
     }
 

@@ -19,15 +19,6 @@
 //!   reach the shared cache only once the commit succeeded, together with
 //!   the new head. A failed or dropped transaction leaves nothing behind.
 //!
-//! A transaction may also begin on top of one whose commit is still in
-//! flight (the PostgreSQL driver's commit pipelining, D33): it is then
-//! tagged with both heads, its predecessor's start and end. An object its
-//! predecessor did not write has the same value at both, so the shared
-//! cache answers for it at either; the predecessor's own writes are read
-//! from it, never from the shared cache or the database. Its writes reach
-//! the shared cache only after the predecessor's did (the sequencer
-//! settles commits in order), or the cache is emptied.
-//!
 //! Signature pre-verification on the request path reads public keys
 //! through [`StateCache::key`]: a key id names one public key for good
 //! (the rules refuse a key id registered twice, and check a pre-verified
@@ -97,8 +88,6 @@ impl StateCache {
         TxCache {
             shared: self.clone(),
             start: (head, token),
-            also: None,
-            before: Arc::default(),
             writes: HashMap::new(),
             poisoned: false,
         }
@@ -142,11 +131,6 @@ impl StateCache {
 pub struct TxCache {
     shared: Arc<StateCache>,
     start: (Head, i64),
-    /// also is the other tag the shared cache may carry for this
-    /// transaction: its in-flight predecessor's start (see the module doc).
-    also: Option<(Head, i64)>,
-    /// before are the in-flight predecessor's writes (empty without one).
-    before: Arc<HashMap<String, StateObject>>,
     /// writes are this transaction's state writes (the last one wins).
     writes: HashMap<String, StateObject>,
     /// poisoned: an append failed part-way; the driver's table may hold
@@ -169,12 +153,12 @@ impl TxCache {
             return read().ok().flatten();
         }
         let k = key.to_string();
-        if let Some(v) = self.writes.get(&k).or_else(|| self.before.get(&k)) {
+        if let Some(v) = self.writes.get(&k) {
             return Some(v.clone());
         }
         {
             let g = self.shared.lock();
-            if self.valid_at(g.at) {
+            if g.at == Some(self.start) {
                 if let Some(v) = g.objects.get(&k) {
                     return v.clone();
                 }
@@ -186,40 +170,10 @@ impl TxCache {
             return None;
         };
         let mut g = self.shared.lock();
-        if self.valid_at(g.at) && g.objects.len() < MAX_OBJECTS {
+        if g.at == Some(self.start) && g.objects.len() < MAX_OBJECTS {
             g.objects.insert(k, v.clone());
         }
         v
-    }
-
-    /// valid_at says whether a shared cache tagged `at` answers for the
-    /// objects this transaction did not write and its predecessor did not.
-    fn valid_at(&self, at: Option<(Head, i64)>) -> bool {
-        at.is_some() && (at == Some(self.start) || at == self.also)
-    }
-
-    /// writes_so_far are this transaction's writes, for a transaction that
-    /// begins on top of it before it is durable ([`TxCache::after`]).
-    pub fn writes_so_far(&self) -> Arc<HashMap<String, StateObject>> {
-        Arc::new(self.writes.clone())
-    }
-
-    /// after begins the view of a transaction that continues this one's
-    /// head `head` while this one's commit is in flight: this one's writes
-    /// `before` (from [`TxCache::writes_so_far`]) come first. None if this
-    /// one is poisoned (nothing can continue it).
-    pub fn after(&self, head: Head, before: Arc<HashMap<String, StateObject>>) -> Option<TxCache> {
-        if self.poisoned {
-            return None;
-        }
-        Some(TxCache {
-            shared: self.shared.clone(),
-            start: (head, self.start.1),
-            also: Some(self.start),
-            before,
-            writes: HashMap::new(),
-            poisoned: false,
-        })
     }
 
     /// wrote records the state writes of an entry about to be appended

@@ -59,7 +59,7 @@ use regledger::registry::{StateKey, StateObject, StateReader};
 use regledger::tlog::tree::{HashReader, TreeError};
 use regledger::{Hash, HashSuite};
 
-pub use self::postgres::{OnDurable, PgAppender, PgInFlight, PgRead, PgStore, PgWrite};
+pub use self::postgres::{PgAppender, PgRead, PgStore, PgWrite};
 pub use self::redb::{RedbAppender, RedbRead, RedbStore, RedbWrite};
 
 /// Head is the committed head of the log: the end of its leaf chain.
@@ -319,23 +319,6 @@ impl Store {
             Store::Redb(s) => WriteTx::Redb(s.write()?),
             Store::Postgres(s) => WriteTx::Postgres(s.write()?),
         })
-    }
-
-    /// write_after begins a write transaction that continues `before`
-    /// (sent, perhaps not yet durable): on PostgreSQL it starts at the
-    /// head `before` ends and commits only if `before` did (D33); on redb,
-    /// whose commits are synchronous, it is [`Store::write`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::write`].
-    pub fn write_after(&self, before: Option<&Committing>) -> Result<WriteTx, StoreError> {
-        match (self, before) {
-            (Store::Postgres(s), Some(Committing::Postgres(b))) => {
-                Ok(WriteTx::Postgres(s.write_after(b)?))
-            }
-            _ => self.write(),
-        }
     }
 
     /// reopen closes the handle and opens it again, recovering the last
@@ -931,49 +914,6 @@ impl WriteTx {
     /// or the driver's error (nothing is written).
     pub fn commit(self) -> Result<(), StoreError> {
         each!(self, w => w.commit())
-    }
-
-    /// commit_pipelined commits without waiting for the outcome where the
-    /// driver can (PostgreSQL: the rows and `COMMIT` are sent, D33); redb
-    /// commits here. [`Committing::wait`] gives the outcome, and a
-    /// transaction begun with [`Store::write_after`] may continue it
-    /// meanwhile.
-    /// `on_durable` runs as soon as the commit is durable (on the
-    /// driver's runtime; on redb, here), and not at all if it fails.
-    pub fn commit_pipelined(self, on_durable: OnDurable) -> Committing {
-        match self {
-            WriteTx::Redb(w) => {
-                let r = w.commit();
-                if r.is_ok() {
-                    on_durable();
-                }
-                Committing::Done(r)
-            }
-            WriteTx::Postgres(w) => Committing::Postgres(Box::new(w.commit_pipelined(on_durable))),
-        }
-    }
-}
-
-/// Committing is a write transaction whose commit was sent
-/// ([`WriteTx::commit_pipelined`]).
-pub enum Committing {
-    /// Done: the commit's outcome is known (redb commits synchronously).
-    Done(Result<(), StoreError>),
-    /// Postgres: sent, the answer not read yet.
-    Postgres(Box<PgInFlight>),
-}
-
-impl Committing {
-    /// wait returns the outcome: Ok once the transaction is durable.
-    ///
-    /// # Errors
-    ///
-    /// As [`WriteTx::commit`].
-    pub fn wait(self) -> Result<(), StoreError> {
-        match self {
-            Committing::Done(r) => r,
-            Committing::Postgres(f) => f.wait(),
-        }
     }
 }
 

@@ -35,11 +35,8 @@ impl StateView<'_> {
     pub(in crate::store) fn lookup(&self, key: &StateKey) -> Result<Option<StateObject>, ()> {
         let w = self.0;
         let k = key.to_string();
-        let before = w.before.as_ref().and_then(|b| b.state.get(&k));
         let bytes = match w.pending.state.get(&k) {
             Some(v) => Some(v.clone()),
-            // Its in-flight predecessor's row (written or read by it).
-            None if before.is_some() => before.cloned().flatten(),
             None => {
                 let mut cache = w.cache.lock().expect("cache");
                 match cache.state.get(&k) {
@@ -78,11 +75,6 @@ impl PgAppender<'_> {
     pub fn logged_at(&self, content_id: &[u8; 32]) -> Result<Option<u64>, StoreError> {
         if let Some(&x) = self.w.pending.content_ids.get(content_id) {
             return Ok(Some(x));
-        }
-        if let Some(b) = &self.w.before {
-            if let Some(&x) = b.pending.content_ids.get(content_id) {
-                return Ok(Some(x));
-            }
         }
         if let Some(&x) = self.w.prefetched.get(content_id) {
             return Ok(x);
@@ -172,16 +164,12 @@ impl PgAppender<'_> {
     /// envelope: see [`crate::store::Appender::envelope`]: this
     /// transaction's own appends first (none dropped yet), then the database.
     pub(in crate::store) fn envelope(&self, at: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        // Its own, then its in-flight predecessor's.
-        let mine = Some(&self.w.pending);
-        let before = self.w.before.as_ref().map(|b| &*b.pending);
-        for p in [mine, before].into_iter().flatten() {
-            if p.pruned.iter().any(|(x, _)| *x == i(at)) {
-                return Ok(None);
-            }
-            if let Some(k) = p.env_idx.iter().position(|x| *x == i(at)) {
-                return Ok(Some(p.envelopes[k].clone()));
-            }
+        let p = &self.w.pending;
+        if p.pruned.iter().any(|(x, _)| *x == i(at)) {
+            return Ok(None);
+        }
+        if let Some(k) = p.env_idx.iter().position(|x| *x == i(at)) {
+            return Ok(Some(p.envelopes[k].clone()));
         }
         let r = block_on(self.w.c().query_typed_opt(
             "SELECT envelope FROM regledger.envelopes WHERE idx = $1",

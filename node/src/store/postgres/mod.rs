@@ -14,12 +14,6 @@
 //!   sends them as a few multi-row inserts, pipelined, then `COMMIT`: one
 //!   transaction per batch, durable with `synchronous_commit = on` (set on
 //!   every connection, whatever the server's default).
-//! - Under load the sequencer pipelines its commits (D33): the next batch
-//!   is sequenced while the last one's `COMMIT` is in flight, on top of
-//!   its rows in memory ([`PgStore::write_after`]), and takes the writer
-//!   lock only in its own commit, whose first statement,
-//!   `regledger.expect_head`, refuses it unless the last one committed and
-//!   the lease token is still this node's.
 //! - A failed statement or a lost connection fails the transaction:
 //!   nothing of it is written. The connection is dropped, the next
 //!   transaction connects again: when the server comes back the node
@@ -48,7 +42,7 @@ mod write;
 
 pub use append::PgAppender;
 pub use read::{PgMapNodes, PgRead};
-pub use write::{PgInFlight, PgWrite};
+pub use write::PgWrite;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
@@ -81,28 +75,11 @@ CREATE TABLE IF NOT EXISTS regledger.writer (id int PRIMARY KEY);
 INSERT INTO regledger.writer VALUES (1) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS regledger.leader (id int PRIMARY KEY, holder text NOT NULL, token bigint NOT NULL, expires_at timestamptz NOT NULL);
 INSERT INTO regledger.leader VALUES (1, '', 0, '-infinity') ON CONFLICT DO NOTHING;
-CREATE OR REPLACE FUNCTION regledger.expect_head(want_size bytea, want_hash bytea, want_token bigint)
-RETURNS void LANGUAGE plpgsql AS $f$
-BEGIN
-  IF COALESCE((SELECT value FROM regledger.meta WHERE key = 'size'), '\x0000000000000000'::bytea) <> want_size
-     OR (want_size <> '\x0000000000000000'::bytea
-         AND (SELECT value FROM regledger.meta WHERE key = 'last_leaf_hash') IS DISTINCT FROM want_hash) THEN
-    RAISE EXCEPTION 'the log is not at the head this batch continues: the batch before it was not committed'
-      USING ERRCODE = '40001';
-  END IF;
-  IF want_token <> 0 AND (SELECT token FROM regledger.leader WHERE id = 1) IS DISTINCT FROM want_token THEN
-    RAISE EXCEPTION 'fenced: the lease token is no longer %', want_token USING ERRCODE = '40001';
-  END IF;
-END
-$f$;
 "#;
 
 /// SCHEMA_LOCK is the advisory lock key that serialises schema creation
 /// (two nodes starting at once would race on `CREATE TABLE IF NOT EXISTS`).
 const SCHEMA_LOCK: i64 = 0x7265_676c_6564_6701;
-
-/// OnDurable runs once a pipelined commit is durable (D33).
-pub type OnDurable = Box<dyn FnOnce() + Send>;
 
 /// POOL is how many idle connections a store keeps.
 const POOL: usize = 16;
@@ -275,7 +252,16 @@ impl PgStore {
             return Err(StoreError::NotLeader);
         }
         let c = self.shared.checkout()?;
-        let begin = self.begin_sql();
+        let begin = match lease {
+            // A paused leader's open transaction must not hold the writer
+            // lock past its lease: the server ends it.
+            Some(l) => format!(
+                "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '{}ms'; \
+                 SELECT id FROM regledger.writer WHERE id = 1 FOR UPDATE",
+                l.idle_timeout_ms()
+            ),
+            None => "BEGIN; SELECT id FROM regledger.writer WHERE id = 1 FOR UPDATE".into(),
+        };
         // One round trip: the lock, then (each statement with its own
         // read-committed snapshot, taken after the one before finished)
         // the token, the head and the state map's root, pipelined. After the lock they see every
@@ -325,83 +311,10 @@ impl PgStore {
             pending: Pending::default(),
             cache: Mutex::new(cache),
             committed_size: head.size,
-            committed_hash: head.last_leaf_hash,
-            token: mine.unwrap_or(0),
-            begin_sql: begin,
-            before: None,
             prefetched: HashMap::new(),
             // Valid only at this head and under this token: another
             // leader's appends, or a takeover and back, empty it.
             txc: Some(self.cache.begin(head, mine.unwrap_or(0))),
-        })
-    }
-
-    /// begin_sql begins a write transaction and takes the writer lock.
-    fn begin_sql(&self) -> String {
-        match self.lease.get() {
-            // A paused leader's open transaction must not hold the writer
-            // lock past its lease: the server ends it.
-            Some(l) => format!(
-                "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '{}ms'; \
-                 SELECT id FROM regledger.writer WHERE id = 1 FOR UPDATE",
-                l.idle_timeout_ms()
-            ),
-            None => "BEGIN; SELECT id FROM regledger.writer WHERE id = 1 FOR UPDATE".into(),
-        }
-    }
-
-    /// write_after begins a write transaction that continues `before`,
-    /// whose commit is in flight (D33): it starts at the head `before`
-    /// ends, reads its rows before the database's, and takes the writer
-    /// lock only at its own commit ([`PgWrite::commit_pipelined`]), where
-    /// the server checks that `before` committed and the token is still
-    /// this node's. No round trip: the sequencer builds the next batch
-    /// while the last one's `COMMIT` waits for the disk.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::NotLeader`] as a standby (or fenced since);
-    /// [`StoreError::Postgres`] if no connection can be had; the error of
-    /// `before` if it failed before it was sent.
-    pub fn write_after(&self, before: &PgInFlight) -> Result<PgWrite, StoreError> {
-        if let Some(e) = &before.failed {
-            return Err(StoreError::Postgres(format!(
-                "the batch this one continues was not committed: {e}"
-            )));
-        }
-        let mine = self.token();
-        if self.lease.get().is_some() && (mine == 0 || mine != before.token) {
-            return Err(StoreError::NotLeader);
-        }
-        let Some(txc) = before
-            .txc
-            .as_ref()
-            .and_then(|t| t.after(before.head, before.writes.clone()))
-        else {
-            return Err(StoreError::Incomplete);
-        };
-        let c = self.shared.checkout()?;
-        let head = before.head;
-        let cache = Cache {
-            hashes: before.before.hashes.clone(),
-            frontier_read: true,
-            ..Cache::default()
-        };
-        Ok(PgWrite {
-            shared: self.shared.clone(),
-            c: Some(c),
-            head,
-            moved: false,
-            failed: AtomicBool::new(false),
-            pending: Pending::default(),
-            cache: Mutex::new(cache),
-            committed_size: head.size,
-            committed_hash: head.last_leaf_hash,
-            token: mine,
-            begin_sql: self.begin_sql(),
-            before: Some(before.before.clone()),
-            prefetched: HashMap::new(),
-            txc: Some(txc),
         })
     }
 

@@ -65,12 +65,6 @@ pub struct PgWrite {
     pub(super) head: Head,
     /// committed_size is the tree size this transaction began at.
     pub(super) committed_size: u64,
-    /// committed_hash is the last leaf hash at `committed_size`.
-    pub(super) committed_hash: Hash,
-    /// token is the lease token it writes under (0 without a lease).
-    pub(super) token: i64,
-    /// begin_sql begins a transaction and takes the writer lock.
-    pub(super) begin_sql: String,
     pub(super) moved: bool,
     /// failed says an append (or a read or write it made) failed: the
     /// transaction refuses to commit.
@@ -83,97 +77,6 @@ pub struct PgWrite {
     pub(super) prefetched: HashMap<[u8; 32], Option<u64>>,
     /// txc is this transaction's view of the state cache (taken at commit).
     pub(super) txc: Option<TxCache>,
-    /// before is the in-flight predecessor this transaction continues
-    /// (commit pipelining, D33): its rows come before the database's in
-    /// every read. With it, the connection is in no transaction until the
-    /// commit, which takes the writer lock and checks the head first.
-    pub(super) before: Option<Arc<Before>>,
-}
-
-/// Before is what a write transaction whose commit is in flight leaves
-/// for the one that continues it: its rows, and what it read of the
-/// committed tables (still the committed values for every key it did not
-/// write).
-pub(super) struct Before {
-    pub(super) pending: Arc<Pending>,
-    /// hashes are the stored hashes it read or wrote: the frontier of the
-    /// tree it ends among them.
-    pub(super) hashes: HashMap<u64, Hash>,
-    /// state are the state rows it read or wrote (absent as `None`).
-    pub(super) state: HashMap<String, Option<Vec<u8>>>,
-    /// map are the state map rows it read or wrote (removed as `None`).
-    pub(super) map: HashMap<Vec<u8>, Option<Vec<u8>>>,
-    /// locked is set once its commit holds the writer lock (true) or
-    /// cannot commit (false): the next commit queues behind it only then,
-    /// so the server takes them in order.
-    pub(super) locked: Arc<Signal>,
-}
-
-/// Signal is a flag set once, that threads wait for.
-#[derive(Default)]
-pub(super) struct Signal {
-    value: Mutex<Option<bool>>,
-    set: std::sync::Condvar,
-}
-
-impl Signal {
-    pub(super) fn set(&self, v: bool) {
-        let mut g = self.value.lock().unwrap_or_else(|e| e.into_inner());
-        if g.is_none() {
-            *g = Some(v);
-        }
-        self.set.notify_all();
-    }
-
-    fn wait(&self) -> bool {
-        let mut g = self.value.lock().unwrap_or_else(|e| e.into_inner());
-        while g.is_none() {
-            g = self.set.wait(g).unwrap_or_else(|e| e.into_inner());
-        }
-        g.unwrap_or(false)
-    }
-}
-
-/// PgInFlight is a write transaction whose rows and `COMMIT` are sent,
-/// the answer not yet read ([`PgWrite::commit_pipelined`]).
-pub struct PgInFlight {
-    pub(super) shared: Arc<Shared>,
-    pub(super) head: Head,
-    pub(super) token: i64,
-    pub(super) before: Arc<Before>,
-    pub(super) txc: Option<TxCache>,
-    /// writes are its state writes, for the state cache of the next one.
-    pub(super) writes: Arc<HashMap<String, regledger::registry::StateObject>>,
-    pub(super) answer: Option<tokio::task::JoinHandle<Result<Client, StoreError>>>,
-    /// failed is an error known before anything was sent.
-    pub(super) failed: Option<StoreError>,
-}
-
-impl PgInFlight {
-    /// wait reads the commit's answer: Ok once it is durable.
-    ///
-    /// # Errors
-    ///
-    /// As [`PgWrite::commit`].
-    pub fn wait(mut self) -> Result<(), StoreError> {
-        if let Some(e) = self.failed.take() {
-            return Err(e);
-        }
-        let answer = self.answer.take().expect("sent");
-        let r = block_on(answer).unwrap_or(Err(StoreError::Closed));
-        match r {
-            Ok(c) => {
-                self.shared.checkin(c);
-                // Durable: only now do its writes count as committed state.
-                if let Some(t) = self.txc.take() {
-                    t.committed(self.head);
-                }
-                Ok(())
-            }
-            // The connection is dropped: the server rolls back.
-            Err(e) => Err(e),
-        }
-    }
 }
 
 impl Drop for PgWrite {
@@ -181,10 +84,7 @@ impl Drop for PgWrite {
         // Not committed: roll back (if the connection is gone, the server
         // rolls back on its own).
         if let Some(c) = self.c.take() {
-            if self.before.is_some() {
-                // Chained: its connection is in no transaction yet.
-                self.shared.checkin(c);
-            } else if block_on(c.batch_execute("ROLLBACK")).is_ok() {
+            if block_on(c.batch_execute("ROLLBACK")).is_ok() {
                 self.shared.checkin(c);
             }
         }
@@ -244,9 +144,6 @@ impl WriteMap<'_> {
         if let Some(v) = cache.map.get(&key) {
             return Ok(v.clone());
         }
-        if let Some(v) = w.before.as_ref().and_then(|b| b.map.get(&key)) {
-            return Ok(v.clone());
-        }
         let v = map_get(w.c(), &key).map_err(|e| {
             w.failed.store(true, Ordering::Relaxed);
             map_err(e)
@@ -292,11 +189,11 @@ pub(super) fn frontier(size: u64) -> Vec<u64> {
 /// Statement is one pipelined statement's answer.
 type Statement<'a> = Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send + 'a>>;
 
-/// stmt sends `sql` with its parameters; the answer is awaited later.
-fn stmt<'a, const N: usize>(
+/// stmt sends `sql` with two parameters; the answer is awaited later.
+fn stmt<'a>(
     c: &'a Client,
     sql: &'static str,
-    params: [(&'a (dyn ToSql + Sync), Type); N],
+    params: [(&'a (dyn ToSql + Sync), Type); 2],
 ) -> Statement<'a> {
     let f = c.query_typed_raw(sql, params);
     Box::pin(async move {
@@ -398,360 +295,184 @@ impl PgWrite {
     /// if a statement or the commit failed (nothing is written; after a lost
     /// connection during `COMMIT` the outcome is the server's, and the
     /// entries are not acknowledged either way).
-    pub fn commit(self) -> Result<(), StoreError> {
-        self.commit_pipelined(Box::new(|| {})).wait()
-    }
-
-    /// commit_pipelined sends the appended rows, the head and `COMMIT`
-    /// without waiting for the answer ([`PgInFlight::wait`] reads it), so
-    /// the next batch can be sequenced meanwhile ([`super::PgStore::write_after`],
-    /// D33). A transaction that continues an in-flight one takes the writer
-    /// lock only here, behind its predecessor's, and checks in the same
-    /// transaction that the log is at the head it continues and the lease
-    /// token is still this node's: if its predecessor did not commit, or
-    /// another leader took over, nothing of it is written. `on_durable`
-    /// runs on the driver's runtime as soon as the commit is durable (not
-    /// at all otherwise), before [`PgInFlight::wait`] is called.
-    pub fn commit_pipelined(mut self, on_durable: super::OnDurable) -> PgInFlight {
-        let locked = Arc::new(Signal::default());
-        let pending = Arc::new(std::mem::take(&mut self.pending));
-        let before = Arc::new(self.successor_view(pending.clone(), locked.clone()));
-        let txc = self.txc.take();
-        let writes = txc.as_ref().map(TxCache::writes_so_far).unwrap_or_default();
-        let mut out = PgInFlight {
-            shared: self.shared.clone(),
-            head: self.head,
-            token: self.token,
-            before,
-            txc,
-            writes,
-            answer: None,
-            failed: None,
-        };
-        let refuse = |out: &mut PgInFlight, e: StoreError| {
-            locked.set(false);
-            out.failed = Some(e);
-        };
+    pub fn commit(mut self) -> Result<(), StoreError> {
         if self.failed.load(Ordering::Relaxed) {
-            // Dropped below: the server rolls it back.
-            refuse(&mut out, StoreError::Incomplete);
-            return out;
+            return Err(StoreError::Incomplete);
         }
         #[cfg(test)]
-        if out.txc.as_ref().is_some_and(TxCache::take_fault) {
-            refuse(&mut out, StoreError::Unreadable("commit (injected fault)"));
-            return out;
+        if self.txc.as_ref().is_some_and(TxCache::take_fault) {
+            // Dropped: the server rolls it back.
+            return Err(StoreError::Unreadable("commit (injected fault)"));
         }
-        let guard = match &self.before {
-            // Queue behind the predecessor's lock, never ahead of it: the
-            // server must take them in order (it would refuse this one
-            // otherwise, at the head check, which is safe but wasteful).
-            Some(b) => {
-                if !b.locked.wait() {
-                    refuse(
-                        &mut out,
-                        StoreError::Postgres(
-                            "the batch this one continues was not committed".into(),
-                        ),
-                    );
-                    return out;
-                }
-                Some(Guard {
-                    begin: self.begin_sql.clone(),
-                    size: self.committed_size,
-                    last_hash: self.committed_hash,
-                    token: self.token,
-                    locked: locked.clone(),
-                })
-            }
-            // Holding the writer lock since it began.
-            None => {
-                locked.set(true);
-                None
-            }
-        };
-        let Some(rt) = self.shared.rt.as_ref() else {
-            refuse(&mut out, StoreError::Closed);
-            return out;
-        };
         let c = self.c.take().expect("open until commit");
-        let (head, moved) = (self.head, self.moved);
-        let unlock = SetOnDrop(locked.clone());
-        out.answer = Some(rt.spawn(async move {
-            let r = send(&c, &pending, head, moved, guard).await;
-            drop(unlock);
-            if r.is_ok() {
-                on_durable();
+        let r = self.send(&c);
+        if r.is_ok() {
+            self.shared.checkin(c);
+            // Durable: only now do its writes count as committed state.
+            if let Some(t) = self.txc.take() {
+                t.committed(self.head);
             }
-            r.map(|()| c)
-        }));
-        out
+        }
+        // On error the connection is dropped: the server rolls back.
+        r
     }
 
-    /// successor_view is what the transaction that continues this one
-    /// reads before the database: this one's rows over what it read.
-    fn successor_view(&self, pending: Arc<Pending>, locked: Arc<Signal>) -> Before {
-        let cache = std::mem::take(&mut *self.cache.lock().expect("cache"));
-        // Only the frontier of the tree this one ends is ever read again
-        // (an append reads no other committed hash); its own hashes too.
-        let mut hashes: HashMap<u64, Hash> = frontier(self.head.size)
-            .into_iter()
-            .filter_map(|x| {
-                pending
-                    .hashes
-                    .get(&x)
-                    .or_else(|| cache.hashes.get(&x))
-                    .map(|h| (x, *h))
-            })
-            .collect();
-        hashes.extend(pending.hashes.iter().map(|(x, h)| (*x, *h)));
-        let mut state = cache.state;
-        for (k, v) in &pending.state {
-            state.insert(k.clone(), Some(v.clone()));
-        }
-        let root_key = map_key(None);
-        // The root it ends at: written by it, read by it, or its
-        // predecessor's (read from there, so not in its cache).
-        let root = pending
-            .map_changes
-            .root
-            .map(|r| Some(r.to_bytes()))
-            .or_else(|| cache.map.get(&root_key).cloned())
-            .or_else(|| {
-                self.before
-                    .as_ref()
-                    .and_then(|b| b.map.get(&root_key).cloned())
-            });
-        let mut map = cache.map;
-        for (id, n) in &pending.map_changes.nodes {
-            map.insert(map_key(Some(id)), n.as_ref().map(InternalNode::to_bytes));
-        }
-        if let Some(r) = root {
-            map.insert(root_key, r);
-        }
-        Before {
-            pending,
-            hashes,
-            state,
-            map,
-            locked,
-        }
-    }
-}
-
-/// SetOnDrop marks a commit that ended (or was dropped) before it held
-/// the writer lock as one nothing can continue.
-struct SetOnDrop(Arc<Signal>);
-
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        self.0.set(false);
-    }
-}
-
-/// Guard is what a chained commit sends first: the lock, then the check
-/// that the log is still at the head the transaction continues.
-struct Guard {
-    begin: String,
-    size: u64,
-    last_hash: Hash,
-    token: i64,
-    locked: Arc<Signal>,
-}
-
-/// send sends a transaction's rows and its head, then `COMMIT`, all
-/// pipelined; a chained one (`guard`) begins with the writer lock and the
-/// head check.
-async fn send(
-    c: &Client,
-    p: &Pending,
-    head: Head,
-    moved: bool,
-    guard: Option<Guard>,
-) -> Result<(), StoreError> {
-    let hash_idx: Vec<i64> = p.hashes.keys().map(|&x| i(x)).collect();
-    let hashes: Vec<&[u8]> = p.hashes.values().map(|h| h.0.as_slice()).collect();
-    let state_keys: Vec<&str> = p.state.keys().map(String::as_str).collect();
-    let state_values: Vec<&[u8]> = p.state.values().map(Vec::as_slice).collect();
-    let cids: Vec<&[u8]> = p.content_ids.keys().map(|k| k.as_slice()).collect();
-    let cid_idx: Vec<i64> = p.content_ids.values().map(|&x| i(x)).collect();
-    let subj: Vec<&str> = p.subjects.iter().map(|(s, _)| s.as_str()).collect();
-    let subj_idx: Vec<i64> = p.subjects.iter().map(|(_, x)| *x).collect();
-    let meta_keys = vec![M_SIZE, M_LAST_HASH, M_LAST_TIME, M_LAST_VERSION];
-    let size = head.size.to_be_bytes();
-    let time = head.last_time_ms.to_be_bytes();
-    let version = [head.last_version];
-    let meta_values: Vec<&[u8]> = vec![&size, &head.last_leaf_hash.0, &time, &version];
-    // The state map: nodes set (and the root slot), nodes removed.
-    let mut map_keys: Vec<Vec<u8>> = Vec::new();
-    let mut map_nodes: Vec<Vec<u8>> = Vec::new();
-    let mut map_gone: Vec<Vec<u8>> = Vec::new();
-    for (id, n) in &p.map_changes.nodes {
-        match n {
-            Some(n) => {
-                map_keys.push(map_key(Some(id)));
-                map_nodes.push(n.to_bytes());
+    fn send(&self, c: &Client) -> Result<(), StoreError> {
+        let p = &self.pending;
+        let hash_idx: Vec<i64> = p.hashes.keys().map(|&x| i(x)).collect();
+        let hashes: Vec<&[u8]> = p.hashes.values().map(|h| h.0.as_slice()).collect();
+        let state_keys: Vec<&str> = p.state.keys().map(String::as_str).collect();
+        let state_values: Vec<&[u8]> = p.state.values().map(Vec::as_slice).collect();
+        let cids: Vec<&[u8]> = p.content_ids.keys().map(|k| k.as_slice()).collect();
+        let cid_idx: Vec<i64> = p.content_ids.values().map(|&x| i(x)).collect();
+        let subj: Vec<&str> = p.subjects.iter().map(|(s, _)| s.as_str()).collect();
+        let subj_idx: Vec<i64> = p.subjects.iter().map(|(_, x)| *x).collect();
+        let meta_keys = vec![M_SIZE, M_LAST_HASH, M_LAST_TIME, M_LAST_VERSION];
+        let size = self.head.size.to_be_bytes();
+        let time = self.head.last_time_ms.to_be_bytes();
+        let version = [self.head.last_version];
+        let meta_values: Vec<&[u8]> = vec![&size, &self.head.last_leaf_hash.0, &time, &version];
+        // The state map: nodes set (and the root slot), nodes removed.
+        let mut map_keys: Vec<Vec<u8>> = Vec::new();
+        let mut map_nodes: Vec<Vec<u8>> = Vec::new();
+        let mut map_gone: Vec<Vec<u8>> = Vec::new();
+        for (id, n) in &p.map_changes.nodes {
+            match n {
+                Some(n) => {
+                    map_keys.push(map_key(Some(id)));
+                    map_nodes.push(n.to_bytes());
+                }
+                None => map_gone.push(map_key(Some(id))),
             }
-            None => map_gone.push(map_key(Some(id))),
         }
-    }
-    if let Some(r) = p.map_changes.root {
-        map_keys.push(map_key(None));
-        map_nodes.push(r.to_bytes());
-    }
+        if let Some(r) = p.map_changes.root {
+            map_keys.push(map_key(None));
+            map_nodes.push(r.to_bytes());
+        }
 
-    // Pipelined: every statement is sent before the first answer is
-    // awaited; the server runs them in order, in this transaction.
-    let pruned_idx: Vec<i64> = p.pruned.iter().map(|(x, _)| *x).collect();
-    let pruned_by: Vec<i64> = p.pruned.iter().map(|(_, b)| *b).collect();
-    let guard_params = guard.as_ref().map(|g| {
-        (
-            g.size.to_be_bytes().to_vec(),
-            g.last_hash.0.to_vec(),
-            g.token,
-        )
-    });
-    let mut sent: Vec<Statement<'_>> = Vec::new();
-    // A chained transaction: the lock, then the head and token check,
-    // each answered before the rows are written (the server runs them
-    // in order; a failed check aborts the transaction).
-    if let (Some(g), Some((want_size, want_hash, token))) = (&guard, &guard_params) {
-        let begin = c.batch_execute(&g.begin);
-        sent.push(Box::pin(begin));
-        let check = stmt(
-            c,
-            "SELECT regledger.expect_head($1, $2, $3)",
-            [
-                (want_size, Type::BYTEA),
-                (want_hash, Type::BYTEA),
-                (token, Type::INT8),
-            ],
-        );
-        let locked = g.locked.clone();
-        sent.push(Box::pin(async move {
-            let r = check.await;
-            locked.set(r.is_ok());
-            r
-        }));
-    }
-    if !p.leaf_idx.is_empty() {
-        sent.push(stmt(
-            c,
-            "INSERT INTO regledger.leaves (idx, leaf) \
+        // Pipelined: every statement is sent before the first answer is
+        // awaited; the server runs them in order, in this transaction.
+        let pruned_idx: Vec<i64> = p.pruned.iter().map(|(x, _)| *x).collect();
+        let pruned_by: Vec<i64> = p.pruned.iter().map(|(_, b)| *b).collect();
+        let mut sent: Vec<Statement<'_>> = Vec::new();
+        if !p.leaf_idx.is_empty() {
+            sent.push(stmt(
+                c,
+                "INSERT INTO regledger.leaves (idx, leaf) \
                  SELECT * FROM unnest($1::int8[], $2::bytea[])",
-            [
-                (&p.leaf_idx, Type::INT8_ARRAY),
-                (&p.leaves, Type::BYTEA_ARRAY),
-            ],
-        ));
-    }
-    if !p.env_idx.is_empty() {
-        sent.push(stmt(
-            c,
-            "INSERT INTO regledger.envelopes (idx, envelope) \
+                [
+                    (&p.leaf_idx, Type::INT8_ARRAY),
+                    (&p.leaves, Type::BYTEA_ARRAY),
+                ],
+            ));
+        }
+        if !p.env_idx.is_empty() {
+            sent.push(stmt(
+                c,
+                "INSERT INTO regledger.envelopes (idx, envelope) \
                  SELECT * FROM unnest($1::int8[], $2::bytea[])",
-            [
-                (&p.env_idx, Type::INT8_ARRAY),
-                (&p.envelopes, Type::BYTEA_ARRAY),
-            ],
-        ));
-    }
-    if !pruned_idx.is_empty() {
-        sent.push(stmt(
-            c,
-            "DELETE FROM regledger.envelopes WHERE idx = ANY($1) AND $2::int8 IS NOT NULL",
-            [(&pruned_idx, Type::INT8_ARRAY), (&0i64, Type::INT8)],
-        ));
-        sent.push(stmt(
-            c,
-            "INSERT INTO regledger.pruned (idx, by_idx) \
+                [
+                    (&p.env_idx, Type::INT8_ARRAY),
+                    (&p.envelopes, Type::BYTEA_ARRAY),
+                ],
+            ));
+        }
+        if !pruned_idx.is_empty() {
+            sent.push(stmt(
+                c,
+                "DELETE FROM regledger.envelopes WHERE idx = ANY($1) AND $2::int8 IS NOT NULL",
+                [(&pruned_idx, Type::INT8_ARRAY), (&0i64, Type::INT8)],
+            ));
+            sent.push(stmt(
+                c,
+                "INSERT INTO regledger.pruned (idx, by_idx) \
                  SELECT * FROM unnest($1::int8[], $2::int8[])",
-            [
-                (&pruned_idx, Type::INT8_ARRAY),
-                (&pruned_by, Type::INT8_ARRAY),
-            ],
-        ));
-    }
-    if !map_gone.is_empty() {
-        sent.push(stmt(
-            c,
-            "DELETE FROM regledger.state_map WHERE key = ANY($1) AND $2::int8 IS NOT NULL",
-            [(&map_gone, Type::BYTEA_ARRAY), (&0i64, Type::INT8)],
-        ));
-    }
-    if !map_keys.is_empty() {
-        sent.push(stmt(
-            c,
-            "INSERT INTO regledger.state_map (key, node) \
+                [
+                    (&pruned_idx, Type::INT8_ARRAY),
+                    (&pruned_by, Type::INT8_ARRAY),
+                ],
+            ));
+        }
+        if !map_gone.is_empty() {
+            sent.push(stmt(
+                c,
+                "DELETE FROM regledger.state_map WHERE key = ANY($1) AND $2::int8 IS NOT NULL",
+                [(&map_gone, Type::BYTEA_ARRAY), (&0i64, Type::INT8)],
+            ));
+        }
+        if !map_keys.is_empty() {
+            sent.push(stmt(
+                c,
+                "INSERT INTO regledger.state_map (key, node) \
                  SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
                  ON CONFLICT (key) DO UPDATE SET node = EXCLUDED.node",
-            [
-                (&map_keys, Type::BYTEA_ARRAY),
-                (&map_nodes, Type::BYTEA_ARRAY),
-            ],
-        ));
-    }
-    if !hash_idx.is_empty() {
-        sent.push(stmt(
-            c,
-            "INSERT INTO regledger.hashes (idx, hash) \
+                [
+                    (&map_keys, Type::BYTEA_ARRAY),
+                    (&map_nodes, Type::BYTEA_ARRAY),
+                ],
+            ));
+        }
+        if !hash_idx.is_empty() {
+            sent.push(stmt(
+                c,
+                "INSERT INTO regledger.hashes (idx, hash) \
                  SELECT * FROM unnest($1::int8[], $2::bytea[])",
-            [(&hash_idx, Type::INT8_ARRAY), (&hashes, Type::BYTEA_ARRAY)],
-        ));
-    }
-    if !state_keys.is_empty() {
-        sent.push(stmt(
-            c,
-            "INSERT INTO regledger.state (key, value) \
+                [(&hash_idx, Type::INT8_ARRAY), (&hashes, Type::BYTEA_ARRAY)],
+            ));
+        }
+        if !state_keys.is_empty() {
+            sent.push(stmt(
+                c,
+                "INSERT INTO regledger.state (key, value) \
                  SELECT * FROM unnest($1::text[], $2::bytea[]) \
                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            [
-                (&state_keys, Type::TEXT_ARRAY),
-                (&state_values, Type::BYTEA_ARRAY),
-            ],
-        ));
-    }
-    if !cids.is_empty() {
-        sent.push(stmt(
-            c,
-            "INSERT INTO regledger.content_ids (cid, idx) \
+                [
+                    (&state_keys, Type::TEXT_ARRAY),
+                    (&state_values, Type::BYTEA_ARRAY),
+                ],
+            ));
+        }
+        if !cids.is_empty() {
+            sent.push(stmt(
+                c,
+                "INSERT INTO regledger.content_ids (cid, idx) \
                  SELECT * FROM unnest($1::bytea[], $2::int8[]) \
                  ON CONFLICT (cid) DO UPDATE SET idx = EXCLUDED.idx",
-            [(&cids, Type::BYTEA_ARRAY), (&cid_idx, Type::INT8_ARRAY)],
-        ));
-    }
-    if !subj.is_empty() {
-        sent.push(stmt(
-            c,
-            "INSERT INTO regledger.subjects (subject, idx) \
+                [(&cids, Type::BYTEA_ARRAY), (&cid_idx, Type::INT8_ARRAY)],
+            ));
+        }
+        if !subj.is_empty() {
+            sent.push(stmt(
+                c,
+                "INSERT INTO regledger.subjects (subject, idx) \
                  SELECT * FROM unnest($1::text[], $2::int8[]) ON CONFLICT DO NOTHING",
-            [(&subj, Type::TEXT_ARRAY), (&subj_idx, Type::INT8_ARRAY)],
-        ));
-    }
-    if moved {
-        sent.push(stmt(
-            c,
-            "INSERT INTO regledger.meta (key, value) \
+                [(&subj, Type::TEXT_ARRAY), (&subj_idx, Type::INT8_ARRAY)],
+            ));
+        }
+        if self.moved {
+            sent.push(stmt(
+                c,
+                "INSERT INTO regledger.meta (key, value) \
                  SELECT * FROM unnest($1::text[], $2::bytea[]) \
                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            [
-                (&meta_keys, Type::TEXT_ARRAY),
-                (&meta_values, Type::BYTEA_ARRAY),
-            ],
+                [
+                    (&meta_keys, Type::TEXT_ARRAY),
+                    (&meta_values, Type::BYTEA_ARRAY),
+                ],
+            ));
+        }
+        // COMMIT is pipelined behind them: if a statement failed, the
+        // server has aborted the transaction and answers the COMMIT with a
+        // rollback; every answer is checked, so nothing failed is
+        // acknowledged.
+        let (answers, commit) = block_on(futures_util::future::join(
+            futures_util::future::join_all(sent),
+            c.batch_execute("COMMIT"),
         ));
+        for a in answers {
+            a?;
+        }
+        commit?;
+        Ok(())
     }
-    // COMMIT is pipelined behind them: if a statement failed, the
-    // server has aborted the transaction and answers the COMMIT with a
-    // rollback; every answer is checked, so nothing failed is
-    // acknowledged.
-    let (answers, commit) = futures_util::future::join(
-        futures_util::future::join_all(sent),
-        c.batch_execute("COMMIT"),
-    )
-    .await;
-    for a in answers {
-        a?;
-    }
-    commit?;
-    Ok(())
 }
