@@ -20,7 +20,9 @@ if [ "$(id -u)" = 0 ]; then RUNAS=(runuser -u postgres --); fi
 WORK=$(mktemp -d /tmp/pgchain.XXXXXX)
 chmod 755 "$WORK"
 [ "$(id -u)" = 0 ] && chown postgres "$WORK"
-PORT=$(( 20000 + RANDOM % 20000 ))
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh"
+PORT=$(pick_port)
 cleanup() { "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$WORK/db" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 

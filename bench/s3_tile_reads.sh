@@ -22,7 +22,9 @@ cargo build --release -p regledger-node -p regledger-loadgen >/dev/null 2>&1
 BIN=target/release/regledger-node
 LOADGEN=target/release/regledger-loadgen
 mkdir -p "$OUT/s3/ledger"
-WPORT=$(( 20000 + RANDOM % 10000 )); RPORT=$(( WPORT + 1 )); PORT=$(( WPORT + 2 ))
+WPORT=$(pick_port); RPORT=$WPORT; PORT=$WPORT
+while [ "$RPORT" = "$WPORT" ]; do RPORT=$(pick_port); done
+while [ "$PORT" = "$WPORT" ] || [ "$PORT" = "$RPORT" ]; do PORT=$(pick_port); done
 "$S3S" --host 127.0.0.1 --port "$WPORT" --access-key bench --secret-key bench-secret "$OUT/s3" >/dev/null 2>&1 &
 PIDS+=($!)
 "$S3S" --host 127.0.0.1 --port "$RPORT" "$OUT/s3" >/dev/null 2>&1 &
