@@ -29,6 +29,13 @@ node_up() {
     exit 1
 }
 
+# pg_database PORT NAME: creates database NAME on the throwaway cluster that
+# tests/pg_server.sh started on PORT, and prints the node's --store URL for it.
+pg_database() {
+    psql -h 127.0.0.1 -p "$1" -U regledger -d postgres -qc "CREATE DATABASE $2" >&2 || return 1
+    echo "postgres://regledger@127.0.0.1:$1/$2"
+}
+
 # pick_port: a loopback port from 20000–39999 that nothing listens on at this
 # moment. The tests take theirs from 10000–32000, so a bench run beside a test
 # run (a crash campaign) would otherwise now and then start its node on a

@@ -75,8 +75,7 @@ run() { # run NAME ROUND: one measurement, JSON on stdout
     local store=()
     if [ "${STORE:-redb}" = postgres ]; then
         PGN=$((PGN + 1))
-        psql -h 127.0.0.1 -p "$PGPORT" -U regledger -d postgres -qc "CREATE DATABASE cmp$PGN"
-        store=(--store "postgres://regledger@127.0.0.1:$PGPORT/cmp$PGN")
+        store=(--store "$(pg_database "$PGPORT" "cmp$PGN")")
         rmdir "$data"
         "$OUT/bin-$name/regledger-node" init --data "$data" --hash blake3 "${store[@]}" > /dev/null 2> "$OUT/init-$name-$round.log" || { cat "$OUT/init-$name-$round.log" >&2; exit 1; }
     fi

@@ -19,8 +19,7 @@ BIN=${BIN:-target/release/regledger-node}
 cargo build --release -p regledger-node -p regledger-loadgen >/dev/null 2>&1
 # The cluster lives until this script exits (its watchdog watches this shell).
 read -r PGPORT _ < <(PG_SHARED_BUFFERS=512MB bash tests/pg_server.sh $$)
-psql -h 127.0.0.1 -p "$PGPORT" -U regledger -d postgres -qc "CREATE DATABASE prof"
-URL="postgres://regledger@127.0.0.1:$PGPORT/prof"
+URL=$(pg_database "$PGPORT" prof)
 D=$(mktemp -d "$PWD/target/pgprof.XXXXXX"); rmdir "$D"
 trap 'rm -rf "$D"' EXIT
 "$BIN" init --data "$D" --hash blake3 --store "$URL" > /dev/null 2>&1

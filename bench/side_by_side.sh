@@ -57,8 +57,7 @@ run_regledger() {
   if [ "${STORE:-redb}" = postgres ]; then
     # One database per run: init refuses a database that holds a log.
     PGN=$((PGN + 1))
-    psql -h 127.0.0.1 -p "$PGPORT" -U regledger -d postgres -qc "CREATE DATABASE bench$PGN"
-    STORE_ARGS=(--store "postgres://regledger@127.0.0.1:$PGPORT/bench$PGN")
+    STORE_ARGS=(--store "$(pg_database "$PGPORT" "bench$PGN")")
   fi
   case "$mode" in
     ed25519) "$BIN" init --data "$data" --hash blake3 "${STORE_ARGS[@]}" > /dev/null ;;
